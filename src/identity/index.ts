@@ -1,0 +1,9 @@
+/** Admin identity: JWT verification of gateway admin tokens (SPEC §3 identity, §4 step 3). */
+export {
+  createIdentityVerifier,
+  extractBearer,
+  MAX_HEADER_BYTES,
+  type IdentityOptions,
+  type IdentityResult,
+  type IdentityVerifier,
+} from './verifier.js';

@@ -1,0 +1,273 @@
+/**
+ * Admin identity: verifies a `Bearer <jwt>` header against the identity provider's keys
+ * (SPEC §3 `identity`, §4 step 3). It never throws from verify(), never logs, and never
+ * returns or echoes the token: results carry only short reason words.
+ *
+ * Decisions (documented because the attack corpus pins them):
+ * - Only the exact scheme `Bearer` (one space) is recognised. RFC 7235 makes the scheme
+ *   case-insensitive, but an exact rule is predictable and a lower-case `bearer`, `Basic`
+ *   or odd whitespace then simply means "ordinary consumer" (anonymous): the header goes
+ *   upstream untouched and can never grant a reveal.
+ * - A bearer that is not JWT-shaped (three base64url parts, the last possibly empty) is an
+ *   ordinary upstream credential (e.g. an opaque API token) → anonymous. That includes JWEs
+ *   (five parts) and anything with an extra segment.
+ * - Admin roles match exactly and case-sensitively, as Entra app-role values are compared.
+ * - Key-fetch failures (IdP down, timeout, non-200, garbage, not a JWKS) → 'unavailable';
+ *   everything about the token itself (including an unknown `kid` while the JWKS answers)
+ *   → 'invalid'. The distinction is made where the error arises: inside key resolution.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  jwtVerify,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyResult,
+} from 'jose';
+
+export interface IdentityOptions {
+  header: string;
+  issuer: string;
+  audience: string;
+  jwksUrl: string | null;
+  jwksFile: string | null;
+  algorithms: string[];
+  clockToleranceSec: number;
+  principalClaims: string[];
+  rolesClaim: string;
+  adminRoles: string[];
+  revealClaim: string;
+  /** JWKS HTTP timeout; default 2000 */
+  fetchTimeoutMs?: number;
+  /** minimum time between refetches triggered by an unknown kid; default 30000 */
+  cooldownMs?: number;
+}
+
+export type IdentityResult =
+  | { kind: 'anonymous' }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'unavailable' }
+  | {
+      kind: 'verified';
+      principal: string;
+      roles: string[];
+      isAdmin: boolean;
+      revealFlag: boolean;
+      iss: string;
+      jti?: string;
+    };
+
+export interface IdentityVerifier {
+  verify(headers: IncomingHttpHeaders): Promise<IdentityResult>;
+  ready(): Promise<boolean>;
+  close(): void;
+}
+
+/** Header values above this are refused before any parsing (cheap DoS guard). */
+export const MAX_HEADER_BYTES = 8 * 1024;
+
+/** Asymmetric JWS algorithms only: a symmetric or `none` entry in config is a mistake. */
+const ASYMMETRIC = new Set([
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+]);
+
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+
+/** Thrown by our key resolver when the key source itself failed (not the token). */
+class KeySourceUnavailable extends Error {}
+
+type HeaderToken = { kind: 'token'; token: string } | { kind: 'anonymous' } | { kind: 'invalid'; reason: string };
+
+/** Pure: classifies the raw header value. */
+export function extractBearer(value: string | string[] | undefined): HeaderToken {
+  if (Array.isArray(value)) {
+    if (value.length > 1) return { kind: 'invalid', reason: 'multiple_headers' };
+    value = value[0];
+  }
+  if (value === undefined || value === '') return { kind: 'anonymous' };
+  if (Buffer.byteLength(value, 'utf8') > MAX_HEADER_BYTES) return { kind: 'invalid', reason: 'oversize' };
+  const m = BEARER.exec(value);
+  return m ? { kind: 'token', token: m[1] } : { kind: 'anonymous' };
+}
+
+/** Errors a JWKS lookup raises because of the token's header, not because the key source failed. */
+function isTokenKeyMiss(err: unknown): boolean {
+  return (
+    err instanceof errors.JWKSNoMatchingKey ||
+    err instanceof errors.JWKSMultipleMatchingKeys ||
+    err instanceof errors.JOSENotSupported
+  );
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return /^[a-z_]{1,24}$/i.test(err.claim) ? `claim_${err.claim}` : 'claim';
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'alg_not_allowed';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'unknown_key';
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return 'ambiguous_key';
+  if (err instanceof errors.JOSENotSupported) return 'unsupported';
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed';
+  return 'invalid';
+}
+
+/** Reads and checks a JWKS file; throws with a message naming the file (not its content). */
+function loadJwksFile(path: string): JWTVerifyGetKey {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`identity.jwksFile ${path}: cannot read a JSON document (${(err as Error).message.split('\n')[0]})`);
+  }
+  const keys = (json as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new Error(`identity.jwksFile ${path}: not a JSON Web Key Set with at least one key ({"keys": [...]})`);
+  }
+  if (keys.some((k) => k && typeof k === 'object' && ('d' in k || 'k' in k))) {
+    // 'd' = private key material, 'k' = symmetric secret: neither belongs in a verification set.
+    throw new Error(`identity.jwksFile ${path}: contains private or symmetric key material; publish public keys only`);
+  }
+  try {
+    return createLocalJWKSet(json as { keys: [] });
+  } catch (err) {
+    throw new Error(`identity.jwksFile ${path}: invalid JSON Web Key Set (${(err as Error).message})`);
+  }
+}
+
+function validate(opts: IdentityOptions): void {
+  if ((opts.jwksUrl == null) === (opts.jwksFile == null)) {
+    throw new Error('identity: set exactly one of jwksUrl / jwksFile');
+  }
+  if (opts.algorithms.length === 0) throw new Error('identity.algorithms: must not be empty');
+  const bad = opts.algorithms.filter((a) => !ASYMMETRIC.has(a));
+  if (bad.length) throw new Error(`identity.algorithms: only asymmetric JWS algorithms are allowed, not ${bad.join(', ')}`);
+  if (opts.principalClaims.length === 0) throw new Error('identity.principalClaims: must not be empty');
+}
+
+export async function createIdentityVerifier(opts: IdentityOptions): Promise<IdentityVerifier> {
+  validate(opts);
+  const headerName = opts.header.toLowerCase();
+  const adminRoles = new Set(opts.adminRoles);
+  const tolerance = opts.clockToleranceSec;
+  const verifyOptions = {
+    issuer: opts.issuer,
+    audience: opts.audience,
+    algorithms: opts.algorithms,
+    clockTolerance: tolerance,
+    requiredClaims: ['exp'],
+  };
+
+  let source: JWTVerifyGetKey;
+  let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
+  if (opts.jwksFile != null) {
+    source = loadJwksFile(opts.jwksFile);
+  } else {
+    let url: URL;
+    try {
+      url = new URL(opts.jwksUrl as string);
+    } catch {
+      throw new Error('identity.jwksUrl: not a valid URL');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('identity.jwksUrl: must be http(s)');
+    // One remote set per verifier: jose caches keys, dedupes concurrent fetches and
+    // refetches on an unknown kid at most once per cooldown.
+    remote = createRemoteJWKSet(url, {
+      timeoutDuration: opts.fetchTimeoutMs ?? 2000,
+      cooldownDuration: opts.cooldownMs ?? 30_000,
+    });
+    source = remote;
+  }
+
+  // Wraps key resolution so a failing key source is told apart from a bad token.
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await source(header, token);
+    } catch (err) {
+      if (isTokenKeyMiss(err)) throw err;
+      throw new KeySourceUnavailable();
+    }
+  };
+
+  async function verifyToken(token: string): Promise<JWTVerifyResult> {
+    try {
+      return await jwtVerify(token, getKey, verifyOptions);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+      // Several keys match (e.g. no kid): try each, as jose documents.
+      for await (const key of err as unknown as AsyncIterable<CryptoKey>) {
+        try {
+          return await jwtVerify(token, key, verifyOptions);
+        } catch (inner) {
+          if (inner instanceof errors.JWSSignatureVerificationFailed) continue;
+          throw inner;
+        }
+      }
+      throw new errors.JWSSignatureVerificationFailed();
+    }
+  }
+
+  function toResult(payload: JWTPayload): IdentityResult {
+    // jose leaves a future iat alone unless maxTokenAge is set; a token "issued" later
+    // than now (beyond tolerance) is forged or from a broken clock: refuse it.
+    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + tolerance) {
+      return { kind: 'invalid', reason: 'claim_iat' };
+    }
+    let principal: string | undefined;
+    for (const claim of opts.principalClaims) {
+      const v = payload[claim];
+      if (typeof v === 'string' && v.trim() !== '') {
+        principal = v.toLowerCase();
+        break;
+      }
+    }
+    if (principal === undefined) return { kind: 'invalid', reason: 'no_principal' };
+    const raw = payload[opts.rolesClaim];
+    const roles = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw.filter((r): r is string => typeof r === 'string') : [];
+    return {
+      kind: 'verified',
+      principal,
+      roles,
+      isAdmin: roles.some((r) => adminRoles.has(r)),
+      revealFlag: payload[opts.revealClaim] === true,
+      iss: payload.iss as string,
+      ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
+    };
+  }
+
+  let closed = false;
+
+  return {
+    async verify(headers) {
+      const found = extractBearer(headers[headerName]);
+      if (found.kind !== 'token') return found;
+      if (closed) return { kind: 'unavailable' };
+      try {
+        const { payload } = await verifyToken(found.token);
+        return toResult(payload);
+      } catch (err) {
+        if (err instanceof KeySourceUnavailable) return { kind: 'unavailable' };
+        return { kind: 'invalid', reason: reasonOf(err) };
+      }
+    },
+    async ready() {
+      if (closed) return false;
+      if (!remote) return true;
+      if (remote.fresh) return true;
+      try {
+        await remote.reload();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close() {
+      closed = true;
+    },
+  };
+}
