@@ -1,0 +1,454 @@
+/**
+ * File sink of the governance log (SPEC §6): one JSON line per entry, a single
+ * writer with group commit (one write + one fdatasync per batch), a hard
+ * deadline on every append, and torn-tail recovery on open.
+ *
+ * Invariant: `goodOffset` is the end of the last durable batch; the file never
+ * keeps bytes beyond it that a later batch relies on. A failed batch consumes
+ * no seq: the file is truncated back to `goodOffset` before anything else is
+ * written, so seq stays gap-free and the chain valid.
+ */
+import { constants } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { buildEntry, GENESIS, isEntryLike, validateInput } from './chain.js';
+import {
+  GovernanceUnavailableError,
+  type GovernanceAction,
+  type GovernanceEntry,
+  type GovernanceEntryInput,
+  type GovernanceSink,
+  type ReadOptions,
+  type ReadResult,
+  type VerifyResult,
+} from './types.js';
+import { isTornTail, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
+
+/** The file operations the sink uses; node's fs/promises fits, tests inject faults. */
+export interface SinkFileHandle extends ReadableHandle {
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  sync(): Promise<void>;
+  truncate(len: number): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+export interface SinkFs {
+  open(path: string, flags: number | string, mode?: number): Promise<SinkFileHandle>;
+  mkdir(path: string, opts: { recursive: true }): Promise<unknown>;
+  unlink(path: string): Promise<void>;
+}
+
+export const nodeFs: SinkFs = {
+  open: (path, flags, mode) => fsp.open(path, flags, mode),
+  mkdir: (path, opts) => fsp.mkdir(path, opts),
+  unlink: (path) => fsp.unlink(path),
+};
+
+export interface FileSinkOptions {
+  file: string;
+  instance: string;
+  /** an append not durable within this many ms rejects (default 2000, SPEC §6) */
+  deadlineMs?: number;
+  fs?: SinkFs;
+  /** while unhealthy, probe the disk this often (default 1000 ms; 0 = never) */
+  probeIntervalMs?: number;
+  /** told about I/O failures (for logs/metrics); messages carry no entry content */
+  onError?: (err: unknown) => void;
+}
+
+export interface FileGovernanceSink extends GovernanceSink {
+  /** Checks that the disk takes and syncs a small write; healthy() follows the answer. */
+  probe(): Promise<boolean>;
+}
+
+interface Pending {
+  input: GovernanceEntryInput;
+  time: string;
+  settled: boolean;
+  resolve(e: GovernanceEntry): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const DEFAULT_DEADLINE_MS = 2000;
+const MAX_BATCH_ENTRIES = 512;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** every INDEX_EVERY-th entry's offset is kept, so read() can seek without holding the file */
+const INDEX_EVERY = 1024;
+/** how many trailing unreadable lines open() will cut before refusing the file */
+const MAX_TORN_LINES = 64;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+export async function openFileSink(opts: FileSinkOptions): Promise<FileGovernanceSink> {
+  const fs = opts.fs ?? nodeFs;
+  const { handle, created } = await openOrCreate(fs, opts.file);
+  try {
+    const state = await recover(handle);
+    if (created) await syncDir(fs, dirname(opts.file));
+    return new FileSink(opts, fs, handle, state);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function openOrCreate(fs: SinkFs, file: string): Promise<{ handle: SinkFileHandle; created: boolean }> {
+  try {
+    return { handle: await fs.open(file, constants.O_RDWR), created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await fs.mkdir(dirname(file), { recursive: true });
+  // 0600: the log holds private activity ids
+  return { handle: await fs.open(file, constants.O_RDWR | constants.O_CREAT, 0o600), created: true };
+}
+
+/** Makes a new file's directory entry durable too (best effort: not every fs allows it). */
+async function syncDir(fs: SinkFs, dir: string): Promise<void> {
+  try {
+    const d = await fs.open(dir, constants.O_RDONLY);
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    /* ignored: durability of the entries themselves does not depend on it */
+  }
+}
+
+interface RecoveredState {
+  goodOffset: number;
+  nextSeq: number;
+  lastHash: string;
+  checkpoints: Array<{ seq: number; offset: number }>;
+}
+
+/** Scans the file once: builds the sparse index, cuts a torn tail, finds where the chain continues. */
+async function recover(handle: SinkFileHandle): Promise<RecoveredState> {
+  const { size } = await handle.stat();
+  const checkpoints: Array<{ seq: number; offset: number }> = [];
+  const tail: Line[] = []; // last lines, to cut a torn suffix
+  let lineNo = 0;
+  for await (const line of scanLines(handle, 0, size)) {
+    if (lineNo % INDEX_EVERY === 0) {
+      const parsed = parseLine(line.bytes);
+      if (isEntryLike(parsed)) checkpoints.push({ seq: parsed.seq, offset: line.offset });
+    }
+    lineNo++;
+    tail.push(line);
+    if (tail.length > MAX_TORN_LINES + 1) tail.shift();
+  }
+  let goodOffset = size;
+  let last: { seq: number; hash: string } | undefined;
+  let cut = 0;
+  while (tail.length > 0) {
+    const line = tail[tail.length - 1];
+    const parsed = line.terminated ? parseLine(line.bytes) : undefined;
+    if (!isTornTail(line, parsed)) {
+      last = parsed as { seq: number; hash: string };
+      break;
+    }
+    goodOffset = line.offset;
+    tail.pop();
+    cut++;
+  }
+  if (!last && tail.length === 0 && lineNo > cut) {
+    // More garbage than a crash mid-batch can leave: not ours to delete.
+    throw new Error(`governance file ends with more than ${MAX_TORN_LINES} unreadable lines; inspect it before restarting`);
+  }
+  if (goodOffset < size) {
+    await handle.truncate(goodOffset);
+    await handle.datasync();
+  }
+  while (checkpoints.length > 0 && checkpoints[checkpoints.length - 1].offset >= goodOffset) checkpoints.pop();
+  return { goodOffset, nextSeq: last ? last.seq + 1 : 1, lastHash: last ? last.hash : GENESIS, checkpoints };
+}
+
+class FileSink implements FileGovernanceSink {
+  private readonly deadlineMs: number;
+  private readonly probeIntervalMs: number;
+  private goodOffset: number;
+  private nextSeq: number;
+  private lastHash: string;
+  private readonly checkpoints: Array<{ seq: number; offset: number }>;
+  private readonly queue: Pending[] = [];
+  /** the writer (or a probe) owns the file tail */
+  private busy = false;
+  private batchStartedAt: number | undefined;
+  /** a failed batch may have left bytes past goodOffset */
+  private needsTruncate = false;
+  private ok = true;
+  private closed = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly opts: FileSinkOptions,
+    private readonly fs: SinkFs,
+    private readonly handle: SinkFileHandle,
+    state: RecoveredState,
+  ) {
+    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.probeIntervalMs = opts.probeIntervalMs ?? 1000;
+    this.goodOffset = state.goodOffset;
+    this.nextSeq = state.nextSeq;
+    this.lastHash = state.lastHash;
+    this.checkpoints = state.checkpoints;
+  }
+
+  append(input: GovernanceEntryInput): Promise<GovernanceEntry> {
+    try {
+      validateInput(input);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.closed) return Promise.reject(new GovernanceUnavailableError('governance log is closed'));
+    return new Promise<GovernanceEntry>((resolve, reject) => {
+      const p: Pending = {
+        input,
+        time: new Date().toISOString(),
+        settled: false,
+        resolve: (e) => {
+          if (p.settled) return;
+          p.settled = true;
+          clearTimeout(p.timer);
+          resolve(e);
+        },
+        reject: (err) => {
+          if (p.settled) return;
+          p.settled = true;
+          clearTimeout(p.timer);
+          reject(err);
+        },
+        timer: setTimeout(() => this.expire(p), this.deadlineMs),
+      };
+      this.queue.push(p);
+      void this.pump();
+    });
+  }
+
+  /**
+   * Deadline passed. Still queued: dropped, no seq used. Already in a batch:
+   * the caller is told it failed (and sends nothing private); if the batch does
+   * land later the log records an access that was refused, never the reverse.
+   */
+  private expire(p: Pending): void {
+    const i = this.queue.indexOf(p);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.markUnhealthy();
+    p.reject(new GovernanceUnavailableError(`governance entry not durable within ${this.deadlineMs} ms`));
+  }
+
+  private async pump(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.takeBatch();
+        if (batch.length > 0) await this.writeBatch(batch);
+      }
+    } finally {
+      this.busy = false;
+      this.batchStartedAt = undefined;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    while (this.queue.length > 0 && batch.length < MAX_BATCH_ENTRIES) {
+      const p = this.queue.shift()!;
+      if (!p.settled) batch.push(p);
+    }
+    return batch;
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    this.batchStartedAt = Date.now();
+    const entries: GovernanceEntry[] = [];
+    const lines: Buffer[] = [];
+    let seq = this.nextSeq;
+    let prevHash = this.lastHash;
+    let bytes = 0;
+    let taken = 0;
+    for (const p of batch) {
+      if (bytes >= MAX_BATCH_BYTES) break;
+      const entry = buildEntry(p.input, { seq, prevHash, instance: this.opts.instance, time: p.time });
+      const line = Buffer.from(JSON.stringify(entry) + '\n', 'utf8');
+      entries.push(entry);
+      lines.push(line);
+      bytes += line.length;
+      prevHash = entry.hash;
+      seq++;
+      taken++;
+    }
+    // Over the byte cap: the rest goes back to the front of the queue, in order.
+    if (taken < batch.length) this.queue.unshift(...batch.slice(taken));
+    const buf = Buffer.concat(lines);
+    try {
+      if (this.needsTruncate) {
+        await this.handle.truncate(this.goodOffset);
+        this.needsTruncate = false;
+      }
+      await writeAll(this.handle, buf, this.goodOffset);
+      await this.handle.datasync();
+    } catch (err) {
+      this.needsTruncate = true;
+      // Cut a partial write now, so the space it took is free again; if this
+      // fails too, the next batch retries it before writing.
+      try {
+        await this.handle.truncate(this.goodOffset);
+        this.needsTruncate = false;
+      } catch {
+        /* retried before the next write */
+      }
+      this.opts.onError?.(err);
+      this.markUnhealthy();
+      const failure = new GovernanceUnavailableError('governance log write failed', { cause: err });
+      for (let i = 0; i < taken; i++) batch[i].reject(failure);
+      return;
+    }
+    let offset = this.goodOffset;
+    for (let i = 0; i < entries.length; i++) {
+      if ((entries[i].seq - 1) % INDEX_EVERY === 0) this.checkpoints.push({ seq: entries[i].seq, offset });
+      offset += lines[i].length;
+    }
+    this.goodOffset = offset;
+    this.nextSeq = seq;
+    this.lastHash = prevHash;
+    this.markHealthy();
+    for (let i = 0; i < taken; i++) batch[i].resolve(entries[i]);
+  }
+
+  private markUnhealthy(): void {
+    this.ok = false;
+    if (this.probeTimer || this.closed || this.probeIntervalMs <= 0) return;
+    this.probeTimer = setInterval(() => {
+      if (!this.busy) void this.probe();
+    }, this.probeIntervalMs);
+    this.probeTimer.unref();
+  }
+
+  private markHealthy(): void {
+    this.ok = true;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  healthy(): boolean {
+    if (!this.ok || this.closed) return false;
+    // a batch stuck past the deadline means the store hangs, even before anyone times out
+    return this.batchStartedAt === undefined || Date.now() - this.batchStartedAt <= this.deadlineMs;
+  }
+
+  async probe(): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.busy) return this.healthy();
+    this.busy = true;
+    const probeFile = this.opts.file + '.probe';
+    try {
+      if (this.needsTruncate) {
+        await this.handle.truncate(this.goodOffset);
+        this.needsTruncate = false;
+      }
+      const h = await this.fs.open(probeFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+      try {
+        const block = Buffer.alloc(4096);
+        await writeAll(h, block, 0);
+        await h.datasync();
+      } finally {
+        await h.close();
+      }
+      this.markHealthy();
+      return true;
+    } catch (err) {
+      this.opts.onError?.(err);
+      this.ok = false;
+      return false;
+    } finally {
+      await this.fs.unlink(probeFile).catch(() => {});
+      this.busy = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+      if (this.queue.length > 0) void this.pump();
+    }
+  }
+
+  async read(opts: ReadOptions): Promise<ReadResult> {
+    if (this.closed) throw new Error('governance log is closed');
+    const afterSeq = Number.isSafeInteger(opts.afterSeq) && opts.afterSeq! > 0 ? opts.afterSeq! : 0;
+    const limit = clampLimit(opts.limit);
+    const action: GovernanceAction | undefined = opts.action;
+    // Snapshot: only durable entries are served.
+    const end = this.goodOffset;
+    const lastSeq = this.nextSeq - 1;
+    const entries: GovernanceEntry[] = [];
+    for await (const line of scanLines(this.handle, this.seekOffset(afterSeq + 1), end)) {
+      const parsed = parseLine(line.bytes);
+      if (!isEntryLike(parsed) || parsed.seq <= afterSeq) continue;
+      const entry = parsed as unknown as GovernanceEntry;
+      if (action !== undefined && entry.action !== action) continue;
+      entries.push(entry);
+      if (entries.length >= limit) return { entries, nextAfterSeq: entry.seq };
+    }
+    // Everything up to the snapshot was scanned: the caller may continue from its end.
+    return { entries, nextAfterSeq: Math.max(afterSeq, lastSeq, entries.at(-1)?.seq ?? 0) };
+  }
+
+  /** Offset of the last indexed entry at or before `seq` (0 when none). */
+  private seekOffset(seq: number): number {
+    let lo = 0;
+    let hi = this.checkpoints.length - 1;
+    let best = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.checkpoints[mid].seq <= seq) {
+        best = this.checkpoints[mid].offset;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  async verify(): Promise<VerifyResult> {
+    if (this.closed) throw new Error('governance log is closed');
+    const r = await verifyRange(this.handle, this.goodOffset);
+    return r.ok ? { ok: true, count: r.count } : { ok: false, count: r.count, brokenAtSeq: r.brokenAtSeq };
+  }
+
+  /** Lets queued entries finish (bounded by the deadline), then releases the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    if (this.busy) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.deadlineMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    for (const p of this.queue.splice(0)) p.reject(new GovernanceUnavailableError('governance log is closed'));
+    await this.handle.close();
+  }
+}
+
+async function writeAll(h: SinkFileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await h.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw new Error('short write');
+    done += bytesWritten;
+  }
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
+  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+}

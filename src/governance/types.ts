@@ -1,0 +1,84 @@
+/**
+ * Governance log vocabulary (SPEC §6). Shared by the file sink, the Postgres
+ * sink and the admin API that reads the log.
+ */
+
+export type GovernanceAction =
+  | 'private-activities.viewed'
+  | 'privacy-group.added'
+  | 'privacy-group.removed'
+  | 'reveal-permission.granted'
+  | 'reveal-permission.revoked';
+
+export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
+  'private-activities.viewed',
+  'privacy-group.added',
+  'privacy-group.removed',
+  'reveal-permission.granted',
+  'reveal-permission.revoked',
+];
+
+/** At most this many activity ids are recorded per entry (SPEC §6). */
+export const MAX_IDS = 1000;
+
+export interface GovernanceRequestInfo {
+  id: string;
+  method: string;
+  path: string;
+  query: string;
+  clientIp: string;
+  userAgent: string;
+}
+
+export interface GovernanceEntryInput {
+  action: GovernanceAction;
+  principal: string;
+  via?: 'header' | 'token' | 'admin-api';
+  request?: GovernanceRequestInfo;
+  privateActivities?: { count: number; ids: string[] };
+  target?: string;
+  token?: { iss?: string; jti?: string };
+}
+
+export interface GovernanceEntry extends GovernanceEntryInput {
+  seq: number;
+  id: string;
+  time: string;
+  instance: string;
+  prevHash: string;
+  hash: string;
+  privateActivities?: { count: number; ids: string[]; idsTruncated: boolean };
+}
+
+export type VerifyResult =
+  | { ok: true; count: number }
+  | { ok: false; count: number; brokenAtSeq: number };
+
+export interface ReadOptions {
+  afterSeq?: number;
+  limit?: number;
+  action?: GovernanceAction;
+}
+
+export interface ReadResult {
+  entries: GovernanceEntry[];
+  nextAfterSeq: number;
+}
+
+export interface GovernanceSink {
+  /** Resolves only after the entry is durable; rejects with GovernanceUnavailableError after the deadline or on any I/O error. */
+  append(input: GovernanceEntryInput): Promise<GovernanceEntry>;
+  read(opts: ReadOptions): Promise<ReadResult>;
+  verify(): Promise<VerifyResult>;
+  /** false after a failed write until a later write (or a probe) succeeds */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** The audit store cannot take the entry now; callers answer 503 governance_unavailable. */
+export class GovernanceUnavailableError extends Error {
+  constructor(message = 'governance log unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GovernanceUnavailableError';
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Reading the governance file line by line and checking its chain. Used by the
+ * file sink (read / verify / recovery on open) and by the CLI
+ * `apg governance verify`, which opens the file read-only.
+ */
+import { open } from 'node:fs/promises';
+import { ChainChecker, isEntryLike } from './chain.js';
+
+/** The part of a file handle line scanning needs (node's FileHandle fits). */
+export interface ReadableHandle {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+export interface Line {
+  /** byte offset of the line's first byte */
+  offset: number;
+  /** the line's bytes without the newline */
+  bytes: Buffer;
+  /** false only for a final line with no trailing newline */
+  terminated: boolean;
+}
+
+const CHUNK = 64 * 1024;
+
+/** Streams the lines in [start, end) with bounded memory (one chunk plus the longest line). */
+export async function* scanLines(handle: ReadableHandle, start: number, end: number): AsyncGenerator<Line> {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let pos = start;
+  let carry: Buffer | undefined; // bytes of an unfinished line from earlier chunks
+  let lineStart = start;
+  while (pos < end) {
+    const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK, end - pos), pos);
+    if (bytesRead === 0) break; // file shorter than expected (truncated under us)
+    let from = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, from);
+      if (nl === -1 || nl >= bytesRead) break;
+      const piece = buf.subarray(from, nl);
+      const bytes = carry ? Buffer.concat([carry, piece]) : Buffer.from(piece);
+      carry = undefined;
+      yield { offset: lineStart, bytes, terminated: true };
+      from = nl + 1;
+      lineStart = pos + from;
+    }
+    if (from < bytesRead) {
+      const rest = Buffer.from(buf.subarray(from, bytesRead));
+      carry = carry ? Buffer.concat([carry, rest]) : rest;
+    }
+    pos += bytesRead;
+  }
+  if (carry && carry.length > 0) yield { offset: lineStart, bytes: carry, terminated: false };
+}
+
+/**
+ * A final line a crash mid-write can leave: no newline, or not a JSON entry.
+ * The sink cuts it on open; verification does not count it.
+ */
+export function isTornTail(line: Line, parsed: unknown): boolean {
+  return !line.terminated || !isEntryLike(parsed);
+}
+
+/** JSON.parse that answers undefined instead of throwing. */
+export function parseLine(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export type FileVerifyResult =
+  | { ok: true; count: number; tornTail?: true }
+  | { ok: false; count: number; brokenAtSeq: number; tornTail?: true };
+
+/**
+ * Recomputes the chain over [0, end): seq 1..n contiguous, prevHash links,
+ * hash matches. A torn final line (no newline, or not a JSON entry) is what a crash
+ * mid-write leaves and what the sink cuts on open, so it is reported as
+ * `tornTail` and not counted rather than as tampering.
+ */
+export async function verifyRange(handle: ReadableHandle, end: number): Promise<FileVerifyResult> {
+  const checker = new ChainChecker();
+  // Hold back one line: only the last line may be a torn tail.
+  let pending: { line: Line; parsed: unknown } | undefined;
+  for await (const line of scanLines(handle, 0, end)) {
+    if (pending) checker.feed(pending.parsed);
+    if (checker.brokenAtSeq !== undefined) return checker.result();
+    pending = { line, parsed: line.terminated ? parseLine(line.bytes) : undefined };
+  }
+  if (pending) {
+    if (isTornTail(pending.line, pending.parsed)) return { ...checker.result(), tornTail: true };
+    checker.feed(pending.parsed);
+  }
+  return checker.result();
+}
+
+/** Verifies a governance file without opening it for writing (CLI `apg governance verify`). */
+export async function verifyFile(file: string): Promise<FileVerifyResult> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    return await verifyRange(handle, size);
+  } finally {
+    await handle.close();
+  }
+}
