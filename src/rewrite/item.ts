@@ -1,0 +1,26 @@
+/**
+ * Decision for item routes (SPEC route kind `item`): the body must be one
+ * activity, a JSON object, validated strictly by the same scanner as lists.
+ * The caller turns `hidden` into 404 `not_found` unless reveal was granted.
+ *
+ * Fail closed: a hide() answer that is not exactly `false` hides the activity.
+ */
+import type { ActivityFacts, HideBatch } from '../privacy/types.js';
+import { BodyInvalidError } from './errors.js';
+import { scanJson } from './jsonScan.js';
+
+export async function classifyItem(
+  body: Buffer,
+  extract: (record: unknown) => ActivityFacts,
+  hide: HideBatch,
+): Promise<{ hidden: boolean; id?: string }> {
+  const { root } = scanJson(body);
+  if (root !== 'object') throw new BodyInvalidError('item body is not a JSON object');
+  const facts = extract(JSON.parse(body.toString('utf8')));
+  const answer = await hide([facts]);
+  if (!Array.isArray(answer) || answer.length !== 1) {
+    throw new Error('hide() returned a result of the wrong length');
+  }
+  const hidden = answer[0] !== false;
+  return facts.id === undefined ? { hidden } : { hidden, id: facts.id };
+}

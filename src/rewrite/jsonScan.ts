@@ -1,0 +1,311 @@
+/**
+ * Strict RFC 8259 validator and scanner over the raw bytes of a JSON body.
+ *
+ * Why not JSON.parse + JSON.stringify: kept activities must leave the gateway
+ * as the exact bytes upstream sent. So we validate the whole body and report
+ * byte ranges: every element of the array(s) at the `items` dot path and every
+ * number at the `total` dot path. Callers cut and splice the original Buffer.
+ *
+ * Strictness matches JSON.parse (same accept/reject on valid UTF-8), plus:
+ * invalid UTF-8 is rejected (JSON.parse would silently see U+FFFD), and
+ * nesting deeper than MAX_DEPTH is rejected (records that deep are not
+ * activities, and downstream code may recurse). The scanner itself is
+ * iterative: no recursion, so no stack overflow whatever the input.
+ *
+ * Duplicate keys: JSON.parse keeps the last, other consumers may keep the
+ * first, so EVERY occurrence of the items path is reported (and must be an
+ * array) and every numeric occurrence of the total path is reported.
+ * Path segments only traverse objects (never array indices); keys are
+ * compared as JSON.parse decodes them, so `"d\u0061ta"` matches `data`.
+ *
+ * Pure: no I/O. Errors are BodyInvalidError with a reason and byte offset only.
+ */
+import { isUtf8 } from 'node:buffer';
+import { BodyInvalidError } from './errors.js';
+
+/** Deepest accepted nesting of arrays/objects; deeper bodies are rejected. */
+export const MAX_DEPTH = 512;
+
+export interface ByteRange {
+  /** offset of the first byte */
+  start: number;
+  /** offset just past the last byte */
+  end: number;
+}
+
+/** One array found at the items path: [start,end) spans `[` … `]`. */
+export interface ArrayHit extends ByteRange {
+  elements: ByteRange[];
+}
+
+export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
+
+export interface ScanOptions {
+  /** dot path of the array(s) to report; '' = the top-level value. Absent = validate only. */
+  items?: string;
+  /** dot path of the number(s) to report; non-number values there are ignored. */
+  total?: string;
+}
+
+export interface ScanResult {
+  /** kind of the top-level value */
+  root: JsonKind;
+  /** every array at the items path, in body order (empty when no items path was given) */
+  arrays: ArrayHit[];
+  /** every number at the total path, in body order */
+  totals: ByteRange[];
+}
+
+const ARR = 1;
+const OBJ = 2;
+
+/** String byte classes: 0 = plain, 1 = quote, 2 = backslash, 3 = control (invalid). */
+const STR_CLASS = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STR_CLASS[c] = 3;
+STR_CLASS[0x22] = 1;
+STR_CLASS[0x5c] = 2;
+
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+
+interface Segment {
+  bytes: Buffer;
+  text: string;
+}
+
+function compilePath(path: string | undefined): Segment[] | null {
+  if (path === undefined) return null;
+  if (path === '') return [];
+  return path.split('.').map((text) => ({ text, bytes: Buffer.from(text, 'utf8') }));
+}
+
+function fail(reason: string, pos: number): never {
+  throw new BodyInvalidError(`${reason} at byte ${pos}`);
+}
+
+function skipWs(buf: Buffer, p: number, len: number): number {
+  while (p < len) {
+    const c = buf[p];
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
+    else break;
+  }
+  return p;
+}
+
+/** Set by scanString: whether the last string contained an escape. */
+let lastHadEscape = false;
+
+/** p is at the opening quote; returns the offset just past the closing quote. */
+function scanString(buf: Buffer, p: number, len: number): number {
+  p++;
+  lastHadEscape = false;
+  for (;;) {
+    if (p >= len) fail('unterminated string', p);
+    const cls = STR_CLASS[buf[p]];
+    if (cls === 0) {
+      p++;
+      continue;
+    }
+    if (cls === 1) return p + 1;
+    if (cls === 3) fail('control character in string', p);
+    // backslash escape
+    lastHadEscape = true;
+    if (p + 1 >= len) fail('unterminated escape', p);
+    const e = buf[p + 1];
+    if (
+      e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 ||
+      e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74
+    ) {
+      p += 2;
+    } else if (e === 0x75) {
+      if (p + 6 > len) fail('unterminated escape', p);
+      if (!(HEX[buf[p + 2]] & HEX[buf[p + 3]] & HEX[buf[p + 4]] & HEX[buf[p + 5]])) fail('bad \\u escape', p);
+      p += 6;
+    } else {
+      fail('bad escape', p);
+    }
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** p is at '-' or a digit; returns the offset just past the number. */
+function scanNumber(buf: Buffer, p: number, len: number): number {
+  if (buf[p] === 0x2d) p++;
+  if (p >= len) fail('bad number', p);
+  const c = buf[p];
+  if (c === 0x30) {
+    p++;
+  } else if (c >= 0x31 && c <= 0x39) {
+    p++;
+    while (p < len && isDigit(buf[p])) p++;
+  } else {
+    fail('bad number', p);
+  }
+  if (p < len && buf[p] === 0x2e) {
+    p++;
+    if (p >= len || !isDigit(buf[p])) fail('bad number', p);
+    while (p < len && isDigit(buf[p])) p++;
+  }
+  if (p < len && (buf[p] === 0x65 || buf[p] === 0x45)) {
+    p++;
+    if (p < len && (buf[p] === 0x2b || buf[p] === 0x2d)) p++;
+    if (p >= len || !isDigit(buf[p])) fail('bad number', p);
+    while (p < len && isDigit(buf[p])) p++;
+  }
+  return p;
+}
+
+function scanLiteral(buf: Buffer, p: number, len: number, lit: readonly number[]): number {
+  if (p + lit.length > len) fail('bad literal', p);
+  for (let i = 0; i < lit.length; i++) if (buf[p + i] !== lit[i]) fail('bad literal', p);
+  return p + lit.length;
+}
+
+const TRUE = [0x74, 0x72, 0x75, 0x65];
+const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
+const NULL = [0x6e, 0x75, 0x6c, 0x6c];
+
+/** Whether the key string spanning [q0,q1) (quotes included) equals seg, as JSON.parse decodes it. */
+function keyEquals(buf: Buffer, q0: number, q1: number, hadEscape: boolean, seg: Segment): boolean {
+  if (hadEscape) return JSON.parse(buf.toString('utf8', q0, q1)) === seg.text;
+  const b = seg.bytes;
+  const n = b.length;
+  if (q1 - q0 - 2 !== n) return false;
+  for (let i = 0; i < n; i++) if (buf[q0 + 1 + i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Validates `buf` as one JSON text and locates the items arrays and total numbers.
+ * Throws BodyInvalidError on any malformation, when an occurrence of the items
+ * path is not an array, or when `items` is given and the path is absent.
+ */
+export function scanJson(buf: Buffer, opts: ScanOptions = {}): ScanResult {
+  if (!isUtf8(buf)) throw new BodyInvalidError('invalid UTF-8');
+  const len = buf.length;
+  const iPath = compilePath(opts.items);
+  const tPath = compilePath(opts.total);
+  // -2 disables a path: no depth D satisfies D === n or D === n + 1.
+  const n = iPath === null ? -2 : iPath.length;
+  const m = tPath === null ? -2 : tPath.length;
+
+  const stack = new Uint8Array(MAX_DEPTH);
+  let D = 0; // open containers
+  // On-path containers form a prefix of the stack: iOn/tOn = its length.
+  // The container at index j is on the path when the keys leading to it equal path[0..j).
+  let iOn = 0;
+  let tOn = 0;
+  let iKey = false; // the key just read leads further along the items path
+  let tKey = false;
+  let expectKey = false;
+  let elemStart = 0;
+  let cur: ArrayHit | null = null;
+  const arrays: ArrayHit[] = [];
+  const totals: ByteRange[] = [];
+  let root: JsonKind = 'null';
+
+  let pos = skipWs(buf, 0, len);
+  value: for (;;) {
+    if (expectKey) {
+      expectKey = false;
+      if (pos >= len || buf[pos] !== 0x22) fail('expected key', pos);
+      const q0 = pos;
+      pos = scanString(buf, pos, len);
+      // The object at index D-1 is on a path iff xOn === D; its keys are compared to path[D-1].
+      iKey = iOn === D && keyEquals(buf, q0, pos, lastHadEscape, iPath![D - 1]);
+      tKey = tOn === D && keyEquals(buf, q0, pos, lastHadEscape, tPath![D - 1]);
+      pos = skipWs(buf, pos, len);
+      if (pos >= len || buf[pos] !== 0x3a) fail('expected colon', pos);
+      pos = skipWs(buf, pos + 1, len);
+    }
+
+    if (pos >= len) fail('unexpected end', pos);
+    const c = buf[pos];
+    const start = pos;
+    const iVal = D === 0 ? n >= 0 : iKey && iOn === D && stack[D - 1] === OBJ;
+    const tVal = D === 0 ? m >= 0 : tKey && tOn === D && stack[D - 1] === OBJ;
+    if (D === n + 1 && iOn === D) elemStart = pos; // parent is an items array
+    if (iVal && D === n && c !== 0x5b) fail('items path is not an array', pos);
+
+    if (c === 0x7b || c === 0x5b) {
+      if (D === MAX_DEPTH) fail('nesting too deep', pos);
+      if (D === 0) root = c === 0x7b ? 'object' : 'array';
+      if (c === 0x5b) {
+        if (iVal && D === n) {
+          cur = { start, end: -1, elements: [] };
+          arrays.push(cur);
+          iOn = D + 1;
+        }
+        stack[D++] = ARR;
+      } else {
+        if (iVal && D < n) iOn = D + 1;
+        if (tVal && D < m) tOn = D + 1;
+        stack[D++] = OBJ;
+      }
+      pos = skipWs(buf, pos + 1, len);
+      const close = c + 2; // '{'+2 = '}', '['+2 = ']'
+      if (pos < len && buf[pos] === close) {
+        pos++;
+        if (D === n + 1 && iOn === D && c === 0x5b) cur!.end = pos;
+        D--;
+        if (iOn > D) iOn = D;
+        if (tOn > D) tOn = D;
+      } else {
+        expectKey = c === 0x7b;
+        continue value;
+      }
+    } else if (c === 0x22) {
+      pos = scanString(buf, pos, len);
+      if (D === 0) root = 'string';
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      pos = scanNumber(buf, pos, len);
+      if (tVal && D === m) totals.push({ start, end: pos });
+      if (D === 0) root = 'number';
+    } else if (c === 0x74) {
+      pos = scanLiteral(buf, pos, len, TRUE);
+      if (D === 0) root = 'boolean';
+    } else if (c === 0x66) {
+      pos = scanLiteral(buf, pos, len, FALSE);
+      if (D === 0) root = 'boolean';
+    } else if (c === 0x6e) {
+      pos = scanLiteral(buf, pos, len, NULL);
+      if (D === 0) root = 'null';
+    } else {
+      fail('unexpected byte', pos);
+    }
+
+    // A value just ended at pos; close as many containers as the input says.
+    for (;;) {
+      if (D === n + 1 && iOn === D) cur!.elements.push({ start: elemStart, end: pos });
+      if (D === 0) {
+        pos = skipWs(buf, pos, len);
+        if (pos !== len) fail('trailing data', pos);
+        break value;
+      }
+      pos = skipWs(buf, pos, len);
+      if (pos >= len) fail('unexpected end', pos);
+      const s = buf[pos];
+      const ctx = stack[D - 1];
+      if (s === 0x2c) {
+        pos = skipWs(buf, pos + 1, len);
+        expectKey = ctx === OBJ;
+        continue value;
+      }
+      if ((s === 0x5d && ctx === ARR) || (s === 0x7d && ctx === OBJ)) {
+        pos++;
+        if (D === n + 1 && iOn === D && ctx === ARR) cur!.end = pos;
+        D--;
+        if (iOn > D) iOn = D;
+        if (tOn > D) tOn = D;
+        continue;
+      }
+      fail('expected comma or closing bracket', pos);
+    }
+  }
+
+  if (iPath !== null && arrays.length === 0) throw new BodyInvalidError('items path not found');
+  return { root, arrays, totals };
+}

@@ -1,0 +1,138 @@
+/**
+ * Byte-preserving filter for list responses (SPEC §4 step 6, route kind `list`).
+ *
+ * The body is validated and scanned once (jsonScan); each activity is parsed
+ * only to decide, and the output is spliced from the original bytes: kept
+ * activities, the whitespace around them and the whole envelope are exactly
+ * what upstream sent. Only the removed elements (with one adjacent comma each)
+ * disappear, and the number at `total` is rewritten.
+ *
+ * `total` rule: new = max(kept, old - removed). A total that is not a
+ * non-negative safe integer (a string, a fraction, negative, huge, …) is left
+ * unchanged: we cannot know what it counts. `1e3` or `5.0` are integers and
+ * are rewritten in plain decimal form.
+ *
+ * Fail closed: a hide() answer that is not exactly `false` hides the activity.
+ */
+import type { ActivityFacts, HideBatch } from '../privacy/types.js';
+import { scanJson, type ArrayHit, type ByteRange } from './jsonScan.js';
+
+export interface ListFilterOptions {
+  /** dot path of the activity array; '' = top-level array */
+  items: string;
+  /** dot path of the count, optional */
+  total?: string;
+  extract: (record: unknown) => ActivityFacts;
+  hide: HideBatch;
+  /** false = reveal granted: keep everything, but still report the private ones */
+  remove: boolean;
+}
+
+export interface ListFilterResult {
+  /** when nothing is removed, the ORIGINAL buffer object (no copy) */
+  body: Buffer;
+  removed: number;
+  /** activities for which hide() said true */
+  privateCount: number;
+  /** facts.id of those (when present) */
+  privateIds: string[];
+  /** activities found in the array(s) */
+  total: number;
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  /** bytes that replace [start,end); null = delete */
+  with: Buffer | null;
+}
+
+export async function filterList(body: Buffer, opts: ListFilterOptions): Promise<ListFilterResult> {
+  const scan = scanJson(body, { items: opts.items, total: opts.total });
+
+  const facts: ActivityFacts[] = [];
+  for (const arr of scan.arrays) {
+    for (const el of arr.elements) {
+      facts.push(opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))));
+    }
+  }
+
+  const answer = await opts.hide(facts);
+  if (!Array.isArray(answer) || answer.length !== facts.length) {
+    throw new Error('hide() returned a result of the wrong length');
+  }
+  const hidden = answer.map((h) => h !== false);
+
+  const privateIds: string[] = [];
+  let privateCount = 0;
+  for (let i = 0; i < facts.length; i++) {
+    if (!hidden[i]) continue;
+    privateCount++;
+    const id = facts[i].id;
+    if (id !== undefined) privateIds.push(id);
+  }
+
+  const result = { privateCount, privateIds, total: facts.length };
+  if (!opts.remove || privateCount === 0) return { body, removed: 0, ...result };
+
+  const removed = privateCount;
+  const kept = facts.length - removed;
+  const edits: Edit[] = [];
+  let offset = 0;
+  for (const arr of scan.arrays) {
+    deleteHidden(arr, hidden, offset, edits);
+    offset += arr.elements.length;
+  }
+  for (const t of scan.totals) {
+    const replacement = adjustedTotal(body, t, kept, removed);
+    if (replacement !== null) edits.push({ start: t.start, end: t.end, with: replacement });
+  }
+  edits.sort((a, b) => a.start - b.start);
+  return { body: splice(body, edits), removed, ...result };
+}
+
+/**
+ * Deletions for one array's hidden elements. Each run of removed elements is
+ * cut together with the separator on one side, so commas stay correct and the
+ * whitespace around kept elements survives:
+ *   leading run  [e0.start, firstKept.start)
+ *   inner run    [prevKept.end, lastRemoved.end)  (keeps the separator before the next kept)
+ *   trailing run [lastKept.end, lastElement.end)
+ */
+function deleteHidden(arr: ArrayHit, hidden: readonly boolean[], offset: number, edits: Edit[]): void {
+  const els = arr.elements;
+  let prevKept = -1;
+  for (let i = 0; i <= els.length; i++) {
+    const isEnd = i === els.length;
+    if (!isEnd && hidden[offset + i]) continue;
+    // i is kept (or the end); elements prevKept+1 .. i-1 are removed
+    if (i - prevKept > 1) {
+      const from = prevKept === -1 ? els[0].start : els[prevKept].end;
+      const to = prevKept === -1 && !isEnd ? els[i].start : els[i - 1].end;
+      edits.push({ start: from, end: to, with: null });
+    }
+    prevKept = i;
+  }
+}
+
+function adjustedTotal(body: Buffer, t: ByteRange, kept: number, removed: number): Buffer | null {
+  const old = JSON.parse(body.toString('latin1', t.start, t.end)) as number;
+  if (!Number.isSafeInteger(old) || old < 0) return null;
+  return Buffer.from(String(Math.max(kept, old - removed)), 'latin1');
+}
+
+/** Applies sorted, non-overlapping edits to body in one allocation. */
+function splice(body: Buffer, edits: readonly Edit[]): Buffer {
+  let size = body.length;
+  for (const e of edits) size += (e.with?.length ?? 0) - (e.end - e.start);
+  const out = Buffer.allocUnsafe(size);
+  let src = 0;
+  let dst = 0;
+  for (const e of edits) {
+    dst += body.copy(out, dst, src, e.start);
+    if (e.with !== null) dst += e.with.copy(out, dst);
+    src = e.end;
+  }
+  body.copy(out, dst, src);
+  return out;
+}
