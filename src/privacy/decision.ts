@@ -118,7 +118,8 @@ function isManaged(actor: string, c: CompiledPolicy): boolean {
   if (at < 0) return false; // no domain at all: external
   let domain = actor.slice(at + 1).toLowerCase();
   while (domain.endsWith('.')) domain = domain.slice(0, -1);
-  if (domain === '') return false;
+  // an empty label ("x@.contoso.com", "eu..contoso.com") is not a real domain: external
+  if (domain === '' || domain.charCodeAt(0) === 46 || domain.includes('..')) return false;
   for (let i = 0; i < c.domains.length; i++) {
     if (domain === c.domains[i] || domain.endsWith(c.dotDomains[i])) return true;
   }
