@@ -40,8 +40,8 @@ export function encodePart(part: unknown): string {
   return b64url(typeof part === 'string' ? part : JSON.stringify(part));
 }
 
-export function decodePart<T = Record<string, unknown>>(part: string): T {
-  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as T;
+export function decodePart(part: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
 function signParams(key: CryptoKey): AlgorithmIdentifier | RsaPssParams | EcdsaParams {
