@@ -22,7 +22,7 @@ import {
   type ReadResult,
   type VerifyResult,
 } from './types.js';
-import { isTornTail, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
+import { isTornTail, MAX_TORN_LINES, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
 
 /** The file operations the sink uses; node's fs/promises fits, tests inject faults. */
 export interface SinkFileHandle extends ReadableHandle {
@@ -77,8 +77,6 @@ const MAX_BATCH_ENTRIES = 512;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** every INDEX_EVERY-th entry's offset is kept, so read() can seek without holding the file */
 const INDEX_EVERY = 1024;
-/** how many trailing unreadable lines open() will cut before refusing the file */
-const MAX_TORN_LINES = 64;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
@@ -145,20 +143,17 @@ async function recover(handle: SinkFileHandle): Promise<RecoveredState> {
   let goodOffset = size;
   let last: { seq: number; hash: string } | undefined;
   let cut = 0;
-  while (tail.length > 0) {
-    const line = tail[tail.length - 1];
-    const parsed = line.terminated ? parseLine(line.bytes) : undefined;
-    if (!isTornTail(line, parsed)) {
+  for (let i = tail.length - 1; i >= 0; i--) {
+    const parsed = tail[i].terminated ? parseLine(tail[i].bytes) : undefined;
+    if (!isTornTail(tail[i], parsed)) {
       last = parsed as { seq: number; hash: string };
       break;
     }
-    goodOffset = line.offset;
-    tail.pop();
-    cut++;
-  }
-  if (!last && tail.length === 0 && lineNo > cut) {
-    // More garbage than a crash mid-batch can leave: not ours to delete.
-    throw new Error(`governance file ends with more than ${MAX_TORN_LINES} unreadable lines; inspect it before restarting`);
+    goodOffset = tail[i].offset;
+    if (++cut > MAX_TORN_LINES) {
+      // More garbage than a crash mid-batch can leave: not ours to delete.
+      throw new Error(`governance file ends with more than ${MAX_TORN_LINES} unreadable lines; inspect it before restarting`);
+    }
   }
   if (goodOffset < size) {
     await handle.truncate(goodOffset);

@@ -22,6 +22,9 @@ export interface Line {
 
 const CHUNK = 64 * 1024;
 
+/** The most trailing unreadable lines treated as a torn tail (a crash mid-batch); more is damage. */
+export const MAX_TORN_LINES = 64;
+
 /** Streams the lines in [start, end) with bounded memory (one chunk plus the longest line). */
 export async function* scanLines(handle: ReadableHandle, start: number, end: number): AsyncGenerator<Line> {
   const buf = Buffer.allocUnsafe(CHUNK);
@@ -80,17 +83,20 @@ export type FileVerifyResult =
  */
 export async function verifyRange(handle: ReadableHandle, end: number): Promise<FileVerifyResult> {
   const checker = new ChainChecker();
-  // Hold back one line: only the last line may be a torn tail.
-  let pending: { line: Line; parsed: unknown } | undefined;
+  let pendingBad = 0; // consecutive unreadable lines, judged once we know whether anything good follows
   for await (const line of scanLines(handle, 0, end)) {
-    if (pending) checker.feed(pending.parsed);
+    const parsed = line.terminated ? parseLine(line.bytes) : undefined;
+    if (isTornTail(line, parsed)) {
+      pendingBad++;
+      continue;
+    }
+    // an unreadable line followed by a good one is damage, not a torn tail
+    checker.feed(pendingBad > 0 ? undefined : parsed);
     if (checker.brokenAtSeq !== undefined) return checker.result();
-    pending = { line, parsed: line.terminated ? parseLine(line.bytes) : undefined };
   }
-  if (pending) {
-    if (isTornTail(pending.line, pending.parsed)) return { ...checker.result(), tornTail: true };
-    checker.feed(pending.parsed);
-  }
+  if (pendingBad === 0) return checker.result();
+  if (pendingBad <= MAX_TORN_LINES) return { ...checker.result(), tornTail: true };
+  checker.feed(undefined);
   return checker.result();
 }
 
