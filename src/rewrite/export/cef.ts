@@ -1,0 +1,98 @@
+/**
+ * CEF framing: one event a line, `[syslog prefix] CEF:Version|Vendor|Product|
+ * Version|SignatureID|Name|Severity|Extension`.
+ *
+ * Read from the extension: actor `suser`, time `rt` (else `start`), id
+ * `externalId`. Groups: CEF has no standard field for them, so only an
+ * explicit one is read — an extension key `userTags`, or a custom string
+ * `csN` whose `csNLabel` is `userTags` (case-insensitive) — as ids separated
+ * by `;`. Nothing else is guessed. A line that is not a readable CEF event is
+ * withheld. A duplicated key: the last wins (as for JSON records).
+ */
+import { isUtf8 } from 'node:buffer';
+import type { ActivityFacts } from '../../privacy/types.js';
+import type { ExportFields, Op, RecordParser } from './index.js';
+import { LineFramer, isBlank, safely } from './ndjson.js';
+
+const PIPE = 0x7c;
+const BACKSLASH = 0x5c;
+const KEY = /(?:^| )([A-Za-z0-9_.]+)=/g;
+
+/** The extension of a CEF line as key -> unescaped value, or null when the line is not CEF. */
+export function parseCefExtension(line: string): Map<string, string> | null {
+  const at = line.indexOf('CEF:');
+  if (at < 0) return null;
+  // seven unescaped pipes end the header (`\|` and `\\` are escapes there)
+  let pipes = 0;
+  let i = at + 4;
+  for (; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === BACKSLASH) i++;
+    else if (c === PIPE && ++pipes === 7) break;
+  }
+  if (pipes < 7) return null;
+  const ext = line.slice(i + 1);
+  const fields = new Map<string, string>();
+  const keys = [...ext.matchAll(KEY)];
+  // text before the first key would be a value without a key: not a readable event
+  const head = keys.length ? ext.slice(0, keys[0].index) : ext;
+  if (head.trim() !== '') return null;
+  for (let k = 0; k < keys.length; k++) {
+    const m = keys[k];
+    const from = m.index! + m[0].length;
+    const to = k + 1 < keys.length ? keys[k + 1].index! : ext.length;
+    fields.set(m[1], unescapeValue(ext.slice(from, to)));
+  }
+  return fields;
+}
+
+function unescapeValue(v: string): string {
+  return v.replace(/\\([\\=nr])/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+}
+
+/** The fields the decision needs, from a parsed extension. */
+export function cefFields(ext: Map<string, string>): ExportFields {
+  const groups: string[] = [];
+  const addGroups = (v: string | undefined): void => {
+    if (v === undefined) return;
+    for (const g of v.split(';')) if (g.trim()) groups.push(g.trim());
+  };
+  addGroups(ext.get('userTags'));
+  for (const [k, label] of ext) {
+    const m = /^(cs\d+)Label$/.exec(k);
+    if (m && label.trim().toLowerCase() === 'usertags') addGroups(ext.get(m[1]));
+  }
+  const trimmed = (k: string): string | undefined => {
+    const v = ext.get(k)?.trim();
+    return v ? v : undefined;
+  };
+  return {
+    id: trimmed('externalId'),
+    actor: trimmed('suser'),
+    timestamp: trimmed('rt') ?? trimmed('start'),
+    groups,
+  };
+}
+
+export function cefParser(o: { fromFields: (f: ExportFields) => ActivityFacts; maxRecordBytes: number }): RecordParser {
+  const framer = new LineFramer(o.maxRecordBytes);
+  const frame = (line: Buffer): Op => {
+    if (isBlank(line)) return { kind: 'raw', bytes: line };
+    return { kind: 'record', bytes: line, facts: readLine(line, o.fromFields) };
+  };
+  return {
+    push(chunk, out) {
+      framer.push(chunk, (line) => out.push(frame(line)));
+    },
+    end(out) {
+      const line = framer.end();
+      if (line) out.push(frame(line));
+    },
+  };
+}
+
+function readLine(line: Buffer, fromFields: (f: ExportFields) => ActivityFacts): ActivityFacts | null {
+  if (!isUtf8(line)) return null;
+  const ext = parseCefExtension(line.toString('utf8').replace(/\r?\n$/, ''));
+  return ext ? safely(fromFields, cefFields(ext)) : null;
+}

@@ -1,0 +1,212 @@
+/**
+ * Streaming export filters: a node:stream Transform that removes private
+ * activities from an export body (NDJSON, JSON, CSV, CEF) in constant memory.
+ *
+ * The format modules only frame bytes into operations (raw bytes to pass,
+ * records to decide); this module asks `hide` about every record completed in
+ * a chunk (one batch per chunk), then writes the kept bytes in order. The
+ * Transform's own backpressure does the rest: the next chunk is not taken
+ * before the current one has been decided and pushed.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import type { ActivityFacts, HideBatch } from '../../privacy/types.js';
+import { ndjsonParser } from './ndjson.js';
+import { jsonArrayParser } from './jsonArray.js';
+import { csvParser } from './csv.js';
+import { cefParser } from './cef.js';
+
+export type ExportFormat = 'ndjson' | 'json' | 'csv' | 'cef';
+
+export interface ExportFields {
+  id?: string;
+  actor?: string;
+  timestamp?: string;
+  groups?: string[];
+  application?: string;
+}
+
+export interface CsvColumns {
+  id?: string;
+  /** first column present in the header (with a non-empty cell) wins */
+  actor: string[];
+  timestamp: string;
+  /** every column present in the header is used (union) */
+  groups: string[];
+  application?: string;
+}
+
+export interface ExportFilterOptions {
+  format: ExportFormat;
+  /** json: dot path of the array ('' = top-level array); default 'data' */
+  items?: string;
+  /** json / ndjson records */
+  extract: (record: unknown) => ActivityFacts;
+  /** csv / cef records */
+  fromFields: (fields: ExportFields) => ActivityFacts;
+  csvColumns: CsvColumns;
+  /** called once per chunk with all records completed in it; true = hide */
+  hide: HideBatch;
+  /** default 4 MiB: a longer line / record is a structural error */
+  maxRecordBytes?: number;
+  onRemoved?: (n: number) => void;
+}
+
+/** The export cannot be filtered safely (malformed, truncated, oversized): the stream is cut off. */
+export class ExportStructureError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExportStructureError';
+  }
+}
+
+/**
+ * One framed piece of the stream, in stream order.
+ * `record.facts === null` means the record could not be read: always withheld.
+ */
+export type Op =
+  | { kind: 'raw'; bytes: Buffer }
+  | { kind: 'record'; bytes: Buffer; facts: ActivityFacts | null; comma?: boolean }
+  /** json: a filtered array begins; comma bookkeeping restarts */
+  | { kind: 'list' };
+
+/**
+ * A format's framer. It throws SyntaxError when the stream is not of its
+ * format in a way that makes filtering unsafe; the filter turns that into an
+ * ExportStructureError.
+ */
+export interface RecordParser {
+  push(chunk: Buffer, out: Op[]): void;
+  end(out: Op[]): void;
+}
+
+export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
+const COMMA = Buffer.from(',');
+
+export function createExportFilter(opts: ExportFilterOptions): Transform {
+  return new ExportFilter(opts, makeParser(opts));
+}
+
+function makeParser(opts: ExportFilterOptions): RecordParser {
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  switch (opts.format) {
+    case 'ndjson':
+      return ndjsonParser({ extract: opts.extract, maxRecordBytes });
+    case 'json':
+      return jsonArrayParser({ extract: opts.extract, items: opts.items ?? 'data', maxRecordBytes });
+    case 'csv':
+      return csvParser({ fromFields: opts.fromFields, columns: opts.csvColumns, maxRecordBytes });
+    case 'cef':
+      return cefParser({ fromFields: opts.fromFields, maxRecordBytes });
+    default:
+      throw new Error(`unknown export format: ${String(opts.format)}`);
+  }
+}
+
+class ExportFilter extends Transform {
+  /** json: a kept element has already been written in the current array */
+  private needComma = false;
+
+  constructor(
+    private readonly opts: ExportFilterOptions,
+    private readonly parser: RecordParser,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const ops: Op[] = [];
+    try {
+      this.parser.push(chunk, ops);
+    } catch (err) {
+      cb(structural(err));
+      return;
+    }
+    this.settle(ops, cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const ops: Op[] = [];
+    try {
+      this.parser.end(ops);
+    } catch (err) {
+      cb(structural(err));
+      return;
+    }
+    this.settle(ops, cb);
+  }
+
+  /** Decides the chunk's records in one batch, then pushes what is kept. */
+  private settle(ops: Op[], cb: TransformCallback): void {
+    const facts: ActivityFacts[] = [];
+    for (const op of ops) if (op.kind === 'record' && op.facts) facts.push(op.facts);
+    if (facts.length === 0) {
+      this.emit_(ops, []);
+      cb();
+      return;
+    }
+    let verdicts: boolean[] | Promise<boolean[]>;
+    try {
+      verdicts = this.opts.hide(facts);
+    } catch (err) {
+      cb(asError(err));
+      return;
+    }
+    const done = (v: boolean[]): void => {
+      if (this.destroyed) return;
+      if (!Array.isArray(v) || v.length !== facts.length) {
+        cb(new Error('hide returned a verdict array of the wrong length'));
+        return;
+      }
+      this.emit_(ops, v);
+      cb();
+    };
+    if (Array.isArray(verdicts)) done(verdicts);
+    else Promise.resolve(verdicts).then(done, (err) => cb(asError(err)));
+  }
+
+  private emit_(ops: Op[], verdicts: boolean[]): void {
+    const parts: Buffer[] = [];
+    const add = (b: Buffer): void => {
+      if (b.length === 0) return;
+      const last = parts[parts.length - 1];
+      // adjacent views of the same memory merge: the common all-kept case pushes the input chunk as is
+      if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
+        parts[parts.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
+      } else parts.push(b);
+    };
+    let vi = 0;
+    let removed = 0;
+    for (const op of ops) {
+      if (op.kind === 'raw') add(op.bytes);
+      else if (op.kind === 'list') this.needComma = false;
+      else {
+        // fail closed: only an explicit `false` keeps a record
+        const hidden = op.facts === null || verdicts[vi++] !== false;
+        if (hidden) {
+          removed++;
+          continue;
+        }
+        if (op.comma) {
+          if (this.needComma) add(COMMA);
+          this.needComma = true;
+        }
+        add(op.bytes);
+      }
+    }
+    if (removed > 0) this.opts.onRemoved?.(removed);
+    if (parts.length === 1) this.push(parts[0]);
+    else if (parts.length > 1) this.push(Buffer.concat(parts));
+  }
+}
+
+function structural(err: unknown): Error {
+  if (err instanceof ExportStructureError) return err;
+  if (err instanceof SyntaxError || err instanceof RangeError) {
+    return new ExportStructureError(err.message, { cause: err });
+  }
+  return asError(err);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
