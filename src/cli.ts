@@ -1,2 +1,104 @@
 #!/usr/bin/env node
-console.log('apg: not yet');
+import { parseArgs } from 'node:util';
+import { formatProblems, loadConfigFile, resolveConfigPath, type GatewayConfig } from './config/index.js';
+import { startGateway, type Gateway } from './gateway.js';
+import { verifyFile } from './governance/verify.js';
+
+const USAGE = `Activity Privacy Gateway
+
+Usage:
+  apg serve [--config FILE]                 run the gateway
+  apg check-config [--config FILE]          validate a configuration file (exit 1 on any problem)
+  apg governance verify [--config FILE]     re-compute the governance hash chain (exit 1 if broken)
+
+Without --config: $APG_CONFIG, else config/gateway.yaml.
+`;
+
+function load(file: string): GatewayConfig | null {
+  const r = loadConfigFile(file, process.env);
+  if (r.ok) return r.config;
+  process.stderr.write(`${file}: configuration has ${r.problems.length} problem(s):\n${formatProblems(r.problems)}\n`);
+  return null;
+}
+
+async function serve(file: string): Promise<number> {
+  const config = load(file);
+  if (!config) return 1;
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config);
+  } catch (err) {
+    process.stderr.write(`apg: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const log = gateway.logger;
+  process.on('SIGHUP', () => {
+    const r = loadConfigFile(file, process.env);
+    if (!r.ok) {
+      gateway.metrics.reloads.inc({ result: 'rejected' });
+      log.error({ msg: 'config reload rejected; keeping the running config', problems: r.problems });
+      return;
+    }
+    gateway.reload(r.config).catch((err) => {
+      gateway.metrics.reloads.inc({ result: 'rejected' });
+      log.error({ msg: 'config reload failed; keeping the running config', error: (err as Error).message });
+    });
+  });
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ msg: 'shutting down', signal });
+      gateway.close(10_000).then(() => resolve(0), (err) => { log.error({ msg: 'shutdown error', error: (err as Error).message }); resolve(1); });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) { process.stdout.write(USAGE); return 0; }
+  const file = resolveConfigPath(values.config, process.env);
+  const [cmd = 'serve', sub] = positionals;
+  switch (cmd) {
+    case 'serve':
+      return serve(file);
+    case 'check-config': {
+      const r = loadConfigFile(file, process.env);
+      if (r.ok) { process.stdout.write(`${file}: OK\n`); return 0; }
+      process.stdout.write(`${formatProblems(r.problems)}\n`);
+      process.stderr.write(`${file}: ${r.problems.length} problem(s)\n`);
+      return 1;
+    }
+    case 'governance': {
+      if (sub !== 'verify') break;
+      const config = load(file);
+      if (!config) return 1;
+      if (config.governance.sink === 'postgres') {
+        const { verifyPostgres } = await import('./governance/postgresVerify.js');
+        const r = await verifyPostgres(config.governance.postgresUrl!);
+        return report(r);
+      }
+      return report(await verifyFile(config.governance.file));
+    }
+  }
+  process.stderr.write(USAGE);
+  return 2;
+}
+
+function report(r: { ok: boolean; count: number; brokenAtSeq?: number }): number {
+  if (r.ok) { process.stdout.write(`governance log OK: ${r.count} entries\n`); return 0; }
+  process.stdout.write(`governance log BROKEN at seq ${r.brokenAtSeq} (${r.count} entries read)\n`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => { process.stderr.write(`apg: ${(err as Error).message}\n`); process.exit(1); },
+);

@@ -1,6 +1,72 @@
+/**
+ * Chain verification of the PostgreSQL governance log (SPEC §6). Streams the
+ * table in seq order and recomputes the chain from the exact chained text
+ * (`line`); the other columns are cross-checked against it, so editing any
+ * of them (or the jsonb copy) also counts as tampering.
+ */
+import type pg from 'pg';
+import { createPool } from '../db/pool.js';
+import { canonicalJson } from './canonical.js';
+import { ChainChecker } from './chain.js';
 import type { VerifyResult } from './types.js';
 
-/** Replaced by the PostgreSQL sink's verifier; until then the CLI says plainly it is missing. */
-export async function verifyPostgres(_url: string): Promise<VerifyResult> {
-  throw new Error('governance.sink postgres is not available in this build');
+const BATCH = 1000;
+
+interface Row {
+  seq: string;
+  id: string;
+  time: Date;
+  action: string;
+  entry: unknown;
+  line: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export async function verifyGovernanceTable(pool: pg.Pool, batchSize = BATCH): Promise<VerifyResult> {
+  const checker = new ChainChecker();
+  let after = '0';
+  for (;;) {
+    const { rows } = await pool.query<Row>(
+      `SELECT seq::text AS seq, id::text AS id, time, action, entry, line, prev_hash, hash
+         FROM governance_log WHERE seq > $1::bigint ORDER BY seq LIMIT $2`,
+      [after, batchSize],
+    );
+    for (const row of rows) {
+      const parsed = parseEntry(row.line);
+      if (!checker.feed(parsed !== undefined && columnsAgree(row, parsed) ? parsed : undefined)) return checker.result();
+    }
+    if (rows.length < batchSize) return checker.result();
+    after = rows[rows.length - 1].seq;
+  }
+}
+
+function parseEntry(line: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(line);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function columnsAgree(row: Row, e: Record<string, unknown>): boolean {
+  if (String(e.seq) !== row.seq || e.id !== row.id || e.action !== row.action) return false;
+  if (e.prevHash !== row.prev_hash || e.hash !== row.hash) return false;
+  if (typeof e.time !== 'string' || new Date(e.time).getTime() !== row.time.getTime()) return false;
+  try {
+    return canonicalJson(row.entry) === canonicalJson(e);
+  } catch {
+    return false;
+  }
+}
+
+/** CLI `apg governance verify` with governance.sink postgres: read-only, no migration. */
+export async function verifyPostgres(url: string): Promise<VerifyResult> {
+  const pool = createPool({ url, max: 1, applicationName: 'apg-governance-verify' });
+  try {
+    return await verifyGovernanceTable(pool);
+  } finally {
+    await pool.end();
+  }
 }

@@ -1,0 +1,106 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { loadConfigFile, formatProblems } from '../config/index.js';
+import { startGateway } from '../gateway.js';
+import { createSampleApi } from './sampleApi.js';
+
+/**
+ * `npm run demo`: the sample activity-log API, a freshly generated signing key
+ * and JWKS (never committed), and the gateway in front with config/demo.yaml.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { port: { type: 'string' }, 'upstream-port': { type: 'string' }, host: { type: 'string' } } });
+  const port = Number(values.port ?? process.env.PORT ?? 8080);
+  const upstreamPort = Number(values['upstream-port'] ?? 8081);
+  const host = values.host ?? '127.0.0.1';
+  const demoDir = path.resolve('.demo');
+  await mkdir(demoDir, { recursive: true });
+
+  const api = createSampleApi();
+  const upstreamUrl = await api.listen(upstreamPort, '127.0.0.1');
+
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'demo-key', alg: 'ES256', use: 'sig' };
+  const jwksFile = path.join(demoDir, 'jwks.json');
+  await writeFile(jwksFile, JSON.stringify({ keys: [jwk] }, null, 2));
+
+  const env = { ...process.env, APG_DEMO_JWKS: jwksFile, APG_DEMO_UPSTREAM: upstreamUrl, APG_DEMO_DATA: path.join(demoDir, 'data') };
+  const loaded = loadConfigFile('config/demo.yaml', env);
+  if (!loaded.ok) throw new Error(`config/demo.yaml:\n${formatProblems(loaded.problems)}`);
+  const config = loaded.config;
+  const gateway = await startGateway(config, { port, host, instance: 'demo' });
+
+  const token = (upn: string, roles: string[], extra: Record<string, unknown> = {}) =>
+    new SignJWT({ upn, roles, ...extra })
+      .setProtectedHeader({ alg: 'ES256', kid: 'demo-key' })
+      .setIssuer(config.identity!.issuer)
+      .setAudience(config.identity!.audience)
+      .setIssuedAt()
+      .setExpirationTime('12h')
+      .setJti(crypto.randomUUID())
+      .sign(privateKey);
+  const alice = await token('alice@contoso.com', ['SecurityAdministrator']);
+  const aliceFlag = await token('alice@contoso.com', ['SecurityAdministrator'], { show_private_activities: true });
+  const dave = await token('dave@contoso.com', ['GlobalAdministrator']);
+  const erin = await token('erin@contoso.com', ['Reader']);
+  await writeFile(path.join(demoDir, 'tokens.env'), `ALICE=${alice}\nALICE_FLAG=${aliceFlag}\nDAVE=${dave}\nERIN=${erin}\n`, { mode: 0o600 });
+
+  const g = gateway.url;
+  const p = config.server.adminPrefix;
+  process.stdout.write(`
+Activity Privacy Gateway demo
+  sample activity-log API  ${upstreamUrl}   (${api.dataset.length} synthetic activities)
+  gateway                  ${g}   (config/demo.yaml; governance log in .demo/data/)
+
+Tokens (valid 12 h, signed by a key generated at start; also in .demo/tokens.env):
+  export ALICE='${alice}'   # SecurityAdministrator, permitted to reveal
+  export ALICE_FLAG='${aliceFlag}'   # same, with show_private_activities: true
+  export DAVE='${dave}'   # GlobalAdministrator, NOT permitted
+  export ERIN='${erin}'   # not an admin
+
+Try:
+  # the upstream directly: everything, including HR, Legal and external users' activities
+  curl -s '${upstreamUrl}/api/v1/activities/?limit=5' | head -c 600; echo
+  # through the gateway: private activities are gone, total is corrected for the page
+  curl -s '${g}/api/v1/activities/?limit=100' | node -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{const j=JSON.parse(b);console.log("shown",j.data.length,"total",j.total)})'
+  curl -s '${upstreamUrl}/api/v1/activities/?limit=100' | node -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{const j=JSON.parse(b);console.log("upstream",j.data.length,"total",j.total)})'
+  # POST list, as the Defender for Cloud Apps API allows
+  curl -s -X POST '${g}/api/v1/activities/' -H 'content-type: application/json' -d '{"skip":0,"limit":3}' | head -c 400; echo
+  # a permitted admin reveals (audited: see X-Governance-Entry)
+  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' | grep -i -E '^(HTTP|x-governance|x-private)'
+  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE_FLAG" | grep -i -E '^(HTTP|x-governance|x-private)'
+  # an admin without the permission, and a non-admin: 403
+  curl -s '${g}/api/v1/activities/' -H "Authorization: Bearer $DAVE" -H 'X-Show-Private-Activities: confirm'; echo
+  curl -s '${g}/api/v1/activities/' -H "Authorization: Bearer $ERIN" -H 'X-Show-Private-Activities: confirm'; echo
+  # no token at all: 401
+  curl -s '${g}/api/v1/activities/' -H 'X-Show-Private-Activities: confirm'; echo
+  # exports never contain private activities, not even for admins
+  curl -s '${g}/api/v1/activities/export/ndjson/?count=5'
+  curl -s '${g}/api/v1/activities/export/?count=5'
+  # the governance log and the admin API
+  curl -s '${g}${p}/api/governance?limit=5' -H "Authorization: Bearer $DAVE"; echo
+  curl -s '${g}${p}/api/governance/verify' -H "Authorization: Bearer $DAVE"; echo
+  curl -s '${g}${p}/api/privacy/groups' -H "Authorization: Bearer $DAVE"; echo
+  curl -s '${g}${p}/readyz'; echo
+
+Ctrl-C stops both.
+`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await gateway.close(2_000);
+    await api.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`demo: ${(err as Error).message}\n`);
+  process.exit(1);
+});

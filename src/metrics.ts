@@ -1,0 +1,23 @@
+import client from 'prom-client';
+
+/**
+ * One registry per gateway instance (tests run several in one process).
+ * Labels carry route kinds, status codes and outcomes only: never a principal,
+ * an activity id or a path with an id in it.
+ */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const requests = new client.Counter({ name: 'apg_requests_total', help: 'Requests by route kind and status', labelNames: ['kind', 'status'] as const, registers: [registry] });
+  const removed = new client.Counter({ name: 'apg_activities_removed_total', help: 'Private activities removed, by route kind', labelNames: ['kind'] as const, registers: [registry] });
+  const reveals = new client.Counter({ name: 'apg_reveals_total', help: 'Reveal requests by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  const governanceLatency = new client.Histogram({ name: 'apg_governance_write_seconds', help: 'Governance entry write latency', buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [registry] });
+  const governanceFailures = new client.Counter({ name: 'apg_governance_write_failures_total', help: 'Governance writes that failed or timed out', registers: [registry] });
+  const upstreamLatency = new client.Histogram({ name: 'apg_upstream_response_seconds', help: 'Time to upstream response headers, by route kind', labelNames: ['kind'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
+  const pathRejections = new client.Counter({ name: 'apg_path_rejections_total', help: 'Requests rejected by path normalisation, by reason', labelNames: ['reason'] as const, registers: [registry] });
+  const reloads = new client.Counter({ name: 'apg_config_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'] as const, registers: [registry] });
+  const exportCutoffs = new client.Counter({ name: 'apg_export_cutoffs_total', help: 'Exports cut off because the upstream stream was broken', registers: [registry] });
+  return { registry, requests, removed, reveals, governanceLatency, governanceFailures, upstreamLatency, pathRejections, reloads, exportCutoffs };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,67 @@
+import type { StateStore, PrivacyState } from '../state/types.js';
+import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
+import { combineMembership, staticMembership } from './membership.js';
+import type { HideBatch, Membership, PolicySnapshot } from './types.js';
+
+export interface EngineOptions {
+  managedDomains: readonly string[];
+  undecidable: 'withhold' | 'show';
+  directoryGroups: Record<string, string[]>;
+  /** optional dynamic membership (directory over HTTP); resolved before the pure decision */
+  directory?: { prefetch(principals: string[]): Promise<Membership> };
+}
+
+/**
+ * Joins the runtime state (private groups, permissions) with the configured
+ * policy and membership sources. Recompiled when either changes, so each
+ * request reads one consistent snapshot without locks.
+ */
+export class PrivacyEngine {
+  private snapshot!: { policy: CompiledPolicy; hide: HideBatch; permitted: Set<string>; membership: Membership };
+  private unsubscribe: () => void;
+
+  constructor(private opts: EngineOptions, private readonly state: StateStore) {
+    this.compile(state.current());
+    this.unsubscribe = state.onChange((s) => this.compile(s));
+  }
+
+  reconfigure(opts: EngineOptions): void {
+    this.opts = opts;
+    this.compile(this.state.current());
+  }
+
+  private compile(s: PrivacyState): void {
+    const policy = compilePolicy({
+      intervals: s.groups,
+      managedDomains: this.opts.managedDomains.map((d) => d.toLowerCase()),
+      undecidable: this.opts.undecidable,
+    } satisfies PolicySnapshot);
+    const membership = staticMembership(this.opts.directoryGroups);
+    this.snapshot = {
+      policy,
+      membership,
+      hide: makeHideBatch(policy, membership),
+      permitted: new Set(s.permissions.map((p) => p.principal.toLowerCase())),
+    };
+  }
+
+  /** The batch classifier for this moment's policy: true = private (or undecidable under withhold). */
+  hideBatch(): HideBatch {
+    const snap = this.snapshot;
+    const directory = this.opts.directory;
+    if (!directory) return snap.hide;
+    return async (facts) => {
+      const principals = [...new Set(facts.map((f) => f.actor).filter((a): a is string => !!a))];
+      const dynamic = await directory.prefetch(principals);
+      return makeHideBatch(snap.policy, combineMembership(snap.membership, dynamic))(facts);
+    };
+  }
+
+  isPermitted(principal: string): boolean {
+    return this.snapshot.permitted.has(principal.toLowerCase());
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}

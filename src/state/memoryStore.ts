@@ -1,0 +1,25 @@
+import type { GroupInterval } from '../privacy/types.js';
+import { withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked } from './mutations.js';
+import type { PermissionRecord, PrivacyState, StateStore } from './types.js';
+
+/** A state store held in memory only: for tests and for embedding; nothing survives a restart. */
+export function createMemoryStateStore(initial: PrivacyState = { groups: [], permissions: [] }): StateStore & { set(state: PrivacyState): void } {
+  let state = initial;
+  const listeners = new Set<(s: PrivacyState) => void>();
+  const apply = <T>([next, result]: [PrivacyState, T]): T => {
+    state = next;
+    for (const l of listeners) l(state);
+    return result;
+  };
+  return {
+    current: () => state,
+    set(next) { apply([next, undefined]); },
+    addGroup: async (id, name, now) => apply<GroupInterval>(withGroupAdded(state, id, name, now)),
+    removeGroup: async (id, now) => apply<GroupInterval>(withGroupRemoved(state, id, now)),
+    grant: async (p, by, now) => apply<PermissionRecord>(withPermissionGranted(state, p, by, now)),
+    revoke: async (p) => apply<PermissionRecord>(withPermissionRevoked(state, p)),
+    onChange(l) { listeners.add(l); return () => listeners.delete(l); },
+    healthy: () => true,
+    close: async () => undefined,
+  };
+}

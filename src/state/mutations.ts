@@ -1,0 +1,72 @@
+import type { GroupInterval } from '../privacy/types.js';
+import { StateConflictError, StateNotFoundError, type PermissionRecord, type PrivacyState } from './types.js';
+
+/**
+ * Pure state transitions shared by every store, so the file and PostgreSQL
+ * stores cannot disagree on what "add" or "remove" means.
+ */
+export function openInterval(state: PrivacyState, id: string): GroupInterval | undefined {
+  return state.groups.find((g) => g.id === id && g.privateUntil === null);
+}
+
+export function withGroupAdded(state: PrivacyState, id: string, name: string | undefined, now: number): [PrivacyState, GroupInterval] {
+  if (openInterval(state, id)) throw new StateConflictError(`group ${id} is already private`);
+  const previous = [...state.groups].reverse().find((g) => g.id === id);
+  const interval: GroupInterval = { id, name: name ?? previous?.name ?? id, privateSince: now, privateUntil: null };
+  return [{ ...state, groups: [...state.groups, interval] }, interval];
+}
+
+export function withGroupRemoved(state: PrivacyState, id: string, now: number): [PrivacyState, GroupInterval] {
+  const open = openInterval(state, id);
+  if (!open) throw new StateNotFoundError(`group ${id} is not private`);
+  // An interval removed in the same millisecond it began would be empty; keep it 1 ms wide
+  // so that the activity at exactly privateSince stays private as promised.
+  const closed: GroupInterval = { ...open, privateUntil: Math.max(now, open.privateSince + 1) };
+  return [{ ...state, groups: state.groups.map((g) => (g === open ? closed : g)) }, closed];
+}
+
+export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number): [PrivacyState, PermissionRecord] {
+  const p = principal.toLowerCase();
+  if (state.permissions.some((x) => x.principal === p)) throw new StateConflictError(`${p} already has the permission`);
+  const rec: PermissionRecord = { principal: p, grantedAt: new Date(now).toISOString(), grantedBy: by };
+  return [{ ...state, permissions: [...state.permissions, rec] }, rec];
+}
+
+export function withPermissionRevoked(state: PrivacyState, principal: string): [PrivacyState, PermissionRecord] {
+  const p = principal.toLowerCase();
+  const rec = state.permissions.find((x) => x.principal === p);
+  if (!rec) throw new StateNotFoundError(`${p} has no permission`);
+  return [{ ...state, permissions: state.permissions.filter((x) => x !== rec) }, rec];
+}
+
+export interface StateSeed {
+  groups: { id: string; name?: string; privateSince: number; privateUntil?: number | null }[];
+  permissions: string[];
+}
+
+export function seedState(seed: StateSeed, now: number): PrivacyState {
+  return {
+    groups: seed.groups.map((g) => ({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
+    permissions: seed.permissions.map((p) => ({ principal: p.toLowerCase(), grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
+  };
+}
+
+/** Validates a state document read from disk or a database; throws on anything unexpected. */
+export function parseState(doc: unknown): PrivacyState {
+  const fail = (why: string): never => { throw new Error(`invalid state document: ${why}`); };
+  if (typeof doc !== 'object' || doc === null) fail('not an object');
+  const d = doc as Record<string, unknown>;
+  if (!Array.isArray(d.groups) || !Array.isArray(d.permissions)) fail('groups/permissions missing');
+  const groups = (d.groups as unknown[]).map((g): GroupInterval => {
+    const r = g as Record<string, unknown>;
+    if (typeof r.id !== 'string' || typeof r.privateSince !== 'number') fail('bad group');
+    if (r.privateUntil !== null && typeof r.privateUntil !== 'number') fail('bad privateUntil');
+    return { id: r.id as string, name: typeof r.name === 'string' ? r.name : (r.id as string), privateSince: r.privateSince as number, privateUntil: r.privateUntil as number | null };
+  });
+  const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
+    const r = p as Record<string, unknown>;
+    if (typeof r.principal !== 'string') fail('bad permission');
+    return { principal: (r.principal as string).toLowerCase(), grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+  });
+  return { groups, permissions };
+}
