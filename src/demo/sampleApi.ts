@@ -113,7 +113,6 @@ class Serialised {
 
 interface Query {
   get(name: string): string | null;
-  has(name: string): boolean;
 }
 
 class HttpError extends Error {
@@ -278,12 +277,14 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
     const path = qAt < 0 ? raw : raw.slice(0, qAt);
     const q: Query = new URLSearchParams(qAt < 0 ? '' : raw.slice(qAt + 1));
 
-    const delay = intParam(q.get('delayMs'), 'delayMs');
+    // Test knobs are read leniently: a real API parameter of the same name (alerts' ?status=OPEN) must not break.
+    const knob = (name: string) => (/^\d{1,9}$/.test(q.get(name) ?? '') ? Number(q.get(name)) : undefined);
+    const delay = knob('delayMs');
     if (delay) await new Promise<void>((r) => {
       const t = setTimeout(() => { timers.delete(t); r(); }, Math.min(delay, MAX_DELAY_MS));
       timers.add(t);
     });
-    const status = intParam(q.get('status'), 'status');
+    const status = knob('status');
     if (status !== undefined && status >= 400 && status <= 599) return json(res, status, { detail: 'Simulated upstream error.' }, q);
 
     const readOnly = method === 'GET' || method === 'HEAD';

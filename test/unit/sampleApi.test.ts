@@ -390,6 +390,7 @@ describe('sample API', () => {
     expect(err.status).toBe(503);
     expect(JSON.parse(err.body.toString())).toEqual({ detail: 'Simulated upstream error.' });
     expect((await request(base, '/nowhere')).status).toBe(404);
+    expect((await request(base, '/api/v1/alerts/?status=OPEN')).status).toBe(200);
   });
 
   it('records requests (raw url, headers, body) and echoes them', async () => {
