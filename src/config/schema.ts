@@ -1,0 +1,517 @@
+/**
+ * The configuration contract (SPEC §3) as a zod schema: validation, defaults and
+ * normalisation (lower-cased principals/domains, epoch-ms timestamps, string-or-list
+ * fields as lists). Pure: no I/O. Objects are strict, so unknown keys are errors.
+ */
+import * as z from 'zod';
+import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
+
+// ---------- reusable field validators ----------
+
+/** `local@domain.tld`: what the admin API also accepts as a principal. */
+const PRINCIPAL_RE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+export function isPrincipal(value: string): boolean {
+  return PRINCIPAL_RE.test(value);
+}
+
+const DOMAIN_RE = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/;
+const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const METHOD_RE = /^[A-Za-z]+$/;
+const PARAM_RE = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** Asymmetric JWS algorithms jose verifies; HS* and none are never accepted. */
+export const JWT_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+] as const;
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export const EXPORT_FORMATS = ['ndjson', 'json', 'csv', 'cef'] as const;
+export const ROUTE_KINDS = ['list', 'item', 'export', 'passthrough', 'deny'] as const;
+
+const str = (what = 'a string') =>
+  z.string({ error: (iss) => (iss.input === undefined ? 'is required' : `expected ${what}`) });
+const nonEmpty = (what = 'a non-empty string') => str(what).min(1, { error: 'must not be empty' });
+const int = (min: number, max = Number.MAX_SAFE_INTEGER, unit = '') =>
+  z
+    .number({ error: (iss) => (iss.input === undefined ? 'is required' : `expected an integer${unit}`) })
+    .int({ error: `expected an integer${unit}` })
+    .min(min, { error: `must be >= ${min}${unit}` })
+    .max(max, { error: `must be <= ${max}${unit}` });
+/** Durations and sizes: integers >= 1. */
+const positive = (unit: string) => int(1, Number.MAX_SAFE_INTEGER, unit ? ` (${unit})` : '');
+
+const enumOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, {
+    error: (iss) => (iss.input === undefined ? 'is required' : `must be one of ${values.join(' | ')}`),
+  });
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+const httpUrl = () => nonEmpty().refine(isHttpUrl, { error: 'must be an http(s) URL' });
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}
+
+/** A dot path into a JSON record (`user.userName`); `allowEmpty` for `items: ""` (top-level array). */
+const dotPath = (allowEmpty = false) =>
+  str('a dot path').refine((p) => (allowEmpty && p === '') || p.split('.').every((s) => s !== ''), {
+    error: allowEmpty ? 'must be a dot path like data (or "" for a top-level array)' : 'must be a dot path like user.userName',
+  });
+
+/** A string or a non-empty list of strings; always a list in the output. */
+const oneOrMany = <T extends z.ZodType<string>>(item: T, what: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? [v] : v),
+    z
+      .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `expected ${what} or a list of them`) })
+      .min(1, { error: 'must not be an empty list' }),
+  );
+
+const principal = () =>
+  str('a UPN or email address')
+    .refine(isPrincipal, { error: 'must be a UPN or email address like alice@contoso.com' })
+    .transform((p) => p.toLowerCase());
+
+/**
+ * Lets an object-level check run although other keys failed (zod skips it by
+ * default), so every problem is reported; it still waits for the keys it reads.
+ */
+const whenClean = (...keys: string[]) => ({
+  when: (p: z.core.ParsePayload): boolean =>
+    typeof p.value === 'object' && p.value !== null && !p.issues.some((i) => keys.includes(String(i.path?.[0]))),
+});
+
+/** A list without duplicates, keeping first occurrences (duplicates are harmless, so not an error). */
+const unique = <T>(list: T[]): T[] => [...new Set(list)];
+
+/** Parses an ISO-8601 timestamp that carries an offset; rejects impossible calendar dates. */
+export function parseIsoWithOffset(value: string): number | undefined {
+  const m = ISO_RE.exec(value);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s = '0'] = m;
+  const month = Number(mo);
+  const day = Number(d);
+  const daysInMonth = new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return undefined;
+  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** ISO-8601 with offset or epoch ms -> epoch ms. */
+const timestamp = () =>
+  z.unknown().transform((v, ctx): number => {
+    if (v === undefined || v === null) {
+      ctx.addIssue({ code: 'custom', message: 'is required' });
+      return z.NEVER;
+    }
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+    if (typeof v === 'string') {
+      const ms = parseIsoWithOffset(v);
+      if (ms !== undefined) return ms;
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an ISO-8601 timestamp with an offset (2026-01-01T00:00:00Z) or epoch milliseconds',
+    });
+    return z.NEVER;
+  });
+
+// ---------- sections ----------
+
+const serverSchema = z
+  .strictObject({
+    host: nonEmpty().default('0.0.0.0'),
+    port: int(0, 65535).default(8080),
+    adminPrefix: str()
+      .default('/_gateway')
+      .refine((p) => p.startsWith('/') && p.length > 1 && !p.endsWith('/'), {
+        error: 'must start with / and not end with / (e.g. /_gateway)',
+      })
+      .refine((p) => !/[?#\s*]/.test(p) && !p.includes('//'), { error: 'must be a plain path (no ?, #, *, spaces or //)' }),
+  })
+  .prefault({});
+
+const upstreamSchema = z.strictObject({
+  url: httpUrl().refine(
+    (u) => {
+      try {
+        const url = new URL(u);
+        return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+      } catch {
+        return true; // reported by httpUrl
+      }
+    },
+    { error: 'must not contain a query, fragment or credentials' },
+  ),
+  timeoutMs: positive('ms').default(30000),
+  maxBufferedBytes: positive('bytes').default(33554432),
+  serviceAuthorization: nonEmpty().nullable().default(null),
+});
+
+const headerName = (dflt: string) =>
+  str('an HTTP header name')
+    .default(dflt)
+    .refine((h) => HEADER_NAME_RE.test(h), { error: 'must be an HTTP header name' })
+    .transform((h) => h.toLowerCase());
+
+const identitySchema = z
+  .strictObject({
+    header: headerName('authorization'),
+    issuer: nonEmpty(),
+    audience: nonEmpty().default('activity-privacy-gateway'),
+    jwksUrl: httpUrl().nullable().default(null),
+    jwksFile: nonEmpty().nullable().default(null),
+    algorithms: z
+      .array(enumOf(JWT_ALGORITHMS), { error: 'expected a list of algorithms' })
+      .min(1, { error: 'must not be an empty list' })
+      .default(['RS256', 'ES256', 'EdDSA'])
+      .transform(unique),
+    // A tolerance, not a wait: 0 (strict) is meaningful, so >= 0 unlike the durations.
+    clockToleranceSec: int(0, Number.MAX_SAFE_INTEGER, ' (seconds)').default(30),
+    principalClaims: z
+      .array(nonEmpty(), { error: 'expected a list of claim names' })
+      .min(1, { error: 'must not be an empty list' })
+      .default(['upn', 'preferred_username', 'email']),
+    rolesClaim: nonEmpty().default('roles'),
+    adminRoles: z
+      .array(nonEmpty(), { error: 'expected a list of role names' })
+      .min(1, { error: 'must not be an empty list (nobody could use the admin API)' })
+      .default(['SecurityAdministrator', 'GlobalAdministrator']),
+    revealClaim: nonEmpty().default('show_private_activities'),
+  })
+  .superRefine((id, ctx) => {
+    const n = (id.jwksUrl === null ? 0 : 1) + (id.jwksFile === null ? 0 : 1);
+    if (n !== 1) {
+      const message =
+        n === 0 ? 'one of jwksUrl / jwksFile is required' : 'set only one of jwksUrl / jwksFile, not both';
+      ctx.addIssue({ code: 'custom', path: n === 0 ? ['jwksUrl'] : ['jwksFile'], message });
+    }
+  }, whenClean('jwksUrl', 'jwksFile'));
+
+const revealSchema = z
+  .strictObject({
+    header: headerName('x-show-private-activities'),
+    value: nonEmpty().default('confirm'),
+  })
+  .prefault({});
+
+const groupId = () =>
+  nonEmpty()
+    .refine((id) => id === id.trim(), { error: 'must not start or end with whitespace' })
+    .refine((id) => !id.startsWith('builtin:') || id === BUILTIN_EXTERNAL || id === BUILTIN_APPLICATION, {
+      error: `unknown built-in group (use ${BUILTIN_EXTERNAL} or ${BUILTIN_APPLICATION})`,
+    });
+
+const groupSchema = z
+  .strictObject({
+    id: groupId(),
+    name: nonEmpty().optional(),
+    privateSince: timestamp(),
+    privateUntil: z
+      .unknown()
+      .optional()
+      .transform((v, ctx): number | null => {
+        if (v === undefined || v === null) return null;
+        const r = timestamp().safeParse(v);
+        if (r.success) return r.data;
+        for (const iss of r.error.issues) ctx.addIssue({ code: 'custom', message: iss.message });
+        return z.NEVER;
+      }),
+  })
+  .superRefine((g, ctx) => {
+    if (g.privateUntil !== null && g.privateUntil <= g.privateSince) {
+      ctx.addIssue({ code: 'custom', path: ['privateUntil'], message: 'must be after privateSince' });
+    }
+  }, whenClean('privateSince', 'privateUntil'));
+
+const privacySchema = z
+  .strictObject({
+    managedDomains: z
+      .array(
+        str('a domain name')
+          .transform((d) => d.toLowerCase())
+          .refine((d) => DOMAIN_RE.test(d), { error: 'must be a domain name like contoso.com (no @, no leading dot)' }),
+        { error: 'expected a list of domain names' },
+      )
+      .default([])
+      .transform(unique),
+    undecidable: enumOf(['withhold', 'show']).default('withhold'),
+    groups: z
+      .array(groupSchema, { error: 'expected a list of groups' })
+      .default([])
+      .superRefine((groups, ctx) => {
+        // Several intervals per id are history; overlapping ones would be ambiguous.
+        groups.forEach((g, i) => {
+          for (let j = 0; j < i; j++) {
+            const o = groups[j];
+            if (o.id !== g.id) continue;
+            const gEnd = g.privateUntil ?? Infinity;
+            const oEnd = o.privateUntil ?? Infinity;
+            if (g.privateSince < oEnd && o.privateSince < gEnd) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [i, 'privateSince'],
+                message: `overlaps the interval of group ${g.id} at privacy.groups.${j}`,
+              });
+              return;
+            }
+          }
+        });
+      }),
+    permissions: z.array(principal(), { error: 'expected a list of principals' }).default([]).transform(unique),
+  })
+  .prefault({});
+
+const directoryHttpSchema = z.strictObject({
+  url: httpUrl().refine((u) => u.includes('{principal}'), { error: 'must contain {principal}' }),
+  ttlSec: positive('seconds').default(300),
+  maxEntries: positive('entries').default(10000),
+  timeoutMs: positive('ms').default(2000),
+  staleSec: positive('seconds').default(3600),
+});
+
+const directorySchema = z
+  .strictObject({
+    groups: z
+      .record(groupId(), z.array(principal(), { error: 'expected a list of principals' }).transform(unique), {
+        error: 'expected a map of group id -> list of principals',
+      })
+      .default({}),
+    http: directoryHttpSchema.nullable().default(null),
+  })
+  .prefault({});
+
+const activitiesSchema = z
+  .strictObject({
+    id: dotPath().default('_id'),
+    timestamp: dotPath().default('timestamp'),
+    actor: oneOrMany(dotPath(), 'a dot path').default(['user.userName', 'failedUserData.userName']),
+    groups: oneOrMany(dotPath(), 'a dot path').default(['user.userTags', 'resolvedActor.tags']),
+    application: z
+      .strictObject({
+        path: dotPath(),
+        equals: oneOrMany(str(), 'a string'),
+      })
+      .nullable()
+      .default(null),
+    builtinTags: z
+      .strictObject({
+        // Tags look numeric: unquoted in YAML they would become numbers, hence the hint.
+        'external-users': nonEmpty('a string (quote tags in YAML)').default('000000200000000000000000'),
+        application: nonEmpty('a string (quote tags in YAML)').default('0000003b0000000000000000'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+// ---------- routes ----------
+
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export type RouteKind = (typeof ROUTE_KINDS)[number];
+/** CSV header names overriding the ones derived from the `activities` paths. */
+export interface ExportColumns {
+  actor?: string;
+  timestamp?: string;
+  groups?: string;
+  id?: string;
+  application?: string;
+}
+interface RouteBase {
+  /** pattern as written: `/a/:id/`, `/api/v1/**`; matched case-insensitively, trailing slash optional */
+  path: string;
+  /** upper-cased, no duplicates; absent = every method */
+  methods?: string[];
+}
+export interface ListRoute extends RouteBase {
+  kind: 'list';
+  /** dot path of the activity array; "" = the body is the array */
+  items: string;
+  /** dot path of the count to reduce; absent = none */
+  total?: string;
+}
+export interface ItemRoute extends RouteBase {
+  kind: 'item';
+}
+export interface ExportRoute extends RouteBase {
+  kind: 'export';
+  format: ExportFormat;
+  /** json exports only (default "data") */
+  items?: string;
+  /** csv exports only; absent = derive header names from the activities paths */
+  columns?: ExportColumns;
+}
+export interface PassthroughRoute extends RouteBase {
+  kind: 'passthrough';
+}
+export interface DenyRoute extends RouteBase {
+  kind: 'deny';
+}
+export type RouteConfig = ListRoute | ItemRoute | ExportRoute | PassthroughRoute | DenyRoute;
+
+function routePathProblem(p: string): string | undefined {
+  if (!p.startsWith('/')) return 'must start with /';
+  if (/[?#\s\\]/.test(p)) return 'must not contain ?, #, \\ or whitespace';
+  const segments = p.split('/').slice(1);
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i];
+    const last = i === segments.length - 1;
+    if (s === '' && !last) return 'must not contain an empty segment (//)';
+    if (s === '.' || s === '..') return 'must not contain . or .. segments';
+    if (s.includes('*') && (s !== '**' || !(last || (i === segments.length - 2 && segments[i + 1] === ''))))
+      return '** is only allowed as the whole last segment';
+    if (s.includes(':') && !PARAM_RE.test(s)) return 'a parameter must be a whole segment like :id';
+  }
+  return undefined;
+}
+
+const routeSchema = z
+  .strictObject({
+    path: str('a path pattern').superRefine((p, ctx) => {
+      const problem = routePathProblem(p);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    methods: z
+      .array(
+        str('an HTTP method')
+          .refine((m) => METHOD_RE.test(m), { error: 'must be an HTTP method like GET' })
+          .transform((m) => m.toUpperCase()),
+        { error: 'expected a list of HTTP methods' },
+      )
+      .min(1, { error: 'must not be empty (omit methods to allow all)' })
+      .transform(unique)
+      .optional(),
+    kind: enumOf(ROUTE_KINDS),
+    items: dotPath(true).optional(),
+    total: dotPath().nullable().optional(),
+    format: enumOf(EXPORT_FORMATS).optional(),
+    columns: z
+      .strictObject({
+        actor: nonEmpty().optional(),
+        timestamp: nonEmpty().optional(),
+        groups: nonEmpty().optional(),
+        id: nonEmpty().optional(),
+        application: nonEmpty().optional(),
+      })
+      .nullable()
+      .optional(),
+  })
+  .superRefine((r, ctx) => {
+    const notFor = (key: string, where: string) =>
+      ctx.addIssue({ code: 'custom', path: [key], message: `only allowed on ${where}` });
+    if (r.kind === 'export' && r.format === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['format'], message: 'is required for export routes (ndjson | json | csv | cef)' });
+    }
+    if (r.kind !== 'export' && r.format !== undefined) notFor('format', 'export routes');
+    const itemsOk = r.kind === 'list' || (r.kind === 'export' && r.format === 'json');
+    if (!itemsOk && r.items !== undefined) notFor('items', 'list routes and json exports');
+    if (r.kind !== 'list' && r.total !== undefined && r.total !== null) notFor('total', 'list routes');
+    const columnsOk = r.kind === 'export' && r.format === 'csv';
+    if (!columnsOk && r.columns !== undefined && r.columns !== null) notFor('columns', 'csv exports');
+  }, whenClean('kind', 'format', 'items', 'total', 'columns'))
+  .transform((r): RouteConfig => {
+    // Optional keys are omitted, not undefined/null, so consumers can test `=== undefined`.
+    const base: RouteBase = r.methods ? { path: r.path, methods: r.methods } : { path: r.path };
+    switch (r.kind) {
+      case 'list': {
+        const list: ListRoute = { ...base, kind: 'list', items: r.items ?? 'data' };
+        if (r.total != null) list.total = r.total;
+        return list;
+      }
+      case 'export': {
+        const exp: ExportRoute = { ...base, kind: 'export', format: r.format as ExportFormat };
+        if (exp.format === 'json') exp.items = r.items ?? 'data';
+        if (exp.format === 'csv' && r.columns != null) exp.columns = r.columns;
+        return exp;
+      }
+      default:
+        return { ...base, kind: r.kind };
+    }
+  });
+
+/** The SPEC §3 route table, used when `routes` is omitted. */
+export const DEFAULT_ROUTES: readonly z.input<typeof routeSchema>[] = [
+  { path: '/api/v1/activities/', methods: ['GET', 'POST'], kind: 'list', items: 'data', total: 'total' },
+  { path: '/api/v1/activities/export/', kind: 'export', format: 'csv' },
+  { path: '/api/v1/activities/:id/', methods: ['GET'], kind: 'item' },
+  { path: '/api/v1/**', kind: 'passthrough' },
+  { path: '/**', kind: 'deny' },
+];
+
+const routesSchema = z
+  .array(routeSchema, { error: 'expected a list of routes' })
+  .min(1, { error: 'must not be empty (omit routes for the default table)' })
+  .prefault(() => DEFAULT_ROUTES.map((r) => ({ ...r })));
+
+// ---------- stores ----------
+
+const backend = () => enumOf(['file', 'postgres']).default('file');
+const postgresUrl = () => str().nullable().default(null);
+
+/** postgres needs postgresUrl; a postgresUrl must be a postgres URL. */
+function checkBackend(kindKey: 'sink' | 'store', kind: string, url: string | null, ctx: z.RefinementCtx): void {
+  if (url !== null && !isPostgresUrl(url)) {
+    ctx.addIssue({ code: 'custom', path: ['postgresUrl'], message: 'must be a postgres:// or postgresql:// URL' });
+  } else if (kind === 'postgres' && url === null) {
+    ctx.addIssue({ code: 'custom', path: ['postgresUrl'], message: `is required when ${kindKey} is postgres` });
+  }
+}
+
+const governanceSchema = z
+  .strictObject({ sink: backend(), file: nonEmpty().default('data/governance.jsonl'), postgresUrl: postgresUrl() })
+  .superRefine((g, ctx) => checkBackend('sink', g.sink, g.postgresUrl, ctx), whenClean('sink', 'postgresUrl'))
+  .prefault({});
+
+const stateSchema = z
+  .strictObject({ store: backend(), file: nonEmpty().default('data/state.json'), postgresUrl: postgresUrl() })
+  .superRefine((s, ctx) => checkBackend('store', s.store, s.postgresUrl, ctx), whenClean('store', 'postgresUrl'))
+  .prefault({});
+
+const loggingSchema = z.strictObject({ level: enumOf(LOG_LEVELS).default('info') }).prefault({});
+
+// ---------- the whole file ----------
+
+export const configSchema = z.strictObject(
+  {
+    server: serverSchema,
+    upstream: upstreamSchema,
+    // Omitted or null: no token ever verifies (no reveal, no admin API).
+    identity: identitySchema.nullable().default(null),
+    reveal: revealSchema,
+    privacy: privacySchema,
+    directory: directorySchema,
+    activities: activitiesSchema,
+    routes: routesSchema,
+    governance: governanceSchema,
+    state: stateSchema,
+    logging: loggingSchema,
+  },
+  { error: (iss) => (iss.input === undefined || iss.input === null ? 'the file is empty' : 'expected a mapping of sections') },
+);
+
+export type GatewayConfig = z.output<typeof configSchema>;
+export type IdentityConfig = NonNullable<GatewayConfig['identity']>;
+export type PrivacyConfig = GatewayConfig['privacy'];
+export type ActivitiesConfig = GatewayConfig['activities'];
+export type DirectoryConfig = GatewayConfig['directory'];
+export type GovernanceConfig = GatewayConfig['governance'];
+export type StateConfig = GatewayConfig['state'];
+
+/** One validation problem: `path` is the dotted key path (`routes.2.kind`, `upstream.url`). */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
