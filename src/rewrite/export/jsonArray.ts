@@ -7,6 +7,10 @@
  * An element's unit is its leading whitespace, the element and — when a comma
  * follows — its trailing whitespace; the whitespace before `]` stays with the
  * envelope. Commas are rewritten by the filter between kept units only.
+ *
+ * The envelope before the first target array is held back (up to
+ * maxRecordBytes): if the path is missing — say upstream renamed the key —
+ * the export is cut off before any of its activities could leak.
  */
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
@@ -72,6 +76,8 @@ class JsonArrayParser implements RecordParser {
   /** path position of the value about to start, -1 when off the path */
   private pending = 0;
   private found = false;
+  /** envelope before the first target array: held back, so a missing path leaks nothing */
+  private readonly held = new Carry();
 
   // envelope string / number / literal
   private strIsKey = false;
@@ -221,9 +227,10 @@ class JsonArrayParser implements RecordParser {
   private startValue(c: number, at: number): void {
     if (this.pending === this.path.length) {
       if (c !== 0x5b) fail(`the value at "${this.items}" is not an array`);
-      this.found = true;
       this.checkDepth(this.isObj.length + 1);
       this.flushRaw(at + 1); // '[' is envelope; the first unit starts after it
+      if (!this.found) this.out.push({ kind: 'raw', bytes: this.held.take() });
+      this.found = true;
       this.unitStart = at + 1;
       this.out.push({ kind: 'list' });
       this.st = T_FIRST;
@@ -414,7 +421,12 @@ class JsonArrayParser implements RecordParser {
 
   private flushRaw(upTo: number): void {
     if (this.rawStart >= 0 && upTo > this.rawStart) {
-      this.out.push({ kind: 'raw', bytes: this.chunk.subarray(this.rawStart, upTo) });
+      const bytes = this.chunk.subarray(this.rawStart, upTo);
+      if (this.found) this.out.push({ kind: 'raw', bytes });
+      else {
+        this.held.push(bytes);
+        if (this.held.length > this.maxRecordBytes) fail(`no array at "${this.items}" within the first ${this.maxRecordBytes} bytes`);
+      }
     }
     if (this.rawStart >= 0) this.rawStart = -1;
   }
