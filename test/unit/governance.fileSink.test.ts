@@ -181,6 +181,14 @@ describe('file sink: torn tail on open', () => {
     await threeEntries();
     await appendFile(file, 'junk\n'.repeat(100));
     await expect(openFileSink({ file, instance: 'gw-1' })).rejects.toThrow(/unreadable lines/);
+    expect(await verifyFile(file)).toEqual({ ok: false, count: 3, brokenAtSeq: 4 });
+  });
+
+  it('verifyFile: an empty file is a valid empty chain, a missing file is an error', async () => {
+    const sink = await openFileSink({ file, instance: 'gw-1' });
+    await sink.close();
+    expect(await verifyFile(file)).toEqual({ ok: true, count: 0 });
+    await expect(verifyFile(join(dir, 'missing.log'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 
