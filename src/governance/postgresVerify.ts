@@ -29,7 +29,7 @@ export async function verifyGovernanceTable(pool: pg.Pool, batchSize = BATCH): P
   for (;;) {
     const { rows } = await pool.query<Row>(
       `SELECT seq::text AS seq, id::text AS id, time, action, entry, line, prev_hash, hash
-         FROM governance_log WHERE seq > $1::bigint ORDER BY seq LIMIT $2`,
+         FROM governance_log WHERE governance_log.seq > $1::bigint ORDER BY governance_log.seq LIMIT $2`,
       [after, batchSize],
     );
     for (const row of rows) {

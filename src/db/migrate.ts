@@ -1,0 +1,75 @@
+/**
+ * Schema for the PostgreSQL governance sink and state store. Idempotent and
+ * safe when several replicas start at once: everything runs in one
+ * transaction under a transaction-scoped advisory lock, so concurrent
+ * CREATE ... IF NOT EXISTS cannot race on the catalog.
+ */
+import type pg from 'pg';
+
+/** Advisory lock keys (fixed, so every replica agrees). */
+export const LOCK_KEYS = {
+  migration: '7041650001',
+  governance: '7041650002',
+  state: '7041650003',
+} as const;
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA_V1 = [
+  `CREATE TABLE IF NOT EXISTS schema_version (
+     version integer PRIMARY KEY,
+     applied_at timestamptz NOT NULL DEFAULT now())`,
+  // jsonb reorders keys, so `line` keeps the exact JSON text that was chained
+  `CREATE TABLE IF NOT EXISTS governance_log (
+     seq bigint PRIMARY KEY,
+     id uuid UNIQUE NOT NULL,
+     time timestamptz NOT NULL,
+     action text NOT NULL,
+     entry jsonb NOT NULL,
+     line text NOT NULL,
+     prev_hash text NOT NULL,
+     hash text NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS governance_log_action_seq ON governance_log (action, seq)`,
+  // pk keeps insertion order: intervals are listed oldest first
+  `CREATE TABLE IF NOT EXISTS privacy_groups (
+     pk bigserial PRIMARY KEY,
+     id text NOT NULL,
+     name text NOT NULL,
+     private_since bigint NOT NULL,
+     private_until bigint NULL)`,
+  // at most one open interval per group, whatever the replicas do
+  `CREATE UNIQUE INDEX IF NOT EXISTS privacy_groups_open ON privacy_groups (id) WHERE private_until IS NULL`,
+  `CREATE TABLE IF NOT EXISTS privacy_permissions (
+     principal text PRIMARY KEY,
+     granted_at timestamptz NOT NULL,
+     granted_by text NOT NULL)`,
+];
+
+export interface MigrateOptions {
+  /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
+  then?: (client: pg.PoolClient) => Promise<void>;
+}
+
+export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise<void> {
+  const client = await pool.connect();
+  let broken: unknown;
+  try {
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
+      for (const stmt of SCHEMA_V1) await client.query(stmt);
+      await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [SCHEMA_VERSION]);
+      if (opts.then) await opts.then(client);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  } catch (err) {
+    broken = err;
+    throw err;
+  } finally {
+    // after a failure the connection may be broken: do not return it to the pool
+    client.release(broken !== undefined);
+  }
+}
