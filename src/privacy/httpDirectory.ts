@@ -152,7 +152,8 @@ export function createHttpDirectory(opts: HttpDirectoryOptions): HttpDirectory {
   const fetchImpl = opts.fetchImpl ?? fetch;
   const headers = { accept: 'application/json', ...opts.headers };
   const slots = new Slots(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-  const closing = new AbortController();
+  /** requests in flight, aborted by close() */
+  const active = new Set<AbortController>();
   const counts: HttpDirectoryStats = { hits: 0, misses: 0, failures: 0, stale: 0 };
   let closed = false;
 
@@ -160,11 +161,14 @@ export function createHttpDirectory(opts: HttpDirectoryOptions): HttpDirectory {
 
   async function lookup(principal: string): Promise<Entry> {
     await slots.acquire();
+    // own controller and timer rather than AbortSignal.any/timeout: nothing outlives the request
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new LookupError('timeout')), opts.timeoutMs);
+    active.add(ac);
     try {
       if (closed) throw new LookupError('closed');
-      const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(opts.timeoutMs)]);
       // redirects are "anything else": following one could carry the headers to another host
-      const res = await fetchImpl(urlFor(principal), { headers, signal, redirect: 'manual' });
+      const res = await fetchImpl(urlFor(principal), { headers, signal: ac.signal, redirect: 'manual' });
       if (res.status === 404) {
         await res.body?.cancel().catch(() => {});
         return { groups: new Set(), at: now() };
@@ -175,6 +179,8 @@ export function createHttpDirectory(opts: HttpDirectoryOptions): HttpDirectory {
       }
       return { groups: parseGroups(await readBody(res)), at: now() };
     } finally {
+      clearTimeout(timer);
+      active.delete(ac);
       slots.release();
     }
   }
@@ -248,7 +254,7 @@ export function createHttpDirectory(opts: HttpDirectoryOptions): HttpDirectory {
     close() {
       if (closed) return;
       closed = true;
-      closing.abort();
+      for (const ac of active) ac.abort(new LookupError('closed'));
       slots.drain();
       cache.clear();
     },
