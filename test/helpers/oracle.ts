@@ -8,7 +8,7 @@ export const DEMO_INTERVALS = [
   { id: 'builtin:external-users', since: T('2026-06-01T00:00:00Z'), until: Infinity },
   { id: 'legal', since: T('2026-02-01T00:00:00Z'), until: T('2026-05-01T00:00:00Z') },
 ];
-const DIRECTORY: Record<string, string[]> = { 'bob@contoso.com': ['hr'], 'carol@contoso.com': ['hr'], 'heidi@contoso.com': ['legal'] };
+export const DEMO_DIRECTORY: Record<string, string[]> = { 'bob@contoso.com': ['hr'], 'carol@contoso.com': ['hr'], 'heidi@contoso.com': ['legal'] };
 const EXTERNAL_TAG = '000000200000000000000000';
 const APP_TAG = '0000003b0000000000000000';
 
@@ -22,7 +22,7 @@ function time(v: unknown): number | undefined {
 }
 
 /** true when the demo policy hides this record from ordinary consumers */
-export function demoHides(rec: any, intervals = DEMO_INTERVALS): boolean {
+export function demoHides(rec: any, intervals: { id: string; since: number; until: number }[] = DEMO_INTERVALS, directory: Record<string, string[]> = DEMO_DIRECTORY): boolean {
   const t = time(rec?.timestamp);
   if (intervals.length === 0) return false;
   if (t === undefined) return true; // undecidable → withhold
@@ -45,5 +45,5 @@ export function demoHides(rec: any, intervals = DEMO_INTERVALS): boolean {
     const domain = actor.includes('@') ? actor.slice(actor.lastIndexOf('@') + 1).replace(/\.+$/, '') : '';
     if (!(domain === 'contoso.com' || domain.endsWith('.contoso.com'))) return true;
   }
-  return (DIRECTORY[actor] ?? []).some((g) => active.has(g));
+  return (directory[actor] ?? []).some((g) => active.has(g));
 }

@@ -1,0 +1,143 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/gateway.js';
+import { openFileSink } from '../../src/governance/fileSink.js';
+import { createMemoryStateStore } from '../../src/state/memoryStore.js';
+import { demoLikeConfig, get, tempDir, validConfig } from '../helpers/gateway.js';
+import { demoHides } from '../helpers/oracle.js';
+import { startGateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/log.js';
+
+/**
+ * The differential property: for generated datasets and policies, the gateway's
+ * list answer equals the upstream answer with the private activities deleted —
+ * ids, order, and the exact bytes of every kept activity.
+ */
+const GROUPS = ['hr', 'legal', 'ops', 'builtin:external-users', 'builtin:application'];
+const DIRECTORY = { hr: ['bob@contoso.com', 'carol@contoso.com'], legal: ['heidi@contoso.com'], ops: ['ivan@eu.contoso.com'] };
+const DIRECTORY_BY_PRINCIPAL: Record<string, string[]> = { 'bob@contoso.com': ['hr'], 'carol@contoso.com': ['hr'], 'heidi@contoso.com': ['legal'], 'ivan@eu.contoso.com': ['ops'] };
+const ACTORS = ['bob@contoso.com', 'BOB@CONTOSO.COM', 'carol@contoso.com', 'heidi@contoso.com', 'ivan@eu.contoso.com', 'judy@contoso.com', 'mallory@fabrikam.com', 'eve@evilcontoso.com', 'x@contoso.com.evil.com', 'Microsoft Exchange Online'];
+const TAGS = ['hr', 'legal', 'ops', 'other', '000000200000000000000000', '0000003b0000000000000000'];
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const SPAN = 300 * 86_400_000;
+
+const intervalArb = fc.record({
+  id: fc.constantFrom(...GROUPS),
+  since: fc.integer({ min: T0, max: T0 + SPAN }),
+  len: fc.option(fc.integer({ min: 1, max: SPAN }), { nil: undefined }),
+});
+
+const timestampArb = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: T0 - SPAN / 4, max: T0 + SPAN + SPAN / 4 }) },
+  { weight: 2, arbitrary: fc.integer({ min: T0, max: T0 + SPAN }).map((t) => new Date(t).toISOString()) },
+  { weight: 1, arbitrary: fc.integer({ min: T0, max: T0 + SPAN }).map((t) => new Date(t + 5.5 * 3_600_000).toISOString().replace('Z', '+05:30')) },
+  { weight: 1, arbitrary: fc.constantFrom(undefined, 'yesterday', null, '2026-05-01') },
+);
+
+const activityArb = fc.record({
+  id: fc.string({ minLength: 1, maxLength: 6 }),
+  timestamp: timestampArb,
+  actor: fc.option(fc.constantFrom(...ACTORS), { nil: undefined, freq: 10 }),
+  failed: fc.boolean(),
+  tags: fc.uniqueArray(fc.constantFrom(...TAGS), { maxLength: 3 }),
+  resolvedTags: fc.uniqueArray(fc.constantFrom(...TAGS), { maxLength: 2 }),
+  app: fc.boolean(),
+  text: fc.string({ maxLength: 20, unit: 'grapheme' }),
+  n: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+}).map((a, ) => {
+  const rec: Record<string, unknown> = { _id: a.id, timestamp: a.timestamp };
+  if (a.actor !== undefined) rec[a.failed ? 'failedUserData' : 'user'] = { userName: a.actor, userTags: a.tags };
+  else rec.user = { userTags: a.tags };
+  rec.resolvedActor = { tags: a.resolvedTags, note: '[{"\\' };
+  if (a.app) rec.actorType = 'APPLICATION';
+  rec.description = a.text;
+  rec.metric = a.n;
+  if (rec.timestamp === undefined) delete rec.timestamp;
+  return rec;
+});
+
+const wsArb = fc.constantFrom('', ' ', '\n', '\t', '\r\n  ');
+
+/** Serialises the page with random whitespace so byte preservation is really tested. */
+function render(page: { data: Record<string, unknown>[]; total: number }, ws: string[], pretty: boolean): { body: Buffer; elements: string[] } {
+  const w = (i: number) => ws[i % ws.length]!;
+  const elements = page.data.map((a, i) => (pretty && i % 2 ? JSON.stringify(a, null, i % 4) : JSON.stringify(a)));
+  const body = `${w(0)}{${w(1)}"hasNext"${w(2)}:${w(3)}true,${w(4)}"data"${w(5)}:${w(6)}[${elements.map((e, i) => w(i + 7) + e + w(i + 8)).join(',')}]${w(9)},"total":${w(10)}${page.total}${w(11)},"max":100}${w(12)}`;
+  return { body: Buffer.from(body), elements };
+}
+
+describe('differential property: gateway list = upstream list minus private activities', () => {
+  let upstream: http.Server;
+  let gw: Gateway;
+  let cleanup: () => Promise<void>;
+  let current: Buffer = Buffer.from('{"data":[]}');
+  const state = createMemoryStateStore();
+
+  beforeAll(async () => {
+    upstream = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(current.length) });
+      res.end(current);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const t = await tempDir();
+    cleanup = t.cleanup;
+    const config = validConfig(demoLikeConfig(url, t.dir, { directory: { groups: DIRECTORY } }));
+    const governance = await openFileSink({ file: path.join(t.dir, 'g.jsonl'), instance: 'diff' });
+    gw = await startGateway(config, { port: 0, host: '127.0.0.1', stores: { state, governance }, logger: createLogger('error', 'diff') });
+  });
+  afterAll(async () => {
+    await gw?.close(500);
+    await new Promise((r) => upstream.close(r));
+    await cleanup?.();
+  });
+
+  it('holds for at least 500 generated datasets and policies', async () => {
+    let removedSomething = 0;
+    let keptSomething = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(intervalArb, { maxLength: 4 }),
+        fc.array(activityArb, { maxLength: 40 }),
+        fc.array(wsArb, { minLength: 1, maxLength: 13 }),
+        fc.boolean(),
+        fc.nat({ max: 1000 }),
+        async (ivs, activities, ws, pretty, extraTotal) => {
+          const intervals = ivs.map((iv) => ({ id: iv.id, name: iv.id, privateSince: iv.since, privateUntil: iv.len === undefined ? null : iv.since + iv.len }));
+          state.set({ groups: intervals, permissions: [] });
+          const page = { data: activities, total: activities.length + extraTotal };
+          const { body, elements } = render(page, ws, pretty);
+          current = body;
+          const r = await get(`${gw.url}/api/v1/activities/`);
+          expect(r.status).toBe(200);
+
+          const oracleIntervals = intervals.map((iv) => ({ id: iv.id, since: iv.privateSince, until: iv.privateUntil ?? Infinity }));
+          const hidden = activities.map((a) => demoHides(a, oracleIntervals, DIRECTORY_BY_PRINCIPAL));
+          const keptElements = elements.filter((_, i) => !hidden[i]);
+          const out = JSON.parse(r.text);
+          expect(out.data).toEqual(activities.filter((_, i) => !hidden[i]).map((a) => JSON.parse(JSON.stringify(a))));
+          // the exact bytes of every kept activity, in order
+          let pos = 0;
+          for (const e of keptElements) {
+            const at = r.text.indexOf(e, pos);
+            expect(at).toBeGreaterThanOrEqual(0);
+            pos = at + e.length;
+          }
+          const removed = hidden.filter(Boolean).length;
+          expect(out.total).toBe(Math.max(keptElements.length, page.total - removed));
+          expect(out.hasNext).toBe(true);
+          expect(out.max).toBe(100);
+          if (removed > 0) removedSomething++;
+          if (keptElements.length > 0) keptSomething++;
+        },
+      ),
+      { numRuns: 600 },
+    );
+    // the generator really exercises both outcomes
+    expect(removedSomething).toBeGreaterThan(100);
+    expect(keptSomething).toBeGreaterThan(100);
+  }, 240_000);
+});
