@@ -10,6 +10,7 @@ import { createIdentityVerifier, type IdentityVerifier } from './identity/index.
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
+import { createHttpDirectory, type HttpDirectory } from './privacy/httpDirectory.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
 import { compileRoutes, type RouteSpec } from './routes/table.js';
 import { openFileStateStore } from './state/fileStore.js';
@@ -60,11 +61,13 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
   };
 }
 
-function engineOptions(config: GatewayConfig): EngineOptions {
+function engineOptions(config: GatewayConfig): EngineOptions & { directory?: HttpDirectory } {
+  const http = config.directory.http;
   return {
     managedDomains: config.privacy.managedDomains,
     undecidable: config.privacy.undecidable,
     directoryGroups: config.directory.groups ?? {},
+    directory: http ? createHttpDirectory({ url: http.url, ttlSec: http.ttlSec, maxEntries: http.maxEntries, timeoutMs: http.timeoutMs, staleSec: http.staleSec }) : undefined,
   };
 }
 
@@ -89,7 +92,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const metrics = createMetrics();
   const { state, governance } = opts.stores ?? await openStores(initial, instance);
   let runtime = await buildRuntime(initial);
-  const engine = new PrivacyEngine(engineOptions(initial), state);
+  let engineOpts = engineOptions(initial);
+  const engine = new PrivacyEngine(engineOpts, state);
 
   const ready = async () => {
     const checks: Record<string, boolean> = {
@@ -145,7 +149,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       const next = await buildRuntime(config, runtime);
       const old = runtime;
       runtime = next;
-      engine.reconfigure(engineOptions(config));
+      const oldOpts = engineOpts;
+      engineOpts = engineOptions(config);
+      engine.reconfigure(engineOpts);
+      oldOpts.directory?.close();
       if (old.identity && old.identity !== next.identity) old.identity.close();
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
       metrics.reloads.inc({ result: 'ok' });
@@ -163,6 +170,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.agent.destroy();
         runtime.identity?.close();
         engine.close();
+        engineOpts.directory?.close();
         await governance.close();
         await state.close();
       })();
