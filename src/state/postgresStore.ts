@@ -1,0 +1,350 @@
+/**
+ * State store shared by many replicas through PostgreSQL. Mutations run in a
+ * transaction serialised by an advisory lock and reuse the pure transitions
+ * of mutations.ts, so they mean exactly what the file store means; each one
+ * ends with NOTIFY apg_state. Every instance LISTENs on a dedicated
+ * connection and reloads the whole (small) state on a notification, polls as
+ * a safety net, and keeps serving the last known state while the database is
+ * away — filtering never waits for the database.
+ */
+import pg from 'pg';
+import type { GroupInterval } from '../privacy/types.js';
+import { LOCK_KEYS, migrate } from '../db/migrate.js';
+import { createPool, CONNECT_TIMEOUT_MS } from '../db/pool.js';
+import {
+  parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked,
+  type StateSeed,
+} from './mutations.js';
+import {
+  StateConflictError, StateNotFoundError, StateUnavailableError,
+  type PermissionRecord, type PrivacyState, type StateStore,
+} from './types.js';
+
+export interface PostgresStateOptions {
+  /** one of url / pool; a pool passed in is not ended by close() */
+  url?: string;
+  pool?: pg.Pool;
+  /** written when both tables are empty (once, even if replicas start together) */
+  seed: StateSeed;
+  /** names this instance's connections in pg_stat_activity */
+  instance?: string;
+  /** safety-net reload interval (default 5000 ms) */
+  pollIntervalMs?: number;
+  /** listener reconnect backoff (default 250 ms doubling to 5000 ms) */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** a mutation not committed within this many ms fails (default 5000) */
+  mutationTimeoutMs?: number;
+  now?: number;
+  onError?: (err: unknown) => void;
+}
+
+export const STATE_CHANNEL = 'apg_state';
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+/** The whole state in one statement, so groups and permissions come from one snapshot. */
+const LOAD_STATE = `
+  SELECT json_build_object(
+    'groups', (SELECT coalesce(json_agg(json_build_object(
+                 'id', id, 'name', name, 'privateSince', private_since, 'privateUntil', private_until) ORDER BY pk), '[]'::json)
+               FROM privacy_groups),
+    'permissions', (SELECT coalesce(json_agg(json_build_object(
+                 'principal', principal,
+                 'grantedAt', to_char(granted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                 'grantedBy', granted_by) ORDER BY granted_at, principal), '[]'::json)
+               FROM privacy_permissions)) AS doc`;
+
+async function loadState(db: Queryable): Promise<PrivacyState> {
+  const { rows } = await db.query<{ doc: unknown }>(LOAD_STATE);
+  return parseState(rows[0].doc);
+}
+
+async function writeState(client: Queryable, state: PrivacyState): Promise<void> {
+  for (const g of state.groups) {
+    await client.query('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, $4)',
+      [g.id, g.name ?? g.id, g.privateSince, g.privateUntil]);
+  }
+  for (const p of state.permissions) {
+    await client.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
+      [p.principal, p.grantedAt, p.grantedBy]);
+  }
+}
+
+export async function openPostgresStateStore(opts: PostgresStateOptions): Promise<StateStore> {
+  if (!opts.pool && !opts.url) throw new TypeError('openPostgresStateStore: url or pool is required');
+  const instance = opts.instance ?? 'apg';
+  const ownPool = !opts.pool;
+  const pool = opts.pool ?? createPool({ url: opts.url!, applicationName: `apg-state-${instance}`, onError: opts.onError });
+  try {
+    await migrate(pool, {
+      // inside the migration lock: replicas starting together seed exactly once
+      then: async (client) => {
+        const { rows } = await client.query<{ empty: boolean }>(
+          'SELECT NOT EXISTS (SELECT 1 FROM privacy_groups) AND NOT EXISTS (SELECT 1 FROM privacy_permissions) AS empty');
+        if (rows[0].empty) await writeState(client, seedState(opts.seed, opts.now ?? Date.now()));
+      },
+    });
+    const initial = await loadState(pool);
+    const store = new PostgresStateStore(opts, pool, ownPool, initial, instance);
+    await store.start();
+    return store;
+  } catch (err) {
+    if (ownPool) await pool.end().catch(() => {});
+    throw err;
+  }
+}
+
+class PostgresStateStore implements StateStore {
+  private state: PrivacyState;
+  private stateKey: string;
+  private readonly listeners = new Set<(s: PrivacyState) => void>();
+  /** orders results: a load issued earlier never overwrites one issued (or committed) later */
+  private ticket = 0;
+  private appliedTicket = 0;
+  private lastLoadOk = true;
+  private listener: pg.Client | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private backoff: number;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+  private closed = false;
+
+  constructor(
+    private readonly opts: PostgresStateOptions,
+    private readonly pool: pg.Pool,
+    private readonly ownPool: boolean,
+    initial: PrivacyState,
+    private readonly instance: string,
+  ) {
+    this.state = initial;
+    this.stateKey = JSON.stringify(initial);
+    this.backoff = opts.reconnectMinMs ?? 250;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.connectListener();
+    } catch (err) {
+      this.report(err);
+      this.scheduleReconnect();
+    }
+    this.pollTimer = setInterval(() => this.poll(), this.opts.pollIntervalMs ?? 5000);
+    this.pollTimer.unref();
+  }
+
+  current(): PrivacyState {
+    return this.state;
+  }
+
+  healthy(): boolean {
+    return !this.closed && this.listener !== undefined && this.lastLoadOk;
+  }
+
+  onChange(listener: (state: PrivacyState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  addGroup(id: string, name: string | undefined, now: number): Promise<GroupInterval> {
+    return this.mutate((s) => withGroupAdded(s, id, name, now), async (c, g) => {
+      await c.query('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, NULL)',
+        [g.id, g.name ?? g.id, g.privateSince]);
+    });
+  }
+
+  removeGroup(id: string, now: number): Promise<GroupInterval> {
+    return this.mutate((s) => withGroupRemoved(s, id, now), async (c, g) => {
+      const r = await c.query('UPDATE privacy_groups SET private_until = $2 WHERE id = $1 AND private_until IS NULL', [g.id, g.privateUntil]);
+      if (r.rowCount !== 1) throw new StateNotFoundError(`group ${id} is not private`);
+    });
+  }
+
+  grant(principal: string, by: string, now: number): Promise<PermissionRecord> {
+    return this.mutate((s) => withPermissionGranted(s, principal, by, now), async (c, p) => {
+      await c.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
+        [p.principal, p.grantedAt, p.grantedBy]);
+    });
+  }
+
+  revoke(principal: string): Promise<PermissionRecord> {
+    return this.mutate((s) => withPermissionRevoked(s, principal), async (c, p) => {
+      const r = await c.query('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
+      if (r.rowCount !== 1) throw new StateNotFoundError(`${p.principal} has no permission`);
+    });
+  }
+
+  /**
+   * Loads the state under the state lock, applies the pure transition, writes
+   * its effect, notifies and commits; the state re-read inside the
+   * transaction (own writes included) becomes current() once committed.
+   */
+  private async mutate<T>(transition: (s: PrivacyState) => [PrivacyState, T], write: (c: pg.PoolClient, result: T) => Promise<void>): Promise<T> {
+    if (this.closed) throw new StateUnavailableError('state store is closed');
+    const timeout = this.opts.mutationTimeoutMs ?? 5000;
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      this.report(err);
+      throw new StateUnavailableError('state database unavailable', { cause: err });
+    }
+    let failed = false;
+    let before: PrivacyState | undefined;
+    try {
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${timeout}; SET LOCAL lock_timeout = ${timeout}`);
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.state]);
+      before = await loadState(client);
+      const [, result] = transition(before);
+      await write(client, result);
+      await client.query(`NOTIFY ${STATE_CHANNEL}`);
+      const after = await loadState(client);
+      await client.query('COMMIT');
+      this.apply(after, ++this.ticket);
+      return result;
+    } catch (err) {
+      failed = true;
+      await client.query('ROLLBACK').catch(() => {});
+      if (err instanceof StateConflictError || err instanceof StateNotFoundError) {
+        // the refusal was decided on the database's state: make sure this instance shows it too
+        if (before) this.apply(before, ++this.ticket);
+        throw err;
+      }
+      // another replica got there first despite the lock (e.g. a manual insert): same meaning
+      if ((err as { code?: string }).code === '23505') throw new StateConflictError('conflicting change', { cause: err });
+      this.report(err);
+      throw new StateUnavailableError('state change could not be stored', { cause: err });
+    } finally {
+      // a failed transaction may have lost its connection: do not pool it again
+      client.release(failed);
+    }
+  }
+
+  private apply(next: PrivacyState, ticket: number): void {
+    if (ticket <= this.appliedTicket) return;
+    this.appliedTicket = ticket;
+    const key = JSON.stringify(next);
+    if (key === this.stateKey) return;
+    this.state = next;
+    this.stateKey = key;
+    for (const l of this.listeners) {
+      try {
+        l(next);
+      } catch (err) {
+        this.report(err);
+      }
+    }
+  }
+
+  /** Coalesces reload requests: one runs at a time, and a request during a run causes one more run. */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        const ticket = ++this.ticket;
+        try {
+          const next = await loadState(this.pool);
+          this.lastLoadOk = true;
+          this.apply(next, ticket);
+        } catch (err) {
+          this.lastLoadOk = false;
+          this.report(err);
+        }
+      } while (this.reloadAgain && !this.closed);
+    })().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private poll(): void {
+    if (this.closed) return;
+    void this.reload();
+    // a listener connection that died silently (no FIN) is only noticed by using it
+    const l = this.listener;
+    l?.query({ text: 'SELECT 1', query_timeout: CONNECT_TIMEOUT_MS } as pg.QueryConfig).catch((err) => this.lost(l, err));
+  }
+
+  private listenerConfig(): pg.ClientConfig {
+    const base: pg.ClientConfig = this.opts.url ? { connectionString: this.opts.url } : { ...(this.pool.options as pg.ClientConfig) };
+    return { ...base, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, application_name: `apg-state-listen-${this.instance}` };
+  }
+
+  private async connectListener(): Promise<void> {
+    const c = new pg.Client(this.listenerConfig());
+    c.on('error', (err) => this.lost(c, err));
+    c.on('end', () => this.lost(c));
+    c.on('notification', (n) => {
+      if (n.channel === STATE_CHANNEL) void this.reload();
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${STATE_CHANNEL}`);
+    } catch (err) {
+      c.removeAllListeners('end');
+      c.on('error', () => {});
+      await c.end().catch(() => {});
+      throw err;
+    }
+    if (this.closed) {
+      await c.end().catch(() => {});
+      return;
+    }
+    this.listener = c;
+    this.backoff = this.opts.reconnectMinMs ?? 250;
+    // catch up on whatever changed while nobody was listening
+    await this.reload();
+  }
+
+  private lost(c: pg.Client, err?: unknown): void {
+    if (this.listener !== c) return;
+    this.listener = undefined;
+    if (err) this.report(err);
+    c.removeAllListeners('end');
+    c.on('error', () => {});
+    c.end().catch(() => {});
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.opts.reconnectMaxMs ?? 5000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connectListener().catch((err) => {
+        this.report(err);
+        this.scheduleReconnect();
+      });
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.opts.onError?.(err);
+    } catch {
+      /* reporting must not break the store */
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const l = this.listener;
+    this.listener = undefined;
+    if (l) {
+      l.removeAllListeners('end');
+      await l.end().catch(() => {});
+    }
+    await this.reloading;
+    if (this.ownPool) await this.pool.end().catch(() => {});
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * PostgreSQL state store against a real server: seeding once when replicas
+ * start together, the same semantics as the in-memory store, conflicts,
+ * propagation by NOTIFY, and life without the database.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { seedState, type StateSeed } from '../../src/state/mutations.js';
+import { createMemoryStateStore } from '../../src/state/memoryStore.js';
+import { openPostgresStateStore, type PostgresStateOptions } from '../../src/state/postgresStore.js';
+import { StateConflictError, StateNotFoundError, StateUnavailableError, type PrivacyState, type StateStore } from '../../src/state/types.js';
+import { freshDatabase, sql, startTcpProxy } from '../helpers/postgres.js';
+
+const db = await freshDatabase();
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const seed: StateSeed = {
+  groups: [{ id: 'hr', name: 'Human Resources', privateSince: T0 }],
+  permissions: ['Alice@Contoso.com'],
+};
+
+describe.skipIf(!db)('PostgreSQL state store', () => {
+  const url = db?.url ?? '';
+  const stores: StateStore[] = [];
+  const open = async (o: Partial<PostgresStateOptions> = {}) => {
+    const s = await openPostgresStateStore({ url, seed, now: T0, pollIntervalMs: 60_000, ...o });
+    stores.push(s);
+    return s;
+  };
+  const groupIds = (s: PrivacyState) => s.groups.filter((g) => g.privateUntil === null).map((g) => g.id);
+
+  afterAll(async () => {
+    for (const s of stores) await s.close().catch(() => {});
+    await db?.drop();
+  });
+
+  it('seeds exactly once when four replicas open at the same time', async () => {
+    const opened = await Promise.all(Array.from({ length: 4 }, (_, i) => open({ instance: `seed${i}` })));
+    const expected = seedState(seed, T0);
+    for (const s of opened) expect(s.current()).toEqual(expected);
+    expect(expected.permissions[0]).toEqual({ principal: 'alice@contoso.com', grantedAt: '2026-01-01T00:00:00.000Z', grantedBy: 'config' });
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM privacy_groups')).toEqual([{ n: 1 }]);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM privacy_permissions')).toEqual([{ n: 1 }]);
+    // a non-empty store is not seeded again, whatever the config says now
+    const later = await open({ seed: { groups: [{ id: 'finance', privateSince: T0 }], permissions: ['bob@contoso.com'] } });
+    expect(later.current()).toEqual(expected);
+    for (const s of [...opened, later]) expect(s.healthy()).toBe(true);
+  });
+
+  it('means exactly what the in-memory store means, and persists across reopen', async () => {
+    const pgStore = await open({ instance: 'same' });
+    const mem = createMemoryStateStore(pgStore.current());
+    const steps: Array<(s: StateStore) => Promise<unknown>> = [
+      (s) => s.addGroup('finance', 'Finance', T0 + 1000),
+      (s) => s.grant('Bob@Contoso.com', 'admin@contoso.com', T0 + 2000),
+      (s) => s.removeGroup('finance', T0 + 1000), // same millisecond it began: kept 1 ms wide
+      (s) => s.addGroup('finance', undefined, T0 + 5000), // name taken from the earlier interval
+      (s) => s.grant('carol@contoso.com', 'admin@contoso.com', T0 + 6000),
+      (s) => s.revoke('BOB@contoso.com'),
+      (s) => s.removeGroup('hr', T0 + 7000),
+    ];
+    for (const step of steps) {
+      const [a, b] = [await step(pgStore), await step(mem)];
+      expect(a).toEqual(b);
+      expect(pgStore.current()).toEqual(mem.current());
+    }
+    expect(pgStore.current().groups.find((g) => g.id === 'finance' && g.privateUntil !== null)?.privateUntil).toBe(T0 + 1001);
+    expect(pgStore.current().groups.at(-1)).toEqual({ id: 'finance', name: 'Finance', privateSince: T0 + 5000, privateUntil: null });
+
+    await pgStore.close();
+    const reopened = await open({ instance: 'reopened' });
+    expect(reopened.current()).toEqual(mem.current());
+  });
+
+  it('reports conflicts and missing entries, also between replicas racing', async () => {
+    const a = await open({ instance: 'race-a' });
+    const b = await open({ instance: 'race-b' });
+    await expect(a.addGroup('finance', undefined, Date.now())).rejects.toBeInstanceOf(StateConflictError);
+    await expect(a.removeGroup('nope', Date.now())).rejects.toBeInstanceOf(StateNotFoundError);
+    await expect(a.grant('carol@contoso.com', 'x', Date.now())).rejects.toBeInstanceOf(StateConflictError);
+    await expect(a.revoke('nobody@contoso.com')).rejects.toBeInstanceOf(StateNotFoundError);
+
+    const now = Date.now();
+    const outcome = await Promise.allSettled([a.addGroup('legal', 'Legal', now), b.addGroup('legal', 'Legal', now)]);
+    expect(outcome.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const refused = outcome.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(StateConflictError);
+    const revokes = await Promise.allSettled([a.revoke('carol@contoso.com'), b.revoke('carol@contoso.com')]);
+    expect(revokes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect((revokes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(StateNotFoundError);
+    // both replicas end up agreeing on what the database holds
+    await expect.poll(() => JSON.stringify(b.current()), { timeout: 2000 }).toBe(JSON.stringify(a.current()));
+    // the database itself refuses a second open interval
+    await expect(sql(url, `INSERT INTO privacy_groups (id, name, private_since) VALUES ('legal', 'x', 1)`)).rejects.toMatchObject({ code: '23505' });
+  });
+
+  it('delivers a change made through one instance to another within 2 s by NOTIFY', async () => {
+    const writer = await open({ instance: 'writer' });
+    const reader = await open({ instance: 'reader' }); // polls only every 60 s: NOTIFY must do it
+    const seen: PrivacyState[] = [];
+    reader.onChange((s) => seen.push(s));
+
+    await writer.addGroup('security', 'Security', Date.now());
+    await expect.poll(() => groupIds(reader.current()), { timeout: 2000, interval: 20 }).toContain('security');
+    await writer.grant('dave@contoso.com', 'admin@contoso.com', Date.now());
+    await expect.poll(() => reader.current().permissions.map((p) => p.principal), { timeout: 2000, interval: 20 }).toContain('dave@contoso.com');
+    await writer.removeGroup('security', Date.now());
+    await expect.poll(() => groupIds(reader.current()), { timeout: 2000, interval: 20 }).not.toContain('security');
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.at(-1)).toEqual(reader.current());
+    expect(reader.current()).toEqual(writer.current());
+  });
+
+  it('does not call onChange when a reload finds nothing new', async () => {
+    const s = await open({ instance: 'quiet', pollIntervalMs: 50 });
+    let calls = 0;
+    s.onChange(() => calls++);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(calls).toBe(0);
+    const other = await open({ instance: 'noisy' });
+    await other.grant('erin@contoso.com', 'admin@contoso.com', Date.now());
+    await expect.poll(() => calls, { timeout: 2000 }).toBe(1);
+  });
+
+  it('keeps serving the last state while the database is away, then reconnects and catches up', async () => {
+    const proxy = await startTcpProxy(url);
+    const viaProxy = proxy.via(url);
+    const away = await open({ url: viaProxy, instance: 'away' });
+    const direct = await open({ instance: 'direct' });
+    const before = away.current();
+    expect(away.healthy()).toBe(true);
+
+    await proxy.stop();
+    await expect.poll(() => away.healthy(), { timeout: 3000, interval: 20 }).toBe(false);
+    expect(away.current()).toBe(before);
+    const t0 = Date.now();
+    await expect(away.addGroup('ops', 'Ops', Date.now())).rejects.toBeInstanceOf(StateUnavailableError);
+    expect(Date.now() - t0).toBeLessThan(3000);
+
+    // changed while this instance could not hear the notification
+    await direct.addGroup('ops', 'Ops', Date.now());
+    expect(groupIds(away.current())).not.toContain('ops');
+
+    await proxy.start();
+    await expect.poll(() => away.healthy(), { timeout: 8000, interval: 50 }).toBe(true);
+    await expect.poll(() => groupIds(away.current()), { timeout: 2000 }).toContain('ops');
+    expect(away.current()).toEqual(direct.current());
+    await proxy.stop();
+  });
+
+  it('recovers after pg_terminate_backend and hears notifications again', async () => {
+    const victim = await open({ instance: 'victim', reconnectMinMs: 800 });
+    const other = await open({ instance: 'bystander' });
+    const listenerPid = async () => (await sql<{ pid: number }>(url,
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'apg-state-listen-victim'`)).map((r) => r.pid);
+    const [oldPid] = await listenerPid();
+    expect(oldPid).toBeTypeOf('number');
+    const last = victim.current();
+
+    const killed = await sql(url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'apg-state-%victim'`);
+    expect(killed.length).toBeGreaterThan(0);
+    await expect.poll(() => victim.healthy(), { timeout: 2000, interval: 10 }).toBe(false);
+    expect(victim.current()).toBe(last);
+
+    await expect.poll(() => victim.healthy(), { timeout: 5000, interval: 50 }).toBe(true);
+    const pids = await listenerPid();
+    expect(pids).toHaveLength(1);
+    expect(pids[0]).not.toBe(oldPid);
+
+    await other.grant('frank@contoso.com', 'admin@contoso.com', Date.now());
+    await expect.poll(() => victim.current().permissions.map((p) => p.principal), { timeout: 2000, interval: 20 }).toContain('frank@contoso.com');
+    // its pool lost connections too; mutations work again
+    await victim.revoke('frank@contoso.com');
+    await expect.poll(() => other.current().permissions.map((p) => p.principal), { timeout: 2000, interval: 20 }).not.toContain('frank@contoso.com');
+  });
+});
