@@ -41,6 +41,12 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER, unit = '') =>
 /** Durations and sizes: integers >= 1. */
 const positive = (unit: string) => int(1, Number.MAX_SAFE_INTEGER, unit ? ` (${unit})` : '');
 
+/** A strict mapping: unknown keys are errors. */
+const obj = <S extends z.core.$ZodLooseShape>(shape: S) =>
+  z.strictObject(shape, {
+    error: (iss) => (iss.input === undefined ? 'is required' : 'expected a mapping (key: value)'),
+  });
+
 const enumOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, {
     error: (iss) => (iss.input === undefined ? 'is required' : `must be one of ${values.join(' | ')}`),
@@ -132,20 +138,18 @@ const timestamp = () =>
 
 // ---------- sections ----------
 
-const serverSchema = z
-  .strictObject({
-    host: nonEmpty().default('0.0.0.0'),
-    port: int(0, 65535).default(8080),
-    adminPrefix: str()
-      .default('/_gateway')
-      .refine((p) => p.startsWith('/') && p.length > 1 && !p.endsWith('/'), {
-        error: 'must start with / and not end with / (e.g. /_gateway)',
-      })
-      .refine((p) => !/[?#\s*]/.test(p) && !p.includes('//'), { error: 'must be a plain path (no ?, #, *, spaces or //)' }),
-  })
-  .prefault({});
+const serverSchema = obj({
+  host: nonEmpty().default('0.0.0.0'),
+  port: int(0, 65535).default(8080),
+  adminPrefix: str()
+    .default('/_gateway')
+    .refine((p) => p.startsWith('/') && p.length > 1 && !p.endsWith('/'), {
+      error: 'must start with / and not end with / (e.g. /_gateway)',
+    })
+    .refine((p) => !/[?#\s*]/.test(p) && !p.includes('//'), { error: 'must be a plain path (no ?, #, *, spaces or //)' }),
+}).prefault({});
 
-const upstreamSchema = z.strictObject({
+const upstreamSchema = obj({
   url: httpUrl().refine(
     (u) => {
       try {
@@ -168,31 +172,30 @@ const headerName = (dflt: string) =>
     .refine((h) => HEADER_NAME_RE.test(h), { error: 'must be an HTTP header name' })
     .transform((h) => h.toLowerCase());
 
-const identitySchema = z
-  .strictObject({
-    header: headerName('authorization'),
-    issuer: nonEmpty(),
-    audience: nonEmpty().default('activity-privacy-gateway'),
-    jwksUrl: httpUrl().nullable().default(null),
-    jwksFile: nonEmpty().nullable().default(null),
-    algorithms: z
-      .array(enumOf(JWT_ALGORITHMS), { error: 'expected a list of algorithms' })
-      .min(1, { error: 'must not be an empty list' })
-      .default(['RS256', 'ES256', 'EdDSA'])
-      .transform(unique),
-    // A tolerance, not a wait: 0 (strict) is meaningful, so >= 0 unlike the durations.
-    clockToleranceSec: int(0, Number.MAX_SAFE_INTEGER, ' (seconds)').default(30),
-    principalClaims: z
-      .array(nonEmpty(), { error: 'expected a list of claim names' })
-      .min(1, { error: 'must not be an empty list' })
-      .default(['upn', 'preferred_username', 'email']),
-    rolesClaim: nonEmpty().default('roles'),
-    adminRoles: z
-      .array(nonEmpty(), { error: 'expected a list of role names' })
-      .min(1, { error: 'must not be an empty list (nobody could use the admin API)' })
-      .default(['SecurityAdministrator', 'GlobalAdministrator']),
-    revealClaim: nonEmpty().default('show_private_activities'),
-  })
+const identitySchema = obj({
+  header: headerName('authorization'),
+  issuer: nonEmpty(),
+  audience: nonEmpty().default('activity-privacy-gateway'),
+  jwksUrl: httpUrl().nullable().default(null),
+  jwksFile: nonEmpty().nullable().default(null),
+  algorithms: z
+    .array(enumOf(JWT_ALGORITHMS), { error: 'expected a list of algorithms' })
+    .min(1, { error: 'must not be an empty list' })
+    .default(['RS256', 'ES256', 'EdDSA'])
+    .transform(unique),
+  // A tolerance, not a wait: 0 (strict) is meaningful, so >= 0 unlike the durations.
+  clockToleranceSec: int(0, Number.MAX_SAFE_INTEGER, ' (seconds)').default(30),
+  principalClaims: z
+    .array(nonEmpty(), { error: 'expected a list of claim names' })
+    .min(1, { error: 'must not be an empty list' })
+    .default(['upn', 'preferred_username', 'email']),
+  rolesClaim: nonEmpty().default('roles'),
+  adminRoles: z
+    .array(nonEmpty(), { error: 'expected a list of role names' })
+    .min(1, { error: 'must not be an empty list (nobody could use the admin API)' })
+    .default(['SecurityAdministrator', 'GlobalAdministrator']),
+  revealClaim: nonEmpty().default('show_private_activities'),
+})
   .superRefine((id, ctx) => {
     const n = (id.jwksUrl === null ? 0 : 1) + (id.jwksFile === null ? 0 : 1);
     if (n !== 1) {
@@ -202,12 +205,10 @@ const identitySchema = z
     }
   }, whenClean('jwksUrl', 'jwksFile'));
 
-const revealSchema = z
-  .strictObject({
-    header: headerName('x-show-private-activities'),
-    value: nonEmpty().default('confirm'),
-  })
-  .prefault({});
+const revealSchema = obj({
+  header: headerName('x-show-private-activities'),
+  value: nonEmpty().default('confirm'),
+}).prefault({});
 
 const groupId = () =>
   nonEmpty()
@@ -216,67 +217,64 @@ const groupId = () =>
       error: `unknown built-in group (use ${BUILTIN_EXTERNAL} or ${BUILTIN_APPLICATION})`,
     });
 
-const groupSchema = z
-  .strictObject({
-    id: groupId(),
-    name: nonEmpty().optional(),
-    privateSince: timestamp(),
-    privateUntil: z
-      .unknown()
-      .optional()
-      .transform((v, ctx): number | null => {
-        if (v === undefined || v === null) return null;
-        const r = timestamp().safeParse(v);
-        if (r.success) return r.data;
-        for (const iss of r.error.issues) ctx.addIssue({ code: 'custom', message: iss.message });
-        return z.NEVER;
-      }),
-  })
+const groupSchema = obj({
+  id: groupId(),
+  name: nonEmpty().optional(),
+  privateSince: timestamp(),
+  privateUntil: z
+    .unknown()
+    .optional()
+    .transform((v, ctx): number | null => {
+      if (v === undefined || v === null) return null;
+      const r = timestamp().safeParse(v);
+      if (r.success) return r.data;
+      for (const iss of r.error.issues) ctx.addIssue({ code: 'custom', message: iss.message });
+      return z.NEVER;
+    }),
+})
   .superRefine((g, ctx) => {
     if (g.privateUntil !== null && g.privateUntil <= g.privateSince) {
       ctx.addIssue({ code: 'custom', path: ['privateUntil'], message: 'must be after privateSince' });
     }
   }, whenClean('privateSince', 'privateUntil'));
 
-const privacySchema = z
-  .strictObject({
-    managedDomains: z
-      .array(
-        str('a domain name')
-          .transform((d) => d.toLowerCase())
-          .refine((d) => DOMAIN_RE.test(d), { error: 'must be a domain name like contoso.com (no @, no leading dot)' }),
-        { error: 'expected a list of domain names' },
-      )
-      .default([])
-      .transform(unique),
-    undecidable: enumOf(['withhold', 'show']).default('withhold'),
-    groups: z
-      .array(groupSchema, { error: 'expected a list of groups' })
-      .default([])
-      .superRefine((groups, ctx) => {
-        // Several intervals per id are history; overlapping ones would be ambiguous.
-        groups.forEach((g, i) => {
-          for (let j = 0; j < i; j++) {
-            const o = groups[j];
-            if (o.id !== g.id) continue;
-            const gEnd = g.privateUntil ?? Infinity;
-            const oEnd = o.privateUntil ?? Infinity;
-            if (g.privateSince < oEnd && o.privateSince < gEnd) {
-              ctx.addIssue({
-                code: 'custom',
-                path: [i, 'privateSince'],
-                message: `overlaps the interval of group ${g.id} at privacy.groups.${j}`,
-              });
-              return;
-            }
+const privacySchema = obj({
+  managedDomains: z
+    .array(
+      str('a domain name')
+        .transform((d) => d.toLowerCase())
+        .refine((d) => DOMAIN_RE.test(d), { error: 'must be a domain name like contoso.com (no @, no leading dot)' }),
+      { error: 'expected a list of domain names' },
+    )
+    .default([])
+    .transform(unique),
+  undecidable: enumOf(['withhold', 'show']).default('withhold'),
+  groups: z
+    .array(groupSchema, { error: 'expected a list of groups' })
+    .default([])
+    .superRefine((groups, ctx) => {
+      // Several intervals per id are history; overlapping ones would be ambiguous.
+      groups.forEach((g, i) => {
+        for (let j = 0; j < i; j++) {
+          const o = groups[j];
+          if (o.id !== g.id) continue;
+          const gEnd = g.privateUntil ?? Infinity;
+          const oEnd = o.privateUntil ?? Infinity;
+          if (g.privateSince < oEnd && o.privateSince < gEnd) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'privateSince'],
+              message: `overlaps the interval of group ${g.id} at privacy.groups.${j}`,
+            });
+            return;
           }
-        });
-      }),
-    permissions: z.array(principal(), { error: 'expected a list of principals' }).default([]).transform(unique),
-  })
-  .prefault({});
+        }
+      });
+    }),
+  permissions: z.array(principal(), { error: 'expected a list of principals' }).default([]).transform(unique),
+}).prefault({});
 
-const directoryHttpSchema = z.strictObject({
+const directoryHttpSchema = obj({
   url: httpUrl().refine((u) => u.includes('{principal}'), { error: 'must contain {principal}' }),
   ttlSec: positive('seconds').default(300),
   maxEntries: positive('entries').default(10000),
@@ -284,39 +282,29 @@ const directoryHttpSchema = z.strictObject({
   staleSec: positive('seconds').default(3600),
 });
 
-const directorySchema = z
-  .strictObject({
-    groups: z
-      .record(groupId(), z.array(principal(), { error: 'expected a list of principals' }).transform(unique), {
-        error: 'expected a map of group id -> list of principals',
-      })
-      .default({}),
-    http: directoryHttpSchema.nullable().default(null),
-  })
-  .prefault({});
+const directorySchema = obj({
+  groups: z
+    .record(groupId(), z.array(principal(), { error: 'expected a list of principals' }).transform(unique), {
+      error: 'expected a map of group id -> list of principals',
+    })
+    .default({}),
+  http: directoryHttpSchema.nullable().default(null),
+}).prefault({});
 
-const activitiesSchema = z
-  .strictObject({
-    id: dotPath().default('_id'),
-    timestamp: dotPath().default('timestamp'),
-    actor: oneOrMany(dotPath(), 'a dot path').default(['user.userName', 'failedUserData.userName']),
-    groups: oneOrMany(dotPath(), 'a dot path').default(['user.userTags', 'resolvedActor.tags']),
-    application: z
-      .strictObject({
-        path: dotPath(),
-        equals: oneOrMany(str(), 'a string'),
-      })
-      .nullable()
-      .default(null),
-    builtinTags: z
-      .strictObject({
-        // Tags look numeric: unquoted in YAML they would become numbers, hence the hint.
-        'external-users': nonEmpty('a string (quote tags in YAML)').default('000000200000000000000000'),
-        application: nonEmpty('a string (quote tags in YAML)').default('0000003b0000000000000000'),
-      })
-      .prefault({}),
-  })
-  .prefault({});
+const activitiesSchema = obj({
+  id: dotPath().default('_id'),
+  timestamp: dotPath().default('timestamp'),
+  actor: oneOrMany(dotPath(), 'a dot path').default(['user.userName', 'failedUserData.userName']),
+  groups: oneOrMany(dotPath(), 'a dot path').default(['user.userTags', 'resolvedActor.tags']),
+  application: obj({ path: dotPath(), equals: oneOrMany(str(), 'a string') })
+    .nullable()
+    .default(null),
+  builtinTags: obj({
+    // Tags look numeric: unquoted in YAML they would become numbers, hence the hint.
+    'external-users': nonEmpty('a string (quote tags in YAML)').default('000000200000000000000000'),
+    application: nonEmpty('a string (quote tags in YAML)').default('0000003b0000000000000000'),
+  }).prefault({}),
+}).prefault({});
 
 // ---------- routes ----------
 
@@ -378,37 +366,35 @@ function routePathProblem(p: string): string | undefined {
   return undefined;
 }
 
-const routeSchema = z
-  .strictObject({
-    path: str('a path pattern').superRefine((p, ctx) => {
-      const problem = routePathProblem(p);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
-    methods: z
-      .array(
-        str('an HTTP method')
-          .refine((m) => METHOD_RE.test(m), { error: 'must be an HTTP method like GET' })
-          .transform((m) => m.toUpperCase()),
-        { error: 'expected a list of HTTP methods' },
-      )
-      .min(1, { error: 'must not be empty (omit methods to allow all)' })
-      .transform(unique)
-      .optional(),
-    kind: enumOf(ROUTE_KINDS),
-    items: dotPath(true).optional(),
-    total: dotPath().nullable().optional(),
-    format: enumOf(EXPORT_FORMATS).optional(),
-    columns: z
-      .strictObject({
-        actor: nonEmpty().optional(),
-        timestamp: nonEmpty().optional(),
-        groups: nonEmpty().optional(),
-        id: nonEmpty().optional(),
-        application: nonEmpty().optional(),
-      })
-      .nullable()
-      .optional(),
+const routeSchema = obj({
+  path: str('a path pattern').superRefine((p, ctx) => {
+    const problem = routePathProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  methods: z
+    .array(
+      str('an HTTP method')
+        .refine((m) => METHOD_RE.test(m), { error: 'must be an HTTP method like GET' })
+        .transform((m) => m.toUpperCase()),
+      { error: 'expected a list of HTTP methods' },
+    )
+    .min(1, { error: 'must not be empty (omit methods to allow all)' })
+    .transform(unique)
+    .optional(),
+  kind: enumOf(ROUTE_KINDS),
+  items: dotPath(true).optional(),
+  total: dotPath().nullable().optional(),
+  format: enumOf(EXPORT_FORMATS).optional(),
+  columns: obj({
+    actor: nonEmpty().optional(),
+    timestamp: nonEmpty().optional(),
+    groups: nonEmpty().optional(),
+    id: nonEmpty().optional(),
+    application: nonEmpty().optional(),
   })
+    .nullable()
+    .optional(),
+})
   .superRefine((r, ctx) => {
     const notFor = (key: string, where: string) =>
       ctx.addIssue({ code: 'custom', path: [key], message: `only allowed on ${where}` });
@@ -470,17 +456,15 @@ function checkBackend(kindKey: 'sink' | 'store', kind: string, url: string | nul
   }
 }
 
-const governanceSchema = z
-  .strictObject({ sink: backend(), file: nonEmpty().default('data/governance.jsonl'), postgresUrl: postgresUrl() })
+const governanceSchema = obj({ sink: backend(), file: nonEmpty().default('data/governance.jsonl'), postgresUrl: postgresUrl() })
   .superRefine((g, ctx) => checkBackend('sink', g.sink, g.postgresUrl, ctx), whenClean('sink', 'postgresUrl'))
   .prefault({});
 
-const stateSchema = z
-  .strictObject({ store: backend(), file: nonEmpty().default('data/state.json'), postgresUrl: postgresUrl() })
+const stateSchema = obj({ store: backend(), file: nonEmpty().default('data/state.json'), postgresUrl: postgresUrl() })
   .superRefine((s, ctx) => checkBackend('store', s.store, s.postgresUrl, ctx), whenClean('store', 'postgresUrl'))
   .prefault({});
 
-const loggingSchema = z.strictObject({ level: enumOf(LOG_LEVELS).default('info') }).prefault({});
+const loggingSchema = obj({ level: enumOf(LOG_LEVELS).default('info') }).prefault({});
 
 // ---------- the whole file ----------
 
