@@ -221,6 +221,26 @@ describe('scanJson against JSON.parse (property)', () => {
     );
   });
 
+  it('gives the same answer whatever the byte alignment of the buffer (word-at-a-time string skipping)', () => {
+    fc.assert(
+      fc.property(styled(fc.array(jsonish, { maxLength: 4 })), fc.nat(), fc.nat(MUTATION_BYTES.length - 1), (text, at, b) => {
+        const valid = Buffer.from(text, 'utf8');
+        const broken = Buffer.from(valid);
+        broken[at % broken.length] = MUTATION_BYTES[b];
+        for (const src of [valid, broken]) {
+          const ref = scanOrError(src, { items: '' });
+          for (let k = 0; k < 8; k++) {
+            const shifted = Buffer.concat([Buffer.alloc(k), src]).subarray(k);
+            const res = scanOrError(shifted, { items: '' });
+            if (ref instanceof BodyInvalidError) expect(res).toBeInstanceOf(BodyInvalidError);
+            else expect(res).toEqual(ref);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('rejects every strict prefix of a valid document that JSON.parse rejects', () => {
     fc.assert(
       fc.property(styled(fc.array(jsonish, { maxLength: 4 })), (text) => {
