@@ -376,6 +376,17 @@ describe('parseConfig with the environment', () => {
     expect(paths(ps).sort()).toEqual(['server.port', 'upstream.url']);
   });
 
+  it('an unset variable inside a list is reported at the list item', () => {
+    const ps = problems('upstream: {url: http://x}\ndirectory:\n  groups:\n    hr:\n      - ${MEMBER}\n', {});
+    expect(ps).toEqual([{ path: 'directory.groups.hr.0', message: expect.stringMatching(/^line 5, column 9: .*MEMBER/) }]);
+  });
+
+  it('accepts a byte-order mark and CRLF line endings', () => {
+    const c = ok('\uFEFFupstream:\r\n  url: ${U:-http://x}\r\n# ${UNSET} in a comment\r\nlogging: {level: warn}\r\n');
+    expect(c.upstream.url).toBe('http://x');
+    expect(c.logging.level).toBe('warn');
+  });
+
   it('defaults to process.env when no env is given', () => {
     process.env.APG_TEST_CONFIG_URL = 'http://from-process-env:1';
     try {
