@@ -50,3 +50,13 @@ export function isConnectionError(err: unknown): boolean {
   const msg = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(msg);
 }
+
+/** Client-side bound for reads: a hung connection is dropped (pg-pool discards it) instead of waited on forever. */
+export const READ_TIMEOUT_MS = 10_000;
+
+export function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  pool: pg.Pool, text: string, values: unknown[] = [], timeoutMs = READ_TIMEOUT_MS,
+): Promise<pg.QueryResult<R>> {
+  // query_timeout is a pg per-query option that @types/pg's QueryConfig does not list
+  return pool.query<R>({ text, values, query_timeout: timeoutMs } as pg.QueryConfig);
+}

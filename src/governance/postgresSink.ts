@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { LOCK_KEYS, migrate } from '../db/migrate.js';
-import { createPool, isConnectionError } from '../db/pool.js';
+import { boundedQuery, createPool, isConnectionError } from '../db/pool.js';
 import { buildEntry, GENESIS, validateInput } from './chain.js';
 import { verifyGovernanceTable } from './postgresVerify.js';
 import {
@@ -315,9 +315,9 @@ class PostgresSink implements GovernanceSink {
     const afterSeq = Number.isSafeInteger(opts.afterSeq) && opts.afterSeq! > 0 ? opts.afterSeq! : 0;
     const limit = clampLimit(opts.limit);
     // Snapshot: the page never reaches past the head read first, so nextAfterSeq is safe to continue from.
-    const { rows: [h] } = await this.pool.query<{ head: string }>('SELECT coalesce(max(seq), 0)::text AS head FROM governance_log');
+    const { rows: [h] } = await boundedQuery<{ head: string }>(this.pool, 'SELECT coalesce(max(seq), 0)::text AS head FROM governance_log');
     const head = Number(h.head);
-    const { rows } = await this.pool.query<{ line: string }>(
+    const { rows } = await boundedQuery<{ line: string }>(this.pool,
       `SELECT line FROM governance_log
         WHERE seq > $1::bigint AND seq <= $2::bigint AND ($3::text IS NULL OR action = $3)
         ORDER BY seq LIMIT $4`,

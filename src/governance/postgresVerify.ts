@@ -5,7 +5,7 @@
  * of them (or the jsonb copy) also counts as tampering.
  */
 import type pg from 'pg';
-import { createPool } from '../db/pool.js';
+import { boundedQuery, createPool } from '../db/pool.js';
 import { canonicalJson } from './canonical.js';
 import { ChainChecker } from './chain.js';
 import type { VerifyResult } from './types.js';
@@ -27,7 +27,7 @@ export async function verifyGovernanceTable(pool: pg.Pool, batchSize = BATCH): P
   const checker = new ChainChecker();
   let after = '0';
   for (;;) {
-    const { rows } = await pool.query<Row>(
+    const { rows } = await boundedQuery<Row>(pool,
       `SELECT seq::text AS seq, id::text AS id, time, action, entry, line, prev_hash, hash
          FROM governance_log WHERE governance_log.seq > $1::bigint ORDER BY governance_log.seq LIMIT $2`,
       [after, batchSize],

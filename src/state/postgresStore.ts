@@ -10,7 +10,7 @@
 import pg from 'pg';
 import type { GroupInterval } from '../privacy/types.js';
 import { LOCK_KEYS, migrate } from '../db/migrate.js';
-import { createPool, CONNECT_TIMEOUT_MS } from '../db/pool.js';
+import { boundedQuery, createPool, CONNECT_TIMEOUT_MS } from '../db/pool.js';
 import {
   parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked,
   type StateSeed,
@@ -41,7 +41,8 @@ export interface PostgresStateOptions {
 
 export const STATE_CHANNEL = 'apg_state';
 
-type Queryable = Pick<pg.ClientBase, 'query'>;
+/** Runs one statement; mutations bind it to their transaction's client and deadline. */
+type Exec = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 
 /** The whole state in one statement, so groups and permissions come from one snapshot. */
 const LOAD_STATE = `
@@ -55,12 +56,12 @@ const LOAD_STATE = `
                  'grantedBy', granted_by) ORDER BY granted_at, principal), '[]'::json)
                FROM privacy_permissions)) AS doc`;
 
-async function loadState(db: Queryable): Promise<PrivacyState> {
-  const { rows } = await db.query<{ doc: unknown }>(LOAD_STATE);
-  return parseState(rows[0].doc);
+async function loadState(exec: Exec): Promise<PrivacyState> {
+  const { rows } = await exec(LOAD_STATE);
+  return parseState((rows[0] as { doc: unknown }).doc);
 }
 
-async function writeState(client: Queryable, state: PrivacyState): Promise<void> {
+async function writeState(client: pg.PoolClient, state: PrivacyState): Promise<void> {
   for (const g of state.groups) {
     await client.query('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, $4)',
       [g.id, g.name ?? g.id, g.privateSince, g.privateUntil]);
@@ -85,7 +86,7 @@ export async function openPostgresStateStore(opts: PostgresStateOptions): Promis
         if (rows[0].empty) await writeState(client, seedState(opts.seed, opts.now ?? Date.now()));
       },
     });
-    const initial = await loadState(pool);
+    const initial = await loadState((t, v) => boundedQuery(pool, t, v));
     const store = new PostgresStateStore(opts, pool, ownPool, initial, instance);
     await store.start();
     return store;
@@ -148,29 +149,29 @@ class PostgresStateStore implements StateStore {
   }
 
   addGroup(id: string, name: string | undefined, now: number): Promise<GroupInterval> {
-    return this.mutate((s) => withGroupAdded(s, id, name, now), async (c, g) => {
-      await c.query('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, NULL)',
+    return this.mutate((s) => withGroupAdded(s, id, name, now), async (exec, g) => {
+      await exec('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, NULL)',
         [g.id, g.name ?? g.id, g.privateSince]);
     });
   }
 
   removeGroup(id: string, now: number): Promise<GroupInterval> {
-    return this.mutate((s) => withGroupRemoved(s, id, now), async (c, g) => {
-      const r = await c.query('UPDATE privacy_groups SET private_until = $2 WHERE id = $1 AND private_until IS NULL', [g.id, g.privateUntil]);
+    return this.mutate((s) => withGroupRemoved(s, id, now), async (exec, g) => {
+      const r = await exec('UPDATE privacy_groups SET private_until = $2 WHERE id = $1 AND private_until IS NULL', [g.id, g.privateUntil]);
       if (r.rowCount !== 1) throw new StateNotFoundError(`group ${id} is not private`);
     });
   }
 
   grant(principal: string, by: string, now: number): Promise<PermissionRecord> {
-    return this.mutate((s) => withPermissionGranted(s, principal, by, now), async (c, p) => {
-      await c.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
+    return this.mutate((s) => withPermissionGranted(s, principal, by, now), async (exec, p) => {
+      await exec('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
         [p.principal, p.grantedAt, p.grantedBy]);
     });
   }
 
   revoke(principal: string): Promise<PermissionRecord> {
-    return this.mutate((s) => withPermissionRevoked(s, principal), async (c, p) => {
-      const r = await c.query('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
+    return this.mutate((s) => withPermissionRevoked(s, principal), async (exec, p) => {
+      const r = await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
       if (r.rowCount !== 1) throw new StateNotFoundError(`${p.principal} has no permission`);
     });
   }
@@ -180,7 +181,7 @@ class PostgresStateStore implements StateStore {
    * its effect, notifies and commits; the state re-read inside the
    * transaction (own writes included) becomes current() once committed.
    */
-  private async mutate<T>(transition: (s: PrivacyState) => [PrivacyState, T], write: (c: pg.PoolClient, result: T) => Promise<void>): Promise<T> {
+  private async mutate<T>(transition: (s: PrivacyState) => [PrivacyState, T], write: (exec: Exec, result: T) => Promise<void>): Promise<T> {
     if (this.closed) throw new StateUnavailableError('state store is closed');
     const timeout = this.opts.mutationTimeoutMs ?? 5000;
     let client: pg.PoolClient;
@@ -190,22 +191,39 @@ class PostgresStateStore implements StateStore {
       this.report(err);
       throw new StateUnavailableError('state database unavailable', { cause: err });
     }
+    let released = false;
+    const release = (destroy: boolean) => {
+      if (released) return;
+      released = true;
+      client.release(destroy);
+    };
+    // the server gives up first (statement/lock timeout); this timer covers a connection that hangs
+    let timer: NodeJS.Timeout | undefined;
+    const abort = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        release(true);
+        reject(new Error(`state change not committed within ${timeout} ms`));
+      }, timeout);
+    });
+    abort.catch(() => {});
+    const exec: Exec = (text, values) => Promise.race([client.query(text, values), abort]);
+    const serverTimeout = Math.max(10, timeout - 200);
     let failed = false;
     let before: PrivacyState | undefined;
     try {
-      await client.query(`BEGIN; SET LOCAL statement_timeout = ${timeout}; SET LOCAL lock_timeout = ${timeout}`);
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.state]);
-      before = await loadState(client);
+      await exec(`BEGIN; SET LOCAL statement_timeout = ${serverTimeout}; SET LOCAL lock_timeout = ${serverTimeout}`);
+      await exec('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.state]);
+      before = await loadState(exec);
       const [, result] = transition(before);
-      await write(client, result);
-      await client.query(`NOTIFY ${STATE_CHANNEL}`);
-      const after = await loadState(client);
-      await client.query('COMMIT');
+      await write(exec, result);
+      await exec(`NOTIFY ${STATE_CHANNEL}`);
+      const after = await loadState(exec);
+      await exec('COMMIT');
       this.apply(after, ++this.ticket);
       return result;
     } catch (err) {
       failed = true;
-      await client.query('ROLLBACK').catch(() => {});
+      if (!released) await exec('ROLLBACK').catch(() => {});
       if (err instanceof StateConflictError || err instanceof StateNotFoundError) {
         // the refusal was decided on the database's state: make sure this instance shows it too
         if (before) this.apply(before, ++this.ticket);
@@ -216,8 +234,9 @@ class PostgresStateStore implements StateStore {
       this.report(err);
       throw new StateUnavailableError('state change could not be stored', { cause: err });
     } finally {
+      clearTimeout(timer);
       // a failed transaction may have lost its connection: do not pool it again
-      client.release(failed);
+      release(failed);
     }
   }
 
@@ -248,7 +267,7 @@ class PostgresStateStore implements StateStore {
         this.reloadAgain = false;
         const ticket = ++this.ticket;
         try {
-          const next = await loadState(this.pool);
+          const next = await loadState((t, v) => boundedQuery(this.pool, t, v, CONNECT_TIMEOUT_MS * 2));
           this.lastLoadOk = true;
           this.apply(next, ticket);
         } catch (err) {

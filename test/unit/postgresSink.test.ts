@@ -154,7 +154,7 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
   });
 
   it('rejects within the deadline while another replica holds the chain lock, without a gap', async () => {
-    const sink = await open({ url, instance: 'waiter', deadlineMs: 600 });
+    const sink = await open({ url, instance: 'waiter', deadlineMs: 600, probeIntervalMs: 0 });
     const before = await headSeq(url);
     const holder = new pg.Client({ connectionString: url });
     holder.on('error', () => {});
@@ -245,6 +245,19 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     await sink.close();
     await expect(sink.append(viewed(1))).rejects.toBeInstanceOf(GovernanceUnavailableError);
     expect(sink.healthy()).toBe(false);
+  });
+
+  it('works on a pool it was given, and leaves that pool open on close', async () => {
+    const pool = createPool({ url, max: 2 });
+    try {
+      const sink = await openPostgresSink({ pool, instance: 'pooled' });
+      const e = await sink.append(viewed(1));
+      expect(e.seq).toBe(await headSeq(url));
+      await sink.close();
+      expect((await pool.query('SELECT count(*)::int AS n FROM governance_log WHERE id = $1', [e.id])).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await pool.end();
+    }
   });
 
   it('rejects malformed input as a programming error, not an outage', async () => {

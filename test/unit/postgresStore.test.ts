@@ -4,6 +4,7 @@
  * propagation by NOTIFY, and life without the database.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { createPool } from '../../src/db/pool.js';
 import { seedState, type StateSeed } from '../../src/state/mutations.js';
 import { createMemoryStateStore } from '../../src/state/memoryStore.js';
 import { openPostgresStateStore, type PostgresStateOptions } from '../../src/state/postgresStore.js';
@@ -171,5 +172,37 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
     // its pool lost connections too; mutations work again
     await victim.revoke('frank@contoso.com');
     await expect.poll(() => other.current().permissions.map((p) => p.principal), { timeout: 2000, interval: 20 }).not.toContain('frank@contoso.com');
+  });
+
+  it('bounds a mutation when the database stops answering, and works again afterwards', async () => {
+    const proxy = await startTcpProxy(url);
+    const hung = await open({ url: proxy.via(url), instance: 'hung', mutationTimeoutMs: 600 });
+    const before = hung.current();
+    proxy.hang(true);
+    const t0 = Date.now();
+    await expect(hung.grant('gina@contoso.com', 'admin@contoso.com', Date.now())).rejects.toBeInstanceOf(StateUnavailableError);
+    expect(Date.now() - t0).toBeLessThan(600 + 2500);
+    expect(hung.current()).toBe(before);
+    proxy.hang(false);
+    const rec = await hung.grant('gina@contoso.com', 'admin@contoso.com', Date.now());
+    expect(rec.principal).toBe('gina@contoso.com');
+    expect(await sql(url, `SELECT count(*)::int AS n FROM privacy_permissions WHERE principal = 'gina@contoso.com'`)).toEqual([{ n: 1 }]);
+    await proxy.stop();
+  });
+
+  it('works on a pool it was given, and leaves that pool open on close', async () => {
+    const pool = createPool({ url, max: 2 });
+    try {
+      const s = await openPostgresStateStore({ pool, seed, instance: 'pooled', pollIntervalMs: 60_000 });
+      const other = await open({ instance: 'pool-writer' });
+      await other.addGroup('pooled-group', undefined, Date.now());
+      await expect.poll(() => groupIds(s.current()), { timeout: 2000, interval: 20 }).toContain('pooled-group');
+      expect(s.healthy()).toBe(true);
+      await s.close();
+      expect(s.healthy()).toBe(false);
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
   });
 });
