@@ -63,8 +63,8 @@ export function createAdminApp(deps: AdminDeps) {
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
     if (r.kind === 'unavailable') return fail(res, 'identity_unavailable');
     if (r.kind !== 'verified') return fail(res, 'unauthenticated', 'The admin API needs a valid admin bearer token.', { 'www-authenticate': 'Bearer' });
-    (res.locals as AdminLocals).ctx.principal = r.principal;
     if (!r.isAdmin) return fail(res, 'forbidden');
+    (res.locals as AdminLocals).ctx.principal = r.principal;
     (res.locals as AdminLocals).principal = r.principal;
     next();
   });

@@ -69,6 +69,8 @@ export function createPipeline(deps: PipelineDeps) {
     if (!tag) return;
     const { ctx } = tag;
     if (ctx.upstreamStart !== undefined) deps.metrics.upstreamLatency.observe({ kind: ctx.kind }, (performance.now() - ctx.upstreamStart) / 1000);
+    // the response carries the gateway's request id, whatever the upstream says
+    proxyRes.headers['x-request-id'] = ctx.id;
     if (ctx.kind === 'passthrough') {
       clearTimeout(ctx.timer);
       armIdleTimeout(proxyRes, tag.rt.config.upstream.timeoutMs, res);
@@ -135,7 +137,7 @@ export function createPipeline(deps: PipelineDeps) {
     }
     let identity: IdentityResult = { kind: 'anonymous' };
     if (rt.identity) identity = await rt.identity.verify(req.headers);
-    if (identity.kind === 'verified') ctx.principal = identity.principal;
+    if (identity.kind === 'verified' && identity.isAdmin) ctx.principal = identity.principal;
     const flag = identity.kind === 'verified' && identity.revealFlag;
     const requested = viaHeader || flag;
     if (!requested) return { granted: false, requested: false, identity: identity.kind === 'verified' ? identity : undefined };
@@ -154,6 +156,8 @@ export function createPipeline(deps: PipelineDeps) {
       path: '', query: '', kind: 'none', removed: 0, reveal: 'none', done: false,
     };
     res.setHeader('x-request-id', ctx.id);
+    // the upstream sees the same id, so its logs can be correlated with ours
+    req.headers['x-request-id'] = ctx.id;
     const { path: rawPath, query } = splitTarget(req.url ?? '/');
     ctx.query = query;
     const norm = normalizePath(rawPath);

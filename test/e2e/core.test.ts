@@ -194,6 +194,14 @@ describe('gateway core over real sockets (sample API + gateway)', () => {
     const b = await raw(gw.url, '/api/v1/activities/?limit=1', { headers: { 'x-request-id': 'bad id <script>' } });
     expect(b.headers['x-request-id']).not.toBe('bad id <script>');
     expect(b.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // passthrough and non-2xx answers carry it too, and the upstream saw the same id
+    const c = await raw(gw.url, '/api/v1/alerts/', { headers: { 'x-request-id': 'pass-1' } });
+    expect(c.headers['x-request-id']).toBe('pass-1');
+    const d = await raw(gw.url, '/api/v1/alerts/');
+    expect(d.headers['x-request-id']).toBe(api.requests.at(-1)!.headers['x-request-id']);
+    const e = await raw(gw.url, '/api/v1/activities/doesnotexist000000000000/', { headers: { 'x-request-id': 'miss-1' } });
+    expect(e.status).toBe(404);
+    expect(e.headers['x-request-id']).toBe('miss-1');
   });
 
   it('exports never contain private activities (ndjson), and a reveal request is ignored', async () => {
