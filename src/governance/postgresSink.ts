@@ -199,6 +199,7 @@ class PostgresSink implements GovernanceSink {
       client = c;
       const head = (await bounded(c.query(
         `BEGIN; SET LOCAL statement_timeout = ${serverTimeout}; SET LOCAL lock_timeout = ${serverTimeout};
+         SET LOCAL synchronous_commit = on;
          SELECT pg_advisory_xact_lock(${LOCK_KEYS.governance});
          SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1`,
       ))) as unknown as pg.QueryResult[];
@@ -280,28 +281,16 @@ class PostgresSink implements GovernanceSink {
     return this.batchStartedAt === undefined || Date.now() - this.batchStartedAt <= this.deadlineMs;
   }
 
-  /** Checks the database answers within the deadline; healthy() follows the answer. */
+  /** Checks the database answers; healthy() follows the answer. */
   async probe(): Promise<boolean> {
     if (this.closed || this.probing) return this.healthy();
     this.probing = true;
-    let client: pg.PoolClient | undefined;
     try {
-      const connecting = this.pool.connect();
-      const timeout = new Promise<never>((_, reject) => {
-        const t = setTimeout(() => reject(new DeadlineExceeded()), this.deadlineMs);
-        t.unref();
-        connecting.then(() => clearTimeout(t), () => clearTimeout(t));
-      });
-      timeout.catch(() => {});
-      connecting.catch(() => {});
-      client = await Promise.race([connecting, timeout]);
-      await client.query({ text: 'SELECT 1', query_timeout: this.deadlineMs } as pg.QueryConfig);
-      client.release();
-      client = undefined;
+      // connect is bounded by the pool's connect timeout, the query by query_timeout
+      await boundedQuery(this.pool, 'SELECT 1', [], this.deadlineMs);
       if (!this.busy) this.ok = true;
       return true;
     } catch (err) {
-      client?.release(true);
       this.ok = false;
       this.report(err);
       return false;
