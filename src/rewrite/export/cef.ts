@@ -6,7 +6,8 @@
  * `externalId`. Groups: CEF has no standard field for them, so only an
  * explicit one is read — an extension key `userTags`, or a custom string
  * `csN` whose `csNLabel` is `userTags` (case-insensitive) — as ids separated
- * by `;`. Nothing else is guessed. A line that is not a readable CEF event is
+ * by `;`. Likewise the actor type (for the application matcher): an extension
+ * key `actorType` or a `csN` labelled `actorType`. Nothing else is guessed. A line that is not a readable CEF event is
  * withheld. A duplicated key: the last wins (as for JSON records).
  */
 import { isUtf8 } from 'node:buffer';
@@ -58,9 +59,12 @@ export function cefFields(ext: Map<string, string>): ExportFields {
     for (const g of v.split(';')) if (g.trim()) groups.push(g.trim());
   };
   addGroups(ext.get('userTags'));
+  let application = ext.get('actorType');
   for (const [k, label] of ext) {
     const m = /^(cs\d+)Label$/.exec(k);
-    if (m && label.trim().toLowerCase() === 'usertags') addGroups(ext.get(m[1]));
+    const l = label.trim().toLowerCase();
+    if (m && l === 'usertags') addGroups(ext.get(m[1]));
+    if (m && l === 'actortype') application = ext.get(m[1]);
   }
   const trimmed = (k: string): string | undefined => {
     const v = ext.get(k)?.trim();
@@ -71,6 +75,7 @@ export function cefFields(ext: Map<string, string>): ExportFields {
     actor: trimmed('suser'),
     timestamp: trimmed('rt') ?? trimmed('start'),
     groups,
+    application: application?.trim() || undefined,
   };
 }
 
