@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -147,13 +147,12 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const target = new URL(targetUrl);
   const targetPort = Number(target.port || 5432);
   const targetHost = target.hostname;
-  const { createConnection } = await import('node:net');
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   let hung = false;
-  let server: import('node:net').Server | undefined;
+  let server: Server | undefined;
   let port = 0;
 
-  const track = (s: import('node:net').Socket) => {
+  const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
