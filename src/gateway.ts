@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
+import { openPostgresSink } from './governance/postgresSink.js';
+import { openPostgresStateStore } from './state/postgresStore.js';
 import type { GovernanceSink } from './governance/types.js';
 import { createPipeline, type Runtime } from './http/pipeline.js';
 import { createIdentityVerifier, type IdentityVerifier } from './identity/index.js';
@@ -78,19 +80,28 @@ export function stateSeed(config: GatewayConfig): StateSeed {
   };
 }
 
-export async function openStores(config: GatewayConfig, instance: string): Promise<{ state: StateStore; governance: GovernanceSink }> {
-  if (config.state.store !== 'file') throw new Error('state.store postgres is not available in this build');
-  if (config.governance.sink !== 'file') throw new Error('governance.sink postgres is not available in this build');
-  const state = await openFileStateStore(config.state.file, stateSeed(config));
-  const governance = await openFileSink({ file: config.governance.file, instance });
-  return { state, governance };
+export async function openStores(config: GatewayConfig, instance: string, logger?: Logger): Promise<{ state: StateStore; governance: GovernanceSink }> {
+  // Database errors are logged by kind only: messages never carry entry content or principals.
+  const onError = (what: string) => (err: unknown) => logger?.warn({ msg: `${what} database error`, code: (err as { code?: string })?.code, error: (err as Error)?.message });
+  const state = config.state.store === 'postgres'
+    ? await openPostgresStateStore({ url: config.state.postgresUrl!, seed: stateSeed(config), instance, onError: onError('state') })
+    : await openFileStateStore(config.state.file, stateSeed(config));
+  try {
+    const governance = config.governance.sink === 'postgres'
+      ? await openPostgresSink({ url: config.governance.postgresUrl!, instance, onError: onError('governance') })
+      : await openFileSink({ file: config.governance.file, instance });
+    return { state, governance };
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
 }
 
 export async function startGateway(initial: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const instance = opts.instance ?? process.env.APG_INSTANCE ?? os.hostname();
   const logger = opts.logger ?? createLogger(initial.logging.level, instance);
   const metrics = createMetrics();
-  const { state, governance } = opts.stores ?? await openStores(initial, instance);
+  const { state, governance } = opts.stores ?? await openStores(initial, instance, logger);
   let runtime = await buildRuntime(initial);
   let engineOpts = engineOptions(initial);
   const engine = new PrivacyEngine(engineOpts, state);
