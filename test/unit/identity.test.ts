@@ -505,3 +505,44 @@ describe('creation errors', () => {
     await expect(createIdentityVerifier(options({ jwksFile, algorithms: [] }))).rejects.toThrow(/empty/);
   });
 });
+
+describe('the attack corpus through the real gateway: none of these tokens reveals', () => {
+  it('every corpus token asking to reveal (header and flag) gets 401 and no private data', async () => {
+    const { createSampleApi } = await import('../../src/demo/sampleApi.js');
+    const { demoLikeConfig, startTestGateway, tempDir } = await import('../helpers/gateway.js');
+    const { demoHides } = await import('../helpers/oracle.js');
+    const api = createSampleApi();
+    const upstream = await api.listen(0, '127.0.0.1');
+    const t = await tempDir();
+    const gw = await startTestGateway(demoLikeConfig(upstream, t.dir, {
+      identity: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.jwksUrl, algorithms: ['RS256', 'ES256', 'EdDSA'] },
+      privacy: { managedDomains: ['contoso.com'], groups: [{ id: 'hr', privateSince: '2026-03-01T00:00:00Z' }], permissions: ['alice@contoso.com'] },
+    }));
+    try {
+      let checked = 0;
+      for (const c of corpus) {
+        if (c.only) continue; // built for a differently configured verifier
+        // HTTP strips optional whitespace around a field value (RFC 9110 §5.5): on the wire
+        // " Bearer <valid>" IS the valid token, so this case only exists below HTTP.
+        if (c.name === 'leading space') continue;
+        const headers = (await c.build()) as Record<string, string>;
+        const r = await fetch(`${gw.url}/api/v1/activities/?limit=200&skip=1000`, { headers: { ...headers, 'x-show-private-activities': 'confirm' } });
+        const body = await r.text();
+        expect(r.status, c.name).toBe(401);
+        expect(r.headers.get('x-private-activities'), c.name).toBeNull();
+        expect(body).not.toContain('"data"');
+        checked++;
+      }
+      expect(checked).toBeGreaterThanOrEqual(40);
+      // and the positive control: a good token of a permitted admin does reveal
+      const ok = await fetch(`${gw.url}/api/v1/activities/?limit=200&skip=1000`, { headers: { ...bearer(await good()) as Record<string, string>, 'x-show-private-activities': 'confirm' } });
+      expect(ok.status).toBe(200);
+      const page = await ok.json() as { data: unknown[] };
+      expect(page.data.some((a) => demoHides(a))).toBe(true);
+    } finally {
+      await gw.close(500);
+      await api.close();
+      await t.cleanup();
+    }
+  }, 60_000);
+});
