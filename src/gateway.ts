@@ -172,9 +172,12 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     close(drainMs = 10_000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(() => { server.closeAllConnections(); resolve(); }, drainMs);
+          // keep-alive connections that go idle after their in-flight request would otherwise hold close() for the whole drainMs
+          const idle = setInterval(() => server.closeIdleConnections(), 100);
+          idle.unref();
+          const t = setTimeout(() => { clearInterval(idle); server.closeAllConnections(); resolve(); }, drainMs);
           t.unref();
-          server.close(() => { clearTimeout(t); resolve(); });
+          server.close(() => { clearTimeout(t); clearInterval(idle); resolve(); });
           server.closeIdleConnections();
         });
         pipeline.close();
