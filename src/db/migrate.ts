@@ -13,7 +13,11 @@ export const LOCK_KEYS = {
   state: '7041650003',
 } as const;
 
-export const SCHEMA_VERSION = 1;
+/** 1: governance log and state tables; 2: state_meta (the "seeded" marker) */
+export const SCHEMA_VERSION = 2;
+
+/** state_meta key whose presence means the state tables have been seeded from config once */
+export const SEEDED_KEY = 'seeded';
 
 const SCHEMA_V1 = [
   `CREATE TABLE IF NOT EXISTS schema_version (
@@ -45,6 +49,19 @@ const SCHEMA_V1 = [
      granted_by text NOT NULL)`,
 ];
 
+const SCHEMA_V2 = [
+  // Empty state tables are not proof of a fresh database (everything may have
+  // been revoked); this marker is: seeding happens only while it is absent.
+  `CREATE TABLE IF NOT EXISTS state_meta (
+     key text PRIMARY KEY,
+     value text NOT NULL)`,
+  // upgrade from version 1: state that already has rows was seeded back then
+  `INSERT INTO state_meta (key, value)
+     SELECT '${SEEDED_KEY}', 'before schema version 2'
+      WHERE EXISTS (SELECT 1 FROM privacy_groups) OR EXISTS (SELECT 1 FROM privacy_permissions)
+     ON CONFLICT (key) DO NOTHING`,
+];
+
 export interface MigrateOptions {
   /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
   then?: (client: pg.PoolClient) => Promise<void>;
@@ -57,8 +74,10 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of SCHEMA_V1) await client.query(stmt);
-      await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [SCHEMA_VERSION]);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2]) await client.query(stmt);
+      for (let v = 1; v <= SCHEMA_VERSION; v++) {
+        await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
+      }
       if (opts.then) await opts.then(client);
       await client.query('COMMIT');
     } catch (err) {

@@ -9,7 +9,7 @@
  */
 import pg from 'pg';
 import type { GroupInterval } from '../privacy/types.js';
-import { LOCK_KEYS, migrate } from '../db/migrate.js';
+import { LOCK_KEYS, migrate, SEEDED_KEY } from '../db/migrate.js';
 import { boundedQuery, createPool, CONNECT_TIMEOUT_MS } from '../db/pool.js';
 import {
   parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked,
@@ -24,7 +24,7 @@ export interface PostgresStateOptions {
   /** one of url / pool; a pool passed in is not ended by close() */
   url?: string;
   pool?: pg.Pool;
-  /** written when both tables are empty (once, even if replicas start together) */
+  /** written once in the database's life (marker state_meta.seeded), even if replicas start together */
   seed: StateSeed;
   /** names this instance's connections in pg_stat_activity */
   instance?: string;
@@ -79,11 +79,14 @@ export async function openPostgresStateStore(opts: PostgresStateOptions): Promis
   const pool = opts.pool ?? createPool({ url: opts.url!, applicationName: `apg-state-${instance}`, onError: opts.onError });
   try {
     await migrate(pool, {
-      // inside the migration lock: replicas starting together seed exactly once
+      // inside the migration lock: replicas starting together seed exactly once, and
+      // the marker (same transaction) keeps a later restart from re-seeding a state
+      // that was emptied on purpose (every permission revoked)
       then: async (client) => {
-        const { rows } = await client.query<{ empty: boolean }>(
-          'SELECT NOT EXISTS (SELECT 1 FROM privacy_groups) AND NOT EXISTS (SELECT 1 FROM privacy_permissions) AS empty');
-        if (rows[0].empty) await writeState(client, seedState(opts.seed, opts.now ?? Date.now()));
+        const { rows } = await client.query('SELECT 1 FROM state_meta WHERE key = $1', [SEEDED_KEY]);
+        if (rows.length > 0) return;
+        await writeState(client, seedState(opts.seed, opts.now ?? Date.now()));
+        await client.query('INSERT INTO state_meta (key, value) VALUES ($1, $2)', [SEEDED_KEY, new Date().toISOString()]);
       },
     });
     const initial = await loadState((t, v) => boundedQuery(pool, t, v));

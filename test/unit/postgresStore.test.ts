@@ -4,6 +4,7 @@
  * propagation by NOTIFY, and life without the database.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { seedState, type StateSeed } from '../../src/state/mutations.js';
 import { createMemoryStateStore } from '../../src/state/memoryStore.js';
@@ -204,5 +205,92 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
     } finally {
       await pool.end();
     }
+  });
+});
+
+describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the database\'s life', () => {
+  const dbs: Array<NonNullable<typeof db>> = [];
+  const stores: StateStore[] = [];
+  const openOn = async (url: string, s: StateSeed, instance: string) => {
+    const store = await openPostgresStateStore({ url, seed: s, now: T0, instance, pollIntervalMs: 60_000 });
+    stores.push(store);
+    return store;
+  };
+  const fresh = async () => {
+    const d = (await freshDatabase())!;
+    dbs.push(d);
+    return d.url;
+  };
+
+  afterAll(async () => {
+    for (const s of stores) await s.close().catch(() => {});
+    for (const d of dbs) await d.drop().catch(() => {});
+  });
+
+  it('does not bring back a revoked permission when every permission was revoked and no group recorded', async () => {
+    const url = await fresh();
+    const onlyPermission: StateSeed = { groups: [], permissions: ['alice@contoso.com'] };
+    const first = await openOn(url, onlyPermission, 'first');
+    expect(first.current().permissions.map((p) => p.principal)).toEqual(['alice@contoso.com']);
+    await first.revoke('alice@contoso.com');
+    expect(first.current()).toEqual({ groups: [], permissions: [] });
+    await first.close();
+
+    // both tables are empty now; the restart (same seed, and a different one) must not re-seed
+    const again = await openOn(url, onlyPermission, 'again');
+    expect(again.current()).toEqual({ groups: [], permissions: [] });
+    const otherSeed = await openOn(url, { groups: [{ id: 'hr', privateSince: T0 }], permissions: ['bob@contoso.com'] }, 'other');
+    expect(otherSeed.current()).toEqual({ groups: [], permissions: [] });
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM privacy_permissions')).toEqual([{ n: 0 }]);
+    expect(await sql(url, `SELECT key FROM state_meta`)).toEqual([{ key: 'seeded' }]);
+  });
+
+  it('seeds exactly once and writes one marker when replicas open an empty database together', async () => {
+    const url = await fresh();
+    const opened = await Promise.all(['a', 'b', 'c'].map((i) => openOn(url, seed, `together-${i}`)));
+    for (const s of opened) expect(s.current()).toEqual(seedState(seed, T0));
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM state_meta')).toEqual([{ n: 1 }]);
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM privacy_permissions')).toEqual([{ n: 1 }]);
+  });
+
+  it('upgrades a schema version 1 database: rows present means seeded (marker set, no seed)', async () => {
+    const url = await fresh();
+    const s = await openOn(url, seed, 'v1-writer');
+    await s.grant('dave@contoso.com', 'admin@contoso.com', T0 + 1);
+    await s.close();
+    // turn it back into what version 1 left behind: no marker table, version 1 only
+    await sql(url, 'DROP TABLE state_meta');
+    await sql(url, 'DELETE FROM schema_version WHERE version > 1');
+    const before = await sql(url, 'SELECT principal FROM privacy_permissions ORDER BY principal');
+
+    const upgraded = await openOn(url, { groups: [{ id: 'finance', privateSince: T0 }], permissions: ['erin@contoso.com'] }, 'v2');
+    expect(upgraded.current().permissions.map((p) => p.principal)).toEqual(['alice@contoso.com', 'dave@contoso.com']);
+    expect(upgraded.current().groups.map((g) => g.id)).toEqual(['hr']);
+    expect(await sql(url, 'SELECT principal FROM privacy_permissions ORDER BY principal')).toEqual(before);
+    expect(await sql(url, 'SELECT key, value FROM state_meta')).toEqual([{ key: 'seeded', value: 'before schema version 2' }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+
+    // and from then on an emptied state stays empty
+    await upgraded.revoke('alice@contoso.com');
+    await upgraded.revoke('dave@contoso.com');
+    await upgraded.removeGroup('hr', T0 + 10);
+    await upgraded.close();
+    const reopened = await openOn(url, seed, 'v2-again');
+    expect(reopened.current().permissions).toEqual([]);
+  });
+
+  it('an empty version 1 database is seeded when the state store first opens it', async () => {
+    const url = await fresh();
+    // the governance sink migrates without seeding (it may start first)
+    const pool = createPool({ url, max: 1 });
+    try {
+      await migrate(pool);
+    } finally {
+      await pool.end();
+    }
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM state_meta')).toEqual([{ n: 0 }]);
+    const s = await openOn(url, seed, 'after-sink');
+    expect(s.current()).toEqual(seedState(seed, T0));
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM state_meta')).toEqual([{ n: 1 }]);
   });
 });
