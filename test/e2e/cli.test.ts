@@ -1,0 +1,111 @@
+/**
+ * The CLI as operators run it (`node dist/cli.js ...`): check-config exit codes and
+ * key-path output, and `governance verify` on a good and a tampered log.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openFileSink } from '../../src/governance/fileSink.js';
+import { CLI, ROOT, ensureBuilt } from '../helpers/build.js';
+import { verifyChainFile } from '../helpers/chainVerifier.js';
+import { demoLikeConfig, tempDir } from '../helpers/gateway.js';
+
+/** Runs the CLI with APG_* variables removed, so the machine's environment cannot change the outcome. */
+function apg(args: string[], env: Record<string, string> = {}) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('APG_')));
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('apg CLI', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    ({ dir, cleanup } = await tempDir('apg-cli-'));
+  }, 240_000);
+  afterAll(async () => { await cleanup?.(); });
+
+  it.each(['config/gateway.yaml', 'config/gateway.example.yaml', 'config/demo.yaml'])('check-config accepts the shipped %s (exit 0)', (file) => {
+    const r = apg(['check-config', '--config', file]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`${file}: OK`);
+    expect(r.code).toBe(0);
+  });
+
+  it('check-config without --config uses $APG_CONFIG', async () => {
+    const bad = path.join(dir, 'env-bad.yaml');
+    await writeFile(bad, 'bogus: 1\n');
+    const r = apg(['check-config'], { APG_CONFIG: bad });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('bogus: unknown key');
+  });
+
+  it('check-config prints every problem with its key path and exits 1', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    await writeFile(file, [
+      'server:',
+      '  port: abc',
+      'upstream:',
+      '  timeoutMs: -5',
+      'privacy:',
+      '  undecidable: maybe',
+      '  permissions: [not-a-principal]',
+      'routes:',
+      '  - path: /api/v1/activities/',
+      '    kind: list',
+      '  - path: /x',
+      '    kind: nope',
+      'surprise: true',
+      '',
+    ].join('\n'));
+    const r = apg(['check-config', '--config', file]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    for (const keyPath of ['server.port', 'upstream.url', 'upstream.timeoutMs', 'privacy.undecidable', 'privacy.permissions.0', 'routes.1.kind', 'surprise']) {
+      expect(lines.some((l) => l.startsWith(`${keyPath}: `)), `${keyPath} in\n${r.stdout}`).toBe(true);
+    }
+    expect(r.stderr).toMatch(new RegExp(`${lines.length} problem\\(s\\)`));
+  });
+
+  it('check-config on a missing file and on broken YAML exits 1 with a message', async () => {
+    const missing = apg(['check-config', '--config', path.join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/ENOENT|cannot read/);
+    const broken = path.join(dir, 'broken.yaml');
+    await writeFile(broken, 'server: [unclosed\n');
+    const b = apg(['check-config', '--config', broken]);
+    expect(b.code).toBe(1);
+    expect(b.stdout.length).toBeGreaterThan(0);
+  });
+
+  it('governance verify: OK with the entry count on a good log; BROKEN with the first bad seq after tampering', async () => {
+    const gov = path.join(dir, 'governance.jsonl');
+    const cfg = path.join(dir, 'gateway.yaml');
+    await writeFile(cfg, JSON.stringify(demoLikeConfig('http://127.0.0.1:9', dir)));
+    const sink = await openFileSink({ file: gov, instance: 'cli-test' });
+    for (const target of ['g1', 'g2', 'g3', 'g4']) await sink.append({ action: 'privacy-group.added', principal: 'alice@contoso.com', via: 'admin-api', target });
+    await sink.close();
+    expect(verifyChainFile(gov)).toMatchObject({ ok: true, count: 4 });
+
+    const good = apg(['governance', 'verify', '--config', cfg]);
+    expect(good.stdout).toContain('governance log OK: 4 entries');
+    expect(good.code).toBe(0);
+
+    const lines = (await readFile(gov, 'utf8')).split('\n');
+    lines[2] = lines[2].replace('"target":"g3"', '"target":"gX"');
+    await writeFile(gov, lines.join('\n'));
+    expect(verifyChainFile(gov).brokenAtSeq).toBe(3);
+    const bad = apg(['governance', 'verify', '--config', cfg]);
+    expect(bad.stdout).toMatch(/BROKEN at seq 3\b/);
+    expect(bad.code).toBe(1);
+  });
+
+  it('an unknown command prints the usage and exits 2', () => {
+    const r = apg(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Usage:');
+  });
+});
