@@ -1,0 +1,362 @@
+/**
+ * `npm run bench`: where the gateway stands against the upstream itself, a bare
+ * http-proxy-3 and nginx, on one machine in one run (issue #7).
+ *
+ * Every server is its own child process (upstream, bare proxy, nginx, gateway)
+ * and the load generator is wrk (or the built-in Node fallback), so no two of
+ * them share an event loop. Nothing is pinned to a core. References and the
+ * gateway are measured in alternating rounds (A B A B …) so drift cancels;
+ * the tables show medians over rounds.
+ *
+ *   node dist-bench/bench/run.js [--quick] [--json] [--no-install] [--rounds N] [--seconds S] [--export-mib N] [--only a,b]
+ */
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { nodeGenerator, wrkGenerator, type LoadGenerator, type LoadResult } from './load.js';
+import { startNginx } from './nginx.js';
+import { procCpu, procMem, startChild, stopAll, stopProc, track, waitFor200, withDescendants, type Child } from './procs.js';
+import { freePort, writeGatewayConfig, writeIdentity } from './setup.js';
+import { fmt, fmtRatio, median, mib, ratio, table } from './stats.js';
+import { streamCount } from './stream.js';
+import { ensureNginx, ensureWrk, nginxVersion, wrkVersion } from './tools.js';
+import { spawn } from 'node:child_process';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const CHILDREN = path.join(HERE, 'children');
+const CLI = path.join(REPO, 'dist', 'cli.js');
+
+const SMALL_PATH = '/api/v1/small/';
+/** A page of 100 activities of which 20 are private under the bench policy (checked at run time). */
+const LIST_PATH = '/api/v1/activities/?skip=5300&limit=100';
+const CONNECTIONS = 50;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    'no-install': { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    'export-mib': { type: 'string' },
+    only: { type: 'string' },
+  },
+});
+const QUICK = args.quick!;
+const ROUNDS = Number(args.rounds ?? (QUICK ? 2 : 5));
+const SECONDS = Number(args.seconds ?? (QUICK ? 2 : 5));
+const EXPORT_MIB = Number(args['export-mib'] ?? (QUICK ? 256 : 1024));
+const EXPORT_ROUNDS = QUICK ? 1 : 3;
+const COLD_ROUNDS = QUICK ? 2 : 5;
+const ONLY = new Set((args.only ?? 'passthrough,list,reveal,export,cold').split(','));
+const log = (s: string) => process.stderr.write(s + '\n');
+
+interface Target {
+  name: string;
+  url: string;
+  /** processes whose CPU counts as the proxy's (empty for direct) */
+  pids: () => number[];
+}
+
+interface Row {
+  target: string;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  /** cores used by the proxy process(es) during the rounds (median) */
+  proxyCpu: number;
+  upstreamCpu: number;
+  errors: number;
+  perRound: number[];
+}
+
+const cpuOf = (pids: number[]) => pids.reduce((s, p) => s + procCpu(p), 0);
+
+/** Alternating rounds over targets with the same path; one warm-up per target first. */
+async function rounds(gen: LoadGenerator, targets: Target[], urlPath: string, upstreamPid: number, headers?: Record<string, string>): Promise<Row[]> {
+  for (const t of targets) await gen.run({ url: t.url + urlPath, connections: CONNECTIONS, durationSec: 1, headers });
+  const per = new Map<string, { r: LoadResult; pcpu: number; ucpu: number }[]>(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const t of targets) {
+      const pids = t.pids();
+      const c0 = cpuOf(pids);
+      const u0 = procCpu(upstreamPid);
+      const t0 = performance.now();
+      const r = await gen.run({ url: t.url + urlPath, connections: CONNECTIONS, durationSec: SECONDS, headers });
+      const sec = (performance.now() - t0) / 1000;
+      per.get(t.name)!.push({ r, pcpu: pids.length ? (cpuOf(pids) - c0) / sec : NaN, ucpu: (procCpu(upstreamPid) - u0) / sec });
+      log(`  round ${i + 1}/${ROUNDS} ${t.name.padEnd(22)} ${fmt(r.rps)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ''}`);
+    }
+  }
+  return targets.map((t) => {
+    const xs = per.get(t.name)!;
+    return {
+      target: t.name,
+      rps: median(xs.map((x) => x.r.rps)),
+      p50ms: median(xs.map((x) => x.r.p50ms)),
+      p99ms: median(xs.map((x) => x.r.p99ms)),
+      proxyCpu: median(xs.map((x) => x.pcpu)),
+      upstreamCpu: median(xs.map((x) => x.ucpu)),
+      errors: xs.reduce((s, x) => s + x.r.errors, 0),
+      perRound: xs.map((x) => Math.round(x.r.rps)),
+    };
+  });
+}
+
+function loadTable(rows: Row[], ref: (r: Row) => string): string {
+  return table(
+    ['target', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'upstream CPU', 'ratio', 'req/s per round'],
+    rows.map((r) => [r.target, fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), Number.isFinite(r.proxyCpu) ? `${Math.round(r.proxyCpu * 100)}%` : '–', `${Math.round(r.upstreamCpu * 100)}%`, ref(r), r.perRound.join(' / ')]),
+  );
+}
+
+interface ExportRow {
+  target: string;
+  format: string;
+  mibPerSec: number;
+  seconds: number;
+  inBytes: number;
+  outBytes: number;
+  /** VmHWM after − VmHWM before this format's transfers */
+  hwmGrowth: number;
+  perRound: number[];
+}
+
+interface Target2 { name: string; url: string; pid: number }
+
+async function exportRounds(targets: Target2[], format: 'ndjson' | 'csv'): Promise<ExportRow[]> {
+  const bytes = EXPORT_MIB * 1048576;
+  const pathFor = (b: number) => `/api/v1/activities/export/${format === 'csv' ? '' : 'ndjson/'}?bytes=${b}`;
+  // warm-up (JIT, buffers, sockets) before the baseline is read
+  for (const t of targets) await streamCount(t.url + pathFor(16 * 1048576));
+  const before = new Map(targets.map((t) => [t.name, procMem(t.pid, 'VmHWM')]));
+  const per = new Map<string, { mibps: number; sec: number; out: number }[]>(targets.map((t) => [t.name, []]));
+  let inBytes = NaN;
+  for (let i = 0; i < EXPORT_ROUNDS; i++) {
+    for (const t of targets) {
+      const r = await streamCount(t.url + pathFor(bytes));
+      if (r.status !== 200 || !r.complete) throw new Error(`${t.name} ${format} export: status ${r.status}, complete ${r.complete}`);
+      // the proxies' output = their input; the gateway's input is what the references carried
+      if (t.name !== 'gateway') inBytes = r.bytes;
+      per.get(t.name)!.push({ mibps: NaN, sec: r.seconds, out: r.bytes });
+      log(`  round ${i + 1}/${EXPORT_ROUNDS} ${format} ${t.name.padEnd(18)} ${mib(r.bytes).toFixed(0)} MiB out in ${r.seconds.toFixed(2)} s`);
+    }
+  }
+  return targets.map((t) => {
+    const xs = per.get(t.name)!;
+    for (const x of xs) x.mibps = mib(inBytes) / x.sec;
+    return {
+      target: t.name, format,
+      mibPerSec: median(xs.map((x) => x.mibps)),
+      seconds: median(xs.map((x) => x.sec)),
+      inBytes, outBytes: xs[0].out,
+      hwmGrowth: procMem(t.pid, 'VmHWM') - before.get(t.name)!,
+      perRound: xs.map((x) => Math.round(x.mibps)),
+    };
+  });
+}
+
+async function startGatewayChild(dir: string, name: string, upstream: string, jwksFile: string): Promise<Child> {
+  const port = await freePort();
+  const config = writeGatewayConfig(dir, name, { port, upstream, jwksFile });
+  // the access log goes to a file, as in production; a pipe to the bench would tax the bench's own loop
+  const out = openSync(path.join(dir, `${name}.log`), 'a');
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', out, out], cwd: dir });
+  closeSync(out);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor200(url + '/_gateway/readyz', 30_000);
+  } catch (err) {
+    await stopProc(proc, 'SIGKILL');
+    throw err;
+  }
+  return track({ name, proc, pid: proc.pid!, url, stop: () => stopProc(proc) });
+}
+
+/** Spawn → readyz 200, in ms (a fresh config, state and governance file each time). */
+async function coldStart(dir: string, upstream: string, jwksFile: string, i: number): Promise<number> {
+  const port = await freePort();
+  const config = writeGatewayConfig(dir, `cold-${i}`, { port, upstream, jwksFile, logLevel: 'warn' });
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: 'ignore', cwd: dir });
+  try {
+    await waitFor200(`http://127.0.0.1:${port}/_gateway/readyz`, 30_000, 2);
+    return performance.now() - t0;
+  } finally {
+    await stopProc(proc);
+  }
+}
+
+async function countItems(url: string, headers: Record<string, string> = {}): Promise<{ status: number; items: number; bytes: number; entry: string | null }> {
+  const r = await fetch(url, { headers });
+  const buf = Buffer.from(await r.arrayBuffer());
+  const items = r.status === 200 ? (JSON.parse(buf.toString('utf8')) as { data: unknown[] }).data.length : 0;
+  return { status: r.status, items, bytes: buf.length, entry: r.headers.get('x-governance-entry') };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    cpu: cpus[0]?.model?.trim() ?? 'unknown',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: `${os.type()} ${os.release()}`,
+    pinning: 'none: load generator, upstream and proxy share all cores',
+  };
+}
+
+interface Check { scenario: string; target: string; measured: string; met: boolean }
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'apg-bench-'));
+  const results: Record<string, unknown> = { machine: machine(), quick: QUICK, rounds: ROUNDS, secondsPerRound: SECONDS, connections: CONNECTIONS, exportMiB: EXPORT_MIB };
+  const md: string[] = [];
+  const checks: Check[] = [];
+  const check = (scenario: string, target: string, value: number, ok: boolean, unit: string) =>
+    checks.push({ scenario, target, measured: Number.isFinite(value) ? `${unit === '×' ? value.toFixed(2) : fmt(value, value < 100 ? 1 : 0)}${unit}` : 'n/a', met: Number.isFinite(value) && ok });
+
+  const install = !args['no-install'];
+  const wrk = ensureWrk(install, log);
+  const gen = wrk ? wrkGenerator(wrk) : nodeGenerator();
+  const genName = wrk ? `wrk ${wrkVersion(wrk)} (1 thread)` : `${gen.name} — wrk not available; ratios on large bodies may measure the generator`;
+  const nginxBin = ensureNginx(install, log);
+  results.generator = genName;
+  results.nginx = nginxBin ? nginxVersion(nginxBin) : null;
+
+  try {
+    log('bench: starting upstream, bare proxy, nginx and gateway as separate processes');
+    const upstream = await startChild('upstream', process.execPath, [path.join(CHILDREN, 'upstream.js')]);
+    const bare = await startChild('bare proxy', process.execPath, [path.join(CHILDREN, 'bareProxy.js'), upstream.url]);
+    const nginx = nginxBin ? await startNginx(nginxBin, dir, upstream.url, SMALL_PATH).catch((e: Error) => { log(`bench: nginx did not start (${e.message.split('\n')[0]}); skipped`); return null; }) : null;
+    const { jwksFile, adminToken } = await writeIdentity(dir);
+    const gw = await startGatewayChild(dir, 'gateway', upstream.url, jwksFile);
+
+    const m = results.machine as ReturnType<typeof machine>;
+    md.push(`# Activity Privacy Gateway — benchmark${QUICK ? ' (--quick)' : ''}`, '',
+      `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Node ${m.node}, ${m.kernel}. CPU pinning: ${m.pinning}.`,
+      `Load generator: ${genName}, ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${SECONDS} s per target (medians).`,
+      `nginx: ${results.nginx ?? 'not installed (skipped)'}${nginx ? ', 1 worker, upstream keep-alive, access log on' : ''}. Gateway: dist/cli.js serve, logging at info (one access line per request, to a file).`, '');
+
+    const direct: Target = { name: 'direct upstream', url: upstream.url, pids: () => [] };
+    const bareT: Target = { name: 'bare http-proxy-3', url: bare.url, pids: () => [bare.pid] };
+    const nginxT: Target | null = nginx ? { name: 'nginx', url: nginx.url, pids: () => withDescendants(nginx.pid) } : null;
+    const gwT: Target = { name: 'gateway', url: gw.url, pids: () => [gw.pid] };
+
+    if (ONLY.has('passthrough')) {
+      log('scenario 1: passthrough, small JSON');
+      const size = (await countSmall(upstream.url + SMALL_PATH));
+      const rows = await rounds(gen, [direct, bareT, ...(nginxT ? [nginxT] : []), gwT], SMALL_PATH, upstream.pid);
+      const by = (n: string) => rows.find((r) => r.target === n);
+      const gwBare = ratio(by('gateway')!.rps, by('bare http-proxy-3')!.rps);
+      const gwNginx = nginxT ? ratio(by('gateway')!.rps, by('nginx')!.rps) : NaN;
+      md.push(`## 1. Passthrough, small JSON (${size} B, GET ${SMALL_PATH})`, '',
+        loadTable(rows, (r) => r.target === 'gateway' ? `${fmtRatio(gwBare)} bare${nginxT ? `, ${fmtRatio(gwNginx)} nginx` : ''}` : r.target === 'bare http-proxy-3' && nginxT ? `${fmtRatio(ratio(r.rps, by('nginx')!.rps))} nginx` : ''), '',
+        `Generator check: the generator drove the upstream directly at ${fmt(by('direct upstream')!.rps)} req/s, ${fmtRatio(ratio(by('direct upstream')!.rps, by('gateway')!.rps))} the gateway's rate.`, '');
+      check('passthrough small', '≥ 0.95× bare http-proxy-3', gwBare, gwBare >= 0.95, '×');
+      check('passthrough small', '≥ 0.40× nginx', gwNginx, gwNginx >= 0.4, '×');
+      results.passthrough = { bytes: size, rows, ratios: { gatewayVsBare: gwBare, gatewayVsNginx: gwNginx } };
+    }
+
+    if (ONLY.has('list') || ONLY.has('reveal')) {
+      const d = await countItems(upstream.url + LIST_PATH);
+      const g = await countItems(gw.url + LIST_PATH);
+      const removed = d.items - g.items;
+      const pageInfo = `${d.items} activities, ${fmt(d.bytes / 1024)} KB, ${removed} private (${Math.round((100 * removed) / d.items)}%) removed by the gateway`;
+      results.listPage = { path: LIST_PATH, items: d.items, bytes: d.bytes, private: removed };
+
+      if (ONLY.has('list')) {
+        log(`scenario 2: list page (${pageInfo})`);
+        const rows = await rounds(gen, [direct, bareT, gwT], LIST_PATH, upstream.pid);
+        const by = (n: string) => rows.find((r) => r.target === n)!;
+        const gwBare = ratio(by('gateway').rps, by('bare http-proxy-3').rps);
+        md.push(`## 2. List page filtering (GET ${LIST_PATH}: ${pageInfo})`, '',
+          loadTable(rows, (r) => (r.target === 'gateway' ? `${fmtRatio(gwBare)} bare` : '')), '',
+          `Generator check: ${fmt(by('direct upstream').rps)} req/s straight from the upstream, ${fmtRatio(ratio(by('direct upstream').rps, by('gateway').rps))} the gateway's rate.`, '');
+        check('list filtering', '≥ 0.60× bare proxy', gwBare, gwBare >= 0.6, '×');
+        results.list = { rows, ratios: { gatewayVsBare: gwBare } };
+      }
+
+      if (ONLY.has('reveal')) {
+        const headers = { authorization: `Bearer ${adminToken}`, 'x-show-private-activities': 'confirm' };
+        const probe = await countItems(gw.url + LIST_PATH, headers);
+        if (probe.status !== 200 || !probe.entry || probe.items !== d.items) throw new Error(`reveal probe failed: status ${probe.status}, entry ${probe.entry}, items ${probe.items}`);
+        log('scenario 3: reveal at 50 concurrent (fsync\'d governance log)');
+        const rows = await rounds(gen, [gwT], LIST_PATH, upstream.pid, headers);
+        const r = rows[0];
+        md.push(`## 3. Reveal at ${CONNECTIONS} concurrent (same page, admin token + X-Show-Private-Activities: confirm; one fsync'd governance entry per request)`, '',
+          table(['target', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'req/s per round'], [[r.target, fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), `${Math.round(r.proxyCpu * 100)}%`, r.perRound.join(' / ')]]), '');
+        check('reveal at 50 concurrent', 'p99 ≤ 15 ms', r.p99ms, r.p99ms <= 15, ' ms');
+        results.reveal = { rows };
+      }
+    }
+
+    if (ONLY.has('export')) {
+      // A dedicated gateway process, so the peak-RSS growth is the export's alone.
+      const egw = await startGatewayChild(dir, 'gateway-export', upstream.url, jwksFile);
+      const rows: ExportRow[] = [];
+      for (const format of ['ndjson', 'csv'] as const) {
+        log(`scenario 4: ${format} export of ${EXPORT_MIB} MiB`);
+        rows.push(...await exportRounds([{ name: 'bare http-proxy-3', url: bare.url, pid: bare.pid }, { name: 'gateway', url: egw.url, pid: egw.pid }], format));
+      }
+      await egw.stop();
+      const lines: string[][] = [];
+      for (const format of ['ndjson', 'csv']) {
+        const b = rows.find((r) => r.format === format && r.target !== 'gateway')!;
+        const g = rows.find((r) => r.format === format && r.target === 'gateway')!;
+        const rr = ratio(g.mibPerSec, b.mibPerSec);
+        for (const r of [b, g]) {
+          lines.push([`${format} · ${r.target}`, fmt(r.mibPerSec), r.seconds.toFixed(2), fmt(mib(r.inBytes)), fmt(mib(r.outBytes)), fmt(mib(r.hwmGrowth), 1), r === g ? `${fmtRatio(rr)} bare` : '', r.perRound.join(' / ')]);
+        }
+        const tag = format === 'ndjson' ? 'NDJSON export' : 'CSV export';
+        check(tag, '≥ 400 MiB/s', g.mibPerSec, g.mibPerSec >= 400, ' MiB/s');
+        check(tag, '≥ 0.5× bare proxy', rr, rr >= 0.5, '×');
+        check(tag, `peak RSS growth < 32 MB for ${EXPORT_MIB >= 1024 ? '1 GiB' : `${EXPORT_MIB} MiB (--quick; target is for 1 GiB)`}`, mib(g.hwmGrowth), g.hwmGrowth < 32e6, ' MiB');
+      }
+      md.push(`## 4. Exports of ${fmt(EXPORT_MIB)} MiB, streamed into a byte counter (MiB/s of upstream bytes; peak RSS = VmHWM growth)`, '',
+        table(['format · target', 'MiB/s', 's', 'MiB in', 'MiB out', 'peak RSS growth MiB', 'ratio', 'MiB/s per round'], lines), '');
+      results.exports = rows;
+    }
+
+    if (ONLY.has('cold')) {
+      log('scenario 5: cold start to readyz');
+      const ms: number[] = [];
+      for (let i = 0; i < COLD_ROUNDS; i++) ms.push(await coldStart(dir, upstream.url, jwksFile, i));
+      md.push('## 5. Cold start (spawn `node dist/cli.js serve` → `/_gateway/readyz` 200)', '',
+        table(['runs', 'median ms', 'min ms', 'max ms'], [[String(ms.length), fmt(median(ms)), fmt(Math.min(...ms)), fmt(Math.max(...ms))]]), '');
+      results.coldStart = { ms };
+    }
+
+    md.push('## Targets', '', table(['scenario', 'target', 'measured', 'met'], checks.map((c) => [c.scenario, c.target, c.measured, c.met ? 'yes' : '**NO**'])), '');
+    md.push(`Total bench time: ${((performance.now() - t0) / 1000).toFixed(0)} s.`);
+    results.targets = checks;
+    results.totalSeconds = (performance.now() - t0) / 1000;
+  } finally {
+    await stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const text = md.join('\n') + '\n';
+  const outDir = path.join(REPO, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'latest.md'), text);
+  writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(results, null, 2));
+  process.stdout.write(args.json ? JSON.stringify(results, null, 2) + '\n' : text);
+}
+
+async function countSmall(url: string): Promise<number> {
+  const r = await fetch(url);
+  return (await r.arrayBuffer()).byteLength;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { void stopAll().then(() => process.exit(130)); });
+
+main().catch(async (err) => {
+  log(`bench failed: ${(err as Error).stack ?? err}`);
+  await stopAll();
+  process.exit(1);
+});
