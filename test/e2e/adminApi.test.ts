@@ -22,7 +22,7 @@ import { generateTestKey, signToken, startIdp, type TestIdp, type TestKey } from
 
 const ISS = 'https://idp.example.com/';
 const AUD = 'activity-privacy-gateway';
-const ACT = (id: string, timestamp: number, actor: string) => ({ _id: id, timestamp, user: { userName: actor }, description: `activity ${id}` });
+const ACT = (id: string, timestamp: number | string, actor: string) => ({ _id: id, timestamp, user: { userName: actor }, description: `activity ${id}` });
 
 /** An upstream whose list page is whatever the test sets, so timestamps can be computed around admin changes. */
 async function fakeUpstream() {
@@ -190,6 +190,13 @@ describe('admin API over real sockets', () => {
       expect(r.json().error.code).toBe('not_found');
     }
     expect(chain().count).toBe(before);
+    // built-in group ids (with a colon) work as path parameters
+    expect((await call('DELETE', 'privacy/groups/builtin:external-users', { token: admin })).status).toBe(204);
+    expect(lastEntry()).toMatchObject({ action: 'privacy-group.removed', target: 'builtin:external-users' });
+    // an unknown admin endpoint is a JSON 404
+    const unknown = await call('GET', 'privacy/nothing-here', { token: admin });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json().error.code).toBe('not_found');
     // made private again: a second interval, the first one kept
     expect((await call('POST', 'privacy/groups', { token: admin, body: { id: 'sales' } })).status).toBe(201);
     const sales = (await call('GET', 'privacy/groups', { token: admin })).json().groups.filter((x: any) => x.id === 'sales');
@@ -272,7 +279,7 @@ describe('admin API over real sockets', () => {
       ACT('before', since - 1, 'frank@contoso.com'),
       ACT('at-since', since, 'frank@contoso.com'),
       ACT('after', since + 1000, 'Frank@Contoso.com'),
-      ACT('after-iso', new Date(since + 2000).toISOString(), 'frank@contoso.com') as any,
+      ACT('after-iso', new Date(since + 2000).toISOString(), 'frank@contoso.com'),
       ACT('other', since + 1000, 'zoe@contoso.com'),
     ];
     const r1 = await get(`${gw.url}/api/v1/activities/`);
