@@ -495,3 +495,27 @@ describe('readiness while the governance disk is full (tmpfs)', () => {
     }
   });
 });
+
+describe('readiness follows the JWKS', () => {
+  it('readyz is 503 while the identity provider cannot be reached (nothing cached), 200 once it answers', async () => {
+    const key = await generateTestKey('ES256');
+    const idp = await startIdp([key]);
+    await idp.stop();
+    const { dir, cleanup } = await tempDir('apg-ready-jwks-');
+    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } }));
+    try {
+      const down = await get(`${gw.url}/_gateway/readyz`);
+      expect(down.status).toBe(503);
+      expect(down.json().checks).toMatchObject({ config: true, state: true, governance: true, identity: false });
+      expect((await get(`${gw.url}/_gateway/healthz`)).status).toBe(200); // alive all the same
+      await idp.start();
+      const up = await get(`${gw.url}/_gateway/readyz`);
+      expect(up.status).toBe(200);
+      expect(up.json().checks.identity).toBe(true);
+    } finally {
+      await gw.close(1000);
+      await idp.close();
+      await cleanup();
+    }
+  });
+});
