@@ -7,9 +7,11 @@ import type { IdentityResult, IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { PrivacyEngine } from '../privacy/engine.js';
+import type { ActivitiesSpec } from '../privacy/extract.js';
 import type { ActivityFacts } from '../privacy/types.js';
 import { createExportFilter } from '../rewrite/export/index.js';
 import { BodyInvalidError } from '../rewrite/errors.js';
+import { compileFieldReader, type FieldReader } from '../rewrite/fieldReader.js';
 import { classifyItem } from '../rewrite/item.js';
 import { filterList } from '../rewrite/list.js';
 import type { CompiledRoute, RouteTable } from '../routes/table.js';
@@ -51,6 +53,17 @@ interface Reveal {
   requested: boolean;
   via?: 'header' | 'token';
   identity?: Extract<IdentityResult, { kind: 'verified' }>;
+}
+
+/** Byte-level field readers, compiled once per runtime (a reload brings a new runtime object). */
+const readers = new WeakMap<Runtime, FieldReader>();
+function readerFor(rt: Runtime): FieldReader {
+  let r = readers.get(rt);
+  if (r === undefined) {
+    r = compileFieldReader(rt.config.activities as unknown as ActivitiesSpec, rt.extract);
+    readers.set(rt, r);
+  }
+  return r;
 }
 
 const CTX = Symbol('apg.ctx');
@@ -268,7 +281,7 @@ export function createPipeline(deps: PipelineDeps) {
     let privateIds: string[] = [];
     let privateCount = 0;
     if (route.kind === 'list') {
-      const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, hide, remove: !reveal.granted });
+      const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, read: readerFor(rt), hide, remove: !reveal.granted });
       out = r.body;
       ctx.removed = r.removed;
       privateIds = r.privateIds;
@@ -342,6 +355,7 @@ export function createPipeline(deps: PipelineDeps) {
       format: route.format!,
       items: route.items ?? 'data',
       extract: rt.extract,
+      read: readerFor(rt),
       fromFields: rt.fromFields,
       csvColumns: {
         id: cols.id ?? last(acts.id),

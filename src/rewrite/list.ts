@@ -23,6 +23,8 @@ export interface ListFilterOptions {
   /** dot path of the count, optional */
   total?: string;
   extract: (record: unknown) => ActivityFacts;
+  /** optional byte-level reader with the same result as extract(JSON.parse(element)) (fieldReader.ts): no whole-record parse */
+  read?: (buf: Buffer, start: number, end: number) => ActivityFacts;
   hide: HideBatch;
   /** false = reveal granted: keep everything, but still report the private ones */
   remove: boolean;
@@ -51,9 +53,10 @@ export async function filterList(body: Buffer, opts: ListFilterOptions): Promise
   const scan = scanJson(body, { items: opts.items, total: opts.total });
 
   const facts: ActivityFacts[] = [];
+  const read = opts.read;
   for (const arr of scan.arrays) {
     for (const el of arr.elements) {
-      facts.push(opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))));
+      facts.push(read ? read(body, el.start, el.end) : opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))));
     }
   }
 

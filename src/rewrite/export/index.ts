@@ -41,6 +41,8 @@ export interface ExportFilterOptions {
   items?: string;
   /** json / ndjson records */
   extract: (record: unknown) => ActivityFacts;
+  /** ndjson: optional byte-level reader equal to extract(JSON.parse(line)) (fieldReader.ts), after validation */
+  read?: (buf: Buffer, start: number, end: number) => ActivityFacts;
   /** csv / cef records */
   fromFields: (fields: ExportFields) => ActivityFacts;
   csvColumns: CsvColumns;
@@ -90,7 +92,7 @@ function makeParser(opts: ExportFilterOptions): RecordParser {
   const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   switch (opts.format) {
     case 'ndjson':
-      return ndjsonParser({ extract: opts.extract, maxRecordBytes });
+      return ndjsonParser({ extract: opts.extract, read: opts.read, maxRecordBytes });
     case 'json':
       return jsonArrayParser({ extract: opts.extract, items: opts.items ?? 'data', maxRecordBytes });
     case 'csv':

@@ -4,6 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
+import { scanJson } from '../jsonScan.js';
 import type { Op, RecordParser } from './index.js';
 
 const LF = 0x0a;
@@ -128,14 +129,14 @@ export function safely<T>(read: (x: T) => ActivityFacts, x: T): ActivityFacts | 
   }
 }
 
-export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; maxRecordBytes: number }): RecordParser {
+export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; read?: ByteReader; maxRecordBytes: number }): RecordParser {
   const framer = new LineFramer(o.maxRecordBytes);
   let first = true;
   const frame = (line: Buffer): Op => {
     const bom = first && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf;
     first = false;
     if (isBlank(line)) return { kind: 'raw', bytes: line };
-    return { kind: 'record', bytes: line, facts: readLine(bom ? line.subarray(3) : line, o.extract) };
+    return { kind: 'record', bytes: line, facts: readLine(bom ? line.subarray(3) : line, o.extract, o.read) };
   };
   return {
     push(chunk, out) {
@@ -148,8 +149,20 @@ export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; m
   };
 }
 
+/** Facts from a record's bytes, same as extract(JSON.parse(bytes)); the bytes must be valid JSON. */
+export type ByteReader = (buf: Buffer, start: number, end: number) => ActivityFacts;
+
 /** A line that is not UTF-8 JSON is withheld (null), not a structural error. */
-function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts): ActivityFacts | null {
+function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, read?: ByteReader): ActivityFacts | null {
+  if (read) {
+    // validate (scanJson also checks UTF-8), then read only the decision's fields from the bytes
+    try {
+      scanJson(line);
+    } catch {
+      return null;
+    }
+    return safely((l: Buffer) => read(l, 0, l.length), line);
+  }
   if (!isUtf8(line)) return null;
   let record: unknown;
   try {
