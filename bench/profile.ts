@@ -36,8 +36,24 @@ function summarise(file: string, top = 30): string {
     const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${f.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + dt);
   });
-  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+  // inclusive time of the gateway's own functions and the libraries it calls (a function counted once per sample)
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const incl = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      if (!/\/(dist|node_modules)\//.test(f.url)) continue;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${f.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      incl.set(key, (incl.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
+    }
+  });
+  const rows = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
     .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+  return `self time:\n${rows(self)}\n\ninclusive (gateway and library code):\n${rows(incl)}`;
 }
 
 async function main(): Promise<void> {

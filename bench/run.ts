@@ -46,10 +46,10 @@ const { values: args } = parseArgs({
   },
 });
 const QUICK = args.quick!;
-const ROUNDS = Number(args.rounds ?? (QUICK ? 2 : 5));
-const SECONDS = Number(args.seconds ?? (QUICK ? 2 : 5));
+const ROUNDS = Number(args.rounds ?? (QUICK ? 2 : 4));
+const SECONDS = Number(args.seconds ?? (QUICK ? 2 : 4));
 const EXPORT_MIB = Number(args['export-mib'] ?? (QUICK ? 256 : 1024));
-const EXPORT_ROUNDS = QUICK ? 1 : 3;
+const EXPORT_ROUNDS = QUICK ? 1 : 2;
 const COLD_ROUNDS = QUICK ? 2 : 5;
 const ONLY = new Set((args.only ?? 'passthrough,list,reveal,export,cold').split(','));
 const log = (s: string) => process.stderr.write(s + '\n');
