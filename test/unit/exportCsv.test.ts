@@ -3,32 +3,7 @@ import fc from 'fast-check';
 import { createExportFilter, ExportStructureError, type ExportFilterOptions, type ExportFields } from '../../src/rewrite/export/index.js';
 import { parseCsvRecord } from '../../src/rewrite/export/csv.js';
 
-// --- small harness (each export test file carries its own copy) ---
-function run(opts: ExportFilterOptions, chunks: Buffer[]): Promise<{ out: Buffer; err: unknown }> {
-  return new Promise((resolve) => {
-    const f = createExportFilter(opts);
-    const out: Buffer[] = [];
-    f.on('data', (c: Buffer) => out.push(c));
-    f.on('end', () => resolve({ out: Buffer.concat(out), err: null }));
-    f.on('error', (err) => resolve({ out: Buffer.concat(out), err }));
-    for (const c of chunks) if (c.length) f.write(c);
-    f.end();
-  });
-}
-function chunked(buf: Buffer, sizes: number[]): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0, i = 0; at < buf.length; i++) {
-    const n = sizes.length ? sizes[i % sizes.length] : buf.length;
-    out.push(buf.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
-const hostile = fc.oneof(
-  fc.string({ unit: fc.constantFrom('a', ' ', '\n', '\r', '"', '\\', ',', ';', '|', '=', '{', '}', '[', ']', 'é', '€', '😀', '\u2028', '\t', '\u0000'), maxLength: 12 }),
-  fc.string({ unit: 'binary', maxLength: 8 }),
-);
-// ------------------------------------------------------------------
+import { run, chunked, hostile } from '../helpers/exportHarness.js';
 
 const seen: ExportFields[] = [];
 function options(hideAsync = false, removed?: number[]): ExportFilterOptions {
