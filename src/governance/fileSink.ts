@@ -22,6 +22,7 @@ import {
   type ReadResult,
   type VerifyResult,
 } from './types.js';
+import { enqueue, type Pending } from './pending.js';
 import { isTornTail, MAX_TORN_LINES, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
 
 /** The file operations the sink uses; node's fs/promises fits, tests inject faults. */
@@ -63,14 +64,6 @@ export interface FileGovernanceSink extends GovernanceSink {
   probe(): Promise<boolean>;
 }
 
-interface Pending {
-  input: GovernanceEntryInput;
-  time: string;
-  settled: boolean;
-  resolve(e: GovernanceEntry): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 const DEFAULT_DEADLINE_MS = 2000;
 const MAX_BATCH_ENTRIES = 512;
@@ -202,28 +195,9 @@ class FileSink implements FileGovernanceSink {
       return Promise.reject(err);
     }
     if (this.closed) return Promise.reject(new GovernanceUnavailableError('governance log is closed'));
-    return new Promise<GovernanceEntry>((resolve, reject) => {
-      const p: Pending = {
-        input,
-        time: new Date().toISOString(),
-        settled: false,
-        resolve: (e) => {
-          if (p.settled) return;
-          p.settled = true;
-          clearTimeout(p.timer);
-          resolve(e);
-        },
-        reject: (err) => {
-          if (p.settled) return;
-          p.settled = true;
-          clearTimeout(p.timer);
-          reject(err);
-        },
-        timer: setTimeout(() => this.expire(p), this.deadlineMs),
-      };
-      this.queue.push(p);
-      void this.pump();
-    });
+    const done = enqueue(this.queue, input, this.deadlineMs, (p) => this.expire(p));
+    void this.pump();
+    return done;
   }
 
   /**

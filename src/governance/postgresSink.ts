@@ -23,6 +23,7 @@ import {
   type ReadResult,
   type VerifyResult,
 } from './types.js';
+import { enqueue, type Pending } from './pending.js';
 
 export interface PostgresSinkOptions {
   /** one of url / pool; a pool passed in is not ended by close() */
@@ -37,16 +38,6 @@ export interface PostgresSinkOptions {
   onError?: (err: unknown) => void;
 }
 
-interface Pending {
-  input: GovernanceEntryInput;
-  time: string;
-  deadlineAt: number;
-  attempts: number;
-  settled: boolean;
-  resolve(e: GovernanceEntry): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 const DEFAULT_DEADLINE_MS = 2000;
 const MAX_BATCH_ENTRIES = 256;
@@ -105,30 +96,9 @@ class PostgresSink implements GovernanceSink {
       return Promise.reject(err);
     }
     if (this.closed) return Promise.reject(new GovernanceUnavailableError('governance log is closed'));
-    return new Promise<GovernanceEntry>((resolve, reject) => {
-      const p: Pending = {
-        input,
-        time: new Date().toISOString(),
-        deadlineAt: Date.now() + this.deadlineMs,
-        attempts: 0,
-        settled: false,
-        resolve: (e) => {
-          if (p.settled) return;
-          p.settled = true;
-          clearTimeout(p.timer);
-          resolve(e);
-        },
-        reject: (err) => {
-          if (p.settled) return;
-          p.settled = true;
-          clearTimeout(p.timer);
-          reject(err);
-        },
-        timer: setTimeout(() => this.expire(p), this.deadlineMs),
-      };
-      this.queue.push(p);
-      void this.pump();
-    });
+    const done = enqueue(this.queue, input, this.deadlineMs, (p) => this.expire(p));
+    void this.pump();
+    return done;
   }
 
   /**

@@ -1,0 +1,46 @@
+import type { GovernanceEntry, GovernanceEntryInput } from './types.js';
+
+/** An append waiting for its batch: settles once, and its deadline timer goes with it. */
+export interface Pending {
+  input: GovernanceEntryInput;
+  /** the entry's time: when append() was called */
+  time: string;
+  deadlineAt: number;
+  attempts: number;
+  settled: boolean;
+  resolve(e: GovernanceEntry): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Queues one append for a sink's writer. `onExpire` runs when the deadline passes
+ * before the entry was acknowledged; the sink decides what that means for a batch
+ * already in flight. Shared by the file and PostgreSQL sinks so both keep the same
+ * "settle exactly once" rule.
+ */
+export function enqueue(queue: Pending[], input: GovernanceEntryInput, deadlineMs: number, onExpire: (p: Pending) => void): Promise<GovernanceEntry> {
+  return new Promise<GovernanceEntry>((resolve, reject) => {
+    const p: Pending = {
+      input,
+      time: new Date().toISOString(),
+      deadlineAt: Date.now() + deadlineMs,
+      attempts: 0,
+      settled: false,
+      resolve: (e) => {
+        if (p.settled) return;
+        p.settled = true;
+        clearTimeout(p.timer);
+        resolve(e);
+      },
+      reject: (err) => {
+        if (p.settled) return;
+        p.settled = true;
+        clearTimeout(p.timer);
+        reject(err);
+      },
+      timer: setTimeout(() => onExpire(p), deadlineMs),
+    };
+    queue.push(p);
+  });
+}
