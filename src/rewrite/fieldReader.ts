@@ -27,8 +27,6 @@ interface PathNode {
   keys: { text: string; bytes: Buffer; node: PathNode }[];
 }
 
-export type FieldReader = (buf: Buffer, start: number, end: number) => ActivityFacts;
-
 function specPaths(spec: ActivitiesSpec): string[] {
   const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
   const paths = [spec.id, spec.timestamp, ...list(spec.actor), ...list(spec.groups)];
@@ -180,8 +178,101 @@ export function compilePruner(paths: readonly string[]): (buf: Buffer, start: nu
   };
 }
 
+/**
+ * Compiled paths for the fused scan (jsonScan records the byte range of the
+ * last value at every trie node while it validates). Nodes are numbered in
+ * depth-first preorder, so a node's subtree is the id range [id, last].
+ * Slot layout: slots[2*id] = start, slots[2*id+1] = end, -1 = absent.
+ */
+export interface FieldPlan {
+  /** number of nodes, root included (id 0) */
+  size: number;
+  root: PlanNode;
+}
+
+export interface PlanNode {
+  id: number;
+  /** last id of this node's subtree */
+  last: number;
+  /** some path ends here: the value is parsed whole, never descended */
+  whole: boolean;
+  keys: PlanKey[];
+}
+
+export interface PlanKey {
+  text: string;
+  bytes: Buffer;
+  node: PlanNode;
+}
+
+export function compileFieldPlan(paths: readonly string[]): FieldPlan {
+  let next = 0;
+  const number = (t: PathNode): PlanNode => {
+    const node: PlanNode = { id: next++, last: 0, whole: t.whole, keys: [] };
+    for (const k of t.keys) node.keys.push({ text: k.text, bytes: k.bytes, node: number(k.node) });
+    node.last = next - 1;
+    return node;
+  };
+  const root = number(buildTrie(paths));
+  return { size: next, root };
+}
+
+/**
+ * The pruned record from the slots the fused scan recorded for the element
+ * buf[start, end): for each key on a path, its last value, descended when it
+ * is an object on the way to a deeper path end, else JSON.parse'd whole.
+ * Same result as compilePruner on the same bytes.
+ */
+export function prunedFromSlots(plan: FieldPlan, buf: Buffer, start: number, end: number, slots: Int32Array): unknown {
+  const root = plan.root;
+  start = skipWs(buf, start);
+  if (root.whole || buf[start] !== 0x7b) return JSON.parse(buf.toString('utf8', start, end));
+  return buildObject(root, buf, slots);
+}
+
+function buildObject(node: PlanNode, buf: Buffer, slots: Int32Array): Record<string, unknown> {
+  const obj = Object.create(null) as Record<string, unknown>;
+  for (const k of node.keys) {
+    const c = k.node;
+    const s = slots[2 * c.id];
+    if (s < 0) continue;
+    obj[k.text] = !c.whole && buf[s] === 0x7b ? buildObject(c, buf, slots) : parseSlice(buf, s, slots[2 * c.id + 1]);
+  }
+  return obj;
+}
+
+/**
+ * JSON.parse of one validated value. A string without a backslash is its raw
+ * bytes (valid UTF-8, no control characters: the scan checked), decoded
+ * directly; everything else goes through JSON.parse.
+ */
+function parseSlice(buf: Buffer, s: number, e: number): unknown {
+  if (buf[s] === 0x22) {
+    let i = s + 1;
+    while (i < e - 1 && buf[i] !== 0x5c) i++;
+    if (i === e - 1) return buf.toString('utf8', s + 1, e - 1);
+  }
+  return JSON.parse(buf.toString('utf8', s, e));
+}
+
+/**
+ * Facts of the record in buf[start, end), equal to extract(JSON.parse(those bytes)).
+ * `plan` + `fromSlots` is the fused form: scanJson({ fields: plan }) records the
+ * slots while validating, and fromSlots turns them into the same facts.
+ */
+export interface FieldReader {
+  (buf: Buffer, start: number, end: number): ActivityFacts;
+  plan?: FieldPlan;
+  fromSlots?: (buf: Buffer, start: number, end: number, slots: Int32Array) => ActivityFacts;
+}
+
 /** Facts of the record in buf[start, end), equal to compileExtractor(spec)(JSON.parse(those bytes)). */
 export function compileFieldReader(spec: ActivitiesSpec, extract: (record: unknown) => ActivityFacts = compileExtractor(spec)): FieldReader {
-  const prune = compilePruner(specPaths(spec));
-  return (buf, start, end) => extract(prune(buf, start, end));
+  const paths = specPaths(spec);
+  const prune = compilePruner(paths);
+  const plan = compileFieldPlan(paths);
+  const reader: FieldReader = (buf, start, end) => extract(prune(buf, start, end));
+  reader.plan = plan;
+  reader.fromSlots = (buf, start, end, slots) => extract(prunedFromSlots(plan, buf, start, end, slots));
+  return reader;
 }

@@ -22,6 +22,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { BodyInvalidError } from './errors.js';
+import type { FieldPlan, PlanNode } from './fieldReader.js';
 
 /** Deepest accepted nesting of arrays/objects; deeper bodies are rejected. */
 export const MAX_DEPTH = 512;
@@ -33,9 +34,15 @@ export interface ByteRange {
   end: number;
 }
 
+/** One element (record) of an items array. */
+export interface ElementHit extends ByteRange {
+  /** with `fields`: the byte ranges of the last value at each plan node (FieldPlan slot layout) */
+  slots?: Int32Array;
+}
+
 /** One array found at the items path: [start,end) spans `[` … `]`. */
 export interface ArrayHit extends ByteRange {
-  elements: ByteRange[];
+  elements: ElementHit[];
 }
 
 export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
@@ -45,6 +52,14 @@ export interface ScanOptions {
   items?: string;
   /** dot path of the number(s) to report; non-number values there are ignored. */
   total?: string;
+  /**
+   * Fused field read: while validating each record (each element of the items
+   * arrays, or the top-level value when no items path is given), record the
+   * byte range of the LAST value of every plan node, as JSON.parse would keep it
+   * (a later duplicate key replaces the whole earlier value, so it clears the
+   * ranges recorded under it). Only objects are descended.
+   */
+  fields?: FieldPlan;
 }
 
 export interface ScanResult {
@@ -54,6 +69,8 @@ export interface ScanResult {
   arrays: ArrayHit[];
   /** every number at the total path, in body order */
   totals: ByteRange[];
+  /** with `fields` and no items path: the slots of the top-level value */
+  slots?: Int32Array;
 }
 
 const ARR = 1;
@@ -194,6 +211,29 @@ const TRUE = [0x74, 0x72, 0x75, 0x65];
 const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
 const NULL = [0x6e, 0x75, 0x6c, 0x6c];
 
+/** The plan child whose key equals the key string [q0,q1) as JSON.parse decodes it, or null. */
+function keyNode(buf: Buffer, q0: number, q1: number, hadEscape: boolean, node: PlanNode): PlanNode | null {
+  const keys = node.keys;
+  if (hadEscape) {
+    const text = JSON.parse(buf.toString('utf8', q0, q1)) as string;
+    for (let j = 0; j < keys.length; j++) if (keys[j].text === text) return keys[j].node;
+    return null;
+  }
+  const n = q1 - q0 - 2;
+  outer: for (let j = 0; j < keys.length; j++) {
+    const b = keys[j].bytes;
+    if (b.length !== n) continue;
+    for (let i = 0; i < n; i++) if (buf[q0 + 1 + i] !== b[i]) continue outer;
+    return keys[j].node;
+  }
+  return null;
+}
+
+const NO_SLOTS = new Int32Array(0);
+/* Scratch of the fused read, reused across scans (NDJSON scans one short line at a time). */
+const NODES: PlanNode[] = new Array<PlanNode>(MAX_DEPTH);
+const PEND = new Int32Array(MAX_DEPTH + 1).fill(-1);
+
 /** Whether the key string spanning [q0,q1) (quotes included) equals seg, as JSON.parse decodes it. */
 function keyEquals(buf: Buffer, q0: number, q1: number, hadEscape: boolean, seg: Segment): boolean {
   if (hadEscape) return JSON.parse(buf.toString('utf8', q0, q1)) === seg.text;
@@ -219,6 +259,7 @@ export function scanJson(buf: Buffer, opts: ScanOptions = {}): ScanResult {
   } finally {
     W = NO_WORDS; // do not keep the body alive
     WN = 0;
+    if (opts.fields) PEND.fill(-1); // a failed scan may leave entries set
   }
 }
 
@@ -245,6 +286,18 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
   const totals: ByteRange[] = [];
   let root: JsonKind = 'null';
 
+  // Fused field read. Records are the values at depth E; the on-plan objects
+  // form a stack prefix of length fOn above index E, nodes[j] = plan node of
+  // the object at index j. pend[d] = node id of the field value open at depth d.
+  const plan = opts.fields ?? null;
+  const E = plan === null ? -1 : iPath === null ? 0 : n + 1;
+  const slots = plan === null ? NO_SLOTS : new Int32Array(2 * plan.size);
+  const nodes = NODES;
+  const pend = PEND;
+  let fOn = 0;
+  let fKey: PlanNode | null = null;
+  let rootSlots: Int32Array | undefined;
+
   let pos = skipWs(buf, 0, len);
   value: for (;;) {
     if (expectKey) {
@@ -255,6 +308,7 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
       // The object at index D-1 is on a path iff xOn === D; its keys are compared to path[D-1].
       iKey = iOn === D && keyEquals(buf, q0, pos, lastHadEscape, iPath![D - 1]);
       tKey = tOn === D && keyEquals(buf, q0, pos, lastHadEscape, tPath![D - 1]);
+      fKey = plan !== null && fOn === D && D > E ? keyNode(buf, q0, pos, lastHadEscape, nodes[D - 1]) : null;
       pos = skipWs(buf, pos, len);
       if (pos >= len || buf[pos] !== 0x3a) fail('expected colon', pos);
       pos = skipWs(buf, pos + 1, len);
@@ -267,6 +321,27 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
     const tVal = D === 0 ? m >= 0 : tKey && tOn === D && stack[D - 1] === OBJ;
     if (D === n + 1 && iOn === D) elemStart = pos; // parent is an items array
     if (iVal && D === n && c !== 0x5b) fail('items path is not an array', pos);
+    if (plan !== null) {
+      if (D === E && iOn === D) {
+        // a record starts: nothing recorded yet
+        slots.fill(-1);
+        if (c === 0x7b && !plan.root.whole) {
+          nodes[D] = plan.root;
+          fOn = D + 1;
+        }
+      } else if (fKey !== null) {
+        // a later duplicate replaces the whole earlier value: forget what was under it
+        const k = fKey;
+        fKey = null;
+        slots.fill(-1, 2 * k.id, 2 * k.last + 2);
+        slots[2 * k.id] = pos;
+        pend[D] = k.id;
+        if (c === 0x7b && !k.whole) {
+          nodes[D] = k;
+          fOn = D + 1;
+        }
+      }
+    }
 
     if (c === 0x7b || c === 0x5b) {
       if (D === MAX_DEPTH) fail('nesting too deep', pos);
@@ -291,6 +366,7 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
         D--;
         if (iOn > D) iOn = D;
         if (tOn > D) tOn = D;
+        if (fOn > D) fOn = D;
       } else {
         expectKey = c === 0x7b;
         continue value;
@@ -317,8 +393,18 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
 
     // A value just ended at pos; close as many containers as the input says.
     for (;;) {
-      if (D === n + 1 && iOn === D) cur!.elements.push({ start: elemStart, end: pos });
+      if (plan !== null) {
+        const id = pend[D];
+        if (id >= 0) {
+          slots[2 * id + 1] = pos;
+          pend[D] = -1;
+        }
+      }
+      if (D === n + 1 && iOn === D) {
+        cur!.elements.push(plan === null ? { start: elemStart, end: pos } : { start: elemStart, end: pos, slots: slots.slice() });
+      }
       if (D === 0) {
+        if (plan !== null && E === 0) rootSlots = slots;
         pos = skipWs(buf, pos, len);
         if (pos !== len) fail('trailing data', pos);
         break value;
@@ -338,6 +424,7 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
         D--;
         if (iOn > D) iOn = D;
         if (tOn > D) tOn = D;
+        if (fOn > D) fOn = D;
         continue;
       }
       fail('expected comma or closing bracket', pos);
@@ -345,5 +432,5 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
   }
 
   if (iPath !== null && arrays.length === 0) throw new BodyInvalidError('items path not found');
-  return { root, arrays, totals };
+  return rootSlots === undefined ? { root, arrays, totals } : { root, arrays, totals, slots: rootSlots };
 }

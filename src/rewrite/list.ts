@@ -16,6 +16,7 @@
  */
 import type { ActivityFacts, HideBatch } from '../privacy/types.js';
 import { scanJson, type ArrayHit, type ByteRange } from './jsonScan.js';
+import type { FieldReader } from './fieldReader.js';
 
 export interface ListFilterOptions {
   /** dot path of the activity array; '' = top-level array */
@@ -23,8 +24,12 @@ export interface ListFilterOptions {
   /** dot path of the count, optional */
   total?: string;
   extract: (record: unknown) => ActivityFacts;
-  /** optional byte-level reader with the same result as extract(JSON.parse(element)) (fieldReader.ts): no whole-record parse */
-  read?: (buf: Buffer, start: number, end: number) => ActivityFacts;
+  /**
+   * optional byte-level reader with the same result as extract(JSON.parse(element))
+   * (fieldReader.ts): no whole-record parse. With a plan, the fields are located
+   * by the validating scan itself (one pass over the body).
+   */
+  read?: FieldReader;
   hide: HideBatch;
   /** false = reveal granted: keep everything, but still report the private ones */
   remove: boolean;
@@ -50,13 +55,18 @@ interface Edit {
 }
 
 export async function filterList(body: Buffer, opts: ListFilterOptions): Promise<ListFilterResult> {
-  const scan = scanJson(body, { items: opts.items, total: opts.total });
+  const read = opts.read;
+  const fromSlots = read?.plan && read.fromSlots;
+  const scan = scanJson(body, { items: opts.items, total: opts.total, fields: fromSlots ? read.plan : undefined });
 
   const facts: ActivityFacts[] = [];
-  const read = opts.read;
   for (const arr of scan.arrays) {
     for (const el of arr.elements) {
-      facts.push(read ? read(body, el.start, el.end) : opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))));
+      facts.push(
+        fromSlots ? fromSlots(body, el.start, el.end, el.slots!)
+        : read ? read(body, el.start, el.end)
+        : opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))),
+      );
     }
   }
 

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePath } from '../../src/privacy/dotpath.js';
 import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
-import { compileFieldReader, compilePruner } from '../../src/rewrite/fieldReader.js';
+import { compileFieldPlan, compileFieldReader, compilePruner, prunedFromSlots } from '../../src/rewrite/fieldReader.js';
+import { scanJson } from '../../src/rewrite/jsonScan.js';
 
 const SPEC: ActivitiesSpec = {
   id: '_id',
@@ -147,5 +148,77 @@ describe('fieldReader', () => {
     const text = '{"users":[{"name":"Bob@contoso.com"},{"name":"x"}],"timestamp":5}';
     const b = Buffer.from(text);
     expect(r(b, 0, b.length).actor).toBe('bob@contoso.com');
+  });
+
+  // ---------- fused: the validating scan records the field ranges (one pass) ----------
+
+  const plan = read.plan!;
+  const viaFusedRoot = (text: string) => {
+    const b = Buffer.from(text, 'utf8');
+    const res = scanJson(b, { fields: plan });
+    return read.fromSlots!(b, 0, b.length, res.slots!);
+  };
+
+  it('fused scan of a whole record (NDJSON line) gives the facts of JSON.parse + the extractor', () => {
+    let informative = 0;
+    fc.assert(fc.property(recordText, ws, ws, (text, a, z) => {
+      const f = viaParse(text);
+      if (f.actor !== undefined || f.groups.length > 0 || f.id !== undefined) informative++;
+      expect(viaFusedRoot(a + text + z + '\n')).toEqual(f);
+    }), { numRuns: 1500 });
+    expect(informative).toBeGreaterThan(200);
+  });
+
+  it('fused scan of the items elements gives, per element, the facts of JSON.parse + the extractor (slots reset per element)', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(recordText, jsonText), { maxLength: 6 }), ws, recordText, (records, w, env) => {
+      // the envelope itself carries configured keys at the top: they must not leak into elements
+      const body = Buffer.from(`{"_id":"env","user":{"userName":"env@x.com"},"data":[${records.map((r) => w + r + w).join(',')}],"meta":${env}}`);
+      const res = scanJson(body, { items: 'data', fields: plan });
+      const els = res.arrays[0].elements;
+      expect(els.length).toBe(records.length);
+      els.forEach((el, i) => {
+        expect(read.fromSlots!(body, el.start, el.end, el.slots!)).toEqual(viaParse(records[i]));
+      });
+    }), { numRuns: 600 });
+  });
+
+  it('fused slots prune to the values dotpath reads from JSON.parse, for every configured path', () => {
+    const p = compileFieldPlan(PATHS);
+    const readers = PATHS.map(compilePath);
+    fc.assert(fc.property(fc.oneof(recordText, jsonText), (text) => {
+      const b = Buffer.from(text);
+      const pruned = prunedFromSlots(p, b, 0, b.length, scanJson(b, { fields: p }).slots!);
+      const full = JSON.parse(text);
+      for (const r of readers) expect(r(pruned)).toEqual(r(full));
+    }), { numRuns: 800 });
+  });
+
+  it.each([
+    ['later duplicate object without the field', '{"user":{"userName":"a@x.com","userTags":["hr"]},"user":{}}'],
+    ['later duplicate scalar', '{"user":{"userName":"a@x.com"},"user":5}'],
+    ['later duplicate array', '{"user":{"userName":"a@x.com"},"user":[{"userName":"b@x.com"}]}'],
+    ['earlier scalar, later object', '{"user":"s","user":{"userName":"c@x.com"}}'],
+    ['escaped duplicate', '{"user":{"userName":"a@x.com"},"us\\u0065r":{"user\\u004eame":"d@x.com"}}'],
+    ['nested duplicate keys', '{"user":{"userName":"a@x.com","userName":"e@x.com","userTags":["x"],"userTags":"hr"}}'],
+    ['__proto__ noise', '{"__proto__":{"userName":"m@x.com"},"user":{"__proto__":{"userName":"n@x.com"}}}'],
+  ])('fused: %s', (_name, text) => {
+    expect(viaFusedRoot(text)).toEqual(viaParse(text));
+  });
+
+  it('fused: a later duplicate object hides the earlier fields entirely', () => {
+    const f = viaFusedRoot('{"user":{"userName":"a@x.com","userTags":["hr"]},"_id":"1","user":{}}');
+    expect(f.actor).toBeUndefined();
+    expect(f.groups).toEqual([]);
+    expect(f.id).toBe('1');
+  });
+
+  it('fused: __proto__ path and array-index paths behave as with JSON.parse', () => {
+    for (const spec of [{ ...SPEC, actor: ['__proto__.userName'] }, { ...SPEC, actor: 'users.0.name' }] as ActivitiesSpec[]) {
+      const r = compileFieldReader(spec);
+      for (const text of ['{"__proto__":{"userName":"mallory@fabrikam.com"}}', '{"users":[{"name":"Bob@contoso.com"}],"timestamp":5}', '{"userName":"x@contoso.com"}']) {
+        const b = Buffer.from(text);
+        expect(r.fromSlots!(b, 0, b.length, scanJson(b, { fields: r.plan! }).slots!)).toEqual(compileExtractor(spec)(JSON.parse(text)));
+      }
+    }
   });
 });

@@ -4,6 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
+import type { FieldReader } from '../fieldReader.js';
 import { scanJson } from '../jsonScan.js';
 import type { Op, RecordParser } from './index.js';
 
@@ -149,18 +150,25 @@ export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; r
   };
 }
 
-/** Facts from a record's bytes, same as extract(JSON.parse(bytes)); the bytes must be valid JSON. */
-export type ByteReader = (buf: Buffer, start: number, end: number) => ActivityFacts;
+/**
+ * Facts from a record's bytes, same as extract(JSON.parse(bytes)); the bytes must be valid JSON.
+ * With a plan (fieldReader.ts), the line is validated and its fields located in one scan.
+ */
+export type ByteReader = FieldReader;
 
 /** A line that is not UTF-8 JSON is withheld (null), not a structural error. */
 function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, read?: ByteReader): ActivityFacts | null {
   if (read) {
-    // validate (scanJson also checks UTF-8), then read only the decision's fields from the bytes
+    // validate (scanJson also checks UTF-8) and, with a plan, locate the fields in the same pass
+    const plan = read.plan;
+    const fromSlots = read.fromSlots;
+    let slots: Int32Array | undefined;
     try {
-      scanJson(line);
+      slots = scanJson(line, plan && fromSlots ? { fields: plan } : {}).slots;
     } catch {
       return null;
     }
+    if (slots !== undefined && fromSlots) return safely((l: Buffer) => fromSlots(l, 0, l.length, slots), line);
     return safely((l: Buffer) => read(l, 0, l.length), line);
   }
   if (!isUtf8(line)) return null;
