@@ -182,7 +182,8 @@ export function compilePruner(paths: readonly string[]): (buf: Buffer, start: nu
  * Compiled paths for the fused scan (jsonScan records the byte range of the
  * last value at every trie node while it validates). Nodes are numbered in
  * depth-first preorder, so a node's subtree is the id range [id, last].
- * Slot layout: slots[2*id] = start, slots[2*id+1] = end, -1 = absent.
+ * Slot layout of one record from its offset `at`: slots[at+2*id] = start,
+ * slots[at+2*id+1] = end, -1 = absent.
  */
 export interface FieldPlan {
   /** number of nodes, root included (id 0) */
@@ -223,20 +224,20 @@ export function compileFieldPlan(paths: readonly string[]): FieldPlan {
  * is an object on the way to a deeper path end, else JSON.parse'd whole.
  * Same result as compilePruner on the same bytes.
  */
-export function prunedFromSlots(plan: FieldPlan, buf: Buffer, start: number, end: number, slots: Int32Array): unknown {
+export function prunedFromSlots(plan: FieldPlan, buf: Buffer, start: number, end: number, slots: ArrayLike<number>, at = 0): unknown {
   const root = plan.root;
   start = skipWs(buf, start);
   if (root.whole || buf[start] !== 0x7b) return JSON.parse(buf.toString('utf8', start, end));
-  return buildObject(root, buf, slots);
+  return buildObject(root, buf, slots, at);
 }
 
-function buildObject(node: PlanNode, buf: Buffer, slots: Int32Array): Record<string, unknown> {
+function buildObject(node: PlanNode, buf: Buffer, slots: ArrayLike<number>, at: number): Record<string, unknown> {
   const obj = Object.create(null) as Record<string, unknown>;
   for (const k of node.keys) {
     const c = k.node;
-    const s = slots[2 * c.id];
+    const s = slots[at + 2 * c.id];
     if (s < 0) continue;
-    obj[k.text] = !c.whole && buf[s] === 0x7b ? buildObject(c, buf, slots) : parseSlice(buf, s, slots[2 * c.id + 1]);
+    obj[k.text] = !c.whole && buf[s] === 0x7b ? buildObject(c, buf, slots, at) : parseSlice(buf, s, slots[at + 2 * c.id + 1]);
   }
   return obj;
 }
@@ -263,7 +264,7 @@ function parseSlice(buf: Buffer, s: number, e: number): unknown {
 export interface FieldReader {
   (buf: Buffer, start: number, end: number): ActivityFacts;
   plan?: FieldPlan;
-  fromSlots?: (buf: Buffer, start: number, end: number, slots: Int32Array) => ActivityFacts;
+  fromSlots?: (buf: Buffer, start: number, end: number, slots: ArrayLike<number>, at?: number) => ActivityFacts;
 }
 
 /** Facts of the record in buf[start, end), equal to compileExtractor(spec)(JSON.parse(those bytes)). */
@@ -273,6 +274,6 @@ export function compileFieldReader(spec: ActivitiesSpec, extract: (record: unkno
   const plan = compileFieldPlan(paths);
   const reader: FieldReader = (buf, start, end) => extract(prune(buf, start, end));
   reader.plan = plan;
-  reader.fromSlots = (buf, start, end, slots) => extract(prunedFromSlots(plan, buf, start, end, slots));
+  reader.fromSlots = (buf, start, end, slots, at = 0) => extract(prunedFromSlots(plan, buf, start, end, slots, at));
   return reader;
 }

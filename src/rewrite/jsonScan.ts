@@ -36,8 +36,8 @@ export interface ByteRange {
 
 /** One element (record) of an items array. */
 export interface ElementHit extends ByteRange {
-  /** with `fields`: the byte ranges of the last value at each plan node (FieldPlan slot layout) */
-  slots?: Int32Array;
+  /** with `fields`: where this element's slots start in ScanResult.slots */
+  slot?: number;
 }
 
 /** One array found at the items path: [start,end) spans `[` … `]`. */
@@ -69,8 +69,12 @@ export interface ScanResult {
   arrays: ArrayHit[];
   /** every number at the total path, in body order */
   totals: ByteRange[];
-  /** with `fields` and no items path: the slots of the top-level value */
-  slots?: Int32Array;
+  /**
+   * with `fields`: the byte ranges of the last value at each plan node, per
+   * record (FieldPlan slot layout from the record's offset: ElementHit.slot, or
+   * 0 for the top-level value when no items path is given)
+   */
+  slots?: number[];
 }
 
 const ARR = 1;
@@ -229,8 +233,8 @@ function keyNode(buf: Buffer, q0: number, q1: number, hadEscape: boolean, node: 
   return null;
 }
 
-const NO_SLOTS = new Int32Array(0);
-/* Scratch of the fused read, reused across scans (NDJSON scans one short line at a time). */
+/* Scratch reused across scans (NDJSON scans one short line at a time): container kinds, and the fused read's. */
+const STACK = new Uint8Array(MAX_DEPTH);
 const NODES: PlanNode[] = new Array<PlanNode>(MAX_DEPTH);
 const PEND = new Int32Array(MAX_DEPTH + 1).fill(-1);
 
@@ -256,10 +260,12 @@ export function scanJson(buf: Buffer, opts: ScanOptions = {}): ScanResult {
   W = WN > 0 ? new Int32Array(buf.buffer, buf.byteOffset + W0, WN) : NO_WORDS;
   try {
     return scan(buf, opts);
+  } catch (e) {
+    if (opts.fields) PEND.fill(-1); // a failed scan may leave entries set (a complete one clears each)
+    throw e;
   } finally {
     W = NO_WORDS; // do not keep the body alive
     WN = 0;
-    if (opts.fields) PEND.fill(-1); // a failed scan may leave entries set
   }
 }
 
@@ -271,7 +277,7 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
   const n = iPath === null ? -2 : iPath.length;
   const m = tPath === null ? -2 : tPath.length;
 
-  const stack = new Uint8Array(MAX_DEPTH);
+  const stack = STACK;
   let D = 0; // open containers
   // On-path containers form a prefix of the stack: iOn/tOn = its length.
   // The container at index j is on the path when the keys leading to it equal path[0..j).
@@ -291,12 +297,13 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
   // the object at index j. pend[d] = node id of the field value open at depth d.
   const plan = opts.fields ?? null;
   const E = plan === null ? -1 : iPath === null ? 0 : n + 1;
-  const slots = plan === null ? NO_SLOTS : new Int32Array(2 * plan.size);
+  const S = plan === null ? 0 : 2 * plan.size; // slots per record
+  const slots: number[] = []; // a plain array: cheaper to create than a typed one for one short line
+  let base = 0; // offset of the current record's slots
   const nodes = NODES;
   const pend = PEND;
   let fOn = 0;
   let fKey: PlanNode | null = null;
-  let rootSlots: Int32Array | undefined;
 
   let pos = skipWs(buf, 0, len);
   value: for (;;) {
@@ -324,7 +331,8 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
     if (plan !== null) {
       if (D === E && iOn === D) {
         // a record starts: nothing recorded yet
-        slots.fill(-1);
+        base = slots.length;
+        for (let i = 0; i < S; i++) slots.push(-1);
         if (c === 0x7b && !plan.root.whole) {
           nodes[D] = plan.root;
           fOn = D + 1;
@@ -333,8 +341,8 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
         // a later duplicate replaces the whole earlier value: forget what was under it
         const k = fKey;
         fKey = null;
-        slots.fill(-1, 2 * k.id, 2 * k.last + 2);
-        slots[2 * k.id] = pos;
+        for (let i = base + 2 * k.id, e = base + 2 * k.last + 2; i < e; i++) slots[i] = -1;
+        slots[base + 2 * k.id] = pos;
         pend[D] = k.id;
         if (c === 0x7b && !k.whole) {
           nodes[D] = k;
@@ -396,15 +404,14 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
       if (plan !== null) {
         const id = pend[D];
         if (id >= 0) {
-          slots[2 * id + 1] = pos;
+          slots[base + 2 * id + 1] = pos;
           pend[D] = -1;
         }
       }
       if (D === n + 1 && iOn === D) {
-        cur!.elements.push(plan === null ? { start: elemStart, end: pos } : { start: elemStart, end: pos, slots: slots.slice() });
+        cur!.elements.push(plan === null ? { start: elemStart, end: pos } : { start: elemStart, end: pos, slot: base });
       }
       if (D === 0) {
-        if (plan !== null && E === 0) rootSlots = slots;
         pos = skipWs(buf, pos, len);
         if (pos !== len) fail('trailing data', pos);
         break value;
@@ -432,5 +439,5 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
   }
 
   if (iPath !== null && arrays.length === 0) throw new BodyInvalidError('items path not found');
-  return rootSlots === undefined ? { root, arrays, totals } : { root, arrays, totals, slots: rootSlots };
+  return plan === null ? { root, arrays, totals } : { root, arrays, totals, slots };
 }

@@ -2,6 +2,10 @@ import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { createExportFilter, ExportStructureError, type ExportFilterOptions } from '../../src/rewrite/export/index.js';
 import type { ActivityFacts } from '../../src/privacy/types.js';
+import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
+import { compileFieldReader } from '../../src/rewrite/fieldReader.js';
+import { ndjsonParser } from '../../src/rewrite/export/ndjson.js';
+import type { Op } from '../../src/rewrite/export/index.js';
 
 import { run, chunked, hostile } from '../helpers/exportHarness.js';
 
@@ -170,5 +174,44 @@ describe('ndjson export filter', () => {
     const opts = { ...options(false), extract: (r: unknown) => { if ((r as { id: string }).id === 'x') throw new Error('boom'); return facts(r); } };
     const r = await run(opts, [Buffer.from('{"id":"x"}\n{"id":"y"}\n')]);
     expect(r.out.toString()).toBe('{"id":"y"}\n');
+  });
+});
+
+describe('ndjson parser with the fused field reader', () => {
+  const SPEC: ActivitiesSpec = {
+    id: '_id', timestamp: 'timestamp', actor: ['user.userName', 'failedUserData.userName'],
+    groups: ['user.userTags', 'resolvedActor.tags'], application: { path: 'actorType', equals: ['APPLICATION'] },
+    builtinTags: {},
+  };
+  const extract = compileExtractor(SPEC);
+  const read = compileFieldReader(SPEC, extract);
+  const recordLine = fc.tuple(
+    fc.constantFrom('"_id"', '"\\u005fid"'), fc.constantFrom('"a"', '"b\\"c"', '7'),
+    fc.constantFrom('"user"', '"us\\u0065r"'), fc.constantFrom('{"userName":"Bob@X.com","userTags":["hr"]}', '{}', '"s"', '[{"userName":"y"}]', '{"userName":"a","userName":"c@x.com"}'),
+    fc.boolean(),
+  ).map(([k1, v1, k2, v2, dup]) => `{${k1}:${v1},${k2}:${v2}${dup ? ',"user":{"userTags":["legal"]}' : ''},"timestamp":1772000000000}`);
+  // malformed lines, some cut in the middle of a configured field (a failed scan must not leak state into the next line)
+  const badLine = recordLine.chain((l) => fc.nat(l.length - 1).map((i) => l.slice(0, i) + (i % 2 ? '' : '\u0001')));
+  const line = fc.oneof(recordLine, badLine, fc.constantFrom('[1,2]', '"x"', 'null', '{"user":{"userName":"é@x.com"}}'));
+
+  const factsOfAll = (lines: string[], r?: typeof read) => {
+    const p = ndjsonParser({ extract, read: r, maxRecordBytes: 1 << 20 });
+    const out: Op[] = [];
+    p.push(Buffer.from(lines.join('\n') + '\n'), out);
+    p.end(out);
+    return out.map((o) => (o.kind === 'record' ? o.facts : 'raw'));
+  };
+
+  test('reads the same facts (or withholds the same lines) as JSON.parse + extract', () => {
+    fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), (lines) => {
+      const want = factsOfAll(lines);
+      expect(factsOfAll(lines, read)).toEqual(want);
+      // the oracle is JSON.parse: malformed lines are withheld (null)
+      lines.forEach((l, i) => {
+        let ok = true;
+        try { JSON.parse(l); } catch { ok = false; }
+        if (!ok) expect(want[i]).toBeNull();
+      });
+    }), { numRuns: 500 });
   });
 });

@@ -177,7 +177,7 @@ describe('fieldReader', () => {
       const els = res.arrays[0].elements;
       expect(els.length).toBe(records.length);
       els.forEach((el, i) => {
-        expect(read.fromSlots!(body, el.start, el.end, el.slots!)).toEqual(viaParse(records[i]));
+        expect(read.fromSlots!(body, el.start, el.end, res.slots!, el.slot)).toEqual(viaParse(records[i]));
       });
     }), { numRuns: 600 });
   });

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { ActivityFacts, HideBatch } from '../../src/privacy/types.js';
 import { BodyInvalidError } from '../../src/rewrite/errors.js';
 import { filterList, type ListFilterOptions } from '../../src/rewrite/list.js';
+import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
+import { compileFieldReader } from '../../src/rewrite/fieldReader.js';
 
 // ---------- helpers ----------
 
@@ -363,5 +365,46 @@ describe('filterList differential (property)', () => {
       }),
       { numRuns: 700 },
     );
+  });
+});
+
+// ---------- fused field read (fieldReader plan): same decision input as JSON.parse + extract ----------
+
+describe('filterList with the fused field reader (property)', () => {
+  const SPEC: ActivitiesSpec = {
+    id: '_id', timestamp: 'timestamp', actor: ['user.userName', 'failedUserData.userName'],
+    groups: ['user.userTags', 'resolvedActor.tags'], application: { path: 'actorType', equals: ['APPLICATION'] },
+    builtinTags: { 'external-users': 'ext', application: 'app' },
+  };
+  const extract = compileExtractor(SPEC);
+  const read = compileFieldReader(SPEC, extract);
+  const key = (k: string) => fc.constantFrom(`"${k}"`, `"${k.replace(/e/, '\\u0065')}"`);
+  const str = fc.constantFrom('"bob@contoso.com"', '"Erin@Contoso.com "', '"a\\"b\\\\"', '"é"', '"app"', '"ext"', '"APPLICATION"', '"2026-03-05T10:00:00Z"');
+  const val = fc.oneof(str, fc.constantFrom('1772000000000', 'null', 'true', '[]', '{}', '["hr","ext",5]', '{"userName":"x@y.z"}'));
+  const inner = fc.array(fc.tuple(fc.oneof(key('userName'), key('userTags'), key('tags'), fc.constant('"__proto__"')), val), { maxLength: 4 })
+    .map((ms) => `{${ms.map(([k, v]) => `${k}:${v}`).join(',')}}`);
+  const record = fc.array(fc.oneof(
+    fc.tuple(fc.oneof(key('_id'), key('timestamp'), key('actorType'), fc.constant('"noise"')), val),
+    fc.tuple(fc.oneof(key('user'), key('resolvedActor'), key('failedUserData')), fc.oneof(inner, val)),
+  ), { maxLength: 8 }).map((ms) => `{${ms.map(([k, v]) => `${k}:${v}`).join(' , ')}}`);
+
+  it('gives hide() the same facts, and the same output, as JSON.parse + extract', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.oneof(record, val), { maxLength: 8 }), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), async (els, mask) => {
+      const body = b(`{"user":{"userName":"env@x.y"},"data":[${els.join(', ')}],"total":${els.length}}`);
+      const seen: ActivityFacts[][] = [];
+      const hide: HideBatch = (fs) => { seen.push([...fs]); return fs.map((_, i) => mask[i]); };
+      const viaParse = await filterList(body, { items: 'data', total: 'total', extract, hide, remove: true });
+      const fused = await filterList(body, { items: 'data', total: 'total', extract, read, hide, remove: true });
+      expect(seen[1]).toEqual(seen[0]);
+      expect(seen[0]).toEqual(els.map((e) => extract(JSON.parse(e))));
+      expect(fused.body.equals(viaParse.body)).toBe(true);
+      expect(fused.privateIds).toEqual(viaParse.privateIds);
+    }), { numRuns: 400 });
+  });
+
+  it('rejects the same malformed bodies', async () => {
+    for (const text of ['{"data":[{"user":{"userName":"a"}]}', '{"data":[{"_id":"a\u0001"}]}', '{"data":[{"user":{"userName":"a"},}]}']) {
+      await expect(filterList(b(text), { items: 'data', extract, read, hide: () => [false], remove: true })).rejects.toThrow(BodyInvalidError);
+    }
   });
 });

@@ -162,7 +162,7 @@ function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, rea
     // validate (scanJson also checks UTF-8) and, with a plan, locate the fields in the same pass
     const plan = read.plan;
     const fromSlots = read.fromSlots;
-    let slots: Int32Array | undefined;
+    let slots: number[] | undefined;
     try {
       slots = scanJson(line, plan && fromSlots ? { fields: plan } : {}).slots;
     } catch {
