@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BodyInvalidError } from '../../src/rewrite/errors.js';
+import { compileFieldPlan } from '../../src/rewrite/fieldReader.js';
 import { MAX_DEPTH, scanJson, type ScanOptions, type ScanResult } from '../../src/rewrite/jsonScan.js';
 
 // ---------- a JSON writer with random style (whitespace, escapes, number forms) ----------
@@ -251,6 +252,39 @@ describe('scanJson against JSON.parse (property)', () => {
         }
       }),
       { numRuns: 150 },
+    );
+  });
+});
+
+// ---------- fused field read: the `fields` option never changes what is accepted or where elements are ----------
+
+describe('scanJson with a field plan (property)', () => {
+  const plan = compileFieldPlan(['_id', 'user.userName', 'user.userTags', 'data', 'a.b.c', '']);
+  const planNoRoot = compileFieldPlan(['_id', 'user.userName', 'user.userTags', 'data', 'a.b.c']);
+
+  it('accepts and rejects exactly as without it, with the same element ranges, on mutated inputs', () => {
+    fc.assert(
+      fc.property(styled(fc.array(jsonish, { maxLength: 5 })), fc.nat(), fc.nat(MUTATION_BYTES.length - 1), fc.boolean(), (text, at, b, mutate) => {
+        const buf = Buffer.from(text, 'utf8');
+        if (mutate && buf.length > 0) buf[at % buf.length] = MUTATION_BYTES[b];
+        for (const opts of [{}, { items: '' }] as ScanOptions[]) {
+          const ref = scanOrError(buf, opts);
+          for (const p of [plan, planNoRoot]) {
+            const res = scanOrError(buf, { ...opts, fields: p });
+            expect(res instanceof BodyInvalidError).toBe(ref instanceof BodyInvalidError);
+            if (!(ref instanceof BodyInvalidError) && !(res instanceof BodyInvalidError)) {
+              expect(res.root).toBe(ref.root);
+              expect(res.arrays.map((a) => a.elements.map((e) => [e.start, e.end]))).toEqual(ref.arrays.map((a) => a.elements.map((e) => [e.start, e.end])));
+              // every recorded range is one whole JSON value
+              for (const x of res.slots!.keys()) {
+                if (x % 2 === 0 && res.slots![x] >= 0) expect(() => JSON.parse(buf.toString('utf8', res.slots![x], res.slots![x + 1]))).not.toThrow();
+              }
+            }
+          }
+        }
+        expect(referenceAccepts(buf)).toBe(!(scanOrError(buf, { fields: plan }) instanceof BodyInvalidError));
+      }),
+      { numRuns: 1500 },
     );
   });
 });
