@@ -84,6 +84,16 @@ export function createPipeline(deps: PipelineDeps) {
     if (ctx.upstreamStart !== undefined) deps.metrics.upstreamLatency.observe({ kind: ctx.kind }, (performance.now() - ctx.upstreamStart) / 1000);
     // the response carries the gateway's request id, whatever the upstream says
     proxyRes.headers['x-request-id'] = ctx.id;
+    if (ctx.kind === 'passthrough' || ctx.kind === 'export') {
+      // An upstream that dies mid-answer: the client's response is cut off (never left hanging).
+      proxyRes.on('error', () => undefined); // reported through 'close' below
+      proxyRes.on('close', () => {
+        if (proxyRes.complete || ctx.done) return;
+        if (ctx.kind === 'export') deps.metrics.exportCutoffs.inc();
+        res.destroy();
+        finish(ctx, res.statusCode, 'cut_off:upstream_closed');
+      });
+    }
     if (ctx.kind === 'passthrough') {
       clearTimeout(ctx.timer);
       armIdleTimeout(proxyRes, tag.rt.config.upstream.timeoutMs, res);
@@ -388,7 +398,7 @@ export function createPipeline(deps: PipelineDeps) {
       streamPipeline([proxyRes, ...stages, res] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) => {
         if (err) {
           // A broken upstream stream is cut off, never completed with unfiltered bytes.
-          deps.metrics.exportCutoffs.inc();
+          if (!ctx.done) deps.metrics.exportCutoffs.inc();
           res.destroy();
           finish(ctx, res.statusCode, 'cut_off:' + (err.name || 'error'));
         } else finish(ctx, res.statusCode);

@@ -152,4 +152,51 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
     expect(r.complete).toBe(false);
     expect(r.body).not.toContain('p2');
   });
+
+  it('an export whose upstream resets (before or during the body) is cut off and the gateway keeps serving', async () => {
+    cases.set('resetexport0', (_q, s) => { s.writeHead(200, { 'content-type': 'application/x-ndjson' }); s.flushHeaders(); setTimeout(() => s.socket?.destroy(), 30); });
+    cases.set('resetexport1', (_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      s.write(JSON.stringify(PUBLIC) + '\n' + JSON.stringify(PRIVATE) + '\n' + '{"_id":"p3","user":{"userName":"bob@con');
+      setTimeout(() => s.socket?.destroy(), 30);
+    });
+    for (const name of ['resetexport0', 'resetexport1']) {
+      const r = await new Promise<{ body: string; complete: boolean }>((resolve) => {
+        http.get(`${gw.url}/api/v1/activities/export/ndjson/?case=${name}`, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ body, complete: res.complete }));
+          res.on('error', () => resolve({ body, complete: false }));
+          res.on('aborted', () => resolve({ body, complete: false }));
+        }).on('error', () => resolve({ body: '', complete: false }));
+      });
+      expect(r.complete, name).toBe(false);
+      expect(r.body).not.toContain('bob@');
+      expect(r.body).not.toContain('"p1"');
+    }
+    // the process is still alive and filtering
+    cases.set('ok', (_q, s) => json(s, PAGE));
+    const ok = await get(`${gw.url}/api/v1/activities/?case=ok`);
+    expect(ok.status).toBe(200);
+    expect(ok.json().data.map((a: any) => a._id)).toEqual(['k1', 'k1']);
+  });
+
+  it('a passthrough answer whose upstream dies mid-body is cut off, not left hanging', async () => {
+    const port = new URL(gw.url).port;
+    void port;
+    cases.set('resetpass', (_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      s.write('{"partial":');
+      setTimeout(() => s.socket?.destroy(), 30);
+    });
+    const r = await new Promise<{ complete: boolean }>((resolve) => {
+      http.get(`${gw.url}/api/v1/alerts/?case=resetpass`, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ complete: res.complete }));
+        res.on('error', () => resolve({ complete: false }));
+        res.on('aborted', () => resolve({ complete: false }));
+      }).on('error', () => resolve({ complete: false }));
+    });
+    expect(r.complete).toBe(false);
+  });
 });
