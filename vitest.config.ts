@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // lets the memory tests collect garbage before sampling, so they measure what is retained
+    execArgv: ['--expose-gc'],
     reporters: ['default'],
   },
 });

@@ -96,12 +96,19 @@ describe('export feeds through the gateway: never a private activity, for anybod
     expect(lines.some((l) => l.startsWith('<134>'))).toBe(true);
   });
 
-  it('a 1 GB NDJSON export streams in constant memory (RSS growth < 64 MB); throughput reported', async () => {
+  it('a 1 GB NDJSON export streams in constant memory (RSS growth after GC < 64 MB); throughput reported', async () => {
     const size = Number(process.env.APG_LARGE_EXPORT_BYTES ?? 1024 ** 3);
-    global.gc?.();
+    // Sample RSS after a forced collection (workers run with --expose-gc), so the figure is
+    // what the streams retain, not V8's young generation sized by the allocation rate.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(typeof gc).toBe('function');
+    gc!();
     const rss0 = process.memoryUsage().rss;
     let peak = rss0;
-    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+    const sampler = setInterval(() => {
+      gc!();
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 250);
     const t0 = performance.now();
     const { bytes, lines } = await new Promise<{ bytes: number; lines: number }>((resolve, reject) => {
       http.get(`${gw.url}/api/v1/activities/export/ndjson/?bytes=${size}`, (res) => {
