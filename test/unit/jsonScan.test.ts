@@ -4,20 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { BodyInvalidError } from '../../src/rewrite/errors.js';
 import { compileFieldPlan } from '../../src/rewrite/fieldReader.js';
 import { MAX_DEPTH, scanJson, type ScanOptions, type ScanResult } from '../../src/rewrite/jsonScan.js';
+import { mulberry32 } from '../../src/demo/dataset.js';
 
 // ---------- a JSON writer with random style (whitespace, escapes, number forms) ----------
 
 type Rnd = () => number;
-function prng(seed: number): Rnd {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng: (seed: number) => Rnd = mulberry32;
 const pick = <T>(r: Rnd, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 
 const WS = ['', '', '', ' ', '  ', '\n', '\t', '\r\n', ' \n\t ', '\r'];

@@ -5,6 +5,7 @@ import { BodyInvalidError } from '../../src/rewrite/errors.js';
 import { filterList, type ListFilterOptions } from '../../src/rewrite/list.js';
 import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
 import { compileFieldReader } from '../../src/rewrite/fieldReader.js';
+import { mulberry32 } from '../../src/demo/dataset.js';
 
 // ---------- helpers ----------
 
@@ -157,16 +158,7 @@ describe('filterList examples', () => {
 // ---------- differential property ----------
 
 type Rnd = () => number;
-function prng(seed: number): Rnd {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng: (seed: number) => Rnd = mulberry32;
 const pick = <T>(r: Rnd, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 const WS = ['', '', ' ', '\n', '\t', '\r\n', '\n    '];
 const ws = (r: Rnd) => pick(r, WS);
