@@ -1,9 +1,9 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSampleApi, type SampleApi } from '../../src/demo/sampleApi.js';
+import type { SampleApi } from '../../src/demo/sampleApi.js';
 import type { Gateway } from '../../src/gateway.js';
-import { demoLikeConfig, get, startTestGateway, tempDir } from '../helpers/gateway.js';
+import { get, startDemoStack, type DemoStack } from '../helpers/gateway.js';
 import { demoHides } from '../helpers/oracle.js';
 
 /** Raw request over a socket, so the path is sent exactly as written (fetch would normalise it). */
@@ -24,20 +24,15 @@ export function raw(url: string, path: string, opts: { method?: string; headers?
 describe('gateway core over real sockets (sample API + gateway)', () => {
   let api: SampleApi;
   let gw: Gateway;
-  let cleanup: () => Promise<void>;
+  let stack: DemoStack;
   let upstream: string;
 
   beforeAll(async () => {
-    api = createSampleApi();
-    upstream = await api.listen(0, '127.0.0.1');
-    const t = await tempDir();
-    cleanup = t.cleanup;
-    gw = await startTestGateway(demoLikeConfig(upstream, t.dir));
+    stack = await startDemoStack();
+    ({ api, gw, upstream } = stack);
   });
   afterAll(async () => {
-    await gw?.close(1000);
-    await api?.close();
-    await cleanup?.();
+    await stack?.close();
   });
 
   /** the element byte slices of `data` in a compact JSON page, in order */

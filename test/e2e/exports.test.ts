@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSampleApi, type SampleApi } from '../../src/demo/sampleApi.js';
+import type { SampleApi } from '../../src/demo/sampleApi.js';
 import type { Gateway } from '../../src/gateway.js';
-import { demoLikeConfig, get, startTestGateway, tempDir } from '../helpers/gateway.js';
+import { get, startDemoStack, type DemoStack } from '../helpers/gateway.js';
 import { demoHides } from '../helpers/oracle.js';
 
 /** Strict RFC 4180 reader for the tests (independent of the gateway's CSV code). */
@@ -32,22 +32,17 @@ function parseCsv(text: string): string[][] {
 describe('export feeds through the gateway: never a private activity, for anybody', () => {
   let api: SampleApi;
   let gw: Gateway;
-  let cleanup: () => Promise<void>;
+  let stack: DemoStack;
   let upstream: string;
   let byId: Map<string, any>;
 
   beforeAll(async () => {
-    api = createSampleApi();
-    upstream = await api.listen(0, '127.0.0.1');
+    stack = await startDemoStack();
+    ({ api, gw, upstream } = stack);
     byId = new Map(api.dataset.map((a: any) => [a._id, a]));
-    const t = await tempDir();
-    cleanup = t.cleanup;
-    gw = await startTestGateway(demoLikeConfig(upstream, t.dir));
   });
   afterAll(async () => {
-    await gw?.close(1000);
-    await api?.close();
-    await cleanup?.();
+    await stack?.close();
   });
 
   const expectedIds = () => api.dataset.filter((a: any) => !demoHides(a)).map((a: any) => a._id);

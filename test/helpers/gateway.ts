@@ -68,3 +68,22 @@ export async function get(url: string, init: RequestInit = {}): Promise<Fetched>
   const text = body.toString('utf8');
   return { status: r.status, headers: r.headers, body, text, json: () => JSON.parse(text) };
 }
+
+/** The sample API and a gateway with the demo's policy in front of it, in this process. */
+export interface DemoStack { api: import('../../src/demo/sampleApi.js').SampleApi; upstream: string; gw: Gateway; close(): Promise<void> }
+
+export async function startDemoStack(extra: Record<string, unknown> = {}): Promise<DemoStack> {
+  const { createSampleApi } = await import('../../src/demo/sampleApi.js');
+  const api = createSampleApi();
+  const upstream = await api.listen(0, '127.0.0.1');
+  const t = await tempDir();
+  const gw = await startTestGateway(demoLikeConfig(upstream, t.dir, extra));
+  return {
+    api, upstream, gw,
+    async close() {
+      await gw.close(1000);
+      await api.close();
+      await t.cleanup();
+    },
+  };
+}
