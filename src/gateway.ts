@@ -12,7 +12,7 @@ import { createIdentityVerifier, type IdentityVerifier } from './identity/index.
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
-import { createHttpDirectory, type HttpDirectory } from './privacy/httpDirectory.js';
+import { createHttpDirectory, type HttpDirectory } from './directory/http.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
 import { compileRoutes, type RouteSpec } from './routes/table.js';
 import { openFileStateStore } from './state/fileStore.js';

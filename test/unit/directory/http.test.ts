@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHttpDirectory, type HttpDirectoryOptions } from '../../src/privacy/httpDirectory.js';
+import { createHttpDirectory, type HttpDirectoryOptions } from '../../../src/directory/http.js';
 
 /**
  * A real directory on 127.0.0.1. Each principal's answer is programmable; the server
