@@ -102,7 +102,8 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
       timeout: opts.timeoutMs,
       connectTimeout,
       strictDN: false,
-      tlsOptions: { ...tlsBase, servername: net.isIP(u.hostname) ? undefined : u.hostname },
+      // ldapts treats any tlsOptions as "connect with TLS": only for ldaps:// URLs
+      ...(u.protocol === 'ldaps:' ? { tlsOptions: { ...tlsBase, servername: net.isIP(u.hostname) ? undefined : u.hostname } } : {}),
       createConnection: ((port: number, host: string) => {
         guard();
         return net.connect(port, host);
