@@ -12,7 +12,8 @@ import { createIdentityVerifier, type IdentityVerifier } from './identity/index.
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
-import { createHttpDirectory, type HttpDirectory } from './directory/http.js';
+import { createDirectory, localGroupNames, type Directory } from './directory/index.js';
+import type { DirectoryObserver } from './directory/types.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
 import { compileRoutes, type RouteSpec } from './routes/table.js';
 import { openFileStateStore } from './state/fileStore.js';
@@ -63,13 +64,21 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
   };
 }
 
-function engineOptions(config: GatewayConfig): EngineOptions & { directory?: HttpDirectory } {
-  const http = config.directory.http;
+function directoryObserver(metrics: Metrics): DirectoryObserver {
+  return {
+    lookup: (source, outcome) => metrics.directoryLookups.inc({ source, outcome }),
+    latency: (source, seconds) => metrics.directoryLatency.observe({ source }, seconds),
+    catalogue: (source, outcome) => metrics.directoryCatalogue.inc({ source, outcome }),
+  };
+}
+
+function engineOptions(config: GatewayConfig, directory: Directory): EngineOptions {
   return {
     managedDomains: config.privacy.managedDomains,
     undecidable: config.privacy.undecidable,
     directoryGroups: config.directory.groups ?? {},
-    directory: http ? createHttpDirectory({ url: http.url, ttlSec: http.ttlSec, maxEntries: http.maxEntries, timeoutMs: http.timeoutMs, staleSec: http.staleSec }) : undefined,
+    // only a remote source makes the decision wait for I/O; static membership stays synchronous
+    directory: directory.sources.length > 0 ? directory : undefined,
   };
 }
 
@@ -103,8 +112,15 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const metrics = createMetrics();
   const { state, governance } = opts.stores ?? await openStores(initial, instance, logger);
   let runtime = await buildRuntime(initial);
-  let engineOpts = engineOptions(initial);
-  const engine = new PrivacyEngine(engineOpts, state);
+  const makeDirectory = (config: GatewayConfig): Directory =>
+    createDirectory(config.directory, {
+      observer: directoryObserver(metrics),
+      // no directory data in the log: the attribute name and a count only
+      warn: (msg, fields) => logger.warn({ msg, ...fields }),
+      localNames: () => localGroupNames(runtime.config, state.current().groups),
+    });
+  let directory = makeDirectory(initial);
+  const engine = new PrivacyEngine(engineOptions(initial, directory), state);
 
   const ready = async () => {
     const checks: Record<string, boolean> = {
@@ -122,6 +138,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     identity: () => runtime.identity,
     metrics,
     ready,
+    directory: () => directory,
+    privacy: () => ({ adminGroups: runtime.config.privacy.adminGroups, staticGroups: runtime.config.directory.groups ?? {} }),
   });
 
   const pipeline = createPipeline({
@@ -160,10 +178,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       const next = await buildRuntime(config, runtime);
       const old = runtime;
       runtime = next;
-      const oldOpts = engineOpts;
-      engineOpts = engineOptions(config);
-      engine.reconfigure(engineOpts);
-      oldOpts.directory?.close();
+      const oldDirectory = directory;
+      directory = makeDirectory(config);
+      engine.reconfigure(engineOptions(config, directory));
+      oldDirectory.close();
       if (old.identity && old.identity !== next.identity) old.identity.close();
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
       metrics.reloads.inc({ result: 'ok' });
@@ -184,7 +202,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.agent.destroy();
         runtime.identity?.close();
         engine.close();
-        engineOpts.directory?.close();
+        directory.close();
         await governance.close();
         await state.close();
       })();

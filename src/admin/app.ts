@@ -5,7 +5,9 @@ import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '
 import type { RequestContext } from '../http/context.js';
 import { sendError, type ErrorCode } from '../http/errors.js';
 import type { IdentityVerifier } from '../identity/index.js';
+import type { Directory } from '../directory/index.js';
 import type { Metrics } from '../metrics.js';
+import { checkGrant, checkGroupChoice, type CheckResult } from './checks.js';
 import { StateConflictError, StateNotFoundError, type StateStore } from '../state/types.js';
 
 export interface AdminDeps {
@@ -15,17 +17,32 @@ export interface AdminDeps {
   metrics: Metrics;
   /** readiness of every part the gateway needs (config, state, governance, JWKS) */
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /** the directory of the current configuration (membership checks, the group catalogue) */
+  directory: () => Directory;
+  /** privacy.adminGroups and directory.groups of the current configuration */
+  privacy: () => { adminGroups: readonly string[]; staticGroups: Readonly<Record<string, readonly string[]>> };
   now?: () => number;
 }
 
 const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
-const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address') }).strict();
+const permissionBody = z.object({
+  principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address'),
+  // validated here (SPEC §10: catalogue ids); what a scoped permission does is the reveal stage's
+  groups: z.array(z.string().trim().min(1).max(200)).max(100).optional(),
+}).strict();
 
 interface AdminLocals { ctx: RequestContext; principal: string }
 
-function fail(res: Response, code: ErrorCode, message?: string, extra?: Record<string, string>): void {
-  sendError(res, code, (res.locals as AdminLocals).ctx.id, message, extra);
+function fail(res: Response, code: ErrorCode, message?: string, extra?: Record<string, string>, details?: Record<string, unknown>): void {
+  sendError(res, code, (res.locals as AdminLocals).ctx.id, message, extra, details);
+}
+
+/** Sends a refused check; returns true when it refused. */
+function refused(res: Response, r: CheckResult): boolean {
+  if (r.ok) return false;
+  fail(res, r.code, r.message, undefined, r.details);
+  return true;
 }
 
 /**
@@ -92,7 +109,10 @@ export function createAdminApp(deps: AdminDeps) {
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
     if (!body.success) return fail(res, 'bad_request', `Expected {"id": string, "name"?: string}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
-    const { id, name } = body.data;
+    const { id } = body.data;
+    const choice = await checkGroupChoice(deps.directory().catalogue, id);
+    if (refused(res, choice)) return;
+    const name = body.data.name ?? (choice.ok ? choice.name : undefined);
     await serialised(async () => {
       const state = deps.state();
       if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'conflict', `Group ${id} is already private.`);
@@ -119,8 +139,18 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', 'Expected {"principal": "<UPN or e-mail address>"}.');
+    if (!body.success) return fail(res, 'bad_request', `Expected {"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids]}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
     const principal = body.data.principal.toLowerCase();
+    const privacy = deps.privacy();
+    const check = await checkGrant({
+      granter: (res.locals as AdminLocals).principal.toLowerCase(),
+      principal,
+      groups: body.data.groups,
+      directory: deps.directory(),
+      adminGroups: privacy.adminGroups,
+      staticGroups: privacy.staticGroups,
+    });
+    if (refused(res, check)) return;
     await serialised(async () => {
       const state = deps.state();
       if (state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'conflict', `${principal} already has the permission.`);
@@ -147,6 +177,18 @@ export function createAdminApp(deps: AdminDeps) {
     const n = Number(v);
     return n < min || n > max ? null : n;
   };
+
+  api.get('/directory/groups', async (req, res) => {
+    const unknown = Object.keys(req.query).find((k) => k !== 'search' && k !== 'limit');
+    if (unknown !== undefined) return fail(res, 'bad_request', `Unknown query parameter ${unknown}; use search and limit.`);
+    const search = req.query.search;
+    if (search !== undefined && (typeof search !== 'string' || search.length > 200)) return fail(res, 'bad_request', 'search must be one string of at most 200 characters.');
+    const limit = intParam(req.query.limit, 100, 1, 1000);
+    if (limit === null) return fail(res, 'bad_request', 'limit must be an integer from 1 to 1000.');
+    const r = await deps.directory().catalogue.search(search ?? '', limit);
+    if (r.failed.length > 0) return fail(res, 'directory_unavailable', `The group catalogue cannot be loaded now (${r.failed.join(', ')} directory unreachable). Try again later.`);
+    res.json({ groups: r.groups.map((g) => ({ id: g.id, name: g.name, source: g.source })) });
+  });
 
   api.get('/governance', async (req, res) => {
     const afterSeq = intParam(req.query.afterSeq, 0, 0, Number.MAX_SAFE_INTEGER);

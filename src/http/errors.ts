@@ -4,13 +4,15 @@ export type ErrorCode =
   | 'bad_path' | 'bad_reveal_header' | 'bad_request' | 'unauthenticated' | 'reveal_forbidden' | 'forbidden'
   | 'not_found' | 'route_denied' | 'conflict' | 'upstream_unavailable' | 'upstream_body_invalid'
   | 'upstream_body_too_large' | 'identity_unavailable' | 'governance_unavailable' | 'upstream_timeout'
-  | 'method_not_allowed' | 'internal_error';
+  | 'method_not_allowed' | 'internal_error'
+  | 'self_grant' | 'unknown_group' | 'unknown_principal' | 'not_an_admin' | 'directory_unavailable';
 
 export const STATUS: Record<ErrorCode, number> = {
   bad_path: 400, bad_reveal_header: 400, bad_request: 400, unauthenticated: 401, reveal_forbidden: 403,
   forbidden: 403, not_found: 404, route_denied: 404, conflict: 409, method_not_allowed: 405,
   upstream_unavailable: 502, upstream_body_invalid: 502, upstream_body_too_large: 502,
   identity_unavailable: 503, governance_unavailable: 503, upstream_timeout: 504, internal_error: 500,
+  self_grant: 403, unknown_group: 422, unknown_principal: 422, not_an_admin: 422, directory_unavailable: 503,
 };
 
 const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
@@ -31,6 +33,11 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   governance_unavailable: 'The governance log cannot be written; private activities cannot be revealed now.',
   upstream_timeout: 'The activity-log API did not answer in time.',
   internal_error: 'The gateway failed to handle the request; nothing private was sent.',
+  self_grant: 'Nobody can grant the reveal permission to themselves; ask another administrator. Nothing was changed.',
+  unknown_group: 'The group is not in the group catalogue (GET api/directory/groups). Nothing was changed.',
+  unknown_principal: 'The directory has no such user. Nothing was changed.',
+  not_an_admin: 'The principal is not a member of any of privacy.adminGroups. Nothing was changed.',
+  directory_unavailable: 'The directory cannot be asked now, so the change cannot be checked. Nothing was changed; try again later.',
 };
 
 export class GatewayError extends Error {
@@ -39,17 +46,17 @@ export class GatewayError extends Error {
   }
 }
 
-export function errorBody(code: ErrorCode, requestId: string, message?: string): Buffer {
-  return Buffer.from(JSON.stringify({ error: { code, message: message ?? DEFAULT_MESSAGES[code], requestId } }));
+export function errorBody(code: ErrorCode, requestId: string, message?: string, details?: Record<string, unknown>): Buffer {
+  return Buffer.from(JSON.stringify({ error: { code, message: message ?? DEFAULT_MESSAGES[code], requestId, ...(details ? { details } : {}) } }));
 }
 
 /** Sends the SPEC's JSON error. A response whose headers already left is cut off instead. */
-export function sendError(res: http.ServerResponse, code: ErrorCode, requestId: string, message?: string, extraHeaders?: Record<string, string>): void {
+export function sendError(res: http.ServerResponse, code: ErrorCode, requestId: string, message?: string, extraHeaders?: Record<string, string>, details?: Record<string, unknown>): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = errorBody(code, requestId, message);
+  const body = errorBody(code, requestId, message, details);
   for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
   res.statusCode = STATUS[code];
   res.setHeader('content-type', 'application/json; charset=utf-8');

@@ -167,7 +167,9 @@ export function createPipeline(deps: PipelineDeps) {
     if (route.kind === 'export') return { granted: false, requested: true, identity: identity.kind === 'verified' ? identity : undefined };
     if (identity.kind === 'unavailable') { deps.metrics.reveals.inc({ outcome: 'identity_unavailable' }); throw new GatewayError('identity_unavailable'); }
     if (identity.kind !== 'verified') { deps.metrics.reveals.inc({ outcome: 'unauthenticated' }); throw new GatewayError('unauthenticated'); }
-    if (!identity.isAdmin || !deps.engine.isPermitted(identity.principal)) { deps.metrics.reveals.inc({ outcome: 'forbidden' }); throw new GatewayError('reveal_forbidden'); }
+    // SPEC §10: the 403 says which condition failed
+    if (!identity.isAdmin) { deps.metrics.reveals.inc({ outcome: 'forbidden' }); throw new GatewayError('reveal_forbidden', 'Revealing private activities needs an admin role in the token (no admin role).'); }
+    if (!deps.engine.isPermitted(identity.principal)) { deps.metrics.reveals.inc({ outcome: 'forbidden' }); throw new GatewayError('reveal_forbidden', 'This admin is not on the permission list for private activities. Ask another administrator to grant it.'); }
     deps.metrics.reveals.inc({ outcome: 'granted' });
     return { granted: true, requested: true, via: viaHeader ? 'header' : 'token', identity };
   }

@@ -212,7 +212,7 @@ describe('the CLI process: reload, shutdown, restart', () => {
     const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json' };
     let gw = await spawnGateway(file);
     try {
-      expect((await get(`${gw.url}/_gateway/api/privacy/groups`, { method: 'POST', headers: h, body: '{"id":"restart-grp"}' })).status).toBe(201);
+      expect((await get(`${gw.url}/_gateway/api/privacy/groups`, { method: 'POST', headers: h, body: '{"id":"legal"}' })).status).toBe(201);
       expect((await get(`${gw.url}/_gateway/api/privacy/permissions`, { method: 'POST', headers: h, body: '{"principal":"judy@contoso.com"}' })).status).toBe(201);
       const groups = (await get(`${gw.url}/_gateway/api/privacy/groups`, { headers: h })).json();
       gw.proc.kill('SIGTERM');
