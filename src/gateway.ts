@@ -27,6 +27,8 @@ export interface GatewayOptions {
   /** override listen port (tests use 0) */
   port?: number;
   host?: string;
+  /** monotonic clock (ms) of the directory caches and the catalogue; tests advance it instead of sleeping */
+  directoryClock?: () => number;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
 }
@@ -118,6 +120,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       // no directory data in the log: the attribute name and a count only
       warn: (msg, fields) => logger.warn({ msg, ...fields }),
       localNames: () => localGroupNames(runtime.config, state.current().groups),
+      now: opts.directoryClock,
     });
   let directory = makeDirectory(initial);
   const engine = new PrivacyEngine(engineOptions(initial, directory), state);
