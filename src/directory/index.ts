@@ -144,7 +144,7 @@ export function createDirectory(config: DirectoryConfig, deps: DirectoryDeps = {
 }
 
 /** Union of the sources' answers; a failed source makes the answer incomplete (or 'unknown' when all failed). */
-function unionOf(parts: readonly Membership[]): Membership {
+export function unionOf(parts: readonly Membership[]): Membership {
   if (parts.length === 1) return parts[0];
   return (principal) => {
     const union = new Set<string>();
