@@ -32,15 +32,19 @@ export function userFilterFor(template: string, principal: string): string {
 export function filterProblem(template: string): string | undefined {
   const sample = userFilterFor(template, 'sample@example.com');
   const trimmed = sample.trim();
-  if (!trimmed.startsWith('(') || !trimmed.endsWith(')')) return 'must be an LDAP filter in parentheses, e.g. (uid={local})';
+  if (!trimmed.startsWith('(')) return 'must be an LDAP filter in parentheses, e.g. (uid={local})';
   let depth = 0;
   for (let i = 0; i < trimmed.length; i++) {
     const c = trimmed[i];
     if (c === '\\') { i += 2; continue; }
     if (c === '(') depth++;
-    else if (c === ')' && --depth < 0) break;
+    else if (c === ')' && --depth <= 0) {
+      if (depth < 0) break;
+      if (i < trimmed.length - 1) return 'has text after the filter; combine several filters with (&...) or (|...)';
+    }
   }
   if (depth !== 0) return 'has unbalanced parentheses';
+  if (!trimmed.endsWith(')')) return 'must be an LDAP filter in parentheses, e.g. (uid={local})';
   try {
     FilterParser.parseString(trimmed);
     return undefined;
