@@ -12,7 +12,7 @@
  * text prepared once per merge: ~ms at 50,000 groups).
  */
 import { withDeadline } from './deadline.js';
-import { suggest } from './suggest.js';
+import { prepare, suggest, type Prepared } from './suggest.js';
 import { NO_OBSERVER, type CatalogueEntry, type DirectoryObserver, type SourceName } from './types.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
 
@@ -111,7 +111,7 @@ export class Catalogue {
   private readonly parts = new Map<SourceName, Part>();
   private readonly now: () => number;
   private readonly observer: DirectoryObserver;
-  private merged: { key: unknown[]; view: CatalogueView; haystack: string[] } | undefined;
+  private merged: { key: unknown[]; view: CatalogueView; haystack: string[]; prepared: Prepared[] | undefined } | undefined;
 
   constructor(private readonly opts: CatalogueOptions) {
     this.now = opts.now ?? (() => performance.now());
@@ -164,6 +164,7 @@ export class Catalogue {
         key,
         view: { groups, byId: new Map(groups.map((g) => [g.id, g])), failed: [] },
         haystack: groups.map((g) => `${g.id}\n${g.name}`.toLowerCase()),
+        prepared: undefined, // made on the first unknown id
       };
     }
     return { ...this.merged.view, failed };
@@ -180,6 +181,8 @@ export class Catalogue {
     const group = v.byId.get(id);
     if (group) return { kind: 'known', group };
     if (v.failed.length > 0) return { kind: 'unavailable' };
-    return { kind: 'unknown', suggestions: suggest(id, v.groups).map((g) => ({ id: g.id, name: g.name })) };
+    const m = this.merged!;
+    m.prepared ??= m.view.groups.map(prepare);
+    return { kind: 'unknown', suggestions: suggest(id, m.view.groups, 5, m.prepared).map((g) => ({ id: g.id, name: g.name })) };
   }
 }

@@ -145,10 +145,14 @@ describe('50,000 groups', () => {
     }
     const s = performance.now();
     const unknown = await c.choose('Departmnt 12345 Ops');
-    const suggestMs = performance.now() - s;
-    console.log(`catalogue at 50,000 groups: merge ${merge.toFixed(1)} ms, searches ${times.map((x) => x.toFixed(2)).join(' / ')} ms, unknown-id suggestions ${suggestMs.toFixed(1)} ms`);
+    const firstSuggestMs = performance.now() - s;
+    const s2 = performance.now();
+    await c.choose('Finanse');
+    const suggestMs = performance.now() - s2;
+    console.log(`catalogue at 50,000 groups: merge ${merge.toFixed(1)} ms, searches ${times.map((x) => x.toFixed(2)).join(' / ')} ms, unknown-id suggestions ${firstSuggestMs.toFixed(1)} ms (first, prepares the index) / ${suggestMs.toFixed(1)} ms`);
     expect(hits).toBeGreaterThan(1000);
     expect(Math.max(...times)).toBeLessThan(250);
+    expect(firstSuggestMs).toBeLessThan(1000);
     expect(suggestMs).toBeLessThan(1000);
     expect(unknown.kind === 'unknown' && unknown.suggestions.length).toBeGreaterThan(0);
     expect(merge).toBeLessThan(2000);
