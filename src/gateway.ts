@@ -122,6 +122,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     identity: () => runtime.identity,
     metrics,
     ready,
+    logger,
   });
 
   const pipeline = createPipeline({

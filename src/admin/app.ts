@@ -3,10 +3,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
 import type { RequestContext } from '../http/context.js';
-import { sendError, type ErrorCode } from '../http/errors.js';
+import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import type { IdentityVerifier } from '../identity/index.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { StateConflictError, StateNotFoundError, type StateStore } from '../state/types.js';
+import { GovernanceUnavailableError } from '../governance/types.js';
+import type { StateStore } from '../state/types.js';
 
 export interface AdminDeps {
   state: () => StateStore;
@@ -16,6 +18,18 @@ export interface AdminDeps {
   /** readiness of every part the gateway needs (config, state, governance, JWKS) */
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   now?: () => number;
+  logger?: Logger;
+}
+
+/** body-parser's own errors (malformed JSON, too large): they carry an HTTP 4xx `status` and a `type`. */
+function isBodyParserError(err: unknown): boolean {
+  if (err instanceof GatewayError || typeof err !== 'object' || err === null) return false;
+  const { status, type } = err as { status?: unknown; type?: unknown };
+  return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
@@ -24,9 +38,6 @@ const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 
 
 interface AdminLocals { ctx: RequestContext; principal: string }
 
-function fail(res: Response, code: ErrorCode, message?: string, extra?: Record<string, string>): void {
-  sendError(res, code, (res.locals as AdminLocals).ctx.id, message, extra);
-}
 
 /**
  * The gateway's own endpoints under server.adminPrefix. Express is used here
@@ -61,9 +72,9 @@ export function createAdminApp(deps: AdminDeps) {
   api.use(async (req: Request, res: Response, next: NextFunction) => {
     const identity = deps.identity();
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
-    if (r.kind === 'unavailable') return fail(res, 'identity_unavailable');
-    if (r.kind !== 'verified') return fail(res, 'unauthenticated', 'The admin API needs a valid admin bearer token.', { 'www-authenticate': 'Bearer' });
-    if (!r.isAdmin) return fail(res, 'forbidden');
+    if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
+    if (r.kind !== 'verified') throw new GatewayError('unauthenticated', 'The admin API needs a valid admin bearer token.');
+    if (!r.isAdmin) throw new GatewayError('forbidden');
     (res.locals as AdminLocals).ctx.principal = r.principal;
     (res.locals as AdminLocals).principal = r.principal;
     next();
@@ -72,7 +83,7 @@ export function createAdminApp(deps: AdminDeps) {
 
   const audit = async (req: Request, res: Response, action: GovernanceAction, target: string): Promise<void> => {
     const sink = deps.governance();
-    if (!sink) throw Object.assign(new Error('no governance sink'), { name: 'GovernanceUnavailableError' });
+    if (!sink) throw new GovernanceUnavailableError('no governance sink');
     const ctx = (res.locals as AdminLocals).ctx;
     await sink.append({
       action, principal: (res.locals as AdminLocals).principal, via: 'admin-api', target,
@@ -91,11 +102,11 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', `Expected {"id": string, "name"?: string}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    if (!body.success) throw new GatewayError('bad_request', `Expected {"id": string, "name"?: string}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
     const { id, name } = body.data;
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'conflict', `Group ${id} is already private.`);
+      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('conflict', `Group ${id} is already private.`);
       await audit(req, res, 'privacy-group.added', id);
       const g = await state.addGroup(id, name, now());
       res.status(201).json({ id: g.id, name: g.name ?? g.id, privateSince: new Date(g.privateSince).toISOString(), privateUntil: null });
@@ -106,7 +117,7 @@ export function createAdminApp(deps: AdminDeps) {
     const id = String(req.params.id);
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'not_found', `Group ${id} is not private.`);
+      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('not_found', `Group ${id} is not private.`);
       await audit(req, res, 'privacy-group.removed', id);
       await state.removeGroup(id, now());
       res.status(204).end();
@@ -119,11 +130,11 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', 'Expected {"principal": "<UPN or e-mail address>"}.');
+    if (!body.success) throw new GatewayError('bad_request', 'Expected {"principal": "<UPN or e-mail address>"}.');
     const principal = body.data.principal.toLowerCase();
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'conflict', `${principal} already has the permission.`);
+      if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
       await audit(req, res, 'reveal-permission.granted', principal);
       const rec = await state.grant(principal, (res.locals as AdminLocals).principal, now());
       res.status(201).json(rec);
@@ -134,7 +145,7 @@ export function createAdminApp(deps: AdminDeps) {
     const principal = String(req.params.principal).toLowerCase();
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'not_found', `${principal} has no permission.`);
+      if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);
       await audit(req, res, 'reveal-permission.revoked', principal);
       await state.revoke(principal);
       res.status(204).end();
@@ -152,33 +163,30 @@ export function createAdminApp(deps: AdminDeps) {
     const afterSeq = intParam(req.query.afterSeq, 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(req.query.limit, 100, 1, 1000);
     const action = req.query.action;
-    if (afterSeq === null || limit === null) return fail(res, 'bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
+    if (afterSeq === null || limit === null) throw new GatewayError('bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
     if (action !== undefined && !(typeof action === 'string' && (GOVERNANCE_ACTIONS as readonly string[]).includes(action))) {
-      return fail(res, 'bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
+      throw new GatewayError('bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
     }
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     res.json(await sink.read({ afterSeq, limit, action: action as GovernanceAction | undefined }));
   });
 
   api.get('/governance/verify', async (_req, res) => {
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     const r = await sink.verify();
     res.json(r.ok ? { ok: true, count: r.count } : { ok: false, brokenAtSeq: r.brokenAtSeq, count: r.count });
   });
 
   app.use('/api', api);
-  app.use((_req: Request, res: Response) => fail(res, 'not_found'));
-  // Express 5 forwards rejected promises here.
+  app.use(() => { throw new GatewayError('not_found'); });
+  // Express 5 forwards thrown errors and rejected promises here: one mapping for every error.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { name?: string; type?: string; status?: number };
-    if (e?.type === 'entity.parse.failed' || e?.type === 'entity.too.large' || e?.status === 400) return fail(res, 'bad_request', 'The body must be a small JSON object.');
-    if (e?.name === 'GovernanceUnavailableError') { deps.metrics.governanceFailures.inc(); return fail(res, 'governance_unavailable'); }
-    if (err instanceof StateConflictError) return fail(res, 'conflict', err.message);
-    if (err instanceof StateNotFoundError) return fail(res, 'not_found', err.message);
-    if (e?.name === 'StateUnavailableError') return fail(res, 'governance_unavailable', 'The privacy state cannot be written now; nothing changed.');
-    fail(res, 'internal_error');
+    const ctx = (res.locals as AdminLocals).ctx;
+    if (err instanceof GovernanceUnavailableError) deps.metrics.governanceFailures.inc();
+    const sent = sendError(res, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err, ctx.id);
+    if (isUnexpected(sent)) deps.logger?.error({ msg: 'admin request failed', requestId: ctx.id, error: errorMessage(err) });
   });
 
   return (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string): void => {

@@ -10,13 +10,13 @@ import type { PrivacyEngine } from '../privacy/engine.js';
 import type { ActivitiesSpec } from '../privacy/extract.js';
 import type { ActivityFacts } from '../privacy/types.js';
 import { createExportFilter } from '../rewrite/export/index.js';
-import { BodyInvalidError } from '../rewrite/errors.js';
 import { compileFieldReader, type FieldReader } from '../rewrite/fieldReader.js';
 import { classifyItem } from '../rewrite/item.js';
 import { filterList } from '../rewrite/list.js';
 import type { CompiledRoute, RouteTable } from '../routes/table.js';
 import type { RequestContext } from './context.js';
-import { GatewayError, sendError, STATUS, type ErrorCode } from './errors.js';
+import { GovernanceUnavailableError } from '../governance/types.js';
+import { GatewayError, isUnexpected, sendError, toGatewayError } from './errors.js';
 import {
   appendVary, CONDITIONAL_REQUEST_HEADERS, decodableAcceptEncoding, filteredResponseHeaders,
   METHOD_OVERRIDE_HEADERS, passthroughResponseHeaders,
@@ -122,24 +122,20 @@ export function createPipeline(deps: PipelineDeps) {
     deps.logger.info(line);
   }
 
-  function answerError(ctx: RequestContext, res: http.ServerResponse, code: ErrorCode, message?: string, extra?: Record<string, string>): void {
+  function answerError(ctx: RequestContext, res: http.ServerResponse, thrown: unknown): void {
     if (ctx.done && res.headersSent) return;
     clearTimeout(ctx.timer);
     ctx.proxyReq?.destroy();
     const cut = res.headersSent;
-    sendError(res, code, ctx.id, message, extra);
-    finish(ctx, cut ? 0 : STATUS[code], cut ? `cut_off:${code}` : undefined);
+    const err = sendError(res, thrown, ctx.id);
+    finish(ctx, cut ? 0 : err.status, cut ? `cut_off:${err.code}` : undefined);
   }
 
-  function failRequest(ctx: RequestContext, res: http.ServerResponse, err: unknown): void {
-    if (err instanceof GatewayError) return answerError(ctx, res, err.code, err.message);
-    if (err instanceof BodyInvalidError) return answerError(ctx, res, 'upstream_body_invalid');
-    if (err && typeof err === 'object' && (err as Error).name === 'GovernanceUnavailableError') {
-      deps.metrics.governanceFailures.inc();
-      return answerError(ctx, res, 'governance_unavailable');
-    }
-    deps.logger.error({ msg: 'request failed', requestId: ctx.id, error: (err as Error)?.message ?? String(err) });
-    answerError(ctx, res, 'internal_error');
+  function failRequest(ctx: RequestContext, res: http.ServerResponse, thrown: unknown): void {
+    if (thrown instanceof GovernanceUnavailableError) deps.metrics.governanceFailures.inc();
+    const err = toGatewayError(thrown);
+    if (isUnexpected(err)) deps.logger.error({ msg: 'request failed', requestId: ctx.id, error: thrown instanceof Error ? thrown.message : String(thrown) });
+    answerError(ctx, res, err);
   }
 
   function armIdleTimeout(stream: http.IncomingMessage, ms: number, res: http.ServerResponse): void {
@@ -187,7 +183,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (!norm.ok) {
       deps.metrics.pathRejections.inc({ reason: norm.reason });
       ctx.path = '(rejected)';
-      return answerError(ctx, res, 'bad_path');
+      return answerError(ctx, res, new GatewayError('bad_path'));
     }
     const path = norm.path;
     ctx.path = path;
@@ -201,7 +197,7 @@ export function createPipeline(deps: PipelineDeps) {
     const match = rt.routes.match(ctx.method, path);
     if (!match || match.route.kind === 'deny') {
       ctx.kind = 'deny';
-      return answerError(ctx, res, 'route_denied');
+      return answerError(ctx, res, new GatewayError('route_denied'));
     }
     const route = match.route;
     ctx.route = route;
@@ -216,7 +212,6 @@ export function createPipeline(deps: PipelineDeps) {
         if (id.kind === 'verified') reveal.identity = id;
       }
     } catch (err) {
-      if (err instanceof GatewayError && err.code === 'unauthenticated') return answerError(ctx, res, err.code, err.message, { 'www-authenticate': 'Bearer' });
       return failRequest(ctx, res, err);
     }
     ctx.reveal = reveal.granted ? 'granted' : reveal.requested ? 'ignored' : 'none';
@@ -240,7 +235,7 @@ export function createPipeline(deps: PipelineDeps) {
     ctx.timer = setTimeout(() => {
       if (ctx.done) return;
       ctx.proxyReq?.destroy();
-      answerError(ctx, res, 'upstream_timeout');
+      answerError(ctx, res, new GatewayError('upstream_timeout'));
     }, rt.config.upstream.timeoutMs);
     ctx.upstreamStart = performance.now();
 
@@ -255,7 +250,7 @@ export function createPipeline(deps: PipelineDeps) {
       const code = (err as NodeJS.ErrnoException).code;
       deps.logger.warn({ msg: 'upstream error', requestId: ctx.id, code });
       if (res.headersSent) { res.destroy(); finish(ctx, 0, 'cut_off:upstream_error'); return; }
-      answerError(ctx, res, 'upstream_unavailable');
+      answerError(ctx, res, new GatewayError('upstream_unavailable'));
     });
   }
 
@@ -419,7 +414,7 @@ export function createPipeline(deps: PipelineDeps) {
     handle: (req: http.IncomingMessage, res: http.ServerResponse) => {
       handle(req, res).catch((err) => {
         deps.logger.error({ msg: 'unhandled', error: (err as Error)?.message });
-        if (!res.headersSent) sendError(res, 'internal_error', 'unknown');
+        if (!res.headersSent) sendError(res, err, 'unknown');
         else res.destroy();
       });
     },

@@ -9,6 +9,7 @@
  * before the current one has been decided and pushed.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { ERRORS, GatewayError } from '../../errors.js';
 import type { ActivityFacts, HideBatch } from '../../privacy/types.js';
 import { ndjsonParser } from './ndjson.js';
 import { jsonArrayParser } from './jsonArray.js';
@@ -54,10 +55,9 @@ export interface ExportFilterOptions {
 }
 
 /** The export cannot be filtered safely (malformed, truncated, oversized): the stream is cut off. */
-export class ExportStructureError extends Error {
+export class ExportStructureError extends GatewayError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ExportStructureError';
+    super('upstream_body_invalid', message, { ...options, publicMessage: ERRORS.upstream_body_invalid.message });
   }
 }
 
