@@ -2,7 +2,6 @@ import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
-import type { RequestContext } from '../http/context.js';
 import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import type { IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
@@ -21,6 +20,22 @@ export interface AdminDeps {
   logger?: Logger;
 }
 
+/** The exchange of each response the admin app is answering (typed, nothing tagged onto res). */
+const exchanges = new WeakMap<http.ServerResponse, AdminExchange>();
+
+function exchangeOf(res: http.ServerResponse): AdminExchange {
+  const ex = exchanges.get(res);
+  if (!ex) throw new Error('admin response without its exchange');
+  return ex;
+}
+
+/** The verified admin principal (the api router's first middleware sets it). */
+function adminOf(res: http.ServerResponse): string {
+  const p = exchangeOf(res).principal;
+  if (p === undefined) throw new Error('admin principal not verified');
+  return p;
+}
+
 /** body-parser's own errors (malformed JSON, too large): they carry an HTTP 4xx `status` and a `type`. */
 function isBodyParserError(err: unknown): boolean {
   if (err instanceof GatewayError || typeof err !== 'object' || err === null) return false;
@@ -36,7 +51,17 @@ const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
 const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address') }).strict();
 
-interface AdminLocals { ctx: RequestContext; principal: string }
+/** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
+export interface AdminExchange {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** set once the admin token verified (access line) */
+  principal?: string;
+}
 
 
 /**
@@ -75,8 +100,7 @@ export function createAdminApp(deps: AdminDeps) {
     if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
     if (r.kind !== 'verified') throw new GatewayError('unauthenticated', 'The admin API needs a valid admin bearer token.');
     if (!r.isAdmin) throw new GatewayError('forbidden');
-    (res.locals as AdminLocals).ctx.principal = r.principal;
-    (res.locals as AdminLocals).principal = r.principal;
+    exchangeOf(res).principal = r.principal;
     next();
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
@@ -84,9 +108,9 @@ export function createAdminApp(deps: AdminDeps) {
   const audit = async (req: Request, res: Response, action: GovernanceAction, target: string): Promise<void> => {
     const sink = deps.governance();
     if (!sink) throw new GovernanceUnavailableError('no governance sink');
-    const ctx = (res.locals as AdminLocals).ctx;
+    const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: (res.locals as AdminLocals).principal, via: 'admin-api', target,
+      action, principal: adminOf(res), via: 'admin-api', target,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -136,7 +160,7 @@ export function createAdminApp(deps: AdminDeps) {
       const state = deps.state();
       if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
       await audit(req, res, 'reveal-permission.granted', principal);
-      const rec = await state.grant(principal, (res.locals as AdminLocals).principal, now());
+      const rec = await state.grant(principal, adminOf(res), now());
       res.status(201).json(rec);
     });
   });
@@ -183,15 +207,15 @@ export function createAdminApp(deps: AdminDeps) {
   app.use(() => { throw new GatewayError('not_found'); });
   // Express 5 forwards thrown errors and rejected promises here: one mapping for every error.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const ctx = (res.locals as AdminLocals).ctx;
+    const ctx = exchangeOf(res);
     if (err instanceof GovernanceUnavailableError) deps.metrics.governanceFailures.inc();
     const sent = sendError(res, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err, ctx.id);
     if (isUnexpected(sent)) deps.logger?.error({ msg: 'admin request failed', requestId: ctx.id, error: errorMessage(err) });
   });
 
-  return (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string): void => {
-    req.url = (subPath || '/') + (query ? `?${query}` : '');
-    (res as unknown as Response).locals = { ctx } as unknown as Response['locals'];
-    app(req as Request, res as Response);
+  return (ex: AdminExchange, subPath: string): void => {
+    ex.req.url = (subPath || '/') + (ex.query ? `?${ex.query}` : '');
+    exchanges.set(ex.res, ex);
+    app(ex.req, ex.res);
   };
 }
