@@ -5,13 +5,12 @@
  * turns out broken is cut off, never completed with unfiltered bytes.
  */
 import type http from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { HideBatch } from '../privacy/types.js';
 import { createExportFilter, type CsvColumns } from '../rewrite/export/index.js';
 import type { Exchange } from './exchange.js';
 import { filteredResponseHeaders } from './headers.js';
-import { cutOffWhenUpstreamDies, idleTimeout } from './relay.js';
 import { decoderFor } from './upstreamBody.js';
 
 /** CSV header names: the route's overrides, else the last segment of each activities path. */
@@ -28,9 +27,21 @@ function csvColumns(ex: Exchange): CsvColumns {
   };
 }
 
-export function streamExport(ex: Exchange, upstream: http.IncomingMessage, hide: HideBatch): void {
+/**
+ * Bytes of filtered output held before the response starts. An export that
+ * breaks within them (a broken first record, an unclosed quote in a small
+ * file, an upstream that dies early) is still a clean JSON 502 (SPEC §5);
+ * after them the answer streams and a fault cuts it off.
+ */
+export const HOLD_BACK_BYTES = 64 * 1024;
+
+/**
+ * Streams the export. Resolves when the export ended (completely, or cut off
+ * after its first bytes left); rejects when it failed before anything was
+ * sent, so the caller answers with the JSON error.
+ */
+export async function streamExport(ex: Exchange, upstream: http.IncomingMessage, hide: HideBatch): Promise<void> {
   const { res, rt, route } = ex;
-  cutOffWhenUpstreamDies(ex, upstream);
   const enc = upstream.headers['content-encoding'];
   const encoding = typeof enc === 'string' ? enc : undefined;
   // Decide on the decoder before sending anything, so an unknown encoding is still a clean 502.
@@ -60,27 +71,71 @@ export function streamExport(ex: Exchange, upstream: http.IncomingMessage, hide:
     res.end();
     return;
   }
-  idleTimeout(ex, upstream);
+  // silence from the upstream longer than its timeout ends the export
+  upstream.setTimeout(rt.config.upstream.timeoutMs, () => upstream.destroy(new GatewayError('upstream_timeout')));
+  deliver(ex, filter);
 
-  // Decoder chosen on the first byte (raw vs zlib deflate); then a plain stream pipeline.
-  let started = false;
-  upstream.once('data', (chunk: Buffer) => {
-    started = true;
-    upstream.pause();
-    const decoder = decoderFor(encoding, chunk[0]);
-    const stages: NodeJS.ReadWriteStream[] = [];
-    if (decoder && decoder !== 'unsupported') stages.push(decoder);
-    stages.push(filter);
-    stages[0]?.write(chunk);
-    pipeline([upstream, ...stages, res], (err) => {
-      if (err) ex.cutOff(err.name || 'error');
+  await new Promise<void>((resolve, reject) => {
+    const done = (err: Error | null | undefined): void => {
+      if (!err || ex.ended) return resolve();
+      if (res.headersSent) {
+        ex.cutOff(err instanceof GatewayError ? err.code : 'upstream_closed');
+        return resolve();
+      }
+      filter.destroy();
+      reject(err instanceof GatewayError ? err : new GatewayError('upstream_unavailable', 'The activity-log API ended the export before it was complete; nothing was sent.', { cause: err }));
+    };
+    // Decoder chosen on the first byte (raw vs zlib deflate); then a plain stream pipeline.
+    let started = false;
+    upstream.once('data', (chunk: Buffer) => {
+      started = true;
+      upstream.pause();
+      const decoder = decoderFor(encoding, chunk[0]);
+      const stages: NodeJS.ReadWriteStream[] = [];
+      if (decoder && decoder !== 'unsupported') stages.push(decoder);
+      stages.push(filter);
+      stages[0]?.write(chunk);
+      pipeline([upstream, ...stages], done);
     });
+    upstream.once('end', () => {
+      // an empty export: nothing went through the data handler
+      if (started) return;
+      filter.once('error', done);
+      filter.once('end', () => done(null));
+      filter.end();
+    });
+    upstream.once('error', (err) => { if (!started) done(err); });
+    upstream.once('close', () => { if (!started && !upstream.complete) done(new Error('upstream closed')); });
   });
-  upstream.once('end', () => {
-    // an empty export: nothing went through the data handler
-    if (started || ex.answered) return;
-    filter.end();
-    filter.pipe(res);
-    filter.on('error', () => ex.cutOff('error'));
+}
+
+/**
+ * Writes the filter's output to the response with backpressure, holding the
+ * first HOLD_BACK_BYTES (or the whole export, if smaller) before the response starts.
+ */
+function deliver(ex: Exchange, filter: Readable): void {
+  const { res } = ex;
+  let held: Buffer[] | null = [];
+  let heldBytes = 0;
+  const write = (b: Buffer): void => {
+    if (b.length === 0 || res.write(b)) return;
+    filter.pause();
+    res.once('drain', () => filter.resume());
+  };
+  const release = (): void => {
+    if (!held) return;
+    const b = Buffer.concat(held, heldBytes);
+    held = null;
+    write(b);
+  };
+  filter.on('data', (chunk: Buffer) => {
+    if (!held) return write(chunk);
+    held.push(chunk);
+    heldBytes += chunk.length;
+    if (heldBytes >= HOLD_BACK_BYTES) release();
+  });
+  filter.once('end', () => {
+    release();
+    res.end();
   });
 }

@@ -12,6 +12,7 @@
 import type http from 'node:http';
 import type { GovernanceSink } from '../governance/types.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
+import { UnauthenticatedError } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { PrivacyEngine } from '../privacy/engine.js';
@@ -52,6 +53,7 @@ export function createPipeline(deps: PipelineDeps) {
   function fail(ex: Exchange, thrown: unknown): void {
     if (ex.answered) return;
     if (thrown instanceof GovernanceUnavailableError) metrics.governanceFailures.inc();
+    if (thrown instanceof UnauthenticatedError) ex.tokenError = thrown.why;
     const err = toGatewayError(thrown);
     if (isUnexpected(err)) logger.error({ msg: 'request failed', requestId: ex.id, error: thrown instanceof Error ? thrown.message : String(thrown) });
     ex.clearDeadline();
@@ -114,7 +116,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (status < 200 || status > 299) return relayUnchanged(ex, answer);
 
     // 6. rewrite
-    if (route.kind === 'export') return streamExport(ex, answer, engine.hideBatch());
+    if (route.kind === 'export') return await streamExport(ex, answer, engine.hideBatch());
     const body = await readBody(ex, answer);
     if (ex.answered) return;
     const rewritten = await rewriteBody(ex, body, engine.hideBatch());

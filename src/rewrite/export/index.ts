@@ -120,7 +120,7 @@ class ExportFilter extends Transform {
     try {
       this.parser.push(chunk, ops);
     } catch (err) {
-      cb(structural(err));
+      this.failAfter(ops, structural(err), cb);
       return;
     }
     this.settle(ops, cb);
@@ -131,10 +131,22 @@ class ExportFilter extends Transform {
     try {
       this.parser.end(ops);
     } catch (err) {
-      cb(structural(err));
+      this.failAfter(ops, structural(err), cb);
       return;
     }
     this.settle(ops, cb);
+  }
+
+  /**
+   * The stream broke: the records framed before the fault are still decided and
+   * passed on (a consumer already streaming keeps them), then the error ends the stream.
+   */
+  private failAfter(ops: Op[], err: Error, cb: TransformCallback): void {
+    if (ops.length === 0) {
+      cb(err);
+      return;
+    }
+    this.settle(ops, (settleErr) => cb(settleErr ?? err));
   }
 
   /** Decides the chunk's records in one batch, then pushes what is kept. */
