@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
 import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
-import type { IdentityVerifier } from '../identity/index.js';
+import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
@@ -61,6 +61,8 @@ export interface AdminExchange {
   readonly query: string;
   /** set once the admin token verified (access line) */
   principal?: string;
+  /** why a sent token did not verify (access line) */
+  tokenError?: string;
 }
 
 
@@ -98,7 +100,7 @@ export function createAdminApp(deps: AdminDeps) {
     const identity = deps.identity();
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
     if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
-    if (r.kind !== 'verified') throw new GatewayError('unauthenticated', 'The admin API needs a valid admin bearer token.');
+    if (r.kind !== 'verified') throw unauthenticated(r, 'The admin API needs a valid admin bearer token.');
     if (!r.isAdmin) throw new GatewayError('forbidden');
     exchangeOf(res).principal = r.principal;
     next();
@@ -209,6 +211,7 @@ export function createAdminApp(deps: AdminDeps) {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const ctx = exchangeOf(res);
     if (err instanceof GovernanceUnavailableError) deps.metrics.governanceFailures.inc();
+    if (err instanceof UnauthenticatedError) ctx.tokenError = err.why;
     const sent = sendError(res, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err, ctx.id);
     if (isUnexpected(sent)) deps.logger?.error({ msg: 'admin request failed', requestId: ctx.id, error: errorMessage(err) });
   });

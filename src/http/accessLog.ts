@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EndFacts, Exchange } from './exchange.js';
 
+
+
 export interface AccessLogDeps {
   logger: Logger;
   metrics: Pick<Metrics, 'requests' | 'removed' | 'exportCutoffs'>;
@@ -24,6 +26,7 @@ export function recordEnd(deps: AccessLogDeps): (ex: Exchange, end: EndFacts) =>
       removed: ex.removed, reveal: ex.reveal.granted ? 'granted' : ex.reveal.requested ? 'ignored' : 'none',
     };
     if (ex.principal) line.principal = ex.principal;
+    if (ex.tokenError) line.tokenError = ex.tokenError;
     if (ex.note) line.note = ex.note;
     deps.logger.info(line);
   };

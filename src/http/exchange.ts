@@ -33,6 +33,8 @@ export class Exchange {
   removed = 0;
   /** why the exchange ended unusually (access line): `cut_off:…`, `invalid_token:…` */
   note?: string;
+  /** why a sent token did not verify (SPEC §5 why word; access line) */
+  tokenError?: string;
   /** the request to the upstream, once sent */
   upstreamRequest?: http.ClientRequest;
   /** the upstream's answer, once its headers arrived */

@@ -8,7 +8,7 @@
 import type http from 'node:http';
 import type { GatewayConfig } from '../config/index.js';
 import { GatewayError } from '../errors.js';
-import type { IdentityResult, IdentityVerifier } from '../identity/index.js';
+import { unauthenticated, type IdentityResult, type IdentityVerifier } from '../identity/index.js';
 import type { Metrics } from '../metrics.js';
 import type { RouteKind } from '../routes/table.js';
 
@@ -66,7 +66,7 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
     return { granted: false, requested: true, identity, refusal };
   };
   if (id.kind === 'unavailable') return refuse('identity_unavailable', new GatewayError('identity_unavailable'));
-  if (id.kind !== 'verified') return refuse('unauthenticated', new GatewayError('unauthenticated'));
+  if (id.kind !== 'verified') return refuse('unauthenticated', unauthenticated(id));
   if (!id.isAdmin || !deps.isPermitted(id.principal)) return refuse('forbidden', new GatewayError('reveal_forbidden'));
   deps.metrics.reveals.inc({ outcome: 'granted' });
   return { granted: true, requested: true, via: viaHeader ? 'header' : 'token', identity: id };

@@ -7,3 +7,4 @@ export {
   type IdentityResult,
   type IdentityVerifier,
 } from './verifier.js';
+export { invalidTokenWhy, unauthenticated, UnauthenticatedError, type InvalidTokenWhy } from './challenge.js';
