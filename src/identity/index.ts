@@ -2,6 +2,7 @@
 export {
   createIdentityVerifier,
   extractBearer,
+  jwksFileProblem,
   MAX_HEADER_BYTES,
   type IdentityOptions,
   type IdentityResult,
