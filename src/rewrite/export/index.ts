@@ -21,7 +21,8 @@ export type ExportFormat = 'ndjson' | 'json' | 'csv' | 'cef';
 export interface ExportFields {
   id?: string;
   actor?: string;
-  timestamp?: string;
+  /** text as the format carries it, or epoch ms already read (CEF date forms) */
+  timestamp?: string | number;
   groups?: string[];
   application?: string;
 }
