@@ -36,6 +36,18 @@ function adminOf(res: http.ServerResponse): string {
   return p;
 }
 
+/**
+ * 400 `bad_request` for a body that does not fit its schema; the message names the
+ * offending keys (an unknown key is never ignored: SPEC §7).
+ */
+function badBody(error: z.ZodError, expected: string): GatewayError {
+  const problems = error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    return `${i.path.length ? JSON.stringify(i.path.join('.')) : '(body)'}: ${i.message}`;
+  });
+  return new GatewayError('bad_request', `Expected ${expected}: ${problems.join('; ')}.`);
+}
+
 /** body-parser's own errors (malformed JSON, too large): they carry an HTTP 4xx `status` and a `type`. */
 function isBodyParserError(err: unknown): boolean {
   if (err instanceof GatewayError || typeof err !== 'object' || err === null) return false;
@@ -128,7 +140,7 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
-    if (!body.success) throw new GatewayError('bad_request', `Expected {"id": string, "name"?: string}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    if (!body.success) throw badBody(body.error, '{"id": string, "name"?: string}');
     const { id, name } = body.data;
     await serialised(async () => {
       const state = deps.state();
@@ -156,7 +168,7 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) throw new GatewayError('bad_request', 'Expected {"principal": "<UPN or e-mail address>"}.');
+    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>"}');
     const principal = body.data.principal.toLowerCase();
     await serialised(async () => {
       const state = deps.state();

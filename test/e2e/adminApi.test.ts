@@ -239,6 +239,22 @@ describe('admin API over real sockets', () => {
     expect(chain().ok).toBe(true);
   });
 
+  it('unknown keys in a body are 400 bad_request naming the key; nothing changes', async () => {
+    const before = chain().count;
+    for (const [p, body, key] of [
+      ['privacy/permissions', { principal: 'henry@contoso.com', user: 'henry@contoso.com' }, 'user'],
+      ['privacy/permissions', { principal: 'henry@contoso.com', expiresAtt: '2030-01-01T00:00:00Z' }, 'expiresAtt'],
+      ['privacy/groups', { id: 'sales', nmae: 'Sales' }, 'nmae'],
+    ] as const) {
+      const r = await call('POST', p, { token: admin, body });
+      expect(r.status, key).toBe(400);
+      expect(r.json().error.code, key).toBe('bad_request');
+      expect(r.json().error.message, key).toContain(`"${key}"`);
+    }
+    expect(chain().count).toBe(before);
+    expect((await call('GET', 'privacy/permissions', { token: admin })).json().permissions.some((x: any) => x.principal === 'henry@contoso.com')).toBe(false);
+  });
+
   it('GET governance with afterSeq, limit and action; 400 for bad values; verify', async () => {
     const all = chain();
     expect(all.count).toBeGreaterThanOrEqual(5);
