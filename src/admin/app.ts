@@ -2,13 +2,14 @@ import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
-import type { RequestContext } from '../http/context.js';
-import { sendError, type ErrorCode } from '../http/errors.js';
-import type { IdentityVerifier } from '../identity/index.js';
+import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
+import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
 import type { Directory } from '../directory/index.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { checkGrant, checkGroupChoice, type CheckResult } from './checks.js';
-import { StateConflictError, StateNotFoundError, type StateStore } from '../state/types.js';
+import { GovernanceUnavailableError } from '../governance/types.js';
+import type { StateStore } from '../state/types.js';
 
 export interface AdminDeps {
   state: () => StateStore;
@@ -22,6 +23,46 @@ export interface AdminDeps {
   /** privacy.adminGroups and directory.groups of the current configuration */
   privacy: () => { adminGroups: readonly string[]; staticGroups: Readonly<Record<string, readonly string[]>> };
   now?: () => number;
+  logger?: Logger;
+}
+
+/** The exchange of each response the admin app is answering (typed, nothing tagged onto res). */
+const exchanges = new WeakMap<http.ServerResponse, AdminExchange>();
+
+function exchangeOf(res: http.ServerResponse): AdminExchange {
+  const ex = exchanges.get(res);
+  if (!ex) throw new Error('admin response without its exchange');
+  return ex;
+}
+
+/** The verified admin principal (the api router's first middleware sets it). */
+function adminOf(res: http.ServerResponse): string {
+  const p = exchangeOf(res).principal;
+  if (p === undefined) throw new Error('admin principal not verified');
+  return p;
+}
+
+/**
+ * 400 `bad_request` for a body that does not fit its schema; the message names the
+ * offending keys (an unknown key is never ignored: SPEC §7).
+ */
+function badBody(error: z.ZodError, expected: string): GatewayError {
+  const problems = error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    return `${i.path.length ? JSON.stringify(i.path.join('.')) : '(body)'}: ${i.message}`;
+  });
+  return new GatewayError('bad_request', `Expected ${expected}: ${problems.join('; ')}.`);
+}
+
+/** body-parser's own errors (malformed JSON, too large): they carry an HTTP 4xx `status` and a `type`. */
+function isBodyParserError(err: unknown): boolean {
+  if (err instanceof GatewayError || typeof err !== 'object' || err === null) return false;
+  const { status, type } = err as { status?: unknown; type?: unknown };
+  return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
@@ -32,18 +73,25 @@ const permissionBody = z.object({
   groups: z.array(z.string().trim().min(1).max(200)).max(100).optional(),
 }).strict();
 
-interface AdminLocals { ctx: RequestContext; principal: string }
-
-function fail(res: Response, code: ErrorCode, message?: string, extra?: Record<string, string>, details?: Record<string, unknown>): void {
-  sendError(res, code, (res.locals as AdminLocals).ctx.id, message, extra, details);
+/** A refused check (SPEC §9, §10) as the error the client gets; nothing has been changed. */
+function refuse(r: CheckResult): void {
+  if (!r.ok) throw new GatewayError(r.code, r.message, r.details ? { details: r.details } : {});
 }
 
-/** Sends a refused check; returns true when it refused. */
-function refused(res: Response, r: CheckResult): boolean {
-  if (r.ok) return false;
-  fail(res, r.code, r.message, undefined, r.details);
-  return true;
+/** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
+export interface AdminExchange {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** set once the admin token verified (access line) */
+  principal?: string;
+  /** why a sent token did not verify (access line) */
+  tokenError?: string;
 }
+
 
 /**
  * The gateway's own endpoints under server.adminPrefix. Express is used here
@@ -78,21 +126,20 @@ export function createAdminApp(deps: AdminDeps) {
   api.use(async (req: Request, res: Response, next: NextFunction) => {
     const identity = deps.identity();
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
-    if (r.kind === 'unavailable') return fail(res, 'identity_unavailable');
-    if (r.kind !== 'verified') return fail(res, 'unauthenticated', 'The admin API needs a valid admin bearer token.', { 'www-authenticate': 'Bearer' });
-    if (!r.isAdmin) return fail(res, 'forbidden');
-    (res.locals as AdminLocals).ctx.principal = r.principal;
-    (res.locals as AdminLocals).principal = r.principal;
+    if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
+    if (r.kind !== 'verified') throw unauthenticated(r, 'The admin API needs a valid admin bearer token.');
+    if (!r.isAdmin) throw new GatewayError('forbidden');
+    exchangeOf(res).principal = r.principal;
     next();
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
 
   const audit = async (req: Request, res: Response, action: GovernanceAction, target: string): Promise<void> => {
     const sink = deps.governance();
-    if (!sink) throw Object.assign(new Error('no governance sink'), { name: 'GovernanceUnavailableError' });
-    const ctx = (res.locals as AdminLocals).ctx;
+    if (!sink) throw new GovernanceUnavailableError('no governance sink');
+    const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: (res.locals as AdminLocals).principal, via: 'admin-api', target,
+      action, principal: adminOf(res), via: 'admin-api', target,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -108,14 +155,14 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', `Expected {"id": string, "name"?: string}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    if (!body.success) throw badBody(body.error, '{"id": string, "name"?: string}');
     const { id } = body.data;
     const choice = await checkGroupChoice(deps.directory().catalogue, id);
-    if (refused(res, choice)) return;
+    refuse(choice);
     const name = body.data.name ?? (choice.ok ? choice.name : undefined);
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'conflict', `Group ${id} is already private.`);
+      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('conflict', `Group ${id} is already private.`);
       await audit(req, res, 'privacy-group.added', id);
       const g = await state.addGroup(id, name, now());
       res.status(201).json({ id: g.id, name: g.name ?? g.id, privateSince: new Date(g.privateSince).toISOString(), privateUntil: null });
@@ -126,7 +173,7 @@ export function createAdminApp(deps: AdminDeps) {
     const id = String(req.params.id);
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'not_found', `Group ${id} is not private.`);
+      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('not_found', `Group ${id} is not private.`);
       await audit(req, res, 'privacy-group.removed', id);
       await state.removeGroup(id, now());
       res.status(204).end();
@@ -139,23 +186,22 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', `Expected {"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids]}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids]}');
     const principal = body.data.principal.toLowerCase();
     const privacy = deps.privacy();
-    const check = await checkGrant({
-      granter: (res.locals as AdminLocals).principal.toLowerCase(),
+    refuse(await checkGrant({
+      granter: adminOf(res).toLowerCase(),
       principal,
       groups: body.data.groups,
       directory: deps.directory(),
       adminGroups: privacy.adminGroups,
       staticGroups: privacy.staticGroups,
-    });
-    if (refused(res, check)) return;
+    }));
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'conflict', `${principal} already has the permission.`);
+      if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
       await audit(req, res, 'reveal-permission.granted', principal);
-      const rec = await state.grant(principal, (res.locals as AdminLocals).principal, now());
+      const rec = await state.grant(principal, adminOf(res), now());
       res.status(201).json(rec);
     });
   });
@@ -164,7 +210,7 @@ export function createAdminApp(deps: AdminDeps) {
     const principal = String(req.params.principal).toLowerCase();
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'not_found', `${principal} has no permission.`);
+      if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);
       await audit(req, res, 'reveal-permission.revoked', principal);
       await state.revoke(principal);
       res.status(204).end();
@@ -180,13 +226,13 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.get('/directory/groups', async (req, res) => {
     const unknown = Object.keys(req.query).find((k) => k !== 'search' && k !== 'limit');
-    if (unknown !== undefined) return fail(res, 'bad_request', `Unknown query parameter ${unknown}; use search and limit.`);
+    if (unknown !== undefined) throw new GatewayError('bad_request', `Unknown query parameter ${JSON.stringify(unknown)}; use search and limit.`);
     const search = req.query.search;
-    if (search !== undefined && (typeof search !== 'string' || search.length > 200)) return fail(res, 'bad_request', 'search must be one string of at most 200 characters.');
+    if (search !== undefined && (typeof search !== 'string' || search.length > 200)) throw new GatewayError('bad_request', 'search must be one string of at most 200 characters.');
     const limit = intParam(req.query.limit, 100, 1, 1000);
-    if (limit === null) return fail(res, 'bad_request', 'limit must be an integer from 1 to 1000.');
+    if (limit === null) throw new GatewayError('bad_request', 'limit must be an integer from 1 to 1000.');
     const r = await deps.directory().catalogue.search(search ?? '', limit);
-    if (r.failed.length > 0) return fail(res, 'directory_unavailable', `The group catalogue cannot be loaded now (${r.failed.join(', ')} directory unreachable). Try again later.`);
+    if (r.failed.length > 0) throw new GatewayError('directory_unavailable', `The group catalogue cannot be loaded now (${r.failed.join(', ')} directory unreachable). Try again later.`);
     res.json({ groups: r.groups.map((g) => ({ id: g.id, name: g.name, source: g.source })) });
   });
 
@@ -194,38 +240,36 @@ export function createAdminApp(deps: AdminDeps) {
     const afterSeq = intParam(req.query.afterSeq, 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(req.query.limit, 100, 1, 1000);
     const action = req.query.action;
-    if (afterSeq === null || limit === null) return fail(res, 'bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
+    if (afterSeq === null || limit === null) throw new GatewayError('bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
     if (action !== undefined && !(typeof action === 'string' && (GOVERNANCE_ACTIONS as readonly string[]).includes(action))) {
-      return fail(res, 'bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
+      throw new GatewayError('bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
     }
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     res.json(await sink.read({ afterSeq, limit, action: action as GovernanceAction | undefined }));
   });
 
   api.get('/governance/verify', async (_req, res) => {
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     const r = await sink.verify();
     res.json(r.ok ? { ok: true, count: r.count } : { ok: false, brokenAtSeq: r.brokenAtSeq, count: r.count });
   });
 
   app.use('/api', api);
-  app.use((_req: Request, res: Response) => fail(res, 'not_found'));
-  // Express 5 forwards rejected promises here.
+  app.use(() => { throw new GatewayError('not_found'); });
+  // Express 5 forwards thrown errors and rejected promises here: one mapping for every error.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { name?: string; type?: string; status?: number };
-    if (e?.type === 'entity.parse.failed' || e?.type === 'entity.too.large' || e?.status === 400) return fail(res, 'bad_request', 'The body must be a small JSON object.');
-    if (e?.name === 'GovernanceUnavailableError') { deps.metrics.governanceFailures.inc(); return fail(res, 'governance_unavailable'); }
-    if (err instanceof StateConflictError) return fail(res, 'conflict', err.message);
-    if (err instanceof StateNotFoundError) return fail(res, 'not_found', err.message);
-    if (e?.name === 'StateUnavailableError') return fail(res, 'governance_unavailable', 'The privacy state cannot be written now; nothing changed.');
-    fail(res, 'internal_error');
+    const ctx = exchangeOf(res);
+    if (err instanceof GovernanceUnavailableError) deps.metrics.governanceFailures.inc();
+    if (err instanceof UnauthenticatedError) ctx.tokenError = err.why;
+    const sent = sendError(res, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err, ctx.id);
+    if (isUnexpected(sent)) deps.logger?.error({ msg: 'admin request failed', requestId: ctx.id, error: errorMessage(err) });
   });
 
-  return (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string): void => {
-    req.url = (subPath || '/') + (query ? `?${query}` : '');
-    (res as unknown as Response).locals = { ctx } as unknown as Response['locals'];
-    app(req as Request, res as Response);
+  return (ex: AdminExchange, subPath: string): void => {
+    ex.req.url = (subPath || '/') + (ex.query ? `?${ex.query}` : '');
+    exchanges.set(ex.res, ex);
+    app(ex.req, ex.res);
   };
 }

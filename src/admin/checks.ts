@@ -8,7 +8,7 @@
  */
 import type { Catalogue } from '../directory/catalogue.js';
 import type { Directory } from '../directory/index.js';
-import type { ErrorCode } from '../http/errors.js';
+import type { ErrorCode } from '../errors.js';
 
 export type CheckResult =
   | { ok: true; name?: string }

@@ -4,7 +4,7 @@
  * Only loadConfigFile does I/O.
  */
 import { readFileSync } from 'node:fs';
-import { fileProblems } from './files.js';
+import { directoryFileProblems } from './files.js';
 import * as z from 'zod';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { configSchema, type ConfigProblem, type GatewayConfig } from './schema.js';
@@ -181,7 +181,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   const r = parseConfig(text, env);
   if (!r.ok) return r;
-  const problems = fileProblems(r.config);
+  const problems = directoryFileProblems(r.config);
   return problems.length ? { ok: false, problems } : r;
 }
 
