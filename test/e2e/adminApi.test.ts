@@ -439,7 +439,7 @@ describe('a state store that cannot take the change', () => {
     const { dir, cleanup } = await tempDir('apg-stateaway-');
     const now = Math.floor(Date.now() / 1000);
     const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
-    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } }));
+    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl }, directory: { groups: { hr: ['bob@contoso.com'] }, knownGroups: [{ id: 'ops' }] } }));
     try {
       const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json', 'x-request-id': 'state-away-1' };
       const base = `${gw.url}/_gateway/api`;
