@@ -107,6 +107,18 @@ describe.skipIf(!enabled)('LDAP source against slapd', () => {
     s.close();
   });
 
+  it('a malformed or missing id value is skipped with a warning that carries no directory data', async () => {
+    await slapd.modify(`dn: ${groupDn('hr')}\nchangetype: modify\nreplace: description\ndescription: hr-id\n`);
+    await slapd.modify(`dn: ${groupDn('staff')}\nchangetype: modify\nreplace: description\ndescription:: ${Buffer.from('bad\u0001id').toString('base64')}\n`);
+    const warnings: Array<[string, Record<string, string | number>]> = [];
+    const s = ldapSource(opts({ groupIdAttribute: 'description', warn: (m, f) => warnings.push([m, f]) }));
+    const bob = await s.lookup('bob@contoso.com', signal());
+    expect([...bob.groups]).toEqual(['hr-id']);
+    expect(warnings).toEqual([['ldap: a group without a well-formed id value was skipped', { attribute: 'description', values: 1 }]]);
+    expect(JSON.stringify(warnings)).not.toMatch(/staff|bad|bob|cn=/);
+    s.close();
+  });
+
   it('filter injection finds nothing: *)(uid=*, *, NUL, parentheses, backslashes', async () => {
     const s = ldapSource(opts({ userFilter: '(mail={principal})' }));
     for (const evil of ['*)(uid=*', '*', '*)(|(mail=*', 'bob@contoso.com)(mail=*', 'bob\u0000@contoso.com', '\\2a', '(bob@contoso.com)', '*@contoso.com']) {
