@@ -70,11 +70,19 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
   };
 }
 
-function directoryObserver(metrics: Metrics): DirectoryObserver {
+/** Directory metrics, and a warning per failing source at most once a minute (the reason is a fixed text, never directory data). */
+function directoryObserver(metrics: Metrics, logger: Logger): DirectoryObserver {
+  const lastWarned = new Map<string, number>();
   return {
     lookup: (source, outcome) => metrics.directoryLookups.inc({ source, outcome }),
     latency: (source, seconds) => metrics.directoryLatency.observe({ source }, seconds),
     catalogue: (source, outcome) => metrics.directoryCatalogue.inc({ source, outcome }),
+    failed: (source, reason) => {
+      const now = Date.now();
+      if (now - (lastWarned.get(source) ?? -Infinity) < 60_000) return;
+      lastWarned.set(source, now);
+      logger.warn({ msg: 'directory source failing; its lookups are undecidable unless cached', source, reason });
+    },
   };
 }
 
@@ -120,7 +128,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   let runtime = await buildRuntime(initial);
   const makeDirectory = (config: GatewayConfig): Directory =>
     createDirectory(config.directory, {
-      observer: directoryObserver(metrics),
+      observer: directoryObserver(metrics, logger),
       // no directory data in the log: the attribute name and a count only
       warn: (msg, fields) => logger.warn({ msg, ...fields }),
       localNames: () => localGroupNames(runtime.config, state.current().groups),

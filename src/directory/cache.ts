@@ -18,7 +18,7 @@ import { LRUCache } from 'lru-cache';
 import { normalizePrincipal } from '../privacy/extract.js';
 import type { Membership } from '../privacy/types.js';
 import { withDeadline } from './deadline.js';
-import { DirectoryError, NO_OBSERVER, type DirectoryObserver, type DirectorySource, type UserAnswer } from './types.js';
+import { DirectoryError, NO_OBSERVER, reasonOf, type DirectoryObserver, type DirectorySource, type UserAnswer } from './types.js';
 
 export interface CacheOptions {
   ttlSec: number;
@@ -117,6 +117,9 @@ export function cachedSource(source: DirectorySource, opts: CacheOptions): Cache
       if (closing.signal.aborted) throw new DirectoryError('closed');
       const answer = await withDeadline(opts.timeoutMs, (signal) => source.lookup(principal, signal), closing.signal);
       return { answer, at: now() };
+    } catch (err) {
+      if (!closing.signal.aborted) observer.failed(source.name, reasonOf(err));
+      throw err;
     } finally {
       observer.latency(source.name, (performance.now() - started) / 1000);
       slots.release();

@@ -13,7 +13,7 @@
  */
 import { withDeadline } from './deadline.js';
 import { prepare, suggest, type Prepared } from './suggest.js';
-import { NO_OBSERVER, type CatalogueEntry, type DirectoryObserver, type SourceName } from './types.js';
+import { NO_OBSERVER, reasonOf, type CatalogueEntry, type DirectoryObserver, type SourceName } from './types.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
 
 export type CatalogueSource = 'builtin' | 'static' | 'known' | SourceName;
@@ -127,8 +127,9 @@ export class Catalogue {
           part.at = this.now();
           this.observer.catalogue(r.name, 'ok');
         },
-        () => {
+        (err: unknown) => {
           this.observer.catalogue(r.name, 'failure');
+          this.observer.failed(r.name, reasonOf(err));
         },
       )
       .finally(() => {

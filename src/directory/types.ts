@@ -45,6 +45,13 @@ export interface DirectoryObserver {
   lookup(source: SourceName, outcome: 'hit' | 'miss' | 'stale' | 'failure'): void;
   latency(source: SourceName, seconds: number): void;
   catalogue(source: SourceName, outcome: 'ok' | 'failure'): void;
+  /** a call to the source failed; `reason` is a DirectoryError message (fixed text, no directory data) */
+  failed(source: SourceName, reason: string): void;
 }
 
-export const NO_OBSERVER: DirectoryObserver = { lookup() {}, latency() {}, catalogue() {} };
+export const NO_OBSERVER: DirectoryObserver = { lookup() {}, latency() {}, catalogue() {}, failed() {} };
+
+/** The loggable reason of a failure: DirectoryError messages only, anything else generic. */
+export function reasonOf(err: unknown): string {
+  return err instanceof DirectoryError ? err.message : 'failed';
+}
