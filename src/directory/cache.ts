@@ -9,8 +9,8 @@
  * rejects (allowStaleOnFetchRejection). It does not know the staleSec bound, so every
  * entry carries the time it was fetched and the bound is checked here.
  *
- * Every source call runs under `timeoutMs` (withDeadline), measured from when the call
- * starts, not from queueing for one of `maxInFlight` slots. Nothing here logs: the
+ * Every source call runs under `timeoutMs` (withDeadline), waiting for one of the
+ * `maxInFlight` slots included: a lookup never waits longer. Nothing here logs: the
  * principal and its groups are private; stats() and the observer are the observable surface.
  */
 import { setMaxListeners } from 'node:events';
@@ -63,19 +63,32 @@ interface Entry {
 
 const DEFAULT_MAX_IN_FLIGHT = 16;
 
-/** Counting semaphore; drain() releases every waiter so nothing hangs after close. */
+/** Counting semaphore; a waiter whose signal aborts leaves the queue; drain() releases every waiter. */
 export class Slots {
   private free: number;
   private readonly waiting: Array<() => void> = [];
   constructor(n: number) {
     this.free = n;
   }
-  acquire(): Promise<void> {
+  acquire(signal?: AbortSignal): Promise<void> {
     if (this.free > 0) {
       this.free--;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiting.indexOf(grant);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(signal?.reason instanceof Error ? signal.reason : new DirectoryError('aborted'));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(grant);
+    });
   }
   release(): void {
     const next = this.waiting.shift();
@@ -110,19 +123,34 @@ export function cachedSource(source: DirectorySource, opts: CacheOptions): Cache
   setMaxListeners(0, closing.signal); // one listener per lookup in flight
   const counts: CacheStats = { hits: 0, misses: 0, failures: 0, stale: 0 };
 
+  /** One source call; timeoutMs covers waiting for a slot too, so a lookup never waits longer. */
   async function lookup(principal: string): Promise<Entry> {
-    await slots.acquire();
-    const started = performance.now();
     try {
-      if (closing.signal.aborted) throw new DirectoryError('closed');
-      const answer = await withDeadline(opts.timeoutMs, (signal) => source.lookup(principal, signal), closing.signal);
+      const answer = await withDeadline(opts.timeoutMs, async (signal) => {
+        await slots.acquire(signal);
+        const started = performance.now();
+        // the slot is free again when the call settles or its deadline fires, whichever is first,
+        // so a source that ignored the signal could not hold slots for ever
+        let held = true;
+        const release = () => {
+          if (!held) return;
+          held = false;
+          signal.removeEventListener('abort', release);
+          slots.release();
+        };
+        signal.addEventListener('abort', release, { once: true });
+        try {
+          if (closing.signal.aborted) throw new DirectoryError('closed');
+          return await source.lookup(principal, signal);
+        } finally {
+          observer.latency(source.name, (performance.now() - started) / 1000);
+          release();
+        }
+      }, closing.signal);
       return { answer, at: now() };
     } catch (err) {
       if (!closing.signal.aborted) observer.failed(source.name, reasonOf(err));
       throw err;
-    } finally {
-      observer.latency(source.name, (performance.now() - started) / 1000);
-      slots.release();
     }
   }
 

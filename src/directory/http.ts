@@ -20,7 +20,7 @@ export interface HttpDirectoryOptions {
   url: string;
   ttlSec: number;
   maxEntries: number;
-  /** per request, including reading the body; measured from when the request starts, not from queueing */
+  /** per lookup, including waiting for a free slot and reading the body */
   timeoutMs: number;
   /** how long past its ttl an answer may still be served while the directory fails */
   staleSec: number;
