@@ -128,8 +128,15 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
           const host = new URL(url).hostname;
           await client.startTLS({ ...tlsBase, host, servername: net.isIP(host) ? undefined : host });
         }
-        if (opts.bindDN !== null) await client.bind(opts.bindDN, opts.bindPassword ?? '');
-        else if (!client.isConnected) await client.exop('1.3.6.1.4.1.4203.1.11.3').catch(() => undefined); // connect (Who am I?)
+        if (opts.bindDN !== null) {
+          await client.bind(opts.bindDN, opts.bindPassword ?? '');
+        } else {
+          // anonymous: connect now with a "Who am I?" (a server that refuses the operation still answered)
+          await client.exop('1.3.6.1.4.1.4203.1.11.3').catch((err: unknown) => {
+            if (!(err instanceof ResultCodeError)) throw err;
+          });
+        }
+        if (!client.isConnected) throw new DirectoryError('connection lost');
         return client;
       } catch {
         await client.unbind().catch(() => undefined);
@@ -139,18 +146,22 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
   }
 
   async function client(signal: AbortSignal): Promise<Client> {
-    if (closed) throw new DirectoryError('closed');
-    const p = (current ??= open());
-    try {
-      const c = await abortable(p, signal);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (closed) throw new DirectoryError('closed');
+      const p = (current ??= open());
+      let c: Client;
+      try {
+        c = await abortable(p, signal);
+      } catch (err) {
+        if (current === p) current = null;
+        throw err;
+      }
       if (c.isConnected && (opts.bindDN === null || c.isBound)) return c;
+      // the shared connection went away since it was opened: open a new one (once)
       if (current === p) current = null;
       void c.unbind().catch(() => undefined);
-      return await client(signal);
-    } catch (err) {
-      if (current === p) current = null;
-      throw err;
     }
+    throw new DirectoryError('connection lost');
   }
 
   function drop(c: Client): void {

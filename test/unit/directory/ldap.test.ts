@@ -169,6 +169,16 @@ describe.skipIf(!enabled)('LDAP source against slapd', () => {
     s.close();
   });
 
+  it('anonymous bind fails over too', async () => {
+    const dead = `ldap://127.0.0.1:${await freePort()}`;
+    const s = ldapSource(fabrikam({ urls: [dead, slapd.url] }));
+    expect(names(await s.lookup('frank@fabrikam.com', signal()))).toEqual(['all-ops', 'ops']);
+    s.close();
+    const none = ldapSource(fabrikam({ urls: [dead], timeoutMs: 500 }));
+    await expect(none.lookup('frank@fabrikam.com', signal())).rejects.toThrow(/could be reached/);
+    none.close();
+  });
+
   it('reuses one connection for many lookups', async () => {
     const s = ldapSource(opts());
     const all = await Promise.all(Array.from({ length: 50 }, (_, i) => s.lookup(i % 2 ? 'bob@contoso.com' : 'carol@contoso.com', signal())));
