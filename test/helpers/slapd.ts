@@ -33,7 +33,7 @@ function onPath(cmd: string): boolean {
 }
 
 export function slapdAvailable(): boolean {
-  return existsSync(SLAPD) && onPath('ldapadd') && onPath('ldapmodify') && opensslAvailable();
+  return existsSync(SLAPD) && existsSync('/etc/ldap/schema/core.schema') && onPath('ldapadd') && onPath('ldapmodify') && opensslAvailable();
 }
 
 /** Says loudly why LDAP tests are skipped; returns true when they can run. */
@@ -180,10 +180,10 @@ export async function startSlapd(): Promise<Slapd> {
   const ca = makeTestCa(dir, 'apg-slapd');
   const conf = join(dir, 'slapd.conf');
   writeFileSync(conf, slapdConf(dir, ca));
-  const port = await freePort();
-  const tlsPort = await freePort();
-  const url = `ldap://127.0.0.1:${port}`;
-  const ldapsUrl = `ldaps://127.0.0.1:${tlsPort}`;
+  let port = await freePort();
+  let tlsPort = await freePort();
+  let url = `ldap://127.0.0.1:${port}`;
+  let ldapsUrl = `ldaps://127.0.0.1:${tlsPort}`;
   let child: ChildProcess | undefined;
   let output = '';
 
@@ -218,7 +218,22 @@ export async function startSlapd(): Promise<Slapd> {
   const ldap = (tool: string, ldif: string, rootDn: string) =>
     run(tool, ['-x', '-H', url, '-D', rootDn, '-w', ADMIN_PW], ldif).then(() => undefined);
 
-  await start();
+  // another process may take a port between freePort() and slapd's bind: try fresh ports
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 3) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+      port = await freePort();
+      tlsPort = await freePort();
+      url = `ldap://127.0.0.1:${port}`;
+      ldapsUrl = `ldaps://127.0.0.1:${tlsPort}`;
+    }
+  }
   try {
     await ldap('ldapadd', contosoLdif(), ADMIN_DN);
     await ldap('ldapadd', fabrikamLdif(), FABRIKAM_ADMIN_DN);
