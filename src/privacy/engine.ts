@@ -1,3 +1,4 @@
+import { normalizePrincipal } from '../principal.js';
 import type { StateStore, PrivacyState } from '../state/types.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
 import { combineMembership, staticMembership } from './membership.js';
@@ -41,7 +42,7 @@ export class PrivacyEngine {
       policy,
       membership,
       hide: makeHideBatch(policy, membership),
-      permitted: new Set(s.permissions.map((p) => p.principal.toLowerCase())),
+      permitted: new Set(s.permissions.map((p) => normalizePrincipal(p.principal) ?? '')),
     };
   }
 
@@ -58,7 +59,8 @@ export class PrivacyEngine {
   }
 
   isPermitted(principal: string): boolean {
-    return this.snapshot.permitted.has(principal.toLowerCase());
+    const p = normalizePrincipal(principal);
+    return p !== undefined && this.snapshot.permitted.has(p);
   }
 
   close(): void {

@@ -3,6 +3,7 @@
  * ActivityFacts the decision needs. Paths are compiled once per spec; the per-record
  * functions allocate only the facts and their groups array.
  */
+import { normalizePrincipal } from '../principal.js';
 import { compilePath, type PathReader } from './dotpath.js';
 import { parseTimestamp } from './time.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivityFacts } from './types.js';
@@ -25,19 +26,8 @@ export interface ActivityFields {
   application?: string;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
 const DIGITS = /^[0-9]+$/;
 
-/**
- * Canonical principal: trimmed, lower-cased, NFC for non-ASCII (so a composed and a
- * decomposed "é" are the same person). undefined when empty. Shared with membership.
- */
-export function normalizePrincipal(v: string): string | undefined {
-  let s = v.trim();
-  if (s === '') return undefined;
-  s = s.toLowerCase();
-  return NON_ASCII.test(s) ? s.normalize('NFC') : s;
-}
 
 /** Per-spec data shared by both extractors. */
 interface Compiled {
