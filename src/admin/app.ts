@@ -6,6 +6,7 @@ import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { isPrincipal, normalizePrincipal, parsePrincipal } from '../principal.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
 import type { StateStore } from '../state/types.js';
 
@@ -59,9 +60,8 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
-const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address') }).strict();
+const permissionBody = z.object({ principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p) }).strict();
 
 /** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
 export interface AdminExchange {
@@ -169,7 +169,7 @@ export function createAdminApp(deps: AdminDeps) {
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
     if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>"}');
-    const principal = body.data.principal.toLowerCase();
+    const principal = body.data.principal;
     await serialised(async () => {
       const state = deps.state();
       if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
@@ -180,7 +180,7 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   api.delete('/privacy/permissions/:principal', async (req, res) => {
-    const principal = String(req.params.principal).toLowerCase();
+    const principal = normalizePrincipal(String(req.params.principal)) ?? '';
     await serialised(async () => {
       const state = deps.state();
       if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);

@@ -4,15 +4,12 @@
  * fields as lists). Pure: no I/O. Objects are strict, so unknown keys are errors.
  */
 import * as z from 'zod';
+import { isPrincipal, normalizePrincipal } from '../principal.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
 
 // ---------- reusable field validators ----------
 
-/** `local@domain.tld`: what the admin API also accepts as a principal. */
-const PRINCIPAL_RE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
-export function isPrincipal(value: string): boolean {
-  return PRINCIPAL_RE.test(value);
-}
+export { isPrincipal } from '../principal.js';
 
 const DOMAIN_RE = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/;
 const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -89,7 +86,7 @@ const oneOrMany = <T extends z.ZodType<string>>(item: T, what: string) =>
 const principal = () =>
   str('a UPN or email address')
     .refine(isPrincipal, { error: 'must be a UPN or email address like alice@contoso.com' })
-    .transform((p) => p.toLowerCase());
+    .transform((p) => normalizePrincipal(p) ?? p);
 
 /**
  * Lets an object-level check run although other keys failed (zod skips it by
