@@ -14,11 +14,13 @@ import { dirname } from 'node:path';
 import { buildEntry, GENESIS, isEntryLike, validateInput } from './chain.js';
 import {
   GovernanceUnavailableError,
+  type ChainHead,
   type GovernanceAction,
   type GovernanceEntry,
   type GovernanceEntryInput,
   type GovernanceSink,
   type ReadOptions,
+  type RawEntry,
   type ReadResult,
   type VerifyResult,
 } from './types.js';
@@ -365,6 +367,25 @@ class FileSink implements FileGovernanceSink {
     }
     // Everything up to the snapshot was scanned: the caller may continue from its end.
     return { entries, nextAfterSeq: Math.max(afterSeq, lastSeq, entries.at(-1)?.seq ?? 0) };
+  }
+
+  async readRange(afterSeq: number, limit: number): Promise<RawEntry[]> {
+    if (this.closed) throw new Error('governance log is closed');
+    const after = Number.isSafeInteger(afterSeq) && afterSeq > 0 ? afterSeq : 0;
+    const out: RawEntry[] = [];
+    if (limit < 1 || after >= this.nextSeq - 1) return out;
+    // Snapshot: only durable entries are served.
+    for await (const line of scanLines(this.handle, this.seekOffset(after + 1), this.goodOffset)) {
+      const parsed = parseLine(line.bytes);
+      if (!isEntryLike(parsed) || parsed.seq <= after) continue;
+      out.push({ seq: parsed.seq, line: line.bytes.toString('utf8') });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  head(): Promise<ChainHead> {
+    return Promise.resolve({ seq: this.nextSeq - 1, hash: this.lastHash });
   }
 
   /** Offset of the last indexed entry at or before `seq` (0 when none). */

@@ -16,10 +16,12 @@ import { buildEntry, GENESIS, validateInput } from './chain.js';
 import { verifyGovernanceTable } from './postgresVerify.js';
 import {
   GovernanceUnavailableError,
+  type ChainHead,
   type GovernanceEntry,
   type GovernanceEntryInput,
   type GovernanceSink,
   type ReadOptions,
+  type RawEntry,
   type ReadResult,
   type VerifyResult,
 } from './types.js';
@@ -286,6 +288,24 @@ class PostgresSink implements GovernanceSink {
     const lastSeq = entries.at(-1)?.seq ?? 0;
     if (entries.length >= limit) return { entries, nextAfterSeq: lastSeq };
     return { entries, nextAfterSeq: Math.max(afterSeq, head, lastSeq) };
+  }
+
+  async readRange(afterSeq: number, limit: number): Promise<RawEntry[]> {
+    if (this.closed) throw new Error('governance log is closed');
+    const after = Number.isSafeInteger(afterSeq) && afterSeq > 0 ? afterSeq : 0;
+    if (limit < 1) return [];
+    const { rows } = await boundedQuery<{ seq: string; line: string }>(this.pool,
+      'SELECT seq::text AS seq, line FROM governance_log WHERE seq > $1::bigint ORDER BY seq LIMIT $2',
+      [after, Math.floor(limit)],
+    );
+    return rows.map((r) => ({ seq: Number(r.seq), line: r.line }));
+  }
+
+  async head(): Promise<ChainHead> {
+    if (this.closed) throw new Error('governance log is closed');
+    const { rows: [h] } = await boundedQuery<{ seq: string; hash: string }>(this.pool,
+      'SELECT seq::text AS seq, hash FROM governance_log ORDER BY seq DESC LIMIT 1');
+    return h ? { seq: Number(h.seq), hash: h.hash } : { seq: 0, hash: GENESIS };
   }
 
   async verify(): Promise<VerifyResult> {
