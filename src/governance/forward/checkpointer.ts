@@ -20,6 +20,9 @@ export interface CheckpointerOptions {
   maxPerTick?: number;
 }
 
+/** count checkpoints made for entries that existed before checkpoints were configured */
+const BACKFILL = 10;
+
 export class Checkpointer {
   private readonly now: () => number;
   private last: number | undefined;
@@ -42,8 +45,8 @@ export class Checkpointer {
     const head = await source.head();
     if (this.last === undefined) {
       this.last = await store.lastCheckpointSeq();
-      // first start with checkpoints on an existing chain: no back-filling of its history
-      if (this.last === 0 && head.seq >= everyEntries) this.last = Math.floor(head.seq / everyEntries) * everyEntries - everyEntries;
+      // first start with checkpoints on a long existing chain: back-fill only its recent history
+      if (this.last === 0) this.last = Math.max(0, (Math.floor(head.seq / everyEntries) - BACKFILL) * everyEntries);
     }
     let made = 0;
     const max = this.opts.maxPerTick ?? 100;
