@@ -66,10 +66,11 @@ export async function openFileForwardStore(governanceFile: string): Promise<Forw
   try {
     const { size } = await cp.stat();
     for await (const line of scanLines(cp, 0, size)) {
-      const v = line.terminated ? parseLine(line.bytes) as StoredCheckpoint | undefined : undefined;
-      if (!v || !Number.isSafeInteger(v.seq) || typeof v.jws !== 'string') break; // a torn tail: cut below
-      if (index.length === 0 || v.seq > index[index.length - 1].seq) index.push({ seq: v.seq, offset: line.offset });
+      if (!line.terminated) break; // a torn tail (crash mid-append): cut below
       end = line.offset + line.bytes.length + 1;
+      const v = parseLine(line.bytes) as StoredCheckpoint | undefined;
+      if (!v || !Number.isSafeInteger(v.seq) || typeof v.jws !== 'string') continue; // damaged: passed over, kept
+      if (index.length === 0 || v.seq > index[index.length - 1].seq) index.push({ seq: v.seq, offset: line.offset });
     }
     if (end < size) await cp.truncate(end);
   } catch (err) {
@@ -139,7 +140,7 @@ class FileForwardStore implements ForwardStore {
     if (lo >= this.index.length) return out;
     for await (const line of scanLines(this.cp, this.index[lo].offset, this.end)) {
       const v = parseLine(line.bytes) as StoredCheckpoint | undefined;
-      if (v && v.seq > afterSeq) out.push({ seq: v.seq, jws: v.jws });
+      if (v && Number.isSafeInteger(v.seq) && typeof v.jws === 'string' && v.seq > afterSeq) out.push({ seq: v.seq, jws: v.jws });
       if (out.length >= limit) break;
     }
     return out;
