@@ -295,7 +295,7 @@ class PostgresSink implements GovernanceSink {
     const after = Number.isSafeInteger(afterSeq) && afterSeq > 0 ? afterSeq : 0;
     if (limit < 1) return [];
     const { rows } = await boundedQuery<{ seq: string; line: string }>(this.pool,
-      'SELECT seq::text AS seq, line FROM governance_log WHERE seq > $1::bigint ORDER BY seq LIMIT $2',
+      'SELECT seq::text AS seq, line FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2',
       [after, Math.floor(limit)],
     );
     return rows.map((r) => ({ seq: Number(r.seq), line: r.line }));
@@ -304,7 +304,7 @@ class PostgresSink implements GovernanceSink {
   async head(): Promise<ChainHead> {
     if (this.closed) throw new Error('governance log is closed');
     const { rows: [h] } = await boundedQuery<{ seq: string; hash: string }>(this.pool,
-      'SELECT seq::text AS seq, hash FROM governance_log ORDER BY seq DESC LIMIT 1');
+      'SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1');
     return h ? { seq: Number(h.seq), hash: h.hash } : { seq: 0, hash: GENESIS };
   }
 

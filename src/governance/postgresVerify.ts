@@ -78,7 +78,7 @@ export async function* postgresChainHeads(url: string, batchSize = BATCH): Async
     let after = '0';
     for (;;) {
       const { rows } = await boundedQuery<{ seq: string; hash: string }>(pool,
-        'SELECT seq::text AS seq, hash FROM governance_log WHERE seq > $1::bigint ORDER BY seq LIMIT $2', [after, batchSize]);
+        'SELECT seq::text AS seq, hash FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2', [after, batchSize]);
       for (const r of rows) yield { seq: Number(r.seq), hash: r.hash };
       if (rows.length < batchSize) return;
       after = rows[rows.length - 1].seq;

@@ -178,7 +178,7 @@ export function postgresForwardStore(pool: pg.Pool): ForwardStore {
     },
     async checkpointsAfter(afterSeq, limit) {
       const { rows } = await boundedQuery<{ seq: string; jws: string }>(pool,
-        'SELECT seq::text AS seq, jws FROM governance_checkpoint WHERE seq > $1::bigint ORDER BY seq LIMIT $2', [afterSeq, limit]);
+        'SELECT seq::text AS seq, jws FROM governance_checkpoint WHERE seq > $1::bigint ORDER BY governance_checkpoint.seq LIMIT $2', [afterSeq, limit]);
       return rows.map((r) => ({ seq: Number(r.seq), jws: r.jws }));
     },
     async lastCheckpointSeq() {
