@@ -376,9 +376,9 @@ class FileSink implements FileGovernanceSink {
     if (limit < 1 || after >= this.nextSeq - 1) return out;
     // Snapshot: only durable entries are served.
     for await (const line of scanLines(this.handle, this.seekOffset(after + 1), this.goodOffset)) {
-      const parsed = parseLine(line.bytes);
-      if (!isEntryLike(parsed) || parsed.seq <= after) continue;
-      out.push({ seq: parsed.seq, line: line.bytes.toString('utf8') });
+      const seq = lineSeq(line.bytes);
+      if (seq === undefined || seq <= after) continue;
+      out.push({ seq, line: line.bytes.toString('utf8') });
       if (out.length >= limit) break;
     }
     return out;
@@ -427,6 +427,24 @@ class FileSink implements FileGovernanceSink {
     for (const p of this.queue.splice(0)) p.reject(new GovernanceUnavailableError('governance log is closed'));
     await this.handle.close();
   }
+}
+
+const SEQ_PREFIX = Buffer.from('{"seq":');
+
+/** The seq of an entry line: read from the prefix the writer always puts first, else by parsing. */
+function lineSeq(bytes: Buffer): number | undefined {
+  if (bytes.subarray(0, SEQ_PREFIX.length).equals(SEQ_PREFIX)) {
+    let n = 0;
+    let i = SEQ_PREFIX.length;
+    for (; i < bytes.length && i < SEQ_PREFIX.length + 16; i++) {
+      const c = bytes[i];
+      if (c < 0x30 || c > 0x39) break;
+      n = n * 10 + (c - 0x30);
+    }
+    if (i > SEQ_PREFIX.length && bytes[i] === 0x2c && Number.isSafeInteger(n)) return n;
+  }
+  const parsed = parseLine(bytes);
+  return isEntryLike(parsed) ? parsed.seq : undefined;
 }
 
 async function writeAll(h: SinkFileHandle, buf: Buffer, position: number): Promise<void> {

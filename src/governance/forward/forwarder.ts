@@ -22,6 +22,8 @@ export interface ForwarderOptions {
   source: ForwarderSource;
   store: ForwardStore;
   isLeader: () => boolean;
+  /** checkpoints are configured: look for them in the store */
+  checkpoints: boolean;
   batchSize: number;
   /** bytes handed to the transport per send (at least one message) */
   maxBatchBytes?: number;
@@ -168,7 +170,9 @@ export class Forwarder {
     if (this.marks.length >= MAX_MARKS) return false;
     const entries = this.sent.seq < head.seq ? await this.opts.source.readRange(this.sent.seq, this.opts.batchSize) : [];
     const upTo = entries.length ? entries[entries.length - 1].seq : this.sent.seq;
-    const cps = (await this.opts.store.checkpointsAfter(this.sent.checkpointSeq, this.opts.batchSize)).filter((c) => c.seq <= upTo);
+    const cps = this.opts.checkpoints
+      ? (await this.opts.store.checkpointsAfter(this.sent.checkpointSeq, this.opts.batchSize)).filter((c) => c.seq <= upTo)
+      : [];
     const messages = this.merge(entries, cps);
     if (messages.length === 0) return false;
     const positions: ForwardPosition[] = [];

@@ -115,6 +115,7 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
       source: sink,
       store,
       isLeader: () => lease.isLeader(),
+      checkpoints: signer !== null,
       batchSize: t.batchSize,
       retry: t.retry,
       pollMs,
