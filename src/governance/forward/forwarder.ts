@@ -102,6 +102,7 @@ export class Forwarder {
 
   /** Forget what is not settled: it is sent again. */
   private rewind(): void {
+    this.settle(); // written longer than settleMs before the break: read by the receiver
     this.marks = [];
     this.sent = { ...this.confirmed };
   }

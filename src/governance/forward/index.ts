@@ -11,9 +11,10 @@ import { createPool } from '../../db/pool.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import { loadCheckpointSigner, type CheckpointSigner } from '../checkpoint.js';
+import { headOn, readRangeOn } from '../postgresSink.js';
 import type { GovernanceSink } from '../types.js';
 import { Checkpointer } from './checkpointer.js';
-import { Forwarder } from './forwarder.js';
+import { Forwarder, type ForwarderSource } from './forwarder.js';
 import { PgLease, soleLease, type Lease } from './lease.js';
 import { openFileForwardStore, postgresForwardStore, type ForwardStore } from './store.js';
 import { StreamTransport } from './streamTransport.js';
@@ -91,9 +92,13 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
   let store: ForwardStore;
   let lease: Lease;
   let pool: ReturnType<typeof createPool> | undefined;
+  // reads of pending entries: with PostgreSQL on forwarding's own pool, so they never take a connection an append needs
+  let source: ForwarderSource = sink;
   if (config.sink === 'postgres') {
-    pool = createPool({ url: config.postgresUrl!, max: 2, applicationName: `apg-forward-${opts.instance}`, onError: onDbError });
-    store = postgresForwardStore(pool);
+    const p = createPool({ url: config.postgresUrl!, max: 3, applicationName: `apg-forward-${opts.instance}`, onError: onDbError });
+    pool = p;
+    source = { readRange: (after, limit) => readRangeOn(p, after, limit), head: () => headOn(p) };
+    store = postgresForwardStore(p);
     lease = new PgLease({ url: config.postgresUrl!, instance: opts.instance, retryMs: opts.leaseRetryMs, onError: onDbError });
   } else {
     store = await openFileForwardStore(config.file);
@@ -112,7 +117,7 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
     forwarders.set(t.name, new Forwarder({
       target: t.name,
       transport,
-      source: sink,
+      source,
       store,
       isLeader: () => lease.isLeader(),
       checkpoints: signer !== null,
@@ -133,7 +138,7 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
   }
 
   const checkpointer = signer && config.checkpoint
-    ? new Checkpointer({ signer, source: sink, store, everyEntries: config.checkpoint.everyEntries, everySec: config.checkpoint.everySec, now })
+    ? new Checkpointer({ signer, source, store, everyEntries: config.checkpoint.everyEntries, everySec: config.checkpoint.everySec, now })
     : null;
   const wakeAll = () => { for (const f of forwarders.values()) f.wake(); };
   const tickCheckpoints = async (): Promise<number> => {
