@@ -158,6 +158,54 @@ describe('forwarding and checkpoints through the gateway', () => {
     }
   }, 60_000);
 
+  it('requests are never delayed or failed by forwarding: a receiver that never reads and a webhook that hangs', async () => {
+    const net = await import('node:net');
+    const http = await import('node:http');
+    const stuck: import('node:net').Socket[] = [];
+    const tcp = net.createServer((s) => { s.pause(); stuck.push(s); });
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+    const hang = http.createServer(() => { /* never answers */ });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
+    const key = await generateTestKey('ES256');
+    const jwksFile = path.join(dir, 'jwks-hang.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [key.publicJwk] }));
+    const now = Math.floor(Date.now() / 1000);
+    const token = await signToken(key, { iss: ISS, aud: AUD, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
+    const { startDemoStack } = await import('../helpers/gateway.js');
+    const stack = await startDemoStack({
+      identity: { issuer: ISS, audience: AUD, jwksFile },
+      governance: {
+        sink: 'file', file: path.join(dir, 'hang', 'governance.jsonl'),
+        forward: [
+          { name: 'stuck', type: 'syslog', url: `tcp://127.0.0.1:${(tcp.address() as import('node:net').AddressInfo).port}`, timeoutMs: 500, retry: { minMs: 50, maxMs: 100 } },
+          { name: 'hang', type: 'webhook', url: `http://127.0.0.1:${(hang.address() as import('node:net').AddressInfo).port}/`, timeoutMs: 300, retry: { minMs: 50, maxMs: 100 } },
+        ],
+      },
+    });
+    try {
+      const times: number[] = [];
+      for (let i = 0; i < 60; i++) {
+        const t = Date.now();
+        const r = await get(`${stack.gw.url}/api/v1/activities/?limit=50&skip=${i * 50}`, { headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm' } });
+        times.push(Date.now() - t);
+        expect(r.status).toBe(200);
+        expect(r.headers.get('x-governance-entry')).toMatch(/^[0-9a-f-]{36}$/);
+      }
+      await waitFor(async () => /apg_governance_forward_failures_total\{target="hang"\} [1-9]/.test((await get(`${stack.gw.url}/_gateway/metrics`)).text), 10_000, 'hang failures');
+      const metrics = (await get(`${stack.gw.url}/_gateway/metrics`)).text;
+      expect(metrics).toMatch(/apg_governance_forward_lag\{target="hang"\} [1-9]/);
+      times.sort((a, b) => a - b);
+      // far below the 300-500 ms the receivers would cost if a request waited on them
+      expect(times[Math.floor(times.length * 0.95)]).toBeLessThan(250);
+    } finally {
+      await stack.close();
+      for (const s of stuck) s.destroy();
+      hang.closeAllConnections();
+      await new Promise<void>((r) => tcp.close(() => r()));
+      await new Promise<void>((r) => hang.close(() => r()));
+    }
+  }, 60_000);
+
   it('apg check-config reports an unknown target scheme, a duplicate name and a checkpoint key that is not Ed25519', () => {
     const sub = path.join(dir, 'badcfg');
     const ecKey = path.join(dir, 'ec.pem');
