@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
+import { startForwarding, type Forwarding } from './governance/forward/index.js';
 import { openPostgresSink } from './governance/postgresSink.js';
 import { openPostgresStateStore } from './state/postgresStore.js';
 import type { GovernanceSink } from './governance/types.js';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   host?: string;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
+  /** forwarding knobs for tests: clock, poll and lease intervals */
+  forwarding?: { now?: () => number; pollMs?: number; leaseRetryMs?: number };
 }
 
 export interface Gateway {
@@ -39,6 +42,8 @@ export interface Gateway {
   metrics: Metrics;
   state: StateStore;
   governance: GovernanceSink;
+  /** delivery of the governance log to SIEM targets and its checkpoints (SPEC §12) */
+  forwarding: Forwarding;
   engine: PrivacyEngine;
   logger: Logger;
   config(): GatewayConfig;
@@ -105,7 +110,18 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const instance = opts.instance ?? process.env.APG_INSTANCE ?? os.hostname();
   const logger = opts.logger ?? createLogger(initial.logging.level, instance);
   const metrics = createMetrics();
-  const { state, governance } = opts.stores ?? await openStores(initial, instance, logger);
+  const stores = opts.stores ?? await openStores(initial, instance, logger);
+  const { state } = stores;
+  let forwarding: Forwarding;
+  try {
+    forwarding = await startForwarding({ config: initial.governance, sink: stores.governance, instance, logger, metrics, ...opts.forwarding });
+  } catch (err) {
+    await stores.governance.close();
+    await state.close();
+    throw err;
+  }
+  // every committed entry wakes the forwarders; they read it back from the sink, never delaying the request
+  const governance = notifyOnAppend(stores.governance, () => forwarding.wake());
   let runtime = await buildRuntime(initial);
   let engineOpts = engineOptions(initial);
   const engine = new PrivacyEngine(engineOpts, state);
@@ -127,6 +143,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     ready,
     logger,
+    checkpoint: () => forwarding.checkpoint(),
   });
 
   const pipeline = createPipeline({
@@ -158,6 +175,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     state,
     governance,
+    forwarding,
     engine,
     logger,
     config: () => runtime.config,
@@ -190,10 +208,27 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.identity?.close();
         engine.close();
         engineOpts.directory?.close();
+        await forwarding.close();
         await governance.close();
         await state.close();
       })();
       return closing;
     },
+  };
+}
+
+/** The sink, with `onCommitted` told after each append that resolved. */
+function notifyOnAppend(sink: GovernanceSink, onCommitted: () => void): GovernanceSink {
+  return {
+    append: (input) => sink.append(input).then((entry) => {
+      try { onCommitted(); } catch { /* forwarding never fails a request */ }
+      return entry;
+    }),
+    read: (o) => sink.read(o),
+    verify: () => sink.verify(),
+    readRange: (a, l) => sink.readRange(a, l),
+    head: () => sink.head(),
+    healthy: () => sink.healthy(),
+    close: () => sink.close(),
   };
 }

@@ -19,6 +19,8 @@ export interface AdminDeps {
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   now?: () => number;
   logger?: Logger;
+  /** a fresh signed checkpoint of the chain head (SPEC §12); null when none is configured */
+  checkpoint?: () => Promise<string> | null;
 }
 
 /** The exchange of each response the admin app is answering (typed, nothing tagged onto res). */
@@ -215,6 +217,19 @@ export function createAdminApp(deps: AdminDeps) {
     if (!sink) throw new GatewayError('governance_unavailable');
     const r = await sink.verify();
     res.json(r.ok ? { ok: true, count: r.count } : { ok: false, brokenAtSeq: r.brokenAtSeq, count: r.count });
+  });
+
+  api.get('/governance/checkpoint', async (_req, res) => {
+    const made = deps.checkpoint?.() ?? null;
+    if (!made) throw new GatewayError('not_found', 'No checkpoint key is configured (governance.checkpoint).');
+    let checkpoint: string;
+    try {
+      checkpoint = await made;
+    } catch {
+      throw new GatewayError('governance_unavailable', 'The head of the governance log cannot be read now.');
+    }
+    res.setHeader('cache-control', 'no-store');
+    res.json({ checkpoint });
   });
 
   app.use('/api', api);
