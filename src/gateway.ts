@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
+import { startForwarding, type Forwarding } from './governance/forward/index.js';
 import { openPostgresSink } from './governance/postgresSink.js';
 import { openPostgresStateStore } from './state/postgresStore.js';
 import type { GovernanceSink } from './governance/types.js';
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   directoryClock?: () => number;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
+  /** forwarding knobs for tests: clock, poll and lease intervals */
+  forwarding?: { now?: () => number; pollMs?: number; leaseRetryMs?: number };
 }
 
 export interface Gateway {
@@ -42,6 +45,8 @@ export interface Gateway {
   metrics: Metrics;
   state: StateStore;
   governance: GovernanceSink;
+  /** delivery of the governance log to SIEM targets and its checkpoints (SPEC §12) */
+  forwarding: Forwarding;
   engine: PrivacyEngine;
   logger: Logger;
   config(): GatewayConfig;
@@ -52,14 +57,14 @@ export interface Gateway {
 }
 
 async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<Runtime> {
-  const spec = config.activities as unknown as ActivitiesSpec;
+  const spec: ActivitiesSpec = config.activities;
   const identity: IdentityVerifier | null = config.identity ? await createIdentityVerifier({ ...config.identity }) : null;
   const target = new URL(config.upstream.url);
   const sameTarget = previous && previous.target.origin === target.origin;
   const extract = compileExtractor(spec);
   return {
     config,
-    routes: compileRoutes(config.routes as unknown as RouteSpec[]),
+    routes: compileRoutes(config.routes),
     extract,
     read: compileFieldReader(spec, extract),
     fromFields: (fields) => factsFromFields(fields, spec),
@@ -124,7 +129,18 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const instance = opts.instance ?? process.env.APG_INSTANCE ?? os.hostname();
   const logger = opts.logger ?? createLogger(initial.logging.level, instance);
   const metrics = createMetrics();
-  const { state, governance } = opts.stores ?? await openStores(initial, instance, logger);
+  const stores = opts.stores ?? await openStores(initial, instance, logger);
+  const { state } = stores;
+  let forwarding: Forwarding;
+  try {
+    forwarding = await startForwarding({ config: initial.governance, sink: stores.governance, instance, logger, metrics, ...opts.forwarding });
+  } catch (err) {
+    await stores.governance.close();
+    await state.close();
+    throw err;
+  }
+  // every committed entry wakes the forwarders; they read it back from the sink, never delaying the request
+  const governance = notifyOnAppend(stores.governance, () => forwarding.wake());
   let runtime = await buildRuntime(initial);
   const makeDirectory = (config: GatewayConfig): Directory =>
     createDirectory(config.directory, {
@@ -154,6 +170,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     ready,
     logger,
+    checkpoint: () => forwarding.checkpoint(),
     directory: () => directory,
     privacy: () => ({ adminGroups: runtime.config.privacy.adminGroups, staticGroups: runtime.config.directory.groups ?? {} }),
   });
@@ -187,6 +204,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     state,
     governance,
+    forwarding,
     engine,
     logger,
     config: () => runtime.config,
@@ -219,10 +237,27 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.identity?.close();
         engine.close();
         directory.close();
+        await forwarding.close();
         await governance.close();
         await state.close();
       })();
       return closing;
     },
+  };
+}
+
+/** The sink, with `onCommitted` told after each append that resolved. */
+function notifyOnAppend(sink: GovernanceSink, onCommitted: () => void): GovernanceSink {
+  return {
+    append: (input) => sink.append(input).then((entry) => {
+      try { onCommitted(); } catch { /* forwarding never fails a request */ }
+      return entry;
+    }),
+    read: (o) => sink.read(o),
+    verify: () => sink.verify(),
+    readRange: (a, l) => sink.readRange(a, l),
+    head: () => sink.head(),
+    healthy: () => sink.healthy(),
+    close: () => sink.close(),
   };
 }

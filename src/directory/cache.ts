@@ -15,7 +15,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { LRUCache } from 'lru-cache';
-import { normalizePrincipal } from '../privacy/extract.js';
+import { normalizePrincipal } from '../principal.js';
 import type { Membership } from '../privacy/types.js';
 import { withDeadline } from './deadline.js';
 import { DirectoryError, NO_OBSERVER, reasonOf, type DirectoryObserver, type DirectorySource, type UserAnswer } from './types.js';
