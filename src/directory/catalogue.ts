@@ -2,7 +2,9 @@
  * The group catalogue (SPEC §9): every group an admin may make private. The two built-in
  * groups, the keys of `directory.groups` (static), `directory.knownGroups` (known), and the
  * groups the LDAP, Graph and HTTP sources list, each source's list refreshed at most every
- * ttlSec (a failed refresh keeps the previous list for staleSec).
+ * ttlSec: once a list is older, the next use starts a refresh in the background and answers
+ * with the previous list while it is within staleSec (a failed refresh keeps it that long);
+ * past that, the use waits for the refresh.
  *
  * An id several sources list appears once: its source is the first of builtin, ldap, graph,
  * http, known, static that lists it; its name the first that exists of the directory
@@ -144,7 +146,11 @@ export class Catalogue {
     await Promise.all(
       this.opts.remotes.map(async (r) => {
         const part = this.parts.get(r.name)!;
-        if (this.now() - part.at >= r.ttlSec * 1000) await this.refresh(r, part);
+        const age = this.now() - part.at;
+        if (age < r.ttlSec * 1000) return;
+        const refreshing = this.refresh(r, part);
+        // a list still within staleSec answers now while the refresh runs; otherwise wait for it
+        if (part.entries === undefined || age >= (r.ttlSec + r.staleSec) * 1000) await refreshing;
       }),
     );
     const lists = new Map<CatalogueSource, readonly CatalogueEntry[]>();
