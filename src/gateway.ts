@@ -151,6 +151,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       now: opts.directoryClock,
     });
   let directory = makeDirectory(initial);
+  const retiredDirectories = new Set<Directory>();
   const engine = new PrivacyEngine(engineOptions(initial, directory), state);
 
   const ready = async () => {
@@ -209,13 +210,26 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     logger,
     config: () => runtime.config,
     async reload(config) {
-      const next = await buildRuntime(config, runtime);
+      // an unchanged directory keeps its caches and connections; a new one is built before anything is swapped
+      const sameDirectory = JSON.stringify(config.directory) === JSON.stringify(runtime.config.directory);
+      const nextDirectory = sameDirectory ? directory : makeDirectory(config);
+      let next: Runtime;
+      try {
+        next = await buildRuntime(config, runtime);
+      } catch (err) {
+        if (nextDirectory !== directory) nextDirectory.close();
+        throw err;
+      }
       const old = runtime;
       runtime = next;
       const oldDirectory = directory;
-      directory = makeDirectory(config);
+      directory = nextDirectory;
       engine.reconfigure(engineOptions(config, directory));
-      oldDirectory.close();
+      if (oldDirectory !== directory) {
+        // requests in flight finish their lookups on the old directory
+        retiredDirectories.add(oldDirectory);
+        setTimeout(() => { oldDirectory.close(); retiredDirectories.delete(oldDirectory); }, 30_000).unref();
+      }
       if (old.identity && old.identity !== next.identity) old.identity.close();
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
       metrics.reloads.inc({ result: 'ok' });
@@ -237,6 +251,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.identity?.close();
         engine.close();
         directory.close();
+        for (const d of retiredDirectories) d.close();
         await forwarding.close();
         await governance.close();
         await state.close();

@@ -225,6 +225,24 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
     expect(await visible()).toEqual(['c4']);
   }, 30_000);
 
+  it('a reload keeps an unchanged directory (its caches); a changed one starts afresh', async () => {
+    const misses = async () => {
+      const m = await (await get(`${gw.url}/_gateway/metrics`)).text;
+      return Number(/apg_directory_lookups_total\{source="ldap",outcome="miss"\} (\d+)/.exec(m)?.[1] ?? 0);
+    };
+    up.state.activities = [ACT('c5', 'carol@contoso.com')];
+    expect(await visible()).toEqual(['c5']);
+    const before = await misses();
+    await gw.reload(gw.config());
+    expect(await visible()).toEqual(['c5']);
+    expect(await misses()).toBe(before); // answered from the kept cache
+    const changed = structuredClone(gw.config());
+    changed.directory.ldap!.ttlSec = 61;
+    await gw.reload(changed);
+    expect(await visible()).toEqual(['c5']);
+    expect(await misses()).toBe(before + 1); // a new directory asked slapd again
+  });
+
   it('metrics count lookups per source without principals or groups', async () => {
     const m = await (await get(`${gw.url}/_gateway/metrics`)).text;
     expect(m).toMatch(/apg_directory_lookups_total\{source="ldap",outcome="hit"\} \d+/);
