@@ -15,7 +15,7 @@
  */
 import { withDeadline } from './deadline.js';
 import { prepare, suggest, type Prepared } from './suggest.js';
-import { NO_OBSERVER, reasonOf, type CatalogueEntry, type DirectoryObserver, type SourceName } from './types.js';
+import { DirectoryError, NO_OBSERVER, reasonOf, type CatalogueEntry, type DirectoryObserver, type SourceName } from './types.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
 
 export type CatalogueSource = 'builtin' | 'static' | 'known' | SourceName;
@@ -180,6 +180,16 @@ export class Catalogue {
   async search(search: string, limit: number): Promise<{ groups: CatalogueGroup[]; failed: readonly SourceName[] }> {
     const v = await this.view();
     return { groups: searchCatalogue(v.groups, this.merged!.haystack, search, limit), failed: v.failed };
+  }
+
+  /**
+   * "Is this id in the catalogue?" for reveal scopes and scoped permissions (SPEC §10):
+   * true / false, and rejects (fail closed) when a source that might list it cannot be loaded.
+   */
+  async isKnownGroup(id: string): Promise<boolean> {
+    const c = await this.choose(id);
+    if (c.kind === 'unavailable') throw new DirectoryError('the group catalogue cannot be loaded');
+    return c.kind === 'known';
   }
 
   /** Is `id` a catalogue group? Found in any loaded part is enough; otherwise a failed part makes it undecidable. */

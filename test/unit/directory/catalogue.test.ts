@@ -80,6 +80,8 @@ describe('search and suggestions', () => {
     expect((await first('Application') as Array<{ id: string }>)[0].id).toBe('builtin:application');
     expect((await first('external-users') as Array<{ id: string }>)[0].id).toBe('builtin:external-users');
     expect(await first('hr')).toBe('known');
+    expect(await c.isKnownGroup('HR')).toBe(false);
+    expect(await c.isKnownGroup('builtin:application')).toBe(true);
     const fin = await first('finance');
     expect(Array.isArray(fin) && fin.length <= 5).toBe(true);
   });
@@ -122,6 +124,8 @@ describe('refresh, staleness, failure', () => {
     expect(v.byId.has('fin')).toBe(false);
     expect((await c.choose('fin')).kind).toBe('unavailable');
     expect((await c.choose('hr')).kind).toBe('known'); // found in what did load
+    expect(await c.isKnownGroup('hr')).toBe(true);
+    await expect(c.isKnownGroup('fin')).rejects.toThrow(/cannot be loaded/);
   });
 
   it('a source that never answers counts as failed after its timeout', async () => {
