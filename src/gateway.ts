@@ -49,14 +49,14 @@ export interface Gateway {
 }
 
 async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<Runtime> {
-  const spec = config.activities as unknown as ActivitiesSpec;
+  const spec: ActivitiesSpec = config.activities;
   const identity: IdentityVerifier | null = config.identity ? await createIdentityVerifier({ ...config.identity }) : null;
   const target = new URL(config.upstream.url);
   const sameTarget = previous && previous.target.origin === target.origin;
   const extract = compileExtractor(spec);
   return {
     config,
-    routes: compileRoutes(config.routes as unknown as RouteSpec[]),
+    routes: compileRoutes(config.routes),
     extract,
     read: compileFieldReader(spec, extract),
     fromFields: (fields) => factsFromFields(fields, spec),

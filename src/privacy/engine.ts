@@ -1,8 +1,7 @@
 import { normalizePrincipal } from '../principal.js';
-import type { StateStore, PrivacyState } from '../state/types.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
 import { combineMembership, staticMembership } from './membership.js';
-import type { HideBatch, Membership, PolicySnapshot } from './types.js';
+import type { HideBatch, Membership, PolicySnapshot, PrivacyStateSource, PrivacyStateView } from './types.js';
 
 export interface EngineOptions {
   managedDomains: readonly string[];
@@ -21,7 +20,7 @@ export class PrivacyEngine {
   private snapshot!: { policy: CompiledPolicy; hide: HideBatch; permitted: Set<string>; membership: Membership };
   private unsubscribe: () => void;
 
-  constructor(private opts: EngineOptions, private readonly state: StateStore) {
+  constructor(private opts: EngineOptions, private readonly state: PrivacyStateSource) {
     this.compile(state.current());
     this.unsubscribe = state.onChange((s) => this.compile(s));
   }
@@ -31,7 +30,7 @@ export class PrivacyEngine {
     this.compile(this.state.current());
   }
 
-  private compile(s: PrivacyState): void {
+  private compile(s: PrivacyStateView): void {
     const policy = compilePolicy({
       intervals: s.groups,
       managedDomains: this.opts.managedDomains.map((d) => d.toLowerCase()),
