@@ -2,6 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
+import { openConsole } from './console/index.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
 import { openPostgresSink } from './governance/postgresSink.js';
@@ -28,6 +29,10 @@ export interface GatewayOptions {
   host?: string;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
+  /** the clock of the console's sessions (tests move it); default Date.now */
+  now?: () => number;
+  /** where the built console app lives; default dist/ui */
+  uiDir?: string;
 }
 
 export interface Gateway {
@@ -116,12 +121,19 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     return { ready: Object.values(checks).every(Boolean), checks };
   };
 
+  // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
+  let forward: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => { throw new Error('pipeline not ready'); };
+  const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
+    config: () => runtime.config, forward: (req, res) => forward(req, res), now: opts.now ?? Date.now, logger, uiDir: opts.uiDir,
+  }) : null;
+
   const admin = createAdminApp({
     state: () => state,
     governance: () => governance,
     identity: () => runtime.identity,
     metrics,
     ready,
+    console: () => consoleHandler,
   });
 
   const pipeline = createPipeline({
@@ -133,6 +145,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     instance,
     admin,
   });
+  forward = pipeline.handle;
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, pipeline.handle);
   const port = opts.port ?? initial.server.port;
@@ -185,6 +198,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.identity?.close();
         engine.close();
         engineOpts.directory?.close();
+        await consoleHandler?.close();
         await governance.close();
         await state.close();
       })();

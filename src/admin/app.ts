@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { isStateChanging, type ConsoleHandler } from '../console/handler.js';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
 import type { RequestContext } from '../http/context.js';
 import { sendError, type ErrorCode } from '../http/errors.js';
@@ -16,13 +17,15 @@ export interface AdminDeps {
   /** readiness of every part the gateway needs (config, state, governance, JWKS) */
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   now?: () => number;
+  /** the admin console (SPEC §13): its routes, and its session accepted in place of a bearer token */
+  console?: () => ConsoleHandler | null;
 }
 
 const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
 const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address') }).strict();
 
-interface AdminLocals { ctx: RequestContext; principal: string }
+interface AdminLocals { ctx: RequestContext; principal: string; via: 'admin-api' | 'console' }
 
 function fail(res: Response, code: ErrorCode, message?: string, extra?: Record<string, string>): void {
   sendError(res, code, (res.locals as AdminLocals).ctx.id, message, extra);
@@ -61,11 +64,25 @@ export function createAdminApp(deps: AdminDeps) {
   api.use(async (req: Request, res: Response, next: NextFunction) => {
     const identity = deps.identity();
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
+    const consoleHandler = deps.console?.() ?? null;
+    if (r.kind === 'anonymous' && consoleHandler) {
+      // No bearer token: the console's session cookie, with its CSRF token on changes (SPEC §13).
+      const s = await consoleHandler.authenticate(req, { csrf: isStateChanging(req.method) });
+      if (s.kind === 'refused') return fail(res, s.code, s.message, s.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer' } : undefined);
+      if (s.kind === 'ok') {
+        const locals = res.locals as AdminLocals;
+        locals.ctx.principal = s.session.principal;
+        locals.principal = s.session.principal;
+        locals.via = 'console';
+        return next();
+      }
+    }
     if (r.kind === 'unavailable') return fail(res, 'identity_unavailable');
     if (r.kind !== 'verified') return fail(res, 'unauthenticated', 'The admin API needs a valid admin bearer token.', { 'www-authenticate': 'Bearer' });
     if (!r.isAdmin) return fail(res, 'forbidden');
     (res.locals as AdminLocals).ctx.principal = r.principal;
     (res.locals as AdminLocals).principal = r.principal;
+    (res.locals as AdminLocals).via = 'admin-api';
     next();
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
@@ -75,7 +92,7 @@ export function createAdminApp(deps: AdminDeps) {
     if (!sink) throw Object.assign(new Error('no governance sink'), { name: 'GovernanceUnavailableError' });
     const ctx = (res.locals as AdminLocals).ctx;
     await sink.append({
-      action, principal: (res.locals as AdminLocals).principal, via: 'admin-api', target,
+      action, principal: (res.locals as AdminLocals).principal, via: (res.locals as AdminLocals).via, target,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -182,6 +199,8 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   return (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string): void => {
+    const consoleHandler = deps.console?.() ?? null;
+    if (consoleHandler && (subPath === '/console' || subPath.startsWith('/console/'))) return consoleHandler.handle(req, res, ctx, subPath, query);
     req.url = (subPath || '/') + (query ? `?${query}` : '');
     (res as unknown as Response).locals = { ctx } as unknown as Response['locals'];
     app(req as Request, res as Response);

@@ -16,6 +16,7 @@ import { classifyItem } from '../rewrite/item.js';
 import { filterList } from '../rewrite/list.js';
 import type { CompiledRoute, RouteTable } from '../routes/table.js';
 import type { RequestContext } from './context.js';
+import { forwardedIdentityOf } from './forwardedIdentity.js';
 import { GatewayError, sendError, STATUS, type ErrorCode } from './errors.js';
 import {
   appendVary, CONDITIONAL_REQUEST_HEADERS, decodableAcceptEncoding, filteredResponseHeaders,
@@ -51,7 +52,7 @@ interface Reveal {
   granted: boolean;
   /** the reveal was asked for (header or flag) on a route that ignores it */
   requested: boolean;
-  via?: 'header' | 'token';
+  via?: 'header' | 'token' | 'console';
   identity?: Extract<IdentityResult, { kind: 'verified' }>;
 }
 
@@ -159,7 +160,10 @@ export function createPipeline(deps: PipelineDeps) {
       viaHeader = true;
     }
     let identity: IdentityResult = { kind: 'anonymous' };
-    if (rt.identity) identity = await rt.identity.verify(req.headers);
+    // the console's session, vouched for by the gateway itself (SPEC §13); else the bearer token
+    const forwarded = forwardedIdentityOf(req);
+    if (forwarded) identity = { kind: 'verified', principal: forwarded.principal, roles: forwarded.roles, isAdmin: forwarded.isAdmin, revealFlag: false, iss: forwarded.iss, ...(forwarded.jti ? { jti: forwarded.jti } : {}) };
+    else if (rt.identity) identity = await rt.identity.verify(req.headers);
     if (identity.kind === 'verified' && identity.isAdmin) ctx.principal = identity.principal;
     const flag = identity.kind === 'verified' && identity.revealFlag;
     const requested = viaHeader || flag;
@@ -169,7 +173,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (identity.kind !== 'verified') { deps.metrics.reveals.inc({ outcome: 'unauthenticated' }); throw new GatewayError('unauthenticated'); }
     if (!identity.isAdmin || !deps.engine.isPermitted(identity.principal)) { deps.metrics.reveals.inc({ outcome: 'forbidden' }); throw new GatewayError('reveal_forbidden'); }
     deps.metrics.reveals.inc({ outcome: 'granted' });
-    return { granted: true, requested: true, via: viaHeader ? 'header' : 'token', identity };
+    return { granted: true, requested: true, via: forwarded ? 'console' : viaHeader ? 'header' : 'token', identity };
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
