@@ -64,12 +64,12 @@ function escapeHtml(s: string): string {
 }
 
 /** The first list route the console can page through with GET (no path parameters). */
-export function consoleListPath(config: GatewayConfig): string | null {
+export function consoleListRoute(config: GatewayConfig): { path: string; items: string; total: string | null } | null {
   for (const r of config.routes) {
     if (r.kind !== 'list') continue;
     if (r.methods && r.methods.length > 0 && !r.methods.some((m) => m.toUpperCase() === 'GET')) continue;
     if (/[:*]/.test(r.path)) continue;
-    return r.path;
+    return { path: r.path, items: r.items ?? 'data', total: r.total ?? null };
   }
   return null;
 }
@@ -258,7 +258,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       csrfToken: auth.session.csrf,
       expiresAt: new Date(auth.session.expiresAt).toISOString(),
       adminPrefix: config.server.adminPrefix,
-      listRoute: consoleListPath(config),
+      listRoute: consoleListRoute(config),
       activities: { id: a.id, timestamp: a.timestamp, actor: a.actor },
       reveal: revealInfo(config),
     });
@@ -284,7 +284,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     const revealing = req.headers[reveal.header] !== undefined || req.headers['x-reveal-request'] !== undefined;
     const auth = await authenticate(req, { csrf: revealing });
     if (auth.kind !== 'ok') return sendErr(res, ctx, auth.kind === 'none' ? 'unauthenticated' : auth.code, auth.kind === 'none' ? 'Not signed in to the console.' : auth.message);
-    const listPath = consoleListPath(config);
+    const listPath = consoleListRoute(config)?.path ?? null;
     if (listPath === null) return sendErr(res, ctx, 'not_found', 'No list route the console can page through (a list route allowing GET, without path parameters).');
     // The session is a credential for the admin prefix only: it never goes upstream.
     delete req.headers.cookie;
