@@ -81,6 +81,8 @@ export interface SignedIn {
   /** the last answer: the callback's (303 on success, a page otherwise) */
   res: Response;
   callbackUrl: string;
+  /** the apg_login cookie the callback was sent with (to replay it) */
+  loginCookie: string;
   cookie: string;
   csrf?: string;
 }
@@ -102,6 +104,7 @@ export async function signIn(stack: ConsoleStack, user: string, jar = new Cookie
     url = new URL(next, url).href;
   }
   const callbackUrl = url;
+  const loginCookie = jar.header(callbackUrl);
   res = await jarFetch(jar, callbackUrl);
   const cookie = jar.header(`${stack.gw.url}${PREFIX}/api/`);
   let csrf: string | undefined;
@@ -109,7 +112,7 @@ export async function signIn(stack: ConsoleStack, user: string, jar = new Cookie
     const s = await jarFetch(jar, `${stack.gw.url}${PREFIX}/console/session`);
     if (s.status === 200) csrf = ((await s.json()) as { csrfToken: string }).csrfToken;
   }
-  return { jar, res, callbackUrl, cookie, csrf };
+  return { jar, res, callbackUrl, loginCookie, cookie, csrf };
 }
 
 // ---------- the built app ----------
