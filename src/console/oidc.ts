@@ -47,8 +47,10 @@ function isLoopbackHttp(u: URL): boolean {
 function describe(err: unknown): string {
   if (err instanceof client.AuthorizationResponseError) return `the provider answered ${err.error}`;
   if (err instanceof client.ResponseBodyError) return `the provider refused the code (${err.error})`;
-  const e = err as { code?: unknown; cause?: { claim?: unknown } };
-  const claim = typeof e?.cause?.claim === 'string' ? ` (${e.cause.claim})` : '';
+  // openid-client wraps oauth4webapi's error, whose cause names the claim that failed
+  const e = err as { code?: unknown; cause?: { claim?: unknown; cause?: { claim?: unknown } } };
+  const name = e?.cause?.claim ?? e?.cause?.cause?.claim;
+  const claim = typeof name === 'string' && /^[a-z_]{1,20}$/.test(name) ? ` (the ${name} claim)` : '';
   return typeof e?.code === 'string' && /^[A-Z_]{1,64}$/.test(e.code) ? `${e.code}${claim}` : 'the ID token could not be validated';
 }
 

@@ -88,7 +88,7 @@ export interface SignedIn {
 }
 
 /** Follows the whole sign-in for one demo user; stops at the gateway's answer to the callback. */
-export async function signIn(stack: ConsoleStack, user: string, jar = new CookieJar()): Promise<SignedIn> {
+export async function signIn(stack: { gw: { url: string } }, user: string, jar = new CookieJar()): Promise<SignedIn> {
   let res = await jarFetch(jar, `${stack.gw.url}${PREFIX}/console/login`);
   let url = res.headers.get('location')!;
   if (res.status !== 302 || !url) throw new Error(`login answered ${res.status}`);
