@@ -10,17 +10,18 @@ import { RequestsTab } from './requestsTab';
 
 type State =
   | { kind: 'loading' }
-  | { kind: 'signed-out'; message: string | null }
+  | { kind: 'signed-out'; message: string | null; switchUser?: boolean }
   | { kind: 'error'; message: string }
   | { kind: 'signed-in'; session: SessionInfo };
 
-function SignIn(props: { message: string | null }) {
+function SignIn(props: { message: string | null; switchUser?: boolean }) {
   return (
     <main class="signin">
       <h1>Activity Privacy Gateway</h1>
       <p>The admin console: private user groups, admin access, the activity log and the governance log.</p>
       {props.message && <p role="status" class="notice">{props.message}</p>}
-      <p><a class="button primary" href="login">Sign in</a></p>
+      {/* after a sign-out the provider is asked to let the person pick an account again */}
+      <p><a class="button primary" href={props.switchUser ? 'login?prompt=login' : 'login'}>Sign in</a></p>
       <p class="hint">You sign in with your organisation's identity provider. Only admins get in.</p>
     </main>
   );
@@ -81,8 +82,8 @@ function App() {
   switch (state.kind) {
     case 'loading': return <p class="loading">Loading the admin console…</p>;
     case 'error': return <main><h1>Activity Privacy Gateway</h1><p role="alert" class="error">{state.message}</p></main>;
-    case 'signed-out': return <SignIn message={state.message} />;
-    default: return <Console session={state.session} onSignedOut={(m) => { setCsrfToken(''); setState({ kind: 'signed-out', message: m }); }} />;
+    case 'signed-out': return <SignIn message={state.message} switchUser={state.switchUser} />;
+    default: return <Console session={state.session} onSignedOut={(m) => { setCsrfToken(''); setState({ kind: 'signed-out', message: m, switchUser: true }); }} />;
   }
 }
 
