@@ -3,12 +3,12 @@
  * demo's real OpenID Connect provider (oidc-provider) on a free loopback port. `signIn` walks
  * the authorization code flow over real sockets, as a browser would, with a small cookie jar.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { startOidcProvider, type DemoOidcProvider } from '../../src/demo/oidcProvider.js';
-import { ROOT } from './build.js';
+import { ROOT, withBuildLock } from './build.js';
 import { startDemoStack, type DemoStack } from './gateway.js';
 
 export const CLIENT_ID = 'apg-console';
@@ -22,12 +22,13 @@ export interface ConsoleStack extends DemoStack {
 }
 
 export async function startConsoleStack(extra: Record<string, unknown> = {}, consoleExtra: Record<string, unknown> = {}): Promise<ConsoleStack> {
+  const uiDir = await ensureUiBuilt();
   const idp = await startOidcProvider();
   const clock = { now: Date.now() };
   const stack = await startDemoStack({
     console: { oidc: { issuer: idp.issuer, clientId: CLIENT_ID, scopes: ['openid', 'profile', 'email'] }, sessionTtlMin: 60, ...consoleExtra },
     ...extra,
-  }, { now: () => clock.now });
+  }, { now: () => clock.now, uiDir });
   await idp.register({ clientId: CLIENT_ID, redirectUris: [`${stack.gw.url}${PREFIX}/console/callback`] });
   return {
     ...stack, idp, clock,
@@ -118,7 +119,6 @@ export async function signIn(stack: { gw: { url: string } }, user: string, jar =
 // ---------- the built app ----------
 
 export const UI_DIR = path.join(ROOT, 'dist', 'ui');
-const LOCK = path.join(os.tmpdir(), `apg-ui-build-${Buffer.from(ROOT).toString('hex').slice(-32)}.lock`);
 
 function newest(dir: string): number {
   let n = 0;
@@ -129,25 +129,25 @@ function newest(dir: string): number {
   return n;
 }
 
-/** Builds the console app (vite) unless dist/ui is newer than ui/; one build at a time across workers. */
-export async function ensureUiBuilt(): Promise<void> {
-  const index = path.join(UI_DIR, 'index.html');
-  const fresh = () => existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(path.join(ROOT, 'ui')), statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
-  for (let waited = 0; !fresh(); waited += 200) {
-    try {
-      mkdirSync(LOCK);
-    } catch {
-      if (waited > 120_000) rmSync(LOCK, { recursive: true, force: true });
-      await new Promise((r) => setTimeout(r, 200));
-      continue;
+let builtCopy: Promise<string> | undefined;
+
+/**
+ * Builds the console app (vite) unless dist/ui is newer than ui/, under the same lock as
+ * `npm run build`, and returns a private copy of it for this test process: a build started
+ * later by another test file (which empties dist/ui) cannot pull files from under a gateway.
+ */
+export function ensureUiBuilt(): Promise<string> {
+  builtCopy ??= withBuildLock(() => {
+    const index = path.join(UI_DIR, 'index.html');
+    const fresh = existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(path.join(ROOT, 'ui')), statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
+    if (!fresh) {
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`vite build failed:\n${r.stdout}\n${r.stderr}`);
     }
-    try {
-      if (!fresh()) {
-        const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`vite build failed:\n${r.stdout}\n${r.stderr}`);
-      }
-    } finally {
-      rmSync(LOCK, { recursive: true, force: true });
-    }
-  }
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'apg-ui-'));
+    cpSync(UI_DIR, copy, { recursive: true });
+    process.on('exit', () => rmSync(copy, { recursive: true, force: true }));
+    return copy;
+  });
+  return builtCopy;
 }
