@@ -2,19 +2,21 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
-import { openConsole } from './console/index.js';
+import { openConsole, type ConsoleForward } from './console/index.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
 import { openPostgresSink } from './governance/postgresSink.js';
 import { openPostgresStateStore } from './state/postgresStore.js';
 import type { GovernanceSink } from './governance/types.js';
-import { createPipeline, type Runtime } from './http/pipeline.js';
+import { createPipeline } from './http/pipeline.js';
+import type { Runtime } from './http/runtime.js';
 import { createIdentityVerifier, type IdentityVerifier } from './identity/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
 import { createHttpDirectory, type HttpDirectory } from './privacy/httpDirectory.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
+import { compileFieldReader } from './rewrite/fieldReader.js';
 import { compileRoutes, type RouteSpec } from './routes/table.js';
 import { openFileStateStore } from './state/fileStore.js';
 import type { StateSeed } from './state/mutations.js';
@@ -56,10 +58,12 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
   const identity: IdentityVerifier | null = config.identity ? await createIdentityVerifier({ ...config.identity }) : null;
   const target = new URL(config.upstream.url);
   const sameTarget = previous && previous.target.origin === target.origin;
+  const extract = compileExtractor(spec);
   return {
     config,
     routes: compileRoutes(config.routes as unknown as RouteSpec[]),
-    extract: compileExtractor(spec),
+    extract,
+    read: compileFieldReader(spec, extract),
     fromFields: (fields) => factsFromFields(fields, spec),
     identity,
     target,
@@ -122,9 +126,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   };
 
   // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
-  let forward: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => { throw new Error('pipeline not ready'); };
+  let forward: ConsoleForward = () => { throw new Error('pipeline not ready'); };
   const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
-    config: () => runtime.config, forward: (req, res) => forward(req, res), now: opts.now ?? Date.now, logger, uiDir: opts.uiDir,
+    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now: opts.now ?? Date.now, logger, uiDir: opts.uiDir,
   }) : null;
 
   const admin = createAdminApp({
@@ -133,6 +137,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     identity: () => runtime.identity,
     metrics,
     ready,
+    logger,
     console: () => consoleHandler,
   });
 
@@ -145,7 +150,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     instance,
     admin,
   });
-  forward = pipeline.handle;
+  forward = pipeline.handleVouched;
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, pipeline.handle);
   const port = opts.port ?? initial.server.port;

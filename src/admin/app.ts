@@ -3,11 +3,12 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { isStateChanging, type ConsoleHandler } from '../console/handler.js';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
-import type { RequestContext } from '../http/context.js';
-import { sendError, type ErrorCode } from '../http/errors.js';
-import type { IdentityVerifier } from '../identity/index.js';
+import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
+import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { StateConflictError, StateNotFoundError, type StateStore } from '../state/types.js';
+import { GovernanceUnavailableError } from '../governance/types.js';
+import type { StateStore } from '../state/types.js';
 
 export interface AdminDeps {
   state: () => StateStore;
@@ -17,19 +18,71 @@ export interface AdminDeps {
   /** readiness of every part the gateway needs (config, state, governance, JWKS) */
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   now?: () => number;
+  logger?: Logger;
   /** the admin console (SPEC §13): its routes, and its session accepted in place of a bearer token */
   console?: () => ConsoleHandler | null;
+}
+
+/** The exchange of each response the admin app is answering (typed, nothing tagged onto res). */
+const exchanges = new WeakMap<http.ServerResponse, AdminExchange>();
+
+function exchangeOf(res: http.ServerResponse): AdminExchange {
+  const ex = exchanges.get(res);
+  if (!ex) throw new Error('admin response without its exchange');
+  return ex;
+}
+
+/** Responses whose admin was authenticated by a console session (their changes are via: console). */
+const viaConsole = new WeakSet<http.ServerResponse>();
+
+/** The verified admin principal (the api router's first middleware sets it). */
+function adminOf(res: http.ServerResponse): string {
+  const p = exchangeOf(res).principal;
+  if (p === undefined) throw new Error('admin principal not verified');
+  return p;
+}
+
+/**
+ * 400 `bad_request` for a body that does not fit its schema; the message names the
+ * offending keys (an unknown key is never ignored: SPEC §7).
+ */
+function badBody(error: z.ZodError, expected: string): GatewayError {
+  const problems = error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    return `${i.path.length ? JSON.stringify(i.path.join('.')) : '(body)'}: ${i.message}`;
+  });
+  return new GatewayError('bad_request', `Expected ${expected}: ${problems.join('; ')}.`);
+}
+
+/** body-parser's own errors (malformed JSON, too large): they carry an HTTP 4xx `status` and a `type`. */
+function isBodyParserError(err: unknown): boolean {
+  if (err instanceof GatewayError || typeof err !== 'object' || err === null) return false;
+  const { status, type } = err as { status?: unknown; type?: unknown };
+  return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
 const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address') }).strict();
 
-interface AdminLocals { ctx: RequestContext; principal: string; via: 'admin-api' | 'console' }
-
-function fail(res: Response, code: ErrorCode, message?: string, extra?: Record<string, string>): void {
-  sendError(res, code, (res.locals as AdminLocals).ctx.id, message, extra);
+/** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
+export interface AdminExchange {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** set once the admin token verified (access line) */
+  principal?: string;
+  /** why a sent token did not verify (access line) */
+  tokenError?: string;
 }
+
 
 /**
  * The gateway's own endpoints under server.adminPrefix. Express is used here
@@ -68,31 +121,27 @@ export function createAdminApp(deps: AdminDeps) {
     if (r.kind === 'anonymous' && consoleHandler) {
       // No bearer token: the console's session cookie, with its CSRF token on changes (SPEC §13).
       const s = await consoleHandler.authenticate(req, { csrf: isStateChanging(req.method) });
-      if (s.kind === 'refused') return fail(res, s.code, s.message, s.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer' } : undefined);
+      if (s.kind === 'refused') throw new GatewayError(s.code, s.message);
       if (s.kind === 'ok') {
-        const locals = res.locals as AdminLocals;
-        locals.ctx.principal = s.session.principal;
-        locals.principal = s.session.principal;
-        locals.via = 'console';
+        exchangeOf(res).principal = s.session.principal;
+        viaConsole.add(res);
         return next();
       }
     }
-    if (r.kind === 'unavailable') return fail(res, 'identity_unavailable');
-    if (r.kind !== 'verified') return fail(res, 'unauthenticated', 'The admin API needs a valid admin bearer token.', { 'www-authenticate': 'Bearer' });
-    if (!r.isAdmin) return fail(res, 'forbidden');
-    (res.locals as AdminLocals).ctx.principal = r.principal;
-    (res.locals as AdminLocals).principal = r.principal;
-    (res.locals as AdminLocals).via = 'admin-api';
+    if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
+    if (r.kind !== 'verified') throw unauthenticated(r, 'The admin API needs a valid admin bearer token.');
+    if (!r.isAdmin) throw new GatewayError('forbidden');
+    exchangeOf(res).principal = r.principal;
     next();
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
 
   const audit = async (req: Request, res: Response, action: GovernanceAction, target: string): Promise<void> => {
     const sink = deps.governance();
-    if (!sink) throw Object.assign(new Error('no governance sink'), { name: 'GovernanceUnavailableError' });
-    const ctx = (res.locals as AdminLocals).ctx;
+    if (!sink) throw new GovernanceUnavailableError('no governance sink');
+    const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: (res.locals as AdminLocals).principal, via: (res.locals as AdminLocals).via, target,
+      action, principal: adminOf(res), via: viaConsole.has(res) ? 'console' : 'admin-api', target,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -108,11 +157,11 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', `Expected {"id": string, "name"?: string}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    if (!body.success) throw badBody(body.error, '{"id": string, "name"?: string}');
     const { id, name } = body.data;
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'conflict', `Group ${id} is already private.`);
+      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('conflict', `Group ${id} is already private.`);
       await audit(req, res, 'privacy-group.added', id);
       const g = await state.addGroup(id, name, now());
       res.status(201).json({ id: g.id, name: g.name ?? g.id, privateSince: new Date(g.privateSince).toISOString(), privateUntil: null });
@@ -123,7 +172,7 @@ export function createAdminApp(deps: AdminDeps) {
     const id = String(req.params.id);
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'not_found', `Group ${id} is not private.`);
+      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('not_found', `Group ${id} is not private.`);
       await audit(req, res, 'privacy-group.removed', id);
       await state.removeGroup(id, now());
       res.status(204).end();
@@ -136,13 +185,13 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', 'Expected {"principal": "<UPN or e-mail address>"}.');
+    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>"}');
     const principal = body.data.principal.toLowerCase();
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'conflict', `${principal} already has the permission.`);
+      if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
       await audit(req, res, 'reveal-permission.granted', principal);
-      const rec = await state.grant(principal, (res.locals as AdminLocals).principal, now());
+      const rec = await state.grant(principal, adminOf(res), now());
       res.status(201).json(rec);
     });
   });
@@ -151,7 +200,7 @@ export function createAdminApp(deps: AdminDeps) {
     const principal = String(req.params.principal).toLowerCase();
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'not_found', `${principal} has no permission.`);
+      if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);
       await audit(req, res, 'reveal-permission.revoked', principal);
       await state.revoke(principal);
       res.status(204).end();
@@ -169,40 +218,38 @@ export function createAdminApp(deps: AdminDeps) {
     const afterSeq = intParam(req.query.afterSeq, 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(req.query.limit, 100, 1, 1000);
     const action = req.query.action;
-    if (afterSeq === null || limit === null) return fail(res, 'bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
+    if (afterSeq === null || limit === null) throw new GatewayError('bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
     if (action !== undefined && !(typeof action === 'string' && (GOVERNANCE_ACTIONS as readonly string[]).includes(action))) {
-      return fail(res, 'bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
+      throw new GatewayError('bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
     }
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     res.json(await sink.read({ afterSeq, limit, action: action as GovernanceAction | undefined }));
   });
 
   api.get('/governance/verify', async (_req, res) => {
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     const r = await sink.verify();
     res.json(r.ok ? { ok: true, count: r.count } : { ok: false, brokenAtSeq: r.brokenAtSeq, count: r.count });
   });
 
   app.use('/api', api);
-  app.use((_req: Request, res: Response) => fail(res, 'not_found'));
-  // Express 5 forwards rejected promises here.
+  app.use(() => { throw new GatewayError('not_found'); });
+  // Express 5 forwards thrown errors and rejected promises here: one mapping for every error.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { name?: string; type?: string; status?: number };
-    if (e?.type === 'entity.parse.failed' || e?.type === 'entity.too.large' || e?.status === 400) return fail(res, 'bad_request', 'The body must be a small JSON object.');
-    if (e?.name === 'GovernanceUnavailableError') { deps.metrics.governanceFailures.inc(); return fail(res, 'governance_unavailable'); }
-    if (err instanceof StateConflictError) return fail(res, 'conflict', err.message);
-    if (err instanceof StateNotFoundError) return fail(res, 'not_found', err.message);
-    if (e?.name === 'StateUnavailableError') return fail(res, 'governance_unavailable', 'The privacy state cannot be written now; nothing changed.');
-    fail(res, 'internal_error');
+    const ctx = exchangeOf(res);
+    if (err instanceof GovernanceUnavailableError) deps.metrics.governanceFailures.inc();
+    if (err instanceof UnauthenticatedError) ctx.tokenError = err.why;
+    const sent = sendError(res, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err, ctx.id);
+    if (isUnexpected(sent)) deps.logger?.error({ msg: 'admin request failed', requestId: ctx.id, error: errorMessage(err) });
   });
 
-  return (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string): void => {
+  return (ex: AdminExchange, subPath: string): void => {
     const consoleHandler = deps.console?.() ?? null;
-    if (consoleHandler && (subPath === '/console' || subPath.startsWith('/console/'))) return consoleHandler.handle(req, res, ctx, subPath, query);
-    req.url = (subPath || '/') + (query ? `?${query}` : '');
-    (res as unknown as Response).locals = { ctx } as unknown as Response['locals'];
-    app(req as Request, res as Response);
+    if (consoleHandler && (subPath === '/console' || subPath.startsWith('/console/'))) return consoleHandler.handle(ex, subPath);
+    ex.req.url = (subPath || '/') + (ex.query ? `?${ex.query}` : '');
+    exchanges.set(ex.res, ex);
+    app(ex.req, ex.res);
   };
 }

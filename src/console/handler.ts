@@ -8,9 +8,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { GatewayConfig } from '../config/index.js';
 import type { ConsoleConfig } from '../config/index.js';
-import { errorBody, STATUS, type ErrorCode } from '../http/errors.js';
-import type { RequestContext } from '../http/context.js';
-import { setForwardedIdentity } from '../http/forwardedIdentity.js';
+import type { AdminExchange } from '../admin/app.js';
+import { errorBody, GatewayError, type ErrorCode } from '../http/errors.js';
+import type { VouchedIdentity } from '../http/vouchedIdentity.js';
 import { DEFAULT_CLAIM_SETTINGS, isAdminRole, principalOf, rolesOf } from '../identity/claims.js';
 import type { Logger } from '../log.js';
 import { cookieValues, LOGIN_COOKIE, SESSION_COOKIE, setCookie } from './cookies.js';
@@ -30,11 +30,13 @@ export interface ConsoleDeps {
   sessions: SessionStore;
   oidc: OidcClient;
   files: StaticFiles;
-  /** hands a request to the gateway's pipeline (for the activity log) */
-  forward: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** hands a request to the gateway's pipeline with the session's identity (the activity log) */
+  forward: ConsoleForward;
   now: () => number;
   logger?: Logger;
 }
+
+export type ConsoleForward = (req: http.IncomingMessage, res: http.ServerResponse, identity: VouchedIdentity) => void;
 
 export type SessionAuth =
   | { kind: 'none' }
@@ -42,7 +44,7 @@ export type SessionAuth =
   | { kind: 'ok'; id: string; session: SessionData };
 
 export interface ConsoleHandler {
-  handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string): void;
+  handle(ex: AdminExchange, subPath: string): void;
   /** The session behind the request's cookie; `csrf` demands the X-CSRF-Token header too. */
   authenticate(req: http.IncomingMessage, opts: { csrf: boolean }): Promise<SessionAuth>;
   close(): Promise<void>;
@@ -67,6 +69,9 @@ function escapeHtml(s: string): string {
 export function consoleListRoute(config: GatewayConfig): { path: string; items: string; total: string | null } | null {
   for (const r of config.routes) {
     if (r.kind !== 'list') continue;
+    const p = r.path.toLowerCase();
+    const prefix = config.server.adminPrefix.toLowerCase();
+    if (p === prefix || p.startsWith(`${prefix}/`)) continue;
     if (r.methods && r.methods.length > 0 && !r.methods.some((m) => m.toUpperCase() === 'GET')) continue;
     if (/[:*]/.test(r.path)) continue;
     return { path: r.path, items: r.items ?? 'data', total: r.total ?? null };
@@ -114,12 +119,13 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
     res.end(res.req?.method === 'HEAD' ? undefined : buf);
   }
 
-  function sendErr(res: http.ServerResponse, ctx: RequestContext, code: ErrorCode, message?: string, headers: Record<string, string | string[]> = {}): void {
-    const buf = errorBody(code, ctx.id, message);
-    res.statusCode = STATUS[code];
+  function sendErr(res: http.ServerResponse, ctx: { id: string }, code: ErrorCode, message?: string, headers: Record<string, string | string[]> = {}): void {
+    const err = new GatewayError(code, message);
+    const buf = errorBody(err, ctx.id);
+    res.statusCode = err.status;
     res.setHeader('content-type', 'application/json; charset=utf-8');
     res.setHeader('cache-control', 'no-store');
-    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    for (const [k, v] of Object.entries({ ...err.headers, ...headers })) res.setHeader(k, v);
     res.setHeader('content-length', buf.length);
     res.end(res.req?.method === 'HEAD' ? undefined : buf);
   }
@@ -247,7 +253,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     res.end();
   }
 
-  async function sessionInfo(req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext): Promise<void> {
+  async function sessionInfo(req: http.IncomingMessage, res: http.ServerResponse, ctx: { id: string }): Promise<void> {
     const auth = await authenticate(req, { csrf: false });
     if (auth.kind !== 'ok') return sendErr(res, ctx, auth.kind === 'none' ? 'unauthenticated' : auth.code, auth.kind === 'none' ? 'Not signed in to the console.' : auth.message);
     const config = deps.config();
@@ -264,7 +270,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     });
   }
 
-  async function logout(req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext): Promise<void> {
+  async function logout(req: http.IncomingMessage, res: http.ServerResponse, ctx: { id: string }): Promise<void> {
     const auth = await authenticate(req, { csrf: true });
     if (auth.kind === 'refused' && auth.code === 'forbidden') return sendErr(res, ctx, 'forbidden', auth.message);
     if (auth.kind === 'ok') {
@@ -277,7 +283,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     res.end();
   }
 
-  async function activities(req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, query: string): Promise<void> {
+  async function activities(req: http.IncomingMessage, res: http.ServerResponse, ctx: { id: string }, query: string): Promise<void> {
     const config = deps.config();
     const reveal = revealInfo(config);
     // revealing writes a governance entry: a state-changing call, so the CSRF token is required
@@ -292,15 +298,16 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     const idHeader = config.identity?.header ?? 'authorization';
     delete req.headers[idHeader];
     if (config.upstream.serviceAuthorization) req.headers[idHeader] = config.upstream.serviceAuthorization;
-    setForwardedIdentity(req, {
+    // the pipeline's access line and answer carry the same request id as this one
+    req.headers['x-request-id'] = ctx.id;
+    req.url = query ? `${listPath}?${query}` : listPath;
+    deps.forward(req, res, {
       principal: auth.session.principal, roles: auth.session.roles, isAdmin: true, iss: auth.session.iss,
       ...(auth.session.jti ? { jti: auth.session.jti } : {}), via: 'console',
     });
-    req.url = query ? `${listPath}?${query}` : listPath;
-    deps.forward(req, res);
   }
 
-  function serveFile(res: http.ServerResponse, ctx: RequestContext, file: { body: Buffer; type: string; immutable: boolean } | undefined): void {
+  function serveFile(res: http.ServerResponse, ctx: { id: string }, file: { body: Buffer; type: string; immutable: boolean } | undefined): void {
     if (!file) {
       if (!files.available) return sendErr(res, ctx, 'not_found', 'The console was not built: run npm run build.');
       return sendErr(res, ctx, 'not_found');
@@ -312,7 +319,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     res.end(res.req?.method === 'HEAD' ? undefined : file.body);
   }
 
-  async function route(req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, sub: string, query: string): Promise<void> {
+  async function route(req: http.IncomingMessage, res: http.ServerResponse, ctx: { id: string }, sub: string, query: string): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const read = method === 'GET' || method === 'HEAD';
     const notAllowed = (allow: string) => sendErr(res, ctx, 'method_not_allowed', undefined, { allow });
@@ -333,7 +340,9 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
 
   return {
     authenticate,
-    handle(req, res, ctx, subPath, query) {
+    handle(ex, subPath) {
+      const { req, res, query } = ex;
+      const ctx = ex;
       // every console response, including the pipeline's answers to forwarded calls and errors
       const writeHead = res.writeHead;
       res.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {

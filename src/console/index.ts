@@ -1,18 +1,17 @@
 /** The admin console (SPEC §13): wiring of its parts for the gateway. */
-import type http from 'node:http';
 import type { ConsoleConfig, GatewayConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { createConsoleHandler, type ConsoleHandler } from './handler.js';
+import { createConsoleHandler, type ConsoleForward, type ConsoleHandler } from './handler.js';
 import { createOidcClient } from './oidc.js';
 import { openPostgresSessionStore } from './postgresSessions.js';
 import { createMemorySessionStore } from './sessions.js';
 import { loadStaticFiles } from './staticFiles.js';
 
-export { createConsoleHandler, type ConsoleHandler } from './handler.js';
+export { createConsoleHandler, type ConsoleForward, type ConsoleHandler } from './handler.js';
 
 export interface OpenConsoleOptions {
   config: () => GatewayConfig;
-  forward: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  forward: ConsoleForward;
   now: () => number;
   logger?: Logger;
   uiDir?: string;
