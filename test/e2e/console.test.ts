@@ -4,6 +4,8 @@
  * non-admins), the session cookie, CSRF, the session as an admin-API credential and as the
  * activity log's identity (via: console), expiry, sign-out, and the security headers.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CookieJar, ensureUiBuilt, jarFetch, PREFIX, signIn, startConsoleStack, type ConsoleStack, type SignedIn } from '../helpers/console.js';
 import { startDemoStack } from '../helpers/gateway.js';
@@ -223,6 +225,32 @@ describe('console settings', () => {
       expect((await fetch(`${s.gw.url}${PREFIX}/console/login`)).status).toBe(404);
     } finally {
       await s.close();
+    }
+  });
+
+  test('the activity log call reaches the upstream without the cookie or the CSRF token; serviceAuthorization replaces Authorization', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const upstream = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [], total: 0 }));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const s = await startConsoleStack({ upstream: { url, timeoutMs: 5000, serviceAuthorization: 'Bearer service-credential' } });
+    try {
+      const alice = await signIn(s, 'alice');
+      const r = await fetch(`${s.gw.url}${PREFIX}/console/activities?skip=0&limit=5`, {
+        headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'x-show-private-activities': 'confirm' },
+      });
+      expect(r.status).toBe(200);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.cookie).toBeUndefined();
+      expect(seen[0]!['x-csrf-token']).toBeUndefined();
+      expect(seen[0]!['x-show-private-activities']).toBeUndefined();
+      expect(seen[0]!.authorization).toBe('Bearer service-credential');
+    } finally {
+      await s.close();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
     }
   });
 

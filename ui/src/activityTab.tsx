@@ -100,7 +100,11 @@ export function ActivityTab(props: { session: SessionInfo }) {
     <section aria-labelledby="activity-heading">
       <div class="toolbar">
         <h2 id="activity-heading">Activity log</h2>
-        <div class="menu-wrap">
+        <div class="menu-wrap" onFocusOut={(e) => {
+          // the menu closes when focus leaves it (Tab away, a click elsewhere)
+          const next = e.relatedTarget;
+          if (!(next instanceof Node) || !e.currentTarget.contains(next)) setMenuOpen(false);
+        }}>
           <button type="button" ref={settingsRef} aria-haspopup="menu" aria-expanded={menuOpen} aria-controls="activity-settings-menu"
             onClick={() => setMenuOpen(!menuOpen)}>Activity log settings</button>
           {menuOpen && (
