@@ -106,12 +106,16 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     const catalogue = (await api(context, 'directory/groups?search=legal')).status;
     if (catalogue === 404) {
       await dialog.getByRole('textbox', { name: 'Group id' }).fill('legal');
+      await shot(page, '04-add-user-groups-free-text');
     } else {
       expect(catalogue).toBe(200);
+      await dialog.getByRole('checkbox', { name: /Application/ }).waitFor();
       await dialog.getByRole('searchbox', { name: 'Search groups' }).fill('leg');
+      // the list follows the search
+      await dialog.getByRole('checkbox', { name: /Application/ }).waitFor({ state: 'detached' });
       await dialog.getByRole('checkbox', { name: /Legal/ }).check();
+      await shot(page, '04-add-user-groups');
     }
-    await shot(page, '04-add-user-groups');
     await dialog.getByRole('button', { name: 'Add', exact: true }).click();
     await dialog.waitFor({ state: 'detached' });
     const legalRow = page.getByRole('row').filter({ hasText: 'legal' }).filter({ hasText: 'Active' });
