@@ -49,6 +49,12 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     return fetch(`${stack.gw.url}${PREFIX}/api/${p}`, { ...init, headers: { ...(init.headers as Record<string, string>), cookie: `apg_session=${c?.value}` } });
   };
   const entries = async () => (await stack.gw.governance.read({ afterSeq: 0, limit: 1000 })).entries;
+  /** form controls and buttons on the page without an accessible name (labelled controls: SPEC §13) */
+  const unlabelled = (page: Page) => page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => {
+      const c = el as HTMLInputElement;
+      return !(c.labels && c.labels.length > 0) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent?.trim());
+    }).map((el) => el.outerHTML.slice(0, 80)));
 
   test('sign in through the provider; the session cookie is HttpOnly, SameSite=Strict, on the admin prefix; tabs work by keyboard; sign out', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -116,6 +122,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
       await dialog.getByRole('checkbox', { name: /Legal/ }).check();
       await shot(page, '04-add-user-groups');
     }
+    expect(await unlabelled(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Add', exact: true }).click();
     await dialog.waitFor({ state: 'detached' });
     const legalRow = page.getByRole('row').filter({ hasText: 'legal' }).filter({ hasText: 'Active' });
@@ -144,6 +151,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     expect(await dialog.getByRole('textbox', { name: 'Groups' }).count()).toBe(1);
     expect(await dialog.getByLabel('Expires').count()).toBe(1);
     await shot(page, '06-add-admin-permission');
+    expect(await unlabelled(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'Add permission' }).click();
     await dialog.waitFor({ state: 'detached' });
     await page.getByRole('cell', { name: 'dave@contoso.com', exact: true }).waitFor();
@@ -187,6 +195,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     await page.getByRole('menuitem', { name: 'Show private activities' }).click();
     await dialog.getByRole('textbox', { name: 'Reason' }).fill(XSS_REASON);
     await shot(page, '07-show-private-activities');
+    expect(await unlabelled(page)).toEqual([]);
     await dialog.getByRole('button', { name: 'OK' }).click();
     const status = page.getByRole('status').filter({ hasText: 'governance log' });
     await status.waitFor();
@@ -217,6 +226,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     const verified = await stack.gw.governance.verify();
     await page.getByText(`Chain verified: ${verified.count} entries`).waitFor();
     await shot(page, '09-governance-log');
+    expect(await unlabelled(page)).toEqual([]);
     // filter by action
     await page.getByLabel('Action').selectOption('reveal-permission.granted');
     await page.getByRole('button', { name: 'Apply filters' }).click();
