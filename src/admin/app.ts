@@ -7,6 +7,7 @@ import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { isPrincipal, normalizePrincipal, parsePrincipal } from '../principal.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
 import type { StateStore } from '../state/types.js';
 
@@ -21,6 +22,8 @@ export interface AdminDeps {
   logger?: Logger;
   /** the admin console (SPEC §13): its routes, and its session accepted in place of a bearer token */
   console?: () => ConsoleHandler | null;
+  /** a fresh signed checkpoint of the chain head (SPEC §12); null when none is configured */
+  checkpoint?: () => Promise<string> | null;
 }
 
 /** The exchange of each response the admin app is answering (typed, nothing tagged onto res). */
@@ -65,9 +68,8 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
-const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address') }).strict();
+const permissionBody = z.object({ principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p) }).strict();
 
 /** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
 export interface AdminExchange {
@@ -186,7 +188,7 @@ export function createAdminApp(deps: AdminDeps) {
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
     if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>"}');
-    const principal = body.data.principal.toLowerCase();
+    const principal = body.data.principal;
     await serialised(async () => {
       const state = deps.state();
       if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
@@ -197,7 +199,7 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   api.delete('/privacy/permissions/:principal', async (req, res) => {
-    const principal = String(req.params.principal).toLowerCase();
+    const principal = normalizePrincipal(String(req.params.principal)) ?? '';
     await serialised(async () => {
       const state = deps.state();
       if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);
@@ -232,6 +234,19 @@ export function createAdminApp(deps: AdminDeps) {
     if (!sink) throw new GatewayError('governance_unavailable');
     const r = await sink.verify();
     res.json(r.ok ? { ok: true, count: r.count } : { ok: false, brokenAtSeq: r.brokenAtSeq, count: r.count });
+  });
+
+  api.get('/governance/checkpoint', async (_req, res) => {
+    const made = deps.checkpoint?.() ?? null;
+    if (!made) throw new GatewayError('not_found', 'No checkpoint key is configured (governance.checkpoint).');
+    let checkpoint: string;
+    try {
+      checkpoint = await made;
+    } catch {
+      throw new GatewayError('governance_unavailable', 'The head of the governance log cannot be read now.');
+    }
+    res.setHeader('cache-control', 'no-store');
+    res.json({ checkpoint });
   });
 
   app.use('/api', api);

@@ -18,6 +18,8 @@ export type {
   ExportColumns,
   ExportFormat,
   ExportRoute,
+  ForwardTargetConfig,
+  CheckpointConfig,
   GatewayConfig,
   GovernanceConfig,
   IdentityConfig,

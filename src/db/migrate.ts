@@ -11,10 +11,12 @@ export const LOCK_KEYS = {
   migration: '7041650001',
   governance: '7041650002',
   state: '7041650003',
+  /** session lock held by the one replica that forwards the governance log (SPEC §12) */
+  forward: '7041650004',
 } as const;
 
-/** 1: governance log and state tables; 2: state_meta (the "seeded" marker) */
-export const SCHEMA_VERSION = 2;
+/** 1: governance log and state tables; 2: state_meta (the "seeded" marker); 3: forwarding progress and checkpoints */
+export const SCHEMA_VERSION = 3;
 
 /** state_meta key whose presence means the state tables have been seeded from config once */
 export const SEEDED_KEY = 'seeded';
@@ -62,6 +64,20 @@ const SCHEMA_V2 = [
      ON CONFLICT (key) DO NOTHING`,
 ];
 
+const SCHEMA_V3 = [
+  // SPEC §12: the last delivered seq (and checkpoint seq) per forward target
+  `CREATE TABLE IF NOT EXISTS governance_forward (
+     target text PRIMARY KEY,
+     seq bigint NOT NULL,
+     checkpoint_seq bigint NOT NULL DEFAULT 0,
+     updated_at timestamptz NOT NULL DEFAULT now())`,
+  // signed checkpoints waiting to be (or already) delivered, one per covered seq
+  `CREATE TABLE IF NOT EXISTS governance_checkpoint (
+     seq bigint PRIMARY KEY,
+     jws text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now())`,
+];
+
 export interface MigrateOptions {
   /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
   then?: (client: pg.PoolClient) => Promise<void>;
@@ -74,7 +90,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2]) await client.query(stmt);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3]) await client.query(stmt);
       for (let v = 1; v <= SCHEMA_VERSION; v++) {
         await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
       }

@@ -16,10 +16,12 @@ import { buildEntry, GENESIS, validateInput } from './chain.js';
 import { verifyGovernanceTable } from './postgresVerify.js';
 import {
   GovernanceUnavailableError,
+  type ChainHead,
   type GovernanceEntry,
   type GovernanceEntryInput,
   type GovernanceSink,
   type ReadOptions,
+  type RawEntry,
   type ReadResult,
   type VerifyResult,
 } from './types.js';
@@ -288,6 +290,16 @@ class PostgresSink implements GovernanceSink {
     return { entries, nextAfterSeq: Math.max(afterSeq, head, lastSeq) };
   }
 
+  async readRange(afterSeq: number, limit: number): Promise<RawEntry[]> {
+    if (this.closed) throw new Error('governance log is closed');
+    return readRangeOn(this.pool, afterSeq, limit);
+  }
+
+  async head(): Promise<ChainHead> {
+    if (this.closed) throw new Error('governance log is closed');
+    return headOn(this.pool);
+  }
+
   async verify(): Promise<VerifyResult> {
     if (this.closed) throw new Error('governance log is closed');
     return verifyGovernanceTable(this.pool);
@@ -315,4 +327,21 @@ class PostgresSink implements GovernanceSink {
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
   return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+}
+
+/** Committed entries with seq > afterSeq, in seq order, as chained (forwarding reads with its own pool). */
+export async function readRangeOn(pool: pg.Pool, afterSeq: number, limit: number): Promise<RawEntry[]> {
+  const after = Number.isSafeInteger(afterSeq) && afterSeq > 0 ? afterSeq : 0;
+  if (limit < 1) return [];
+  const { rows } = await boundedQuery<{ seq: string; line: string }>(pool,
+    'SELECT seq::text AS seq, line FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2',
+    [after, Math.floor(limit)],
+  );
+  return rows.map((r) => ({ seq: Number(r.seq), line: r.line }));
+}
+
+export async function headOn(pool: pg.Pool): Promise<ChainHead> {
+  const { rows: [h] } = await boundedQuery<{ seq: string; hash: string }>(pool,
+    'SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1');
+  return h ? { seq: Number(h.seq), hash: h.hash } : { seq: 0, hash: GENESIS };
 }

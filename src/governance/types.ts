@@ -66,11 +66,26 @@ export interface ReadResult {
   nextAfterSeq: number;
 }
 
+/** One stored entry exactly as it was chained: its seq and its JSON text (one line). */
+export interface RawEntry {
+  seq: number;
+  line: string;
+}
+
+/** The newest durable entry: seq 0 and 64 zeros while the log is empty. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
 export interface GovernanceSink {
   /** Resolves only after the entry is durable; rejects with GovernanceUnavailableError after the deadline or on any I/O error. */
   append(input: GovernanceEntryInput): Promise<GovernanceEntry>;
   read(opts: ReadOptions): Promise<ReadResult>;
   verify(): Promise<VerifyResult>;
+  /** Durable entries with seq > afterSeq in seq order, at most `limit`, as stored (forwarding reads pending entries with it). */
+  readRange(afterSeq: number, limit: number): Promise<RawEntry[]>;
+  head(): Promise<ChainHead>;
   /** false after a failed write until a later write (or a probe) succeeds */
   healthy(): boolean;
   close(): Promise<void>;

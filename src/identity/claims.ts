@@ -3,6 +3,8 @@
  * bearer-token verifier and the console's sign-in (SPEC §13: the same claim settings apply to
  * the ID token). Pure.
  */
+import { normalizePrincipal } from '../principal.js';
+
 export interface ClaimSettings {
   principalClaims: string[];
   rolesClaim: string;
@@ -16,11 +18,12 @@ export const DEFAULT_CLAIM_SETTINGS: ClaimSettings = {
   adminRoles: ['SecurityAdministrator', 'GlobalAdministrator'],
 };
 
-/** First present principal claim, lower-cased; undefined when none holds a non-blank string. */
+/** First principal claim that holds a usable principal, normalised (src/principal.ts); undefined when none does. */
 export function principalOf(claims: Record<string, unknown>, settings: Pick<ClaimSettings, 'principalClaims'>): string | undefined {
   for (const claim of settings.principalClaims) {
     const v = claims[claim];
-    if (typeof v === 'string' && v.trim() !== '') return v.toLowerCase();
+    const p = typeof v === 'string' ? normalizePrincipal(v) : undefined;
+    if (p !== undefined) return p;
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
-import type { StateStore, PrivacyState } from '../state/types.js';
+import { normalizePrincipal } from '../principal.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
 import { combineMembership, staticMembership } from './membership.js';
-import type { HideBatch, Membership, PolicySnapshot } from './types.js';
+import type { HideBatch, Membership, PolicySnapshot, PrivacyStateSource, PrivacyStateView } from './types.js';
 
 export interface EngineOptions {
   managedDomains: readonly string[];
@@ -20,7 +20,7 @@ export class PrivacyEngine {
   private snapshot!: { policy: CompiledPolicy; hide: HideBatch; permitted: Set<string>; membership: Membership };
   private unsubscribe: () => void;
 
-  constructor(private opts: EngineOptions, private readonly state: StateStore) {
+  constructor(private opts: EngineOptions, private readonly state: PrivacyStateSource) {
     this.compile(state.current());
     this.unsubscribe = state.onChange((s) => this.compile(s));
   }
@@ -30,7 +30,7 @@ export class PrivacyEngine {
     this.compile(this.state.current());
   }
 
-  private compile(s: PrivacyState): void {
+  private compile(s: PrivacyStateView): void {
     const policy = compilePolicy({
       intervals: s.groups,
       managedDomains: this.opts.managedDomains.map((d) => d.toLowerCase()),
@@ -41,7 +41,7 @@ export class PrivacyEngine {
       policy,
       membership,
       hide: makeHideBatch(policy, membership),
-      permitted: new Set(s.permissions.map((p) => p.principal.toLowerCase())),
+      permitted: new Set(s.permissions.map((p) => normalizePrincipal(p.principal) ?? '')),
     };
   }
 
@@ -58,7 +58,8 @@ export class PrivacyEngine {
   }
 
   isPermitted(principal: string): boolean {
-    return this.snapshot.permitted.has(principal.toLowerCase());
+    const p = normalizePrincipal(principal);
+    return p !== undefined && this.snapshot.permitted.has(p);
   }
 
   close(): void {

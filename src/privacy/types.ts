@@ -51,3 +51,19 @@ export type Verdict = 'public' | 'private' | 'undecidable';
  * Implementations must return an array of the same length as the input.
  */
 export type HideBatch = (facts: readonly ActivityFacts[]) => boolean[] | Promise<boolean[]>;
+
+/**
+ * What the privacy engine reads of the runtime state: the group intervals and the
+ * principals permitted to reveal, and a way to hear of changes. The state stores
+ * (src/state/) provide it; privacy/ never imports them.
+ */
+export interface PrivacyStateView {
+  groups: readonly GroupInterval[];
+  permissions: ReadonlyArray<{ principal: string }>;
+}
+
+export interface PrivacyStateSource {
+  current(): PrivacyStateView;
+  /** returns the unsubscribe function */
+  onChange(listener: (state: PrivacyStateView) => void): () => void;
+}

@@ -1,3 +1,4 @@
+import { normalizePrincipal } from '../principal.js';
 import type { GroupInterval } from '../privacy/types.js';
 import { StateConflictError, StateNotFoundError, type PermissionRecord, type PrivacyState } from './types.js';
 
@@ -26,14 +27,14 @@ export function withGroupRemoved(state: PrivacyState, id: string, now: number): 
 }
 
 export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number): [PrivacyState, PermissionRecord] {
-  const p = principal.toLowerCase();
+  const p = normalizePrincipal(principal) ?? principal;
   if (state.permissions.some((x) => x.principal === p)) throw new StateConflictError(`${p} already has the permission`);
   const rec: PermissionRecord = { principal: p, grantedAt: new Date(now).toISOString(), grantedBy: by };
   return [{ ...state, permissions: [...state.permissions, rec] }, rec];
 }
 
 export function withPermissionRevoked(state: PrivacyState, principal: string): [PrivacyState, PermissionRecord] {
-  const p = principal.toLowerCase();
+  const p = normalizePrincipal(principal) ?? principal;
   const rec = state.permissions.find((x) => x.principal === p);
   if (!rec) throw new StateNotFoundError(`${p} has no permission`);
   return [{ ...state, permissions: state.permissions.filter((x) => x !== rec) }, rec];
@@ -47,7 +48,7 @@ export interface StateSeed {
 export function seedState(seed: StateSeed, now: number): PrivacyState {
   return {
     groups: seed.groups.map((g) => ({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
-    permissions: seed.permissions.map((p) => ({ principal: p.toLowerCase(), grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
+    permissions: seed.permissions.map((p) => ({ principal: normalizePrincipal(p) ?? p, grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
   };
 }
 
@@ -66,7 +67,7 @@ export function parseState(doc: unknown): PrivacyState {
   const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
     const r = p as Record<string, unknown>;
     if (typeof r.principal !== 'string') fail('bad permission');
-    return { principal: (r.principal as string).toLowerCase(), grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+    return { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
   });
   return { groups, permissions };
 }

@@ -268,7 +268,7 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     expect(upgraded.current().groups.map((g) => g.id)).toEqual(['hr']);
     expect(await sql(url, 'SELECT principal FROM privacy_permissions ORDER BY principal')).toEqual(before);
     expect(await sql(url, 'SELECT key, value FROM state_meta')).toEqual([{ key: 'seeded', value: 'before schema version 2' }]);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
 
     // and from then on an emptied state stays empty
     await upgraded.revoke('alice@contoso.com');
