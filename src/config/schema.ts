@@ -586,7 +586,7 @@ const consoleSchema = obj({
   // The gateway's external base URL (https://gw.contoso.com): the redirect URI and the Secure
   // cookie flag come from it. Null: taken from the request's Host (fine on loopback and in tests).
   publicUrl: secureUrl()
-    .refine((u) => { try { return new URL(u).search === ''; } catch { return true; } }, { error: 'must not contain a query' })
+    .refine((u) => { try { const x = new URL(u); return x.search === '' && x.hash === '' && x.pathname === '/'; } catch { return true; } }, { error: 'must be an origin only (https://gw.contoso.com), without a path or query' })
     .nullable()
     .default(null),
 });

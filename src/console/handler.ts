@@ -103,7 +103,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
     publicUrl ? publicUrl.protocol === 'https:' : Boolean((req.socket as { encrypted?: boolean }).encrypted);
 
   function origin(req: http.IncomingMessage): string | null {
-    if (publicUrl) return publicUrl.origin + publicUrl.pathname.replace(/\/$/, '');
+    if (publicUrl) return publicUrl.origin;
     const host = req.headers.host;
     if (typeof host !== 'string' || !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return null;
     return `${secure(req) ? 'https' : 'http'}://${host}`;
