@@ -2,6 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
+import { openConsole, type ConsoleForward } from './console/index.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
 import { startForwarding, type Forwarding } from './governance/forward/index.js';
@@ -34,6 +35,10 @@ export interface GatewayOptions {
   directoryClock?: () => number;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
+  /** the clock of the console's sessions (tests move it); default Date.now */
+  now?: () => number;
+  /** where the built console app lives; default dist/ui */
+  uiDir?: string;
   /** forwarding knobs for tests: clock, poll and lease intervals */
   forwarding?: { now?: () => number; pollMs?: number; leaseRetryMs?: number };
 }
@@ -174,6 +179,12 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     return { ready: Object.values(checks).every(Boolean), checks };
   };
 
+  // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
+  let forward: ConsoleForward = () => { throw new Error('pipeline not ready'); };
+  const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
+    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now: opts.now ?? Date.now, logger, uiDir: opts.uiDir,
+  }) : null;
+
   const admin = createAdminApp({
     state: () => state,
     governance: () => governance,
@@ -181,6 +192,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     ready,
     logger,
+    console: () => consoleHandler,
     checkpoint: () => forwarding.checkpoint(),
     directory: () => directory,
     privacy: () => ({ adminGroups: runtime.config.privacy.adminGroups, staticGroups: runtime.config.directory.groups ?? {} }),
@@ -195,6 +207,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     instance,
     admin,
   });
+  forward = pipeline.handleVouched;
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, pipeline.handle);
   const port = opts.port ?? initial.server.port;
@@ -262,6 +275,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         engine.close();
         directory.close();
         for (const d of retiredDirectories) d.close();
+        await consoleHandler?.close();
         await forwarding.close();
         await governance.close();
         await state.close();

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { isStateChanging, type ConsoleHandler } from '../console/handler.js';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
 import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
@@ -25,6 +26,8 @@ export interface AdminDeps {
   privacy: () => { adminGroups: readonly string[]; staticGroups: Readonly<Record<string, readonly string[]>> };
   now?: () => number;
   logger?: Logger;
+  /** the admin console (SPEC §13): its routes, and its session accepted in place of a bearer token */
+  console?: () => ConsoleHandler | null;
   /** a fresh signed checkpoint of the chain head (SPEC §12); null when none is configured */
   checkpoint?: () => Promise<string> | null;
 }
@@ -37,6 +40,9 @@ function exchangeOf(res: http.ServerResponse): AdminExchange {
   if (!ex) throw new Error('admin response without its exchange');
   return ex;
 }
+
+/** Responses whose admin was authenticated by a console session (their changes are via: console). */
+const viaConsole = new WeakSet<http.ServerResponse>();
 
 /** The verified admin principal (the api router's first middleware sets it). */
 function adminOf(res: http.ServerResponse): string {
@@ -128,6 +134,17 @@ export function createAdminApp(deps: AdminDeps) {
   api.use(async (req: Request, res: Response, next: NextFunction) => {
     const identity = deps.identity();
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
+    const consoleHandler = deps.console?.() ?? null;
+    if (r.kind === 'anonymous' && consoleHandler) {
+      // No bearer token: the console's session cookie, with its CSRF token on changes (SPEC §13).
+      const s = await consoleHandler.authenticate(req, { csrf: isStateChanging(req.method) });
+      if (s.kind === 'refused') throw new GatewayError(s.code, s.message);
+      if (s.kind === 'ok') {
+        exchangeOf(res).principal = s.session.principal;
+        viaConsole.add(res);
+        return next();
+      }
+    }
     if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
     if (r.kind !== 'verified') throw unauthenticated(r, 'The admin API needs a valid admin bearer token.');
     if (!r.isAdmin) throw new GatewayError('forbidden');
@@ -141,7 +158,7 @@ export function createAdminApp(deps: AdminDeps) {
     if (!sink) throw new GovernanceUnavailableError('no governance sink');
     const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: adminOf(res), via: 'admin-api', target,
+      action, principal: adminOf(res), via: viaConsole.has(res) ? 'console' : 'admin-api', target,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -283,6 +300,8 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   return (ex: AdminExchange, subPath: string): void => {
+    const consoleHandler = deps.console?.() ?? null;
+    if (consoleHandler && (subPath === '/console' || subPath.startsWith('/console/'))) return consoleHandler.handle(ex, subPath);
     ex.req.url = (subPath || '/') + (ex.query ? `?${ex.query}` : '');
     exchanges.set(ex.res, ex);
     app(ex.req, ex.res);

@@ -650,6 +650,44 @@ const stateSchema = obj({ store: backend(), file: nonEmpty().default('data/state
 
 const loggingSchema = obj({ level: enumOf(LOG_LEVELS).default('info') }).prefault({});
 
+// ---------- the admin console (SPEC §13) ----------
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** https, or http on a loopback host (the demo's and the tests' local provider). */
+const secureUrl = () =>
+  httpUrl().refine(
+    (u) => {
+      try {
+        const url = new URL(u);
+        return url.protocol === 'https:' || LOOPBACK.has(url.hostname);
+      } catch {
+        return true; // reported by httpUrl
+      }
+    },
+    { error: 'must be https (http only on a loopback host)' },
+  );
+
+const consoleSchema = obj({
+  oidc: obj({
+    issuer: secureUrl(),
+    clientId: nonEmpty(),
+    // omitted or null: a public client (PKCE alone)
+    clientSecret: nonEmpty().nullable().default(null),
+    scopes: z
+      .array(nonEmpty(), { error: 'expected a list of scopes' })
+      .default(['openid', 'profile', 'email'])
+      .refine((s) => s.includes('openid'), { error: 'must include openid' })
+      .transform(unique),
+  }),
+  sessionTtlMin: int(1, 7 * 24 * 60, ' (minutes)').default(480),
+  // The gateway's external base URL (https://gw.contoso.com): the redirect URI and the Secure
+  // cookie flag come from it. Null: taken from the request's Host (fine on loopback and in tests).
+  publicUrl: secureUrl()
+    .refine((u) => { try { const x = new URL(u); return x.search === '' && x.hash === '' && x.pathname === '/'; } catch { return true; } }, { error: 'must be an origin only (https://gw.contoso.com), without a path or query' })
+    .nullable()
+    .default(null),
+});
+
 // ---------- the whole file ----------
 
 export const configSchema = z.strictObject(
@@ -666,6 +704,7 @@ export const configSchema = z.strictObject(
     governance: governanceSchema,
     state: stateSchema,
     logging: loggingSchema,
+    console: consoleSchema.nullable().default(null),
   },
   { error: (iss) => (iss.input === undefined || iss.input === null ? 'the file is empty' : 'expected a mapping of sections') },
 );
@@ -679,6 +718,7 @@ export type GovernanceConfig = GatewayConfig['governance'];
 export type ForwardTargetConfig = GovernanceConfig['forward'][number];
 export type CheckpointConfig = NonNullable<GovernanceConfig['checkpoint']>;
 export type StateConfig = GatewayConfig['state'];
+export type ConsoleConfig = NonNullable<GatewayConfig['console']>;
 
 /** One validation problem: `path` is the dotted key path (`routes.2.kind`, `upstream.url`). */
 export interface ConfigProblem {

@@ -11,6 +11,7 @@ import { GatewayError } from '../errors.js';
 import { unauthenticated, type IdentityResult, type IdentityVerifier } from '../identity/index.js';
 import type { Metrics } from '../metrics.js';
 import type { RouteKind } from '../routes/table.js';
+import type { VouchedIdentity } from './vouchedIdentity.js';
 
 export type VerifiedIdentity = Extract<IdentityResult, { kind: 'verified' }>;
 
@@ -18,7 +19,7 @@ export interface RevealDecision {
   granted: boolean;
   /** reveal was asked for (header or token flag), granted or not */
   requested: boolean;
-  via?: 'header' | 'token';
+  via?: 'header' | 'token' | 'console';
   /** the verified caller, when a token verified */
   identity?: VerifiedIdentity;
   /** why the request must be refused (400, 401, 403, 503); absent = go on */
@@ -32,6 +33,8 @@ export interface RevealInput {
   routeKind: RouteKind;
   reveal: GatewayConfig['reveal'];
   identity: IdentityVerifier | null;
+  /** an identity the gateway vouches for (the console's session); replaces the bearer token */
+  vouched?: VouchedIdentity;
 }
 
 export interface RevealDeps {
@@ -55,7 +58,10 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
     }
     viaHeader = true;
   }
-  const id = await identify(input.identity, input.headers);
+  const v = input.vouched;
+  const id: IdentityResult = v
+    ? { kind: 'verified', principal: v.principal, roles: v.roles, isAdmin: v.isAdmin, revealFlag: false, iss: v.iss, ...(v.jti ? { jti: v.jti } : {}) }
+    : await identify(input.identity, input.headers);
   const identity = id.kind === 'verified' ? id : undefined;
   const requested = viaHeader || (identity?.revealFlag ?? false);
   if (!requested) return { granted: false, requested: false, identity };
@@ -71,5 +77,5 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
   if (!id.isAdmin) return refuse('forbidden', new GatewayError('reveal_forbidden', 'Revealing private activities needs an admin role in the token (no admin role).'));
   if (!deps.isPermitted(id.principal)) return refuse('forbidden', new GatewayError('reveal_forbidden', 'This admin is not on the permission list for private activities. Ask another administrator to grant it.'));
   deps.metrics.reveals.inc({ outcome: 'granted' });
-  return { granted: true, requested: true, via: viaHeader ? 'header' : 'token', identity: id };
+  return { granted: true, requested: true, via: v ? v.via : viaHeader ? 'header' : 'token', identity: id };
 }
