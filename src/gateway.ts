@@ -215,6 +215,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  }).catch(async (err: unknown) => {
+    await forwarding.close(); // its loops and timers would keep a failed start alive
+    throw err;
   });
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;

@@ -7,7 +7,7 @@
  * the caller skips.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,14 +16,24 @@ import { freePort } from './postgres.js';
 
 export const RSYSLOGD = '/usr/sbin/rsyslogd';
 
+/** rsyslog's GnuTLS network stream driver (Debian package rsyslog-gnutls), wherever the multiarch path puts it. */
+function haveGtlsDriver(): boolean {
+  const candidates = ['/usr/lib/rsyslog'];
+  try {
+    for (const d of readdirSync('/usr/lib')) candidates.push(path.join('/usr/lib', d, 'rsyslog'));
+  } catch { /* no /usr/lib */ }
+  return candidates.some((d) => existsSync(path.join(d, 'lmnsd_gtls.so')));
+}
+
 export function rsyslogAvailable(): boolean {
-  const ok = existsSync(RSYSLOGD) && (spawnSync('openssl', ['version']).status === 0);
+  const ok = existsSync(RSYSLOGD) && haveGtlsDriver() && (spawnSync('openssl', ['version']).status === 0);
   if (!ok) {
     console.warn([
       '',
       '#################################################################',
-      '#  rsyslogd (or openssl) not installed: the governance forwarding #',
-      '#  tests against a real syslog receiver are SKIPPED.              #',
+      '#  rsyslogd, rsyslog-gnutls or openssl not installed: the        #',
+      '#  governance forwarding tests against a real syslog receiver   #',
+      '#  are SKIPPED.                                                  #',
       '#  apt-get install rsyslog rsyslog-gnutls openssl                 #',
       '#################################################################',
       '',
