@@ -260,6 +260,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
       metrics.reloads.inc({ result: 'ok' });
       logger.info({ msg: 'config reloaded' });
+      const g = (c: GatewayConfig) => JSON.stringify([c.governance.forward, c.governance.checkpoint]);
+      if (g(config) !== g(old.config)) logger.warn({ msg: 'governance.forward / governance.checkpoint changes take effect at the next restart' });
     },
     close(drainMs = 10_000) {
       closing ??= (async () => {

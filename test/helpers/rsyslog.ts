@@ -7,7 +7,7 @@
  * the caller skips.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -81,6 +81,8 @@ export interface Rsyslog {
   pki: TestPki;
   /** raw messages received so far on each input, one per element */
   messages(input: 'tcp' | 'tls' | 'udp'): string[];
+  /** a cheap running count of the messages on an input (reads only what was appended since the last call) */
+  counter(input: 'tcp' | 'tls' | 'udp'): () => number;
   /** SIGTERM and wait for the exit (rsyslog flushes what it has read) */
   stop(): Promise<void>;
   /** start again on the same ports */
@@ -157,6 +159,30 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSiz
       const lines = text.split('\n');
       lines.pop(); // the part after the last newline is not a whole message yet
       return lines;
+    },
+    counter(input) {
+      let offset = 0;
+      let count = 0;
+      const buf = Buffer.allocUnsafe(1 << 20);
+      return () => {
+        let fd: number;
+        try {
+          fd = openSync(file(input), 'r');
+        } catch {
+          return count;
+        }
+        try {
+          for (;;) {
+            const n = readSync(fd, buf, 0, buf.length, offset);
+            if (n <= 0) break;
+            for (let i = 0; i < n; i++) if (buf[i] === 0x0a) count++;
+            offset += n;
+          }
+        } finally {
+          closeSync(fd);
+        }
+        return count;
+      };
     },
     stop,
     start,
