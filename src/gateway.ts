@@ -145,7 +145,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     throw err;
   }
   // every committed entry wakes the forwarders; they read it back from the sink, never delaying the request
-  const governance = notifyOnAppend(stores.governance, () => forwarding.wake());
+  const governance = notifyOnAppend(stores.governance, (seq) => forwarding.wake(seq));
   let runtime = await buildRuntime(initial);
   const makeDirectory = (config: GatewayConfig): Directory =>
     createDirectory(config.directory, {
@@ -291,10 +291,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
 }
 
 /** The sink, with `onCommitted` told after each append that resolved. */
-function notifyOnAppend(sink: GovernanceSink, onCommitted: () => void): GovernanceSink {
+function notifyOnAppend(sink: GovernanceSink, onCommitted: (seq: number) => void): GovernanceSink {
   return {
     append: (input) => sink.append(input).then((entry) => {
-      try { onCommitted(); } catch { /* forwarding never fails a request */ }
+      try { onCommitted(entry.seq); } catch { /* forwarding never fails a request */ }
       return entry;
     }),
     read: (o) => sink.read(o),
