@@ -13,8 +13,11 @@ export const LOCK_KEYS = {
   state: '7041650003',
 } as const;
 
-/** 1: governance log and state tables; 2: state_meta (the "seeded" marker) */
-export const SCHEMA_VERSION = 2;
+/**
+ * 1: governance log and state tables; 2: state_meta (the "seeded" marker);
+ * 3: scoped and time-boxed permissions, indexes for governance queries
+ */
+export const SCHEMA_VERSION = 3;
 
 /** state_meta key whose presence means the state tables have been seeded from config once */
 export const SEEDED_KEY = 'seeded';
@@ -62,6 +65,15 @@ const SCHEMA_V2 = [
      ON CONFLICT (key) DO NOTHING`,
 ];
 
+const SCHEMA_V3 = [
+  // SPEC §10: NULL = the permission covers every group / never expires
+  `ALTER TABLE privacy_permissions ADD COLUMN IF NOT EXISTS groups jsonb NULL`,
+  `ALTER TABLE privacy_permissions ADD COLUMN IF NOT EXISTS expires_at timestamptz NULL`,
+  // SPEC §7 governance queries by principal and time
+  `CREATE INDEX IF NOT EXISTS governance_log_principal_seq ON governance_log ((lower(entry->>'principal')), seq)`,
+  `CREATE INDEX IF NOT EXISTS governance_log_time ON governance_log (time)`,
+];
+
 export interface MigrateOptions {
   /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
   then?: (client: pg.PoolClient) => Promise<void>;
@@ -74,7 +86,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2]) await client.query(stmt);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3]) await client.query(stmt);
       for (let v = 1; v <= SCHEMA_VERSION; v++) {
         await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
       }

@@ -8,7 +8,8 @@ export type GovernanceAction =
   | 'privacy-group.added'
   | 'privacy-group.removed'
   | 'reveal-permission.granted'
-  | 'reveal-permission.revoked';
+  | 'reveal-permission.revoked'
+  | 'private-activities.denied';
 
 export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
   'private-activities.viewed',
@@ -16,6 +17,7 @@ export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
   'privacy-group.removed',
   'reveal-permission.granted',
   'reveal-permission.revoked',
+  'private-activities.denied',
 ];
 
 /** At most this many activity ids are recorded per entry (SPEC §6). */
@@ -37,6 +39,14 @@ export interface GovernanceEntryInput {
   request?: GovernanceRequestInfo;
   privateActivities?: { count: number; ids: string[] };
   target?: string;
+  /** SPEC §10: the reveal's reason, trimmed */
+  reason?: string;
+  /** SPEC §10: the reveal's scope header */
+  scope?: { groups: string[]; actors: string[] };
+  /** SPEC §10: a granted permission's limits, each only when given */
+  permission?: { groups?: string[]; expiresAt?: string };
+  /** SPEC §10: why a reveal was refused */
+  denial?: { code: string; message: string };
   token?: { iss?: string; jti?: string };
 }
 
@@ -57,8 +67,18 @@ export type VerifyResult =
 export interface ReadOptions {
   afterSeq?: number;
   limit?: number;
-  action?: GovernanceAction;
+  /** one action, or any of several (an empty list matches nothing) */
+  action?: GovernanceAction | readonly GovernanceAction[];
+  /** lower-cased principal; compared case-insensitively */
+  principal?: string;
+  /** epoch ms, inclusive */
+  since?: number;
+  /** epoch ms, exclusive */
+  until?: number;
 }
+
+/** The filters of ReadOptions without paging: what stream() takes. */
+export type QueryFilter = Omit<ReadOptions, 'limit'>;
 
 export interface ReadResult {
   entries: GovernanceEntry[];
@@ -69,6 +89,8 @@ export interface GovernanceSink {
   /** Resolves only after the entry is durable; rejects with GovernanceUnavailableError after the deadline or on any I/O error. */
   append(input: GovernanceEntryInput): Promise<GovernanceEntry>;
   read(opts: ReadOptions): Promise<ReadResult>;
+  /** Every matching entry after afterSeq, in seq order, in constant memory (a snapshot of the durable log). */
+  stream(filter: QueryFilter): AsyncIterable<GovernanceEntry>;
   verify(): Promise<VerifyResult>;
   /** false after a failed write until a later write (or a probe) succeeds */
   healthy(): boolean;

@@ -71,7 +71,7 @@ export async function openFileStateStore(file: string, seed: StateSeed, now = Da
     current: () => state,
     addGroup: (id, name, at) => mutate<GroupInterval>((s) => withGroupAdded(s, id, name, at)),
     removeGroup: (id, at) => mutate<GroupInterval>((s) => withGroupRemoved(s, id, at)),
-    grant: (p, by, at) => mutate<PermissionRecord>((s) => withPermissionGranted(s, p, by, at)),
+    grant: (p, by, at, limits) => mutate<PermissionRecord>((s) => withPermissionGranted(s, p, by, at, limits)),
     revoke: (p) => mutate<PermissionRecord>((s) => withPermissionRevoked(s, p)),
     onChange(l) { listeners.add(l); return () => listeners.delete(l); },
     healthy: () => healthy,

@@ -1,5 +1,5 @@
 import type { GroupInterval } from '../privacy/types.js';
-import { StateConflictError, StateNotFoundError, type PermissionRecord, type PrivacyState } from './types.js';
+import { StateConflictError, StateNotFoundError, type PermissionLimits, type PermissionRecord, type PrivacyState } from './types.js';
 
 /**
  * Pure state transitions shared by every store, so the file and PostgreSQL
@@ -25,11 +25,25 @@ export function withGroupRemoved(state: PrivacyState, id: string, now: number): 
   return [{ ...state, groups: state.groups.map((g) => (g === open ? closed : g)) }, closed];
 }
 
-export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number): [PrivacyState, PermissionRecord] {
+/** A permission whose expiresAt is at or before `now` has stopped (SPEC §10: it stops AT that instant). */
+export function isExpired(rec: PermissionRecord, now: number): boolean {
+  return rec.expiresAt !== undefined && !(Date.parse(rec.expiresAt) > now);
+}
+
+/** The permissions in force at `now` (what the admin API lists). */
+export function activePermissions(state: PrivacyState, now: number): PermissionRecord[] {
+  return state.permissions.filter((p) => !isExpired(p, now));
+}
+
+export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number, limits: PermissionLimits = {}): [PrivacyState, PermissionRecord] {
   const p = principal.toLowerCase();
-  if (state.permissions.some((x) => x.principal === p)) throw new StateConflictError(`${p} already has the permission`);
+  const existing = state.permissions.find((x) => x.principal === p);
+  if (existing && !isExpired(existing, now)) throw new StateConflictError(`${p} already has the permission`);
   const rec: PermissionRecord = { principal: p, grantedAt: new Date(now).toISOString(), grantedBy: by };
-  return [{ ...state, permissions: [...state.permissions, rec] }, rec];
+  if (limits.groups !== undefined) rec.groups = [...new Set(limits.groups)];
+  if (limits.expiresAt !== undefined) rec.expiresAt = new Date(limits.expiresAt).toISOString();
+  // an expired permission is replaced by the new grant
+  return [{ ...state, permissions: [...state.permissions.filter((x) => x !== existing), rec] }, rec];
 }
 
 export function withPermissionRevoked(state: PrivacyState, principal: string): [PrivacyState, PermissionRecord] {
@@ -66,7 +80,18 @@ export function parseState(doc: unknown): PrivacyState {
   const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
     const r = p as Record<string, unknown>;
     if (typeof r.principal !== 'string') fail('bad permission');
-    return { principal: (r.principal as string).toLowerCase(), grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+    const rec: PermissionRecord = { principal: (r.principal as string).toLowerCase(), grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+    // absent and null both mean "no limit" (a database row has NULL columns)
+    if (r.groups !== undefined && r.groups !== null) {
+      if (!Array.isArray(r.groups) || r.groups.some((g) => typeof g !== 'string')) fail('bad permission groups');
+      rec.groups = r.groups as string[];
+    }
+    if (r.expiresAt !== undefined && r.expiresAt !== null) {
+      // fail closed: an unreadable expiry would otherwise mean "forever"
+      if (typeof r.expiresAt !== 'string' || Number.isNaN(Date.parse(r.expiresAt))) fail('bad permission expiresAt');
+      rec.expiresAt = r.expiresAt as string;
+    }
+    return rec;
   });
   return { groups, permissions };
 }

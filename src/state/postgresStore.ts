@@ -17,7 +17,7 @@ import {
 } from './mutations.js';
 import {
   StateConflictError, StateNotFoundError, StateUnavailableError,
-  type PermissionRecord, type PrivacyState, type StateStore,
+  type PermissionLimits, type PermissionRecord, type PrivacyState, type StateStore,
 } from './types.js';
 
 export interface PostgresStateOptions {
@@ -53,7 +53,9 @@ const LOAD_STATE = `
     'permissions', (SELECT coalesce(json_agg(json_build_object(
                  'principal', principal,
                  'grantedAt', to_char(granted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                 'grantedBy', granted_by) ORDER BY granted_at, principal), '[]'::json)
+                 'grantedBy', granted_by,
+                 'groups', groups,
+                 'expiresAt', to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY granted_at, principal), '[]'::json)
                FROM privacy_permissions)) AS doc`;
 
 async function loadState(exec: Exec): Promise<PrivacyState> {
@@ -67,8 +69,8 @@ async function writeState(client: pg.PoolClient, state: PrivacyState): Promise<v
       [g.id, g.name ?? g.id, g.privateSince, g.privateUntil]);
   }
   for (const p of state.permissions) {
-    await client.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
-      [p.principal, p.grantedAt, p.grantedBy]);
+    await client.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)',
+      [p.principal, p.grantedAt, p.grantedBy, p.groups === undefined ? null : JSON.stringify(p.groups), p.expiresAt ?? null]);
   }
 }
 
@@ -165,10 +167,12 @@ class PostgresStateStore implements StateStore {
     });
   }
 
-  grant(principal: string, by: string, now: number): Promise<PermissionRecord> {
-    return this.mutate((s) => withPermissionGranted(s, principal, by, now), async (exec, p) => {
-      await exec('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
-        [p.principal, p.grantedAt, p.grantedBy]);
+  grant(principal: string, by: string, now: number, limits?: PermissionLimits): Promise<PermissionRecord> {
+    return this.mutate((s) => withPermissionGranted(s, principal, by, now, limits), async (exec, p) => {
+      // the transition allowed the grant, so a row still there is an expired permission: replaced
+      await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
+      await exec('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)',
+        [p.principal, p.grantedAt, p.grantedBy, p.groups === undefined ? null : JSON.stringify(p.groups), p.expiresAt ?? null]);
     });
   }
 

@@ -59,6 +59,10 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
       (s) => s.grant('carol@contoso.com', 'admin@contoso.com', T0 + 6000),
       (s) => s.revoke('BOB@contoso.com'),
       (s) => s.removeGroup('hr', T0 + 7000),
+      // SPEC §10: scoped and time-boxed; granting again after the expiry replaces the record
+      (s) => s.grant('Quinn@contoso.com', 'admin@contoso.com', T0 + 8000, { groups: ['hr', 'builtin:external-users', 'hr'], expiresAt: T0 + 60_000.5 }),
+      (s) => s.grant('frank@contoso.com', 'admin@contoso.com', T0 + 8500, { expiresAt: T0 + 9000 }),
+      (s) => s.grant('quinn@contoso.com', 'admin@contoso.com', T0 + 60_001, { groups: ['legal'] }),
     ];
     for (const step of steps) {
       const [a, b] = [await step(pgStore), await step(mem)];
@@ -67,6 +71,13 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
     }
     expect(pgStore.current().groups.find((g) => g.id === 'finance' && g.privateUntil !== null)?.privateUntil).toBe(T0 + 1001);
     expect(pgStore.current().groups.at(-1)).toEqual({ id: 'finance', name: 'Finance', privateSince: T0 + 5000, privateUntil: null });
+    expect(pgStore.current().permissions.find((p) => p.principal === 'quinn@contoso.com')).toEqual({
+      principal: 'quinn@contoso.com', grantedAt: new Date(T0 + 60_001).toISOString(), grantedBy: 'admin@contoso.com', groups: ['legal'],
+    });
+    expect(pgStore.current().permissions.find((p) => p.principal === 'frank@contoso.com')?.expiresAt).toBe(new Date(T0 + 9000).toISOString());
+    // active at T0 + 8999: a second grant is a conflict in both stores
+    await expect(pgStore.grant('frank@contoso.com', 'admin@contoso.com', T0 + 8999)).rejects.toBeInstanceOf(StateConflictError);
+    await expect(mem.grant('frank@contoso.com', 'admin@contoso.com', T0 + 8999)).rejects.toBeInstanceOf(StateConflictError);
 
     await pgStore.close();
     const reopened = await open({ instance: 'reopened' });
@@ -268,7 +279,7 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     expect(upgraded.current().groups.map((g) => g.id)).toEqual(['hr']);
     expect(await sql(url, 'SELECT principal FROM privacy_permissions ORDER BY principal')).toEqual(before);
     expect(await sql(url, 'SELECT key, value FROM state_meta')).toEqual([{ key: 'seeded', value: 'before schema version 2' }]);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
 
     // and from then on an emptied state stays empty
     await upgraded.revoke('alice@contoso.com');
@@ -277,6 +288,27 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     await upgraded.close();
     const reopened = await openOn(url, seed, 'v2-again');
     expect(reopened.current().permissions).toEqual([]);
+  });
+
+  it('upgrades a schema version 2 database: permissions get groups/expires_at columns, old rows mean "every group, forever"', async () => {
+    const url = await fresh();
+    const s = await openOn(url, seed, 'v2-writer');
+    await s.grant('dave@contoso.com', 'admin@contoso.com', T0 + 1);
+    await s.close();
+    await sql(url, 'DROP INDEX governance_log_principal_seq');
+    await sql(url, 'DROP INDEX governance_log_time');
+    await sql(url, 'ALTER TABLE privacy_permissions DROP COLUMN groups, DROP COLUMN expires_at');
+    await sql(url, 'DELETE FROM schema_version WHERE version > 2');
+    const upgraded = await openOn(url, seed, 'v3');
+    expect(upgraded.current().permissions).toEqual([
+      { principal: 'alice@contoso.com', grantedAt: new Date(T0).toISOString(), grantedBy: 'config' },
+      { principal: 'dave@contoso.com', grantedAt: new Date(T0 + 1).toISOString(), grantedBy: 'admin@contoso.com' },
+    ]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    const rec = await upgraded.grant('erin@contoso.com', 'admin@contoso.com', T0 + 2, { groups: ['hr'], expiresAt: T0 + 3_600_000 });
+    expect(upgraded.current().permissions.at(-1)).toEqual(rec);
+    expect(await sql(url, "SELECT groups, expires_at FROM privacy_permissions WHERE principal = 'erin@contoso.com'")).toEqual([{ groups: ['hr'], expires_at: new Date(T0 + 3_600_000) }]);
+    await upgraded.close();
   });
 
   it('an empty version 1 database is seeded when the state store first opens it', async () => {
