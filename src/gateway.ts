@@ -2,6 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
+import { interimKnownGroups } from './directory/knownGroups.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
 import { openPostgresSink } from './governance/postgresSink.js';
@@ -28,6 +29,8 @@ export interface GatewayOptions {
   host?: string;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
+  /** the clock permissions expire by (tests inject one); default Date.now */
+  now?: () => number;
 }
 
 export interface Gateway {
@@ -116,8 +119,12 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     return { ready: Object.values(checks).every(Boolean), checks };
   };
 
+  const now = opts.now ?? Date.now;
+  const knownGroups = interimKnownGroups({ directoryGroups: () => runtime.config.directory.groups ?? {}, state: () => state.current() });
   const admin = createAdminApp({
     state: () => state,
+    knownGroups,
+    now,
     governance: () => governance,
     identity: () => runtime.identity,
     metrics,
@@ -132,6 +139,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     instance,
     admin,
+    knownGroups,
+    now,
   });
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, pipeline.handle);

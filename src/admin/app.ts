@@ -1,15 +1,23 @@
 import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
+import type { KnownGroups } from '../directory/knownGroups.js';
+import { unknownGroups } from '../directory/knownGroups.js';
+import type { GovernanceAction, GovernanceEntryInput, GovernanceSink } from '../governance/types.js';
+import { parseTimestamp } from '../privacy/time.js';
+import { activePermissions, isExpired } from '../state/mutations.js';
+import { parseGovernanceQuery } from './governanceQuery.js';
+import { streamEntries } from './governanceStream.js';
 import type { RequestContext } from '../http/context.js';
 import { sendError, type ErrorCode } from '../http/errors.js';
 import type { IdentityVerifier } from '../identity/index.js';
 import type { Metrics } from '../metrics.js';
-import { StateConflictError, StateNotFoundError, type StateStore } from '../state/types.js';
+import { StateConflictError, StateNotFoundError, type PermissionLimits, type StateStore } from '../state/types.js';
 
 export interface AdminDeps {
   state: () => StateStore;
+  /** SPEC §9 catalogue check for the `groups` of a scoped permission */
+  knownGroups: KnownGroups;
   governance: () => GovernanceSink | null;
   identity: () => IdentityVerifier | null;
   metrics: Metrics;
@@ -20,7 +28,19 @@ export interface AdminDeps {
 
 const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
-const permissionBody = z.object({ principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address') }).strict();
+const permissionBody = z.object({
+  principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address'),
+  groups: z.array(z.string().trim().min(1, 'must not be empty').max(200)).min(1, 'must name at least one group (omit it for every group)').max(100).optional(),
+  expiresAt: z.string().max(64).optional(),
+}).strict();
+
+/** zod issues as one message that names each offending key. */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    return `${i.path.join('.') || '(body)'}: ${i.message}`;
+  }).join('; ');
+}
 
 interface AdminLocals { ctx: RequestContext; principal: string }
 
@@ -70,12 +90,12 @@ export function createAdminApp(deps: AdminDeps) {
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
 
-  const audit = async (req: Request, res: Response, action: GovernanceAction, target: string): Promise<void> => {
+  const audit = async (req: Request, res: Response, action: GovernanceAction, target: string, extra: Pick<GovernanceEntryInput, 'permission'> = {}): Promise<void> => {
     const sink = deps.governance();
     if (!sink) throw Object.assign(new Error('no governance sink'), { name: 'GovernanceUnavailableError' });
     const ctx = (res.locals as AdminLocals).ctx;
     await sink.append({
-      action, principal: (res.locals as AdminLocals).principal, via: 'admin-api', target,
+      action, principal: (res.locals as AdminLocals).principal, via: 'admin-api', target, ...extra,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -114,18 +134,37 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   api.get('/privacy/permissions', (_req, res) => {
-    res.json({ permissions: deps.state().current().permissions });
+    // expired permissions are not listed (SPEC §10); the record stays until granted again or revoked
+    res.json({ permissions: activePermissions(deps.state().current(), now()) });
   });
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', 'Expected {"principal": "<UPN or e-mail address>"}.');
+    if (!body.success) return fail(res, 'bad_request', `Expected {"principal": "<UPN or e-mail address>", "groups"?: [ids], "expiresAt"?: "<ISO-8601 with offset>"}: ${describeIssues(body.error.issues)}.`);
     const principal = body.data.principal.toLowerCase();
+    const limits: PermissionLimits = {};
+    if (body.data.expiresAt !== undefined) {
+      const at = parseTimestamp(body.data.expiresAt);
+      if (at === undefined) return fail(res, 'bad_request', 'expiresAt must be an ISO-8601 date-time with an offset, like 2026-12-01T18:00:00+01:00.');
+      if (!(Math.floor(at) > now())) return fail(res, 'bad_request', 'expiresAt must be in the future.');
+      limits.expiresAt = Math.floor(at);
+    }
+    if (body.data.groups !== undefined) {
+      const groups = [...new Set(body.data.groups)];
+      const unknown = await unknownGroups(deps.knownGroups, groups);
+      if (unknown.length > 0) return fail(res, 'unknown_group', `Not in the group catalogue: ${unknown.join(', ')}.`);
+      limits.groups = groups;
+    }
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'conflict', `${principal} already has the permission.`);
-      await audit(req, res, 'reveal-permission.granted', principal);
-      const rec = await state.grant(principal, (res.locals as AdminLocals).principal, now());
+      const t = now();
+      const existing = state.current().permissions.find((p) => p.principal === principal);
+      if (existing && !isExpired(existing, t)) return fail(res, 'conflict', `${principal} already has the permission.`);
+      const permission: { groups?: string[]; expiresAt?: string } = {};
+      if (limits.groups !== undefined) permission.groups = limits.groups;
+      if (limits.expiresAt !== undefined) permission.expiresAt = new Date(limits.expiresAt).toISOString();
+      await audit(req, res, 'reveal-permission.granted', principal, Object.keys(permission).length > 0 ? { permission } : {});
+      const rec = await state.grant(principal, (res.locals as AdminLocals).principal, t, limits);
       res.status(201).json(rec);
     });
   });
@@ -141,24 +180,14 @@ export function createAdminApp(deps: AdminDeps) {
     });
   });
 
-  const intParam = (v: unknown, def: number, min: number, max: number): number | null => {
-    if (v === undefined) return def;
-    if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) return null;
-    const n = Number(v);
-    return n < min || n > max ? null : n;
-  };
-
-  api.get('/governance', async (req, res) => {
-    const afterSeq = intParam(req.query.afterSeq, 0, 0, Number.MAX_SAFE_INTEGER);
-    const limit = intParam(req.query.limit, 100, 1, 1000);
-    const action = req.query.action;
-    if (afterSeq === null || limit === null) return fail(res, 'bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
-    if (action !== undefined && !(typeof action === 'string' && (GOVERNANCE_ACTIONS as readonly string[]).includes(action))) {
-      return fail(res, 'bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
-    }
+  api.get('/governance', async (_req, res) => {
+    const parsed = parseGovernanceQuery((res.locals as AdminLocals).ctx.query);
+    if (!parsed.ok) return fail(res, 'bad_request', parsed.message);
+    const { filter, limit, format } = parsed.query;
     const sink = deps.governance();
     if (!sink) return fail(res, 'governance_unavailable');
-    res.json(await sink.read({ afterSeq, limit, action: action as GovernanceAction | undefined }));
+    if (format === 'json') return void res.json(await sink.read({ ...filter, limit }));
+    await streamEntries(res, sink.stream(filter), format, limit);
   });
 
   api.get('/governance/verify', async (_req, res) => {

@@ -4,13 +4,15 @@ export type ErrorCode =
   | 'bad_path' | 'bad_reveal_header' | 'bad_request' | 'unauthenticated' | 'reveal_forbidden' | 'forbidden'
   | 'not_found' | 'route_denied' | 'conflict' | 'upstream_unavailable' | 'upstream_body_invalid'
   | 'upstream_body_too_large' | 'identity_unavailable' | 'governance_unavailable' | 'upstream_timeout'
-  | 'method_not_allowed' | 'internal_error';
+  | 'method_not_allowed' | 'internal_error' | 'reason_required' | 'bad_reason' | 'bad_scope' | 'unknown_group'
+  | 'directory_unavailable';
 
 export const STATUS: Record<ErrorCode, number> = {
   bad_path: 400, bad_reveal_header: 400, bad_request: 400, unauthenticated: 401, reveal_forbidden: 403,
   forbidden: 403, not_found: 404, route_denied: 404, conflict: 409, method_not_allowed: 405,
   upstream_unavailable: 502, upstream_body_invalid: 502, upstream_body_too_large: 502,
   identity_unavailable: 503, governance_unavailable: 503, upstream_timeout: 504, internal_error: 500,
+  reason_required: 400, bad_reason: 400, bad_scope: 400, unknown_group: 422, directory_unavailable: 503,
 };
 
 const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
@@ -31,6 +33,11 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   governance_unavailable: 'The governance log cannot be written; private activities cannot be revealed now.',
   upstream_timeout: 'The activity-log API did not answer in time.',
   internal_error: 'The gateway failed to handle the request; nothing private was sent.',
+  reason_required: 'Revealing private activities needs a reason.',
+  bad_reason: 'The reason for revealing private activities is not acceptable.',
+  bad_scope: 'The scope of the reveal is not acceptable.',
+  unknown_group: 'The group is not in the directory catalogue.',
+  directory_unavailable: 'The directory cannot be reached; the check that needs it cannot be made now.',
 };
 
 export class GatewayError extends Error {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { pipeline as streamPipeline } from 'node:stream';
 import { ProxyServer } from 'http-proxy-3';
 import type { GatewayConfig } from '../config/index.js';
+import type { KnownGroups } from '../directory/knownGroups.js';
 import type { GovernanceEntry, GovernanceSink } from '../governance/types.js';
 import type { IdentityResult, IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
@@ -43,6 +44,10 @@ export interface PipelineDeps {
   logger: Logger;
   metrics: Metrics;
   instance: string;
+  /** SPEC §10: scope groups must be in the catalogue */
+  knownGroups: KnownGroups;
+  /** the clock permissions expire by */
+  now: () => number;
   /** answers requests under server.adminPrefix */
   admin: (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string) => void;
 }

@@ -1,6 +1,8 @@
 import type { StateStore, PrivacyState } from '../state/types.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
+import { permissionExpired, type PermissionFacts } from './grant.js';
 import { combineMembership, staticMembership } from './membership.js';
+import { makeRevealBatch, type RevealBatch, type RevealLimits } from './revealFilter.js';
 import type { HideBatch, Membership, PolicySnapshot } from './types.js';
 
 export interface EngineOptions {
@@ -17,7 +19,7 @@ export interface EngineOptions {
  * request reads one consistent snapshot without locks.
  */
 export class PrivacyEngine {
-  private snapshot!: { policy: CompiledPolicy; hide: HideBatch; permitted: Set<string>; membership: Membership };
+  private snapshot!: { policy: CompiledPolicy; hide: HideBatch; permissions: Map<string, PermissionFacts>; membership: Membership };
   private unsubscribe: () => void;
 
   constructor(private opts: EngineOptions, private readonly state: StateStore) {
@@ -41,7 +43,7 @@ export class PrivacyEngine {
       policy,
       membership,
       hide: makeHideBatch(policy, membership),
-      permitted: new Set(s.permissions.map((p) => p.principal.toLowerCase())),
+      permissions: new Map(s.permissions.map((p) => [p.principal.toLowerCase(), p])),
     };
   }
 
@@ -57,8 +59,30 @@ export class PrivacyEngine {
     };
   }
 
-  isPermitted(principal: string): boolean {
-    return this.snapshot.permitted.has(principal.toLowerCase());
+  /**
+   * The classifier of a granted reveal: which private activities it shows and which
+   * stay withheld (SPEC §10 scope and scoped permission), for this moment's policy.
+   */
+  revealBatch(limits: RevealLimits): RevealBatch {
+    const snap = this.snapshot;
+    const directory = this.opts.directory;
+    if (!directory) return makeRevealBatch(snap.policy, snap.membership, limits);
+    return async (facts) => {
+      const principals = [...new Set(facts.map((f) => f.actor).filter((a): a is string => !!a))];
+      const dynamic = await directory.prefetch(principals);
+      return makeRevealBatch(snap.policy, combineMembership(snap.membership, dynamic), limits)(facts);
+    };
+  }
+
+  /** The principal's permission record, expired or not (the caller decides with its clock); undefined when none. */
+  permission(principal: string): PermissionFacts | undefined {
+    return this.snapshot.permissions.get(principal.toLowerCase());
+  }
+
+  /** On the permission list and not expired at `now`. */
+  isPermitted(principal: string, now = Date.now()): boolean {
+    const p = this.permission(principal);
+    return p !== undefined && !permissionExpired(p, now);
   }
 
   close(): void {
