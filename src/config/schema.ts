@@ -208,6 +208,14 @@ const identitySchema = obj({
 const revealSchema = obj({
   header: headerName('x-show-private-activities'),
   value: nonEmpty().default('confirm'),
+  // SPEC §10
+  reasonHeader: headerName('x-reveal-reason'),
+  reasonClaim: nonEmpty().default('reveal_reason'),
+  requireReason: z.boolean({ error: 'expected true or false' }).default(false),
+  minReasonLength: int(0, 500, ' (characters)').default(10),
+  scopeHeader: headerName('x-reveal-scope'),
+  // SPEC §11 (four-eyes approval): off
+  approval: z.null({ error: 'four-eyes approval is not available in this version; use null' }).default(null),
 }).prefault({});
 
 const groupId = () =>
