@@ -14,6 +14,8 @@ export interface RequestContext {
   removed: number;
   reveal: 'none' | 'granted' | 'ignored';
   principal?: string;
+  /** SPEC §10: whether the reveal carried a reason (the access line never holds its text) */
+  reason?: boolean;
   /** set once the request is answered, so late events do nothing */
   done: boolean;
   timer?: NodeJS.Timeout;

@@ -14,6 +14,8 @@ import { createExportFilter } from '../rewrite/export/index.js';
 import { BodyInvalidError } from '../rewrite/errors.js';
 import { compileFieldReader, type FieldReader } from '../rewrite/fieldReader.js';
 import { classifyItem } from '../rewrite/item.js';
+import { hideForReveal, type ShownTally } from '../privacy/revealFilter.js';
+import { authorizeReveal, viewedEntry, type GrantedReveal } from './accountableReveal.js';
 import { filterList } from '../rewrite/list.js';
 import type { CompiledRoute, RouteTable } from '../routes/table.js';
 import type { RequestContext } from './context.js';
@@ -54,6 +56,8 @@ export interface PipelineDeps {
 
 interface Reveal {
   granted: boolean;
+  /** what a granted reveal may show, its reason and scope (SPEC §10) */
+  grant?: GrantedReveal;
   /** the reveal was asked for (header or flag) on a route that ignores it */
   requested: boolean;
   via?: 'header' | 'token';
@@ -123,6 +127,7 @@ export function createPipeline(deps: PipelineDeps) {
       removed: ctx.removed, reveal: ctx.reveal,
     };
     if (ctx.principal) line.principal = ctx.principal;
+    if (ctx.reason !== undefined) line.reason = ctx.reason;
     if (note ?? ctx.note) line.note = note ?? ctx.note;
     deps.logger.info(line);
   }
@@ -172,9 +177,13 @@ export function createPipeline(deps: PipelineDeps) {
     if (route.kind === 'export') return { granted: false, requested: true, identity: identity.kind === 'verified' ? identity : undefined };
     if (identity.kind === 'unavailable') { deps.metrics.reveals.inc({ outcome: 'identity_unavailable' }); throw new GatewayError('identity_unavailable'); }
     if (identity.kind !== 'verified') { deps.metrics.reveals.inc({ outcome: 'unauthenticated' }); throw new GatewayError('unauthenticated'); }
-    if (!identity.isAdmin || !deps.engine.isPermitted(identity.principal)) { deps.metrics.reveals.inc({ outcome: 'forbidden' }); throw new GatewayError('reveal_forbidden'); }
-    deps.metrics.reveals.inc({ outcome: 'granted' });
-    return { granted: true, requested: true, via: viaHeader ? 'header' : 'token', identity };
+    const via = viaHeader ? 'header' : 'token';
+    const grant = await authorizeReveal({
+      config: rt.config, permission: (p) => deps.engine.permission(p), now: deps.now, knownGroups: deps.knownGroups,
+      governance: deps.governance, metrics: deps.metrics, logger: deps.logger,
+    }, req, ctx, identity, via);
+    deps.metrics.reveals.inc({ outcome: grant.scope || grant.limits.permissionGroups ? 'granted_narrowed' : 'granted' });
+    return { granted: true, requested: true, via, identity, grant };
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -226,8 +235,10 @@ export function createPipeline(deps: PipelineDeps) {
     }
     ctx.reveal = reveal.granted ? 'granted' : reveal.requested ? 'ignored' : 'none';
 
-    // The reveal header is the gateway's own business; the upstream never sees it.
+    // The reveal headers are the gateway's own business (a reason may name people); the upstream never sees them.
     delete req.headers[rt.config.reveal.header.toLowerCase()];
+    delete req.headers[rt.config.reveal.reasonHeader];
+    delete req.headers[rt.config.reveal.scopeHeader];
     if (reveal.identity && rt.config.upstream.serviceAuthorization) {
       req.headers[rt.config.identity?.header.toLowerCase() ?? 'authorization'] = rt.config.upstream.serviceAuthorization;
     }
@@ -290,33 +301,37 @@ export function createPipeline(deps: PipelineDeps) {
     if (ctx.done) return;
     // The complete answer is in: the upstream deadline no longer applies (governance has its own).
     clearTimeout(ctx.timer);
-    const hide = deps.engine.hideBatch();
+    // A granted reveal shows the private activities its limits allow and withholds the rest as for anyone else.
+    const narrowed = reveal.granted ? hideForReveal(deps.engine.revealBatch(reveal.grant!.limits)) : undefined;
+    const hide = narrowed ? narrowed.hide : deps.engine.hideBatch();
 
     let out: Buffer;
-    let privateIds: string[] = [];
-    let privateCount = 0;
+    let withheldItem = false;
     if (route.kind === 'list') {
-      const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, read: readerFor(rt), hide, remove: !reveal.granted });
+      const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, read: readerFor(rt), hide, remove: true });
       out = r.body;
       ctx.removed = r.removed;
-      privateIds = r.privateIds;
-      privateCount = r.privateCount;
     } else {
       const r = await classifyItem(body, rt.extract, hide);
       if (r.hidden && !reveal.granted) {
         ctx.removed = 1;
         throw new GatewayError('not_found');
       }
+      if (r.hidden) {
+        ctx.removed = 1;
+        withheldItem = true;
+      }
       out = body;
-      if (r.hidden) { privateCount = 1; if (r.id !== undefined) privateIds = [r.id]; }
     }
     if (ctx.done) return;
 
     const headers = filteredResponseHeaders(proxyRes.headers);
     let entry: GovernanceEntry | undefined;
     if (reveal.granted) {
-      entry = await writeGovernance(req, ctx, reveal, privateCount, privateIds);
+      entry = await writeGovernance(req, ctx, reveal, narrowed!.shown);
       if (ctx.done) return;
+      // outside the reveal's limits: answered like a missing activity, after the entry that records the attempt
+      if (withheldItem) throw new GatewayError('not_found');
     }
     clearTimeout(ctx.timer);
     res.statusCode = status;
@@ -325,7 +340,7 @@ export function createPipeline(deps: PipelineDeps) {
     res.setHeader('content-length', out.length);
     if (entry) {
       res.setHeader('cache-control', 'private, no-store');
-      appendVary(res, [rt.config.identity?.header ?? 'authorization', rt.config.reveal.header]);
+      appendVary(res, [rt.config.identity?.header ?? 'authorization', rt.config.reveal.header, rt.config.reveal.scopeHeader, rt.config.reveal.reasonHeader]);
       res.setHeader('x-private-activities', 'shown');
       res.setHeader('x-governance-entry', entry.id);
     }
@@ -333,22 +348,11 @@ export function createPipeline(deps: PipelineDeps) {
     finish(ctx, status);
   }
 
-  async function writeGovernance(req: http.IncomingMessage, ctx: RequestContext, reveal: Reveal, count: number, ids: string[]): Promise<GovernanceEntry> {
+  async function writeGovernance(req: http.IncomingMessage, ctx: RequestContext, reveal: Reveal, shown: ShownTally): Promise<GovernanceEntry> {
     const sink = deps.governance();
     if (!sink) throw new GatewayError('governance_unavailable');
     const t0 = performance.now();
-    const ua = req.headers['user-agent'];
-    const entry = await sink.append({
-      action: 'private-activities.viewed',
-      principal: reveal.identity!.principal,
-      via: reveal.via,
-      request: {
-        id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query,
-        clientIp: req.socket.remoteAddress ?? '', userAgent: typeof ua === 'string' ? ua : '',
-      },
-      privateActivities: { count, ids },
-      token: { iss: reveal.identity!.iss, jti: reveal.identity!.jti },
-    });
+    const entry = await sink.append(viewedEntry(req, ctx, reveal.identity!, reveal.via!, reveal.grant!, shown));
     deps.metrics.governanceLatency.observe((performance.now() - t0) / 1000);
     return entry;
   }
