@@ -306,9 +306,10 @@ class PostgresSink implements GovernanceSink {
     let after = filter.afterSeq;
     for (;;) {
       const { rows } = await boundedQuery<{ seq: string; line: string }>(this.pool,
-        `SELECT seq::text AS seq, line FROM governance_log
-          WHERE seq > $1::bigint AND seq <= $2::bigint${where.sql}
-          ORDER BY seq LIMIT $3`,
+        // ORDER BY the column, not the text alias (which would sort "10" before "2")
+        `SELECT governance_log.seq::text AS seq, line FROM governance_log
+          WHERE governance_log.seq > $1::bigint AND governance_log.seq <= $2::bigint${where.sql}
+          ORDER BY governance_log.seq LIMIT $3`,
         [after, head, STREAM_PAGE, ...where.params],
       );
       for (const r of rows) yield JSON.parse(r.line) as GovernanceEntry;
