@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { formatProblems, loadConfigFile, resolveConfigPath, type GatewayConfig } from './config/index.js';
+import { checkConfigFiles } from './config/files.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { verifyFile } from './governance/verify.js';
 
@@ -71,9 +72,11 @@ async function main(argv: string[]): Promise<number> {
       return serve(file);
     case 'check-config': {
       const r = loadConfigFile(file, process.env);
-      if (r.ok) { process.stdout.write(`${file}: OK\n`); return 0; }
-      process.stdout.write(`${formatProblems(r.problems)}\n`);
-      process.stderr.write(`${file}: ${r.problems.length} problem(s)\n`);
+      // the files the config names are opened only once the config itself is valid
+      const problems = r.ok ? checkConfigFiles(r.config) : r.problems;
+      if (problems.length === 0) { process.stdout.write(`${file}: OK\n`); return 0; }
+      process.stdout.write(`${formatProblems(problems)}\n`);
+      process.stderr.write(`${file}: ${problems.length} problem(s)\n`);
       return 1;
     }
     case 'governance': {

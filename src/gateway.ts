@@ -8,13 +8,15 @@ import { openFileSink } from './governance/fileSink.js';
 import { openPostgresSink } from './governance/postgresSink.js';
 import { openPostgresStateStore } from './state/postgresStore.js';
 import type { GovernanceSink } from './governance/types.js';
-import { createPipeline, type Runtime } from './http/pipeline.js';
+import { createPipeline } from './http/pipeline.js';
+import type { Runtime } from './http/runtime.js';
 import { createIdentityVerifier, type IdentityVerifier } from './identity/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
 import { createHttpDirectory, type HttpDirectory } from './privacy/httpDirectory.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
+import { compileFieldReader } from './rewrite/fieldReader.js';
 import { compileRoutes, type RouteSpec } from './routes/table.js';
 import { openFileStateStore } from './state/fileStore.js';
 import type { StateSeed } from './state/mutations.js';
@@ -54,10 +56,12 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
   const identity: IdentityVerifier | null = config.identity ? await createIdentityVerifier({ ...config.identity }) : null;
   const target = new URL(config.upstream.url);
   const sameTarget = previous && previous.target.origin === target.origin;
+  const extract = compileExtractor(spec);
   return {
     config,
     routes: compileRoutes(config.routes as unknown as RouteSpec[]),
-    extract: compileExtractor(spec),
+    extract,
+    read: compileFieldReader(spec, extract),
     fromFields: (fields) => factsFromFields(fields, spec),
     identity,
     target,
@@ -129,6 +133,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     identity: () => runtime.identity,
     metrics,
     ready,
+    logger,
   });
 
   const pipeline = createPipeline({

@@ -1,18 +1,17 @@
 import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { KnownGroups } from '../directory/knownGroups.js';
-import { unknownGroups } from '../directory/knownGroups.js';
-import type { GovernanceAction, GovernanceEntryInput, GovernanceSink } from '../governance/types.js';
+import { unknownGroups, type KnownGroups } from '../directory/knownGroups.js';
+import { GovernanceUnavailableError, type GovernanceAction, type GovernanceEntryInput, type GovernanceSink } from '../governance/types.js';
+import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
+import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { parseTimestamp } from '../privacy/time.js';
 import { activePermissions, isExpired } from '../state/mutations.js';
+import type { PermissionLimits, StateStore } from '../state/types.js';
 import { parseGovernanceQuery } from './governanceQuery.js';
 import { streamEntries } from './governanceStream.js';
-import type { RequestContext } from '../http/context.js';
-import { sendError, type ErrorCode } from '../http/errors.js';
-import type { IdentityVerifier } from '../identity/index.js';
-import type { Metrics } from '../metrics.js';
-import { StateConflictError, StateNotFoundError, type PermissionLimits, type StateStore } from '../state/types.js';
 
 export interface AdminDeps {
   state: () => StateStore;
@@ -24,6 +23,46 @@ export interface AdminDeps {
   /** readiness of every part the gateway needs (config, state, governance, JWKS) */
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   now?: () => number;
+  logger?: Logger;
+}
+
+/** The exchange of each response the admin app is answering (typed, nothing tagged onto res). */
+const exchanges = new WeakMap<http.ServerResponse, AdminExchange>();
+
+function exchangeOf(res: http.ServerResponse): AdminExchange {
+  const ex = exchanges.get(res);
+  if (!ex) throw new Error('admin response without its exchange');
+  return ex;
+}
+
+/** The verified admin principal (the api router's first middleware sets it). */
+function adminOf(res: http.ServerResponse): string {
+  const p = exchangeOf(res).principal;
+  if (p === undefined) throw new Error('admin principal not verified');
+  return p;
+}
+
+/**
+ * 400 `bad_request` for a body that does not fit its schema; the message names the
+ * offending keys (an unknown key is never ignored: SPEC §7).
+ */
+function badBody(error: z.ZodError, expected: string): GatewayError {
+  const problems = error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    return `${i.path.length ? JSON.stringify(i.path.join('.')) : '(body)'}: ${i.message}`;
+  });
+  return new GatewayError('bad_request', `Expected ${expected}: ${problems.join('; ')}.`);
+}
+
+/** body-parser's own errors (malformed JSON, too large): they carry an HTTP 4xx `status` and a `type`. */
+function isBodyParserError(err: unknown): boolean {
+  if (err instanceof GatewayError || typeof err !== 'object' || err === null) return false;
+  const { status, type } = err as { status?: unknown; type?: unknown };
+  return typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
@@ -34,19 +73,20 @@ const permissionBody = z.object({
   expiresAt: z.string().max(64).optional(),
 }).strict();
 
-/** zod issues as one message that names each offending key. */
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((i) => {
-    if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    return `${i.path.join('.') || '(body)'}: ${i.message}`;
-  }).join('; ');
+/** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
+export interface AdminExchange {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** set once the admin token verified (access line) */
+  principal?: string;
+  /** why a sent token did not verify (access line) */
+  tokenError?: string;
 }
 
-interface AdminLocals { ctx: RequestContext; principal: string }
-
-function fail(res: Response, code: ErrorCode, message?: string, extra?: Record<string, string>): void {
-  sendError(res, code, (res.locals as AdminLocals).ctx.id, message, extra);
-}
 
 /**
  * The gateway's own endpoints under server.adminPrefix. Express is used here
@@ -81,21 +121,20 @@ export function createAdminApp(deps: AdminDeps) {
   api.use(async (req: Request, res: Response, next: NextFunction) => {
     const identity = deps.identity();
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
-    if (r.kind === 'unavailable') return fail(res, 'identity_unavailable');
-    if (r.kind !== 'verified') return fail(res, 'unauthenticated', 'The admin API needs a valid admin bearer token.', { 'www-authenticate': 'Bearer' });
-    if (!r.isAdmin) return fail(res, 'forbidden');
-    (res.locals as AdminLocals).ctx.principal = r.principal;
-    (res.locals as AdminLocals).principal = r.principal;
+    if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
+    if (r.kind !== 'verified') throw unauthenticated(r, 'The admin API needs a valid admin bearer token.');
+    if (!r.isAdmin) throw new GatewayError('forbidden');
+    exchangeOf(res).principal = r.principal;
     next();
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
 
   const audit = async (req: Request, res: Response, action: GovernanceAction, target: string, extra: Pick<GovernanceEntryInput, 'permission'> = {}): Promise<void> => {
     const sink = deps.governance();
-    if (!sink) throw Object.assign(new Error('no governance sink'), { name: 'GovernanceUnavailableError' });
-    const ctx = (res.locals as AdminLocals).ctx;
+    if (!sink) throw new GovernanceUnavailableError('no governance sink');
+    const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: (res.locals as AdminLocals).principal, via: 'admin-api', target, ...extra,
+      action, principal: adminOf(res), via: 'admin-api', target, ...extra,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -111,11 +150,11 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', `Expected {"id": string, "name"?: string}: ${body.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+    if (!body.success) throw badBody(body.error, '{"id": string, "name"?: string}');
     const { id, name } = body.data;
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'conflict', `Group ${id} is already private.`);
+      if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('conflict', `Group ${id} is already private.`);
       await audit(req, res, 'privacy-group.added', id);
       const g = await state.addGroup(id, name, now());
       res.status(201).json({ id: g.id, name: g.name ?? g.id, privateSince: new Date(g.privateSince).toISOString(), privateUntil: null });
@@ -126,7 +165,7 @@ export function createAdminApp(deps: AdminDeps) {
     const id = String(req.params.id);
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) return fail(res, 'not_found', `Group ${id} is not private.`);
+      if (!state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('not_found', `Group ${id} is not private.`);
       await audit(req, res, 'privacy-group.removed', id);
       await state.removeGroup(id, now());
       res.status(204).end();
@@ -140,31 +179,31 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) return fail(res, 'bad_request', `Expected {"principal": "<UPN or e-mail address>", "groups"?: [ids], "expiresAt"?: "<ISO-8601 with offset>"}: ${describeIssues(body.error.issues)}.`);
+    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [group ids], "expiresAt"?: "<ISO-8601 with an offset>"}');
     const principal = body.data.principal.toLowerCase();
     const limits: PermissionLimits = {};
     if (body.data.expiresAt !== undefined) {
       const at = parseTimestamp(body.data.expiresAt);
-      if (at === undefined) return fail(res, 'bad_request', 'expiresAt must be an ISO-8601 date-time with an offset, like 2026-12-01T18:00:00+01:00.');
-      if (!(Math.floor(at) > now())) return fail(res, 'bad_request', 'expiresAt must be in the future.');
+      if (at === undefined) throw new GatewayError('bad_request', '"expiresAt" must be an ISO-8601 date-time with an offset, like 2026-12-01T18:00:00+01:00.');
+      if (!(Math.floor(at) > now())) throw new GatewayError('bad_request', '"expiresAt" must be in the future.');
       limits.expiresAt = Math.floor(at);
     }
     if (body.data.groups !== undefined) {
       const groups = [...new Set(body.data.groups)];
       const unknown = await unknownGroups(deps.knownGroups, groups);
-      if (unknown.length > 0) return fail(res, 'unknown_group', `Not in the group catalogue: ${unknown.join(', ')}.`);
+      if (unknown.length > 0) throw new GatewayError('unknown_group', `Not in the group catalogue: ${unknown.join(', ')}.`);
       limits.groups = groups;
     }
     await serialised(async () => {
       const state = deps.state();
       const t = now();
       const existing = state.current().permissions.find((p) => p.principal === principal);
-      if (existing && !isExpired(existing, t)) return fail(res, 'conflict', `${principal} already has the permission.`);
+      if (existing && !isExpired(existing, t)) throw new GatewayError('conflict', `${principal} already has the permission.`);
       const permission: { groups?: string[]; expiresAt?: string } = {};
       if (limits.groups !== undefined) permission.groups = limits.groups;
       if (limits.expiresAt !== undefined) permission.expiresAt = new Date(limits.expiresAt).toISOString();
       await audit(req, res, 'reveal-permission.granted', principal, Object.keys(permission).length > 0 ? { permission } : {});
-      const rec = await state.grant(principal, (res.locals as AdminLocals).principal, t, limits);
+      const rec = await state.grant(principal, adminOf(res), t, limits);
       res.status(201).json(rec);
     });
   });
@@ -173,7 +212,7 @@ export function createAdminApp(deps: AdminDeps) {
     const principal = String(req.params.principal).toLowerCase();
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().permissions.some((p) => p.principal === principal)) return fail(res, 'not_found', `${principal} has no permission.`);
+      if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);
       await audit(req, res, 'reveal-permission.revoked', principal);
       await state.revoke(principal);
       res.status(204).end();
@@ -181,38 +220,36 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   api.get('/governance', async (_req, res) => {
-    const parsed = parseGovernanceQuery((res.locals as AdminLocals).ctx.query);
-    if (!parsed.ok) return fail(res, 'bad_request', parsed.message);
+    const parsed = parseGovernanceQuery(exchangeOf(res).query);
+    if (!parsed.ok) throw new GatewayError('bad_request', parsed.message);
     const { filter, limit, format } = parsed.query;
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     if (format === 'json') return void res.json(await sink.read({ ...filter, limit }));
     await streamEntries(res, sink.stream(filter), format, limit);
   });
 
   api.get('/governance/verify', async (_req, res) => {
     const sink = deps.governance();
-    if (!sink) return fail(res, 'governance_unavailable');
+    if (!sink) throw new GatewayError('governance_unavailable');
     const r = await sink.verify();
     res.json(r.ok ? { ok: true, count: r.count } : { ok: false, brokenAtSeq: r.brokenAtSeq, count: r.count });
   });
 
   app.use('/api', api);
-  app.use((_req: Request, res: Response) => fail(res, 'not_found'));
-  // Express 5 forwards rejected promises here.
+  app.use(() => { throw new GatewayError('not_found'); });
+  // Express 5 forwards thrown errors and rejected promises here: one mapping for every error.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { name?: string; type?: string; status?: number };
-    if (e?.type === 'entity.parse.failed' || e?.type === 'entity.too.large' || e?.status === 400) return fail(res, 'bad_request', 'The body must be a small JSON object.');
-    if (e?.name === 'GovernanceUnavailableError') { deps.metrics.governanceFailures.inc(); return fail(res, 'governance_unavailable'); }
-    if (err instanceof StateConflictError) return fail(res, 'conflict', err.message);
-    if (err instanceof StateNotFoundError) return fail(res, 'not_found', err.message);
-    if (e?.name === 'StateUnavailableError') return fail(res, 'governance_unavailable', 'The privacy state cannot be written now; nothing changed.');
-    fail(res, 'internal_error');
+    const ctx = exchangeOf(res);
+    if (err instanceof GovernanceUnavailableError) deps.metrics.governanceFailures.inc();
+    if (err instanceof UnauthenticatedError) ctx.tokenError = err.why;
+    const sent = sendError(res, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err, ctx.id);
+    if (isUnexpected(sent)) deps.logger?.error({ msg: 'admin request failed', requestId: ctx.id, error: errorMessage(err) });
   });
 
-  return (req: http.IncomingMessage, res: http.ServerResponse, ctx: RequestContext, subPath: string, query: string): void => {
-    req.url = (subPath || '/') + (query ? `?${query}` : '');
-    (res as unknown as Response).locals = { ctx } as unknown as Response['locals'];
-    app(req as Request, res as Response);
+  return (ex: AdminExchange, subPath: string): void => {
+    ex.req.url = (subPath || '/') + (ex.query ? `?${ex.query}` : '');
+    exchanges.set(ex.res, ex);
+    app(ex.req, ex.res);
   };
 }

@@ -2,6 +2,7 @@
  * Governance log vocabulary (SPEC §6). Shared by the file sink, the Postgres
  * sink and the admin API that reads the log.
  */
+import { ERRORS, GatewayError } from '../errors.js';
 
 export type GovernanceAction =
   | 'private-activities.viewed'
@@ -98,9 +99,8 @@ export interface GovernanceSink {
 }
 
 /** The audit store cannot take the entry now; callers answer 503 governance_unavailable. */
-export class GovernanceUnavailableError extends Error {
+export class GovernanceUnavailableError extends GatewayError {
   constructor(message = 'governance log unavailable', options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'GovernanceUnavailableError';
+    super('governance_unavailable', message, { ...options, publicMessage: ERRORS.governance_unavailable.message });
   }
 }

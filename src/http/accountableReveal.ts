@@ -16,21 +16,26 @@
 import type http from 'node:http';
 import type { GatewayConfig } from '../config/index.js';
 import { unknownGroups, type KnownGroups } from '../directory/knownGroups.js';
+import { GatewayError } from '../errors.js';
 import type { GovernanceEntryInput, GovernanceRequestInfo, GovernanceSink } from '../governance/types.js';
+import type { IdentityResult } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decideGrant, type PermissionFacts } from '../privacy/grant.js';
 import type { RevealLimits, RevealScope } from '../privacy/revealFilter.js';
 import { parseReason, parseScope, RevealInputError } from '../privacy/revealInput.js';
-import type { RequestContext } from './context.js';
-import { GatewayError } from './errors.js';
 
-export interface VerifiedCaller {
-  principal: string;
-  isAdmin: boolean;
-  iss: string;
-  jti?: string;
-  claims: Record<string, unknown>;
+type VerifiedCaller = Extract<IdentityResult, { kind: 'verified' }>;
+
+/** What this stage reads of the request's Exchange (src/http/exchange.ts), and the one fact it writes. */
+export interface RevealExchange {
+  readonly req: http.IncomingMessage;
+  readonly id: string;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** whether the reveal carried a valid reason (access line) */
+  reason?: boolean;
 }
 
 export interface AccountableRevealDeps {
@@ -49,7 +54,8 @@ export interface GrantedReveal {
   limits: RevealLimits;
 }
 
-export function requestInfo(req: http.IncomingMessage, ctx: RequestContext): GovernanceRequestInfo {
+export function requestInfo(ctx: RevealExchange): GovernanceRequestInfo {
+  const { req } = ctx;
   const ua = req.headers['user-agent'];
   return {
     id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query,
@@ -63,9 +69,10 @@ function token(caller: VerifiedCaller): { iss?: string; jti?: string } {
 
 /** Steps 1–4 above. Throws GatewayError (403 / 400 / 503); resolves with what the granted reveal may show. */
 export async function authorizeReveal(
-  deps: AccountableRevealDeps, req: http.IncomingMessage, ctx: RequestContext, caller: VerifiedCaller, via: 'header' | 'token',
+  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token',
 ): Promise<GrantedReveal> {
   const cfg = deps.config.reveal;
+  const { req } = ctx;
   let inputError: RevealInputError | undefined;
   let reason: string | undefined;
   let scope: RevealScope | undefined;
@@ -86,12 +93,12 @@ export async function authorizeReveal(
   const decision = decideGrant(caller.isAdmin, deps.permission(caller.principal), deps.now(), scope);
   if (!decision.granted) {
     deps.metrics.reveals.inc({ outcome: decision.why === 'expired' ? 'expired' : 'forbidden' });
-    await recordDenial(deps, req, ctx, caller, via, { code: 'reveal_forbidden', message: decision.message }, reason, scope);
+    await recordDenial(deps, ctx, caller, via, { code: 'reveal_forbidden', message: decision.message }, reason, scope);
     throw new GatewayError('reveal_forbidden', decision.message);
   }
   if (inputError) {
     deps.metrics.reveals.inc({ outcome: inputError.code });
-    throw new GatewayError(inputError.code, inputError.message);
+    throw inputError;
   }
   if (scope && scope.groups.length > 0) {
     let unknown: string[];
@@ -118,10 +125,10 @@ export async function authorizeReveal(
  * either way, and a refused caller must not learn about the audit store.
  */
 async function recordDenial(
-  deps: AccountableRevealDeps, req: http.IncomingMessage, ctx: RequestContext, caller: VerifiedCaller, via: 'header' | 'token',
+  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token',
   denial: { code: string; message: string }, reason: string | undefined, scope: RevealScope | undefined,
 ): Promise<void> {
-  const input: GovernanceEntryInput = { action: 'private-activities.denied', principal: caller.principal, via, request: requestInfo(req, ctx) };
+  const input: GovernanceEntryInput = { action: 'private-activities.denied', principal: caller.principal, via, request: requestInfo(ctx) };
   if (reason !== undefined) input.reason = reason;
   if (scope !== undefined) input.scope = { groups: [...scope.groups], actors: [...scope.actors] };
   input.denial = denial;
@@ -138,10 +145,10 @@ async function recordDenial(
 
 /** The `private-activities.viewed` entry of a granted reveal (SPEC §6, §10). */
 export function viewedEntry(
-  req: http.IncomingMessage, ctx: RequestContext, caller: VerifiedCaller, via: 'header' | 'token', granted: GrantedReveal, shown: { count: number; ids: string[] },
+  ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token', granted: GrantedReveal, shown: { count: number; ids: string[] },
 ): GovernanceEntryInput {
   const input: GovernanceEntryInput = {
-    action: 'private-activities.viewed', principal: caller.principal, via, request: requestInfo(req, ctx),
+    action: 'private-activities.viewed', principal: caller.principal, via, request: requestInfo(ctx),
     privateActivities: { count: shown.count, ids: shown.ids },
   };
   if (granted.reason !== undefined) input.reason = granted.reason;

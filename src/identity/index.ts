@@ -2,8 +2,10 @@
 export {
   createIdentityVerifier,
   extractBearer,
+  jwksFileProblem,
   MAX_HEADER_BYTES,
   type IdentityOptions,
   type IdentityResult,
   type IdentityVerifier,
 } from './verifier.js';
+export { invalidTokenWhy, unauthenticated, UnauthenticatedError, type InvalidTokenWhy } from './challenge.js';

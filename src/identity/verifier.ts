@@ -119,6 +119,16 @@ function reasonOf(err: unknown): string {
   return 'invalid';
 }
 
+/** What is wrong with a JWKS file (the same checks as at start), or undefined when it is usable. */
+export function jwksFileProblem(path: string): string | undefined {
+  try {
+    loadJwksFile(path);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^identity\.jwksFile /, '');
+  }
+}
+
 /** Reads and checks a JWKS file; throws with a message naming the file (not its content). */
 function loadJwksFile(path: string): JWTVerifyGetKey {
   let json: unknown;

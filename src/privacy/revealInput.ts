@@ -24,15 +24,17 @@
  * character is `bad_scope`. Duplicates are dropped. Whether a group is in the
  * catalogue is checked by the caller (I/O).
  */
+import { GatewayError } from '../errors.js';
 import { normalizePrincipal } from './extract.js';
 import type { RevealScope } from './revealFilter.js';
 
 export type RevealInputCode = 'reason_required' | 'bad_reason' | 'bad_scope';
 
-/** A reveal whose reason or scope is not acceptable: 400 with `code`. */
-export class RevealInputError extends Error {
-  constructor(readonly code: RevealInputCode, message: string) {
-    super(message);
+/** A reveal whose reason or scope is not acceptable: 400 with `code` (src/errors.ts imports nothing, so pure code may use it). */
+export class RevealInputError extends GatewayError {
+  declare readonly code: RevealInputCode;
+  constructor(code: RevealInputCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -10,6 +10,10 @@
  * - Strings: YYYY-MM-DDThh:mm[:ss[.fraction]] followed by Z, ±hh:mm, ±hhmm or ±hh.
  *   'T' may be 't' or a space (RFC 3339). Impossible dates/times (2026-02-30, 24:00,
  *   leap second :60) are rejected. Sub-millisecond fractions are kept as fractional ms.
+ * - CEF date forms (parseCefDate, CEF feeds only): `MMM dd yyyy HH:mm:ss[.SSS][ zone]` as
+ *   ArcSight and Check Point devices send them; zone `Z`, `UTC`, `GMT`, `±hh[:mm]` or
+ *   `UTC±hh[:mm]` / `GMT±hh[:mm]`. Without a zone the time is read as UTC. Zone names
+ *   such as `CET` or `EST` are ambiguous and unreadable.
  */
 
 const MAX_MS = 8.64e15;
@@ -52,4 +56,20 @@ export function parseTimestamp(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && v <= MAX_MS ? v : undefined;
   if (typeof v === 'string') return parseIso(v);
   return undefined;
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const CEF_DATE =
+  /^([A-Za-z]{3}) (\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?: (?:([Zz]|UTC|GMT)|(?:UTC|GMT)?([+-])(\d{2})(?::?(\d{2}))?))?$/;
+
+/** A CEF date (`MMM dd yyyy HH:mm:ss[.SSS][ zone]`, no zone = UTC) as epoch ms, or undefined. */
+export function parseCefDate(s: string): number | undefined {
+  const m = CEF_DATE.exec(s);
+  if (m === null) return undefined;
+  const month = MONTHS.indexOf(m[1].toLowerCase()) + 1;
+  if (month === 0) return undefined;
+  const pad = (v: string): string => v.padStart(2, '0');
+  const zone = m[9] === undefined ? 'Z' : `${m[9]}${m[10]}:${m[11] ?? '00'}`;
+  const frac = m[7] === undefined ? '' : `.${m[7]}`;
+  return parseIso(`${m[3]}-${pad(String(month))}-${pad(m[2])}T${m[4]}:${m[5]}:${m[6]}${frac}${zone}`);
 }

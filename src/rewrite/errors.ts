@@ -1,3 +1,5 @@
+import { ERRORS, GatewayError } from '../errors.js';
+
 /**
  * The upstream body cannot be filtered safely (malformed JSON, missing or
  * mistyped activity array, …). Callers answer 502 `upstream_body_invalid` and
@@ -6,9 +8,8 @@
  * `reason` is a short fixed description plus at most a byte offset: it never
  * carries body content, so it is safe to log.
  */
-export class BodyInvalidError extends Error {
-  override readonly name = 'BodyInvalidError';
+export class BodyInvalidError extends GatewayError {
   constructor(readonly reason: string) {
-    super(`upstream body invalid: ${reason}`);
+    super('upstream_body_invalid', `upstream body invalid: ${reason}`, { publicMessage: ERRORS.upstream_body_invalid.message });
   }
 }

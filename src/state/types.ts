@@ -1,3 +1,4 @@
+import { ERRORS, GatewayError } from '../errors.js';
 import type { GroupInterval } from '../privacy/types.js';
 
 export interface PermissionRecord {
@@ -23,9 +24,26 @@ export interface PrivacyState {
   permissions: PermissionRecord[];
 }
 
-export class StateConflictError extends Error {}
-export class StateNotFoundError extends Error {}
-export class StateUnavailableError extends Error {}
+/** The change contradicts the current state (already private, already granted): 409. */
+export class StateConflictError extends GatewayError {
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super('conflict', message, options);
+  }
+}
+
+/** The change names something that is not there (not private, no permission): 404. */
+export class StateNotFoundError extends GatewayError {
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super('not_found', message, options);
+  }
+}
+
+/** The store cannot take the change now; nothing was applied: 503 `state_unavailable`. Its message is for operators only. */
+export class StateUnavailableError extends GatewayError {
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super('state_unavailable', message, { ...options, publicMessage: ERRORS.state_unavailable.message });
+  }
+}
 
 /**
  * The runtime privacy settings. Readers use `current()` (synchronous, always the

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +239,22 @@ describe('admin API over real sockets', () => {
     expect(chain().ok).toBe(true);
   });
 
+  it('unknown keys in a body are 400 bad_request naming the key; nothing changes', async () => {
+    const before = chain().count;
+    for (const [p, body, key] of [
+      ['privacy/permissions', { principal: 'henry@contoso.com', user: 'henry@contoso.com' }, 'user'],
+      ['privacy/permissions', { principal: 'henry@contoso.com', expiresAtt: '2030-01-01T00:00:00Z' }, 'expiresAtt'],
+      ['privacy/groups', { id: 'sales', nmae: 'Sales' }, 'nmae'],
+    ] as const) {
+      const r = await call('POST', p, { token: admin, body });
+      expect(r.status, key).toBe(400);
+      expect(r.json().error.code, key).toBe('bad_request');
+      expect(r.json().error.message, key).toContain(`"${key}"`);
+    }
+    expect(chain().count).toBe(before);
+    expect((await call('GET', 'privacy/permissions', { token: admin })).json().permissions.some((x: any) => x.principal === 'henry@contoso.com')).toBe(false);
+  });
+
   it('GET governance with afterSeq, limit and action; 400 for bad values; verify', async () => {
     const all = chain();
     expect(all.count).toBeGreaterThanOrEqual(5);
@@ -404,6 +420,39 @@ describe('persistence across a restart (file state store)', () => {
       expect(c.entries.map((e: any) => e.seq)).toEqual([1, 2, 3, 4, 5]);
       expect((c.entries[4] as any).target).toBe('after-restart');
       expect((await get(`${base()}/governance/verify`, { headers: h })).json()).toEqual({ ok: true, count: 5 });
+    } finally {
+      await gw.close(1000);
+      await idp.close();
+      await cleanup();
+    }
+  });
+});
+
+describe('a state store that cannot take the change', () => {
+  it('answers 503 state_unavailable (JSON, X-Request-Id) and applies nothing', async () => {
+    const key = await generateTestKey('ES256');
+    const idp = await startIdp([key]);
+    const { dir, cleanup } = await tempDir('apg-stateaway-');
+    const now = Math.floor(Date.now() / 1000);
+    const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
+    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } }));
+    try {
+      const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json', 'x-request-id': 'state-away-1' };
+      const base = `${gw.url}/_gateway/api`;
+      const before = (await get(`${base}/privacy/groups`, { headers: h })).json();
+      // the state file's place is taken by a directory: the atomic rename of every write fails
+      const stateFile = path.join(dir, 'state.json');
+      await unlink(stateFile);
+      await mkdir(path.join(stateFile, 'blocker'), { recursive: true });
+      for (const [method, p, body] of [['POST', 'privacy/groups', '{"id":"ops"}'], ['DELETE', 'privacy/groups/hr', undefined], ['POST', 'privacy/permissions', '{"principal":"ivan@contoso.com"}']] as const) {
+        const r = await get(`${base}/${p}`, { method, headers: h, body });
+        expect(r.status, `${method} ${p}`).toBe(503);
+        expect(r.headers.get('x-request-id')).toBe('state-away-1');
+        expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(r.json().error).toEqual({ code: 'state_unavailable', message: expect.any(String), requestId: 'state-away-1' });
+      }
+      expect((await get(`${base}/privacy/groups`, { headers: h })).json()).toEqual(before);
+      expect((await get(`${base}/privacy/permissions`, { headers: h })).json().permissions.map((p: any) => p.principal)).toEqual(['alice@contoso.com']);
     } finally {
       await gw.close(1000);
       await idp.close();

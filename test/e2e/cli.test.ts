@@ -3,18 +3,20 @@
  * key-path output, and `governance verify` on a good and a tampered log.
  */
 import { spawnSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { exportJWK } from 'jose';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openFileSink } from '../../src/governance/fileSink.js';
 import { CLI, ROOT, ensureBuilt } from '../helpers/build.js';
 import { verifyChainFile } from '../helpers/chainVerifier.js';
 import { demoLikeConfig, tempDir } from '../helpers/gateway.js';
+import { generateTestKey } from '../helpers/idp.js';
 
 /** Runs the CLI with APG_* variables removed, so the machine's environment cannot change the outcome. */
-function apg(args: string[], env: Record<string, string> = {}) {
+function apg(args: string[], env: Record<string, string> = {}, cwd = ROOT) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('APG_')));
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, env: { ...clean, ...env }, encoding: 'utf8', timeout: 30_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -28,11 +30,49 @@ describe('apg CLI', () => {
   }, 240_000);
   afterAll(async () => { await cleanup?.(); });
 
-  it.each(['config/gateway.yaml', 'config/gateway.example.yaml', 'config/demo.yaml'])('check-config accepts the shipped %s (exit 0)', (file) => {
-    const r = apg(['check-config', '--config', file]);
+  it.each(['config/gateway.yaml', 'config/gateway.example.yaml', 'config/demo.yaml'])('check-config accepts the shipped %s (exit 0) where the JWKS file it names exists', async (file) => {
+    // a working directory like a deployment's: the shipped config/ plus the public JWKS it names
+    const work = path.join(dir, `shipped-${path.basename(file, '.yaml')}`);
+    await cp(path.join(ROOT, 'config'), path.join(work, 'config'), { recursive: true });
+    const jwks = JSON.stringify({ keys: [(await generateTestKey('ES256')).publicJwk] });
+    await writeFile(path.join(work, 'config', 'jwks.json'), jwks);
+    await mkdir(path.join(work, '.demo'), { recursive: true });
+    await writeFile(path.join(work, '.demo', 'jwks.json'), jwks);
+    const r = apg(['check-config', '--config', file], {}, work);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain(`${file}: OK`);
     expect(r.code).toBe(0);
+  });
+
+  it('check-config opens every file the config names: a missing or bad JWKS file, unusable store files, each with its key path', async () => {
+    const work = path.join(dir, 'files');
+    await mkdir(path.join(work, 'gov-is-a-dir'), { recursive: true });
+    await writeFile(path.join(work, 'state.json'), '{"not": "a state document"}');
+    const cfg = demoLikeConfig('http://127.0.0.1:9', work, {
+      identity: { issuer: 'https://idp.example.com/', audience: 'apg', jwksFile: path.join(work, 'missing-jwks.json') },
+      governance: { sink: 'file', file: path.join(work, 'gov-is-a-dir') },
+      state: { store: 'file', file: path.join(work, 'state.json') },
+    });
+    const file = path.join(work, 'gateway.json');
+    await writeFile(file, JSON.stringify(cfg));
+    const r = apg(['check-config', '--config', file]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    for (const key of ['identity.jwksFile', 'governance.file', 'state.file']) {
+      expect(lines.some((l) => l.startsWith(`${key}: `)), `${key} in\n${r.stdout}`).toBe(true);
+    }
+    expect(r.stdout).toContain('missing-jwks.json');
+    expect(r.stderr).toMatch(/3 problem\(s\)/);
+
+    // a JWKS holding private key material is refused the same way the gateway refuses it at start
+    const key = await generateTestKey('ES256');
+    const privateJwk = { ...(await exportJWK(key.privateKey)), kid: key.kid };
+    await writeFile(path.join(work, 'private-jwks.json'), JSON.stringify({ keys: [privateJwk] }));
+    const cfg2 = demoLikeConfig('http://127.0.0.1:9', work, { identity: { issuer: 'https://idp.example.com/', audience: 'apg', jwksFile: path.join(work, 'private-jwks.json') } });
+    await writeFile(file, JSON.stringify(cfg2));
+    const r2 = apg(['check-config', '--config', file]);
+    expect(r2.code).toBe(1);
+    expect(r2.stdout).toMatch(/^identity\.jwksFile: .*private or symmetric key material/m);
   });
 
   it('check-config without --config uses $APG_CONFIG', async () => {

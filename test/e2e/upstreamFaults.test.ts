@@ -134,46 +134,79 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
     expect(r.headers.get('x-upstream')).toBe('yes');
   });
 
-  it('an export broken mid-stream is cut off, never completed', async () => {
-    cases.set('brokenexport', (_q, s) => {
-      s.writeHead(200, { 'content-type': 'application/json' });
-      s.write('{"data":[' + JSON.stringify(PUBLIC) + ',');
-      s.end('{"_id":"p2","timestamp":');
-    });
-    const r = await new Promise<{ error?: Error; body: string; complete: boolean }>((resolve) => {
-      http.get(`${gw.url}/api/v1/activities/export/json/?case=brokenexport`, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ body, complete: res.complete }));
-        res.on('error', (error) => resolve({ error, body, complete: false }));
-        res.on('aborted', () => resolve({ body, complete: false }));
-      }).on('error', (error) => resolve({ error, body: '', complete: false }));
-    });
-    expect(r.complete).toBe(false);
-    expect(r.body).not.toContain('p2');
+  /** A raw client: what arrived, and whether the response completed. */
+  const fetchRaw = (url: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; complete: boolean }>((resolve) => {
+    http.get(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: false }));
+      res.on('aborted', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: false }));
+    }).on('error', () => resolve({ status: 0, headers: {}, body: '', complete: false }));
   });
 
-  it('an export whose upstream resets (before or during the body) is cut off and the gateway keeps serving', async () => {
+  /** ~200 KiB of public records: more than the gateway holds back before it starts answering */
+  const PREFIX_COUNT = 2000;
+  const publicRecord = (i: number) => ({ ...PUBLIC, _id: `k${i}` });
+
+  it('an export broken mid-stream (after its first bytes left) is cut off, never completed; the records before the fault arrived', async () => {
+    cases.set('brokenexport', (_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/json' });
+      s.write('{"data":[' + Array.from({ length: PREFIX_COUNT }, (_, i) => JSON.stringify(publicRecord(i))).join(',') + ',');
+      s.end('{"_id":"p2","timestamp":');
+    });
+    const r = await fetchRaw(`${gw.url}/api/v1/activities/export/json/?case=brokenexport`);
+    expect(r.status).toBe(200);
+    expect(r.complete).toBe(false);
+    expect(r.body).not.toContain('p2');
+    expect(r.body).toContain(`"k${PREFIX_COUNT - 1}"`);
+  });
+
+  it.each([
+    ['json: a broken array', '/api/v1/activities/export/json/', 'application/json', `{"data":[${JSON.stringify(PUBLIC)},${JSON.stringify(PRIVATE)},]}`],
+    ['json: the items path is missing', '/api/v1/activities/export/json/', 'application/json', `{"renamed":[${JSON.stringify(PRIVATE)}]}`],
+    ['csv: an unclosed quote', '/api/v1/activities/export/', 'text/csv', '_id,timestamp,userName\nk1,2026-07-01T00:00:00Z,ivan@contoso.com\np1,2026-07-01T00:00:00Z,"bob@contoso.com\n'],
+    ['ndjson: a first record over the size limit', '/api/v1/activities/export/ndjson/', 'application/x-ndjson', `${JSON.stringify(PUBLIC)}\n${JSON.stringify({ ...PRIVATE, pad: 'x'.repeat(5 * 1024 * 1024) })}\n`],
+  ])('an export unusable before its first byte left (%s) is the JSON 502 with X-Request-Id', async (name, path, type, body) => {
+    const c = `early-${name.replace(/\W+/g, '-')}`;
+    cases.set(c, (_q, s) => { s.writeHead(200, { 'content-type': type }); s.end(body); });
+    const r = await fetchRaw(`${gw.url}${path}?case=${c}`, { 'x-request-id': 'early-502' });
+    expect(r.status).toBe(502);
+    expect(r.complete).toBe(true);
+    expect(r.headers['x-request-id']).toBe('early-502');
+    expect(r.headers['content-type']).toMatch(/^application\/json/);
+    expect(JSON.parse(r.body).error).toMatchObject({ code: 'upstream_body_invalid', requestId: 'early-502' });
+    expect(r.body).not.toContain('bob@');
+    expect(r.body).not.toContain('ivan@');
+  });
+
+  it('an export whose upstream resets before the first byte left is the JSON 502; after it, a cut-off; the gateway keeps serving', async () => {
     cases.set('resetexport0', (_q, s) => { s.writeHead(200, { 'content-type': 'application/x-ndjson' }); s.flushHeaders(); setTimeout(() => s.socket?.destroy(), 30); });
     cases.set('resetexport1', (_q, s) => {
       s.writeHead(200, { 'content-type': 'application/x-ndjson' });
       s.write(JSON.stringify(PUBLIC) + '\n' + JSON.stringify(PRIVATE) + '\n' + '{"_id":"p3","user":{"userName":"bob@con');
       setTimeout(() => s.socket?.destroy(), 30);
     });
+    cases.set('resetexport2', (_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      s.write(Array.from({ length: PREFIX_COUNT }, (_, i) => JSON.stringify(publicRecord(i)) + '\n').join('') + JSON.stringify(PRIVATE) + '\n' + '{"_id":"p3","user":{"userName":"bob@con');
+      setTimeout(() => s.socket?.destroy(), 30);
+    });
     for (const name of ['resetexport0', 'resetexport1']) {
-      const r = await new Promise<{ body: string; complete: boolean }>((resolve) => {
-        http.get(`${gw.url}/api/v1/activities/export/ndjson/?case=${name}`, (res) => {
-          let body = '';
-          res.on('data', (c) => (body += c));
-          res.on('end', () => resolve({ body, complete: res.complete }));
-          res.on('error', () => resolve({ body, complete: false }));
-          res.on('aborted', () => resolve({ body, complete: false }));
-        }).on('error', () => resolve({ body: '', complete: false }));
-      });
-      expect(r.complete, name).toBe(false);
+      const r = await fetchRaw(`${gw.url}/api/v1/activities/export/ndjson/?case=${name}`);
+      expect(r.status, name).toBe(502);
+      expect(JSON.parse(r.body).error.code, name).toBe('upstream_unavailable');
+      expect(r.headers['x-request-id'], name).toBeTruthy();
       expect(r.body).not.toContain('bob@');
       expect(r.body).not.toContain('"p1"');
     }
+    const cut = await fetchRaw(`${gw.url}/api/v1/activities/export/ndjson/?case=resetexport2`);
+    expect(cut.status).toBe(200);
+    expect(cut.complete).toBe(false);
+    expect(cut.body).toContain(`"k${PREFIX_COUNT - 1}"`);
+    expect(cut.body).not.toContain('bob@');
+    expect(cut.body).not.toContain('"p1"');
     // the process is still alive and filtering
     cases.set('ok', (_q, s) => json(s, PAGE));
     const ok = await get(`${gw.url}/api/v1/activities/?case=ok`);

@@ -5,7 +5,7 @@
  * runs with production dependencies only (npm ci --omit=dev into a temp dir).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config/index.js';
 import { ROOT, ensureBuilt } from '../helpers/build.js';
+import { generateTestKey } from '../helpers/idp.js';
 
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
 
@@ -159,6 +160,8 @@ describe('the build output with production dependencies only', () => {
       for (const dev of ['typescript', 'vitest', 'fast-check', 'nock']) expect(existsSync(path.join(dir, 'node_modules', dev)), dev).toBe(false);
       expect(existsSync(path.join(dir, 'node_modules', 'express'))).toBe(true);
       const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('APG_')));
+      // the shipped gateway.yaml names config/jwks.json: check-config opens it, as the gateway does at start
+      await writeFile(path.join(dir, 'config', 'jwks.json'), JSON.stringify({ keys: [(await generateTestKey('ES256')).publicJwk] }));
       // cli.js imports the whole gateway statically, so a missing runtime dependency fails here
       const r = spawnSync(process.execPath, ['dist/cli.js', 'check-config', '--config', 'config/gateway.yaml'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
       expect(r.stderr).toBe('');

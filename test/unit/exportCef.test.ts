@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { createExportFilter, ExportStructureError, type ExportFilterOptions, type ExportFields } from '../../src/rewrite/export/index.js';
-import { cefFields, parseCefExtension } from '../../src/rewrite/export/cef.js';
+import { cefFields, parseCefExtension, readCefEvent } from '../../src/rewrite/export/cef.js';
+import { parseCefDate } from '../../src/privacy/time.js';
 
 import { run, chunked, hostile } from '../helpers/exportHarness.js';
 
@@ -12,7 +13,7 @@ function options(hideAsync = false, removed?: number[]): ExportFilterOptions {
     fromFields: (f: ExportFields) => ({
       id: f.id,
       actor: f.actor?.toLowerCase(),
-      timestamp: f.timestamp === undefined ? undefined : /^\d+$/.test(f.timestamp) ? Number(f.timestamp) : Date.parse(f.timestamp),
+      timestamp: typeof f.timestamp !== 'string' ? f.timestamp : /^\d+$/.test(f.timestamp) ? Number(f.timestamp) : Date.parse(f.timestamp),
       groups: f.groups ?? [],
       isApplication: false,
     }),
@@ -121,8 +122,8 @@ describe('cef export filter', () => {
     );
   });
 
-  test('fields: suser, rt before start, externalId, userTags; the last duplicate wins', () => {
-    const ext = parseCefExtension('<13>x CEF:0|a\\|b|c\\\\|d|e|f|g|start=1 rt=2 suser=x suser=Y@Z.com  externalId=E1 userTags=a;b cs1Label=UserTags cs1=c; ;d cs2=hr')!;
+  test('fields: suser, rt before start, externalId, userTags', () => {
+    const ext = parseCefExtension('<13>x CEF:0|a\\|b|c\\\\|d|e|f|g|start=1 rt=2 suser=Y@Z.com  externalId=E1 userTags=a;b cs1Label=UserTags cs1=c; ;d cs2=hr')!;
     expect(cefFields(ext)).toEqual({ id: 'E1', actor: 'Y@Z.com', timestamp: '2', groups: ['a', 'b', 'c', 'd'] });
     expect(cefFields(parseCefExtension('CEF:0|a|b|c|d|e|f|start=7')!).timestamp).toBe('7');
     expect(parseCefExtension('no cef here')).toBeNull();
@@ -136,5 +137,65 @@ describe('cef export filter', () => {
       expect(r.err).toBeInstanceOf(ExportStructureError);
       expect(r.out.toString()).not.toContain('PRIVATE');
     }
+  });
+});
+
+describe('CEF events the decision cannot trust are withheld', () => {
+  test('a decision key given twice: never decided on one of the two values', () => {
+    for (const line of [
+      'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com suser=bob@contoso.com rt=1',
+      'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 rt=2',
+      'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com start=1 start=2',
+      'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 userTags=hr userTags=x',
+      'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 cs1Label=userTags cs1=hr cs1=x',
+      'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 cs1Label=userTags cs1Label=other cs1=hr',
+      'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 externalId=1 externalId=2',
+    ]) expect(readCefEvent(line), line).toBeNull();
+    // other keys may repeat
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|msg=1 msg=2 suser=alice@contoso.com rt=1')).toMatchObject({ actor: 'alice@contoso.com' });
+  });
+
+  test('a decision value with an unescaped = is not separable: withheld; an escaped one is read', () => {
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com=bob@contoso.com rt=1')).toBeNull();
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1=2')).toBeNull();
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice\\=x@contoso.com rt=1')).toMatchObject({ actor: 'alice=x@contoso.com' });
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|request=https://x/?a=b suser=alice@contoso.com rt=1')).toMatchObject({ actor: 'alice@contoso.com' });
+  });
+
+  test('through the filter: such lines are removed, clean ones kept', async () => {
+    const lines = [
+      'CEF:0|v|p|1|1|n|5|suser=alice@contoso.com rt=1\n',
+      'CEF:0|v|p|1|2|n|5|suser=alice@contoso.com suser=bob@private rt=1\n',
+      'CEF:0|v|p|1|3|n|5|suser=alice@contoso.com rt=1=2\n',
+    ];
+    const r = await run(options(false), [Buffer.from(lines.join(''))]);
+    expect(r.err).toBeNull();
+    expect(r.out.toString()).toBe(lines[0]);
+  });
+});
+
+describe('CEF date forms', () => {
+  test.each([
+    ['Nov 26 2026 10:00:00', '2026-11-26T10:00:00.000Z'],
+    ['Nov 26 2026 10:00:00.123', '2026-11-26T10:00:00.123Z'],
+    ['Nov 26 2026 10:00:00 UTC', '2026-11-26T10:00:00.000Z'],
+    ['Nov 26 2026 10:00:00.5 GMT', '2026-11-26T10:00:00.500Z'],
+    ['Nov 26 2026 10:00:00 Z', '2026-11-26T10:00:00.000Z'],
+    ['Nov 26 2026 10:00:00 +02:00', '2026-11-26T08:00:00.000Z'],
+    ['Nov 26 2026 10:00:00.250 -0530', '2026-11-26T15:30:00.250Z'],
+    ['Nov 26 2026 10:00:00 GMT+01:00', '2026-11-26T09:00:00.000Z'],
+    ['jan 05 2026 23:59:59', '2026-01-05T23:59:59.000Z'],
+    ['Feb 29 2028 00:00:00', '2028-02-29T00:00:00.000Z'],
+  ])('%s', (text, iso) => {
+    expect(parseCefDate(text)).toBe(Date.parse(iso));
+  });
+
+  test.each(['Nov 26 10:00:00', 'Foo 26 2026 10:00:00', 'Feb 30 2026 10:00:00', 'Nov 26 2026 24:00:00', 'Nov 26 2026 10:00:00 CET', 'Nov 26 2026 10:00', '2026-11-26T10:00:00Z'])('unreadable: %s', (text) => {
+    expect(parseCefDate(text)).toBeUndefined();
+  });
+
+  test('rt in a CEF date form decides the record', () => {
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=Nov 26 2026 10:00:00.123 +01:00')).toMatchObject({ timestamp: Date.parse('2026-11-26T09:00:00.123Z') });
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com start=Mar 01 2026 00:00:00')).toMatchObject({ timestamp: Date.parse('2026-03-01T00:00:00Z') });
   });
 });

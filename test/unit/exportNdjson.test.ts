@@ -137,6 +137,14 @@ describe('ndjson export filter', () => {
     expect(r.out.toString()).toBe('{"id":"2"}\n');
   });
 
+  test('records framed before a fault in the same chunk are still passed on, then the error', async () => {
+    const long = JSON.stringify({ id: 'l', pad: 'x'.repeat(500) }) + '\n';
+    const hidden = JSON.stringify({ id: 'h', user: { userName: 'bob@private' }, mark: 'PRIVATE' }) + '\n';
+    const r = await run({ ...options(false), maxRecordBytes: 200 }, [Buffer.from('{"id":"1"}\n' + hidden + '{"id":"3"}\n' + long + '{"id":"4"}\n')]);
+    expect(r.err).toBeInstanceOf(ExportStructureError);
+    expect(r.out.toString()).toBe('{"id":"1"}\n{"id":"3"}\n');
+  });
+
   test('a line longer than maxRecordBytes cuts the stream off with ExportStructureError', async () => {
     const hidden = JSON.stringify({ id: 'h', user: { userName: 'bob@private' }, mark: 'PRIVATE' }) + '\n';
     const long = JSON.stringify({ id: 'l', pad: 'x'.repeat(500) }) + '\n';

@@ -25,7 +25,7 @@ beforeAll(async () => {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const root = resolve(import.meta.dirname, '../..');
   execFileSync(process.execPath, [
-    tsc, '--outDir', out, '--rootDir', join(root, 'src/governance'),
+    tsc, '--outDir', out, '--rootDir', join(root, 'src'),
     '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022',
     '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types'),
     join(root, 'src/governance/fileSink.ts'),
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await writeFile(join(out, 'package.json'), '{"type":"module"}\n');
   childScript = join(work, 'child.mjs');
   await writeFile(childScript, `
-import { openFileSink } from ${JSON.stringify(pathToFileURL(join(out, 'fileSink.js')).href)};
+import { openFileSink } from ${JSON.stringify(pathToFileURL(join(out, 'governance/fileSink.js')).href)};
 const sink = await openFileSink({ file: process.argv[2], instance: 'child' });
 let n = 0;
 async function worker() {

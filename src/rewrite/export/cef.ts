@@ -8,9 +8,12 @@
  * `csN` whose `csNLabel` is `userTags` (case-insensitive) — as ids separated
  * by `;`. Likewise the actor type (for the application matcher): an extension
  * key `actorType` or a `csN` labelled `actorType`. Nothing else is guessed. A line that is not a readable CEF event is
- * withheld. A duplicated key: the last wins (as for JSON records).
+ * withheld, and so is a line that gives a decision key twice or a decision value
+ * with an unescaped `=` (readCefEvent). Times: epoch ms, ISO-8601 with an offset, or
+ * the CEF date forms `MMM dd yyyy HH:mm:ss[.SSS][ zone]` (no zone = UTC).
  */
 import { isUtf8 } from 'node:buffer';
+import { parseCefDate } from '../../privacy/time.js';
 import type { ActivityFacts } from '../../privacy/types.js';
 import type { ExportFields, Op, RecordParser } from './index.js';
 import { LineFramer, isBlank, safely } from './ndjson.js';
@@ -19,8 +22,8 @@ const PIPE = 0x7c;
 const BACKSLASH = 0x5c;
 const KEY = /(?:^| )([A-Za-z0-9_.]+)=/g;
 
-/** The extension of a CEF line as key -> unescaped value, or null when the line is not CEF. */
-export function parseCefExtension(line: string): Map<string, string> | null {
+/** The extension of a CEF line as [key, raw (still escaped) value] in line order, or null when the line is not CEF. */
+export function parseCefEntries(line: string): Array<[string, string]> | null {
   const at = line.indexOf('CEF:');
   if (at < 0) return null;
   // seven unescaped pipes end the header (`\|` and `\\` are escapes there)
@@ -33,22 +36,55 @@ export function parseCefExtension(line: string): Map<string, string> | null {
   }
   if (pipes < 7) return null;
   const ext = line.slice(i + 1);
-  const fields = new Map<string, string>();
   const keys = [...ext.matchAll(KEY)];
   // text before the first key would be a value without a key: not a readable event
   const head = keys.length ? ext.slice(0, keys[0].index) : ext;
   if (head.trim() !== '') return null;
+  const entries: Array<[string, string]> = [];
   for (let k = 0; k < keys.length; k++) {
     const m = keys[k];
-    const from = m.index! + m[0].length;
-    const to = k + 1 < keys.length ? keys[k + 1].index! : ext.length;
-    fields.set(m[1], unescapeValue(ext.slice(from, to)));
+    const from = m.index + m[0].length;
+    const to = k + 1 < keys.length ? keys[k + 1].index : ext.length;
+    entries.push([m[1], ext.slice(from, to)]);
   }
-  return fields;
+  return entries;
+}
+
+/** The extension of a CEF line as key -> unescaped value (a repeated key: the last), or null when the line is not CEF. */
+export function parseCefExtension(line: string): Map<string, string> | null {
+  const entries = parseCefEntries(line);
+  return entries && new Map(entries.map(([k, v]) => [k, unescapeValue(v)]));
+}
+
+/** Keys the decision reads: suser, rt, start, externalId, userTags, actorType and every csN / csNLabel. */
+const DECISION_KEY = /^(?:suser|rt|start|externalId|userTags|actorType|cs\d+(?:Label)?)$/;
+/** an `=` not escaped by a backslash */
+const BARE_EQUALS = /(?:^|[^\\])(?:\\\\)*=/;
+
+/**
+ * The decision fields of a CEF line, or null when it cannot be decided on: not CEF, a
+ * decision key given twice (`suser=a … suser=b`: consumers disagree on which counts), or
+ * a decision value holding an unescaped `=` (where it ends is a guess).
+ */
+export function readCefEvent(line: string): ExportFields | null {
+  const entries = parseCefEntries(line);
+  if (!entries) return null;
+  const seen = new Set<string>();
+  for (const [key, raw] of entries) {
+    if (!DECISION_KEY.test(key)) continue;
+    if (seen.has(key) || BARE_EQUALS.test(raw)) return null;
+    seen.add(key);
+  }
+  return cefFields(new Map(entries.map(([k, v]) => [k, unescapeValue(v)])));
 }
 
 function unescapeValue(v: string): string {
   return v.replace(/\\([\\=nr])/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
+}
+
+/** A CEF date form as epoch ms; other forms (epoch ms, ISO-8601) stay text for the shared reader. */
+function cefTime(v: string | undefined): string | number | undefined {
+  return v === undefined ? undefined : parseCefDate(v) ?? v;
 }
 
 /** The fields the decision needs, from a parsed extension. */
@@ -73,7 +109,7 @@ export function cefFields(ext: Map<string, string>): ExportFields {
   return {
     id: trimmed('externalId'),
     actor: trimmed('suser'),
-    timestamp: trimmed('rt') ?? trimmed('start'),
+    timestamp: cefTime(trimmed('rt') ?? trimmed('start')),
     groups,
     application: application?.trim() || undefined,
   };
@@ -98,6 +134,6 @@ export function cefParser(o: { fromFields: (f: ExportFields) => ActivityFacts; m
 
 function readLine(line: Buffer, fromFields: (f: ExportFields) => ActivityFacts): ActivityFacts | null {
   if (!isUtf8(line)) return null;
-  const ext = parseCefExtension(line.toString('utf8').replace(/\r?\n$/, ''));
-  return ext ? safely(fromFields, cefFields(ext)) : null;
+  const fields = readCefEvent(line.toString('utf8').replace(/\r?\n$/, ''));
+  return fields ? safely(fromFields, fields) : null;
 }

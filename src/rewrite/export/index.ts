@@ -9,6 +9,7 @@
  * before the current one has been decided and pushed.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { ERRORS, GatewayError } from '../../errors.js';
 import type { ActivityFacts, HideBatch } from '../../privacy/types.js';
 import { ndjsonParser } from './ndjson.js';
 import { jsonArrayParser } from './jsonArray.js';
@@ -20,7 +21,8 @@ export type ExportFormat = 'ndjson' | 'json' | 'csv' | 'cef';
 export interface ExportFields {
   id?: string;
   actor?: string;
-  timestamp?: string;
+  /** text as the format carries it, or epoch ms already read (CEF date forms) */
+  timestamp?: string | number;
   groups?: string[];
   application?: string;
 }
@@ -54,10 +56,9 @@ export interface ExportFilterOptions {
 }
 
 /** The export cannot be filtered safely (malformed, truncated, oversized): the stream is cut off. */
-export class ExportStructureError extends Error {
+export class ExportStructureError extends GatewayError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ExportStructureError';
+    super('upstream_body_invalid', message, { ...options, publicMessage: ERRORS.upstream_body_invalid.message });
   }
 }
 
@@ -120,7 +121,7 @@ class ExportFilter extends Transform {
     try {
       this.parser.push(chunk, ops);
     } catch (err) {
-      cb(structural(err));
+      this.failAfter(ops, structural(err), cb);
       return;
     }
     this.settle(ops, cb);
@@ -131,10 +132,22 @@ class ExportFilter extends Transform {
     try {
       this.parser.end(ops);
     } catch (err) {
-      cb(structural(err));
+      this.failAfter(ops, structural(err), cb);
       return;
     }
     this.settle(ops, cb);
+  }
+
+  /**
+   * The stream broke: the records framed before the fault are still decided and
+   * passed on (a consumer already streaming keeps them), then the error ends the stream.
+   */
+  private failAfter(ops: Op[], err: Error, cb: TransformCallback): void {
+    if (ops.length === 0) {
+      cb(err);
+      return;
+    }
+    this.settle(ops, (settleErr) => cb(settleErr ?? err));
   }
 
   /** Decides the chunk's records in one batch, then pushes what is kept. */
