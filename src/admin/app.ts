@@ -212,7 +212,9 @@ export function createAdminApp(deps: AdminDeps) {
     const principal = String(req.params.principal).toLowerCase();
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);
+      // an expired permission counts as absent, as everywhere else (not listed; granting again is 201)
+      const rec = state.current().permissions.find((p) => p.principal === principal);
+      if (!rec || isExpired(rec, now())) throw new GatewayError('not_found', `${principal} has no permission.`);
       await audit(req, res, 'reveal-permission.revoked', principal);
       await state.revoke(principal);
       res.status(204).end();

@@ -277,6 +277,8 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(denied).not.toHaveProperty('privateActivities');
     expect(denied.token!.iss).toBe(ISS);
     expect((await adminApi('GET', 'privacy/permissions')).json().permissions.map((p: any) => p.principal)).not.toContain('dave@contoso.com');
+    // expired counts as absent
+    expect((await adminApi('DELETE', 'privacy/permissions/dave@contoso.com')).status).toBe(404);
     expect(await (await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_reveals_total\{outcome="expired"\} [1-9]/);
     // granting again after the expiry is a new grant
     const again = await adminApi('POST', 'privacy/permissions', { principal: 'dave@contoso.com' });
