@@ -15,9 +15,10 @@ export const LOCK_KEYS = {
 
 /**
  * 1: governance log and state tables; 2: state_meta (the "seeded" marker);
- * 3: scoped and time-boxed permissions, indexes for governance queries
+ * 3: scoped and time-boxed permissions, indexes for governance queries;
+ * 4: reveal requests (four-eyes approval)
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** state_meta key whose presence means the state tables have been seeded from config once */
 export const SEEDED_KEY = 'seeded';
@@ -74,6 +75,16 @@ const SCHEMA_V3 = [
   `CREATE INDEX IF NOT EXISTS governance_log_time ON governance_log (time)`,
 ];
 
+const SCHEMA_V4 = [
+  // SPEC §11: one row per request; `doc` is the whole request, `status` lets a decision
+  // be a conditional UPDATE (exactly one of two racing decisions wins)
+  `CREATE TABLE IF NOT EXISTS reveal_requests (
+     id text PRIMARY KEY,
+     created_at timestamptz NOT NULL,
+     status text NOT NULL,
+     doc jsonb NOT NULL)`,
+];
+
 export interface MigrateOptions {
   /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
   then?: (client: pg.PoolClient) => Promise<void>;
@@ -86,7 +97,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3]) await client.query(stmt);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4]) await client.query(stmt);
       for (let v = 1; v <= SCHEMA_VERSION; v++) {
         await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
       }

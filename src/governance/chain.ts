@@ -72,6 +72,7 @@ export function buildEntry(
     e.permission = p;
   }
   if (input.denial !== undefined) e.denial = { code: input.denial.code, message: input.denial.message };
+  if (input.revealRequest !== undefined) e.revealRequest = input.revealRequest;
   if (input.token !== undefined) {
     const t: Record<string, string> = {};
     if (input.token.iss !== undefined) t.iss = input.token.iss;

@@ -10,7 +10,10 @@ export type GovernanceAction =
   | 'privacy-group.removed'
   | 'reveal-permission.granted'
   | 'reveal-permission.revoked'
-  | 'private-activities.denied';
+  | 'private-activities.denied'
+  | 'reveal-request.created'
+  | 'reveal-request.approved'
+  | 'reveal-request.denied';
 
 export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
   'private-activities.viewed',
@@ -19,6 +22,9 @@ export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
   'reveal-permission.granted',
   'reveal-permission.revoked',
   'private-activities.denied',
+  'reveal-request.created',
+  'reveal-request.approved',
+  'reveal-request.denied',
 ];
 
 /** At most this many activity ids are recorded per entry (SPEC §6). */
@@ -48,6 +54,8 @@ export interface GovernanceEntryInput {
   permission?: { groups?: string[]; expiresAt?: string };
   /** SPEC §10: why a reveal was refused */
   denial?: { code: string; message: string };
+  /** SPEC §11: the approved reveal request a reveal used */
+  revealRequest?: string;
   token?: { iss?: string; jti?: string };
 }
 

@@ -1,5 +1,9 @@
+import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
-import { StateConflictError, StateNotFoundError, type PermissionLimits, type PermissionRecord, type PrivacyState } from './types.js';
+import {
+  StateConflictError, StateNotFoundError,
+  type PermissionLimits, type PermissionRecord, type PrivacyState, type RevealRequestDecision,
+} from './types.js';
 
 /**
  * Pure state transitions shared by every store, so the file and PostgreSQL
@@ -53,6 +57,49 @@ export function withPermissionRevoked(state: PrivacyState, principal: string): [
   return [{ ...state, permissions: state.permissions.filter((x) => x !== rec) }, rec];
 }
 
+export function withRevealRequestCreated(state: PrivacyState, request: RevealRequest): [PrivacyState, RevealRequest] {
+  const requests = state.revealRequests ?? [];
+  if (requests.some((r) => r.id === request.id)) throw new StateConflictError(`reveal request ${request.id} exists`);
+  return [{ ...state, revealRequests: [...requests, request] }, request];
+}
+
+/** pending → approved (window [at, at + durationMin)) or denied; anything else is a conflict: one decision wins. */
+export function withRevealRequestDecided(state: PrivacyState, id: string, d: RevealRequestDecision): [PrivacyState, RevealRequest] {
+  const requests = state.revealRequests ?? [];
+  const current = requests.find((r) => r.id === id);
+  if (!current) throw new StateNotFoundError(`reveal request ${id} does not exist`);
+  if (current.status !== 'pending') throw new StateConflictError(`reveal request ${id} is already ${current.status}`);
+  const decidedAt = new Date(d.at).toISOString();
+  const next: RevealRequest = d.status === 'approved'
+    ? { ...current, status: 'approved', approvedBy: d.by, validFrom: decidedAt, validUntil: new Date(d.at + current.durationMin * 60_000).toISOString(), decidedAt }
+    : { ...current, status: 'denied', deniedBy: d.by, decidedAt };
+  if (d.comment !== undefined) next.comment = d.comment;
+  return [{ ...state, revealRequests: requests.map((r) => (r === current ? next : r)) }, next];
+}
+
+const REQUEST_STATUSES = new Set(['pending', 'approved', 'denied']);
+
+function parseRevealRequest(v: unknown, fail: (why: string) => never): RevealRequest {
+  const r = v as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null) return fail('bad reveal request');
+  const str = (k: string): boolean => typeof r[k] === 'string';
+  if (!str('id') || !REQUEST_STATUSES.has(r.status as string) || !str('requester') || !str('reason') || !str('createdAt')
+    || !Number.isSafeInteger(r.durationMin)) fail('bad reveal request');
+  const scope = r.scope as { groups?: unknown; actors?: unknown } | null;
+  if (typeof scope !== 'object' || scope === null || !Array.isArray(scope.groups) || !Array.isArray(scope.actors)) fail('bad reveal request scope');
+  // an approved request without a readable window would be unbounded: refuse the document (fail closed)
+  if (r.status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil))))) fail('bad reveal request window');
+  const out: RevealRequest = {
+    id: r.id as string, status: r.status as RevealRequest['status'], requester: (r.requester as string).toLowerCase(), reason: r.reason as string,
+    scope: { groups: (scope!.groups as unknown[]).map(String), actors: (scope!.actors as unknown[]).map(String) },
+    durationMin: r.durationMin as number, createdAt: r.createdAt as string,
+  };
+  for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment'] as const) {
+    if (typeof r[k] === 'string') out[k] = r[k] as string;
+  }
+  return out;
+}
+
 export interface StateSeed {
   groups: { id: string; name?: string; privateSince: number; privateUntil?: number | null }[];
   permissions: string[];
@@ -62,6 +109,7 @@ export function seedState(seed: StateSeed, now: number): PrivacyState {
   return {
     groups: seed.groups.map((g) => ({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
     permissions: seed.permissions.map((p) => ({ principal: p.toLowerCase(), grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
+    revealRequests: [],
   };
 }
 
@@ -93,5 +141,7 @@ export function parseState(doc: unknown): PrivacyState {
     }
     return rec;
   });
-  return { groups, permissions };
+  if (d.revealRequests !== undefined && d.revealRequests !== null && !Array.isArray(d.revealRequests)) fail('revealRequests is not a list');
+  const revealRequests = ((d.revealRequests ?? []) as unknown[]).map((r) => parseRevealRequest(r, fail));
+  return { groups, permissions, revealRequests };
 }

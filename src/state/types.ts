@@ -1,4 +1,5 @@
 import { ERRORS, GatewayError } from '../errors.js';
+import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
 
 export interface PermissionRecord {
@@ -22,6 +23,17 @@ export interface PrivacyState {
   /** every interval ever recorded, oldest first; an open interval has privateUntil null */
   groups: GroupInterval[];
   permissions: PermissionRecord[];
+  /** SPEC §11 reveal requests, oldest first (absent = none) */
+  revealRequests?: RevealRequest[];
+}
+
+/** SPEC §11: the decision on a pending reveal request. */
+export interface RevealRequestDecision {
+  status: 'approved' | 'denied';
+  by: string;
+  /** epoch ms */
+  at: number;
+  comment?: string;
 }
 
 /** The change contradicts the current state (already private, already granted): 409. */
@@ -57,6 +69,10 @@ export interface StateStore {
   /** Conflict when an active (unexpired at `now`) permission exists; an expired one is replaced. */
   grant(principal: string, by: string, now: number, limits?: PermissionLimits): Promise<PermissionRecord>;
   revoke(principal: string): Promise<PermissionRecord>;
+  /** SPEC §11: conflict when the id exists */
+  createRevealRequest(request: RevealRequest): Promise<RevealRequest>;
+  /** SPEC §11: not found when unknown, conflict when no longer pending (exactly one decision wins) */
+  decideRevealRequest(id: string, decision: RevealRequestDecision): Promise<RevealRequest>;
   /** subscribe to changes (from this instance or, for shared stores, from others) */
   onChange(listener: (state: PrivacyState) => void): () => void;
   healthy(): boolean;
