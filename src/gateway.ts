@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
 import { interimKnownGroups } from './directory/knownGroups.js';
+import { createWebhook, type Webhook } from './notify/webhook.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
 import { openPostgresSink } from './governance/postgresSink.js';
@@ -125,8 +126,20 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
 
   const now = opts.now ?? Date.now;
   const knownGroups = interimKnownGroups({ directoryGroups: () => runtime.config.directory.groups ?? {}, state: () => state.current() });
+  // SPEC §11 notifications: one webhook per configured URL, never blocking a request
+  let webhook: { url: string; hook: Webhook } | undefined;
+  const notify = (event: string, request: unknown): void => {
+    const url = runtime.config.reveal.approval?.webhookUrl;
+    if (!url) return;
+    if (webhook?.url !== url) webhook = { url, hook: createWebhook({ url, onFailure: (e, err) => logger.warn({ msg: 'webhook delivery failed', event: e, error: err instanceof Error ? err.message : String(err) }) }) };
+    webhook.hook.notify(event, request);
+  };
   const admin = createAdminApp({
     state: () => state,
+    reveal: () => runtime.config.reveal,
+    permission: (p) => engine.permission(p),
+    memberOfAny: (p, g) => engine.memberOfAny(p, g),
+    notify,
     knownGroups,
     now,
     governance: () => governance,

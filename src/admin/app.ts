@@ -10,11 +10,20 @@ import type { Metrics } from '../metrics.js';
 import { parseTimestamp } from '../privacy/time.js';
 import { activePermissions, isExpired } from '../state/mutations.js';
 import type { PermissionLimits, StateStore } from '../state/types.js';
+import type { GatewayConfig } from '../config/index.js';
+import type { RevealRequest } from '../privacy/approval.js';
+import type { PermissionFacts } from '../privacy/grant.js';
 import { parseGovernanceQuery } from './governanceQuery.js';
+import { revealRequestsRouter, type RequestEvent } from './revealRequests.js';
 import { streamEntries } from './governanceStream.js';
 
 export interface AdminDeps {
   state: () => StateStore;
+  /** SPEC §11 four-eyes approval: the reveal config, permissions, approver groups, notifications */
+  reveal: () => GatewayConfig['reveal'];
+  permission: (principal: string) => PermissionFacts | undefined;
+  memberOfAny: (principal: string, groups: readonly string[]) => Promise<boolean | 'unknown'>;
+  notify: (event: RequestEvent, request: RevealRequest) => void;
   /** SPEC §9 catalogue check for the `groups` of a scoped permission */
   knownGroups: KnownGroups;
   governance: () => GovernanceSink | null;
@@ -129,7 +138,7 @@ export function createAdminApp(deps: AdminDeps) {
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
 
-  const audit = async (req: Request, res: Response, action: GovernanceAction, target: string, extra: Pick<GovernanceEntryInput, 'permission'> = {}): Promise<void> => {
+  const audit = async (req: Request, res: Response, action: GovernanceAction, target: string, extra: Pick<GovernanceEntryInput, 'permission' | 'reason' | 'scope'> = {}): Promise<void> => {
     const sink = deps.governance();
     if (!sink) throw new GovernanceUnavailableError('no governance sink');
     const ctx = exchangeOf(res);
@@ -230,6 +239,21 @@ export function createAdminApp(deps: AdminDeps) {
     if (format === 'json') return void res.json(await sink.read({ ...filter, limit }));
     await streamEntries(res, sink.stream(filter), format, limit);
   });
+
+  api.use(revealRequestsRouter({
+    state: deps.state,
+    reveal: deps.reveal,
+    permission: deps.permission,
+    memberOfAny: deps.memberOfAny,
+    knownGroups: deps.knownGroups,
+    now,
+    notify: deps.notify,
+    audit,
+    serialised,
+    adminOf,
+    queryOf: (res) => exchangeOf(res).query,
+    badBody,
+  }));
 
   api.get('/governance/verify', async (_req, res) => {
     const sink = deps.governance();

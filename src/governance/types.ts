@@ -49,7 +49,7 @@ export interface GovernanceEntryInput {
   /** SPEC §10: the reveal's reason, trimmed */
   reason?: string;
   /** SPEC §10: the reveal's scope header */
-  scope?: { groups: string[]; actors: string[] };
+  scope?: { groups: readonly string[]; actors: readonly string[] };
   /** SPEC §10: a granted permission's limits, each only when given */
   permission?: { groups?: string[]; expiresAt?: string };
   /** SPEC §10: why a reveal was refused */

@@ -21,6 +21,7 @@ import type { GovernanceEntryInput, GovernanceRequestInfo, GovernanceSink } from
 import type { IdentityResult } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { checkApproval, type RevealRequest } from '../privacy/approval.js';
 import { decideGrant, type PermissionFacts } from '../privacy/grant.js';
 import type { RevealLimits, RevealScope } from '../privacy/revealFilter.js';
 import { parseReason, parseScope, RevealInputError } from '../privacy/revealInput.js';
@@ -41,6 +42,8 @@ export interface RevealExchange {
 export interface AccountableRevealDeps {
   config: GatewayConfig;
   permission: (principal: string) => PermissionFacts | undefined;
+  /** SPEC §11: reveal requests by id (the state this instance last saw) */
+  revealRequest: (id: string) => RevealRequest | undefined;
   now: () => number;
   knownGroups: KnownGroups;
   governance: () => GovernanceSink | null;
@@ -52,7 +55,12 @@ export interface GrantedReveal {
   reason?: string;
   scope?: RevealScope;
   limits: RevealLimits;
+  /** SPEC §11: the approved request the reveal happens under */
+  revealRequest?: string;
 }
+
+/** SPEC §11: the header naming the approved reveal request. */
+export const REVEAL_REQUEST_HEADER = 'x-reveal-request';
 
 export function requestInfo(ctx: RevealExchange): GovernanceRequestInfo {
   const { req } = ctx;
@@ -73,6 +81,7 @@ export async function authorizeReveal(
 ): Promise<GrantedReveal> {
   const cfg = deps.config.reveal;
   const { req } = ctx;
+  if (cfg.approval) return authorizeApproved(deps, ctx, caller, via);
   let inputError: RevealInputError | undefined;
   let reason: string | undefined;
   let scope: RevealScope | undefined;
@@ -120,18 +129,49 @@ export async function authorizeReveal(
 }
 
 /**
+ * SPEC §11: with four-eyes approval on, a reveal happens only inside an approved
+ * request of the caller's, named in X-Reveal-Request; the request's reason and
+ * scope apply (the reveal's own reason and scope headers are ignored). The
+ * permission is checked first, exactly as without approval.
+ */
+async function authorizeApproved(deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token'): Promise<GrantedReveal> {
+  const raw = ctx.req.headers[REVEAL_REQUEST_HEADER];
+  const id = typeof raw === 'string' ? raw.trim() : undefined;
+  const request = id === undefined || id === '' ? undefined : deps.revealRequest(id);
+  const now = deps.now();
+  const decision = decideGrant(caller.isAdmin, deps.permission(caller.principal), now, request?.scope);
+  ctx.reason = request?.reason !== undefined;
+  if (!decision.granted) {
+    deps.metrics.reveals.inc({ outcome: decision.why === 'expired' ? 'expired' : 'forbidden' });
+    await recordDenial(deps, ctx, caller, via, { code: 'reveal_forbidden', message: decision.message }, undefined, undefined, request?.id);
+    throw new GatewayError('reveal_forbidden', decision.message);
+  }
+  const check = checkApproval(id, request, caller.principal, now);
+  if (!check.ok) {
+    ctx.reason = false;
+    deps.metrics.reveals.inc({ outcome: 'approval_required' });
+    await recordDenial(deps, ctx, caller, via, { code: 'approval_required', message: check.message }, undefined, undefined, request?.id);
+    throw new GatewayError('approval_required', check.message);
+  }
+  const out: GrantedReveal = { limits: decision.limits, reason: check.request.reason, revealRequest: check.request.id };
+  if (check.request.scope) out.scope = check.request.scope;
+  return out;
+}
+
+/**
  * The `private-activities.denied` entry, before the 403 goes out. Its failure is
  * logged and counted, never turned into another answer: the caller was refused
  * either way, and a refused caller must not learn about the audit store.
  */
 async function recordDenial(
   deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token',
-  denial: { code: string; message: string }, reason: string | undefined, scope: RevealScope | undefined,
+  denial: { code: string; message: string }, reason: string | undefined, scope: RevealScope | undefined, revealRequest?: string,
 ): Promise<void> {
   const input: GovernanceEntryInput = { action: 'private-activities.denied', principal: caller.principal, via, request: requestInfo(ctx) };
   if (reason !== undefined) input.reason = reason;
   if (scope !== undefined) input.scope = { groups: [...scope.groups], actors: [...scope.actors] };
   input.denial = denial;
+  if (revealRequest !== undefined) input.revealRequest = revealRequest;
   input.token = token(caller);
   try {
     const sink = deps.governance();
@@ -153,6 +193,7 @@ export function viewedEntry(
   };
   if (granted.reason !== undefined) input.reason = granted.reason;
   if (granted.scope !== undefined) input.scope = { groups: [...granted.scope.groups], actors: [...granted.scope.actors] };
+  if (granted.revealRequest !== undefined) input.revealRequest = granted.revealRequest;
   input.token = token(caller);
   return input;
 }

@@ -101,7 +101,7 @@ export function createPipeline(deps: PipelineDeps) {
 
     // 3–4. identity and reveal
     if (filtered) {
-      const accountable = { config: rt.config, permission: (p: string) => engine.permission(p), now: deps.now, knownGroups: deps.knownGroups, governance: deps.governance, metrics, logger };
+      const accountable = { config: rt.config, permission: (p: string) => engine.permission(p), revealRequest: (id: string) => engine.revealRequest(id), now: deps.now, knownGroups: deps.knownGroups, governance: deps.governance, metrics, logger };
       ex.reveal = await decideReveal({ headers: req.headers, routeKind: route.kind, reveal: rt.config.reveal, identity: rt.identity }, {
         authorize: (id, via) => authorizeReveal(accountable, ex, id, via), metrics,
       });

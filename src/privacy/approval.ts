@@ -13,7 +13,8 @@ export interface RevealRequest {
   /** lower-cased principal */
   requester: string;
   reason: string;
-  scope: RevealScope;
+  /** absent: the reveal is not narrowed beyond the requester's permission */
+  scope?: RevealScope;
   durationMin: number;
   /** ISO-8601 */
   createdAt: string;

@@ -1,7 +1,8 @@
 import type { StateStore, PrivacyState } from '../state/types.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
 import { permissionExpired, type PermissionFacts } from './grant.js';
-import { combineMembership, staticMembership } from './membership.js';
+import type { RevealRequest } from './approval.js';
+import { combineMembership, isIncomplete, staticMembership } from './membership.js';
 import { makeRevealBatch, type RevealBatch, type RevealLimits } from './revealFilter.js';
 import type { HideBatch, Membership, PolicySnapshot } from './types.js';
 
@@ -19,7 +20,10 @@ export interface EngineOptions {
  * request reads one consistent snapshot without locks.
  */
 export class PrivacyEngine {
-  private snapshot!: { policy: CompiledPolicy; hide: HideBatch; permissions: Map<string, PermissionFacts>; membership: Membership };
+  private snapshot!: {
+    policy: CompiledPolicy; hide: HideBatch; permissions: Map<string, PermissionFacts>; membership: Membership;
+    requests: Map<string, RevealRequest>;
+  };
   private unsubscribe: () => void;
 
   constructor(private opts: EngineOptions, private readonly state: StateStore) {
@@ -44,6 +48,7 @@ export class PrivacyEngine {
       membership,
       hide: makeHideBatch(policy, membership),
       permissions: new Map(s.permissions.map((p) => [p.principal.toLowerCase(), p])),
+      requests: new Map((s.revealRequests ?? []).map((r) => [r.id, r])),
     };
   }
 
@@ -72,6 +77,33 @@ export class PrivacyEngine {
       const dynamic = await directory.prefetch(principals);
       return makeRevealBatch(snap.policy, combineMembership(snap.membership, dynamic), limits)(facts);
     };
+  }
+
+  /** SPEC §11: a reveal request by id, as this instance last saw the state */
+  revealRequest(id: string): RevealRequest | undefined {
+    return this.snapshot.requests.get(id);
+  }
+
+  /**
+   * Is the principal a member (directory, nested included) of any of these groups?
+   * 'unknown' when a source failed and what answered does not settle it.
+   */
+  async memberOfAny(principal: string, groups: readonly string[]): Promise<boolean | 'unknown'> {
+    if (groups.length === 0) return false;
+    const snap = this.snapshot;
+    const directory = this.opts.directory;
+    let m = snap.membership;
+    if (directory) {
+      try {
+        m = combineMembership(snap.membership, await directory.prefetch([principal]));
+      } catch {
+        return 'unknown';
+      }
+    }
+    const r = m(principal);
+    if (r === 'unknown') return 'unknown';
+    if (groups.some((g) => r.has(g))) return true;
+    return isIncomplete(r) ? 'unknown' : false;
   }
 
   /** The principal's permission record, expired or not (the caller decides with its clock); undefined when none. */

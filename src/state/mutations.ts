@@ -85,15 +85,15 @@ function parseRevealRequest(v: unknown, fail: (why: string) => never): RevealReq
   const str = (k: string): boolean => typeof r[k] === 'string';
   if (!str('id') || !REQUEST_STATUSES.has(r.status as string) || !str('requester') || !str('reason') || !str('createdAt')
     || !Number.isSafeInteger(r.durationMin)) fail('bad reveal request');
-  const scope = r.scope as { groups?: unknown; actors?: unknown } | null;
-  if (typeof scope !== 'object' || scope === null || !Array.isArray(scope.groups) || !Array.isArray(scope.actors)) fail('bad reveal request scope');
+  const scope = r.scope as { groups?: unknown; actors?: unknown } | null | undefined;
+  if (scope !== undefined && scope !== null && (typeof scope !== 'object' || !Array.isArray(scope.groups) || !Array.isArray(scope.actors))) fail('bad reveal request scope');
   // an approved request without a readable window would be unbounded: refuse the document (fail closed)
   if (r.status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil))))) fail('bad reveal request window');
   const out: RevealRequest = {
     id: r.id as string, status: r.status as RevealRequest['status'], requester: (r.requester as string).toLowerCase(), reason: r.reason as string,
-    scope: { groups: (scope!.groups as unknown[]).map(String), actors: (scope!.actors as unknown[]).map(String) },
     durationMin: r.durationMin as number, createdAt: r.createdAt as string,
   };
+  if (scope) out.scope = { groups: (scope.groups as unknown[]).map(String), actors: (scope.actors as unknown[]).map(String) };
   for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment'] as const) {
     if (typeof r[k] === 'string') out[k] = r[k] as string;
   }
