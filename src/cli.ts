@@ -11,6 +11,8 @@ Usage:
   apg serve [--config FILE]                 run the gateway
   apg check-config [--config FILE]          validate a configuration file (exit 1 on any problem)
   apg governance verify [--config FILE]     re-compute the governance hash chain (exit 1 if broken)
+        [--checkpoints FILE --public-key PEM]  also check signed checkpoints (one JWS a line) against
+                                            the chain: bad signature, truncation, rewrite (exit 1)
 
 Without --config: $APG_CONFIG, else config/gateway.yaml.
 `;
@@ -61,7 +63,12 @@ async function serve(file: string): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      checkpoints: { type: 'string' },
+      'public-key': { type: 'string' },
+    },
     allowPositionals: true,
   });
   if (values.help) { process.stdout.write(USAGE); return 0; }
@@ -83,12 +90,22 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== 'verify') break;
       const config = load(file);
       if (!config) return 1;
+      if ((values.checkpoints === undefined) !== (values['public-key'] === undefined)) {
+        process.stderr.write('apg governance verify: --checkpoints and --public-key go together\n');
+        return 2;
+      }
+      let code: number;
       if (config.governance.sink === 'postgres') {
         const { verifyPostgres } = await import('./governance/postgresVerify.js');
-        const r = await verifyPostgres(config.governance.postgresUrl!);
-        return report(r);
+        code = report(await verifyPostgres(config.governance.postgresUrl!));
+      } else {
+        code = report(await verifyFile(config.governance.file));
       }
-      return report(await verifyFile(config.governance.file));
+      if (values.checkpoints !== undefined && values['public-key'] !== undefined) {
+        const { checkCheckpoints } = await import('./governance/checkpointCli.js');
+        code = Math.max(code, await checkCheckpoints(config, values.checkpoints, values['public-key']));
+      }
+      return code;
     }
   }
   process.stderr.write(USAGE);

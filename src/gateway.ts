@@ -6,6 +6,7 @@ import { interimKnownGroups } from './directory/knownGroups.js';
 import { createWebhook, type Webhook } from './notify/webhook.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
+import { startForwarding, type Forwarding } from './governance/forward/index.js';
 import { openPostgresSink } from './governance/postgresSink.js';
 import { openPostgresStateStore } from './state/postgresStore.js';
 import type { GovernanceSink } from './governance/types.js';
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   stores?: { state: StateStore; governance: GovernanceSink };
   /** the clock permissions expire by (tests inject one); default Date.now */
   now?: () => number;
+  /** forwarding knobs for tests: clock, poll and lease intervals */
+  forwarding?: { now?: () => number; pollMs?: number; leaseRetryMs?: number };
 }
 
 export interface Gateway {
@@ -43,6 +46,8 @@ export interface Gateway {
   metrics: Metrics;
   state: StateStore;
   governance: GovernanceSink;
+  /** delivery of the governance log to SIEM targets and its checkpoints (SPEC §12) */
+  forwarding: Forwarding;
   engine: PrivacyEngine;
   logger: Logger;
   config(): GatewayConfig;
@@ -53,14 +58,14 @@ export interface Gateway {
 }
 
 async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<Runtime> {
-  const spec = config.activities as unknown as ActivitiesSpec;
+  const spec: ActivitiesSpec = config.activities;
   const identity: IdentityVerifier | null = config.identity ? await createIdentityVerifier({ ...config.identity }) : null;
   const target = new URL(config.upstream.url);
   const sameTarget = previous && previous.target.origin === target.origin;
   const extract = compileExtractor(spec);
   return {
     config,
-    routes: compileRoutes(config.routes as unknown as RouteSpec[]),
+    routes: compileRoutes(config.routes),
     extract,
     read: compileFieldReader(spec, extract),
     fromFields: (fields) => factsFromFields(fields, spec),
@@ -109,7 +114,18 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const instance = opts.instance ?? process.env.APG_INSTANCE ?? os.hostname();
   const logger = opts.logger ?? createLogger(initial.logging.level, instance);
   const metrics = createMetrics();
-  const { state, governance } = opts.stores ?? await openStores(initial, instance, logger);
+  const stores = opts.stores ?? await openStores(initial, instance, logger);
+  const { state } = stores;
+  let forwarding: Forwarding;
+  try {
+    forwarding = await startForwarding({ config: initial.governance, sink: stores.governance, instance, logger, metrics, ...opts.forwarding });
+  } catch (err) {
+    await stores.governance.close();
+    await state.close();
+    throw err;
+  }
+  // every committed entry wakes the forwarders; they read it back from the sink, never delaying the request
+  const governance = notifyOnAppend(stores.governance, () => forwarding.wake());
   let runtime = await buildRuntime(initial);
   let engineOpts = engineOptions(initial);
   const engine = new PrivacyEngine(engineOpts, state);
@@ -147,6 +163,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     ready,
     logger,
+    checkpoint: () => forwarding.checkpoint(),
   });
 
   const pipeline = createPipeline({
@@ -180,6 +197,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     state,
     governance,
+    forwarding,
     engine,
     logger,
     config: () => runtime.config,
@@ -212,10 +230,27 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.identity?.close();
         engine.close();
         engineOpts.directory?.close();
+        await forwarding.close();
         await governance.close();
         await state.close();
       })();
       return closing;
     },
+  };
+}
+
+/** The sink, with `onCommitted` told after each append that resolved. */
+function notifyOnAppend(sink: GovernanceSink, onCommitted: () => void): GovernanceSink {
+  return {
+    append: (input) => sink.append(input).then((entry) => {
+      try { onCommitted(); } catch { /* forwarding never fails a request */ }
+      return entry;
+    }),
+    read: (o) => sink.read(o),
+    verify: () => sink.verify(),
+    readRange: (a, l) => sink.readRange(a, l),
+    head: () => sink.head(),
+    healthy: () => sink.healthy(),
+    close: () => sink.close(),
   };
 }

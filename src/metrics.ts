@@ -17,7 +17,10 @@ export function createMetrics() {
   const pathRejections = new client.Counter({ name: 'apg_path_rejections_total', help: 'Requests rejected by path normalisation, by reason', labelNames: ['reason'] as const, registers: [registry] });
   const reloads = new client.Counter({ name: 'apg_config_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'] as const, registers: [registry] });
   const exportCutoffs = new client.Counter({ name: 'apg_export_cutoffs_total', help: 'Exports cut off because the upstream stream was broken', registers: [registry] });
-  return { registry, requests, removed, reveals, governanceLatency, governanceFailures, upstreamLatency, pathRejections, reloads, exportCutoffs };
+  // SPEC §12; the label is the configured target name, never anything from an entry
+  const forwardLag = new client.Gauge({ name: 'apg_governance_forward_lag', help: 'Governance entries committed but not yet delivered, per forward target', labelNames: ['target'] as const, registers: [registry] });
+  const forwardFailures = new client.Counter({ name: 'apg_governance_forward_failures_total', help: 'Failed governance delivery attempts, per forward target', labelNames: ['target'] as const, registers: [registry] });
+  return { registry, forwardLag, forwardFailures, requests, removed, reveals, governanceLatency, governanceFailures, upstreamLatency, pathRejections, reloads, exportCutoffs };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -7,6 +7,7 @@ import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { isPrincipal, normalizePrincipal, parsePrincipal } from '../principal.js';
 import { parseTimestamp } from '../privacy/time.js';
 import { activePermissions, isExpired } from '../state/mutations.js';
 import type { PermissionLimits, StateStore } from '../state/types.js';
@@ -33,6 +34,8 @@ export interface AdminDeps {
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
   now?: () => number;
   logger?: Logger;
+  /** a fresh signed checkpoint of the chain head (SPEC §12); null when none is configured */
+  checkpoint?: () => Promise<string> | null;
 }
 
 /** The exchange of each response the admin app is answering (typed, nothing tagged onto res). */
@@ -74,10 +77,9 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const PRINCIPAL = /^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$/;
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
 const permissionBody = z.object({
-  principal: z.string().trim().regex(PRINCIPAL, 'must be a UPN or e-mail address'),
+  principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p),
   groups: z.array(z.string().trim().min(1, 'must not be empty').max(200)).min(1, 'must name at least one group (omit it for every group)').max(100).optional(),
   expiresAt: z.string().max(64).optional(),
 }).strict();
@@ -189,7 +191,7 @@ export function createAdminApp(deps: AdminDeps) {
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
     if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [group ids], "expiresAt"?: "<ISO-8601 with an offset>"}');
-    const principal = body.data.principal.toLowerCase();
+    const principal = body.data.principal;
     const limits: PermissionLimits = {};
     if (body.data.expiresAt !== undefined) {
       const at = parseTimestamp(body.data.expiresAt);
@@ -218,7 +220,7 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   api.delete('/privacy/permissions/:principal', async (req, res) => {
-    const principal = String(req.params.principal).toLowerCase();
+    const principal = normalizePrincipal(String(req.params.principal)) ?? '';
     await serialised(async () => {
       const state = deps.state();
       // an expired permission counts as absent, as everywhere else (not listed; granting again is 201)
@@ -260,6 +262,19 @@ export function createAdminApp(deps: AdminDeps) {
     if (!sink) throw new GatewayError('governance_unavailable');
     const r = await sink.verify();
     res.json(r.ok ? { ok: true, count: r.count } : { ok: false, brokenAtSeq: r.brokenAtSeq, count: r.count });
+  });
+
+  api.get('/governance/checkpoint', async (_req, res) => {
+    const made = deps.checkpoint?.() ?? null;
+    if (!made) throw new GatewayError('not_found', 'No checkpoint key is configured (governance.checkpoint).');
+    let checkpoint: string;
+    try {
+      checkpoint = await made;
+    } catch {
+      throw new GatewayError('governance_unavailable', 'The head of the governance log cannot be read now.');
+    }
+    res.setHeader('cache-control', 'no-store');
+    res.json({ checkpoint });
   });
 
   app.use('/api', api);

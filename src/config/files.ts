@@ -3,6 +3,7 @@
  * them (`apg check-config`): a config that passes here does not fail at start
  * because of a missing, unreadable or malformed file. Problems carry the key path.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { jwksFileProblem } from '../identity/index.js';
@@ -55,6 +56,48 @@ function stateFileProblem(file: string): string | undefined {
   }
 }
 
+/** A PEM file the gateway reads: `judge` says what is wrong with its text. */
+function pemFileProblem(file: string, judge: (text: string) => string | undefined): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return `cannot read ${file}${code ? ` (${code})` : ''}`;
+  }
+  const problem = judge(text);
+  return problem === undefined ? undefined : `${file} ${problem}`;
+}
+
+/** Why `pem` is not an Ed25519 private key (undefined = it is one). */
+export function ed25519KeyProblem(pem: string): string | undefined {
+  let type: string | undefined;
+  try {
+    type = createPrivateKey({ key: pem, format: 'pem' }).asymmetricKeyType;
+  } catch {
+    return 'is not a PEM private key (make one with: openssl genpkey -algorithm ed25519 -out checkpoint.pem)';
+  }
+  return type === 'ed25519' ? undefined : `is a ${type ?? 'unknown'} key; checkpoints need an Ed25519 key (openssl genpkey -algorithm ed25519)`;
+}
+
+function certProblem(pem: string): string | undefined {
+  try {
+    new X509Certificate(pem);
+    return undefined;
+  } catch {
+    return 'is not a PEM certificate';
+  }
+}
+
+function privateKeyProblem(pem: string): string | undefined {
+  try {
+    createPrivateKey({ key: pem, format: 'pem' });
+    return undefined;
+  } catch {
+    return 'is not a PEM private key';
+  }
+}
+
 export function checkConfigFiles(config: GatewayConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (key: string, message: string | undefined): void => {
@@ -63,5 +106,13 @@ export function checkConfigFiles(config: GatewayConfig): ConfigProblem[] {
   if (config.identity?.jwksFile) add('identity.jwksFile', jwksFileProblem(config.identity.jwksFile));
   if (config.governance.sink === 'file') add('governance.file', writableFileProblem(config.governance.file));
   if (config.state.store === 'file') add('state.file', stateFileProblem(config.state.file));
+  // SPEC §12: the checkpoint signing key and the TLS material of forward targets
+  const cp = config.governance.checkpoint;
+  if (cp) add('governance.checkpoint.keyFile', pemFileProblem(cp.keyFile, ed25519KeyProblem));
+  config.governance.forward.forEach((t, i) => {
+    if (t.caFile) add(`governance.forward.${i}.caFile`, pemFileProblem(t.caFile, certProblem));
+    if (t.certFile) add(`governance.forward.${i}.certFile`, pemFileProblem(t.certFile, certProblem));
+    if (t.keyFile) add(`governance.forward.${i}.keyFile`, pemFileProblem(t.keyFile, privateKeyProblem));
+  });
   return problems;
 }

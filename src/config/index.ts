@@ -17,6 +17,8 @@ export type {
   ExportColumns,
   ExportFormat,
   ExportRoute,
+  ForwardTargetConfig,
+  CheckpointConfig,
   GatewayConfig,
   GovernanceConfig,
   IdentityConfig,

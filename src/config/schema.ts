@@ -4,15 +4,12 @@
  * fields as lists). Pure: no I/O. Objects are strict, so unknown keys are errors.
  */
 import * as z from 'zod';
+import { isPrincipal, normalizePrincipal } from '../principal.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
 
 // ---------- reusable field validators ----------
 
-/** `local@domain.tld`: what the admin API also accepts as a principal. */
-const PRINCIPAL_RE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
-export function isPrincipal(value: string): boolean {
-  return PRINCIPAL_RE.test(value);
-}
+export { isPrincipal } from '../principal.js';
 
 const DOMAIN_RE = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/;
 const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -89,7 +86,7 @@ const oneOrMany = <T extends z.ZodType<string>>(item: T, what: string) =>
 const principal = () =>
   str('a UPN or email address')
     .refine(isPrincipal, { error: 'must be a UPN or email address like alice@contoso.com' })
-    .transform((p) => p.toLowerCase());
+    .transform((p) => normalizePrincipal(p) ?? p);
 
 /**
  * Lets an object-level check run although other keys failed (zod skips it by
@@ -476,7 +473,97 @@ function checkBackend(kindKey: 'sink' | 'store', kind: string, url: string | nul
   }
 }
 
-const governanceSchema = obj({ sink: backend(), file: nonEmpty().default('data/governance.jsonl'), postgresUrl: postgresUrl() })
+// ---------- governance forwarding and checkpoints (SPEC §12) ----------
+
+export const FORWARD_TYPES = ['syslog', 'webhook'] as const;
+const SYSLOG_SCHEMES = ['tcp:', 'tls:', 'udp:'];
+const TARGET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Why `url` is not usable for a target of `type` (undefined = fine). */
+export function forwardUrlProblem(type: string, url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return type === 'webhook' ? 'must be an http(s) URL' : 'must be a URL like tcp://host:514, tls://host:6514 or udp://host:514';
+  }
+  if (type === 'webhook') {
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return `unknown scheme ${u.protocol}// for a webhook: use http:// or https://`;
+    return u.hostname === '' ? 'must name a host' : undefined;
+  }
+  if (!SYSLOG_SCHEMES.includes(u.protocol)) return `unknown scheme ${u.protocol}// for syslog: use tcp://, tls:// or udp://`;
+  if (u.hostname === '') return 'must name a host';
+  if (u.port === '') return 'must name a port (e.g. tcp://siem:514, tls://siem:6514)';
+  if ((u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
+    return 'must be just scheme://host:port';
+  }
+  return undefined;
+}
+
+const forwardTargetSchema = obj({
+  name: nonEmpty().refine((n) => TARGET_NAME_RE.test(n), { error: 'must be 1-63 letters, digits, _ . - (it names the target in metrics)' }),
+  type: enumOf(FORWARD_TYPES),
+  url: nonEmpty(),
+  /** tls:// and https://: PEM CA bundle the receiver's certificate must chain to (default: the system CAs) */
+  caFile: nonEmpty().nullable().default(null),
+  /** tls:// and https://: client certificate and key (PEM) for receivers that require mutual TLS */
+  certFile: nonEmpty().nullable().default(null),
+  keyFile: nonEmpty().nullable().default(null),
+  /** webhook only: extra request headers */
+  headers: z
+    .record(str('an HTTP header name').refine((h) => HEADER_NAME_RE.test(h), { error: 'must be an HTTP header name' }), str('a header value'), {
+      error: 'expected a map of header name -> value',
+    })
+    .default({}),
+  /** connecting (TCP/TLS handshake) must finish within this */
+  connectTimeoutMs: positive('ms').default(5000),
+  /** a write (syslog) or a whole webhook exchange must finish within this; then it counts as failed */
+  timeoutMs: positive('ms').default(10000),
+  /** entries read from the sink and sent per round (bounds memory) */
+  batchSize: int(1, 1000).default(200),
+  /** back-off after a failure: from minMs doubling up to maxMs, with full jitter */
+  retry: obj({ minMs: positive('ms').default(500), maxMs: positive('ms').default(30000) }).prefault({}),
+  /**
+   * syslog over tcp/tls: what was written in the last settleMs before a connection broke is
+   * sent again (the receiver may not have read it); progress is stored only once settled.
+   */
+  settleMs: int(0, 600000, ' (ms)').default(2000),
+})
+  .superRefine((t, ctx) => {
+    const problem = forwardUrlProblem(t.type, t.url);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
+    const secure = t.url.startsWith('tls:') || t.url.startsWith('https:');
+    for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+      if (t[key] !== null && !secure && !problem) ctx.addIssue({ code: 'custom', path: [key], message: 'only for tls:// and https:// targets' });
+    }
+    if ((t.certFile === null) !== (t.keyFile === null)) {
+      ctx.addIssue({ code: 'custom', path: [t.certFile === null ? 'certFile' : 'keyFile'], message: 'certFile and keyFile go together' });
+    }
+    if (t.type !== 'webhook' && Object.keys(t.headers).length > 0) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'only for webhook targets' });
+    if (t.retry.maxMs < t.retry.minMs) ctx.addIssue({ code: 'custom', path: ['retry', 'maxMs'], message: 'must be >= retry.minMs' });
+  }, whenClean('type', 'url', 'caFile', 'certFile', 'keyFile', 'headers', 'retry'));
+
+const checkpointSchema = obj({
+  /** Ed25519 private key, PEM (openssl genpkey -algorithm ed25519); checked when the file is loaded */
+  keyFile: nonEmpty(),
+  everyEntries: positive('entries').default(100),
+  everySec: positive('seconds').default(300),
+});
+
+const governanceSchema = obj({
+  sink: backend(),
+  file: nonEmpty().default('data/governance.jsonl'),
+  postgresUrl: postgresUrl(),
+  forward: z
+    .array(forwardTargetSchema, { error: 'expected a list of forward targets' })
+    .default([])
+    .superRefine((list, ctx) => {
+      list.forEach((t, i) => {
+        if (list.findIndex((o) => o.name === t.name) < i) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate target name ${t.name}` });
+      });
+    }),
+  checkpoint: checkpointSchema.nullable().default(null),
+})
   .superRefine((g, ctx) => checkBackend('sink', g.sink, g.postgresUrl, ctx), whenClean('sink', 'postgresUrl'))
   .prefault({});
 
@@ -512,6 +599,8 @@ export type PrivacyConfig = GatewayConfig['privacy'];
 export type ActivitiesConfig = GatewayConfig['activities'];
 export type DirectoryConfig = GatewayConfig['directory'];
 export type GovernanceConfig = GatewayConfig['governance'];
+export type ForwardTargetConfig = GovernanceConfig['forward'][number];
+export type CheckpointConfig = NonNullable<GovernanceConfig['checkpoint']>;
 export type StateConfig = GatewayConfig['state'];
 
 /** One validation problem: `path` is the dotted key path (`routes.2.kind`, `upstream.url`). */

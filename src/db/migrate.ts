@@ -11,14 +11,16 @@ export const LOCK_KEYS = {
   migration: '7041650001',
   governance: '7041650002',
   state: '7041650003',
+  /** session lock held by the one replica that forwards the governance log (SPEC §12) */
+  forward: '7041650004',
 } as const;
 
 /**
  * 1: governance log and state tables; 2: state_meta (the "seeded" marker);
- * 3: scoped and time-boxed permissions, indexes for governance queries;
- * 4: reveal requests (four-eyes approval)
+ * 3: forwarding progress and checkpoints; 4: scoped and time-boxed permissions,
+ * indexes for governance queries; 5: reveal requests (four-eyes approval)
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** state_meta key whose presence means the state tables have been seeded from config once */
 export const SEEDED_KEY = 'seeded';
@@ -67,6 +69,20 @@ const SCHEMA_V2 = [
 ];
 
 const SCHEMA_V3 = [
+  // SPEC §12: the last delivered seq (and checkpoint seq) per forward target
+  `CREATE TABLE IF NOT EXISTS governance_forward (
+     target text PRIMARY KEY,
+     seq bigint NOT NULL,
+     checkpoint_seq bigint NOT NULL DEFAULT 0,
+     updated_at timestamptz NOT NULL DEFAULT now())`,
+  // signed checkpoints waiting to be (or already) delivered, one per covered seq
+  `CREATE TABLE IF NOT EXISTS governance_checkpoint (
+     seq bigint PRIMARY KEY,
+     jws text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now())`,
+];
+
+const SCHEMA_V4 = [
   // SPEC §10: NULL = the permission covers every group / never expires
   `ALTER TABLE privacy_permissions ADD COLUMN IF NOT EXISTS groups jsonb NULL`,
   `ALTER TABLE privacy_permissions ADD COLUMN IF NOT EXISTS expires_at timestamptz NULL`,
@@ -75,7 +91,7 @@ const SCHEMA_V3 = [
   `CREATE INDEX IF NOT EXISTS governance_log_time ON governance_log (time)`,
 ];
 
-const SCHEMA_V4 = [
+const SCHEMA_V5 = [
   // SPEC §11: one row per request; `doc` is the whole request, `status` lets a decision
   // be a conditional UPDATE (exactly one of two racing decisions wins)
   `CREATE TABLE IF NOT EXISTS reveal_requests (
@@ -97,7 +113,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4]) await client.query(stmt);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4, ...SCHEMA_V5]) await client.query(stmt);
       for (let v = 1; v <= SCHEMA_VERSION; v++) {
         await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
       }

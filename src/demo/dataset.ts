@@ -331,3 +331,15 @@ export function generateDataset(opts: DatasetOptions = {}): Activity[] {
   // Stable sort: equal times keep generation order, so the output stays deterministic.
   return out.sort((x, y) => activityTime(y)! - activityTime(x)!);
 }
+
+/**
+ * The demo's live feed: activity number `index` of a feed started at `startMs`, happening
+ * at startMs + index / perSecond seconds. Content depends only on (seed, index), so a
+ * feed is deterministic per seed; the clock only decides how many are due.
+ */
+export function liveActivity(seed: number, index: number, startMs: number, perSecond: number): Activity {
+  const rng = mulberry32((Math.imul(seed, 0x9e3779b1) ^ index) >>> 0);
+  const ms = startMs + Math.floor((index * 1000) / perSecond);
+  const spec = randomSpec(rng);
+  return render(rng, { actor: spec.actor, ms });
+}

@@ -6,7 +6,9 @@
  * same bytes with a fresh id spliced in, without re-serialising the record.
  */
 
-export type ExportFormat = 'ndjson' | 'json' | 'csv' | 'cef';
+import type { ExportFormat } from '../config/schema.js';
+
+export type { ExportFormat };
 
 export interface Line {
   /** the record's full serialisation (including any line terminator) */

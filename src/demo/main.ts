@@ -5,6 +5,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { loadConfigFile, formatProblems } from '../config/index.js';
 import { startGateway } from '../gateway.js';
 import { createSampleApi } from './sampleApi.js';
+import { tokensEnv } from './tokensEnv.js';
 
 /**
  * `npm run demo`: the sample activity-log API, a freshly generated signing key
@@ -18,7 +19,9 @@ async function main(): Promise<void> {
   const demoDir = path.resolve('.demo');
   await mkdir(demoDir, { recursive: true });
 
-  const api = createSampleApi();
+  // a few new activities a second, with current timestamps: a group made private at run time
+  // visibly hides its members' new activities
+  const api = createSampleApi({ live: { perSecond: 3 } });
   const upstreamUrl = await api.listen(upstreamPort, '127.0.0.1');
 
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
   const aliceFlag = await token('alice@contoso.com', ['SecurityAdministrator'], { show_private_activities: true });
   const dave = await token('dave@contoso.com', ['GlobalAdministrator']);
   const erin = await token('erin@contoso.com', ['Reader']);
-  await writeFile(path.join(demoDir, 'tokens.env'), `ALICE=${alice}\nALICE_FLAG=${aliceFlag}\nDAVE=${dave}\nERIN=${erin}\n`, { mode: 0o600 });
+  await writeFile(path.join(demoDir, 'tokens.env'), tokensEnv({ ALICE: alice, ALICE_FLAG: aliceFlag, DAVE: dave, ERIN: erin }), { mode: 0o600 });
 
   const g = gateway.url;
   const p = config.server.adminPrefix;
@@ -54,7 +57,7 @@ Activity Privacy Gateway demo
   sample activity-log API  ${upstreamUrl}   (${api.dataset.length} synthetic activities)
   gateway                  ${g}   (config/demo.yaml; governance log in .demo/data/)
 
-Tokens (valid 12 h, signed by a key generated at start; also in .demo/tokens.env):
+Tokens (valid 12 h, signed by a key generated at start; "source .demo/tokens.env" sets them):
   export ALICE='${alice}'   # SecurityAdministrator, permitted to reveal
   export ALICE_FLAG='${aliceFlag}'   # same, with show_private_activities: true
   export DAVE='${dave}'   # GlobalAdministrator, NOT permitted

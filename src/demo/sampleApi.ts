@@ -29,13 +29,19 @@ import type { AddressInfo } from 'node:net';
 import { Readable, Transform, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { generateDataset } from './dataset.js';
+import { generateDataset, liveActivity } from './dataset.js';
 import { CSV_HEADER, type ExportFormat, type Line, csvLine, cefLine, jsonLine, lineBytes } from './formats.js';
 
 export interface SampleApiOptions {
   dataset?: unknown[];
   count?: number;
   seed?: number;
+  /**
+   * keep producing new activities with current timestamps (the demo): `perSecond` of
+   * them, deterministic per `seed`, newest first in front of the dataset. Pull-based:
+   * the ones due by `now()` are added when a request arrives (no timer).
+   */
+  live?: { perSecond: number; seed?: number; now?: () => number };
 }
 
 export interface RecordedRequest {
@@ -148,7 +154,20 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
   const dataset: unknown[] = opts.dataset ?? generateDataset({ count: opts.count, seed: opts.seed });
-  const ser = new Serialised(dataset);
+  let ser = new Serialised(dataset);
+  const live = opts.live && { ...opts.live, now: opts.live.now ?? Date.now, seed: opts.live.seed ?? opts.seed ?? 1, produced: 0, startMs: 0 };
+  if (live) live.startMs = live.now();
+  /** Adds the live activities due by now (newest first, in front of the dataset). */
+  function catchUp(): void {
+    if (!live) return;
+    const due = Math.floor(((live.now() - live.startMs) * live.perSecond) / 1000);
+    if (due <= live.produced) return;
+    const fresh: unknown[] = [];
+    for (let i = live.produced; i < due; i++) fresh.push(liveActivity(live.seed, i, live.startMs, live.perSecond));
+    live.produced = due;
+    dataset.unshift(...fresh.reverse());
+    ser = new Serialised(dataset);
+  }
   const requests: RecordedRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let url = '';
@@ -327,6 +346,7 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
       .then((body) => {
         requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
         if (requests.length > MAX_RECORDED) requests.splice(0, requests.length - MAX_RECORDED);
+        catchUp();
         return route(req, res, body);
       })
       .catch((err: unknown) => {

@@ -14,11 +14,13 @@ import { dirname } from 'node:path';
 import { buildEntry, GENESIS, isEntryLike, validateInput } from './chain.js';
 import {
   GovernanceUnavailableError,
+  type ChainHead,
   type GovernanceEntry,
   type GovernanceEntryInput,
   type GovernanceSink,
   type QueryFilter,
   type ReadOptions,
+  type RawEntry,
   type ReadResult,
   type VerifyResult,
 } from './types.js';
@@ -381,6 +383,25 @@ class FileSink implements FileGovernanceSink {
     }
   }
 
+  async readRange(afterSeq: number, limit: number): Promise<RawEntry[]> {
+    if (this.closed) throw new Error('governance log is closed');
+    const after = Number.isSafeInteger(afterSeq) && afterSeq > 0 ? afterSeq : 0;
+    const out: RawEntry[] = [];
+    if (limit < 1 || after >= this.nextSeq - 1) return out;
+    // Snapshot: only durable entries are served.
+    for await (const line of scanLines(this.handle, this.seekOffset(after + 1), this.goodOffset)) {
+      const seq = lineSeq(line.bytes);
+      if (seq === undefined || seq <= after) continue;
+      out.push({ seq, line: line.bytes.toString('utf8') });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  head(): Promise<ChainHead> {
+    return Promise.resolve({ seq: this.nextSeq - 1, hash: this.lastHash });
+  }
+
   /** Offset of the last indexed entry at or before `seq` (0 when none). */
   private seekOffset(seq: number): number {
     let lo = 0;
@@ -420,6 +441,24 @@ class FileSink implements FileGovernanceSink {
     for (const p of this.queue.splice(0)) p.reject(new GovernanceUnavailableError('governance log is closed'));
     await this.handle.close();
   }
+}
+
+const SEQ_PREFIX = Buffer.from('{"seq":');
+
+/** The seq of an entry line: read from the prefix the writer always puts first, else by parsing. */
+function lineSeq(bytes: Buffer): number | undefined {
+  if (bytes.subarray(0, SEQ_PREFIX.length).equals(SEQ_PREFIX)) {
+    let n = 0;
+    let i = SEQ_PREFIX.length;
+    for (; i < bytes.length && i < SEQ_PREFIX.length + 16; i++) {
+      const c = bytes[i];
+      if (c < 0x30 || c > 0x39) break;
+      n = n * 10 + (c - 0x30);
+    }
+    if (i > SEQ_PREFIX.length && bytes[i] === 0x2c && Number.isSafeInteger(n)) return n;
+  }
+  const parsed = parseLine(bytes);
+  return isEntryLike(parsed) ? parsed.seq : undefined;
 }
 
 async function writeAll(h: SinkFileHandle, buf: Buffer, position: number): Promise<void> {

@@ -16,11 +16,13 @@ import { buildEntry, GENESIS, validateInput } from './chain.js';
 import { verifyGovernanceTable } from './postgresVerify.js';
 import {
   GovernanceUnavailableError,
+  type ChainHead,
   type GovernanceEntry,
   type GovernanceEntryInput,
   type GovernanceSink,
   type QueryFilter,
   type ReadOptions,
+  type RawEntry,
   type ReadResult,
   type VerifyResult,
 } from './types.js';
@@ -278,7 +280,7 @@ class PostgresSink implements GovernanceSink {
     const afterSeq = filter.afterSeq;
     const limit = clampLimit(opts.limit);
     // Snapshot: the page never reaches past the head read first, so nextAfterSeq is safe to continue from.
-    const head = await this.head();
+    const head = await this.headSeq();
     const where = sqlFilter(filter, 4);
     const { rows } = await boundedQuery<{ line: string }>(this.pool,
       `SELECT line FROM governance_log
@@ -292,7 +294,7 @@ class PostgresSink implements GovernanceSink {
     return { entries, nextAfterSeq: Math.max(afterSeq, head, lastSeq) };
   }
 
-  private async head(): Promise<number> {
+  private async headSeq(): Promise<number> {
     const { rows: [h] } = await boundedQuery<{ head: string }>(this.pool, 'SELECT coalesce(max(seq), 0)::text AS head FROM governance_log');
     return Number(h.head);
   }
@@ -301,7 +303,7 @@ class PostgresSink implements GovernanceSink {
   async *stream(opts: QueryFilter): AsyncIterable<GovernanceEntry> {
     if (this.closed) throw new Error('governance log is closed');
     const filter = compileFilter(opts);
-    const head = await this.head();
+    const head = await this.headSeq();
     const where = sqlFilter(filter, 4);
     let after = filter.afterSeq;
     for (;;) {
@@ -316,6 +318,16 @@ class PostgresSink implements GovernanceSink {
       if (rows.length < STREAM_PAGE) return;
       after = Number(rows[rows.length - 1].seq);
     }
+  }
+
+  async readRange(afterSeq: number, limit: number): Promise<RawEntry[]> {
+    if (this.closed) throw new Error('governance log is closed');
+    return readRangeOn(this.pool, afterSeq, limit);
+  }
+
+  async head(): Promise<ChainHead> {
+    if (this.closed) throw new Error('governance log is closed');
+    return headOn(this.pool);
   }
 
   async verify(): Promise<VerifyResult> {
@@ -345,4 +357,21 @@ class PostgresSink implements GovernanceSink {
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
   return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+}
+
+/** Committed entries with seq > afterSeq, in seq order, as chained (forwarding reads with its own pool). */
+export async function readRangeOn(pool: pg.Pool, afterSeq: number, limit: number): Promise<RawEntry[]> {
+  const after = Number.isSafeInteger(afterSeq) && afterSeq > 0 ? afterSeq : 0;
+  if (limit < 1) return [];
+  const { rows } = await boundedQuery<{ seq: string; line: string }>(pool,
+    'SELECT seq::text AS seq, line FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2',
+    [after, Math.floor(limit)],
+  );
+  return rows.map((r) => ({ seq: Number(r.seq), line: r.line }));
+}
+
+export async function headOn(pool: pg.Pool): Promise<ChainHead> {
+  const { rows: [h] } = await boundedQuery<{ seq: string; hash: string }>(pool,
+    'SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1');
+  return h ? { seq: Number(h.seq), hash: h.hash } : { seq: 0, hash: GENESIS };
 }

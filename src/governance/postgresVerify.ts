@@ -70,3 +70,20 @@ export async function verifyPostgres(url: string): Promise<VerifyResult> {
     await pool.end();
   }
 }
+
+/** seq and hash of every row of governance_log in seq order, in batches (CLI checkpoint verification). */
+export async function* postgresChainHeads(url: string, batchSize = BATCH): AsyncGenerator<{ seq: number; hash: string }> {
+  const pool = createPool({ url, max: 1, applicationName: 'apg-governance-verify' });
+  try {
+    let after = '0';
+    for (;;) {
+      const { rows } = await boundedQuery<{ seq: string; hash: string }>(pool,
+        'SELECT seq::text AS seq, hash FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2', [after, batchSize]);
+      for (const r of rows) yield { seq: Number(r.seq), hash: r.hash };
+      if (rows.length < batchSize) return;
+      after = rows[rows.length - 1].seq;
+    }
+  } finally {
+    await pool.end();
+  }
+}

@@ -94,6 +94,18 @@ export interface ReadResult {
   nextAfterSeq: number;
 }
 
+/** One stored entry exactly as it was chained: its seq and its JSON text (one line). */
+export interface RawEntry {
+  seq: number;
+  line: string;
+}
+
+/** The newest durable entry: seq 0 and 64 zeros while the log is empty. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
 export interface GovernanceSink {
   /** Resolves only after the entry is durable; rejects with GovernanceUnavailableError after the deadline or on any I/O error. */
   append(input: GovernanceEntryInput): Promise<GovernanceEntry>;
@@ -101,6 +113,9 @@ export interface GovernanceSink {
   /** Every matching entry after afterSeq, in seq order, in constant memory (a snapshot of the durable log). */
   stream(filter: QueryFilter): AsyncIterable<GovernanceEntry>;
   verify(): Promise<VerifyResult>;
+  /** Durable entries with seq > afterSeq in seq order, at most `limit`, as stored (forwarding reads pending entries with it). */
+  readRange(afterSeq: number, limit: number): Promise<RawEntry[]>;
+  head(): Promise<ChainHead>;
   /** false after a failed write until a later write (or a probe) succeeds */
   healthy(): boolean;
   close(): Promise<void>;

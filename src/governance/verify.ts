@@ -110,3 +110,17 @@ export async function verifyFile(file: string): Promise<FileVerifyResult> {
     await handle.close();
   }
 }
+
+/** seq and hash of every readable entry line of a governance file, in file order (read-only). */
+export async function* fileChainHeads(file: string): AsyncGenerator<{ seq: number; hash: string }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    for await (const line of scanLines(handle, 0, size)) {
+      const parsed = line.terminated ? parseLine(line.bytes) : undefined;
+      if (isEntryLike(parsed)) yield { seq: parsed.seq, hash: parsed.hash };
+    }
+  } finally {
+    await handle.close();
+  }
+}

@@ -17,6 +17,7 @@
  *   → 'invalid'. The distinction is made where the error arises: inside key resolution.
  */
 import { readFileSync } from 'node:fs';
+import { normalizePrincipal } from '../principal.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   createLocalJWKSet,
@@ -233,8 +234,9 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
     let principal: string | undefined;
     for (const claim of opts.principalClaims) {
       const v = payload[claim];
-      if (typeof v === 'string' && v.trim() !== '') {
-        principal = v.toLowerCase();
+      const p = typeof v === 'string' ? normalizePrincipal(v) : undefined;
+      if (p !== undefined) {
+        principal = p;
         break;
       }
     }

@@ -3,31 +3,9 @@
  * transitions of its life (pending → approved | denied), and whether a reveal
  * may use it now. I/O (state store, webhook, governance) happens elsewhere.
  */
-import type { RevealScope } from './revealFilter.js';
+import type { RevealRequest } from './types.js';
 
-export type RevealRequestStatus = 'pending' | 'approved' | 'denied';
-
-export interface RevealRequest {
-  id: string;
-  status: RevealRequestStatus;
-  /** lower-cased principal */
-  requester: string;
-  reason: string;
-  /** absent: the reveal is not narrowed beyond the requester's permission */
-  scope?: RevealScope;
-  durationMin: number;
-  /** ISO-8601 */
-  createdAt: string;
-  /** approved: who and the window [validFrom, validUntil) */
-  approvedBy?: string;
-  validFrom?: string;
-  validUntil?: string;
-  /** denied: who */
-  deniedBy?: string;
-  /** when it was approved or denied */
-  decidedAt?: string;
-  comment?: string;
-}
+export type { RevealRequest, RevealRequestStatus } from './types.js';
 
 export type ApprovalCheck =
   | { ok: true; request: RevealRequest }

@@ -1,10 +1,9 @@
-import type { StateStore, PrivacyState } from '../state/types.js';
+import { normalizePrincipal } from '../principal.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
 import { permissionExpired, type PermissionFacts } from './grant.js';
-import type { RevealRequest } from './approval.js';
 import { combineMembership, isIncomplete, staticMembership } from './membership.js';
 import { makeRevealBatch, type RevealBatch, type RevealLimits } from './revealFilter.js';
-import type { HideBatch, Membership, PolicySnapshot } from './types.js';
+import type { HideBatch, Membership, PolicySnapshot, PrivacyStateSource, PrivacyStateView, RevealRequest } from './types.js';
 
 export interface EngineOptions {
   managedDomains: readonly string[];
@@ -26,7 +25,7 @@ export class PrivacyEngine {
   };
   private unsubscribe: () => void;
 
-  constructor(private opts: EngineOptions, private readonly state: StateStore) {
+  constructor(private opts: EngineOptions, private readonly state: PrivacyStateSource) {
     this.compile(state.current());
     this.unsubscribe = state.onChange((s) => this.compile(s));
   }
@@ -36,7 +35,7 @@ export class PrivacyEngine {
     this.compile(this.state.current());
   }
 
-  private compile(s: PrivacyState): void {
+  private compile(s: PrivacyStateView): void {
     const policy = compilePolicy({
       intervals: s.groups,
       managedDomains: this.opts.managedDomains.map((d) => d.toLowerCase()),
@@ -47,7 +46,7 @@ export class PrivacyEngine {
       policy,
       membership,
       hide: makeHideBatch(policy, membership),
-      permissions: new Map(s.permissions.map((p) => [p.principal.toLowerCase(), p])),
+      permissions: new Map(s.permissions.map((p) => [normalizePrincipal(p.principal) ?? '', p])),
       requests: new Map((s.revealRequests ?? []).map((r) => [r.id, r])),
     };
   }
@@ -108,7 +107,7 @@ export class PrivacyEngine {
 
   /** The principal's permission record, expired or not (the caller decides with its clock); undefined when none. */
   permission(principal: string): PermissionFacts | undefined {
-    return this.snapshot.permissions.get(principal.toLowerCase());
+    return this.snapshot.permissions.get(normalizePrincipal(principal) ?? "");
   }
 
   /** On the permission list and not expired at `now`. */

@@ -3,20 +3,23 @@
  * ActivityFacts the decision needs. Paths are compiled once per spec; the per-record
  * functions allocate only the facts and their groups array.
  */
+import type { ActivitiesConfig } from '../config/schema.js';
+import { normalizePrincipal } from '../principal.js';
 import { compilePath, type PathReader } from './dotpath.js';
 import { parseTimestamp } from './time.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivityFacts } from './types.js';
 
-export interface ActivitiesSpec {
-  id: string;
-  timestamp: string;
+/**
+ * Where the decision's fields are in a record: the `activities` config section
+ * (its validated form, SPEC §3), with one path or several for actor and groups.
+ */
+export type ActivitiesSpec = Omit<ActivitiesConfig, 'actor' | 'groups' | 'builtinTags'> & {
   actor: string | string[];
   groups: string | string[];
-  application: null | { path: string; equals: string[] };
-  builtinTags: { 'external-users'?: string; application?: string };
-}
+  builtinTags: Partial<ActivitiesConfig['builtinTags']>;
+};
 
-/** Fields already located in a CSV row or CEF line (all text, as those formats carry it). */
+/** Fields already located in a CSV row or CEF line: text as those formats carry it, or epoch ms already read. */
 export interface ActivityFields {
   id?: string;
   actor?: string;
@@ -25,19 +28,8 @@ export interface ActivityFields {
   application?: string;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
 const DIGITS = /^[0-9]+$/;
 
-/**
- * Canonical principal: trimmed, lower-cased, NFC for non-ASCII (so a composed and a
- * decomposed "é" are the same person). undefined when empty. Shared with membership.
- */
-export function normalizePrincipal(v: string): string | undefined {
-  let s = v.trim();
-  if (s === '') return undefined;
-  s = s.toLowerCase();
-  return NON_ASCII.test(s) ? s.normalize('NFC') : s;
-}
 
 /** Per-spec data shared by both extractors. */
 interface Compiled {

@@ -21,7 +21,7 @@
  * are private; stats() is the observable surface.
  */
 import { LRUCache } from 'lru-cache';
-import { normalizePrincipal } from './extract.js';
+import { normalizePrincipal } from '../principal.js';
 import type { Membership } from './types.js';
 
 export interface HttpDirectoryOptions {

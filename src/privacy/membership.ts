@@ -11,7 +11,7 @@
  * overlap → undecidable. Only when every source failed is the answer 'unknown'.
  * IncompleteGroups is a ReadonlySet<string>, so the shared Membership type is unchanged.
  */
-import { normalizePrincipal } from './extract.js';
+import { normalizePrincipal } from '../principal.js';
 import type { Membership } from './types.js';
 
 /** Union of the answers of the sources that answered; at least one source failed. */

@@ -15,14 +15,9 @@
  */
 import { classify, compilePolicy, decide, type CompiledPolicy } from './decision.js';
 import { normalizePrincipal } from './extract.js';
-import type { ActivityFacts, HideBatch, Membership, PolicySnapshot } from './types.js';
+import type { ActivityFacts, HideBatch, Membership, PolicySnapshot, RevealScope } from './types.js';
 
-export interface RevealScope {
-  /** group ids as the catalogue spells them */
-  groups: readonly string[];
-  /** principals, lower-cased */
-  actors: readonly string[];
-}
+export type { RevealScope } from './types.js';
 
 export interface RevealLimits {
   /** the reveal's own scope; undefined = no scope header */

@@ -13,3 +13,10 @@ export class BodyInvalidError extends GatewayError {
     super('upstream_body_invalid', `upstream body invalid: ${reason}`, { publicMessage: ERRORS.upstream_body_invalid.message });
   }
 }
+
+/** The export cannot be filtered safely (malformed, truncated, oversized): the stream is cut off. */
+export class ExportStructureError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('upstream_body_invalid', message, { ...options, publicMessage: ERRORS.upstream_body_invalid.message });
+  }
+}

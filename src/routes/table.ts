@@ -4,17 +4,27 @@
  * RegExps so a per-request match is a handful of regex tests and no parsing.
  */
 
-export type RouteKind = 'list' | 'item' | 'export' | 'passthrough' | 'deny';
+import type { ExportColumns, ExportFormat, RouteConfig, RouteKind } from '../config/schema.js';
 
+export type { RouteKind };
+
+/**
+ * One route as the table reads it: the fields of every kind of RouteConfig (SPEC §3),
+ * optional, so a table can be compiled from validated config or from a plain list.
+ */
 export interface RouteSpec {
   path: string;
   methods?: string[];
   kind: RouteKind;
   items?: string;
   total?: string;
-  format?: 'ndjson' | 'json' | 'csv' | 'cef';
-  columns?: { actor?: string; timestamp?: string; groups?: string; id?: string; application?: string };
+  format?: ExportFormat;
+  columns?: ExportColumns;
 }
+
+// every validated route config is a route spec
+type Assert<T extends true> = T;
+export type RouteConfigIsSpec = Assert<RouteConfig extends RouteSpec ? true : false>;
 
 export interface CompiledRoute extends RouteSpec {
   index: number;

@@ -1,4 +1,5 @@
 import type { RevealRequest } from '../privacy/approval.js';
+import { normalizePrincipal } from '../principal.js';
 import type { GroupInterval } from '../privacy/types.js';
 import {
   StateConflictError, StateNotFoundError,
@@ -40,7 +41,7 @@ export function activePermissions(state: PrivacyState, now: number): PermissionR
 }
 
 export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number, limits: PermissionLimits = {}): [PrivacyState, PermissionRecord] {
-  const p = principal.toLowerCase();
+  const p = normalizePrincipal(principal) ?? principal;
   const existing = state.permissions.find((x) => x.principal === p);
   if (existing && !isExpired(existing, now)) throw new StateConflictError(`${p} already has the permission`);
   const rec: PermissionRecord = { principal: p, grantedAt: new Date(now).toISOString(), grantedBy: by };
@@ -51,7 +52,7 @@ export function withPermissionGranted(state: PrivacyState, principal: string, by
 }
 
 export function withPermissionRevoked(state: PrivacyState, principal: string): [PrivacyState, PermissionRecord] {
-  const p = principal.toLowerCase();
+  const p = normalizePrincipal(principal) ?? principal;
   const rec = state.permissions.find((x) => x.principal === p);
   if (!rec) throw new StateNotFoundError(`${p} has no permission`);
   return [{ ...state, permissions: state.permissions.filter((x) => x !== rec) }, rec];
@@ -90,7 +91,7 @@ function parseRevealRequest(v: unknown, fail: (why: string) => never): RevealReq
   // an approved request without a readable window would be unbounded: refuse the document (fail closed)
   if (r.status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil))))) fail('bad reveal request window');
   const out: RevealRequest = {
-    id: r.id as string, status: r.status as RevealRequest['status'], requester: (r.requester as string).toLowerCase(), reason: r.reason as string,
+    id: r.id as string, status: r.status as RevealRequest['status'], requester: normalizePrincipal(r.requester as string) ?? '', reason: r.reason as string,
     durationMin: r.durationMin as number, createdAt: r.createdAt as string,
   };
   if (scope) out.scope = { groups: (scope.groups as unknown[]).map(String), actors: (scope.actors as unknown[]).map(String) };
@@ -108,7 +109,7 @@ export interface StateSeed {
 export function seedState(seed: StateSeed, now: number): PrivacyState {
   return {
     groups: seed.groups.map((g) => ({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
-    permissions: seed.permissions.map((p) => ({ principal: p.toLowerCase(), grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
+    permissions: seed.permissions.map((p) => ({ principal: normalizePrincipal(p) ?? p, grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
     revealRequests: [],
   };
 }
@@ -128,7 +129,7 @@ export function parseState(doc: unknown): PrivacyState {
   const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
     const r = p as Record<string, unknown>;
     if (typeof r.principal !== 'string') fail('bad permission');
-    const rec: PermissionRecord = { principal: (r.principal as string).toLowerCase(), grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+    const rec: PermissionRecord = { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
     // absent and null both mean "no limit" (a database row has NULL columns)
     if (r.groups !== undefined && r.groups !== null) {
       if (!Array.isArray(r.groups) || r.groups.some((g) => typeof g !== 'string')) fail('bad permission groups');

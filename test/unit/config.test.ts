@@ -98,7 +98,7 @@ describe('defaults', () => {
   });
 
   it('governance and state', () => {
-    expect(c.governance).toEqual({ sink: 'file', file: 'data/governance.jsonl', postgresUrl: null });
+    expect(c.governance).toEqual({ sink: 'file', file: 'data/governance.jsonl', postgresUrl: null, forward: [], checkpoint: null });
     expect(c.state).toEqual({ store: 'file', file: 'data/state.json', postgresUrl: null });
   });
 
@@ -244,6 +244,17 @@ const CASES: [string, string, string, RegExp][] = [
   ['state postgres without URL', withMin({ state: { store: 'postgres' } }), 'state.postgresUrl', /required/],
   ['state postgresUrl not postgres', withMin({ state: { store: 'postgres', postgresUrl: 'mysql://db' } }), 'state.postgresUrl', /postgres:\/\//],
   ['governance sink unknown', withMin({ governance: { sink: 's3' } }), 'governance.sink', /file \| postgres/],
+  ['forward url unknown scheme', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'http://siem:514' }] } }), 'governance.forward.0.url', /unknown scheme http:.*tcp:\/\/, tls:\/\/ or udp:\/\//],
+  ['forward webhook scheme', withMin({ governance: { forward: [{ name: 'h', type: 'webhook', url: 'udp://hooks:514' }] } }), 'governance.forward.0.url', /unknown scheme udp:.*http/],
+  ['forward syslog without port', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://siem' }] } }), 'governance.forward.0.url', /port/],
+  ['forward type unknown', withMin({ governance: { forward: [{ name: 's', type: 'kafka', url: 'tcp://k:9092' }] } }), 'governance.forward.0.type', /syslog \| webhook/],
+  ['forward duplicate name', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1' }, { name: 's', type: 'syslog', url: 'tcp://b:1' }] } }), 'governance.forward.1.name', /duplicate/],
+  ['forward caFile on tcp', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', caFile: '/ca.pem' }] } }), 'governance.forward.0.caFile', /tls/],
+  ['forward headers on syslog', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', headers: { A: 'b' } }] } }), 'governance.forward.0.headers', /webhook/],
+  ['forward unknown key', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', port: 3 }] } }), 'governance.forward.0.port', /unknown key/],
+  ['forward retry inverted', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', retry: { minMs: 100, maxMs: 10 } }] } }), 'governance.forward.0.retry.maxMs', /minMs/],
+  ['checkpoint without keyFile', withMin({ governance: { checkpoint: { everyEntries: 10 } } }), 'governance.checkpoint.keyFile', /required/],
+  ['checkpoint everyEntries 0', withMin({ governance: { checkpoint: { keyFile: 'k.pem', everyEntries: 0 } } }), 'governance.checkpoint.everyEntries', />= 1/],
   ['logging level unknown', withMin({ logging: { level: 'trace' } }), 'logging.level', /error \| warn/],
   ['section not a mapping', withMin({ server: [1, 2] }), 'server', /object|expected/],
   ['empty file', '', '(root)', /empty/],

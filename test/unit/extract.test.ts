@@ -6,9 +6,9 @@ import {
   compileExtractor,
   compileFieldsExtractor,
   factsFromFields,
-  normalizePrincipal,
   type ActivitiesSpec,
 } from '../../src/privacy/extract.js';
+import { normalizePrincipal } from '../../src/principal.js';
 
 const EXT_TAG = '000000200000000000000000';
 const APP_TAG = '0000003b0000000000000000';

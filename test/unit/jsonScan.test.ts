@@ -420,3 +420,12 @@ describe('scanJson adversarial cases', () => {
     }
   });
 });
+
+describe('one JSON byte vocabulary', () => {
+  it('the scanner and the export framer share the nesting limit', async () => {
+    const { MAX_DEPTH: shared } = await import('../../src/rewrite/jsonBytes.js');
+    const { DEFAULT_MAX_DEPTH } = await import('../../src/rewrite/export/jsonArray.js');
+    expect(MAX_DEPTH).toBe(shared);
+    expect(DEFAULT_MAX_DEPTH).toBe(shared);
+  });
+});

@@ -303,7 +303,7 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     expect(upgraded.current().groups.map((g) => g.id)).toEqual(['hr']);
     expect(await sql(url, 'SELECT principal FROM privacy_permissions ORDER BY principal')).toEqual(before);
     expect(await sql(url, 'SELECT key, value FROM state_meta')).toEqual([{ key: 'seeded', value: 'before schema version 2' }]);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
 
     // and from then on an emptied state stays empty
     await upgraded.revoke('alice@contoso.com');
@@ -314,7 +314,7 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     expect(reopened.current().permissions).toEqual([]);
   });
 
-  it('upgrades a schema version 2 database: permissions get groups/expires_at columns, old rows mean "every group, forever"', async () => {
+  it('upgrades a schema version 3 database: permissions get groups/expires_at columns, old rows mean "every group, forever"', async () => {
     const url = await fresh();
     const s = await openOn(url, seed, 'v2-writer');
     await s.grant('dave@contoso.com', 'admin@contoso.com', T0 + 1);
@@ -322,13 +322,13 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     await sql(url, 'DROP INDEX governance_log_principal_seq');
     await sql(url, 'DROP INDEX governance_log_time');
     await sql(url, 'ALTER TABLE privacy_permissions DROP COLUMN groups, DROP COLUMN expires_at');
-    await sql(url, 'DELETE FROM schema_version WHERE version > 2');
+    await sql(url, 'DELETE FROM schema_version WHERE version > 3');
     const upgraded = await openOn(url, seed, 'v3');
     expect(upgraded.current().permissions).toEqual([
       { principal: 'alice@contoso.com', grantedAt: new Date(T0).toISOString(), grantedBy: 'config' },
       { principal: 'dave@contoso.com', grantedAt: new Date(T0 + 1).toISOString(), grantedBy: 'admin@contoso.com' },
     ]);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     const rec = await upgraded.grant('erin@contoso.com', 'admin@contoso.com', T0 + 2, { groups: ['hr'], expiresAt: T0 + 3_600_000 });
     expect(upgraded.current().permissions.at(-1)).toEqual(rec);
     expect(await sql(url, "SELECT groups, expires_at FROM privacy_permissions WHERE principal = 'erin@contoso.com'")).toEqual([{ groups: ['hr'], expires_at: new Date(T0 + 3_600_000) }]);

@@ -15,8 +15,8 @@
 import { isUtf8 } from 'node:buffer';
 import { parseCefDate } from '../../privacy/time.js';
 import type { ActivityFacts } from '../../privacy/types.js';
-import type { ExportFields, Op, RecordParser } from './index.js';
-import { LineFramer, isBlank, safely } from './ndjson.js';
+import { LineFramer, isBlank, safely } from './framing.js';
+import type { ExportFields, Op, RecordParser } from './types.js';
 
 const PIPE = 0x7c;
 const BACKSLASH = 0x5c;

@@ -9,8 +9,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
-import type { CsvColumns, ExportFields, Op, RecordParser } from './index.js';
-import { LineFramer, safely } from './ndjson.js';
+import { LineFramer, safely } from './framing.js';
+import type { CsvColumns, ExportFields, Op, RecordParser } from './types.js';
 
 const QUOTE = 0x22;
 

@@ -9,33 +9,14 @@
  * before the current one has been decided and pushed.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { ERRORS, GatewayError } from '../../errors.js';
+import type { ExportFormat } from '../../config/schema.js';
 import type { ActivityFacts, HideBatch } from '../../privacy/types.js';
+import { ExportStructureError } from '../errors.js';
+import { DEFAULT_MAX_RECORD_BYTES, type CsvColumns, type ExportFields, type Op, type RecordParser } from './types.js';
 import { ndjsonParser } from './ndjson.js';
 import { jsonArrayParser } from './jsonArray.js';
 import { csvParser } from './csv.js';
 import { cefParser } from './cef.js';
-
-export type ExportFormat = 'ndjson' | 'json' | 'csv' | 'cef';
-
-export interface ExportFields {
-  id?: string;
-  actor?: string;
-  /** text as the format carries it, or epoch ms already read (CEF date forms) */
-  timestamp?: string | number;
-  groups?: string[];
-  application?: string;
-}
-
-export interface CsvColumns {
-  id?: string;
-  /** first column present in the header (with a non-empty cell) wins */
-  actor: string[];
-  timestamp: string;
-  /** every column present in the header is used (union) */
-  groups: string[];
-  application?: string;
-}
 
 export interface ExportFilterOptions {
   format: ExportFormat;
@@ -55,34 +36,9 @@ export interface ExportFilterOptions {
   onRemoved?: (n: number) => void;
 }
 
-/** The export cannot be filtered safely (malformed, truncated, oversized): the stream is cut off. */
-export class ExportStructureError extends GatewayError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('upstream_body_invalid', message, { ...options, publicMessage: ERRORS.upstream_body_invalid.message });
-  }
-}
+export { ExportStructureError };
+export { DEFAULT_MAX_RECORD_BYTES, type CsvColumns, type ExportFields, type ExportFormat, type Op, type RecordParser };
 
-/**
- * One framed piece of the stream, in stream order.
- * `record.facts === null` means the record could not be read: always withheld.
- */
-export type Op =
-  | { kind: 'raw'; bytes: Buffer }
-  | { kind: 'record'; bytes: Buffer; facts: ActivityFacts | null; comma?: boolean }
-  /** json: a filtered array begins; comma bookkeeping restarts */
-  | { kind: 'list' };
-
-/**
- * A format's framer. It throws SyntaxError when the stream is not of its
- * format in a way that makes filtering unsafe; the filter turns that into an
- * ExportStructureError.
- */
-export interface RecordParser {
-  push(chunk: Buffer, out: Op[]): void;
-  end(out: Op[]): void;
-}
-
-export const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
 const COMMA = Buffer.from(',');
 
 export function createExportFilter(opts: ExportFilterOptions): Transform {

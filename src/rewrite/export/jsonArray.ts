@@ -14,10 +14,11 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
-import type { Op, RecordParser } from './index.js';
-import { Carry, safely } from './ndjson.js';
+import { isDigit, isHex, isWs, MAX_DEPTH } from '../jsonBytes.js';
+import { Carry, safely } from './framing.js';
+import type { Op, RecordParser } from './types.js';
 
-export const DEFAULT_MAX_DEPTH = 512;
+export const DEFAULT_MAX_DEPTH = MAX_DEPTH;
 
 // envelope states
 const VALUE = 0;
@@ -46,9 +47,6 @@ const N_E = 5;
 const N_ESIGN = 6;
 const N_EXP = 7; // *
 
-const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-const isHex = (c: number): boolean => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 /** bytes a scalar element (number, true, false, null) may hold; JSON.parse checks the rest */
 const isScalarByte = (c: number): boolean =>
   isDigit(c) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2b || c === 0x2d || c === 0x2e;

@@ -1,0 +1,141 @@
+/**
+ * `apg governance verify --checkpoints FILE --public-key PEM` (SPEC §12):
+ * every checkpoint must carry a valid Ed25519 signature, and the chain must
+ * still reach its seq (else: truncation) with the same hash there (else:
+ * rewrite). The chain is streamed once; checkpoints are held in memory (one
+ * small record each).
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { compactVerify } from 'jose';
+import { CHECKPOINT_TYPE } from './checkpoint.js';
+
+export type CheckpointProblemKind = 'bad-signature' | 'malformed' | 'truncated' | 'rewritten';
+
+export interface CheckpointProblem {
+  /** 1-based line in the checkpoints file */
+  line: number;
+  /** the checkpoint's seq (read without trusting it when the signature is bad); null when unreadable */
+  seq: number | null;
+  kind: CheckpointProblemKind;
+  message: string;
+}
+
+export interface CheckpointReport {
+  checked: number;
+  problems: CheckpointProblem[];
+  /** the newest seq the chain reaches */
+  chainEnd: number;
+}
+
+const JWS_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export function loadPublicKey(pem: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch {
+    throw new Error('the public key is not a PEM key (openssl pkey -in checkpoint.pem -pubout)');
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`the public key is ${key.asymmetricKeyType ?? 'unknown'}, not Ed25519`);
+  // a private key given by mistake works too: createPublicKey derived its public half
+  return key;
+}
+
+/**
+ * The JWS on a line of the checkpoints file: a bare compact JWS, the webhook body
+ * {"checkpoint":"<jws>"}, or a syslog line whose message is the JWS. Blank lines: null.
+ */
+export function extractJws(line: string): string | null | undefined {
+  const t = line.trim();
+  if (t === '') return null;
+  if (t.startsWith('{')) {
+    try {
+      const v = JSON.parse(t) as { checkpoint?: unknown };
+      return typeof v.checkpoint === 'string' ? v.checkpoint : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const last = t.slice(t.lastIndexOf(' ') + 1);
+  return JWS_RE.test(last) ? last : undefined;
+}
+
+function unverifiedSeq(jws: string): number | null {
+  try {
+    const payload = JSON.parse(Buffer.from(jws.split('.')[1], 'base64url').toString('utf8')) as { seq?: unknown };
+    return Number.isSafeInteger(payload.seq) ? (payload.seq as number) : null;
+  } catch {
+    return null;
+  }
+}
+
+interface Good { line: number; seq: number; hash: string }
+
+/**
+ * `chain` yields the stored entries' seq and hash in file/table order. Checks the
+ * signatures first, then streams the chain once.
+ */
+export async function verifyCheckpoints(
+  lines: Iterable<string>,
+  publicKey: KeyObject,
+  chain: AsyncIterable<{ seq: number; hash: string }>,
+): Promise<CheckpointReport> {
+  const problems: CheckpointProblem[] = [];
+  const bySeq = new Map<number, Good[]>();
+  let checked = 0;
+  let n = 0;
+  for (const raw of lines) {
+    n++;
+    const jws = extractJws(raw);
+    if (jws === null) continue;
+    checked++;
+    if (jws === undefined) {
+      problems.push({ line: n, seq: null, kind: 'malformed', message: 'not a checkpoint (expected a compact JWS)' });
+      continue;
+    }
+    let payload: { type?: unknown; seq?: unknown; hash?: unknown };
+    try {
+      const r = await compactVerify(jws, publicKey, { algorithms: ['EdDSA'] });
+      payload = JSON.parse(new TextDecoder().decode(r.payload)) as typeof payload;
+    } catch {
+      problems.push({ line: n, seq: unverifiedSeq(jws), kind: 'bad-signature', message: 'bad signature (not made with this key, or altered)' });
+      continue;
+    }
+    if (payload.type !== CHECKPOINT_TYPE || !Number.isSafeInteger(payload.seq) || (payload.seq as number) < 0
+      || typeof payload.hash !== 'string' || !HEX64.test(payload.hash)) {
+      problems.push({ line: n, seq: unverifiedSeq(jws), kind: 'malformed', message: 'signed, but not an apg.checkpoint payload' });
+      continue;
+    }
+    const g: Good = { line: n, seq: payload.seq as number, hash: payload.hash };
+    const list = bySeq.get(g.seq);
+    if (list) list.push(g);
+    else bySeq.set(g.seq, [g]);
+  }
+  let chainEnd = 0;
+  const genesis = bySeq.get(0);
+  for (const g of genesis ?? []) {
+    if (g.hash !== '0'.repeat(64)) problems.push({ line: g.line, seq: 0, kind: 'rewritten', message: 'a checkpoint of the empty chain must carry 64 zeros' });
+  }
+  bySeq.delete(0);
+  for await (const e of chain) {
+    chainEnd = Math.max(chainEnd, e.seq);
+    const list = bySeq.get(e.seq);
+    if (!list) continue;
+    for (const g of list) {
+      if (g.hash !== e.hash) {
+        problems.push({ line: g.line, seq: g.seq, kind: 'rewritten', message: `the chain has a different hash at seq ${g.seq} (rewritten)` });
+      }
+    }
+    bySeq.delete(e.seq);
+  }
+  for (const list of bySeq.values()) {
+    for (const g of list) {
+      problems.push(g.seq > chainEnd
+        ? { line: g.line, seq: g.seq, kind: 'truncated', message: `seq ${g.seq} is beyond the end of the chain (${chainEnd}): truncated` }
+        : { line: g.line, seq: g.seq, kind: 'rewritten', message: `the chain has no entry with seq ${g.seq} (removed)` });
+    }
+  }
+  problems.sort((a, b) => a.line - b.line);
+  return { checked, problems, chainEnd };
+}

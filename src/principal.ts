@@ -1,0 +1,37 @@
+/**
+ * A principal (a person or service as the identity provider names it: a UPN or an
+ * e-mail address), one home for its form and its canonical spelling. Config, admin
+ * API, identity, the privacy engine and the directory all compare principals in
+ * this canonical form. Imports nothing, so every layer may use it.
+ */
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * `local@domain.tld`: no whitespace, no second `@`, no `/` or `\` (a principal is also a
+ * URL path segment of the admin API), a domain of dot-separated non-empty labels.
+ */
+const PRINCIPAL = /^[^\s@/\\]+@[^\s@/\\.]+(?:\.[^\s@/\\.]+)+$/;
+
+/**
+ * Canonical spelling: trimmed, lower-cased, NFC for non-ASCII (so a composed and a
+ * decomposed "é" are the same person). undefined when empty.
+ */
+export function normalizePrincipal(value: string): string | undefined {
+  let s = value.trim();
+  if (s === '') return undefined;
+  s = s.toLowerCase();
+  return NON_ASCII.test(s) ? s.normalize('NFC') : s;
+}
+
+/** true when the value, once normalised, has the form of a principal */
+export function isPrincipal(value: string): boolean {
+  const p = normalizePrincipal(value);
+  return p !== undefined && PRINCIPAL.test(p);
+}
+
+/** The canonical principal, or undefined when the value does not have the form of one. */
+export function parsePrincipal(value: string): string | undefined {
+  const p = normalizePrincipal(value);
+  return p !== undefined && PRINCIPAL.test(p) ? p : undefined;
+}
