@@ -247,6 +247,7 @@ function notifyOnAppend(sink: GovernanceSink, onCommitted: () => void): Governan
       return entry;
     }),
     read: (o) => sink.read(o),
+    stream: (f) => sink.stream(f),
     verify: () => sink.verify(),
     readRange: (a, l) => sink.readRange(a, l),
     head: () => sink.head(),

@@ -14,7 +14,7 @@ import { unknownGroups, type KnownGroups } from '../directory/knownGroups.js';
 import { GatewayError } from '../errors.js';
 import type { GovernanceAction, GovernanceEntryInput } from '../governance/types.js';
 import type { RevealRequest } from '../privacy/approval.js';
-import { normalizePrincipal } from '../privacy/extract.js';
+import { normalizePrincipal } from '../principal.js';
 import { permissionExpired, type PermissionFacts } from '../privacy/grant.js';
 import { parseReason, RevealInputError, MAX_SCOPE_ITEMS } from '../privacy/revealInput.js';
 import { StateConflictError } from '../state/types.js';

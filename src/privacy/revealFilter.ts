@@ -14,7 +14,7 @@
  * Everything not shown is withheld exactly as for an ordinary consumer.
  */
 import { classify, compilePolicy, decide, type CompiledPolicy } from './decision.js';
-import { normalizePrincipal } from './extract.js';
+import { normalizePrincipal } from '../principal.js';
 import type { ActivityFacts, HideBatch, Membership, PolicySnapshot, RevealScope } from './types.js';
 
 export type { RevealScope } from './types.js';

@@ -25,7 +25,7 @@
  * catalogue is checked by the caller (I/O).
  */
 import { GatewayError } from '../errors.js';
-import { normalizePrincipal } from './extract.js';
+import { normalizePrincipal } from '../principal.js';
 import type { RevealScope } from './revealFilter.js';
 
 export type RevealInputCode = 'reason_required' | 'bad_reason' | 'bad_scope';

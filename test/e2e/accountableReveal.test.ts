@@ -436,6 +436,7 @@ describe('a denied entry that cannot be written does not change the 403', () => 
     const broken: GovernanceSink = {
       append: () => Promise.reject(new GovernanceUnavailableError('disk full')),
       read: (o) => real.read(o), stream: (f) => real.stream(f), verify: () => real.verify(), healthy: () => false, close: () => real.close(),
+      readRange: (a, l) => real.readRange(a, l), head: () => real.head(),
     };
     const gw = await startGateway(validConfig(demoLikeConfig(upstream, t.dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } })), {
       port: 0, host: '127.0.0.1', logger: winston.createLogger({ silent: true }),
