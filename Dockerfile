@@ -10,7 +10,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the "prepare" build would run before the sources are here
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json vite.config.ts ./
+COPY ui ./ui
 COPY src ./src
 RUN npm run build
 

@@ -2,8 +2,8 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
-import { interimKnownGroups } from './directory/knownGroups.js';
 import { createWebhook, type Webhook } from './notify/webhook.js';
+import { openConsole, type ConsoleForward } from './console/index.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
 import { startForwarding, type Forwarding } from './governance/forward/index.js';
@@ -16,7 +16,9 @@ import { createIdentityVerifier, type IdentityVerifier } from './identity/index.
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
-import { createHttpDirectory, type HttpDirectory } from './privacy/httpDirectory.js';
+import { createDirectory, localGroupNames, type Directory } from './directory/index.js';
+import type { KnownGroups } from './directory/knownGroups.js';
+import type { DirectoryObserver } from './directory/types.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
 import { compileFieldReader } from './rewrite/fieldReader.js';
 import { compileRoutes, type RouteSpec } from './routes/table.js';
@@ -31,10 +33,14 @@ export interface GatewayOptions {
   /** override listen port (tests use 0) */
   port?: number;
   host?: string;
+  /** monotonic clock (ms) of the directory caches and the catalogue; tests advance it instead of sleeping */
+  directoryClock?: () => number;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
-  /** the clock permissions expire by (tests inject one); default Date.now */
+  /** the clock of permission expiry, approval windows and console sessions (tests move it); default Date.now */
   now?: () => number;
+  /** where the built console app lives; default dist/ui */
+  uiDir?: string;
   /** forwarding knobs for tests: clock, poll and lease intervals */
   forwarding?: { now?: () => number; pollMs?: number; leaseRetryMs?: number };
 }
@@ -76,13 +82,29 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
   };
 }
 
-function engineOptions(config: GatewayConfig): EngineOptions & { directory?: HttpDirectory } {
-  const http = config.directory.http;
+/** Directory metrics, and a warning per failing source at most once a minute (the reason is a fixed text, never directory data). */
+function directoryObserver(metrics: Metrics, logger: Logger): DirectoryObserver {
+  const lastWarned = new Map<string, number>();
+  return {
+    lookup: (source, outcome) => metrics.directoryLookups.inc({ source, outcome }),
+    latency: (source, seconds) => metrics.directoryLatency.observe({ source }, seconds),
+    catalogue: (source, outcome) => metrics.directoryCatalogue.inc({ source, outcome }),
+    failed: (source, reason) => {
+      const now = Date.now();
+      if (now - (lastWarned.get(source) ?? -Infinity) < 60_000) return;
+      lastWarned.set(source, now);
+      logger.warn({ msg: 'directory source failing; its lookups are undecidable unless cached', source, reason });
+    },
+  };
+}
+
+function engineOptions(config: GatewayConfig, directory: Directory): EngineOptions {
   return {
     managedDomains: config.privacy.managedDomains,
     undecidable: config.privacy.undecidable,
     directoryGroups: config.directory.groups ?? {},
-    directory: http ? createHttpDirectory({ url: http.url, ttlSec: http.ttlSec, maxEntries: http.maxEntries, timeoutMs: http.timeoutMs, staleSec: http.staleSec }) : undefined,
+    // only a remote source makes the decision wait for I/O; static membership stays synchronous
+    directory: directory.sources.length > 0 ? directory : undefined,
   };
 }
 
@@ -127,8 +149,27 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   // every committed entry wakes the forwarders; they read it back from the sink, never delaying the request
   const governance = notifyOnAppend(stores.governance, () => forwarding.wake());
   let runtime = await buildRuntime(initial);
-  let engineOpts = engineOptions(initial);
-  const engine = new PrivacyEngine(engineOpts, state);
+  const makeDirectory = (config: GatewayConfig): Directory =>
+    createDirectory(config.directory, {
+      observer: directoryObserver(metrics, logger),
+      // no directory data in the log: the attribute name and a count only
+      warn: (msg, fields) => logger.warn({ msg, ...fields }),
+      localNames: localNamesMemo(),
+      now: opts.directoryClock,
+    });
+  /** the catalogue re-merges only when the names change: one Map per (config, state) pair */
+  function localNamesMemo(): () => ReadonlyMap<string, string> {
+    let memo: { config: GatewayConfig; groups: unknown; names: ReadonlyMap<string, string> } | undefined;
+    return () => {
+      const config = runtime.config;
+      const groups = state.current().groups;
+      if (memo?.config !== config || memo.groups !== groups) memo = { config, groups, names: localGroupNames(config, groups) };
+      return memo.names;
+    };
+  }
+  let directory = makeDirectory(initial);
+  const retiredDirectories = new Set<Directory>();
+  const engine = new PrivacyEngine(engineOptions(initial, directory), state);
 
   const ready = async () => {
     const checks: Record<string, boolean> = {
@@ -141,7 +182,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   };
 
   const now = opts.now ?? Date.now;
-  const knownGroups = interimKnownGroups({ directoryGroups: () => runtime.config.directory.groups ?? {}, state: () => state.current() });
+  // SPEC §10: reveal scopes and scoped permissions name catalogue groups (the directory of the current configuration)
+  const knownGroups: KnownGroups = { isKnownGroup: (id) => directory.catalogue.isKnownGroup(id) };
   // SPEC §11 notifications: one webhook per configured URL, never blocking a request
   let webhook: { url: string; hook: Webhook } | undefined;
   const notify = (event: string, request: unknown): void => {
@@ -150,6 +192,12 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     if (webhook?.url !== url) webhook = { url, hook: createWebhook({ url, onFailure: (e, err) => logger.warn({ msg: 'webhook delivery failed', event: e, error: err instanceof Error ? err.message : String(err) }) }) };
     webhook.hook.notify(event, request);
   };
+  // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
+  let forward: ConsoleForward = () => { throw new Error('pipeline not ready'); };
+  const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
+    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now, logger, uiDir: opts.uiDir,
+  }) : null;
+
   const admin = createAdminApp({
     state: () => state,
     reveal: () => runtime.config.reveal,
@@ -163,7 +211,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     ready,
     logger,
+    console: () => consoleHandler,
     checkpoint: () => forwarding.checkpoint(),
+    directory: () => directory,
+    privacy: () => ({ adminGroups: runtime.config.privacy.adminGroups, staticGroups: runtime.config.directory.groups ?? {} }),
   });
 
   const pipeline = createPipeline({
@@ -177,6 +228,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     knownGroups,
     now,
   });
+  forward = pipeline.handleVouched;
 
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, pipeline.handle);
   const port = opts.port ?? initial.server.port;
@@ -202,13 +254,26 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     logger,
     config: () => runtime.config,
     async reload(config) {
-      const next = await buildRuntime(config, runtime);
+      // an unchanged directory keeps its caches and connections; a new one is built before anything is swapped
+      const sameDirectory = JSON.stringify(config.directory) === JSON.stringify(runtime.config.directory);
+      const nextDirectory = sameDirectory ? directory : makeDirectory(config);
+      let next: Runtime;
+      try {
+        next = await buildRuntime(config, runtime);
+      } catch (err) {
+        if (nextDirectory !== directory) nextDirectory.close();
+        throw err;
+      }
       const old = runtime;
       runtime = next;
-      const oldOpts = engineOpts;
-      engineOpts = engineOptions(config);
-      engine.reconfigure(engineOpts);
-      oldOpts.directory?.close();
+      const oldDirectory = directory;
+      directory = nextDirectory;
+      engine.reconfigure(engineOptions(config, directory));
+      if (oldDirectory !== directory) {
+        // requests in flight finish their lookups on the old directory
+        retiredDirectories.add(oldDirectory);
+        setTimeout(() => { oldDirectory.close(); retiredDirectories.delete(oldDirectory); }, 30_000).unref();
+      }
       if (old.identity && old.identity !== next.identity) old.identity.close();
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
       metrics.reloads.inc({ result: 'ok' });
@@ -229,7 +294,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.agent.destroy();
         runtime.identity?.close();
         engine.close();
-        engineOpts.directory?.close();
+        directory.close();
+        for (const d of retiredDirectories) d.close();
+        await consoleHandler?.close();
         await forwarding.close();
         await governance.close();
         await state.close();

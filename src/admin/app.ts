@@ -1,10 +1,12 @@
 import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { unknownGroups, type KnownGroups } from '../directory/knownGroups.js';
+import { isStateChanging, type ConsoleHandler } from '../console/handler.js';
+import type { KnownGroups } from '../directory/knownGroups.js';
 import { GovernanceUnavailableError, type GovernanceAction, type GovernanceEntryInput, type GovernanceSink } from '../governance/types.js';
 import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
+import type { Directory } from '../directory/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { isPrincipal, normalizePrincipal, parsePrincipal } from '../principal.js';
@@ -17,6 +19,7 @@ import type { PermissionFacts } from '../privacy/grant.js';
 import { parseGovernanceQuery } from './governanceQuery.js';
 import { revealRequestsRouter, type RequestEvent } from './revealRequests.js';
 import { streamEntries } from './governanceStream.js';
+import { checkGrant, checkGroupChoice, type CheckResult } from './checks.js';
 
 export interface AdminDeps {
   state: () => StateStore;
@@ -32,8 +35,14 @@ export interface AdminDeps {
   metrics: Metrics;
   /** readiness of every part the gateway needs (config, state, governance, JWKS) */
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /** the directory of the current configuration (membership checks, the group catalogue) */
+  directory: () => Directory;
+  /** privacy.adminGroups and directory.groups of the current configuration */
+  privacy: () => { adminGroups: readonly string[]; staticGroups: Readonly<Record<string, readonly string[]>> };
   now?: () => number;
   logger?: Logger;
+  /** the admin console (SPEC §13): its routes, and its session accepted in place of a bearer token */
+  console?: () => ConsoleHandler | null;
   /** a fresh signed checkpoint of the chain head (SPEC §12); null when none is configured */
   checkpoint?: () => Promise<string> | null;
 }
@@ -46,6 +55,9 @@ function exchangeOf(res: http.ServerResponse): AdminExchange {
   if (!ex) throw new Error('admin response without its exchange');
   return ex;
 }
+
+/** Responses whose admin was authenticated by a console session (their changes are via: console). */
+const viaConsole = new WeakSet<http.ServerResponse>();
 
 /** The verified admin principal (the api router's first middleware sets it). */
 function adminOf(res: http.ServerResponse): string {
@@ -80,9 +92,15 @@ function errorMessage(err: unknown): string {
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
 const permissionBody = z.object({
   principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p),
+  // validated here (SPEC §10: catalogue ids, checked by checkGrant); what a scoped permission does is the reveal stage's
   groups: z.array(z.string().trim().min(1, 'must not be empty').max(200)).min(1, 'must name at least one group (omit it for every group)').max(100).optional(),
   expiresAt: z.string().max(64).optional(),
 }).strict();
+
+/** A refused check (SPEC §9, §10) as the error the client gets; nothing has been changed. */
+function refuse(r: CheckResult): void {
+  if (!r.ok) throw new GatewayError(r.code, r.message, r.details ? { details: r.details } : {});
+}
 
 /** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
 export interface AdminExchange {
@@ -132,6 +150,17 @@ export function createAdminApp(deps: AdminDeps) {
   api.use(async (req: Request, res: Response, next: NextFunction) => {
     const identity = deps.identity();
     const r = identity ? await identity.verify(req.headers) : { kind: 'anonymous' as const };
+    const consoleHandler = deps.console?.() ?? null;
+    if (r.kind === 'anonymous' && consoleHandler) {
+      // No bearer token: the console's session cookie, with its CSRF token on changes (SPEC §13).
+      const s = await consoleHandler.authenticate(req, { csrf: isStateChanging(req.method) });
+      if (s.kind === 'refused') throw new GatewayError(s.code, s.message);
+      if (s.kind === 'ok') {
+        exchangeOf(res).principal = s.session.principal;
+        viaConsole.add(res);
+        return next();
+      }
+    }
     if (r.kind === 'unavailable') throw new GatewayError('identity_unavailable');
     if (r.kind !== 'verified') throw unauthenticated(r, 'The admin API needs a valid admin bearer token.');
     if (!r.isAdmin) throw new GatewayError('forbidden');
@@ -145,7 +174,7 @@ export function createAdminApp(deps: AdminDeps) {
     if (!sink) throw new GovernanceUnavailableError('no governance sink');
     const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: adminOf(res), via: 'admin-api', target, ...extra,
+      action, principal: adminOf(res), via: viaConsole.has(res) ? 'console' : 'admin-api', target, ...extra,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -162,7 +191,10 @@ export function createAdminApp(deps: AdminDeps) {
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
     if (!body.success) throw badBody(body.error, '{"id": string, "name"?: string}');
-    const { id, name } = body.data;
+    const { id } = body.data;
+    const choice = await checkGroupChoice(deps.directory().catalogue, id);
+    refuse(choice);
+    const name = body.data.name ?? (choice.ok ? choice.name : undefined);
     await serialised(async () => {
       const state = deps.state();
       if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('conflict', `Group ${id} is already private.`);
@@ -190,7 +222,7 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [group ids], "expiresAt"?: "<ISO-8601 with an offset>"}');
+    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids], "expiresAt"?: "<ISO-8601 with an offset>"}');
     const principal = body.data.principal;
     const limits: PermissionLimits = {};
     if (body.data.expiresAt !== undefined) {
@@ -199,12 +231,16 @@ export function createAdminApp(deps: AdminDeps) {
       if (!(Math.floor(at) > now())) throw new GatewayError('bad_request', '"expiresAt" must be in the future.');
       limits.expiresAt = Math.floor(at);
     }
-    if (body.data.groups !== undefined) {
-      const groups = [...new Set(body.data.groups)];
-      const unknown = await unknownGroups(deps.knownGroups, groups);
-      if (unknown.length > 0) throw new GatewayError('unknown_group', `Not in the group catalogue: ${unknown.join(', ')}.`);
-      limits.groups = groups;
-    }
+    if (body.data.groups !== undefined) limits.groups = [...new Set(body.data.groups)];
+    const privacy = deps.privacy();
+    refuse(await checkGrant({
+      granter: normalizePrincipal(adminOf(res)) ?? adminOf(res),
+      principal,
+      groups: limits.groups,
+      directory: deps.directory(),
+      adminGroups: privacy.adminGroups,
+      staticGroups: privacy.staticGroups,
+    }));
     await serialised(async () => {
       const state = deps.state();
       const t = now();
@@ -230,6 +266,25 @@ export function createAdminApp(deps: AdminDeps) {
       await state.revoke(principal);
       res.status(204).end();
     });
+  });
+
+  const intParam = (v: unknown, def: number, min: number, max: number): number | null => {
+    if (v === undefined) return def;
+    if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) return null;
+    const n = Number(v);
+    return n < min || n > max ? null : n;
+  };
+
+  api.get('/directory/groups', async (req, res) => {
+    const unknown = Object.keys(req.query).find((k) => k !== 'search' && k !== 'limit');
+    if (unknown !== undefined) throw new GatewayError('bad_request', `Unknown query parameter ${JSON.stringify(unknown)}; use search and limit.`);
+    const search = req.query.search;
+    if (search !== undefined && (typeof search !== 'string' || search.length > 200)) throw new GatewayError('bad_request', 'search must be one string of at most 200 characters.');
+    const limit = intParam(req.query.limit, 100, 1, 1000);
+    if (limit === null) throw new GatewayError('bad_request', 'limit must be an integer from 1 to 1000.');
+    const r = await deps.directory().catalogue.search(search ?? '', limit);
+    if (r.failed.length > 0) throw new GatewayError('directory_unavailable', `The group catalogue cannot be loaded now (${r.failed.join(', ')} directory unreachable). Try again later.`);
+    res.json({ groups: r.groups.map((g) => ({ id: g.id, name: g.name, source: g.source })) });
   });
 
   api.get('/governance', async (_req, res) => {
@@ -289,6 +344,8 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   return (ex: AdminExchange, subPath: string): void => {
+    const consoleHandler = deps.console?.() ?? null;
+    if (consoleHandler && (subPath === '/console' || subPath.startsWith('/console/'))) return consoleHandler.handle(ex, subPath);
     ex.req.url = (subPath || '/') + (ex.query ? `?${ex.query}` : '');
     exchanges.set(ex.res, ex);
     app(ex.req, ex.res);

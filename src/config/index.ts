@@ -12,6 +12,7 @@ export {
 export type {
   ActivitiesConfig,
   ConfigProblem,
+  ConsoleConfig,
   DenyRoute,
   DirectoryConfig,
   ExportColumns,

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { loadConfigFile, formatProblems } from '../config/index.js';
 import { startGateway } from '../gateway.js';
+import { startOidcProvider } from './oidcProvider.js';
 import { createSampleApi } from './sampleApi.js';
 import { tokensEnv } from './tokensEnv.js';
 
@@ -12,9 +13,10 @@ import { tokensEnv } from './tokensEnv.js';
  * and JWKS (never committed), and the gateway in front with config/demo.yaml.
  */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, 'upstream-port': { type: 'string' }, host: { type: 'string' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string' }, 'upstream-port': { type: 'string' }, 'idp-port': { type: 'string' }, host: { type: 'string' } } });
   const port = Number(values.port ?? process.env.PORT ?? 8080);
   const upstreamPort = Number(values['upstream-port'] ?? 8081);
+  const idpPort = Number(values['idp-port'] ?? 8082);
   const host = values.host ?? '127.0.0.1';
   const demoDir = path.resolve('.demo');
   await mkdir(demoDir, { recursive: true });
@@ -29,11 +31,19 @@ async function main(): Promise<void> {
   const jwksFile = path.join(demoDir, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: [jwk] }, null, 2));
 
-  const env = { ...process.env, APG_DEMO_JWKS: jwksFile, APG_DEMO_UPSTREAM: upstreamUrl, APG_DEMO_DATA: path.join(demoDir, 'data') };
+  // the admin console signs in at a local OpenID Connect provider with the demo users
+  const idp = await startOidcProvider({ port: idpPort, host: '127.0.0.1' });
+
+  const env = { ...process.env, APG_DEMO_JWKS: jwksFile, APG_DEMO_UPSTREAM: upstreamUrl, APG_DEMO_DATA: path.join(demoDir, 'data'), APG_DEMO_OIDC_ISSUER: idp.issuer };
   const loaded = loadConfigFile('config/demo.yaml', env);
   if (!loaded.ok) throw new Error(`config/demo.yaml:\n${formatProblems(loaded.problems)}`);
   const config = loaded.config;
   const gateway = await startGateway(config, { port, host, instance: 'demo' });
+  const consolePath = `${config.server.adminPrefix}/console/callback`;
+  await idp.register({
+    clientId: config.console!.oidc.clientId,
+    redirectUris: [`${gateway.url}${consolePath}`, `http://localhost:${gateway.port}${consolePath}`],
+  });
 
   const token = (upn: string, roles: string[], extra: Record<string, unknown> = {}) =>
     new SignJWT({ upn, roles, ...extra })
@@ -91,7 +101,16 @@ Try:
   curl -s '${g}${p}/api/privacy/groups' -H "Authorization: Bearer $DAVE"; echo
   curl -s '${g}${p}/readyz'; echo
 
-Ctrl-C stops both.
+Admin console (a browser; sign-in at the demo identity provider ${idp.issuer}):
+  ${g}${p}/console/
+  Click "Sign in", then pick the user on the provider's page:
+    "Sign in as alice@contoso.com"   SecurityAdministrator, permitted to view private activities
+    "Sign in as dave@contoso.com"    GlobalAdministrator, NOT permitted (the reveal is refused)
+    "Sign in as erin@contoso.com"    not an admin: refused, with the reason
+  To switch users: "Sign out", then "Sign in" (the provider remembers the last user for a
+  while; ${g}${p}/console/login?prompt=login asks again).
+
+Ctrl-C stops everything.
 `);
 
   let stopping = false;
@@ -100,6 +119,7 @@ Ctrl-C stops both.
     stopping = true;
     await gateway.close(2_000);
     await api.close();
+    await idp.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -42,7 +42,7 @@ export interface GovernanceRequestInfo {
 export interface GovernanceEntryInput {
   action: GovernanceAction;
   principal: string;
-  via?: 'header' | 'token' | 'admin-api';
+  via?: 'header' | 'token' | 'admin-api' | 'console';
   request?: GovernanceRequestInfo;
   privateActivities?: { count: number; ids: string[] };
   target?: string;

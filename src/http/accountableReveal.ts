@@ -77,7 +77,7 @@ function token(caller: VerifiedCaller): { iss?: string; jti?: string } {
 
 /** Steps 1–4 above. Throws GatewayError (403 / 400 / 503); resolves with what the granted reveal may show. */
 export async function authorizeReveal(
-  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token',
+  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console',
 ): Promise<GrantedReveal> {
   const cfg = deps.config.reveal;
   const { req } = ctx;
@@ -134,7 +134,7 @@ export async function authorizeReveal(
  * scope apply (the reveal's own reason and scope headers are ignored). The
  * permission is checked first, exactly as without approval.
  */
-async function authorizeApproved(deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token'): Promise<GrantedReveal> {
+async function authorizeApproved(deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console'): Promise<GrantedReveal> {
   const raw = ctx.req.headers[REVEAL_REQUEST_HEADER];
   const id = typeof raw === 'string' ? raw.trim() : undefined;
   const request = id === undefined || id === '' ? undefined : deps.revealRequest(id);
@@ -164,7 +164,7 @@ async function authorizeApproved(deps: AccountableRevealDeps, ctx: RevealExchang
  * either way, and a refused caller must not learn about the audit store.
  */
 async function recordDenial(
-  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token',
+  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console',
   denial: { code: string; message: string }, reason: string | undefined, scope: RevealScope | undefined, revealRequest?: string,
 ): Promise<void> {
   const input: GovernanceEntryInput = { action: 'private-activities.denied', principal: caller.principal, via, request: requestInfo(ctx) };
@@ -185,7 +185,7 @@ async function recordDenial(
 
 /** The `private-activities.viewed` entry of a granted reveal (SPEC §6, §10). */
 export function viewedEntry(
-  ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token', granted: GrantedReveal, shown: { count: number; ids: string[] },
+  ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console', granted: GrantedReveal, shown: { count: number; ids: string[] },
 ): GovernanceEntryInput {
   const input: GovernanceEntryInput = {
     action: 'private-activities.viewed', principal: caller.principal, via, request: requestInfo(ctx),

@@ -13,6 +13,7 @@ import type http from 'node:http';
 import type { CompiledRoute, RouteKind } from '../routes/table.js';
 import { NO_REVEAL, type RevealDecision } from './reveal.js';
 import type { Runtime } from './runtime.js';
+import type { VouchedIdentity } from './vouchedIdentity.js';
 
 export type ExchangeKind = RouteKind | 'none' | 'admin';
 
@@ -27,6 +28,8 @@ export class Exchange {
   reveal: RevealDecision = NO_REVEAL;
   /** a HEAD on a list or item route: fetched as GET upstream, answered without body */
   headOnly = false;
+  /** the identity the gateway vouches for (a console session forwarded into the pipeline) */
+  vouched?: VouchedIdentity;
   /** verified admin principal (access line) */
   principal?: string;
   /** SPEC §10: whether a reveal carried a reason (access line; never its text) */

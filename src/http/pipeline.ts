@@ -32,6 +32,7 @@ import { respondFiltered } from './respond.js';
 import { decideReveal, identify } from './reveal.js';
 import { readBody, rewriteBody } from './rewrite.js';
 import type { Runtime } from './runtime.js';
+import type { VouchedIdentity } from './vouchedIdentity.js';
 import { createUpstream, prepareUpstreamRequest } from './upstream.js';
 
 export type { Runtime } from './runtime.js';
@@ -84,6 +85,8 @@ export function createPipeline(deps: PipelineDeps) {
     const prefix = rt.config.server.adminPrefix.toLowerCase();
     const lower = ex.path.toLowerCase();
     if (lower === prefix || lower.startsWith(prefix + '/')) {
+      // a vouched request is for a proxied route only, never back into the admin endpoints
+      if (ex.vouched) throw new GatewayError('route_denied');
       ex.kind = 'admin';
       return deps.admin(ex, ex.path.slice(prefix.length));
     }
@@ -102,7 +105,7 @@ export function createPipeline(deps: PipelineDeps) {
     // 3–4. identity and reveal
     if (filtered) {
       const accountable = { config: rt.config, permission: (p: string) => engine.permission(p), revealRequest: (id: string) => engine.revealRequest(id), now: deps.now, knownGroups: deps.knownGroups, governance: deps.governance, metrics, logger };
-      ex.reveal = await decideReveal({ headers: req.headers, routeKind: route.kind, reveal: rt.config.reveal, identity: rt.identity }, {
+      ex.reveal = await decideReveal({ headers: req.headers, routeKind: route.kind, reveal: rt.config.reveal, identity: rt.identity, vouched: ex.vouched }, {
         authorize: (id, via) => authorizeReveal(accountable, ex, id, via), metrics,
       });
       if (ex.reveal.identity?.isAdmin) ex.principal = ex.reveal.identity.principal;
@@ -143,12 +146,21 @@ export function createPipeline(deps: PipelineDeps) {
     respondFiltered(ex, answer, rewritten, entry);
   }
 
+  function start(req: http.IncomingMessage, res: http.ServerResponse, vouched?: VouchedIdentity): void {
+    const ex = new Exchange(requestIdFrom(req.headers['x-request-id']), req, res, deps.runtime());
+    if (vouched) ex.vouched = vouched;
+    res.setHeader('x-request-id', ex.id);
+    observeEnd(ex, onEnd);
+    journey(ex).catch((err: unknown) => fail(ex, err));
+  }
+
   return {
     handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-      const ex = new Exchange(requestIdFrom(req.headers['x-request-id']), req, res, deps.runtime());
-      res.setHeader('x-request-id', ex.id);
-      observeEnd(ex, onEnd);
-      journey(ex).catch((err: unknown) => fail(ex, err));
+      start(req, res);
+    },
+    /** A request the gateway itself authenticated (the console's session, SPEC §13): the identity replaces the bearer token. */
+    handleVouched(req: http.IncomingMessage, res: http.ServerResponse, identity: VouchedIdentity): void {
+      start(req, res, identity);
     },
     close: () => upstream.close(),
   };

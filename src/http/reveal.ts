@@ -12,6 +12,7 @@ import { unauthenticated, type IdentityResult, type IdentityVerifier } from '../
 import type { Metrics } from '../metrics.js';
 import type { RouteKind } from '../routes/table.js';
 import type { GrantedReveal } from './accountableReveal.js';
+import type { VouchedIdentity } from './vouchedIdentity.js';
 
 export type VerifiedIdentity = Extract<IdentityResult, { kind: 'verified' }>;
 
@@ -19,7 +20,7 @@ export interface RevealDecision {
   granted: boolean;
   /** reveal was asked for (header or token flag), granted or not */
   requested: boolean;
-  via?: 'header' | 'token';
+  via?: 'header' | 'token' | 'console';
   /** the verified caller, when a token verified */
   identity?: VerifiedIdentity;
   /** why the request must be refused (400, 401, 403, 503); absent = go on */
@@ -35,6 +36,8 @@ export interface RevealInput {
   routeKind: RouteKind;
   reveal: GatewayConfig['reveal'];
   identity: IdentityVerifier | null;
+  /** an identity the gateway vouches for (the console's session); replaces the bearer token */
+  vouched?: VouchedIdentity;
 }
 
 export interface RevealDeps {
@@ -43,7 +46,7 @@ export interface RevealDeps {
    * scope, and the record of a refusal. Resolves with what the reveal may show;
    * throws a GatewayError (403, 400, 503) to refuse. Counts its own refusals.
    */
-  authorize(identity: VerifiedIdentity, via: 'header' | 'token'): Promise<GrantedReveal>;
+  authorize(identity: VerifiedIdentity, via: 'header' | 'token' | 'console'): Promise<GrantedReveal>;
   metrics: Pick<Metrics, 'reveals'>;
 }
 
@@ -63,7 +66,10 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
     }
     viaHeader = true;
   }
-  const id = await identify(input.identity, input.headers);
+  const v = input.vouched;
+  const id: IdentityResult = v
+    ? { kind: 'verified', principal: v.principal, roles: v.roles, isAdmin: v.isAdmin, revealFlag: false, iss: v.iss, ...(v.jti ? { jti: v.jti } : {}), claims: {} }
+    : await identify(input.identity, input.headers);
   const identity = id.kind === 'verified' ? id : undefined;
   const requested = viaHeader || (identity?.revealFlag ?? false);
   if (!requested) return { granted: false, requested: false, identity };
@@ -75,7 +81,7 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
   };
   if (id.kind === 'unavailable') return refuse('identity_unavailable', new GatewayError('identity_unavailable'));
   if (id.kind !== 'verified') return refuse('unauthenticated', unauthenticated(id));
-  const via = viaHeader ? 'header' : 'token';
+  const via = v ? v.via : viaHeader ? 'header' : 'token';
   let grant: GrantedReveal;
   try {
     grant = await deps.authorize(id, via);

@@ -17,7 +17,6 @@
  *   → 'invalid'. The distinction is made where the error arises: inside key resolution.
  */
 import { readFileSync } from 'node:fs';
-import { normalizePrincipal } from '../principal.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   createLocalJWKSet,
@@ -28,6 +27,7 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyResult,
 } from 'jose';
+import { isAdminRole, principalOf, rolesOf } from './claims.js';
 
 export interface IdentityOptions {
   header: string;
@@ -166,7 +166,6 @@ function validate(opts: IdentityOptions): void {
 export async function createIdentityVerifier(opts: IdentityOptions): Promise<IdentityVerifier> {
   validate(opts);
   const headerName = opts.header.toLowerCase();
-  const adminRoles = new Set(opts.adminRoles);
   const tolerance = opts.clockToleranceSec;
   const verifyOptions = {
     issuer: opts.issuer,
@@ -231,23 +230,14 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
     if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + tolerance) {
       return { kind: 'invalid', reason: 'claim_iat' };
     }
-    let principal: string | undefined;
-    for (const claim of opts.principalClaims) {
-      const v = payload[claim];
-      const p = typeof v === 'string' ? normalizePrincipal(v) : undefined;
-      if (p !== undefined) {
-        principal = p;
-        break;
-      }
-    }
+    const principal = principalOf(payload, opts);
     if (principal === undefined) return { kind: 'invalid', reason: 'no_principal' };
-    const raw = payload[opts.rolesClaim];
-    const roles = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw.filter((r): r is string => typeof r === 'string') : [];
+    const roles = rolesOf(payload, opts);
     return {
       kind: 'verified',
       principal,
       roles,
-      isAdmin: roles.some((r) => adminRoles.has(r)),
+      isAdmin: isAdminRole(roles, opts),
       revealFlag: payload[opts.revealClaim] === true,
       iss: payload.iss as string,
       ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),

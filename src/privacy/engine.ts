@@ -3,14 +3,14 @@ import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js
 import { permissionExpired, type PermissionFacts } from './grant.js';
 import { combineMembership, isIncomplete, staticMembership } from './membership.js';
 import { makeRevealBatch, type RevealBatch, type RevealLimits } from './revealFilter.js';
-import type { HideBatch, Membership, PolicySnapshot, PrivacyStateSource, PrivacyStateView, RevealRequest } from './types.js';
+import type { HideBatch, Membership, MembershipSource, PolicySnapshot, PrivacyStateSource, PrivacyStateView, RevealRequest } from './types.js';
 
 export interface EngineOptions {
   managedDomains: readonly string[];
   undecidable: 'withhold' | 'show';
   directoryGroups: Record<string, string[]>;
-  /** optional dynamic membership (directory over HTTP); resolved before the pure decision */
-  directory?: { prefetch(principals: string[]): Promise<Membership> };
+  /** optional dynamic membership (the LDAP/Graph/HTTP directory); resolved before the pure decision */
+  directory?: MembershipSource;
 }
 
 /**

@@ -70,3 +70,13 @@ export async function ensureBuilt(): Promise<void> {
     rmSync(LOCK, { recursive: true, force: true });
   }
 }
+
+/** Runs fn while holding the build lock (nothing else builds dist/ meanwhile). */
+export async function withBuildLock<T>(fn: () => T | Promise<T>): Promise<T> {
+  while (!tryLock()) await new Promise((r) => setTimeout(r, 200));
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}

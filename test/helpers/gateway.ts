@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig, type GatewayConfig } from '../../src/config/index.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
@@ -54,9 +54,9 @@ export async function tempDir(prefix = 'apg-test-'): Promise<{ dir: string; clea
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestGateway(obj: Record<string, unknown>): Promise<Gateway> {
+export async function startTestGateway(obj: Record<string, unknown>, opts: GatewayOptions = {}): Promise<Gateway> {
   const config = validConfig(obj);
-  return startGateway(config, { port: 0, host: '127.0.0.1', instance: 'test', logger: createLogger(process.env.APG_TEST_LOG ?? 'error', 'test') });
+  return startGateway(config, { port: 0, host: '127.0.0.1', instance: 'test', logger: createLogger(process.env.APG_TEST_LOG ?? 'error', 'test'), ...opts });
 }
 
 export interface Fetched { status: number; headers: Headers; body: Buffer; text: string; json: () => any }
@@ -72,12 +72,12 @@ export async function get(url: string, init: RequestInit = {}): Promise<Fetched>
 /** The sample API and a gateway with the demo's policy in front of it, in this process. */
 export interface DemoStack { api: import('../../src/demo/sampleApi.js').SampleApi; upstream: string; gw: Gateway; close(): Promise<void> }
 
-export async function startDemoStack(extra: Record<string, unknown> = {}): Promise<DemoStack> {
+export async function startDemoStack(extra: Record<string, unknown> = {}, opts: GatewayOptions = {}): Promise<DemoStack> {
   const { createSampleApi } = await import('../../src/demo/sampleApi.js');
   const api = createSampleApi();
   const upstream = await api.listen(0, '127.0.0.1');
   const t = await tempDir();
-  const gw = await startTestGateway(demoLikeConfig(upstream, t.dir, extra));
+  const gw = await startTestGateway(demoLikeConfig(upstream, t.dir, extra), opts);
   return {
     api, upstream, gw,
     async close() {

@@ -1,0 +1,71 @@
+/**
+ * Four-eyes approval in the console (SPEC §11, §13 "Reveal requests"): a permitted admin asks,
+ * an approver approves in their own browser session, and the asker's "Show private
+ * activities" dialog picks the approved request. Runs where the gateway's configuration knows
+ * `reveal.approval`; a build without four-eyes approval skips it and says so.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { parseConfig } from '../../src/config/index.js';
+import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from '../helpers/browser.js';
+import { startConsoleStack, type ConsoleStack } from '../helpers/console.js';
+
+const APPROVAL = { approvers: ['dave@contoso.com'], maxDurationMin: 240 };
+const approvalKnown = parseConfig(JSON.stringify({ upstream: { url: 'http://127.0.0.1:1' }, reveal: { approval: APPROVAL } }), {}).ok;
+warnIfNoChromium('the console approval browser test');
+if (!approvalKnown) console.warn('[console] this build has no four-eyes approval (reveal.approval): the Reveal requests browser test is skipped');
+
+describe.skipIf(!HAVE_CHROMIUM || !approvalKnown)('console: reveal requests (four-eyes approval)', () => {
+  let stack: ConsoleStack;
+  let browser: Browser;
+  beforeAll(async () => {
+    stack = await startConsoleStack({ reveal: { approval: APPROVAL } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  async function signIn(upn: string): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await page.goto(stack.consoleUrl);
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: `Sign in as ${upn}` }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    return { context, page };
+  }
+
+  test('alice asks, dave approves, alice reveals inside the approved request (via: console, revealRequest recorded)', async () => {
+    const alice = await signIn('alice@contoso.com');
+    await alice.page.getByRole('tab', { name: 'Reveal requests' }).click();
+    await alice.page.getByRole('textbox', { name: 'Reason' }).fill('Case 4711: HR complaint review');
+    await alice.page.getByRole('spinbutton', { name: 'Duration (minutes)' }).fill('30');
+    await alice.page.getByRole('button', { name: 'Create request' }).click();
+    await alice.page.getByRole('cell', { name: 'Case 4711: HR complaint review' }).waitFor();
+    // the asker cannot approve their own request: no button for it
+    expect(await alice.page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+
+    const dave = await signIn('dave@contoso.com');
+    await dave.page.getByRole('tab', { name: 'Reveal requests' }).click();
+    const row = dave.page.getByRole('row').filter({ hasText: 'Case 4711' });
+    await row.getByRole('button', { name: 'Approve' }).click();
+    await row.filter({ hasText: 'approved' }).waitFor();
+    await dave.context.close();
+
+    await alice.page.getByRole('tab', { name: 'Activity log' }).click();
+    await alice.page.getByRole('button', { name: 'Activity log settings' }).click();
+    await alice.page.getByRole('menuitem', { name: 'Show private activities' }).click();
+    const dialog = alice.page.getByRole('dialog', { name: 'Show private activities' });
+    await dialog.getByRole('combobox', { name: 'Approved request' }).waitFor();
+    await dialog.getByRole('button', { name: 'OK' }).click();
+    const status = alice.page.getByRole('status').filter({ hasText: 'governance log' });
+    await status.waitFor();
+    const entryId = (await status.locator('code').textContent())!;
+    const entry = (await stack.gw.governance.read({ afterSeq: 0, limit: 1000 })).entries.find((e) => e.id === entryId) as Record<string, unknown> | undefined;
+    expect(entry).toMatchObject({ action: 'private-activities.viewed', principal: 'alice@contoso.com', via: 'console' });
+    expect(typeof entry!.revealRequest).toBe('string');
+    await alice.context.close();
+  });
+});

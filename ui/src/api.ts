@@ -1,0 +1,116 @@
+/**
+ * Calls to the gateway from the console. Same origin, the session cookie goes along by
+ * itself (HttpOnly: the app never sees it); state-changing calls carry the session's CSRF
+ * token. URLs are relative to {adminPrefix}/console/.
+ */
+export interface SessionInfo {
+  principal: string;
+  roles: string[];
+  csrfToken: string;
+  expiresAt: string;
+  adminPrefix: string;
+  listRoute: { path: string; items: string; total: string | null } | null;
+  activities: { id: string; timestamp: string; actor: string[] };
+  reveal: { header: string; value: string; reasonHeader: string; requireReason: boolean; minReasonLength: number; approval: boolean };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+let onSignedOut: (message: string) => void = () => undefined;
+
+export function setCsrfToken(token: string): void {
+  csrfToken = token;
+}
+export function whenSignedOut(fn: (message: string) => void): void {
+  onSignedOut = fn;
+}
+
+async function toError(res: Response): Promise<ApiError> {
+  let code = `http_${res.status}`;
+  let message = `The gateway answered ${res.status}.`;
+  let details: Record<string, unknown> | undefined;
+  try {
+    const body = (await res.json()) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
+    if (typeof body.error?.code === 'string') code = body.error.code;
+    if (typeof body.error?.message === 'string') message = body.error.message;
+    if (body.error?.details && typeof body.error.details === 'object') details = body.error.details as Record<string, unknown>;
+  } catch {
+    /* not JSON: keep the status line */
+  }
+  return new ApiError(res.status, code, message, details);
+}
+
+export async function request(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string>; csrf?: boolean } = {}): Promise<Response> {
+  const method = init.method ?? 'GET';
+  const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+  if (init.csrf || (method !== 'GET' && method !== 'HEAD')) headers['x-csrf-token'] = csrfToken;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  if (!res.ok) {
+    const err = await toError(res);
+    if (res.status === 401) onSignedOut(err.message);
+    throw err;
+  }
+  return res;
+}
+
+export async function getJson<T>(url: string, headers?: Record<string, string>): Promise<T> {
+  const res = await request(url, { headers });
+  return (await res.json()) as T;
+}
+
+export async function send<T>(method: string, url: string, body?: unknown): Promise<T | undefined> {
+  const res = await request(url, { method, body });
+  if (res.status === 204) return undefined;
+  const text = await res.text();
+  return text ? (JSON.parse(text) as T) : undefined;
+}
+
+/** The admin API: {adminPrefix}/api/… relative to {adminPrefix}/console/. */
+export const adminApi = (path: string): string => `../api/${path}`;
+
+/** Reads a dot path (`user.userName`) from a record; undefined when absent. */
+export function readPath(record: unknown, path: string): unknown {
+  if (path === '') return record;
+  let cur: unknown = record;
+  for (const seg of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof ApiError) return `${err.message} (${err.code})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A datetime-local value (local time) as ISO-8601 with an offset; '' stays undefined. */
+export function localToIso(value: string): string | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+export function formatTime(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '—';
+  const d = typeof value === 'number' ? new Date(value) : new Date(String(value));
+  if (Number.isNaN(d.getTime())) return String(value);
+  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+}

@@ -1,0 +1,201 @@
+import { useEffect, useState } from 'preact/hooks';
+import { adminApi, errorText, formatTime, getJson, localToIso, request } from './api';
+import { ErrorMessage } from './components';
+
+export const ACTIONS = [
+  'private-activities.viewed', 'private-activities.denied',
+  'privacy-group.added', 'privacy-group.removed',
+  'reveal-permission.granted', 'reveal-permission.revoked',
+  'reveal-request.created', 'reveal-request.approved', 'reveal-request.denied',
+] as const;
+
+interface Entry {
+  seq: number; id: string; time: string; action: string; principal: string; via?: string; target?: string;
+  reason?: string; privateActivities?: { count: number }; request?: { id?: string }; instance?: string; hash?: string;
+}
+
+interface Filters { action: string; principal: string; since: string; until: string }
+
+const PAGE = 50;
+/** entries read for one view at most (20 pages of 1000) */
+const MAX_READ = 20_000;
+const CSV_COLUMNS = ['seq', 'time', 'action', 'principal', 'via', 'target', 'count', 'reason', 'requestId', 'instance', 'hash'] as const;
+
+function query(f: Filters, extra: Record<string, string>): string {
+  const q = new URLSearchParams(extra);
+  if (f.action) q.set('action', f.action);
+  if (f.principal.trim()) q.set('principal', f.principal.trim().toLowerCase());
+  const since = localToIso(f.since);
+  const until = localToIso(f.until);
+  if (since) q.set('since', since);
+  if (until) q.set('until', until);
+  return q.toString();
+}
+
+/** The filters again on this side: a gateway that ignores some of them still shows the right rows. */
+function matches(e: Entry, f: Filters): boolean {
+  if (f.action && e.action !== f.action) return false;
+  if (f.principal.trim() && e.principal !== f.principal.trim().toLowerCase()) return false;
+  const t = Date.parse(e.time);
+  const since = localToIso(f.since);
+  const until = localToIso(f.until);
+  if (since && t < Date.parse(since)) return false;
+  if (until && t >= Date.parse(until)) return false;
+  return true;
+}
+
+function csvCell(v: unknown): string {
+  const s = v === undefined || v === null ? '' : String(v);
+  // a leading =, +, - or @ would be a formula in a spreadsheet
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+function toCsv(entries: Entry[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const e of entries) {
+    lines.push([e.seq, e.time, e.action, e.principal, e.via, e.target, e.privateActivities?.count, e.reason, e.request?.id, e.instance, e.hash].map(csvCell).join(','));
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+function download(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Tab "Governance log": entries newest first, filters, "Verify chain", "Download CSV" (SPEC §13). */
+export function GovernanceTab() {
+  const empty: Filters = { action: '', principal: '', since: '', until: '' };
+  const [draft, setDraft] = useState<Filters>(empty);
+  const [filters, setFilters] = useState<Filters>(empty);
+  const [entries, setEntries] = useState<Entry[] | null>(null);
+  const [truncated, setTruncated] = useState(false);
+  const [pageIndex, setPageIndex] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const [verify, setVerify] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const readAll = async (f: Filters): Promise<{ entries: Entry[]; truncated: boolean }> => {
+    const all: Entry[] = [];
+    let after = 0;
+    for (;;) {
+      const r = await getJson<{ entries: Entry[]; nextAfterSeq: number }>(adminApi(`governance?${query(f, { afterSeq: String(after), limit: '1000' })}`));
+      all.push(...r.entries.filter((e) => matches(e, f)));
+      if (r.entries.length < 1000 || r.nextAfterSeq <= after) return { entries: all, truncated: false };
+      if (all.length >= MAX_READ) return { entries: all, truncated: true };
+      after = r.nextAfterSeq;
+    }
+  };
+
+  const load = async (f: Filters) => {
+    setError(null);
+    try {
+      const r = await readAll(f);
+      setEntries(r.entries.sort((a, b) => b.seq - a.seq));
+      setTruncated(r.truncated);
+      setPageIndex(0);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  useEffect(() => { void load(filters); }, [filters]);
+
+  const verifyChain = async () => {
+    setVerify('Verifying…');
+    try {
+      const r = await getJson<{ ok: boolean; count: number; brokenAtSeq?: number }>(adminApi('governance/verify'));
+      setVerify(r.ok ? `Chain verified: ${r.count} entries` : `Chain broken at entry ${r.brokenAtSeq ?? '?'} (of ${r.count} entries)`);
+    } catch (err) {
+      setVerify(`Verification failed: ${errorText(err)}`);
+    }
+  };
+
+  const downloadCsv = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await request(adminApi(`governance?${query(filters, { format: 'csv' })}`), { headers: { accept: 'text/csv' } });
+      if ((res.headers.get('content-type') ?? '').startsWith('text/csv')) {
+        download('governance-log.csv', await res.blob());
+      } else {
+        // a gateway without the CSV export: the same columns, made here from the entries
+        const r = await readAll(filters);
+        download('governance-log.csv', new Blob([toCsv(r.entries.sort((a, b) => a.seq - b.seq))], { type: 'text/csv' }));
+      }
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const shown = entries ? entries.slice(pageIndex * PAGE, (pageIndex + 1) * PAGE) : [];
+  const pages = entries ? Math.max(1, Math.ceil(entries.length / PAGE)) : 1;
+
+  return (
+    <section aria-labelledby="governance-heading">
+      <div class="toolbar">
+        <h2 id="governance-heading">Governance log</h2>
+        <div class="buttons">
+          <button type="button" onClick={verifyChain}>Verify chain</button>
+          <button type="button" disabled={busy} onClick={downloadCsv}>Download CSV</button>
+        </div>
+      </div>
+      {verify && <p role="status" class="notice">{verify}</p>}
+      <form class="filters" aria-label="Filters" onSubmit={(e) => { e.preventDefault(); setFilters({ ...draft }); }}>
+        <label>Action
+          <select value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.currentTarget.value })}>
+            <option value="">All actions</option>
+            {ACTIONS.map((a) => <option value={a} key={a}>{a}</option>)}
+          </select>
+        </label>
+        <label>Principal<input type="text" value={draft.principal} onInput={(e) => setDraft({ ...draft, principal: e.currentTarget.value })} autoComplete="off" /></label>
+        <label>From<input type="datetime-local" value={draft.since} onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })} /></label>
+        <label>To<input type="datetime-local" value={draft.until} onInput={(e) => setDraft({ ...draft, until: e.currentTarget.value })} /></label>
+        <div class="buttons">
+          <button type="submit" class="primary">Apply filters</button>
+          <button type="button" onClick={() => { setDraft(empty); setFilters(empty); }}>Clear</button>
+        </div>
+      </form>
+      <ErrorMessage text={error} />
+      {entries === null ? <p>Loading…</p> : (
+        <>
+          {truncated && <p class="hint">Only the first {MAX_READ} matching entries were read; narrow the filters.</p>}
+          <div class="table-wrap">
+            <table>
+              <caption class="sr-only">Governance log entries, newest first</caption>
+              <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Action</th><th scope="col">Principal</th><th scope="col">Via</th><th scope="col">Target or count</th><th scope="col">Reason</th><th scope="col">Entry id</th></tr></thead>
+              <tbody>
+                {shown.length === 0 && <tr><td colSpan={8}>No entries.</td></tr>}
+                {shown.map((e) => (
+                  <tr key={e.id}>
+                    <td>{e.seq}</td>
+                    <td>{formatTime(e.time)}</td>
+                    <td>{e.action}</td>
+                    <td>{e.principal}</td>
+                    <td>{e.via ?? ''}</td>
+                    <td>{e.target ?? (e.privateActivities ? `${e.privateActivities.count} private` : '')}</td>
+                    <td>{e.reason ?? ''}</td>
+                    <td><code>{e.id}</code></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <nav class="pager" aria-label="Governance log pages">
+            <button type="button" disabled={pageIndex === 0} onClick={() => setPageIndex(pageIndex - 1)}>Newer entries</button>
+            <span>Page {pageIndex + 1} of {pages} ({entries.length} entries)</span>
+            <button type="button" disabled={pageIndex + 1 >= pages} onClick={() => setPageIndex(pageIndex + 1)}>Older entries</button>
+          </nav>
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,97 @@
+import { useEffect, useState } from 'preact/hooks';
+import { adminApi, errorText, formatTime, getJson, send, type SessionInfo } from './api';
+import { ErrorMessage } from './components';
+
+interface RevealRequest {
+  id: string; status: string; requester: string; reason: string; durationMin: number; createdAt: string;
+  scope?: { groups?: string[]; actors?: string[] }; approvedBy?: string; validFrom?: string; validUntil?: string;
+}
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+
+/** Tab "Reveal requests" (four-eyes approval, SPEC §11): create, approve, deny. */
+export function RequestsTab(props: { session: SessionInfo }) {
+  const [requests, setRequests] = useState<RevealRequest[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [reason, setReason] = useState('');
+  const [duration, setDuration] = useState('60');
+  const [groups, setGroups] = useState('');
+  const [actors, setActors] = useState('');
+  const [formError, setFormError] = useState<string | null>(null);
+  const load = async () => {
+    try {
+      setRequests((await getJson<{ requests: RevealRequest[] }>(adminApi('reveal-requests'))).requests);
+      setError(null);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  useEffect(() => { void load(); }, []);
+
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setFormError(null);
+    const scope: { groups?: string[]; actors?: string[] } = {};
+    if (list(groups).length) scope.groups = list(groups);
+    if (list(actors).length) scope.actors = list(actors);
+    try {
+      await send('POST', adminApi('reveal-requests'), { reason: reason.trim(), durationMin: Number(duration), ...(Object.keys(scope).length ? { scope } : {}) });
+      setReason('');
+      await load();
+    } catch (err) {
+      setFormError(errorText(err));
+    }
+  };
+
+  const decide = async (id: string, what: 'approve' | 'deny') => {
+    try {
+      await send('POST', adminApi(`reveal-requests/${encodeURIComponent(id)}/${what}`), {});
+      await load();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  return (
+    <section aria-labelledby="requests-heading">
+      <h2 id="requests-heading">Reveal requests</h2>
+      <p class="hint">With four-eyes approval, private activities are shown only inside a request that another approver approved.</p>
+      <form class="filters" aria-label="New reveal request" onSubmit={create}>
+        <label>Reason<input type="text" value={reason} onInput={(e) => setReason(e.currentTarget.value)} required maxLength={500} /></label>
+        <label>Duration (minutes)<input type="number" min={1} value={duration} onInput={(e) => setDuration(e.currentTarget.value)} required /></label>
+        <label>Groups<input type="text" value={groups} onInput={(e) => setGroups(e.currentTarget.value)} placeholder="optional, comma-separated ids" /></label>
+        <label>Actors<input type="text" value={actors} onInput={(e) => setActors(e.currentTarget.value)} placeholder="optional, comma-separated" /></label>
+        <div class="buttons"><button type="submit" class="primary">Create request</button></div>
+      </form>
+      <ErrorMessage text={formError} />
+      <ErrorMessage text={error} />
+      {requests === null ? <p>Loading…</p> : (
+        <div class="table-wrap">
+          <table>
+            <caption class="sr-only">Reveal requests, newest first</caption>
+            <thead><tr><th scope="col">Created</th><th scope="col">Requester</th><th scope="col">Reason</th><th scope="col">Scope</th><th scope="col">Minutes</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <tbody>
+              {requests.length === 0 && <tr><td colSpan={7}>No reveal requests.</td></tr>}
+              {requests.map((q) => (
+                <tr key={q.id}>
+                  <td>{formatTime(q.createdAt)}</td>
+                  <td>{q.requester}</td>
+                  <td>{q.reason}</td>
+                  <td>{[...(q.scope?.groups ?? []).map((g) => `group:${g}`), ...(q.scope?.actors ?? []).map((a) => `actor:${a}`)].join(', ') || 'all'}</td>
+                  <td>{q.durationMin}</td>
+                  <td>{q.status}{q.approvedBy ? ` by ${q.approvedBy}` : ''}{q.validUntil ? `, until ${formatTime(q.validUntil)}` : ''}</td>
+                  <td>{q.status === 'pending' && q.requester !== props.session.principal && (
+                    <span class="buttons">
+                      <button type="button" onClick={() => decide(q.id, 'approve')}>Approve</button>
+                      <button type="button" onClick={() => decide(q.id, 'deny')}>Deny</button>
+                    </span>
+                  )}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
