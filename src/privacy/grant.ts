@@ -26,7 +26,7 @@ export function permissionExpired(p: PermissionFacts, now: number): boolean {
 }
 
 export function decideGrant(isAdmin: boolean, permission: PermissionFacts | undefined, now: number, scope?: RevealScope): GrantDecision {
-  if (!isAdmin) return { granted: false, why: 'no_admin_role', message: 'Revealing private activities needs an admin role; this token has none of the admin roles.' };
+  if (!isAdmin) return { granted: false, why: 'no_admin_role', message: 'Revealing private activities needs an admin role in the token (no admin role).' };
   if (permission === undefined) return { granted: false, why: 'not_permitted', message: 'This principal is not on the permission list for viewing private activities. Ask an administrator for the permission.' };
   if (permissionExpired(permission, now)) {
     return { granted: false, why: 'expired', message: `The permission to view private activities expired at ${permission.expiresAt}. Ask an administrator to grant it again.` };
