@@ -2,6 +2,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
+import { createWebhook, type Webhook } from './notify/webhook.js';
 import { openConsole, type ConsoleForward } from './console/index.js';
 import type { GatewayConfig } from './config/index.js';
 import { openFileSink } from './governance/fileSink.js';
@@ -16,6 +17,7 @@ import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
 import { createDirectory, localGroupNames, type Directory } from './directory/index.js';
+import type { KnownGroups } from './directory/knownGroups.js';
 import type { DirectoryObserver } from './directory/types.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
 import { compileFieldReader } from './rewrite/fieldReader.js';
@@ -35,7 +37,7 @@ export interface GatewayOptions {
   directoryClock?: () => number;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
-  /** the clock of the console's sessions (tests move it); default Date.now */
+  /** the clock of permission expiry, approval windows and console sessions (tests move it); default Date.now */
   now?: () => number;
   /** where the built console app lives; default dist/ui */
   uiDir?: string;
@@ -179,14 +181,31 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     return { ready: Object.values(checks).every(Boolean), checks };
   };
 
+  const now = opts.now ?? Date.now;
+  // SPEC §10: reveal scopes and scoped permissions name catalogue groups (the directory of the current configuration)
+  const knownGroups: KnownGroups = { isKnownGroup: (id) => directory.catalogue.isKnownGroup(id) };
+  // SPEC §11 notifications: one webhook per configured URL, never blocking a request
+  let webhook: { url: string; hook: Webhook } | undefined;
+  const notify = (event: string, request: unknown): void => {
+    const url = runtime.config.reveal.approval?.webhookUrl;
+    if (!url) return;
+    if (webhook?.url !== url) webhook = { url, hook: createWebhook({ url, onFailure: (e, err) => logger.warn({ msg: 'webhook delivery failed', event: e, error: err instanceof Error ? err.message : String(err) }) }) };
+    webhook.hook.notify(event, request);
+  };
   // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
   let forward: ConsoleForward = () => { throw new Error('pipeline not ready'); };
   const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
-    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now: opts.now ?? Date.now, logger, uiDir: opts.uiDir,
+    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now, logger, uiDir: opts.uiDir,
   }) : null;
 
   const admin = createAdminApp({
     state: () => state,
+    reveal: () => runtime.config.reveal,
+    permission: (p) => engine.permission(p),
+    memberOfAny: (p, g) => engine.memberOfAny(p, g),
+    notify,
+    knownGroups,
+    now,
     governance: () => governance,
     identity: () => runtime.identity,
     metrics,
@@ -206,6 +225,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     metrics,
     instance,
     admin,
+    knownGroups,
+    now,
   });
   forward = pipeline.handleVouched;
 
@@ -298,6 +319,7 @@ function notifyOnAppend(sink: GovernanceSink, onCommitted: (seq: number) => void
       return entry;
     }),
     read: (o) => sink.read(o),
+    stream: (f) => sink.stream(f),
     verify: () => sink.verify(),
     readRange: (a, l) => sink.readRange(a, l),
     head: () => sink.head(),

@@ -2,19 +2,34 @@ import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { isStateChanging, type ConsoleHandler } from '../console/handler.js';
-import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
+import type { KnownGroups } from '../directory/knownGroups.js';
+import { GovernanceUnavailableError, type GovernanceAction, type GovernanceEntryInput, type GovernanceSink } from '../governance/types.js';
 import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
 import type { Directory } from '../directory/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { isPrincipal, normalizePrincipal, parsePrincipal } from '../principal.js';
+import { parseTimestamp } from '../privacy/time.js';
+import { activePermissions, isExpired } from '../state/mutations.js';
+import type { PermissionLimits, StateStore } from '../state/types.js';
+import type { GatewayConfig } from '../config/index.js';
+import type { RevealRequest } from '../privacy/approval.js';
+import type { PermissionFacts } from '../privacy/grant.js';
+import { parseGovernanceQuery } from './governanceQuery.js';
+import { revealRequestsRouter, type RequestEvent } from './revealRequests.js';
+import { streamEntries } from './governanceStream.js';
 import { checkGrant, checkGroupChoice, type CheckResult } from './checks.js';
-import { GovernanceUnavailableError } from '../governance/types.js';
-import type { StateStore } from '../state/types.js';
 
 export interface AdminDeps {
   state: () => StateStore;
+  /** SPEC §11 four-eyes approval: the reveal config, permissions, approver groups, notifications */
+  reveal: () => GatewayConfig['reveal'];
+  permission: (principal: string) => PermissionFacts | undefined;
+  memberOfAny: (principal: string, groups: readonly string[]) => Promise<boolean | 'unknown'>;
+  notify: (event: RequestEvent, request: RevealRequest) => void;
+  /** SPEC §9 catalogue check for the `groups` of a scoped permission */
+  knownGroups: KnownGroups;
   governance: () => GovernanceSink | null;
   identity: () => IdentityVerifier | null;
   metrics: Metrics;
@@ -77,8 +92,9 @@ function errorMessage(err: unknown): string {
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
 const permissionBody = z.object({
   principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p),
-  // validated here (SPEC §10: catalogue ids); what a scoped permission does is the reveal stage's
-  groups: z.array(z.string().trim().min(1).max(200)).max(100).optional(),
+  // validated here (SPEC §10: catalogue ids, checked by checkGrant); what a scoped permission does is the reveal stage's
+  groups: z.array(z.string().trim().min(1, 'must not be empty').max(200)).min(1, 'must name at least one group (omit it for every group)').max(100).optional(),
+  expiresAt: z.string().max(64).optional(),
 }).strict();
 
 /** A refused check (SPEC §9, §10) as the error the client gets; nothing has been changed. */
@@ -153,12 +169,12 @@ export function createAdminApp(deps: AdminDeps) {
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
 
-  const audit = async (req: Request, res: Response, action: GovernanceAction, target: string): Promise<void> => {
+  const audit = async (req: Request, res: Response, action: GovernanceAction, target: string, extra: Pick<GovernanceEntryInput, 'permission' | 'reason' | 'scope'> = {}): Promise<void> => {
     const sink = deps.governance();
     if (!sink) throw new GovernanceUnavailableError('no governance sink');
     const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: adminOf(res), via: viaConsole.has(res) ? 'console' : 'admin-api', target,
+      action, principal: adminOf(res), via: viaConsole.has(res) ? 'console' : 'admin-api', target, ...extra,
       request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
     });
   };
@@ -200,27 +216,41 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   api.get('/privacy/permissions', (_req, res) => {
-    res.json({ permissions: deps.state().current().permissions });
+    // expired permissions are not listed (SPEC §10); the record stays until granted again or revoked
+    res.json({ permissions: activePermissions(deps.state().current(), now()) });
   });
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids]}');
+    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids], "expiresAt"?: "<ISO-8601 with an offset>"}');
     const principal = body.data.principal;
+    const limits: PermissionLimits = {};
+    if (body.data.expiresAt !== undefined) {
+      const at = parseTimestamp(body.data.expiresAt);
+      if (at === undefined) throw new GatewayError('bad_request', '"expiresAt" must be an ISO-8601 date-time with an offset, like 2026-12-01T18:00:00+01:00.');
+      if (!(Math.floor(at) > now())) throw new GatewayError('bad_request', '"expiresAt" must be in the future.');
+      limits.expiresAt = Math.floor(at);
+    }
+    if (body.data.groups !== undefined) limits.groups = [...new Set(body.data.groups)];
     const privacy = deps.privacy();
     refuse(await checkGrant({
       granter: normalizePrincipal(adminOf(res)) ?? adminOf(res),
       principal,
-      groups: body.data.groups,
+      groups: limits.groups,
       directory: deps.directory(),
       adminGroups: privacy.adminGroups,
       staticGroups: privacy.staticGroups,
     }));
     await serialised(async () => {
       const state = deps.state();
-      if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
-      await audit(req, res, 'reveal-permission.granted', principal);
-      const rec = await state.grant(principal, adminOf(res), now());
+      const t = now();
+      const existing = state.current().permissions.find((p) => p.principal === principal);
+      if (existing && !isExpired(existing, t)) throw new GatewayError('conflict', `${principal} already has the permission.`);
+      const permission: { groups?: string[]; expiresAt?: string } = {};
+      if (limits.groups !== undefined) permission.groups = limits.groups;
+      if (limits.expiresAt !== undefined) permission.expiresAt = new Date(limits.expiresAt).toISOString();
+      await audit(req, res, 'reveal-permission.granted', principal, Object.keys(permission).length > 0 ? { permission } : {});
+      const rec = await state.grant(principal, adminOf(res), t, limits);
       res.status(201).json(rec);
     });
   });
@@ -229,7 +259,9 @@ export function createAdminApp(deps: AdminDeps) {
     const principal = normalizePrincipal(String(req.params.principal)) ?? '';
     await serialised(async () => {
       const state = deps.state();
-      if (!state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('not_found', `${principal} has no permission.`);
+      // an expired permission counts as absent, as everywhere else (not listed; granting again is 201)
+      const rec = state.current().permissions.find((p) => p.principal === principal);
+      if (!rec || isExpired(rec, now())) throw new GatewayError('not_found', `${principal} has no permission.`);
       await audit(req, res, 'reveal-permission.revoked', principal);
       await state.revoke(principal);
       res.status(204).end();
@@ -255,18 +287,30 @@ export function createAdminApp(deps: AdminDeps) {
     res.json({ groups: r.groups.map((g) => ({ id: g.id, name: g.name, source: g.source })) });
   });
 
-  api.get('/governance', async (req, res) => {
-    const afterSeq = intParam(req.query.afterSeq, 0, 0, Number.MAX_SAFE_INTEGER);
-    const limit = intParam(req.query.limit, 100, 1, 1000);
-    const action = req.query.action;
-    if (afterSeq === null || limit === null) throw new GatewayError('bad_request', 'afterSeq must be an integer >= 0 and limit an integer from 1 to 1000.');
-    if (action !== undefined && !(typeof action === 'string' && (GOVERNANCE_ACTIONS as readonly string[]).includes(action))) {
-      throw new GatewayError('bad_request', `action must be one of ${GOVERNANCE_ACTIONS.join(', ')}.`);
-    }
+  api.get('/governance', async (_req, res) => {
+    const parsed = parseGovernanceQuery(exchangeOf(res).query);
+    if (!parsed.ok) throw new GatewayError('bad_request', parsed.message);
+    const { filter, limit, format } = parsed.query;
     const sink = deps.governance();
     if (!sink) throw new GatewayError('governance_unavailable');
-    res.json(await sink.read({ afterSeq, limit, action: action as GovernanceAction | undefined }));
+    if (format === 'json') return void res.json(await sink.read({ ...filter, limit }));
+    await streamEntries(res, sink.stream(filter), format, limit);
   });
+
+  api.use(revealRequestsRouter({
+    state: deps.state,
+    reveal: deps.reveal,
+    permission: deps.permission,
+    memberOfAny: deps.memberOfAny,
+    knownGroups: deps.knownGroups,
+    now,
+    notify: deps.notify,
+    audit,
+    serialised,
+    adminOf,
+    queryOf: (res) => exchangeOf(res).query,
+    badBody,
+  }));
 
   api.get('/governance/verify', async (_req, res) => {
     const sink = deps.governance();

@@ -217,6 +217,26 @@ const identitySchema = obj({
 const revealSchema = obj({
   header: headerName('x-show-private-activities'),
   value: nonEmpty().default('confirm'),
+  // SPEC §10
+  reasonHeader: headerName('x-reveal-reason'),
+  reasonClaim: nonEmpty().default('reveal_reason'),
+  requireReason: z.boolean({ error: 'expected true or false' }).default(false),
+  minReasonLength: int(0, 500, ' (characters)').default(10),
+  scopeHeader: headerName('x-reveal-scope'),
+  // SPEC §11 four-eyes approval; null = off
+  approval: obj({
+    approvers: z
+      .array(
+        nonEmpty().refine((a) => (a.startsWith('group:') ? a.length > 'group:'.length : isPrincipal(a)), {
+          error: 'must be a principal like dpo@contoso.com or group:<catalogue id>',
+        }),
+        { error: 'expected a list of approvers' },
+      )
+      .min(1, { error: 'must not be an empty list (nobody could approve)' })
+      .transform((list) => unique(list.map((a) => (a.startsWith('group:') ? a : a.toLowerCase())))),
+    maxDurationMin: int(1, 10_080, ' (minutes)').default(240),
+    webhookUrl: httpUrl().nullable().default(null),
+  }).nullable().default(null),
 }).prefault({});
 
 const groupId = () =>

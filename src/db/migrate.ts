@@ -15,8 +15,12 @@ export const LOCK_KEYS = {
   forward: '7041650004',
 } as const;
 
-/** 1: governance log and state tables; 2: state_meta (the "seeded" marker); 3: forwarding progress and checkpoints */
-export const SCHEMA_VERSION = 3;
+/**
+ * 1: governance log and state tables; 2: state_meta (the "seeded" marker);
+ * 3: forwarding progress and checkpoints; 4: scoped and time-boxed permissions,
+ * indexes for governance queries; 5: reveal requests (four-eyes approval)
+ */
+export const SCHEMA_VERSION = 5;
 
 /** state_meta key whose presence means the state tables have been seeded from config once */
 export const SEEDED_KEY = 'seeded';
@@ -78,6 +82,25 @@ const SCHEMA_V3 = [
      created_at timestamptz NOT NULL DEFAULT now())`,
 ];
 
+const SCHEMA_V4 = [
+  // SPEC §10: NULL = the permission covers every group / never expires
+  `ALTER TABLE privacy_permissions ADD COLUMN IF NOT EXISTS groups jsonb NULL`,
+  `ALTER TABLE privacy_permissions ADD COLUMN IF NOT EXISTS expires_at timestamptz NULL`,
+  // SPEC §7 governance queries by principal and time
+  `CREATE INDEX IF NOT EXISTS governance_log_principal_seq ON governance_log ((lower(entry->>'principal')), seq)`,
+  `CREATE INDEX IF NOT EXISTS governance_log_time ON governance_log (time)`,
+];
+
+const SCHEMA_V5 = [
+  // SPEC §11: one row per request; `doc` is the whole request, `status` lets a decision
+  // be a conditional UPDATE (exactly one of two racing decisions wins)
+  `CREATE TABLE IF NOT EXISTS reveal_requests (
+     id text PRIMARY KEY,
+     created_at timestamptz NOT NULL,
+     status text NOT NULL,
+     doc jsonb NOT NULL)`,
+];
+
 export interface MigrateOptions {
   /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
   then?: (client: pg.PoolClient) => Promise<void>;
@@ -90,7 +113,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3]) await client.query(stmt);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4, ...SCHEMA_V5]) await client.query(stmt);
       for (let v = 1; v <= SCHEMA_VERSION; v++) {
         await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
       }

@@ -84,6 +84,8 @@ Try:
   # a permitted admin reveals (audited: see X-Governance-Entry)
   curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' | grep -i -E '^(HTTP|x-governance|x-private)'
   curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE_FLAG" | grep -i -E '^(HTTP|x-governance|x-private)'
+  # ... with a reason (percent-encoded UTF-8) and a scope: only hr and heidi's private activities are shown
+  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' -H 'X-Reveal-Reason: Case%204711%20%E2%80%93%20complaint%20review' -H 'X-Reveal-Scope: group:hr, actor:heidi@contoso.com' | grep -i -E '^(HTTP|x-governance|x-private)'
   # an admin without the permission, and a non-admin: 403
   curl -s '${g}/api/v1/activities/' -H "Authorization: Bearer $DAVE" -H 'X-Show-Private-Activities: confirm'; echo
   curl -s '${g}/api/v1/activities/' -H "Authorization: Bearer $ERIN" -H 'X-Show-Private-Activities: confirm'; echo
@@ -94,6 +96,7 @@ Try:
   curl -s '${g}/api/v1/activities/export/?count=5'
   # the governance log and the admin API
   curl -s '${g}${p}/api/governance?limit=5' -H "Authorization: Bearer $DAVE"; echo
+  curl -s '${g}${p}/api/governance?format=csv&action=private-activities.viewed&action=private-activities.denied' -H "Authorization: Bearer $DAVE"
   curl -s '${g}${p}/api/governance/verify' -H "Authorization: Bearer $DAVE"; echo
   curl -s '${g}${p}/api/privacy/groups' -H "Authorization: Bearer $DAVE"; echo
   curl -s '${g}${p}/readyz'; echo

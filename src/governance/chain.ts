@@ -29,11 +29,16 @@ export function validateInput(input: GovernanceEntryInput): void {
       throw new TypeError('governance entry: privateActivities.ids must be strings');
     }
   }
+  if (input.reason !== undefined && typeof input.reason !== 'string') throw new TypeError('governance entry: reason must be a string');
+  if (input.denial !== undefined && (typeof input.denial.code !== 'string' || typeof input.denial.message !== 'string')) {
+    throw new TypeError('governance entry: denial needs code and message');
+  }
 }
 
 /**
  * Builds the entry with the key order of SPEC §6 (seq, id, time, action,
- * principal, via, request, privateActivities|target, token, instance,
+ * principal, via, request, privateActivities|target, reason, scope, permission,
+ * denial, token, instance,
  * prevHash, hash); undefined fields are left out. The hash does not depend on
  * key order (canonical form), the order is for human readers.
  */
@@ -57,6 +62,17 @@ export function buildEntry(
     e.privateActivities = { count, ids: ids.slice(0, MAX_IDS), idsTruncated: ids.length > MAX_IDS };
   }
   if (input.target !== undefined) e.target = input.target;
+  // SPEC §10 fields: present only when they apply (never null), so entries of the previous version hash the same
+  if (input.reason !== undefined) e.reason = input.reason;
+  if (input.scope !== undefined) e.scope = { groups: [...input.scope.groups], actors: [...input.scope.actors] };
+  if (input.permission !== undefined) {
+    const p: Record<string, unknown> = {};
+    if (input.permission.groups !== undefined) p.groups = [...input.permission.groups];
+    if (input.permission.expiresAt !== undefined) p.expiresAt = input.permission.expiresAt;
+    e.permission = p;
+  }
+  if (input.denial !== undefined) e.denial = { code: input.denial.code, message: input.denial.message };
+  if (input.revealRequest !== undefined) e.revealRequest = input.revealRequest;
   if (input.token !== undefined) {
     const t: Record<string, string> = {};
     if (input.token.iss !== undefined) t.iss = input.token.iss;

@@ -15,16 +15,17 @@ import { buildEntry, GENESIS, isEntryLike, validateInput } from './chain.js';
 import {
   GovernanceUnavailableError,
   type ChainHead,
-  type GovernanceAction,
   type GovernanceEntry,
   type GovernanceEntryInput,
   type GovernanceSink,
+  type QueryFilter,
   type ReadOptions,
   type RawEntry,
   type ReadResult,
   type VerifyResult,
 } from './types.js';
 import { enqueue, type Pending } from './pending.js';
+import { compileFilter, matches } from './query.js';
 import { isTornTail, MAX_TORN_LINES, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
 
 /** The file operations the sink uses; node's fs/promises fits, tests inject faults. */
@@ -350,9 +351,9 @@ class FileSink implements FileGovernanceSink {
 
   async read(opts: ReadOptions): Promise<ReadResult> {
     if (this.closed) throw new Error('governance log is closed');
-    const afterSeq = Number.isSafeInteger(opts.afterSeq) && opts.afterSeq! > 0 ? opts.afterSeq! : 0;
+    const filter = compileFilter(opts);
+    const afterSeq = filter.afterSeq;
     const limit = clampLimit(opts.limit);
-    const action: GovernanceAction | undefined = opts.action;
     // Snapshot: only durable entries are served.
     const end = this.goodOffset;
     const lastSeq = this.nextSeq - 1;
@@ -361,12 +362,25 @@ class FileSink implements FileGovernanceSink {
       const parsed = parseLine(line.bytes);
       if (!isEntryLike(parsed) || parsed.seq <= afterSeq) continue;
       const entry = parsed as unknown as GovernanceEntry;
-      if (action !== undefined && entry.action !== action) continue;
+      if (!matches(filter, entry)) continue;
       entries.push(entry);
       if (entries.length >= limit) return { entries, nextAfterSeq: entry.seq };
     }
     // Everything up to the snapshot was scanned: the caller may continue from its end.
     return { entries, nextAfterSeq: Math.max(afterSeq, lastSeq, entries.at(-1)?.seq ?? 0) };
+  }
+
+  async *stream(opts: QueryFilter): AsyncIterable<GovernanceEntry> {
+    if (this.closed) throw new Error('governance log is closed');
+    const filter = compileFilter(opts);
+    // Snapshot of the durable part; lines are read a chunk at a time, so memory stays flat for any log size.
+    const end = this.goodOffset;
+    for await (const line of scanLines(this.handle, this.seekOffset(filter.afterSeq + 1), end)) {
+      const parsed = parseLine(line.bytes);
+      if (!isEntryLike(parsed)) continue;
+      const entry = parsed as unknown as GovernanceEntry;
+      if (matches(filter, entry)) yield entry;
+    }
   }
 
   async readRange(afterSeq: number, limit: number): Promise<RawEntry[]> {

@@ -20,12 +20,14 @@ import {
   type GovernanceEntry,
   type GovernanceEntryInput,
   type GovernanceSink,
+  type QueryFilter,
   type ReadOptions,
   type RawEntry,
   type ReadResult,
   type VerifyResult,
 } from './types.js';
 import { enqueue, type Pending } from './pending.js';
+import { compileFilter, sqlFilter } from './query.js';
 
 export interface PostgresSinkOptions {
   /** one of url / pool; a pool passed in is not ended by close() */
@@ -51,6 +53,7 @@ const SERVER_MARGIN_MS = 100;
 const MAX_ATTEMPTS = 2;
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+const STREAM_PAGE = 500;
 
 class DeadlineExceeded extends Error {}
 
@@ -273,21 +276,48 @@ class PostgresSink implements GovernanceSink {
 
   async read(opts: ReadOptions): Promise<ReadResult> {
     if (this.closed) throw new Error('governance log is closed');
-    const afterSeq = Number.isSafeInteger(opts.afterSeq) && opts.afterSeq! > 0 ? opts.afterSeq! : 0;
+    const filter = compileFilter(opts);
+    const afterSeq = filter.afterSeq;
     const limit = clampLimit(opts.limit);
     // Snapshot: the page never reaches past the head read first, so nextAfterSeq is safe to continue from.
-    const { rows: [h] } = await boundedQuery<{ head: string }>(this.pool, 'SELECT coalesce(max(seq), 0)::text AS head FROM governance_log');
-    const head = Number(h.head);
+    const head = await this.headSeq();
+    const where = sqlFilter(filter, 4);
     const { rows } = await boundedQuery<{ line: string }>(this.pool,
       `SELECT line FROM governance_log
-        WHERE seq > $1::bigint AND seq <= $2::bigint AND ($3::text IS NULL OR action = $3)
-        ORDER BY seq LIMIT $4`,
-      [afterSeq, head, opts.action ?? null, limit],
+        WHERE seq > $1::bigint AND seq <= $2::bigint${where.sql}
+        ORDER BY seq LIMIT $3`,
+      [afterSeq, head, limit, ...where.params],
     );
     const entries = rows.map((r) => JSON.parse(r.line) as GovernanceEntry);
     const lastSeq = entries.at(-1)?.seq ?? 0;
     if (entries.length >= limit) return { entries, nextAfterSeq: lastSeq };
     return { entries, nextAfterSeq: Math.max(afterSeq, head, lastSeq) };
+  }
+
+  private async headSeq(): Promise<number> {
+    const { rows: [h] } = await boundedQuery<{ head: string }>(this.pool, 'SELECT coalesce(max(seq), 0)::text AS head FROM governance_log');
+    return Number(h.head);
+  }
+
+  /** Keyset pages of STREAM_PAGE rows up to the head read first: constant memory, no long-held connection. */
+  async *stream(opts: QueryFilter): AsyncIterable<GovernanceEntry> {
+    if (this.closed) throw new Error('governance log is closed');
+    const filter = compileFilter(opts);
+    const head = await this.headSeq();
+    const where = sqlFilter(filter, 4);
+    let after = filter.afterSeq;
+    for (;;) {
+      const { rows } = await boundedQuery<{ seq: string; line: string }>(this.pool,
+        // ORDER BY the column, not the text alias (which would sort "10" before "2")
+        `SELECT governance_log.seq::text AS seq, line FROM governance_log
+          WHERE governance_log.seq > $1::bigint AND governance_log.seq <= $2::bigint${where.sql}
+          ORDER BY governance_log.seq LIMIT $3`,
+        [after, head, STREAM_PAGE, ...where.params],
+      );
+      for (const r of rows) yield JSON.parse(r.line) as GovernanceEntry;
+      if (rows.length < STREAM_PAGE) return;
+      after = Number(rows[rows.length - 1].seq);
+    }
   }
 
   async readRange(afterSeq: number, limit: number): Promise<RawEntry[]> {

@@ -9,7 +9,11 @@ export type GovernanceAction =
   | 'privacy-group.added'
   | 'privacy-group.removed'
   | 'reveal-permission.granted'
-  | 'reveal-permission.revoked';
+  | 'reveal-permission.revoked'
+  | 'private-activities.denied'
+  | 'reveal-request.created'
+  | 'reveal-request.approved'
+  | 'reveal-request.denied';
 
 export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
   'private-activities.viewed',
@@ -17,6 +21,10 @@ export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
   'privacy-group.removed',
   'reveal-permission.granted',
   'reveal-permission.revoked',
+  'private-activities.denied',
+  'reveal-request.created',
+  'reveal-request.approved',
+  'reveal-request.denied',
 ];
 
 /** At most this many activity ids are recorded per entry (SPEC §6). */
@@ -38,6 +46,16 @@ export interface GovernanceEntryInput {
   request?: GovernanceRequestInfo;
   privateActivities?: { count: number; ids: string[] };
   target?: string;
+  /** SPEC §10: the reveal's reason, trimmed */
+  reason?: string;
+  /** SPEC §10: the reveal's scope header */
+  scope?: { groups: readonly string[]; actors: readonly string[] };
+  /** SPEC §10: a granted permission's limits, each only when given */
+  permission?: { groups?: string[]; expiresAt?: string };
+  /** SPEC §10: why a reveal was refused */
+  denial?: { code: string; message: string };
+  /** SPEC §11: the approved reveal request a reveal used */
+  revealRequest?: string;
   token?: { iss?: string; jti?: string };
 }
 
@@ -58,8 +76,18 @@ export type VerifyResult =
 export interface ReadOptions {
   afterSeq?: number;
   limit?: number;
-  action?: GovernanceAction;
+  /** one action, or any of several (an empty list matches nothing) */
+  action?: GovernanceAction | readonly GovernanceAction[];
+  /** lower-cased principal; compared case-insensitively */
+  principal?: string;
+  /** epoch ms, inclusive */
+  since?: number;
+  /** epoch ms, exclusive */
+  until?: number;
 }
+
+/** The filters of ReadOptions without paging: what stream() takes. */
+export type QueryFilter = Omit<ReadOptions, 'limit'>;
 
 export interface ReadResult {
   entries: GovernanceEntry[];
@@ -82,6 +110,8 @@ export interface GovernanceSink {
   /** Resolves only after the entry is durable; rejects with GovernanceUnavailableError after the deadline or on any I/O error. */
   append(input: GovernanceEntryInput): Promise<GovernanceEntry>;
   read(opts: ReadOptions): Promise<ReadResult>;
+  /** Every matching entry after afterSeq, in seq order, in constant memory (a snapshot of the durable log). */
+  stream(filter: QueryFilter): AsyncIterable<GovernanceEntry>;
   verify(): Promise<VerifyResult>;
   /** Durable entries with seq > afterSeq in seq order, at most `limit`, as stored (forwarding reads pending entries with it). */
   readRange(afterSeq: number, limit: number): Promise<RawEntry[]>;

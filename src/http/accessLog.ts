@@ -26,6 +26,7 @@ export function recordEnd(deps: AccessLogDeps): (ex: Exchange, end: EndFacts) =>
       removed: ex.removed, reveal: ex.reveal.granted ? 'granted' : ex.reveal.requested ? 'ignored' : 'none',
     };
     if (ex.principal) line.principal = ex.principal;
+    if (ex.reason !== undefined) line.reason = ex.reason;
     if (ex.tokenError) line.tokenError = ex.tokenError;
     if (ex.note) line.note = ex.note;
     deps.logger.info(line);

@@ -32,6 +32,8 @@ export class Exchange {
   vouched?: VouchedIdentity;
   /** verified admin principal (access line) */
   principal?: string;
+  /** SPEC §10: whether a reveal carried a reason (access line; never its text) */
+  reason?: boolean;
   /** private activities removed from the answer */
   removed = 0;
   /** why the exchange ended unusually (access line): `cut_off:…`, `invalid_token:…` */

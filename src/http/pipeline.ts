@@ -10,12 +10,15 @@
  * one mapping from a thrown value to an answer (errors.ts).
  */
 import type http from 'node:http';
+import type { KnownGroups } from '../directory/knownGroups.js';
 import type { GovernanceSink } from '../governance/types.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
 import { UnauthenticatedError } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { PrivacyEngine } from '../privacy/engine.js';
+import { hideForReveal } from '../privacy/revealFilter.js';
+import { authorizeReveal } from './accountableReveal.js';
 import { recordEnd } from './accessLog.js';
 import { GatewayError, isUnexpected, sendError, toGatewayError } from './errors.js';
 import { Exchange, observeEnd } from './exchange.js';
@@ -41,6 +44,10 @@ export interface PipelineDeps {
   logger: Logger;
   metrics: Metrics;
   instance: string;
+  /** SPEC §10: scope groups must be in the catalogue */
+  knownGroups: KnownGroups;
+  /** the clock permissions expire by */
+  now: () => number;
   /** answers requests under server.adminPrefix; `subPath` is the path below the prefix */
   admin: (ex: Exchange, subPath: string) => void;
 }
@@ -97,7 +104,10 @@ export function createPipeline(deps: PipelineDeps) {
 
     // 3–4. identity and reveal
     if (filtered) {
-      ex.reveal = await decideReveal({ headers: req.headers, routeKind: route.kind, reveal: rt.config.reveal, identity: rt.identity, vouched: ex.vouched }, { isPermitted: (p) => engine.isPermitted(p), metrics });
+      const accountable = { config: rt.config, permission: (p: string) => engine.permission(p), revealRequest: (id: string) => engine.revealRequest(id), now: deps.now, knownGroups: deps.knownGroups, governance: deps.governance, metrics, logger };
+      ex.reveal = await decideReveal({ headers: req.headers, routeKind: route.kind, reveal: rt.config.reveal, identity: rt.identity, vouched: ex.vouched }, {
+        authorize: (id, via) => authorizeReveal(accountable, ex, id, via), metrics,
+      });
       if (ex.reveal.identity?.isAdmin) ex.principal = ex.reveal.identity.principal;
       if (ex.reveal.refusal) throw ex.reveal.refusal;
     } else if (rt.config.upstream.serviceAuthorization && rt.identity) {
@@ -122,11 +132,15 @@ export function createPipeline(deps: PipelineDeps) {
     if (route.kind === 'export') return await streamExport(ex, answer, engine.hideBatch());
     const body = await readBody(ex, answer);
     if (ex.answered) return;
-    const rewritten = await rewriteBody(ex, body, engine.hideBatch());
+    // a granted reveal shows what its scope and permission allow, and withholds the rest as for anyone else
+    const narrowed = ex.reveal.grant ? hideForReveal(engine.revealBatch(ex.reveal.grant.limits)) : undefined;
+    const rewritten = await rewriteBody(ex, body, narrowed ? narrowed.hide : engine.hideBatch());
 
     // 7. governance
-    const entry = ex.reveal.granted ? await recordReveal(ex, rewritten, { sink: deps.governance(), metrics }) : undefined;
+    const entry = narrowed ? await recordReveal(ex, narrowed.shown, { sink: deps.governance(), metrics }) : undefined;
     if (ex.answered) return;
+    // an item outside the reveal's limits: answered like a missing one, after the entry that records the attempt
+    if (rewritten.withheldItem) throw new GatewayError('not_found');
 
     // 8. respond
     respondFiltered(ex, answer, rewritten, entry);

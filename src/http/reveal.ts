@@ -11,6 +11,7 @@ import { GatewayError } from '../errors.js';
 import { unauthenticated, type IdentityResult, type IdentityVerifier } from '../identity/index.js';
 import type { Metrics } from '../metrics.js';
 import type { RouteKind } from '../routes/table.js';
+import type { GrantedReveal } from './accountableReveal.js';
 import type { VouchedIdentity } from './vouchedIdentity.js';
 
 export type VerifiedIdentity = Extract<IdentityResult, { kind: 'verified' }>;
@@ -24,6 +25,8 @@ export interface RevealDecision {
   identity?: VerifiedIdentity;
   /** why the request must be refused (400, 401, 403, 503); absent = go on */
   refusal?: GatewayError;
+  /** a granted reveal's reason, scope and limits (SPEC §10) */
+  grant?: GrantedReveal;
 }
 
 export const NO_REVEAL: RevealDecision = Object.freeze({ granted: false, requested: false });
@@ -38,7 +41,12 @@ export interface RevealInput {
 }
 
 export interface RevealDeps {
-  isPermitted(principal: string): boolean;
+  /**
+   * SPEC §10 for a verified caller: permission (admin role, list, expiry), reason,
+   * scope, and the record of a refusal. Resolves with what the reveal may show;
+   * throws a GatewayError (403, 400, 503) to refuse. Counts its own refusals.
+   */
+  authorize(identity: VerifiedIdentity, via: 'header' | 'token' | 'console'): Promise<GrantedReveal>;
   metrics: Pick<Metrics, 'reveals'>;
 }
 
@@ -60,7 +68,7 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
   }
   const v = input.vouched;
   const id: IdentityResult = v
-    ? { kind: 'verified', principal: v.principal, roles: v.roles, isAdmin: v.isAdmin, revealFlag: false, iss: v.iss, ...(v.jti ? { jti: v.jti } : {}) }
+    ? { kind: 'verified', principal: v.principal, roles: v.roles, isAdmin: v.isAdmin, revealFlag: false, iss: v.iss, ...(v.jti ? { jti: v.jti } : {}), claims: {} }
     : await identify(input.identity, input.headers);
   const identity = id.kind === 'verified' ? id : undefined;
   const requested = viaHeader || (identity?.revealFlag ?? false);
@@ -73,9 +81,14 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
   };
   if (id.kind === 'unavailable') return refuse('identity_unavailable', new GatewayError('identity_unavailable'));
   if (id.kind !== 'verified') return refuse('unauthenticated', unauthenticated(id));
-  // SPEC §10: the 403 says which condition failed
-  if (!id.isAdmin) return refuse('forbidden', new GatewayError('reveal_forbidden', 'Revealing private activities needs an admin role in the token (no admin role).'));
-  if (!deps.isPermitted(id.principal)) return refuse('forbidden', new GatewayError('reveal_forbidden', 'This admin is not on the permission list for private activities. Ask another administrator to grant it.'));
-  deps.metrics.reveals.inc({ outcome: 'granted' });
-  return { granted: true, requested: true, via: v ? v.via : viaHeader ? 'header' : 'token', identity: id };
+  const via = v ? v.via : viaHeader ? 'header' : 'token';
+  let grant: GrantedReveal;
+  try {
+    grant = await deps.authorize(id, via);
+  } catch (err) {
+    if (err instanceof GatewayError) return { granted: false, requested: true, identity, refusal: err };
+    throw err;
+  }
+  deps.metrics.reveals.inc({ outcome: grant.scope !== undefined || grant.limits.permissionGroups !== undefined ? 'granted_narrowed' : 'granted' });
+  return { granted: true, requested: true, via, identity: id, grant };
 }

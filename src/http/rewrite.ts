@@ -1,8 +1,11 @@
 /**
  * Stage 6 for list and item routes (SPEC §4.6): the whole upstream body is
- * read (bounded, decoded), validated and filtered. Private activities are
- * removed unless reveal was granted; an item that is private and not revealed
- * is 404 `not_found`, exactly like a missing one.
+ * read (bounded, decoded), validated and filtered. `hide` says what must be
+ * removed: the private activities for an ordinary consumer; for a granted
+ * reveal only those outside its scope and permission (SPEC §10), the shown
+ * ones being tallied by the caller. An item that must be removed is 404
+ * `not_found`, exactly like a missing one — for a granted reveal only after
+ * its governance entry (the pipeline throws it then).
  */
 import type http from 'node:http';
 import { GatewayError } from '../errors.js';
@@ -14,9 +17,8 @@ import { collectBody, isJsonContentType } from './upstreamBody.js';
 
 export interface Rewritten {
   body: Buffer;
-  /** private activities in the upstream answer (removed, or shown on reveal) */
-  privateCount: number;
-  privateIds: string[];
+  /** an item route whose activity is withheld from this (granted, narrowed) reveal: answered 404 after the entry */
+  withheldItem: boolean;
 }
 
 /** The complete JSON body; the upstream deadline ends once it is in (governance has its own). */
@@ -33,15 +35,13 @@ export async function readBody(ex: Exchange, upstream: http.IncomingMessage): Pr
 export async function rewriteBody(ex: Exchange, body: Buffer, hide: HideBatch): Promise<Rewritten> {
   const { rt, route } = ex;
   if (route?.kind === 'list') {
-    const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, read: rt.read, hide, remove: !ex.reveal.granted });
+    const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, read: rt.read, hide, remove: true });
     ex.removed = r.removed;
-    return { body: r.body, privateCount: r.privateCount, privateIds: r.privateIds };
+    return { body: r.body, withheldItem: false };
   }
   const r = await classifyItem(body, rt.extract, hide);
-  if (!r.hidden) return { body, privateCount: 0, privateIds: [] };
-  if (!ex.reveal.granted) {
-    ex.removed = 1;
-    throw new GatewayError('not_found');
-  }
-  return { body, privateCount: 1, privateIds: r.id === undefined ? [] : [r.id] };
+  if (!r.hidden) return { body, withheldItem: false };
+  ex.removed = 1;
+  if (!ex.reveal.granted) throw new GatewayError('not_found');
+  return { body, withheldItem: true };
 }

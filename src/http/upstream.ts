@@ -10,6 +10,7 @@ import { ProxyServer } from 'http-proxy-3';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { REVEAL_REQUEST_HEADER } from './accountableReveal.js';
 import type { Exchange } from './exchange.js';
 import { CONDITIONAL_REQUEST_HEADERS, decodableAcceptEncoding } from './headers.js';
 
@@ -31,8 +32,11 @@ export function prepareUpstreamRequest(ex: Exchange, filtered: boolean): void {
   const { req, rt } = ex;
   // the upstream sees the gateway's request id, so its logs can be correlated with ours
   req.headers['x-request-id'] = ex.id;
-  // The reveal header is the gateway's own business; the upstream never sees it.
+  // The reveal headers are the gateway's own business (a reason may name people); the upstream never sees them.
   delete req.headers[rt.config.reveal.header.toLowerCase()];
+  delete req.headers[rt.config.reveal.reasonHeader];
+  delete req.headers[rt.config.reveal.scopeHeader];
+  delete req.headers[REVEAL_REQUEST_HEADER];
   if (ex.reveal.identity && rt.config.upstream.serviceAuthorization) {
     req.headers[rt.config.identity?.header.toLowerCase() ?? 'authorization'] = rt.config.upstream.serviceAuthorization;
   }

@@ -59,6 +59,8 @@ export type IdentityResult =
       revealFlag: boolean;
       iss: string;
       jti?: string;
+      /** the verified token's payload, for claims other parts read (SPEC §10 reason claim) */
+      claims: Record<string, unknown>;
     };
 
 export interface IdentityVerifier {
@@ -239,6 +241,7 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
       revealFlag: payload[opts.revealClaim] === true,
       iss: payload.iss as string,
       ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
+      claims: payload,
     };
   }
 

@@ -180,3 +180,45 @@ export function makeHideBatch(policy: PolicySnapshot | CompiledPolicy, membershi
     return out;
   };
 }
+
+/**
+ * The verdict and WHICH private groups make the activity private: every group
+ * private at the activity's time that applies to it (the record names it, the
+ * built-in rules match, or the actor is a member). An activity private through
+ * several groups lists them all, so a scoped reveal can show it when any one of
+ * them is allowed. `verdict` always equals decide()'s; `groups` is empty unless
+ * the verdict is 'private'.
+ *
+ * Unlike decide(), this does not stop at the first hit, so it is used only for
+ * reveals that are narrowed (scope header or scoped permission).
+ */
+export interface Classification {
+  verdict: Verdict;
+  groups: readonly string[];
+}
+
+const PUBLIC: Classification = Object.freeze({ verdict: 'public', groups: Object.freeze([]) as readonly string[] });
+const UNDECIDABLE: Classification = Object.freeze({ verdict: 'undecidable', groups: Object.freeze([]) as readonly string[] });
+
+export function classify(facts: ActivityFacts, policy: PolicySnapshot | CompiledPolicy, membership: Membership): Classification {
+  const c = compiled(policy);
+  if (c.empty) return PUBLIC;
+  const t = facts.timestamp;
+  if (typeof t !== 'number' || Number.isNaN(t)) return UNDECIDABLE;
+  const g = segmentFor(c, t);
+  if (g === null) return PUBLIC;
+  const through = new Set<string>();
+  for (let i = 0; i < facts.groups.length; i++) if (g.ids.has(facts.groups[i])) through.add(facts.groups[i]);
+  if (g.application && facts.isApplication) through.add(BUILTIN_APPLICATION);
+  const done = (): Classification => (through.size > 0 ? { verdict: 'private', groups: [...through] } : PUBLIC);
+  if (!g.needsActor) return done();
+  const actor = facts.actor;
+  // what is known already makes it private; what the unreadable actor might add cannot be known
+  if (actor === undefined || actor === '') return through.size > 0 ? done() : UNDECIDABLE;
+  if (g.external && !facts.isApplication && !isManaged(actor, c)) through.add(BUILTIN_EXTERNAL);
+  const m = membership(actor);
+  if (m === 'unknown') return through.size > 0 ? done() : UNDECIDABLE;
+  for (let i = 0; i < g.idList.length; i++) if (m.has(g.idList[i])) through.add(g.idList[i]);
+  if (through.size === 0 && isIncomplete(m)) return UNDECIDABLE;
+  return done();
+}

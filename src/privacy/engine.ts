@@ -1,7 +1,9 @@
 import { normalizePrincipal } from '../principal.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
-import { combineMembership, staticMembership } from './membership.js';
-import type { HideBatch, Membership, MembershipSource, PolicySnapshot, PrivacyStateSource, PrivacyStateView } from './types.js';
+import { permissionExpired, type PermissionFacts } from './grant.js';
+import { combineMembership, isIncomplete, staticMembership } from './membership.js';
+import { makeRevealBatch, type RevealBatch, type RevealLimits } from './revealFilter.js';
+import type { HideBatch, Membership, MembershipSource, PolicySnapshot, PrivacyStateSource, PrivacyStateView, RevealRequest } from './types.js';
 
 export interface EngineOptions {
   managedDomains: readonly string[];
@@ -17,7 +19,10 @@ export interface EngineOptions {
  * request reads one consistent snapshot without locks.
  */
 export class PrivacyEngine {
-  private snapshot!: { policy: CompiledPolicy; hide: HideBatch; permitted: Set<string>; membership: Membership };
+  private snapshot!: {
+    policy: CompiledPolicy; hide: HideBatch; permissions: Map<string, PermissionFacts>; membership: Membership;
+    requests: Map<string, RevealRequest>;
+  };
   private unsubscribe: () => void;
 
   constructor(private opts: EngineOptions, private readonly state: PrivacyStateSource) {
@@ -41,7 +46,8 @@ export class PrivacyEngine {
       policy,
       membership,
       hide: makeHideBatch(policy, membership),
-      permitted: new Set(s.permissions.map((p) => normalizePrincipal(p.principal) ?? '')),
+      permissions: new Map(s.permissions.map((p) => [normalizePrincipal(p.principal) ?? '', p])),
+      requests: new Map((s.revealRequests ?? []).map((r) => [r.id, r])),
     };
   }
 
@@ -57,9 +63,57 @@ export class PrivacyEngine {
     };
   }
 
-  isPermitted(principal: string): boolean {
-    const p = normalizePrincipal(principal);
-    return p !== undefined && this.snapshot.permitted.has(p);
+  /**
+   * The classifier of a granted reveal: which private activities it shows and which
+   * stay withheld (SPEC §10 scope and scoped permission), for this moment's policy.
+   */
+  revealBatch(limits: RevealLimits): RevealBatch {
+    const snap = this.snapshot;
+    const directory = this.opts.directory;
+    if (!directory) return makeRevealBatch(snap.policy, snap.membership, limits);
+    return async (facts) => {
+      const principals = [...new Set(facts.map((f) => f.actor).filter((a): a is string => !!a))];
+      const dynamic = await directory.prefetch(principals);
+      return makeRevealBatch(snap.policy, combineMembership(snap.membership, dynamic), limits)(facts);
+    };
+  }
+
+  /** SPEC §11: a reveal request by id, as this instance last saw the state */
+  revealRequest(id: string): RevealRequest | undefined {
+    return this.snapshot.requests.get(id);
+  }
+
+  /**
+   * Is the principal a member (directory, nested included) of any of these groups?
+   * 'unknown' when a source failed and what answered does not settle it.
+   */
+  async memberOfAny(principal: string, groups: readonly string[]): Promise<boolean | 'unknown'> {
+    if (groups.length === 0) return false;
+    const snap = this.snapshot;
+    const directory = this.opts.directory;
+    let m = snap.membership;
+    if (directory) {
+      try {
+        m = combineMembership(snap.membership, await directory.prefetch([principal]));
+      } catch {
+        return 'unknown';
+      }
+    }
+    const r = m(principal);
+    if (r === 'unknown') return 'unknown';
+    if (groups.some((g) => r.has(g))) return true;
+    return isIncomplete(r) ? 'unknown' : false;
+  }
+
+  /** The principal's permission record, expired or not (the caller decides with its clock); undefined when none. */
+  permission(principal: string): PermissionFacts | undefined {
+    return this.snapshot.permissions.get(normalizePrincipal(principal) ?? "");
+  }
+
+  /** On the permission list and not expired at `now`. */
+  isPermitted(principal: string, now = Date.now()): boolean {
+    const p = this.permission(principal);
+    return p !== undefined && !permissionExpired(p, now);
   }
 
   close(): void {

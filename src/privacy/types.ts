@@ -65,9 +65,42 @@ export type HideBatch = (facts: readonly ActivityFacts[]) => boolean[] | Promise
  * principals permitted to reveal, and a way to hear of changes. The state stores
  * (src/state/) provide it; privacy/ never imports them.
  */
+/** SPEC §10: the private activities one reveal is narrowed to (groups by catalogue id, actors lower-cased). */
+export interface RevealScope {
+  groups: readonly string[];
+  actors: readonly string[];
+}
+
+export type RevealRequestStatus = 'pending' | 'approved' | 'denied';
+
+/** SPEC §11: a reveal request and its decision. */
+export interface RevealRequest {
+  id: string;
+  status: RevealRequestStatus;
+  /** lower-cased principal */
+  requester: string;
+  reason: string;
+  /** absent: the reveal is not narrowed beyond the requester's permission */
+  scope?: RevealScope;
+  durationMin: number;
+  /** ISO-8601 */
+  createdAt: string;
+  /** approved: who and the window [validFrom, validUntil) */
+  approvedBy?: string;
+  validFrom?: string;
+  validUntil?: string;
+  /** denied: who */
+  deniedBy?: string;
+  /** when it was approved or denied */
+  decidedAt?: string;
+  comment?: string;
+}
+
 export interface PrivacyStateView {
   groups: readonly GroupInterval[];
-  permissions: ReadonlyArray<{ principal: string }>;
+  /** SPEC §10: `groups` limits the permission, `expiresAt` (ISO-8601) ends it */
+  permissions: ReadonlyArray<{ principal: string; groups?: readonly string[]; expiresAt?: string }>;
+  revealRequests?: readonly RevealRequest[];
 }
 
 export interface PrivacyStateSource {

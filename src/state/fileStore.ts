@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
 import {
-  parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked,
+  parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked, withRevealRequestCreated, withRevealRequestDecided,
   type StateSeed,
 } from './mutations.js';
 import { StateUnavailableError, type PermissionRecord, type PrivacyState, type StateStore } from './types.js';
@@ -71,8 +72,10 @@ export async function openFileStateStore(file: string, seed: StateSeed, now = Da
     current: () => state,
     addGroup: (id, name, at) => mutate<GroupInterval>((s) => withGroupAdded(s, id, name, at)),
     removeGroup: (id, at) => mutate<GroupInterval>((s) => withGroupRemoved(s, id, at)),
-    grant: (p, by, at) => mutate<PermissionRecord>((s) => withPermissionGranted(s, p, by, at)),
+    grant: (p, by, at, limits) => mutate<PermissionRecord>((s) => withPermissionGranted(s, p, by, at, limits)),
     revoke: (p) => mutate<PermissionRecord>((s) => withPermissionRevoked(s, p)),
+    createRevealRequest: (r) => mutate<RevealRequest>((s) => withRevealRequestCreated(s, r)),
+    decideRevealRequest: (id, d) => mutate<RevealRequest>((s) => withRevealRequestDecided(s, id, d)),
     onChange(l) { listeners.add(l); return () => listeners.delete(l); },
     healthy: () => healthy,
     close: async () => { await queue; },

@@ -1,6 +1,10 @@
+import type { RevealRequest } from '../privacy/approval.js';
 import { normalizePrincipal } from '../principal.js';
 import type { GroupInterval } from '../privacy/types.js';
-import { StateConflictError, StateNotFoundError, type PermissionRecord, type PrivacyState } from './types.js';
+import {
+  StateConflictError, StateNotFoundError,
+  type PermissionLimits, type PermissionRecord, type PrivacyState, type RevealRequestDecision,
+} from './types.js';
 
 /**
  * Pure state transitions shared by every store, so the file and PostgreSQL
@@ -26,11 +30,25 @@ export function withGroupRemoved(state: PrivacyState, id: string, now: number): 
   return [{ ...state, groups: state.groups.map((g) => (g === open ? closed : g)) }, closed];
 }
 
-export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number): [PrivacyState, PermissionRecord] {
+/** A permission whose expiresAt is at or before `now` has stopped (SPEC §10: it stops AT that instant). */
+export function isExpired(rec: PermissionRecord, now: number): boolean {
+  return rec.expiresAt !== undefined && !(Date.parse(rec.expiresAt) > now);
+}
+
+/** The permissions in force at `now` (what the admin API lists). */
+export function activePermissions(state: PrivacyState, now: number): PermissionRecord[] {
+  return state.permissions.filter((p) => !isExpired(p, now));
+}
+
+export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number, limits: PermissionLimits = {}): [PrivacyState, PermissionRecord] {
   const p = normalizePrincipal(principal) ?? principal;
-  if (state.permissions.some((x) => x.principal === p)) throw new StateConflictError(`${p} already has the permission`);
+  const existing = state.permissions.find((x) => x.principal === p);
+  if (existing && !isExpired(existing, now)) throw new StateConflictError(`${p} already has the permission`);
   const rec: PermissionRecord = { principal: p, grantedAt: new Date(now).toISOString(), grantedBy: by };
-  return [{ ...state, permissions: [...state.permissions, rec] }, rec];
+  if (limits.groups !== undefined) rec.groups = [...new Set(limits.groups)];
+  if (limits.expiresAt !== undefined) rec.expiresAt = new Date(limits.expiresAt).toISOString();
+  // an expired permission is replaced by the new grant
+  return [{ ...state, permissions: [...state.permissions.filter((x) => x !== existing), rec] }, rec];
 }
 
 export function withPermissionRevoked(state: PrivacyState, principal: string): [PrivacyState, PermissionRecord] {
@@ -38,6 +56,49 @@ export function withPermissionRevoked(state: PrivacyState, principal: string): [
   const rec = state.permissions.find((x) => x.principal === p);
   if (!rec) throw new StateNotFoundError(`${p} has no permission`);
   return [{ ...state, permissions: state.permissions.filter((x) => x !== rec) }, rec];
+}
+
+export function withRevealRequestCreated(state: PrivacyState, request: RevealRequest): [PrivacyState, RevealRequest] {
+  const requests = state.revealRequests ?? [];
+  if (requests.some((r) => r.id === request.id)) throw new StateConflictError(`reveal request ${request.id} exists`);
+  return [{ ...state, revealRequests: [...requests, request] }, request];
+}
+
+/** pending → approved (window [at, at + durationMin)) or denied; anything else is a conflict: one decision wins. */
+export function withRevealRequestDecided(state: PrivacyState, id: string, d: RevealRequestDecision): [PrivacyState, RevealRequest] {
+  const requests = state.revealRequests ?? [];
+  const current = requests.find((r) => r.id === id);
+  if (!current) throw new StateNotFoundError(`reveal request ${id} does not exist`);
+  if (current.status !== 'pending') throw new StateConflictError(`reveal request ${id} is already ${current.status}`);
+  const decidedAt = new Date(d.at).toISOString();
+  const next: RevealRequest = d.status === 'approved'
+    ? { ...current, status: 'approved', approvedBy: d.by, validFrom: decidedAt, validUntil: new Date(d.at + current.durationMin * 60_000).toISOString(), decidedAt }
+    : { ...current, status: 'denied', deniedBy: d.by, decidedAt };
+  if (d.comment !== undefined) next.comment = d.comment;
+  return [{ ...state, revealRequests: requests.map((r) => (r === current ? next : r)) }, next];
+}
+
+const REQUEST_STATUSES = new Set(['pending', 'approved', 'denied']);
+
+function parseRevealRequest(v: unknown, fail: (why: string) => never): RevealRequest {
+  const r = v as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null) return fail('bad reveal request');
+  const str = (k: string): boolean => typeof r[k] === 'string';
+  if (!str('id') || !REQUEST_STATUSES.has(r.status as string) || !str('requester') || !str('reason') || !str('createdAt')
+    || !Number.isSafeInteger(r.durationMin)) fail('bad reveal request');
+  const scope = r.scope as { groups?: unknown; actors?: unknown } | null | undefined;
+  if (scope !== undefined && scope !== null && (typeof scope !== 'object' || !Array.isArray(scope.groups) || !Array.isArray(scope.actors))) fail('bad reveal request scope');
+  // an approved request without a readable window would be unbounded: refuse the document (fail closed)
+  if (r.status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil))))) fail('bad reveal request window');
+  const out: RevealRequest = {
+    id: r.id as string, status: r.status as RevealRequest['status'], requester: normalizePrincipal(r.requester as string) ?? '', reason: r.reason as string,
+    durationMin: r.durationMin as number, createdAt: r.createdAt as string,
+  };
+  if (scope) out.scope = { groups: (scope.groups as unknown[]).map(String), actors: (scope.actors as unknown[]).map(String) };
+  for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment'] as const) {
+    if (typeof r[k] === 'string') out[k] = r[k] as string;
+  }
+  return out;
 }
 
 export interface StateSeed {
@@ -49,6 +110,7 @@ export function seedState(seed: StateSeed, now: number): PrivacyState {
   return {
     groups: seed.groups.map((g) => ({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
     permissions: seed.permissions.map((p) => ({ principal: normalizePrincipal(p) ?? p, grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
+    revealRequests: [],
   };
 }
 
@@ -67,7 +129,20 @@ export function parseState(doc: unknown): PrivacyState {
   const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
     const r = p as Record<string, unknown>;
     if (typeof r.principal !== 'string') fail('bad permission');
-    return { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+    const rec: PermissionRecord = { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+    // absent and null both mean "no limit" (a database row has NULL columns)
+    if (r.groups !== undefined && r.groups !== null) {
+      if (!Array.isArray(r.groups) || r.groups.some((g) => typeof g !== 'string')) fail('bad permission groups');
+      rec.groups = r.groups as string[];
+    }
+    if (r.expiresAt !== undefined && r.expiresAt !== null) {
+      // fail closed: an unreadable expiry would otherwise mean "forever"
+      if (typeof r.expiresAt !== 'string' || Number.isNaN(Date.parse(r.expiresAt))) fail('bad permission expiresAt');
+      rec.expiresAt = r.expiresAt as string;
+    }
+    return rec;
   });
-  return { groups, permissions };
+  if (d.revealRequests !== undefined && d.revealRequests !== null && !Array.isArray(d.revealRequests)) fail('revealRequests is not a list');
+  const revealRequests = ((d.revealRequests ?? []) as unknown[]).map((r) => parseRevealRequest(r, fail));
+  return { groups, permissions, revealRequests };
 }

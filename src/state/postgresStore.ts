@@ -8,16 +8,17 @@
  * away — filtering never waits for the database.
  */
 import pg from 'pg';
+import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
 import { LOCK_KEYS, migrate, SEEDED_KEY } from '../db/migrate.js';
 import { boundedQuery, createPool, CONNECT_TIMEOUT_MS } from '../db/pool.js';
 import {
-  parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked,
+  parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked, withRevealRequestCreated, withRevealRequestDecided,
   type StateSeed,
 } from './mutations.js';
 import {
   StateConflictError, StateNotFoundError, StateUnavailableError,
-  type PermissionRecord, type PrivacyState, type StateStore,
+  type PermissionLimits, type PermissionRecord, type PrivacyState, type RevealRequestDecision, type StateStore,
 } from './types.js';
 
 export interface PostgresStateOptions {
@@ -53,8 +54,11 @@ const LOAD_STATE = `
     'permissions', (SELECT coalesce(json_agg(json_build_object(
                  'principal', principal,
                  'grantedAt', to_char(granted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                 'grantedBy', granted_by) ORDER BY granted_at, principal), '[]'::json)
-               FROM privacy_permissions)) AS doc`;
+                 'grantedBy', granted_by,
+                 'groups', groups,
+                 'expiresAt', to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY granted_at, principal), '[]'::json)
+               FROM privacy_permissions),
+    'revealRequests', (SELECT coalesce(json_agg(doc ORDER BY created_at, id), '[]'::json) FROM reveal_requests)) AS doc`;
 
 async function loadState(exec: Exec): Promise<PrivacyState> {
   const { rows } = await exec(LOAD_STATE);
@@ -67,8 +71,8 @@ async function writeState(client: pg.PoolClient, state: PrivacyState): Promise<v
       [g.id, g.name ?? g.id, g.privateSince, g.privateUntil]);
   }
   for (const p of state.permissions) {
-    await client.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
-      [p.principal, p.grantedAt, p.grantedBy]);
+    await client.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)',
+      [p.principal, p.grantedAt, p.grantedBy, p.groups === undefined ? null : JSON.stringify(p.groups), p.expiresAt ?? null]);
   }
 }
 
@@ -165,10 +169,12 @@ class PostgresStateStore implements StateStore {
     });
   }
 
-  grant(principal: string, by: string, now: number): Promise<PermissionRecord> {
-    return this.mutate((s) => withPermissionGranted(s, principal, by, now), async (exec, p) => {
-      await exec('INSERT INTO privacy_permissions (principal, granted_at, granted_by) VALUES ($1, $2, $3)',
-        [p.principal, p.grantedAt, p.grantedBy]);
+  grant(principal: string, by: string, now: number, limits?: PermissionLimits): Promise<PermissionRecord> {
+    return this.mutate((s) => withPermissionGranted(s, principal, by, now, limits), async (exec, p) => {
+      // the transition allowed the grant, so a row still there is an expired permission: replaced
+      await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
+      await exec('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)',
+        [p.principal, p.grantedAt, p.grantedBy, p.groups === undefined ? null : JSON.stringify(p.groups), p.expiresAt ?? null]);
     });
   }
 
@@ -176,6 +182,19 @@ class PostgresStateStore implements StateStore {
     return this.mutate((s) => withPermissionRevoked(s, principal), async (exec, p) => {
       const r = await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
       if (r.rowCount !== 1) throw new StateNotFoundError(`${p.principal} has no permission`);
+    });
+  }
+
+  createRevealRequest(request: RevealRequest): Promise<RevealRequest> {
+    return this.mutate((s) => withRevealRequestCreated(s, request), async (exec, r) => {
+      await exec('INSERT INTO reveal_requests (id, created_at, status, doc) VALUES ($1, $2, $3, $4::jsonb)', [r.id, r.createdAt, r.status, JSON.stringify(r)]);
+    });
+  }
+
+  decideRevealRequest(id: string, decision: RevealRequestDecision): Promise<RevealRequest> {
+    return this.mutate((s) => withRevealRequestDecided(s, id, decision), async (exec, r) => {
+      const res = await exec("UPDATE reveal_requests SET status = $2, doc = $3::jsonb WHERE id = $1 AND status = 'pending'", [r.id, r.status, JSON.stringify(r)]);
+      if (res.rowCount !== 1) throw new StateConflictError(`reveal request ${id} is no longer pending`);
     });
   }
 

@@ -1,16 +1,39 @@
 import { ERRORS, GatewayError } from '../errors.js';
+import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
 
 export interface PermissionRecord {
   principal: string;
   grantedAt: string;
   grantedBy: string;
+  /** SPEC §10: reveals show only activities private through one of these groups; absent = every group */
+  groups?: string[];
+  /** SPEC §10: ISO-8601 (UTC, ms) instant the permission stops; absent = never */
+  expiresAt?: string;
+}
+
+/** The optional limits of a grant (SPEC §10). */
+export interface PermissionLimits {
+  groups?: string[];
+  /** epoch ms */
+  expiresAt?: number;
 }
 
 export interface PrivacyState {
   /** every interval ever recorded, oldest first; an open interval has privateUntil null */
   groups: GroupInterval[];
   permissions: PermissionRecord[];
+  /** SPEC §11 reveal requests, oldest first (absent = none) */
+  revealRequests?: RevealRequest[];
+}
+
+/** SPEC §11: the decision on a pending reveal request. */
+export interface RevealRequestDecision {
+  status: 'approved' | 'denied';
+  by: string;
+  /** epoch ms */
+  at: number;
+  comment?: string;
 }
 
 /** The change contradicts the current state (already private, already granted): 409. */
@@ -43,8 +66,13 @@ export interface StateStore {
   current(): PrivacyState;
   addGroup(id: string, name: string | undefined, now: number): Promise<GroupInterval>;
   removeGroup(id: string, now: number): Promise<GroupInterval>;
-  grant(principal: string, by: string, now: number): Promise<PermissionRecord>;
+  /** Conflict when an active (unexpired at `now`) permission exists; an expired one is replaced. */
+  grant(principal: string, by: string, now: number, limits?: PermissionLimits): Promise<PermissionRecord>;
   revoke(principal: string): Promise<PermissionRecord>;
+  /** SPEC §11: conflict when the id exists */
+  createRevealRequest(request: RevealRequest): Promise<RevealRequest>;
+  /** SPEC §11: not found when unknown, conflict when no longer pending (exactly one decision wins) */
+  decideRevealRequest(id: string, decision: RevealRequestDecision): Promise<RevealRequest>;
   /** subscribe to changes (from this instance or, for shared stores, from others) */
   onChange(listener: (state: PrivacyState) => void): () => void;
   healthy(): boolean;

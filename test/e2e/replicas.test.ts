@@ -162,8 +162,8 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
 
     const tables = await sql<{ table_name: string }>(database.url,
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
-    expect(tables.map((t) => t.table_name)).toEqual(['governance_checkpoint', 'governance_forward', 'governance_log', 'privacy_groups', 'privacy_permissions', 'schema_version', 'state_meta']);
-    expect(await sql(database.url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(tables.map((t) => t.table_name)).toEqual(['governance_checkpoint', 'governance_forward', 'governance_log', 'privacy_groups', 'privacy_permissions', 'reveal_requests', 'schema_version', 'state_meta']);
+    expect(await sql(database.url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     expect(await sql(database.url, 'SELECT key FROM state_meta')).toEqual([{ key: 'seeded' }]);
     expect(await sql(database.url, 'SELECT id FROM privacy_groups')).toEqual([{ id: 'hr' }]);
     expect(await sql(database.url, 'SELECT principal FROM privacy_permissions')).toEqual([{ principal: 'alice@contoso.com' }]);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
-const KEY_ORDER = ['seq', 'id', 'time', 'action', 'principal', 'via', 'request', 'privateActivities', 'target', 'token', 'instance', 'prevHash', 'hash'];
+const KEY_ORDER = ['seq', 'id', 'time', 'action', 'principal', 'via', 'request', 'privateActivities', 'target', 'reason', 'scope', 'permission', 'denial', 'revealRequest', 'token', 'instance', 'prevHash', 'hash'];
 
 /** Canonical JSON built by hand: keys compared by UTF-16 code units, no whitespace. */
 export function canonical(v: unknown): string {

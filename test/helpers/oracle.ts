@@ -47,3 +47,47 @@ export function demoHides(rec: any, intervals: { id: string; since: number; unti
   }
   return (directory[actor] ?? []).some((g) => active.has(g));
 }
+
+/**
+ * Which private groups make the record private, stated as naively as demoHides
+ * (not with the gateway's code): `hidden` is demoHides' answer, `groups` every
+ * group private at the record's time that applies to it, `actor` the lower-cased
+ * actor when readable.
+ */
+export function demoPrivateGroups(rec: any, intervals: { id: string; since: number; until: number }[] = DEMO_INTERVALS, directory: Record<string, string[]> = DEMO_DIRECTORY): { hidden: boolean; groups: string[]; actor?: string } {
+  const hidden = demoHides(rec, intervals, directory);
+  const actorRaw = typeof rec?.user?.userName === 'string' && rec.user.userName.trim() ? rec.user.userName
+    : typeof rec?.failedUserData?.userName === 'string' && rec.failedUserData.userName.trim() ? rec.failedUserData.userName : undefined;
+  const actor = actorRaw === undefined ? undefined : String(actorRaw).trim().toLowerCase();
+  const t = time(rec?.timestamp);
+  if (!hidden || t === undefined) return { hidden, groups: [], actor };
+  const groups = new Set<string>();
+  // one group at a time: private through g when the policy made of g's intervals alone hides it decidably
+  for (const g of new Set(intervals.map((i) => i.id))) {
+    const only = intervals.filter((i) => i.id === g);
+    if (!only.some((i) => i.since <= t && t < i.until)) continue;
+    // "decidably": with the record's actor known. A missing actor makes demoHides say true for any actor-dependent group
+    const tags: string[] = [...(rec?.user?.userTags ?? []), ...(rec?.resolvedActor?.tags ?? [])].filter((x) => typeof x === 'string');
+    const isApp = String(rec?.actorType ?? '').toUpperCase() === 'APPLICATION' || tags.includes(APP_TAG);
+    if (tags.includes(g)) { groups.add(g); continue; }
+    if (g === 'builtin:external-users' && tags.includes(EXTERNAL_TAG)) { groups.add(g); continue; }
+    if (g === 'builtin:application' && (isApp)) { groups.add(g); continue; }
+    if (g === 'builtin:application' || actor === undefined) continue;
+    if (g === 'builtin:external-users') {
+      if (isApp) continue;
+      const domain = actor.includes('@') ? actor.slice(actor.lastIndexOf('@') + 1).replace(/\.+$/, '') : '';
+      if (!(domain === 'contoso.com' || domain.endsWith('.contoso.com'))) groups.add(g);
+      continue;
+    }
+    if ((directory[actor] ?? []).includes(g)) groups.add(g);
+  }
+  return { hidden, groups: [...groups], actor };
+}
+
+/** SPEC §10 oracle: is a hidden record shown by a reveal with this scope and permission groups? */
+export function demoShown(p: { hidden: boolean; groups: string[]; actor?: string }, scope?: { groups: string[]; actors: string[] }, permissionGroups?: string[]): boolean {
+  if (!p.hidden) return false;
+  if (permissionGroups && !p.groups.some((g) => permissionGroups.includes(g))) return false;
+  if (scope && !(p.actor !== undefined && scope.actors.map((a) => a.toLowerCase()).includes(p.actor)) && !p.groups.some((g) => scope.groups.includes(g))) return false;
+  return true;
+}

@@ -42,7 +42,10 @@ describe('defaults', () => {
     expect(c.upstream).toEqual({
       url: 'http://127.0.0.1:8081', timeoutMs: 30000, maxBufferedBytes: 33554432, serviceAuthorization: null,
     });
-    expect(c.reveal).toEqual({ header: 'x-show-private-activities', value: 'confirm' });
+    expect(c.reveal).toEqual({
+      header: 'x-show-private-activities', value: 'confirm', reasonHeader: 'x-reveal-reason', reasonClaim: 'reveal_reason',
+      requireReason: false, minReasonLength: 10, scopeHeader: 'x-reveal-scope', approval: null,
+    });
     expect(c.logging).toEqual({ level: 'info' });
   });
 
@@ -201,6 +204,9 @@ const CASES: [string, string, string, RegExp][] = [
   ['identity.adminRoles empty', withMin({ identity: { issuer: 'x', jwksFile: 'k', adminRoles: [] } }), 'identity.adminRoles', /empty/],
   ['reveal.value empty', withMin({ reveal: { value: '' } }), 'reveal.value', /empty/],
   ['reveal.header invalid', withMin({ reveal: { header: 'x reveal' } }), 'reveal.header', /header name/],
+  ['reveal.minReasonLength above 500', withMin({ reveal: { minReasonLength: 501 } }), 'reveal.minReasonLength', /<= 500/],
+  ['reveal.requireReason not a boolean', withMin({ reveal: { requireReason: 'yes' } }), 'reveal.requireReason', /true or false/],
+  ['reveal.scopeHeader invalid', withMin({ reveal: { scopeHeader: 'x scope' } }), 'reveal.scopeHeader', /header name/],
   ['privacy.undecidable', withMin({ privacy: { undecidable: 'hide' } }), 'privacy.undecidable', /withhold \| show/],
   ['group without privateSince', withMin({ privacy: { groups: [{ id: 'hr' }] } }), 'privacy.groups.0.privateSince', /required/],
   ['group privateSince without offset', withMin({ privacy: { groups: [{ id: 'hr', privateSince: '2026-01-01T00:00:00' }] } }), 'privacy.groups.0.privateSince', /offset/],

@@ -267,6 +267,7 @@ describe('valid tokens', () => {
         revealFlag: true,
         iss: ISSUER,
         jti: `id-${alg}`,
+        claims: expect.objectContaining({ show_private_activities: true, jti: `id-${alg}` }),
       });
     }
   });

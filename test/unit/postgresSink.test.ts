@@ -69,8 +69,8 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     }
     const tables = await sql<{ table_name: string }>(url,
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
-    expect(tables.map((t) => t.table_name)).toEqual(['governance_checkpoint', 'governance_forward', 'governance_log', 'privacy_groups', 'privacy_permissions', 'schema_version', 'state_meta']);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(tables.map((t) => t.table_name)).toEqual(['governance_checkpoint', 'governance_forward', 'governance_log', 'privacy_groups', 'privacy_permissions', 'reveal_requests', 'schema_version', 'state_meta']);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     const idx = await sql<{ indexdef: string }>(url, `SELECT indexdef FROM pg_indexes WHERE indexname = 'privacy_groups_open'`);
     expect(idx[0].indexdef).toMatch(/UNIQUE.*WHERE \(private_until IS NULL\)/);
   });

@@ -59,6 +59,15 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
       (s) => s.grant('carol@contoso.com', 'admin@contoso.com', T0 + 6000),
       (s) => s.revoke('BOB@contoso.com'),
       (s) => s.removeGroup('hr', T0 + 7000),
+      // SPEC §10: scoped and time-boxed; granting again after the expiry replaces the record
+      (s) => s.grant('Quinn@contoso.com', 'admin@contoso.com', T0 + 8000, { groups: ['hr', 'builtin:external-users', 'hr'], expiresAt: T0 + 60_000.5 }),
+      (s) => s.grant('frank@contoso.com', 'admin@contoso.com', T0 + 8500, { expiresAt: T0 + 9000 }),
+      (s) => s.grant('quinn@contoso.com', 'admin@contoso.com', T0 + 60_001, { groups: ['legal'] }),
+      // SPEC §11 reveal requests
+      (s) => s.createRevealRequest({ id: 'rq-1', status: 'pending', requester: 'quinn@contoso.com', reason: 'case 12 review', scope: { groups: ['hr'], actors: [] }, durationMin: 30, createdAt: new Date(T0 + 70_000).toISOString() }),
+      (s) => s.createRevealRequest({ id: 'rq-2', status: 'pending', requester: 'quinn@contoso.com', reason: 'case 13 review', scope: { groups: [], actors: ['bob@contoso.com'] }, durationMin: 5, createdAt: new Date(T0 + 71_000).toISOString() }),
+      (s) => s.decideRevealRequest('rq-1', { status: 'approved', by: 'dpo@contoso.com', at: T0 + 80_000, comment: 'ok' }),
+      (s) => s.decideRevealRequest('rq-2', { status: 'denied', by: 'dpo@contoso.com', at: T0 + 81_000 }),
     ];
     for (const step of steps) {
       const [a, b] = [await step(pgStore), await step(mem)];
@@ -67,10 +76,36 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
     }
     expect(pgStore.current().groups.find((g) => g.id === 'finance' && g.privateUntil !== null)?.privateUntil).toBe(T0 + 1001);
     expect(pgStore.current().groups.at(-1)).toEqual({ id: 'finance', name: 'Finance', privateSince: T0 + 5000, privateUntil: null });
+    expect(pgStore.current().permissions.find((p) => p.principal === 'quinn@contoso.com')).toEqual({
+      principal: 'quinn@contoso.com', grantedAt: new Date(T0 + 60_001).toISOString(), grantedBy: 'admin@contoso.com', groups: ['legal'],
+    });
+    expect(pgStore.current().permissions.find((p) => p.principal === 'frank@contoso.com')?.expiresAt).toBe(new Date(T0 + 9000).toISOString());
+    // active at T0 + 8999: a second grant is a conflict in both stores
+    await expect(pgStore.grant('frank@contoso.com', 'admin@contoso.com', T0 + 8999)).rejects.toBeInstanceOf(StateConflictError);
+    await expect(mem.grant('frank@contoso.com', 'admin@contoso.com', T0 + 8999)).rejects.toBeInstanceOf(StateConflictError);
 
     await pgStore.close();
     const reopened = await open({ instance: 'reopened' });
     expect(reopened.current()).toEqual(mem.current());
+  });
+
+  it('two replicas deciding the same reveal request at once: exactly one decision wins', async () => {
+    const a = await open({ instance: 'rq-a' });
+    const b = await open({ instance: 'rq-b' });
+    for (let i = 0; i < 5; i++) {
+      const id = `race-${i}`;
+      await a.createRevealRequest({ id, status: 'pending', requester: 'x@contoso.com', reason: 'racing approvals', scope: { groups: [], actors: [] }, durationMin: 10, createdAt: new Date().toISOString() });
+      const outcome = await Promise.allSettled([
+        a.decideRevealRequest(id, { status: 'approved', by: 'dpo@contoso.com', at: Date.now() }),
+        b.decideRevealRequest(id, { status: 'denied', by: 'officer@contoso.com', at: Date.now() }),
+      ]);
+      expect(outcome.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect((outcome.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(StateConflictError);
+      const winner = (outcome.find((o) => o.status === 'fulfilled') as PromiseFulfilledResult<{ status: string }>).value.status;
+      await expect.poll(() => b.current().revealRequests?.find((r) => r.id === id)?.status, { timeout: 2000 }).toBe(winner);
+      expect(a.current().revealRequests?.find((r) => r.id === id)?.status).toBe(winner);
+    }
+    await expect(a.decideRevealRequest('nope', { status: 'approved', by: 'x', at: 0 })).rejects.toBeInstanceOf(StateNotFoundError);
   });
 
   it('reports conflicts and missing entries, also between replicas racing', async () => {
@@ -233,14 +268,14 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     const first = await openOn(url, onlyPermission, 'first');
     expect(first.current().permissions.map((p) => p.principal)).toEqual(['alice@contoso.com']);
     await first.revoke('alice@contoso.com');
-    expect(first.current()).toEqual({ groups: [], permissions: [] });
+    expect(first.current()).toEqual({ groups: [], permissions: [], revealRequests: [] });
     await first.close();
 
     // both tables are empty now; the restart (same seed, and a different one) must not re-seed
     const again = await openOn(url, onlyPermission, 'again');
-    expect(again.current()).toEqual({ groups: [], permissions: [] });
+    expect(again.current()).toEqual({ groups: [], permissions: [], revealRequests: [] });
     const otherSeed = await openOn(url, { groups: [{ id: 'hr', privateSince: T0 }], permissions: ['bob@contoso.com'] }, 'other');
-    expect(otherSeed.current()).toEqual({ groups: [], permissions: [] });
+    expect(otherSeed.current()).toEqual({ groups: [], permissions: [], revealRequests: [] });
     expect(await sql(url, 'SELECT count(*)::int AS n FROM privacy_permissions')).toEqual([{ n: 0 }]);
     expect(await sql(url, `SELECT key FROM state_meta`)).toEqual([{ key: 'seeded' }]);
   });
@@ -268,7 +303,7 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     expect(upgraded.current().groups.map((g) => g.id)).toEqual(['hr']);
     expect(await sql(url, 'SELECT principal FROM privacy_permissions ORDER BY principal')).toEqual(before);
     expect(await sql(url, 'SELECT key, value FROM state_meta')).toEqual([{ key: 'seeded', value: 'before schema version 2' }]);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
 
     // and from then on an emptied state stays empty
     await upgraded.revoke('alice@contoso.com');
@@ -277,6 +312,27 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     await upgraded.close();
     const reopened = await openOn(url, seed, 'v2-again');
     expect(reopened.current().permissions).toEqual([]);
+  });
+
+  it('upgrades a schema version 3 database: permissions get groups/expires_at columns, old rows mean "every group, forever"', async () => {
+    const url = await fresh();
+    const s = await openOn(url, seed, 'v2-writer');
+    await s.grant('dave@contoso.com', 'admin@contoso.com', T0 + 1);
+    await s.close();
+    await sql(url, 'DROP INDEX governance_log_principal_seq');
+    await sql(url, 'DROP INDEX governance_log_time');
+    await sql(url, 'ALTER TABLE privacy_permissions DROP COLUMN groups, DROP COLUMN expires_at');
+    await sql(url, 'DELETE FROM schema_version WHERE version > 3');
+    const upgraded = await openOn(url, seed, 'v3');
+    expect(upgraded.current().permissions).toEqual([
+      { principal: 'alice@contoso.com', grantedAt: new Date(T0).toISOString(), grantedBy: 'config' },
+      { principal: 'dave@contoso.com', grantedAt: new Date(T0 + 1).toISOString(), grantedBy: 'admin@contoso.com' },
+    ]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    const rec = await upgraded.grant('erin@contoso.com', 'admin@contoso.com', T0 + 2, { groups: ['hr'], expiresAt: T0 + 3_600_000 });
+    expect(upgraded.current().permissions.at(-1)).toEqual(rec);
+    expect(await sql(url, "SELECT groups, expires_at FROM privacy_permissions WHERE principal = 'erin@contoso.com'")).toEqual([{ groups: ['hr'], expires_at: new Date(T0 + 3_600_000) }]);
+    await upgraded.close();
   });
 
   it('an empty version 1 database is seeded when the state store first opens it', async () => {

@@ -1,0 +1,44 @@
+/**
+ * Streams governance entries as NDJSON or CSV (SPEC §7 `format=`): entries are
+ * read one at a time from the sink's stream and written in chunks of about
+ * 64 KiB, waiting for the socket to drain, so memory stays flat however long
+ * the log is. A failure after the first byte cuts the response off (a JSON
+ * error cannot follow a body that has begun); before it, it becomes the error.
+ */
+import { once } from 'node:events';
+import type http from 'node:http';
+import { csvHeader, csvRow } from '../governance/query.js';
+import type { GovernanceEntry } from '../governance/types.js';
+
+const CHUNK = 64 * 1024;
+
+export async function streamEntries(res: http.ServerResponse, entries: AsyncIterable<GovernanceEntry>, format: 'ndjson' | 'csv', limit?: number): Promise<void> {
+  const iterator = entries[Symbol.asyncIterator]();
+  // the first entry is fetched before the headers go out, so a sink that fails at once still answers with a JSON error
+  const first = await iterator.next();
+  res.statusCode = 200;
+  res.setHeader('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+  res.setHeader('cache-control', 'no-store');
+  if (format === 'csv') res.setHeader('content-disposition', 'attachment; filename="governance.csv"');
+  let closed = false;
+  res.on('close', () => { closed = true; });
+  let buf = format === 'csv' ? csvHeader() : '';
+  let n = 0;
+  try {
+    for (let r = first; !r.done && !closed && (limit === undefined || n < limit); r = await iterator.next()) {
+      buf += format === 'csv' ? csvRow(r.value) : JSON.stringify(r.value) + '\n';
+      n++;
+      if (buf.length >= CHUNK) {
+        const ok = res.write(buf);
+        buf = '';
+        if (!ok && !closed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      }
+    }
+  } catch (err) {
+    res.destroy(err as Error);
+    await iterator.return?.();
+    return;
+  }
+  await iterator.return?.();
+  if (!closed) res.end(buf);
+}

@@ -1,0 +1,82 @@
+/**
+ * Governance log queries (SPEC §7 `GET api/governance`), pure: the filter every
+ * sink applies, and the CSV rendering of an entry. The file sink applies
+ * matches() line by line; the PostgreSQL sink puts the same conditions in SQL
+ * (sqlFilter) — tests run both against the same log.
+ */
+import type { GovernanceAction, GovernanceEntry, QueryFilter } from './types.js';
+
+export interface CompiledFilter {
+  afterSeq: number;
+  /** undefined = every action */
+  actions?: ReadonlySet<string>;
+  principal?: string;
+  /** epoch ms; whole milliseconds (entry times have millisecond precision) */
+  since?: number;
+  until?: number;
+}
+
+export function compileFilter(f: QueryFilter): CompiledFilter {
+  const out: CompiledFilter = { afterSeq: Number.isSafeInteger(f.afterSeq) && f.afterSeq! > 0 ? f.afterSeq! : 0 };
+  if (f.action !== undefined) out.actions = new Set<GovernanceAction>(typeof f.action === 'string' ? [f.action] : f.action);
+  if (f.principal !== undefined) out.principal = f.principal.toLowerCase();
+  // t >= since ⇔ t >= ceil(since) and t < until ⇔ t < ceil(until) for whole-ms t
+  if (f.since !== undefined) out.since = Math.ceil(f.since);
+  if (f.until !== undefined) out.until = Math.ceil(f.until);
+  return out;
+}
+
+/** Does a parsed entry match? (seq > afterSeq is checked too.) */
+export function matches(c: CompiledFilter, e: GovernanceEntry): boolean {
+  if (!(e.seq > c.afterSeq)) return false;
+  if (c.actions && !c.actions.has(e.action)) return false;
+  if (c.principal !== undefined && (typeof e.principal !== 'string' || e.principal.toLowerCase() !== c.principal)) return false;
+  if (c.since !== undefined || c.until !== undefined) {
+    const t = Date.parse(e.time);
+    if (Number.isNaN(t)) return false;
+    if (c.since !== undefined && t < c.since) return false;
+    if (c.until !== undefined && t >= c.until) return false;
+  }
+  return true;
+}
+
+/** WHERE conditions (after `seq > $1 AND seq <= $2`) and their parameters, numbered from `first`. */
+export function sqlFilter(c: CompiledFilter, first: number): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const next = (v: unknown): string => {
+    params.push(v);
+    return `$${first + params.length - 1}`;
+  };
+  if (c.actions) parts.push(`action = ANY(${next([...c.actions])}::text[])`);
+  if (c.principal !== undefined) parts.push(`lower(entry->>'principal') = ${next(c.principal)}::text`);
+  if (c.since !== undefined) parts.push(`time >= ${next(new Date(c.since).toISOString())}::timestamptz`);
+  if (c.until !== undefined) parts.push(`time < ${next(new Date(c.until).toISOString())}::timestamptz`);
+  return { sql: parts.map((p) => ` AND ${p}`).join(''), params };
+}
+
+export const CSV_COLUMNS = ['seq', 'time', 'action', 'principal', 'via', 'target', 'count', 'reason', 'requestId', 'instance', 'hash'] as const;
+
+/**
+ * One RFC 4180 cell. A text cell that a spreadsheet would run as a formula
+ * (starting with = + - @, tab or CR) gets a leading apostrophe: reasons are free
+ * text typed by people, and the CSV is meant to be opened by other people.
+ */
+function cell(v: unknown, text: boolean): string {
+  if (v === undefined || v === null) return '';
+  let s = String(v);
+  if (text && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function csvHeader(): string {
+  return CSV_COLUMNS.join(',') + '\r\n';
+}
+
+export function csvRow(e: GovernanceEntry): string {
+  return [
+    cell(e.seq, false), cell(e.time, false), cell(e.action, true), cell(e.principal, true), cell(e.via, true),
+    cell(e.target, true), cell(e.privateActivities?.count, false), cell(e.reason, true), cell(e.request?.id, true),
+    cell(e.instance, true), cell(e.hash, false),
+  ].join(',') + '\r\n';
+}
