@@ -96,6 +96,21 @@ let failed: bool = false;
   return mask64(i8x16.eq(v0, s), i8x16.eq(v1, s), i8x16.eq(v2, s), i8x16.eq(v3, s));
 }
 
+@inline function opVec(v: v128, c20: v128): v128 {
+  const f = v128.or(v, c20);
+  return v128.or(
+    v128.or(i8x16.eq(f, i8x16.splat(0x7b)), i8x16.eq(f, i8x16.splat(0x7d))),
+    v128.or(i8x16.eq(v, i8x16.splat(0x3a)), i8x16.eq(v, i8x16.splat(0x2c))),
+  );
+}
+
+@inline function wsVec(v: v128, c20: v128): v128 {
+  return v128.or(
+    v128.or(i8x16.eq(v, c20), i8x16.eq(v, i8x16.splat(0x0a))),
+    v128.or(i8x16.eq(v, i8x16.splat(0x0d)), i8x16.eq(v, i8x16.splat(0x09))),
+  );
+}
+
 @inline function isHex(c: u32): bool {
   return (c - 0x30 < 10) || ((c | 0x20) - 0x61 < 6);
 }
@@ -180,15 +195,9 @@ function block(b: u32): bool {
     }
   }
 
-  // operators { } [ ] : , (the | 0x20 folds [ ] onto { })
-  const v0f = v128.or(v0, c20);
-  const v1f = v128.or(v1, c20);
-  const v2f = v128.or(v2, c20);
-  const v3f = v128.or(v3, c20);
-  const op = eqMask(v0f, v1f, v2f, v3f, 0x7b) | eqMask(v0f, v1f, v2f, v3f, 0x7d)
-    | eqMask(v0, v1, v2, v3, 0x3a) | eqMask(v0, v1, v2, v3, 0x2c);
-  const ws = eqMask(v0, v1, v2, v3, 0x20) | eqMask(v0, v1, v2, v3, 0x0a)
-    | eqMask(v0, v1, v2, v3, 0x0d) | eqMask(v0, v1, v2, v3, 0x09);
+  // operators { } [ ] : , (the | 0x20 folds [ ] onto { }) and whitespace, one bitmask per vector
+  const op = mask64(opVec(v0, c20), opVec(v1, c20), opVec(v2, c20), opVec(v3, c20));
+  const ws = mask64(wsVec(v0, c20), wsVec(v1, c20), wsVec(v2, c20), wsVec(v3, c20));
 
   const scalar = ~(op | ws | quote) & ~inString;
   const scalarStart = scalar & ~((scalar << 1) | prevScalar);
@@ -206,7 +215,13 @@ function block(b: u32): bool {
 }
 
 /** The next structural position, or len at the end (and on a stage 1 error). */
-function next(): u32 {
+@inline function next(): u32 {
+  if (idxI < idxN) return load<u32>(IDX + (idxI++ << 2));
+  return refill();
+}
+
+/** Indexes the next window and hands out its first entry. */
+function refill(): u32 {
   while (idxI == idxN) {
     if (failed || blockPos >= len) return len;
     idxI = 0;
@@ -294,11 +309,20 @@ function scanLiteral(p: u32, c: u32): u32 {
  * 1 = equal, 0 = not. A key holding an escaped lone surrogate never equals a
  * segment: the caller only configures well-formed segments (else it falls back).
  */
-function keyEq(q0: u32, q1: u32, segOff: u32, segLen: u32): i32 {
+function keyEq(q0: u32, q1: u32, segOff: u32, segLen: u32, esc: bool): i32 {
+  if (esc) return keyEqEscaped(q0 + 1, q1 - 1, CFG + segOff, segLen);
   const n = q1 - q0 - 2;
-  for (let i: u32 = 0; i < n; i++) if (byteAt(q0 + 1 + i) == 0x5c) return keyEqEscaped(q0 + 1, q1 - 1, CFG + segOff, segLen);
   if (n != segLen) return 0;
-  return memory.compare(INPUT + q0 + 1, CFG + segOff, n) == 0 ? 1 : 0;
+  const a = INPUT + q0 + 1;
+  const b = CFG + segOff;
+  for (let i: u32 = 0; i < n; i++) if (load<u8>(a + i) != load<u8>(b + i)) return 0;
+  return 1;
+}
+
+/** Whether the key [q0, q1) holds a backslash (then it is decoded before comparing). */
+function hasEscape(q0: u32, q1: u32): bool {
+  for (let p = q0 + 1; p < q1 - 1; p++) if (byteAt(p) == 0x5c) return true;
+  return false;
 }
 
 @inline function hexVal(c: u32): u32 {
@@ -359,13 +383,13 @@ function keyEqEscaped(p: u32, e: u32, seg: u32, segLen: u32): i32 {
 }
 
 /** Child node id of `node` whose key equals [q0,q1), or -1. */
-function keyNode(q0: u32, q1: u32, node: i32): i32 {
+function keyNode(q0: u32, q1: u32, node: i32, esc: bool): i32 {
   const nb = <u32>cfg(5) + <u32>node * 5;
   const count = <u32>cfg(nb + 1);
   const first = <u32>cfg(nb + 2);
   for (let j: u32 = 0; j < count; j++) {
     const k = first + j * 3;
-    if (keyEq(q0, q1, <u32>cfg(k), <u32>cfg(k + 1)) == 1) return cfg(k + 2);
+    if (keyEq(q0, q1, <u32>cfg(k), <u32>cfg(k + 1), esc) == 1) return cfg(k + 2);
   }
   return -1;
 }
@@ -455,17 +479,19 @@ function stage2(): i32 {
       const q1 = qc + 1;
       iKey = false;
       tKey = false;
-      if (iOn == D) {
-        const s = segI + <u32>(D - 1) * 2;
-        iKey = keyEq(q0, q1, <u32>cfg(s), <u32>cfg(s + 1)) == 1;
-      }
-      if (tOn == D) {
-        const s = segT + <u32>(D - 1) * 2;
-        tKey = keyEq(q0, q1, <u32>cfg(s), <u32>cfg(s + 1)) == 1;
-      }
       fKey = -1;
-      if (hasPlan && fOn == D && D > E) {
-        fKey = keyNode(q0, q1, load<i32>(STK_NODE + (<u32>(D - 1) << 2)));
+      const fCmp = hasPlan && fOn == D && D > E;
+      if (iOn == D || tOn == D || fCmp) {
+        const esc = hasEscape(q0, q1);
+        if (iOn == D) {
+          const s = segI + <u32>(D - 1) * 2;
+          iKey = keyEq(q0, q1, <u32>cfg(s), <u32>cfg(s + 1), esc) == 1;
+        }
+        if (tOn == D) {
+          const s = segT + <u32>(D - 1) * 2;
+          tKey = keyEq(q0, q1, <u32>cfg(s), <u32>cfg(s + 1), esc) == 1;
+        }
+        if (fCmp) fKey = keyNode(q0, q1, load<i32>(STK_NODE + (<u32>(D - 1) << 2)), esc);
       }
       const colon = next();
       if (colon >= len || byteAt(colon) != 0x3a) { fail(E_COLON, colon); return 1; }
