@@ -28,6 +28,7 @@ import {
   type JWTVerifyResult,
 } from 'jose';
 import { isAdminRole, principalOf, rolesOf } from './claims.js';
+import { TokenCache } from './tokenCache.js';
 
 export interface IdentityOptions {
   header: string;
@@ -45,6 +46,10 @@ export interface IdentityOptions {
   fetchTimeoutMs?: number;
   /** minimum time between refetches triggered by an unknown kid; default 30000 */
   cooldownMs?: number;
+  /** verified tokens remembered until their exp (tokenCache.ts); default 10,000, 0 = no cache */
+  tokenCacheEntries?: number;
+  /** clock for the token cache (epoch ms); default Date.now */
+  now?: () => number;
 }
 
 export type IdentityResult =
@@ -243,15 +248,24 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
   }
 
   let closed = false;
+  const cacheEntries = opts.tokenCacheEntries ?? 10_000;
+  const cache = cacheEntries > 0 ? new TokenCache<IdentityResult>({ maxEntries: cacheEntries, now: opts.now }) : null;
 
   return {
     async verify(headers) {
       const found = extractBearer(headers[headerName]);
       if (found.kind !== 'token') return found;
       if (closed) return { kind: 'unavailable' };
+      const hit = cache?.get(found.token);
+      if (hit !== undefined) return hit;
       try {
         const { payload } = await verifyToken(found.token);
-        return toResult(payload);
+        const result = toResult(payload);
+        if (result.kind === 'verified') {
+          Object.freeze(result.roles);
+          cache?.set(found.token, result, payload.exp);
+        }
+        return result;
       } catch (err) {
         if (err instanceof KeySourceUnavailable) return { kind: 'unavailable' };
         return { kind: 'invalid', reason: reasonOf(err) };
