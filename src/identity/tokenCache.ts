@@ -6,10 +6,11 @@
  * every time: nothing about a bad token is worth remembering), keyed by the
  * token itself, until its `exp` (the verifier requires one) — never longer.
  * Bounded with lru-cache by entry count and by total token bytes. The cache
- * lives inside one verifier: a configuration reload builds a new verifier and
- * starts empty, so a key dropped from a JWKS file stops admitting its tokens
- * at the reload. A key dropped from a remote JWKS keeps admitting the tokens
- * already verified with it until their `exp`, as those tokens were valid.
+ * lives inside one verifier (a configuration reload starts empty), and the
+ * verifier answers from it only while the key that verified the token is
+ * still the key its key set resolves for the token's header: a JWKS refetch
+ * that dropped or replaced the key sends the token through full verification
+ * again (verifier.ts, stillKeyed).
  *
  * Time is injected (`now`, epoch ms); entries are checked against it on every
  * read, so an expired token is never answered from the cache.
