@@ -70,7 +70,8 @@ export let slotCount: i32 = 0; // slots written
 let len: u32 = 0;
 let blockPos: u32 = 0; // next block to index
 let idxN: u32 = 0; // entries in the window
-let idxI: u32 = 0; // next entry to hand out
+let idxP: u32 = IDX; // address of the next entry to hand out
+let idxEnd: u32 = IDX; // address past the window's last entry
 let prevInString: u64 = 0; // all ones when the previous block ended inside a string
 let prevEscaped: u64 = 0; // 1 when the first byte of the next block is escaped
 let prevScalar: u64 = 0; // 1 when the previous block ended in a scalar byte
@@ -216,15 +217,18 @@ function block(b: u32): bool {
 
 /** The next structural position, or len at the end (and on a stage 1 error). */
 @inline function next(): u32 {
-  if (idxI < idxN) return load<u32>(IDX + (idxI++ << 2));
+  const p = idxP;
+  if (p < idxEnd) {
+    idxP = p + 4;
+    return load<u32>(p);
+  }
   return refill();
 }
 
 /** Indexes the next window and hands out its first entry. */
 function refill(): u32 {
-  while (idxI == idxN) {
+  for (;;) {
     if (failed || blockPos >= len) return len;
-    idxI = 0;
     idxN = 0;
     const stop = min<u32>(blockPos + WINDOW, len);
     while (blockPos < stop) {
@@ -235,8 +239,13 @@ function refill(): u32 {
       fail(E_UNTERMINATED, len);
       return len;
     }
+    if (idxN > 0) {
+      idxEnd = IDX + (idxN << 2);
+      idxP = IDX + 4;
+      return load<u32>(IDX);
+    }
   }
-  return load<u32>(IDX + (idxI++ << 2));
+  return len; // not reached
 }
 
 @inline function byteAt(p: u32): u32 {
@@ -425,7 +434,8 @@ export function scan(length: u32, outBase_: u32, outEnd_: u32, slotBase_: u32, s
   len = length;
   blockPos = 0;
   idxN = 0;
-  idxI = 0;
+  idxP = IDX;
+  idxEnd = IDX;
   prevInString = 0;
   prevEscaped = 0;
   prevScalar = 0;
