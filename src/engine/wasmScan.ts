@@ -177,6 +177,22 @@ function build(items: string | undefined, total: string | undefined, plan: Field
 }
 
 let lastConfig: Encoded | null = null;
+let memo: { items?: string; total?: string; fields?: FieldPlan; cfg: Encoded } | null = null;
+
+/** Views of the instance memory, remade only when it grew (a grown memory has a new buffer). */
+let u8: Uint8Array | null = null;
+let i32: Int32Array | null = null;
+function bytesOf(e: Exports): Uint8Array {
+  if (u8 === null || u8.buffer !== e.memory.buffer) {
+    u8 = new Uint8Array(e.memory.buffer);
+    i32 = new Int32Array(e.memory.buffer);
+  }
+  return u8;
+}
+function wordsOf(e: Exports): Int32Array {
+  bytesOf(e);
+  return i32!;
+}
 
 /** scanJson's result, with the field slots as a typed array (a copy, owned by the caller). */
 export interface FastScanResult extends Omit<ScanResult, 'slots'> {
@@ -191,7 +207,13 @@ export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}): FastScanResul
   if (buf.length > MAX_ENGINE_BYTES) return fallback(buf, opts);
   if (!isUtf8(buf)) throw new BodyInvalidError('invalid UTF-8');
   const e = instance();
-  const cfg = encode(opts.items, opts.total, opts.fields);
+  // the same options as the previous scan (an NDJSON stream, line after line): no lookup
+  let cfg: Encoded;
+  if (memo !== null && memo.items === opts.items && memo.total === opts.total && memo.fields === opts.fields) cfg = memo.cfg;
+  else {
+    cfg = encode(opts.items, opts.total, opts.fields);
+    memo = { items: opts.items, total: opts.total, fields: opts.fields, cfg };
+  }
   if (!cfg.wellFormed) return fallback(buf, opts);
   if (cfg !== lastConfig) {
     new Int32Array(e.memory.buffer, CFG, cfg.words.length).set(cfg.words);
@@ -207,7 +229,7 @@ export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}): FastScanResul
     const outBase = INPUT + padded;
     const slotBase = outBase + outCap;
     grow(e.memory, slotBase + slotCap);
-    const mem = new Uint8Array(e.memory.buffer);
+    const mem = bytesOf(e);
     mem.set(buf, INPUT);
     mem.fill(0x20, INPUT + len, INPUT + padded);
     const status = e.scan(len, outBase, slotBase, slotBase, slotBase + slotCap);
@@ -238,17 +260,19 @@ function release(e: Exports): void {
   if (e.memory.buffer.byteLength > RETAIN_BYTES) {
     inst = null;
     lastConfig = null;
+    u8 = null;
+    i32 = null;
   }
 }
 
 function collect(e: Exports, outBase: number, slotBase: number, withSlots: boolean, itemsGiven: boolean): FastScanResult {
   const n = e.outCount.value as number;
-  const t = new Int32Array(e.memory.buffer, outBase, n * 4);
+  const t = wordsOf(e);
   const arrays: ArrayHit[] = [];
   const totals: ByteRange[] = [];
   let cur: ElementHit[] = [];
   let arr: ArrayHit | null = null;
-  for (let i = 0; i < 4 * n; i += 4) {
+  for (let i = outBase >> 2, end = i + 4 * n; i < end; i += 4) {
     const tag = t[i];
     if (tag === 1) cur.push(withSlots ? { start: t[i + 1], end: t[i + 2], slot: t[i + 3] } : { start: t[i + 1], end: t[i + 2] });
     else if (tag === 2) {
@@ -261,6 +285,7 @@ function collect(e: Exports, outBase: number, slotBase: number, withSlots: boole
   const root = KINDS[e.root.value as number];
   if (itemsGiven && arrays.length === 0) throw new BodyInvalidError('items path not found');
   if (!withSlots) return { root, arrays, totals };
-  const slots = new Int32Array(e.memory.buffer, slotBase, e.slotCount.value as number).slice();
+  const s0 = slotBase >> 2;
+  const slots = wordsOf(e).slice(s0, s0 + (e.slotCount.value as number));
   return { root, arrays, totals, slots };
 }

@@ -53,9 +53,11 @@ function referenceAccepts(buf: Buffer): boolean {
 }
 
 let compared = 0;
+let documents = 0;
 
 /** The engine and the JavaScript scanner agree on buf under every option set. */
 function agree(buf: Buffer, sets: readonly ScanOptions[] = OPTION_SETS): void {
+  documents++;
   for (const opts of sets) {
     const ref = run(scanJson, buf, opts);
     const got = run(scanJsonFast, buf, opts);
@@ -105,7 +107,7 @@ describe('engine ≡ JavaScript scanner ≡ JSON.parse (property, ≥ 10,000 doc
           agree(doMutate ? mutate(src, op, at, b, rb) : src);
         },
       ),
-      { numRuns: 8000 },
+      { numRuns: 6000 },
     );
   });
 
@@ -131,7 +133,8 @@ describe('engine ≡ JavaScript scanner ≡ JSON.parse (property, ≥ 10,000 doc
   });
 
   it('compared at least 10,000 documents, and the fallback stayed rare', () => {
-    expect(compared).toBeGreaterThanOrEqual(10_000 * 2);
+    expect(documents).toBeGreaterThanOrEqual(10_000);
+    expect(compared).toBeGreaterThanOrEqual(documents * 2);
     // the engine decided every one of them itself (escaped keys included): no JavaScript fallback
     expect(engineStats.fallbacks).toBe(0);
   });
