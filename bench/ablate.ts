@@ -43,14 +43,13 @@ const log = (s: string) => process.stderr.write(s + '\n');
 interface Patch { file: string; from: string; to: string }
 interface Variant { name: string; what: string; patches: Patch[]; nodeArgs?: string[] }
 
-const P = 'http/pipeline.js';
-const NO_LOG: Patch = { file: P, from: 'deps.logger.info(line);', to: ';' };
+const NO_LOG: Patch = { file: 'http/accessLog.js', from: 'deps.logger.info(line);', to: ';' };
 const NO_METRICS: Patch[] = [
-  { file: P, from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
-  { file: P, from: 'deps.metrics.requests.inc(', to: 'void (' },
+  { file: 'http/upstream.js', from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
+  { file: 'http/accessLog.js', from: 'deps.metrics.requests.inc(', to: 'void (' },
 ];
-const NO_TIMER: Patch = { file: P, from: 'ctx.timer = setTimeout(', to: 'ctx.timer = void (' };
-const NO_FILTER: Patch = { file: P, from: 'const r = await filterList(body, {', to: 'const r = await (async (b) => ({ body: b, removed: 0, privateIds: [], privateCount: 0 }))(body, {' };
+const NO_TIMER: Patch = { file: 'http/exchange.js', from: 'this.deadline = setTimeout(', to: 'this.deadline = void (' };
+const NO_FILTER: Patch = { file: 'http/rewrite.js', from: 'const r = await filterList(body, {', to: 'const r = await (async (b) => ({ body: b, removed: 0, privateIds: [], privateCount: 0 }))(body, {' };
 const NO_DECIDE: Patch = { file: 'rewrite/list.js', from: 'const answer = await opts.hide(facts);', to: 'const answer = facts.map(() => false);' };
 const JS_SCAN: Patch = { file: 'rewrite/list.js', from: "import { scanJsonFast } from '../engine/wasmScan.js';", to: "import { scanJson as scanJsonFast } from './jsonScan.js';" };
 

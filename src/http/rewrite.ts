@@ -37,7 +37,7 @@ export async function rewriteBody(ex: Exchange, body: Buffer, hide: HideBatch): 
     ex.removed = r.removed;
     return { body: r.body, privateCount: r.privateCount, privateIds: r.privateIds };
   }
-  const r = await classifyItem(body, rt.extract, hide);
+  const r = await classifyItem(body, rt.extract, hide, rt.read);
   if (!r.hidden) return { body, privateCount: 0, privateIds: [] };
   if (!ex.reveal.granted) {
     ex.removed = 1;
