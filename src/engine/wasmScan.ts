@@ -2,7 +2,7 @@
  * The WebAssembly SIMD scanning engine (assembly/scan.ts, built by `npm run
  * build` into dist/engine/scan.wasm): the same contract as scanJson in
  * src/rewrite/jsonScan.ts — same accept/reject, same element ranges, totals
- * and field slots — at several times its speed. jsonScan.ts stays the
+ * and field slots — in about half its CPU time. jsonScan.ts stays the
  * reference oracle (test/unit/engine/) and the fallback:
  *   - a configured path segment that is not well-formed Unicode (a lone
  *     surrogate has no UTF-8 form to compare raw key bytes with) → the
@@ -63,6 +63,19 @@ function wasmBytes(): Uint8Array<ArrayBuffer> {
     return new Uint8Array(readFileSync(here));
   } catch {
     return new Uint8Array(readFileSync(new URL('../../dist/engine/scan.wasm', import.meta.url)));
+  }
+}
+
+/**
+ * Compiles and instantiates the engine now (the gateway calls it at start, so
+ * a missing or broken dist/engine/scan.wasm stops the start with a clear error
+ * instead of failing the first filtered request).
+ */
+export function loadEngine(): void {
+  try {
+    instance();
+  } catch (err) {
+    throw new Error(`the scanning engine (dist/engine/scan.wasm) cannot be loaded: run npm run build (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
 }
 
