@@ -13,6 +13,7 @@ import type { GovernanceSink } from './governance/types.js';
 import { createPipeline } from './http/pipeline.js';
 import type { Runtime } from './http/runtime.js';
 import { createIdentityVerifier, type IdentityVerifier } from './identity/index.js';
+import { loadEngine } from './engine/wasmScan.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
@@ -134,6 +135,7 @@ export async function openStores(config: GatewayConfig, instance: string, logger
 
 export async function startGateway(initial: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const instance = opts.instance ?? process.env.APG_INSTANCE ?? os.hostname();
+  loadEngine();
   const logger = opts.logger ?? createLogger(initial.logging.level, instance);
   const metrics = createMetrics();
   const stores = opts.stores ?? await openStores(initial, instance, logger);
