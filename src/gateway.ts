@@ -15,7 +15,8 @@ import { createIdentityVerifier, type IdentityVerifier } from './identity/index.
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
-import { createHttpDirectory, type HttpDirectory } from './privacy/httpDirectory.js';
+import { createDirectory, localGroupNames, type Directory } from './directory/index.js';
+import type { DirectoryObserver } from './directory/types.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
 import { compileFieldReader } from './rewrite/fieldReader.js';
 import { compileRoutes, type RouteSpec } from './routes/table.js';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   /** override listen port (tests use 0) */
   port?: number;
   host?: string;
+  /** monotonic clock (ms) of the directory caches and the catalogue; tests advance it instead of sleeping */
+  directoryClock?: () => number;
   /** use these stores instead of the configured ones (tests, embedding) */
   stores?: { state: StateStore; governance: GovernanceSink };
   /** the clock of the console's sessions (tests move it); default Date.now */
@@ -77,13 +80,29 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
   };
 }
 
-function engineOptions(config: GatewayConfig): EngineOptions & { directory?: HttpDirectory } {
-  const http = config.directory.http;
+/** Directory metrics, and a warning per failing source at most once a minute (the reason is a fixed text, never directory data). */
+function directoryObserver(metrics: Metrics, logger: Logger): DirectoryObserver {
+  const lastWarned = new Map<string, number>();
+  return {
+    lookup: (source, outcome) => metrics.directoryLookups.inc({ source, outcome }),
+    latency: (source, seconds) => metrics.directoryLatency.observe({ source }, seconds),
+    catalogue: (source, outcome) => metrics.directoryCatalogue.inc({ source, outcome }),
+    failed: (source, reason) => {
+      const now = Date.now();
+      if (now - (lastWarned.get(source) ?? -Infinity) < 60_000) return;
+      lastWarned.set(source, now);
+      logger.warn({ msg: 'directory source failing; its lookups are undecidable unless cached', source, reason });
+    },
+  };
+}
+
+function engineOptions(config: GatewayConfig, directory: Directory): EngineOptions {
   return {
     managedDomains: config.privacy.managedDomains,
     undecidable: config.privacy.undecidable,
     directoryGroups: config.directory.groups ?? {},
-    directory: http ? createHttpDirectory({ url: http.url, ttlSec: http.ttlSec, maxEntries: http.maxEntries, timeoutMs: http.timeoutMs, staleSec: http.staleSec }) : undefined,
+    // only a remote source makes the decision wait for I/O; static membership stays synchronous
+    directory: directory.sources.length > 0 ? directory : undefined,
   };
 }
 
@@ -128,8 +147,17 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   // every committed entry wakes the forwarders; they read it back from the sink, never delaying the request
   const governance = notifyOnAppend(stores.governance, () => forwarding.wake());
   let runtime = await buildRuntime(initial);
-  let engineOpts = engineOptions(initial);
-  const engine = new PrivacyEngine(engineOpts, state);
+  const makeDirectory = (config: GatewayConfig): Directory =>
+    createDirectory(config.directory, {
+      observer: directoryObserver(metrics, logger),
+      // no directory data in the log: the attribute name and a count only
+      warn: (msg, fields) => logger.warn({ msg, ...fields }),
+      localNames: () => localGroupNames(runtime.config, state.current().groups),
+      now: opts.directoryClock,
+    });
+  let directory = makeDirectory(initial);
+  const retiredDirectories = new Set<Directory>();
+  const engine = new PrivacyEngine(engineOptions(initial, directory), state);
 
   const ready = async () => {
     const checks: Record<string, boolean> = {
@@ -156,6 +184,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     logger,
     console: () => consoleHandler,
     checkpoint: () => forwarding.checkpoint(),
+    directory: () => directory,
+    privacy: () => ({ adminGroups: runtime.config.privacy.adminGroups, staticGroups: runtime.config.directory.groups ?? {} }),
   });
 
   const pipeline = createPipeline({
@@ -193,13 +223,26 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     logger,
     config: () => runtime.config,
     async reload(config) {
-      const next = await buildRuntime(config, runtime);
+      // an unchanged directory keeps its caches and connections; a new one is built before anything is swapped
+      const sameDirectory = JSON.stringify(config.directory) === JSON.stringify(runtime.config.directory);
+      const nextDirectory = sameDirectory ? directory : makeDirectory(config);
+      let next: Runtime;
+      try {
+        next = await buildRuntime(config, runtime);
+      } catch (err) {
+        if (nextDirectory !== directory) nextDirectory.close();
+        throw err;
+      }
       const old = runtime;
       runtime = next;
-      const oldOpts = engineOpts;
-      engineOpts = engineOptions(config);
-      engine.reconfigure(engineOpts);
-      oldOpts.directory?.close();
+      const oldDirectory = directory;
+      directory = nextDirectory;
+      engine.reconfigure(engineOptions(config, directory));
+      if (oldDirectory !== directory) {
+        // requests in flight finish their lookups on the old directory
+        retiredDirectories.add(oldDirectory);
+        setTimeout(() => { oldDirectory.close(); retiredDirectories.delete(oldDirectory); }, 30_000).unref();
+      }
       if (old.identity && old.identity !== next.identity) old.identity.close();
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
       metrics.reloads.inc({ result: 'ok' });
@@ -220,7 +263,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         runtime.agent.destroy();
         runtime.identity?.close();
         engine.close();
-        engineOpts.directory?.close();
+        directory.close();
+        for (const d of retiredDirectories) d.close();
         await consoleHandler?.close();
         await forwarding.close();
         await governance.close();

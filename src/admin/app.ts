@@ -5,9 +5,11 @@ import { isStateChanging, type ConsoleHandler } from '../console/handler.js';
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
 import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
 import { unauthenticated, UnauthenticatedError, type IdentityVerifier } from '../identity/index.js';
+import type { Directory } from '../directory/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { isPrincipal, normalizePrincipal, parsePrincipal } from '../principal.js';
+import { checkGrant, checkGroupChoice, type CheckResult } from './checks.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
 import type { StateStore } from '../state/types.js';
 
@@ -18,6 +20,10 @@ export interface AdminDeps {
   metrics: Metrics;
   /** readiness of every part the gateway needs (config, state, governance, JWKS) */
   ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /** the directory of the current configuration (membership checks, the group catalogue) */
+  directory: () => Directory;
+  /** privacy.adminGroups and directory.groups of the current configuration */
+  privacy: () => { adminGroups: readonly string[]; staticGroups: Readonly<Record<string, readonly string[]>> };
   now?: () => number;
   logger?: Logger;
   /** the admin console (SPEC §13): its routes, and its session accepted in place of a bearer token */
@@ -69,7 +75,16 @@ function errorMessage(err: unknown): string {
 }
 
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
-const permissionBody = z.object({ principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p) }).strict();
+const permissionBody = z.object({
+  principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p),
+  // validated here (SPEC §10: catalogue ids); what a scoped permission does is the reveal stage's
+  groups: z.array(z.string().trim().min(1).max(200)).max(100).optional(),
+}).strict();
+
+/** A refused check (SPEC §9, §10) as the error the client gets; nothing has been changed. */
+function refuse(r: CheckResult): void {
+  if (!r.ok) throw new GatewayError(r.code, r.message, r.details ? { details: r.details } : {});
+}
 
 /** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
 export interface AdminExchange {
@@ -160,7 +175,10 @@ export function createAdminApp(deps: AdminDeps) {
   api.post('/privacy/groups', async (req, res) => {
     const body = groupBody.safeParse(req.body);
     if (!body.success) throw badBody(body.error, '{"id": string, "name"?: string}');
-    const { id, name } = body.data;
+    const { id } = body.data;
+    const choice = await checkGroupChoice(deps.directory().catalogue, id);
+    refuse(choice);
+    const name = body.data.name ?? (choice.ok ? choice.name : undefined);
     await serialised(async () => {
       const state = deps.state();
       if (state.current().groups.some((g) => g.id === id && g.privateUntil === null)) throw new GatewayError('conflict', `Group ${id} is already private.`);
@@ -187,8 +205,17 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>"}');
+    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids]}');
     const principal = body.data.principal;
+    const privacy = deps.privacy();
+    refuse(await checkGrant({
+      granter: normalizePrincipal(adminOf(res)) ?? adminOf(res),
+      principal,
+      groups: body.data.groups,
+      directory: deps.directory(),
+      adminGroups: privacy.adminGroups,
+      staticGroups: privacy.staticGroups,
+    }));
     await serialised(async () => {
       const state = deps.state();
       if (state.current().permissions.some((p) => p.principal === principal)) throw new GatewayError('conflict', `${principal} already has the permission.`);
@@ -215,6 +242,18 @@ export function createAdminApp(deps: AdminDeps) {
     const n = Number(v);
     return n < min || n > max ? null : n;
   };
+
+  api.get('/directory/groups', async (req, res) => {
+    const unknown = Object.keys(req.query).find((k) => k !== 'search' && k !== 'limit');
+    if (unknown !== undefined) throw new GatewayError('bad_request', `Unknown query parameter ${JSON.stringify(unknown)}; use search and limit.`);
+    const search = req.query.search;
+    if (search !== undefined && (typeof search !== 'string' || search.length > 200)) throw new GatewayError('bad_request', 'search must be one string of at most 200 characters.');
+    const limit = intParam(req.query.limit, 100, 1, 1000);
+    if (limit === null) throw new GatewayError('bad_request', 'limit must be an integer from 1 to 1000.');
+    const r = await deps.directory().catalogue.search(search ?? '', limit);
+    if (r.failed.length > 0) throw new GatewayError('directory_unavailable', `The group catalogue cannot be loaded now (${r.failed.join(', ')} directory unreachable). Try again later.`);
+    res.json({ groups: r.groups.map((g) => ({ id: g.id, name: g.name, source: g.source })) });
+  });
 
   api.get('/governance', async (req, res) => {
     const afterSeq = intParam(req.query.afterSeq, 0, 0, Number.MAX_SAFE_INTEGER);

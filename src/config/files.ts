@@ -116,3 +116,46 @@ export function checkConfigFiles(config: GatewayConfig): ConfigProblem[] {
   });
   return problems;
 }
+
+type PemKind = 'certificate' | 'key';
+
+function pemProblem(file: string, kind: PemKind): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = err instanceof Error && 'code' in err ? String(err.code) : 'unreadable';
+    return `cannot read ${file} (${code})`;
+  }
+  try {
+    if (kind === 'certificate') {
+      if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate');
+      new X509Certificate(text);
+    } else {
+      createPrivateKey(text);
+    }
+  } catch {
+    return `${file} does not hold a PEM ${kind === 'certificate' ? 'certificate' : 'private key'}`;
+  }
+  return undefined;
+}
+
+/**
+ * The directory's CA files and Graph certificate must be readable PEM (SPEC §9). Run by
+ * loadConfigFile, so `serve` refuses them as `check-config` reports them.
+ */
+export function directoryFileProblems(config: GatewayConfig): ConfigProblem[] {
+  const checks: Array<[string, string | null | undefined, PemKind]> = [
+    ['directory.ldap.tls.caFile', config.directory.ldap?.tls.caFile, 'certificate'],
+    ['directory.graph.tls.caFile', config.directory.graph?.tls.caFile, 'certificate'],
+    ['directory.graph.certificate.certFile', config.directory.graph?.certificate?.certFile, 'certificate'],
+    ['directory.graph.certificate.keyFile', config.directory.graph?.certificate?.keyFile, 'key'],
+  ];
+  const out: ConfigProblem[] = [];
+  for (const [key, file, kind] of checks) {
+    if (!file) continue;
+    const message = pemProblem(file, kind);
+    if (message) out.push({ path: key, message });
+  }
+  return out;
+}

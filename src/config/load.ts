@@ -4,6 +4,7 @@
  * Only loadConfigFile does I/O.
  */
 import { readFileSync } from 'node:fs';
+import { directoryFileProblems } from './files.js';
 import * as z from 'zod';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { configSchema, type ConfigProblem, type GatewayConfig } from './schema.js';
@@ -178,7 +179,10 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     const code = (err as NodeJS.ErrnoException).code;
     return { ok: false, problems: [{ path: '(file)', message: `cannot read ${file}${code ? ` (${code})` : ''}` }] };
   }
-  return parseConfig(text, env);
+  const r = parseConfig(text, env);
+  if (!r.ok) return r;
+  const problems = directoryFileProblems(r.config);
+  return problems.length ? { ok: false, problems } : r;
 }
 
 /** `--config` value, else `$APG_CONFIG`, else `config/gateway.yaml`. */

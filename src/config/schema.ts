@@ -4,6 +4,7 @@
  * fields as lists). Pure: no I/O. Objects are strict, so unknown keys are errors.
  */
 import * as z from 'zod';
+import { filterProblem } from '../directory/ldapFilter.js';
 import { isPrincipal, normalizePrincipal } from '../principal.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
 
@@ -58,6 +59,17 @@ function isHttpUrl(value: string): boolean {
   }
 }
 const httpUrl = () => nonEmpty().refine(isHttpUrl, { error: 'must be an http(s) URL' });
+const httpsUrl = () =>
+  nonEmpty().refine((v) => isHttpUrl(v) && v.startsWith('https:'), { error: 'must be an https:// URL (the directory is only asked over TLS)' });
+
+function isLdapUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'ldap:' || u.protocol === 'ldaps:') && u.hostname !== '' && (u.pathname === '' || u.pathname === '/') && u.search === '';
+  } catch {
+    return false;
+  }
+}
 
 function isPostgresUrl(value: string): boolean {
   try {
@@ -269,7 +281,26 @@ const privacySchema = obj({
       });
     }),
   permissions: z.array(principal(), { error: 'expected a list of principals' }).default([]).transform(unique),
+  // SPEC §10: only members (through the directory, nested included) of these groups may be granted the permission
+  adminGroups: z.array(nonEmpty(), { error: 'expected a list of group ids' }).default([]).transform(unique),
 }).prefault({});
+
+const headersMap = () =>
+  z
+    .record(
+      str('an HTTP header name').refine((h) => HEADER_NAME_RE.test(h), { error: 'must be an HTTP header name' }),
+      str('a header value').refine((v) => !/[\r\n\0]/.test(v), { error: 'must not contain CR, LF or NUL' }),
+      { error: 'expected a map of header name -> value' },
+    )
+    .default({});
+
+/** Per-principal cache of a remote source (SPEC §9). */
+const cacheKeys = (timeoutMs: number) => ({
+  timeoutMs: positive('ms').default(timeoutMs),
+  ttlSec: positive('seconds').default(300),
+  staleSec: int(0, Number.MAX_SAFE_INTEGER, ' (seconds)').default(3600),
+  maxEntries: positive('entries').default(100000),
+});
 
 const directoryHttpSchema = obj({
   url: httpUrl().refine((u) => u.includes('{principal}'), { error: 'must contain {principal}' }),
@@ -277,7 +308,68 @@ const directoryHttpSchema = obj({
   maxEntries: positive('entries').default(10000),
   timeoutMs: positive('ms').default(2000),
   staleSec: positive('seconds').default(3600),
+  headers: headersMap(),
+  groupsUrl: httpUrl().nullable().default(null),
 });
+
+const ldapFilter = (dflt: string) =>
+  str('an LDAP filter')
+    .default(dflt)
+    .superRefine((f, ctx) => {
+      const problem = filterProblem(f);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+const attributeName = (dflt: string) =>
+  str('an LDAP attribute name').default(dflt).refine((a) => /^[A-Za-z][A-Za-z0-9-]*$/.test(a), { error: 'must be an LDAP attribute name' });
+
+const directoryLdapSchema = obj({
+  url: oneOrMany(str('an ldap:// or ldaps:// URL').refine(isLdapUrl, { error: 'must be an ldap:// or ldaps:// URL (scheme, host, port only)' }), 'an LDAP URL'),
+  bindDN: nonEmpty().nullable().default(null),
+  bindPassword: str().nullable().default(null),
+  startTLS: z.boolean({ error: 'expected true or false' }).default(false),
+  tls: obj({
+    caFile: nonEmpty().nullable().default(null),
+    rejectUnauthorized: z.boolean({ error: 'expected true or false' }).default(true),
+  }).prefault({}),
+  userBaseDN: nonEmpty(),
+  userFilter: ldapFilter('(|(userPrincipalName={principal})(mail={principal}))'),
+  groupBaseDN: nonEmpty(),
+  groupFilter: ldapFilter('(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))'),
+  groupIdAttribute: attributeName('entryUUID'),
+  groupNameAttribute: attributeName('cn'),
+  memberAttribute: attributeName('member'),
+  memberOfAttribute: attributeName('memberOf').nullable(),
+  nested: z.boolean({ error: 'expected true or false' }).default(true),
+  ...cacheKeys(3000),
+})
+  .superRefine((l, ctx) => {
+    if (l.startTLS && l.url.some((u) => u.startsWith('ldaps:'))) {
+      ctx.addIssue({ code: 'custom', path: ['startTLS'], message: 'StartTLS is for ldap:// URLs; ldaps:// is TLS already' });
+    }
+    if (l.bindDN !== null && (l.bindPassword === null || l.bindPassword === '')) {
+      ctx.addIssue({ code: 'custom', path: ['bindPassword'], message: 'is required with bindDN (an empty password would be an unauthenticated bind)' });
+    }
+    if (!l.userFilter.includes('{principal}') && !l.userFilter.includes('{local}')) {
+      ctx.addIssue({ code: 'custom', path: ['userFilter'], message: 'must contain {principal} or {local}' });
+    }
+  }, whenClean('url', 'startTLS', 'bindDN', 'bindPassword', 'userFilter'));
+
+const directoryGraphSchema = obj({
+  tenantId: nonEmpty().refine((t) => /^[A-Za-z0-9.-]+$/.test(t), { error: 'must be a tenant id (GUID) or domain' }),
+  clientId: nonEmpty(),
+  clientSecret: nonEmpty().nullable().default(null),
+  certificate: obj({ certFile: nonEmpty(), keyFile: nonEmpty() }).nullable().default(null),
+  authorityHost: httpsUrl().default('https://login.microsoftonline.com'),
+  graphUrl: httpsUrl().default('https://graph.microsoft.com/v1.0'),
+  tls: obj({ caFile: nonEmpty().nullable().default(null) }).prefault({}),
+  ...cacheKeys(5000),
+})
+  .superRefine((g, ctx) => {
+    const n = (g.clientSecret === null ? 0 : 1) + (g.certificate === null ? 0 : 1);
+    if (n !== 1) {
+      ctx.addIssue({ code: 'custom', path: [n === 0 ? 'clientSecret' : 'certificate'], message: n === 0 ? 'one of clientSecret / certificate is required' : 'set only one of clientSecret / certificate' });
+    }
+  }, whenClean('clientSecret', 'certificate'));
 
 const directorySchema = obj({
   groups: z
@@ -285,7 +377,12 @@ const directorySchema = obj({
       error: 'expected a map of group id -> list of principals',
     })
     .default({}),
+  knownGroups: z
+    .array(obj({ id: groupId(), name: nonEmpty().optional() }), { error: 'expected a list of {id, name}' })
+    .default([]),
   http: directoryHttpSchema.nullable().default(null),
+  ldap: directoryLdapSchema.nullable().default(null),
+  graph: directoryGraphSchema.nullable().default(null),
 }).prefault({});
 
 const activitiesSchema = obj({

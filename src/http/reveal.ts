@@ -73,7 +73,9 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
   };
   if (id.kind === 'unavailable') return refuse('identity_unavailable', new GatewayError('identity_unavailable'));
   if (id.kind !== 'verified') return refuse('unauthenticated', unauthenticated(id));
-  if (!id.isAdmin || !deps.isPermitted(id.principal)) return refuse('forbidden', new GatewayError('reveal_forbidden'));
+  // SPEC §10: the 403 says which condition failed
+  if (!id.isAdmin) return refuse('forbidden', new GatewayError('reveal_forbidden', 'Revealing private activities needs an admin role in the token (no admin role).'));
+  if (!deps.isPermitted(id.principal)) return refuse('forbidden', new GatewayError('reveal_forbidden', 'This admin is not on the permission list for private activities. Ask another administrator to grant it.'));
   deps.metrics.reveals.inc({ outcome: 'granted' });
   return { granted: true, requested: true, via: v ? v.via : viaHeader ? 'header' : 'token', identity: id };
 }

@@ -1,14 +1,14 @@
 import { normalizePrincipal } from '../principal.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
 import { combineMembership, staticMembership } from './membership.js';
-import type { HideBatch, Membership, PolicySnapshot, PrivacyStateSource, PrivacyStateView } from './types.js';
+import type { HideBatch, Membership, MembershipSource, PolicySnapshot, PrivacyStateSource, PrivacyStateView } from './types.js';
 
 export interface EngineOptions {
   managedDomains: readonly string[];
   undecidable: 'withhold' | 'show';
   directoryGroups: Record<string, string[]>;
-  /** optional dynamic membership (directory over HTTP); resolved before the pure decision */
-  directory?: { prefetch(principals: string[]): Promise<Membership> };
+  /** optional dynamic membership (the LDAP/Graph/HTTP directory); resolved before the pure decision */
+  directory?: MembershipSource;
 }
 
 /**

@@ -43,6 +43,14 @@ export const BUILTIN_APPLICATION = 'builtin:application';
  */
 export type Membership = (principal: string) => ReadonlySet<string> | 'unknown';
 
+/**
+ * A dynamic membership source (the directory edge, src/directory/): resolved once per batch,
+ * before the pure decision runs. Never rejects; a failed lookup is 'unknown' in the result.
+ */
+export interface MembershipSource {
+  prefetch(principals: string[]): Promise<Membership>;
+}
+
 export type Verdict = 'public' | 'private' | 'undecidable';
 
 /**

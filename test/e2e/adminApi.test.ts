@@ -78,7 +78,11 @@ describe('admin API over real sockets', () => {
     ({ dir, cleanup } = await tempDir('apg-admin-'));
     gw = await startTestGateway(demoLikeConfig(up.url, dir, {
       identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
-      directory: { groups: { hr: ['bob@contoso.com'], finance: ['frank@contoso.com'], ops: ['olga@contoso.com'] } },
+      directory: {
+        groups: { hr: ['bob@contoso.com'], finance: ['frank@contoso.com'], ops: ['olga@contoso.com'] },
+        // the catalogue (SPEC §9): ids these tests make private
+        knownGroups: [{ id: 'sales', name: 'Sales' }, { id: 'same' }, ...Array.from({ length: 20 }, (_, i) => ({ id: `conc-${i}` }))],
+      },
     }));
     admin = await token({ upn: 'Alice@Contoso.com', roles: ['SecurityAdministrator'] });
     dave = await token({ upn: 'dave@contoso.com', roles: ['GlobalAdministrator'] });
@@ -393,7 +397,7 @@ describe('persistence across a restart (file state store)', () => {
     const { dir, cleanup } = await tempDir('apg-restart-');
     const now = Math.floor(Date.now() / 1000);
     const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
-    const cfg = demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } });
+    const cfg = demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl }, directory: { groups: { hr: ['bob@contoso.com'] }, knownGroups: [{ id: 'persist' }, { id: 'after-restart' }] } });
     const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json' };
     let gw = await startTestGateway(cfg);
     try {
@@ -435,7 +439,7 @@ describe('a state store that cannot take the change', () => {
     const { dir, cleanup } = await tempDir('apg-stateaway-');
     const now = Math.floor(Date.now() / 1000);
     const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
-    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } }));
+    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl }, directory: { groups: { hr: ['bob@contoso.com'] }, knownGroups: [{ id: 'ops' }] } }));
     try {
       const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json', 'x-request-id': 'state-away-1' };
       const base = `${gw.url}/_gateway/api`;

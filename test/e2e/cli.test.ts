@@ -83,6 +83,30 @@ describe('apg CLI', () => {
     expect(r.stdout).toContain('bogus: unknown key');
   });
 
+  it('check-config reports an unparseable LDAP filter and an unreadable CA file with their key paths', async () => {
+    const file = path.join(dir, 'ldap-bad.yaml');
+    await writeFile(file, [
+      'upstream:',
+      '  url: http://127.0.0.1:8081',
+      'directory:',
+      '  ldap:',
+      '    url: ldap://127.0.0.1:389',
+      '    startTLS: true',
+      `    tls: {caFile: ${path.join(dir, 'no-such-ca.pem')}}`,
+      '    userBaseDN: ou=people,dc=contoso,dc=com',
+      '    userFilter: "(mail={principal}"',
+      '    groupBaseDN: ou=groups,dc=contoso,dc=com',
+    ].join('\n'));
+    const r = apg(['check-config', '--config', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('directory.ldap.userFilter: has unbalanced parentheses');
+    const fixed = (await readFile(file, 'utf8')).replace('"(mail={principal}"', '"(mail={principal})"');
+    await writeFile(file, fixed);
+    const r2 = apg(['check-config', '--config', file]);
+    expect(r2.code).toBe(1);
+    expect(r2.stdout).toContain(`directory.ldap.tls.caFile: cannot read ${path.join(dir, 'no-such-ca.pem')} (ENOENT)`);
+  });
+
   it('check-config prints every problem with its key path and exits 1', async () => {
     const file = path.join(dir, 'bad.yaml');
     await writeFile(file, [

@@ -206,7 +206,8 @@ describe('the CLI process: reload, shutdown, restart', () => {
   it('restart: admin changes and the governance chain survive the process', async () => {
     const { dir, cleanup } = await tempDir('apg-life-restart-');
     const file = path.join(dir, 'gateway.yaml');
-    await writeConfig(file, configObj(dir));
+    // restart-grp is a catalogue group (SPEC §9: only those can be made private)
+    await writeConfig(file, configObj(dir, { directory: { groups: { hr: ['bob@contoso.com', 'carol@contoso.com'] }, knownGroups: [{ id: 'restart-grp' }] } }));
     const now = Math.floor(Date.now() / 1000);
     const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
     const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json' };

@@ -138,7 +138,7 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
           groups: [{ id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00Z' }],
           permissions: ['alice@contoso.com'],
         },
-        directory: { groups: { hr: ['bob@contoso.com'], ops: ['oscar@contoso.com'] } },
+        directory: { groups: { hr: ['bob@contoso.com'], ops: ['oscar@contoso.com'] }, knownGroups: [{ id: 'legal', name: 'Legal' }] },
         governance: { sink: 'postgres', postgresUrl: dbUrl },
         state: { store: 'postgres', postgresUrl: dbUrl },
         logging: { level: 'warn' },

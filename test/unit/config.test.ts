@@ -68,8 +68,8 @@ describe('defaults', () => {
   });
 
   it('privacy, directory, activities', () => {
-    expect(c.privacy).toEqual({ managedDomains: [], undecidable: 'withhold', groups: [], permissions: [] });
-    expect(c.directory).toEqual({ groups: {}, http: null });
+    expect(c.privacy).toEqual({ managedDomains: [], undecidable: 'withhold', groups: [], permissions: [], adminGroups: [] });
+    expect(c.directory).toEqual({ groups: {}, knownGroups: [], http: null, ldap: null, graph: null });
     expect(c.activities).toEqual({
       id: '_id',
       timestamp: 'timestamp',
@@ -103,6 +103,7 @@ describe('defaults', () => {
     const d = ok(withMin({ directory: { http: { url: 'https://dir.local/users/{principal}/groups' } } }));
     expect(d.directory.http).toEqual({
       url: 'https://dir.local/users/{principal}/groups', ttlSec: 300, maxEntries: 10000, timeoutMs: 2000, staleSec: 3600,
+      headers: {}, groupsUrl: null,
     });
   });
 

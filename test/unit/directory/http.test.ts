@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHttpDirectory, type HttpDirectoryOptions } from '../../src/privacy/httpDirectory.js';
+import { createHttpDirectory, type HttpDirectoryOptions } from '../../../src/directory/http.js';
 
 /**
  * A real directory on 127.0.0.1. Each principal's answer is programmable; the server
@@ -373,5 +373,35 @@ describe('concurrency and lifecycle', () => {
     expect(() => createHttpDirectory({ ...ok, maxEntries: 0 })).toThrow(/maxEntries/);
     expect(() => createHttpDirectory({ ...ok, timeoutMs: -1 })).toThrow(/timeoutMs/);
     expect(() => createHttpDirectory({ ...ok, staleSec: Number.NaN })).toThrow(/staleSec/);
+  });
+});
+
+describe('groupsUrl (the catalogue of an HTTP directory)', () => {
+  it('lists [{id, name}] with the configured headers; anything else fails', async () => {
+    const { httpSource } = await import('../../../src/directory/http.js');
+    let body = JSON.stringify([{ id: 'g1', name: 'Group one' }, { id: 'g2' }]);
+    let status = 200;
+    const seen: Array<string | undefined> = [];
+    const s = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    const src = httpSource({ url: `${url}/u/{principal}`, groupsUrl: `${url}/groups`, headers: { authorization: 'Bearer dir-token' } });
+    try {
+      expect(await src.listGroups!(AbortSignal.timeout(2000))).toEqual([{ id: 'g1', name: 'Group one' }, { id: 'g2', name: 'g2' }]);
+      expect(seen).toEqual(['Bearer dir-token']);
+      for (const bad of ['nope', '{"id":"g1"}', '[{"name":"no id"}]', '[{"id":3}]', '["g1"]']) {
+        body = bad;
+        await expect(src.listGroups!(AbortSignal.timeout(2000)), bad).rejects.toThrow(/groupsUrl/);
+      }
+      body = '[]';
+      status = 500;
+      await expect(src.listGroups!(AbortSignal.timeout(2000))).rejects.toThrow(/status 500/);
+    } finally {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
   });
 });

@@ -1,0 +1,57 @@
+/**
+ * Vocabulary of the directory edge (SPEC §9): the remote membership sources (LDAP, Graph,
+ * HTTP) and what they answer. Sources do I/O; the privacy decision only ever sees the
+ * resulting Membership (src/privacy/types.ts).
+ */
+
+export type SourceName = 'ldap' | 'graph' | 'http';
+
+/** One source's answer about one principal. */
+export interface UserAnswer {
+  /** the directory has this user (LDAP: a user entry; Graph: not 404); undefined = the source cannot tell (HTTP) */
+  exists: boolean | undefined;
+  /** group ids (never DNs or names) */
+  groups: ReadonlySet<string>;
+}
+
+/** One group of a source's catalogue listing. */
+export interface CatalogueEntry {
+  id: string;
+  name: string;
+}
+
+/** A remote source of membership. Every call honours the signal (aborted at timeoutMs). */
+export interface DirectorySource {
+  readonly name: SourceName;
+  /** answers `exists` (LDAP and Graph), so it takes part in the unknown_principal check */
+  readonly knowsUsers: boolean;
+  /** `principal` is already normalised (trimmed, lower-cased). Rejects with DirectoryError on any failure. */
+  lookup(principal: string, signal: AbortSignal): Promise<UserAnswer>;
+  /** every group the source offers for the catalogue; undefined when the source lists none (HTTP without groupsUrl) */
+  listGroups?: (signal: AbortSignal) => Promise<CatalogueEntry[]>;
+  close(): void;
+}
+
+/**
+ * A failed directory operation. `message` never carries directory data (no principal, DN,
+ * group or answer body): it is safe to log and to count.
+ */
+export class DirectoryError extends Error {
+  readonly code = 'directory_error';
+}
+
+/** Per-source observations (metrics); labels are the source name and an outcome only. */
+export interface DirectoryObserver {
+  lookup(source: SourceName, outcome: 'hit' | 'miss' | 'stale' | 'failure'): void;
+  latency(source: SourceName, seconds: number): void;
+  catalogue(source: SourceName, outcome: 'ok' | 'failure'): void;
+  /** a call to the source failed; `reason` is a DirectoryError message (fixed text, no directory data) */
+  failed(source: SourceName, reason: string): void;
+}
+
+export const NO_OBSERVER: DirectoryObserver = { lookup() {}, latency() {}, catalogue() {}, failed() {} };
+
+/** The loggable reason of a failure: DirectoryError messages only, anything else generic. */
+export function reasonOf(err: unknown): string {
+  return err instanceof DirectoryError ? err.message : 'failed';
+}
