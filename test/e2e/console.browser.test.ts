@@ -268,7 +268,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     await context.close();
   });
 
-  test('CSP: no inline script runs; a narrow window still shows the console', async () => {
+  test('CSP: no inline script runs; a narrow window still shows the console; an expired session is told', async () => {
     const { context, page } = await signIn('alice@contoso.com', { width: 390, height: 844 });
     const violations: string[] = [];
     page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
@@ -289,6 +289,16 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     // nothing wider than the window but the tables' own scroll areas
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
     await shot(page, '11-narrow-activity-log');
+
+    // past sessionTtlMin the console is signed out and says why (this session ends here)
+    stack.clock.now += 60 * 60_000 + 1;
+    try {
+      await page.reload();
+      await page.getByRole('link', { name: 'Sign in' }).waitFor();
+      expect(await page.getByRole('status').textContent()).toContain('expired');
+    } finally {
+      stack.clock.now -= 60 * 60_000 + 1;
+    }
     await context.close();
   });
 });
