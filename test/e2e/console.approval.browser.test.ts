@@ -15,13 +15,13 @@ const approvalKnown = parseConfig(JSON.stringify({ upstream: { url: 'http://127.
 warnIfNoChromium('the console approval browser test');
 if (!approvalKnown) console.warn('[console] this build has no four-eyes approval (reveal.approval): the Reveal requests browser test is skipped');
 
-describe.skipIf(!HAVE_CHROMIUM || !approvalKnown)('console: reveal requests (four-eyes approval)', () => {
+describe.skipIf(!HAVE_CHROMIUM || !approvalKnown)('console: reveal requests (four-eyes approval)', { timeout: 90_000 }, () => {
   let stack: ConsoleStack;
   let browser: Browser;
   beforeAll(async () => {
     stack = await startConsoleStack({ reveal: { approval: APPROVAL } });
     browser = await launchChromium();
-  });
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await stack?.close();

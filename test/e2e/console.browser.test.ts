@@ -15,7 +15,7 @@ warnIfNoChromium('6 admin console browser tests');
 const XSS_NAME = '<img src=x onerror="window.__xss=1">Evil <b>group</b>';
 const XSS_REASON = 'Ticket <script>window.__xss=2</script> & <b>bold</b> 42';
 
-describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
+describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 }, () => {
   let stack: ConsoleStack;
   let browser: Browser;
   const shots = screenshotDir();
@@ -27,7 +27,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
       directory: { groups: { hr: ['bob@contoso.com', 'carol@contoso.com'], legal: ['heidi@contoso.com'], xss: ['mallory@contoso.com'] } },
     });
     browser = await launchChromium();
-  });
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await stack?.close();

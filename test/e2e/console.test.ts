@@ -19,7 +19,7 @@ const SECURITY_HEADERS = (h: Headers) => {
   expect(h.get('referrer-policy')).toBe('no-referrer');
 };
 
-describe('console server side', () => {
+describe('console server side', { timeout: 90_000 }, () => {
   let stack: ConsoleStack;
   let alice: SignedIn;
   const gw = () => stack.gw.url;
@@ -29,7 +29,7 @@ describe('console server side', () => {
     await ensureUiBuilt();
     stack = await startConsoleStack();
     alice = await signIn(stack, 'alice');
-  });
+  }, 180_000);
   afterAll(async () => { await stack?.close(); });
 
   test('the app, its hashed assets and every console answer carry the security headers', async () => {
