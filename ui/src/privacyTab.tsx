@@ -86,7 +86,7 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
       } catch (err) {
         if (stale) return;
         if (err instanceof ApiError && err.status === 404) setCatalogue('unavailable');
-        else setError(errorText(err));
+        else { setCatalogue([]); setError(errorText(err)); }
       }
     }, catalogue === null ? 0 : 250);
     return () => { stale = true; clearTimeout(t); };
