@@ -23,6 +23,11 @@ import type { StaticFiles } from './staticFiles.js';
 export const LOGIN_TTL_MS = 10 * 60_000;
 export const CSRF_HEADER = 'x-csrf-token';
 
+/** The look of the server-rendered sign-in pages (a stylesheet: the CSP allows no inline style). */
+const PAGE_CSS = Buffer.from(`body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24}
+main{max-width:38rem;margin:4rem auto;padding:0 1rem}h1{font-size:1.3rem}a{color:#0b5cad}
+`);
+
 export interface ConsoleDeps {
   settings: ConsoleConfig;
   /** the live configuration (prefix, identity claim settings, reveal, routes) */
@@ -135,7 +140,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
     const p = escapeHtml(prefix());
     const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} · Activity Privacy Gateway</title></head>
+<title>${escapeHtml(title)} · Activity Privacy Gateway</title><link rel="stylesheet" href="${p}/console/page.css"></head>
 <body><main><h1>${escapeHtml(title)}</h1>
 ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
 <p><a href="${p}/console/login?prompt=login">Sign in again</a> · <a href="${p}/console/">Admin console</a></p>
@@ -330,6 +335,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     }
     if (sub === '/console/' || sub === '/console/index.html') return read ? serveFile(res, ctx, files.index()) : notAllowed('GET, HEAD');
     if (sub.startsWith('/console/assets/')) return read ? serveFile(res, ctx, files.asset(sub.slice('/console/assets/'.length))) : notAllowed('GET, HEAD');
+    if (sub === '/console/page.css') return read ? serveFile(res, ctx, { body: PAGE_CSS, type: 'text/css; charset=utf-8', immutable: false }) : notAllowed('GET, HEAD');
     if (sub === '/console/login') return method === 'GET' ? login(req, res, new URLSearchParams(query)) : notAllowed('GET');
     if (sub === '/console/callback') return method === 'GET' ? callback(req, res, query) : notAllowed('GET');
     if (sub === '/console/session') return read ? sessionInfo(req, res, ctx) : notAllowed('GET, HEAD');
