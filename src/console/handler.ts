@@ -87,7 +87,10 @@ export function consoleListRoute(config: GatewayConfig): { path: string; items: 
 /** Reveal settings of SPEC §10/§11 the console needs; read defensively (older configs lack some). */
 function revealInfo(config: GatewayConfig) {
   const r: Record<string, unknown> = config.reveal;
-  const str = (k: string, d: string) => (typeof r[k] === 'string' ? (r[k] as string) : d);
+  const str = (k: string, d: string) => {
+    const v = r[k];
+    return typeof v === 'string' ? v : d;
+  };
   return {
     header: config.reveal.header,
     value: config.reveal.value,
