@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { adminApi, errorText, formatTime, getJson, readPath, request, type SessionInfo } from './api';
+import { adminApi, errorText, getJson, request, type SessionInfo } from './api';
+import { encodeReason, formatTime, readPath } from './format';
 import { Dialog, ErrorMessage } from './components';
 
 const PAGE = 20;
@@ -13,11 +14,6 @@ interface Page {
 interface Revealed { entryId: string; count: number }
 
 interface RevealRequest { id: string; status: string; requester: string; reason: string; validFrom?: string; validUntil?: string }
-
-/** Reason header value: non-ASCII characters (and %) percent-encoded as UTF-8 (SPEC §10). */
-export function encodeReason(reason: string): string {
-  return reason.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
-}
 
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { adminApi, ApiError, errorText, formatTime, getJson, send } from './api';
+import { adminApi, ApiError, errorText, getJson, send } from './api';
+import { formatTime } from './format';
 import { Confirm, Dialog, ErrorMessage } from './components';
 
 interface GroupRow { id: string; name: string; privateSince: string; privateUntil: string | null }
