@@ -145,8 +145,16 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
   test('Admin access: "Add admin permission" grants; the gateway\'s refusal is shown in the dialog', async () => {
     const { context, page } = await signIn('alice@contoso.com');
     await page.getByRole('tab', { name: 'Admin access' }).click();
-    await page.getByRole('button', { name: 'Add admin permission' }).click();
     const dialog = page.getByRole('dialog', { name: 'Add admin permission' });
+    // keyboard: the dialog opens with focus inside it and Escape closes it, back on the button
+    await page.getByRole('button', { name: 'Add admin permission' }).focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Add admin permission');
+    await page.getByRole('button', { name: 'Add admin permission' }).click();
     await dialog.getByRole('textbox', { name: 'UPN or email' }).fill('dave@contoso.com');
     expect(await dialog.getByRole('textbox', { name: 'Groups' }).count()).toBe(1);
     expect(await dialog.getByLabel('Expires').count()).toBe(1);
