@@ -13,6 +13,7 @@ import { errorBody, GatewayError, type ErrorCode } from '../http/errors.js';
 import type { VouchedIdentity } from '../http/vouchedIdentity.js';
 import { DEFAULT_CLAIM_SETTINGS, isAdminRole, principalOf, rolesOf } from '../identity/claims.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { cookieValues, LOGIN_COOKIE, SESSION_COOKIE, setCookie } from './cookies.js';
 import { ProviderUnavailableError, SignInRefusedError, type OidcClient } from './oidc.js';
 import { setSecurityHeaders } from './securityHeaders.js';
@@ -39,6 +40,7 @@ export interface ConsoleDeps {
   forward: ConsoleForward;
   now: () => number;
   logger?: Logger;
+  metrics?: Pick<Metrics, 'consoleSignIns'>;
 }
 
 export type ConsoleForward = (req: http.IncomingMessage, res: http.ServerResponse, identity: VouchedIdentity) => void;
@@ -209,7 +211,9 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
 
   async function callback(req: http.IncomingMessage, res: http.ServerResponse, query: string): Promise<void> {
     const clear = { 'set-cookie': clearLoginCookie(req) };
+    const count = (outcome: 'ok' | 'not_admin' | 'refused' | 'provider_unavailable') => deps.metrics?.consoleSignIns.inc({ outcome });
     const refuse = (why: string, status = 400) => {
+      count(status === 503 ? 'provider_unavailable' : 'refused');
       deps.logger?.info({ msg: 'console sign-in refused', why });
       sendPage(res, status, 'Sign-in failed', [why, 'Nothing was signed in. Start the sign-in again from the console.'], clear);
     };
@@ -235,6 +239,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     if (principal === undefined) return refuse(`The ID token names no user (none of the claims ${settings.principalClaims.join(', ')}).`, 403);
     const roles = rolesOf(claims, settings);
     if (!isAdminRole(roles, settings)) {
+      count('not_admin');
       deps.logger?.info({ msg: 'console sign-in refused', why: 'no admin role' });
       return sendPage(res, 403, 'Not an admin', [
         `You are signed in at the identity provider as ${principal}, but this account holds none of the admin roles (${settings.adminRoles.join(', ')}).`,
@@ -250,6 +255,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       createdAt: t, expiresAt: t + ttlMs,
     };
     await sessions.put('session', id, session, session.expiresAt);
+    count('ok');
     deps.logger?.info({ msg: 'console sign-in', principal });
     res.statusCode = 303;
     res.setHeader('set-cookie', [

@@ -135,6 +135,10 @@ describe('console server side', { timeout: 90_000 }, () => {
     expect(page).toContain('none of the admin roles');
     expect(erin.res.headers.getSetCookie().some((c) => c.startsWith('apg_session='))).toBe(false);
     expect(erin.csrf).toBeUndefined();
+    const metrics = await stack.gw.metrics.registry.metrics();
+    expect(metrics).toMatch(/apg_console_signins_total\{outcome="not_admin"\} [1-9]/);
+    expect(metrics).toMatch(/apg_console_signins_total\{outcome="ok"\} [1-9]/);
+    expect(metrics).not.toContain('erin');
   });
 
   test('the admin API takes the session; changes need X-CSRF-Token (a cross-site POST without it is 403) and are via: console', async () => {
