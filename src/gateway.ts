@@ -152,9 +152,19 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       observer: directoryObserver(metrics, logger),
       // no directory data in the log: the attribute name and a count only
       warn: (msg, fields) => logger.warn({ msg, ...fields }),
-      localNames: () => localGroupNames(runtime.config, state.current().groups),
+      localNames: localNamesMemo(),
       now: opts.directoryClock,
     });
+  /** the catalogue re-merges only when the names change: one Map per (config, state) pair */
+  function localNamesMemo(): () => ReadonlyMap<string, string> {
+    let memo: { config: GatewayConfig; groups: unknown; names: ReadonlyMap<string, string> } | undefined;
+    return () => {
+      const config = runtime.config;
+      const groups = state.current().groups;
+      if (memo?.config !== config || memo.groups !== groups) memo = { config, groups, names: localGroupNames(config, groups) };
+      return memo.names;
+    };
+  }
   let directory = makeDirectory(initial);
   const retiredDirectories = new Set<Directory>();
   const engine = new PrivacyEngine(engineOptions(initial, directory), state);

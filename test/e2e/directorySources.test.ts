@@ -26,6 +26,23 @@ const ACT = (id: string, actor: string) => ({ _id: id, timestamp: APRIL, user: {
 
 const enabled = requireSlapd('e2e/directorySources.test.ts');
 
+/** directory.http: answers only with the configured Authorization header; groupsUrl lists the catalogue */
+async function httpDirectory() {
+  const seen: Array<string | undefined> = [];
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    if (req.headers.authorization !== 'Bearer dir-token') return void res.writeHead(401).end();
+    if (req.url === '/groups') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ id: 'http-sales', name: 'Sales (HTTP)' }]));
+    const m = /^\/users\/([^/]+)\/groups$/.exec(req.url ?? '');
+    const p = m ? decodeURIComponent(m[1]) : '';
+    if (p === 'hank@contoso.com') return void res.writeHead(200, { 'content-type': 'application/json' }).end('["http-sales"]');
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base, seen, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
 async function fakeUpstream() {
   const state = { activities: [] as unknown[] };
   const server = http.createServer((req, res) => {
@@ -40,6 +57,7 @@ async function fakeUpstream() {
 describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () => {
   let slapd: Slapd;
   let graph: GraphDouble;
+  let hdir: Awaited<ReturnType<typeof httpDirectory>>;
   let idp: TestIdp;
   let key: TestKey;
   let up: Awaited<ReturnType<typeof fakeUpstream>>;
@@ -77,6 +95,7 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
     key = await generateTestKey('ES256');
     idp = await startIdp([key]);
     up = await fakeUpstream();
+    hdir = await httpDirectory();
     const config = validConfig(demoLikeConfig(up.url, dir, {
       identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
       privacy: {
@@ -84,6 +103,7 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
         groups: [
           { id: ids.get('staff'), name: 'Staff', privateSince: '2026-03-01T00:00:00Z' }, // bob through hr (nested)
           { id: 'aaaaaaaa-0000-0000-0000-000000000001', privateSince: '2026-03-01T00:00:00Z' }, // gina through Graph
+          { id: 'http-sales', privateSince: '2026-03-01T00:00:00Z' }, // hank through the HTTP directory
         ],
         permissions: ['alice@contoso.com'],
         adminGroups: [ids.get('admins'), ids.get('cycle-b')],
@@ -96,6 +116,7 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
           userBaseDN: 'ou=people,dc=contoso,dc=com', userFilter: '(mail={principal})', groupBaseDN: 'ou=groups,dc=contoso,dc=com',
           groupFilter: '(objectClass=groupOfNames)', timeoutMs: 1000, ttlSec: 60, staleSec: 300,
         },
+        http: { url: `${hdir.base}/users/{principal}/groups`, headers: { Authorization: 'Bearer dir-token' }, groupsUrl: `${hdir.base}/groups`, ttlSec: 60, staleSec: 300 },
         graph: {
           tenantId: graph.tenant, clientId: graph.clientId, clientSecret: graph.secret, authorityHost: graph.authority,
           graphUrl: graph.graphUrl, tls: { caFile: slapd.ca.caFile }, timeoutMs: 2000, ttlSec: 60, staleSec: 300,
@@ -112,13 +133,16 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
     await up?.close();
     await idp?.close();
     await graph?.close();
+    await hdir?.close();
     await slapd?.close();
     await cleanup?.();
   });
 
   it('LDAP (nested) and Graph membership hide private actors; others are shown', async () => {
-    up.state.activities = [ACT('b1', 'bob@contoso.com'), ACT('c1', 'carol@contoso.com'), ACT('g1', 'gina@contoso.com'), ACT('n1', 'nobody@contoso.com')];
+    up.state.activities = [ACT('b1', 'bob@contoso.com'), ACT('c1', 'carol@contoso.com'), ACT('g1', 'gina@contoso.com'), ACT('h1', 'hank@contoso.com'), ACT('n1', 'nobody@contoso.com')];
     expect(await visible()).toEqual(['c1', 'n1']);
+    expect(hdir.seen.length).toBeGreaterThan(0);
+    expect(hdir.seen.every((h) => h === 'Bearer dir-token')).toBe(true); // directory.http.headers on every call
   });
 
   it('a membership change with ldapmodify takes effect within ttlSec (directory clock advanced, no sleeping)', async () => {
@@ -147,6 +171,7 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
     expect(groups).toContainEqual({ id: 'aaaaaaaa-0000-0000-0000-000000000001', name: 'Entra Finance', source: 'graph' });
     expect(groups).toContainEqual({ id: 'tag-vip', name: 'VIP', source: 'known' });
     expect(groups).toContainEqual({ id: 'static-team', name: 'static-team', source: 'static' });
+    expect(groups).toContainEqual({ id: 'http-sales', name: 'Sales (HTTP)', source: 'http' }); // groupsUrl
     expect((await call('GET', 'directory/groups?search=ENTRA')).json().groups.map((g: { id: string }) => g.id)).toEqual(['aaaaaaaa-0000-0000-0000-000000000001']);
     expect((await call('GET', 'directory/groups?limit=2')).json().groups).toHaveLength(2);
     expect((await call('GET', 'directory/groups?limit=5000')).status).toBe(400);
