@@ -153,7 +153,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
     expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Add admin permission');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Add admin permission');
     await page.getByRole('button', { name: 'Add admin permission' }).click();
     await dialog.getByRole('textbox', { name: 'UPN or email' }).fill('dave@contoso.com');
     expect(await dialog.getByRole('textbox', { name: 'Groups' }).count()).toBe(1);

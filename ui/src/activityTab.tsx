@@ -127,7 +127,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
                 {page.rows.length === 0 && <tr><td colSpan={6}>No activities on this page.</td></tr>}
                 {page.rows.map((r, i) => (
                   <tr key={`${r.id}-${i}`} class={r.private ? 'private' : undefined}>
-                    <td>{formatTime(readPath(r.record, session.activities.timestamp))}</td>
+                    <td class="time">{formatTime(readPath(r.record, session.activities.timestamp))}</td>
                     <td>{actorOf(r.record)}</td>
                     <td>{text(readPath(r.record, 'description') ?? readPath(r.record, 'eventTypeName'))}</td>
                     <td>{text(readPath(r.record, 'appName'))}</td>

@@ -162,7 +162,7 @@ export function GovernanceTab() {
                 {shown.map((e) => (
                   <tr key={e.id}>
                     <td>{e.seq}</td>
-                    <td>{formatTime(e.time)}</td>
+                    <td class="time">{formatTime(e.time)}</td>
                     <td>{e.action}</td>
                     <td>{e.principal}</td>
                     <td>{e.via ?? ''}</td>
