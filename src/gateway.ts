@@ -215,6 +215,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  }).catch(async (err: unknown) => {
+    await forwarding.close(); // its loops and timers would keep a failed start alive
+    throw err;
   });
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
@@ -257,6 +260,8 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
       metrics.reloads.inc({ result: 'ok' });
       logger.info({ msg: 'config reloaded' });
+      const g = (c: GatewayConfig) => JSON.stringify([c.governance.forward, c.governance.checkpoint]);
+      if (g(config) !== g(old.config)) logger.warn({ msg: 'governance.forward / governance.checkpoint changes take effect at the next restart' });
     },
     close(drainMs = 10_000) {
       closing ??= (async () => {

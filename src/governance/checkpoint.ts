@@ -48,6 +48,17 @@ export async function createCheckpointSigner(pem: string, instance: string): Pro
   };
 }
 
+/** Errors name the key path, as a configuration problem would (`apg serve` prints them). */
 export async function loadCheckpointSigner(keyFile: string, instance: string): Promise<CheckpointSigner> {
-  return createCheckpointSigner(await readFile(keyFile, 'utf8'), instance);
+  let pem: string;
+  try {
+    pem = await readFile(keyFile, 'utf8');
+  } catch (err) {
+    throw new CheckpointKeyError(`governance.checkpoint.keyFile: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    return await createCheckpointSigner(pem, instance);
+  } catch (err) {
+    throw new CheckpointKeyError(`governance.checkpoint.keyFile: ${keyFile}: ${(err as Error).message}`);
+  }
 }

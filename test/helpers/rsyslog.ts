@@ -7,7 +7,7 @@
  * the caller skips.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,14 +16,24 @@ import { freePort } from './postgres.js';
 
 export const RSYSLOGD = '/usr/sbin/rsyslogd';
 
+/** rsyslog's GnuTLS network stream driver (Debian package rsyslog-gnutls), wherever the multiarch path puts it. */
+function haveGtlsDriver(): boolean {
+  const candidates = ['/usr/lib/rsyslog'];
+  try {
+    for (const d of readdirSync('/usr/lib')) candidates.push(path.join('/usr/lib', d, 'rsyslog'));
+  } catch { /* no /usr/lib */ }
+  return candidates.some((d) => existsSync(path.join(d, 'lmnsd_gtls.so')));
+}
+
 export function rsyslogAvailable(): boolean {
-  const ok = existsSync(RSYSLOGD) && (spawnSync('openssl', ['version']).status === 0);
+  const ok = existsSync(RSYSLOGD) && haveGtlsDriver() && (spawnSync('openssl', ['version']).status === 0);
   if (!ok) {
     console.warn([
       '',
       '#################################################################',
-      '#  rsyslogd (or openssl) not installed: the governance forwarding #',
-      '#  tests against a real syslog receiver are SKIPPED.              #',
+      '#  rsyslogd, rsyslog-gnutls or openssl not installed: the        #',
+      '#  governance forwarding tests against a real syslog receiver   #',
+      '#  are SKIPPED.                                                  #',
       '#  apt-get install rsyslog rsyslog-gnutls openssl                 #',
       '#################################################################',
       '',
@@ -71,6 +81,8 @@ export interface Rsyslog {
   pki: TestPki;
   /** raw messages received so far on each input, one per element */
   messages(input: 'tcp' | 'tls' | 'udp'): string[];
+  /** a cheap running count of the messages on an input (reads only what was appended since the last call) */
+  counter(input: 'tcp' | 'tls' | 'udp'): () => number;
   /** SIGTERM and wait for the exit (rsyslog flushes what it has read) */
   stop(): Promise<void>;
   /** start again on the same ports */
@@ -147,6 +159,30 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSiz
       const lines = text.split('\n');
       lines.pop(); // the part after the last newline is not a whole message yet
       return lines;
+    },
+    counter(input) {
+      let offset = 0;
+      let count = 0;
+      const buf = Buffer.allocUnsafe(1 << 20);
+      return () => {
+        let fd: number;
+        try {
+          fd = openSync(file(input), 'r');
+        } catch {
+          return count;
+        }
+        try {
+          for (;;) {
+            const n = readSync(fd, buf, 0, buf.length, offset);
+            if (n <= 0) break;
+            for (let i = 0; i < n; i++) if (buf[i] === 0x0a) count++;
+            offset += n;
+          }
+        } finally {
+          closeSync(fd);
+        }
+        return count;
+      };
     },
     stop,
     start,

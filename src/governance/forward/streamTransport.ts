@@ -30,6 +30,8 @@ export class StreamTransport implements Transport {
   onBroken: (() => void) | undefined;
   readonly settleMs: number;
   private socket: net.Socket | undefined;
+  /** the connection being made: close() must not wait out its connect timeout */
+  private connecting: net.Socket | undefined;
   private closed = false;
 
   constructor(private readonly opts: StreamTransportOptions) {
@@ -83,6 +85,7 @@ export class StreamTransport implements Transport {
       } else {
         socket = net.connect({ host, port });
       }
+      this.connecting = socket;
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new DeliveryError('ETIMEDOUT', `connect to ${host}:${port} not done within ${connectTimeoutMs} ms`));
@@ -93,8 +96,15 @@ export class StreamTransport implements Transport {
         reject(new DeliveryError(errCode(err), `connect to ${host}:${port} failed: ${err.message}`, { cause: err }));
       };
       socket.once('error', onError);
+      // destroyed while connecting (close()): no 'error' comes, so the close settles it
+      socket.once('close', () => {
+        clearTimeout(timer);
+        if (this.connecting === socket) this.connecting = undefined;
+        reject(new DeliveryError('CLOSED', 'connection closed before it was established'));
+      });
       socket.once(readyEvent, () => {
         clearTimeout(timer);
+        if (this.connecting === socket) this.connecting = undefined;
         socket.off('error', onError);
         if (this.closed) {
           socket.destroy();
@@ -123,6 +133,8 @@ export class StreamTransport implements Transport {
 
   close(): void {
     this.closed = true;
+    this.connecting?.destroy();
+    this.connecting = undefined;
     if (this.socket) this.socket.destroy();
     this.socket = undefined;
   }

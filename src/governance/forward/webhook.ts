@@ -24,8 +24,8 @@ export class WebhookTransport implements Transport {
   constructor(private readonly opts: WebhookOptions) {
     this.url = new URL(opts.url);
     this.agent = this.url.protocol === 'https:'
-      ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key })
-      : new http.Agent({ keepAlive: true, maxSockets: 1 });
+      ? new https.Agent({ keepAlive: true, maxSockets: 2, ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key })
+      : new http.Agent({ keepAlive: true, maxSockets: 2 });
   }
 
   async send(messages: readonly ForwardMessage[], delivered: (index: number) => void): Promise<void> {
@@ -57,10 +57,20 @@ export class WebhookTransport implements Transport {
         headers: this.headers(payload.length),
       }, (res) => {
         const status = res.statusCode ?? 0;
-        // the body is read and dropped, so the connection can be reused; its size does not matter
+        // the status decides; the body is read and dropped (so the connection can be reused), never kept
         res.on('data', () => {});
-        res.on('error', (err) => finish(new DeliveryError('ECONNRESET', `answer cut off: ${err.message}`, { cause: err })));
-        res.on('end', () => finish(status >= 200 && status < 300 ? undefined : new DeliveryError(`HTTP_${status}`, `answered ${status}`)));
+        res.on('error', () => {});
+        const drop = setTimeout(() => res.destroy(), this.opts.timeoutMs);
+        drop.unref();
+        res.on('close', () => clearTimeout(drop));
+        if (status >= 200 && status < 300) {
+          done = true;
+          clearTimeout(timer);
+          resolve();
+        } else {
+          res.on('end', () => finish(new DeliveryError(`HTTP_${status}`, `answered ${status}`)));
+          res.on('close', () => finish(new DeliveryError(`HTTP_${status}`, `answered ${status}`)));
+        }
       });
       req.on('socket', (s) => {
         if (s.connecting) {
