@@ -197,7 +197,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
   let forward: ConsoleForward = () => { throw new Error('pipeline not ready'); };
   const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
-    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now, logger, uiDir: opts.uiDir,
+    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now, logger, metrics, uiDir: opts.uiDir,
   }) : null;
 
   const admin = createAdminApp({
