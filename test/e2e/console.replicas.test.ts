@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { PREFIX, signIn, startConsoleStack, type ConsoleStack } from '../helpers/console.js';
 import { demoLikeConfig, startTestGateway, tempDir } from '../helpers/gateway.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { freshDatabase, startTcpProxy } from '../helpers/postgres.js';
 import type { Gateway } from '../../src/gateway.js';
 
 const db = await freshDatabase();
+const db2 = db ? await freshDatabase() : null;
 
 describe.skipIf(!db)('console sessions across replicas (PostgreSQL)', { timeout: 90_000 }, () => {
   let a: ConsoleStack;
@@ -42,5 +43,30 @@ describe.skipIf(!db)('console sessions across replicas (PostgreSQL)', { timeout:
     const out = await fetch(`${b.url}${PREFIX}/console/logout`, { method: 'POST', headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf! } });
     expect(out.status).toBe(204);
     expect((await fetch(`${a.gw.url}${PREFIX}/api/privacy/groups`, { headers: { cookie: alice.cookie } })).status).toBe(401);
+  });
+});
+
+describe.skipIf(!db2)('console sessions with the database away (fail closed)', { timeout: 90_000 }, () => {
+  test('a session cannot be read: 503, nothing answered as that admin; sign-in cannot be stored: 503 page; back when the database is', async () => {
+    const proxy = await startTcpProxy(db2!.url);
+    const url = proxy.via(db2!.url);
+    const s = await startConsoleStack({ state: { store: 'postgres', postgresUrl: url }, governance: { sink: 'postgres', postgresUrl: url } });
+    try {
+      const alice = await signIn(s, 'alice');
+      expect(alice.res.status).toBe(303);
+      await proxy.stop();
+      const api = await fetch(`${s.gw.url}${PREFIX}/api/privacy/groups`, { headers: { cookie: alice.cookie } });
+      expect(api.status).toBe(503);
+      expect((await api.json()).error.code).toBe('identity_unavailable');
+      const login = await fetch(`${s.gw.url}${PREFIX}/console/login`, { redirect: 'manual' });
+      expect(login.status).toBe(503);
+      expect(login.headers.getSetCookie()).toEqual([]);
+      await proxy.start();
+      await expect.poll(async () => (await fetch(`${s.gw.url}${PREFIX}/api/privacy/groups`, { headers: { cookie: alice.cookie } })).status, { timeout: 20_000, interval: 250 }).toBe(200);
+    } finally {
+      await s.close();
+      await proxy.stop();
+      await db2!.drop();
+    }
   });
 });
