@@ -12,7 +12,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json vite.config.ts ./
 COPY ui ./ui
+COPY assembly ./assembly
 COPY src ./src
+# also compiles the WebAssembly engine (assembly/ → dist/engine/scan.wasm) with asc from node_modules
 RUN npm run build
 
 # ---- runtime: production dependencies and the compiled output only ----

@@ -2,7 +2,7 @@
  * Profiles the gateway under one bench scenario with `node --cpu-prof` and
  * prints the top functions by self time (how docs/benchmarks.md's bounds were found).
  *
- *   node dist-bench/bench/profile.js <passthrough|list|reveal|ndjson|csv> [seconds]
+ *   node dist-bench/bench/profile.js <passthrough|page|list|item|reveal|ndjson|json|csv|cef> [seconds]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -69,12 +69,18 @@ async function main(): Promise<void> {
     const wrk = ensureWrk(false, () => undefined);
     const gen = wrk ? wrkGenerator(wrk) : nodeGenerator();
     const list = '/api/v1/activities/?skip=5300&limit=100';
-    if (scenario === 'ndjson' || scenario === 'csv') {
-      const r = await streamCount(`${url}/api/v1/activities/export/${scenario === 'csv' ? '' : 'ndjson/'}?bytes=${512 * 1048576}`);
+    const exportPath: Record<string, string> = { ndjson: 'ndjson/', json: 'json/', csv: '', cef: 'cef/' };
+    if (scenario in exportPath) {
+      const r = await streamCount(`${url}/api/v1/activities/export/${exportPath[scenario]}?bytes=${512 * 1048576}`);
       process.stdout.write(`${scenario}: ${(r.bytes / 1048576).toFixed(0)} MiB out in ${r.seconds.toFixed(2)} s\n`);
     } else {
       const headers = scenario === 'reveal' ? { authorization: `Bearer ${adminToken}`, 'x-show-private-activities': 'confirm' } : undefined;
-      const r = await gen.run({ url: url + (scenario === 'passthrough' ? '/api/v1/small/' : list), connections: 50, durationSec: seconds, headers });
+      let target = scenario === 'passthrough' ? '/api/v1/small/' : scenario === 'page' ? list.replace('/activities/', '/raw-activities/') : list;
+      if (scenario === 'item') {
+        const page = (await (await fetch(url + list)).json()) as { data: { _id: string }[] };
+        target = `/api/v1/activities/${encodeURIComponent(page.data[0]._id)}/`;
+      }
+      const r = await gen.run({ url: url + target, connections: 50, durationSec: seconds, headers });
       process.stdout.write(`${scenario}: ${r.rps.toFixed(0)} req/s p50 ${r.p50ms.toFixed(2)} ms p99 ${r.p99ms.toFixed(2)} ms\n`);
     }
     await stopProc(gw, 'SIGINT');

@@ -8,7 +8,12 @@
  * gateway are measured in alternating rounds (A B A B …) so drift cancels;
  * the tables show medians over rounds.
  *
- *   node dist-bench/bench/run.js [--quick] [--json] [--no-install] [--rounds N] [--seconds S] [--export-mib N] [--only a,b]
+ *   node dist-bench/bench/run.js [--quick] [--json] [--no-install] [--rounds N] [--seconds S] [--export-mib N]
+ *        [--only passthrough,page,list,item,reveal,export,cold] [--formats ndjson,json,csv,cef]
+ *
+ * The primary figure of every load scenario is the proxy process's CPU time
+ * (utime+stime from /proc) per request, next to req/s: on a shared 2-core
+ * machine req/s moves ±15 % with the neighbours, CPU per request far less.
  */
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -32,6 +37,8 @@ const CLI = path.join(REPO, 'dist', 'cli.js');
 const SMALL_PATH = '/api/v1/small/';
 /** A page of 100 activities of which 20 are private under the bench policy (checked at run time). */
 const LIST_PATH = '/api/v1/activities/?skip=5300&limit=100';
+/** The same page on a passthrough route (the bench upstream serves it under this alias too). */
+const PAGE_PATH = '/api/v1/raw-activities/?skip=5300&limit=100';
 const CONNECTIONS = 50;
 
 const { values: args } = parseArgs({
@@ -43,6 +50,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string' },
     'export-mib': { type: 'string' },
     only: { type: 'string' },
+    formats: { type: 'string' },
   },
 });
 const QUICK = args.quick!;
@@ -51,7 +59,9 @@ const SECONDS = Number(args.seconds ?? (QUICK ? 2 : 4));
 const EXPORT_MIB = Number(args['export-mib'] ?? (QUICK ? 128 : 1024));
 const EXPORT_ROUNDS = QUICK ? 1 : 2;
 const COLD_ROUNDS = QUICK ? 2 : 5;
-const ONLY = new Set((args.only ?? 'passthrough,list,reveal,export,cold').split(','));
+const ONLY = new Set((args.only ?? 'passthrough,page,list,item,reveal,export,cold').split(','));
+const EXPORT_FORMATS = (args.formats ?? 'ndjson,json,csv,cef').split(',') as ExportFmt[];
+type ExportFmt = 'ndjson' | 'json' | 'csv' | 'cef';
 const log = (s: string) => process.stderr.write(s + '\n');
 
 interface Target {
@@ -68,6 +78,8 @@ interface Row {
   p99ms: number;
   /** cores used by the proxy process(es) during the rounds (median) */
   proxyCpu: number;
+  /** proxy CPU time (utime+stime) per request in µs, median over rounds: the primary figure */
+  cpuUs: number;
   upstreamCpu: number;
   errors: number;
   perRound: number[];
@@ -88,7 +100,9 @@ async function rounds(gen: LoadGenerator, targets: Target[], urlPath: string, up
       const r = await gen.run({ url: t.url + urlPath, connections: CONNECTIONS, durationSec: SECONDS, headers });
       const sec = (performance.now() - t0) / 1000;
       per.get(t.name)!.push({ r, pcpu: pids.length ? (cpuOf(pids) - c0) / sec : NaN, ucpu: (procCpu(upstreamPid) - u0) / sec });
-      log(`  round ${i + 1}/${ROUNDS} ${t.name.padEnd(22)} ${fmt(r.rps)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ''}`);
+      const last = per.get(t.name)!.at(-1)!;
+      const cpuNote = Number.isFinite(last.pcpu) ? `  ${fmt((last.pcpu / r.rps) * 1e6)} µs CPU/req` : '';
+      log(`  round ${i + 1}/${ROUNDS} ${t.name.padEnd(22)} ${fmt(r.rps)} req/s${cpuNote}  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ''}`);
     }
   }
   return targets.map((t) => {
@@ -99,6 +113,7 @@ async function rounds(gen: LoadGenerator, targets: Target[], urlPath: string, up
       p50ms: median(xs.map((x) => x.r.p50ms)),
       p99ms: median(xs.map((x) => x.r.p99ms)),
       proxyCpu: median(xs.map((x) => x.pcpu)),
+      cpuUs: median(xs.map((x) => (x.pcpu / x.r.rps) * 1e6)),
       upstreamCpu: median(xs.map((x) => x.ucpu)),
       errors: xs.reduce((s, x) => s + x.r.errors, 0),
       perRound: xs.map((x) => Math.round(x.r.rps)),
@@ -108,15 +123,26 @@ async function rounds(gen: LoadGenerator, targets: Target[], urlPath: string, up
 
 function loadTable(rows: Row[], ref: (r: Row) => string): string {
   return table(
-    ['target', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'upstream CPU', 'ratio', 'req/s per round'],
-    rows.map((r) => [r.target, fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), Number.isFinite(r.proxyCpu) ? `${Math.round(r.proxyCpu * 100)}%` : '–', `${Math.round(r.upstreamCpu * 100)}%`, ref(r), r.perRound.join(' / ')]),
+    ['target', 'CPU µs/req', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'upstream CPU', 'ratio', 'req/s per round'],
+    rows.map((r) => [r.target, fmt(r.cpuUs), fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), Number.isFinite(r.proxyCpu) ? `${Math.round(r.proxyCpu * 100)}%` : '–', `${Math.round(r.upstreamCpu * 100)}%`, ref(r), r.perRound.join(' / ')]),
   );
+}
+
+/** Bare's CPU per request over the gateway's (≥ 1 = the gateway is as cheap), and req/s gateway over bare. */
+function ratios(rows: Row[]): { cpu: number; rps: number; text: string } {
+  const g = rows.find((r) => r.target === 'gateway')!;
+  const b = rows.find((r) => r.target === 'bare http-proxy-3')!;
+  const cpu = ratio(b.cpuUs, g.cpuUs);
+  const rps = ratio(g.rps, b.rps);
+  return { cpu, rps, text: `CPU ${fmtRatio(cpu)} bare, req/s ${fmtRatio(rps)}` };
 }
 
 interface ExportRow {
   target: string;
   format: string;
   mibPerSec: number;
+  /** proxy CPU seconds (utime+stime) per GiB of upstream bytes, median over rounds */
+  cpuSecPerGiB: number;
   seconds: number;
   inBytes: number;
   outBytes: number;
@@ -127,22 +153,26 @@ interface ExportRow {
 
 interface Target2 { name: string; url: string; pid: number }
 
-async function exportRounds(targets: Target2[], format: 'ndjson' | 'csv'): Promise<ExportRow[]> {
+const EXPORT_PATHS: Record<ExportFmt, string> = { ndjson: 'ndjson/', json: 'json/', csv: '', cef: 'cef/' };
+
+async function exportRounds(targets: Target2[], format: ExportFmt): Promise<ExportRow[]> {
   const bytes = EXPORT_MIB * 1048576;
-  const pathFor = (b: number) => `/api/v1/activities/export/${format === 'csv' ? '' : 'ndjson/'}?bytes=${b}`;
+  const pathFor = (b: number) => `/api/v1/activities/export/${EXPORT_PATHS[format]}?bytes=${b}`;
   // warm-up (JIT, buffers, sockets) before the baseline is read
   for (const t of targets) await streamCount(t.url + pathFor(16 * 1048576));
   const before = new Map(targets.map((t) => [t.name, procMem(t.pid, 'VmHWM')]));
-  const per = new Map<string, { mibps: number; sec: number; out: number }[]>(targets.map((t) => [t.name, []]));
+  const per = new Map<string, { mibps: number; sec: number; out: number; cpu: number }[]>(targets.map((t) => [t.name, []]));
   let inBytes = NaN;
   for (let i = 0; i < EXPORT_ROUNDS; i++) {
     for (const t of targets) {
+      const c0 = procCpu(t.pid);
       const r = await streamCount(t.url + pathFor(bytes));
+      const cpu = procCpu(t.pid) - c0;
       if (r.status !== 200 || !r.complete) throw new Error(`${t.name} ${format} export: status ${r.status}, complete ${r.complete}`);
       // the proxies' output = their input; the gateway's input is what the references carried
       if (t.name !== 'gateway') inBytes = r.bytes;
-      per.get(t.name)!.push({ mibps: NaN, sec: r.seconds, out: r.bytes });
-      log(`  round ${i + 1}/${EXPORT_ROUNDS} ${format} ${t.name.padEnd(18)} ${mib(r.bytes).toFixed(0)} MiB out in ${r.seconds.toFixed(2)} s`);
+      per.get(t.name)!.push({ mibps: NaN, sec: r.seconds, out: r.bytes, cpu });
+      log(`  round ${i + 1}/${EXPORT_ROUNDS} ${format} ${t.name.padEnd(18)} ${mib(r.bytes).toFixed(0)} MiB out in ${r.seconds.toFixed(2)} s, ${cpu.toFixed(2)} s CPU`);
     }
   }
   return targets.map((t) => {
@@ -151,6 +181,7 @@ async function exportRounds(targets: Target2[], format: 'ndjson' | 'csv'): Promi
     return {
       target: t.name, format,
       mibPerSec: median(xs.map((x) => x.mibps)),
+      cpuSecPerGiB: median(xs.map((x) => x.cpu / (inBytes / 2 ** 30))),
       seconds: median(xs.map((x) => x.sec)),
       inBytes, outBytes: xs[0].out,
       hwmGrowth: procMem(t.pid, 'VmHWM') - before.get(t.name)!,
@@ -252,17 +283,31 @@ async function main(): Promise<void> {
       const size = (await countSmall(upstream.url + SMALL_PATH));
       const rows = await rounds(gen, [direct, bareT, ...(nginxT ? [nginxT] : []), gwT], SMALL_PATH, upstream.pid);
       const by = (n: string) => rows.find((r) => r.target === n);
-      const gwBare = ratio(by('gateway')!.rps, by('bare http-proxy-3')!.rps);
+      const q = ratios(rows);
       const gwNginx = nginxT ? ratio(by('gateway')!.rps, by('nginx')!.rps) : NaN;
       md.push(`## 1. Passthrough, small JSON (${size} B, GET ${SMALL_PATH})`, '',
-        loadTable(rows, (r) => r.target === 'gateway' ? `${fmtRatio(gwBare)} bare${nginxT ? `, ${fmtRatio(gwNginx)} nginx` : ''}` : r.target === 'bare http-proxy-3' && nginxT ? `${fmtRatio(ratio(r.rps, by('nginx')!.rps))} nginx` : ''), '',
+        loadTable(rows, (r) => r.target === 'gateway' ? `${q.text}${nginxT ? `, req/s ${fmtRatio(gwNginx)} nginx` : ''}` : r.target === 'bare http-proxy-3' && nginxT ? `req/s ${fmtRatio(ratio(r.rps, by('nginx')!.rps))} nginx` : ''), '',
         `Generator check: the generator drove the upstream directly at ${fmt(by('direct upstream')!.rps)} req/s, ${fmtRatio(ratio(by('direct upstream')!.rps, by('gateway')!.rps))} the gateway's rate.`, '');
-      check('passthrough small', '≥ 0.95× bare http-proxy-3', gwBare, gwBare >= 0.95, '×');
-      check('passthrough small', '≥ 0.40× nginx', gwNginx, gwNginx >= 0.4, '×');
-      results.passthrough = { bytes: size, rows, ratios: { gatewayVsBare: gwBare, gatewayVsNginx: gwNginx } };
+      check('passthrough small', '≥ 0.90× bare (CPU per request)', q.cpu, q.cpu >= 0.9, '×');
+      check('passthrough small', 'req/s vs bare (information)', q.rps, true, '×');
+      results.passthrough = { bytes: size, rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps, gatewayVsNginx: gwNginx } };
     }
 
-    if (ONLY.has('list') || ONLY.has('reveal')) {
+    if (ONLY.has('page')) {
+      const d = await countItems(upstream.url + PAGE_PATH);
+      const g = await countItems(gw.url + PAGE_PATH);
+      if (g.status !== 200 || g.items !== d.items) throw new Error(`passthrough page probe: status ${g.status}, ${g.items} of ${d.items} items`);
+      log(`scenario 1b: passthrough route, the ${fmt(d.bytes / 1024)} KB list page unfiltered`);
+      const rows = await rounds(gen, [direct, bareT, gwT], PAGE_PATH, upstream.pid);
+      const q = ratios(rows);
+      md.push(`## 1b. Passthrough route, the list page (${fmt(d.bytes / 1024)} KB, GET ${PAGE_PATH}: same bytes as the list page, not filtered)`, '',
+        loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')), '');
+      check('passthrough route, list page', '≥ 0.90× bare (CPU per request)', q.cpu, q.cpu >= 0.9, '×');
+      results.passthroughPage = { rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps } };
+    }
+
+    let listRps = NaN;
+    if (ONLY.has('list') || ONLY.has('reveal') || ONLY.has('item')) {
       const d = await countItems(upstream.url + LIST_PATH);
       const g = await countItems(gw.url + LIST_PATH);
       const removed = d.items - g.items;
@@ -273,12 +318,29 @@ async function main(): Promise<void> {
         log(`scenario 2: list page (${pageInfo})`);
         const rows = await rounds(gen, [direct, bareT, gwT], LIST_PATH, upstream.pid);
         const by = (n: string) => rows.find((r) => r.target === n)!;
-        const gwBare = ratio(by('gateway').rps, by('bare http-proxy-3').rps);
+        const q = ratios(rows);
+        listRps = by('gateway').rps;
         md.push(`## 2. List page filtering (GET ${LIST_PATH}: ${pageInfo})`, '',
-          loadTable(rows, (r) => (r.target === 'gateway' ? `${fmtRatio(gwBare)} bare` : '')), '',
+          loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')), '',
           `Generator check: ${fmt(by('direct upstream').rps)} req/s straight from the upstream, ${fmtRatio(ratio(by('direct upstream').rps, by('gateway').rps))} the gateway's rate.`, '');
-        check('list filtering', '≥ 0.60× bare proxy', gwBare, gwBare >= 0.6, '×');
-        results.list = { rows, ratios: { gatewayVsBare: gwBare } };
+        check('list route, 226 KB page, 20 % private', '≥ 0.60× bare (CPU per request)', q.cpu, q.cpu >= 0.6, '×');
+        check('list route', 'req/s vs bare (information)', q.rps, true, '×');
+        results.list = { rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps } };
+      }
+
+      if (ONLY.has('item')) {
+        const page = JSON.parse((await (await fetch(gw.url + LIST_PATH)).text())) as { data: { _id: string }[] };
+        const itemPath = `/api/v1/activities/${encodeURIComponent(page.data[0]._id)}/`;
+        const probe = await fetch(gw.url + itemPath);
+        const itemBytes = (await probe.arrayBuffer()).byteLength;
+        if (probe.status !== 200) throw new Error(`item probe: status ${probe.status}`);
+        log(`scenario 2b: item route (one public activity, ${itemBytes} B)`);
+        const rows = await rounds(gen, [direct, bareT, gwT], itemPath, upstream.pid);
+        const q = ratios(rows);
+        md.push(`## 2b. Item route (GET /api/v1/activities/:id/, one public activity of ${fmt(itemBytes)} B)`, '',
+          loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')), '');
+        check('item route', 'CPU per request vs bare (information)', q.cpu, true, '×');
+        results.item = { rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps } };
       }
 
       if (ONLY.has('reveal')) {
@@ -288,10 +350,12 @@ async function main(): Promise<void> {
         log('scenario 3: reveal at 50 concurrent (fsync\'d governance log)');
         const rows = await rounds(gen, [gwT], LIST_PATH, upstream.pid, headers);
         const r = rows[0];
+        const vsList = ratio(r.rps, listRps);
         md.push(`## 3. Reveal at ${CONNECTIONS} concurrent (same page, admin token + X-Show-Private-Activities: confirm; one fsync'd governance entry per request)`, '',
-          table(['target', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'req/s per round'], [[r.target, fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), `${Math.round(r.proxyCpu * 100)}%`, r.perRound.join(' / ')]]), '');
+          table(['target', 'CPU µs/req', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'vs list req/s', 'req/s per round'], [[r.target, fmt(r.cpuUs), fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), `${Math.round(r.proxyCpu * 100)}%`, fmtRatio(vsList), r.perRound.join(' / ')]]), '');
+        check('reveal (fsync\'d governance, 50 concurrent)', '≥ 0.90× the list scenario\'s req/s', vsList, vsList >= 0.9, '×');
         check('reveal at 50 concurrent', 'p99 ≤ 15 ms', r.p99ms, r.p99ms <= 15, ' ms');
-        results.reveal = { rows };
+        results.reveal = { rows, vsList };
       }
     }
 
@@ -299,26 +363,28 @@ async function main(): Promise<void> {
       // A dedicated gateway process, so the peak-RSS growth is the export's alone.
       const egw = await startGatewayChild(dir, 'gateway-export', upstream.url, jwksFile);
       const rows: ExportRow[] = [];
-      for (const format of ['ndjson', 'csv'] as const) {
+      for (const format of EXPORT_FORMATS) {
         log(`scenario 4: ${format} export of ${EXPORT_MIB} MiB`);
         rows.push(...await exportRounds([{ name: 'bare http-proxy-3', url: bare.url, pid: bare.pid }, { name: 'gateway', url: egw.url, pid: egw.pid }], format));
       }
       await egw.stop();
       const lines: string[][] = [];
-      for (const format of ['ndjson', 'csv']) {
+      const TARGET: Record<ExportFmt, number> = { ndjson: 0.7, json: 0.6, csv: 0.6, cef: 0.6 };
+      for (const format of EXPORT_FORMATS) {
         const b = rows.find((r) => r.format === format && r.target !== 'gateway')!;
         const g = rows.find((r) => r.format === format && r.target === 'gateway')!;
         const rr = ratio(g.mibPerSec, b.mibPerSec);
+        const cr = ratio(b.cpuSecPerGiB, g.cpuSecPerGiB);
         for (const r of [b, g]) {
-          lines.push([`${format} · ${r.target}`, fmt(r.mibPerSec), r.seconds.toFixed(2), fmt(mib(r.inBytes)), fmt(mib(r.outBytes)), fmt(mib(r.hwmGrowth), 1), r === g ? `${fmtRatio(rr)} bare` : '', r.perRound.join(' / ')]);
+          lines.push([`${format} · ${r.target}`, fmt(r.mibPerSec), fmt(r.cpuSecPerGiB, 2), r.seconds.toFixed(2), fmt(mib(r.inBytes)), fmt(mib(r.outBytes)), fmt(mib(r.hwmGrowth), 1), r === g ? `MiB/s ${fmtRatio(rr)}, CPU ${fmtRatio(cr)} bare` : '', r.perRound.join(' / ')]);
         }
-        const tag = format === 'ndjson' ? 'NDJSON export' : 'CSV export';
-        check(tag, '≥ 400 MiB/s', g.mibPerSec, g.mibPerSec >= 400, ' MiB/s');
-        check(tag, '≥ 0.5× bare proxy', rr, rr >= 0.5, '×');
-        check(tag, `peak RSS growth < 32 MB for ${EXPORT_MIB >= 1024 ? '1 GiB' : `${EXPORT_MIB} MiB (--quick; target is for 1 GiB)`}`, mib(g.hwmGrowth), g.hwmGrowth < 32e6, ' MiB');
+        const tag = `${format === 'json' ? 'JSON-array' : format.toUpperCase()} export`;
+        check(tag, `≥ ${TARGET[format].toFixed(2)}× bare MiB/s`, rr, rr >= TARGET[format], '×');
+        check(tag, 'CPU per GiB vs bare (information)', cr, true, '×');
+        check(tag, `peak RSS growth < 32 MiB for ${EXPORT_MIB >= 1024 ? '1 GiB' : `${EXPORT_MIB} MiB (target is for 1 GiB)`}, default settings`, mib(g.hwmGrowth), mib(g.hwmGrowth) < 32, ' MiB');
       }
-      md.push(`## 4. Exports of ${fmt(EXPORT_MIB)} MiB, streamed into a byte counter (MiB/s of upstream bytes; peak RSS = VmHWM growth)`, '',
-        table(['format · target', 'MiB/s', 's', 'MiB in', 'MiB out', 'peak RSS growth MiB', 'ratio', 'MiB/s per round'], lines), '');
+      md.push(`## 4. Exports of ${fmt(EXPORT_MIB)} MiB, streamed into a byte counter (MiB/s of upstream bytes; proxy CPU s per GiB; peak RSS = VmHWM growth)`, '',
+        table(['format · target', 'MiB/s', 'CPU s/GiB', 's', 'MiB in', 'MiB out', 'peak RSS growth MiB', 'ratio', 'MiB/s per round'], lines), '');
       results.exports = rows;
     }
 
@@ -331,7 +397,7 @@ async function main(): Promise<void> {
       results.coldStart = { ms };
     }
 
-    md.push('## Targets', '', table(['scenario', 'target', 'measured', 'met'], checks.map((c) => [c.scenario, c.target, c.measured, c.met ? 'yes' : '**NO**'])), '');
+    md.push('## Targets', '', table(['scenario', 'target', 'measured', 'met'], checks.map((c) => [c.scenario, c.target, c.measured, c.target.includes('(information)') ? '–' : c.met ? 'pass' : '**MISS**'])), '');
     md.push(`Total bench time: ${((performance.now() - t0) / 1000).toFixed(0)} s.`);
     results.targets = checks;
     results.totalSeconds = (performance.now() - t0) / 1000;

@@ -13,6 +13,7 @@ import type { GovernanceSink } from './governance/types.js';
 import { createPipeline } from './http/pipeline.js';
 import type { Runtime } from './http/runtime.js';
 import { createIdentityVerifier, type IdentityVerifier } from './identity/index.js';
+import { loadEngine } from './engine/wasmScan.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine, type EngineOptions } from './privacy/engine.js';
@@ -134,6 +135,7 @@ export async function openStores(config: GatewayConfig, instance: string, logger
 
 export async function startGateway(initial: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const instance = opts.instance ?? process.env.APG_INSTANCE ?? os.hostname();
+  loadEngine();
   const logger = opts.logger ?? createLogger(initial.logging.level, instance);
   const metrics = createMetrics();
   const stores = opts.stores ?? await openStores(initial, instance, logger);
@@ -147,7 +149,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     throw err;
   }
   // every committed entry wakes the forwarders; they read it back from the sink, never delaying the request
-  const governance = notifyOnAppend(stores.governance, () => forwarding.wake());
+  const governance = notifyOnAppend(stores.governance, (seq) => forwarding.wake(seq));
   let runtime = await buildRuntime(initial);
   const makeDirectory = (config: GatewayConfig): Directory =>
     createDirectory(config.directory, {
@@ -195,7 +197,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
   let forward: ConsoleForward = () => { throw new Error('pipeline not ready'); };
   const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
-    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now, logger, uiDir: opts.uiDir,
+    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now, logger, metrics, uiDir: opts.uiDir,
   }) : null;
 
   const admin = createAdminApp({
@@ -312,10 +314,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
 }
 
 /** The sink, with `onCommitted` told after each append that resolved. */
-function notifyOnAppend(sink: GovernanceSink, onCommitted: () => void): GovernanceSink {
+function notifyOnAppend(sink: GovernanceSink, onCommitted: (seq: number) => void): GovernanceSink {
   return {
     append: (input) => sink.append(input).then((entry) => {
-      try { onCommitted(); } catch { /* forwarding never fails a request */ }
+      try { onCommitted(entry.seq); } catch { /* forwarding never fails a request */ }
       return entry;
     }),
     read: (o) => sink.read(o),

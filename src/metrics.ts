@@ -24,7 +24,9 @@ export function createMetrics() {
   // SPEC §12; the label is the configured target name, never anything from an entry
   const forwardLag = new client.Gauge({ name: 'apg_governance_forward_lag', help: 'Governance entries committed but not yet delivered, per forward target', labelNames: ['target'] as const, registers: [registry] });
   const forwardFailures = new client.Counter({ name: 'apg_governance_forward_failures_total', help: 'Failed governance delivery attempts, per forward target', labelNames: ['target'] as const, registers: [registry] });
-  return { registry, directoryLookups, directoryLatency, directoryCatalogue, forwardLag, forwardFailures, requests, removed, reveals, governanceLatency, governanceFailures, upstreamLatency, pathRejections, reloads, exportCutoffs };
+  // SPEC §13: sign-ins to the admin console by outcome (ok, not_admin, refused, provider_unavailable)
+  const consoleSignIns = new client.Counter({ name: 'apg_console_signins_total', help: 'Admin console sign-ins by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  return { registry, consoleSignIns, directoryLookups, directoryLatency, directoryCatalogue, forwardLag, forwardFailures, requests, removed, reveals, governanceLatency, governanceFailures, upstreamLatency, pathRejections, reloads, exportCutoffs };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -56,6 +56,10 @@ function pad(a: Activity, i: number): Activity {
 const padded = !process.argv.includes('--no-pad');
 const dataset = padded ? generateDataset().map(pad) : generateDataset();
 const api = createSampleApi({ dataset });
+// The list page under a second path, so the gateway can serve the same bytes on a passthrough route.
+api.server.prependListener('request', (req) => {
+  if (req.url?.startsWith('/api/v1/raw-activities/')) req.url = '/api/v1/activities/' + req.url.slice('/api/v1/raw-activities/'.length);
+});
 const url = await api.listen(0, '127.0.0.1');
 // Keep-alive sockets from proxies must outlive a measurement round.
 api.server.keepAliveTimeout = 65_000;

@@ -13,6 +13,7 @@ import { errorBody, GatewayError, type ErrorCode } from '../http/errors.js';
 import type { VouchedIdentity } from '../http/vouchedIdentity.js';
 import { DEFAULT_CLAIM_SETTINGS, isAdminRole, principalOf, rolesOf } from '../identity/claims.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { cookieValues, LOGIN_COOKIE, SESSION_COOKIE, setCookie } from './cookies.js';
 import { ProviderUnavailableError, SignInRefusedError, type OidcClient } from './oidc.js';
 import { setSecurityHeaders } from './securityHeaders.js';
@@ -22,6 +23,11 @@ import type { StaticFiles } from './staticFiles.js';
 /** A pending sign-in is good for this long (the time a person needs at the provider). */
 export const LOGIN_TTL_MS = 10 * 60_000;
 export const CSRF_HEADER = 'x-csrf-token';
+
+/** The look of the server-rendered sign-in pages (a stylesheet: the CSP allows no inline style). */
+const PAGE_CSS = Buffer.from(`body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24}
+main{max-width:38rem;margin:4rem auto;padding:0 1rem}h1{font-size:1.3rem}a{color:#0b5cad}
+`);
 
 export interface ConsoleDeps {
   settings: ConsoleConfig;
@@ -34,6 +40,7 @@ export interface ConsoleDeps {
   forward: ConsoleForward;
   now: () => number;
   logger?: Logger;
+  metrics?: Pick<Metrics, 'consoleSignIns'>;
 }
 
 export type ConsoleForward = (req: http.IncomingMessage, res: http.ServerResponse, identity: VouchedIdentity) => void;
@@ -82,7 +89,10 @@ export function consoleListRoute(config: GatewayConfig): { path: string; items: 
 /** Reveal settings of SPEC §10/§11 the console needs; read defensively (older configs lack some). */
 function revealInfo(config: GatewayConfig) {
   const r: Record<string, unknown> = config.reveal;
-  const str = (k: string, d: string) => (typeof r[k] === 'string' ? (r[k] as string) : d);
+  const str = (k: string, d: string) => {
+    const v = r[k];
+    return typeof v === 'string' ? v : d;
+  };
   return {
     header: config.reveal.header,
     value: config.reveal.value,
@@ -135,7 +145,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
     const p = escapeHtml(prefix());
     const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} · Activity Privacy Gateway</title></head>
+<title>${escapeHtml(title)} · Activity Privacy Gateway</title><link rel="stylesheet" href="${p}/console/page.css"></head>
 <body><main><h1>${escapeHtml(title)}</h1>
 ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
 <p><a href="${p}/console/login?prompt=login">Sign in again</a> · <a href="${p}/console/">Admin console</a></p>
@@ -201,7 +211,9 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
 
   async function callback(req: http.IncomingMessage, res: http.ServerResponse, query: string): Promise<void> {
     const clear = { 'set-cookie': clearLoginCookie(req) };
+    const count = (outcome: 'ok' | 'not_admin' | 'refused' | 'provider_unavailable') => deps.metrics?.consoleSignIns.inc({ outcome });
     const refuse = (why: string, status = 400) => {
+      count(status === 503 ? 'provider_unavailable' : 'refused');
       deps.logger?.info({ msg: 'console sign-in refused', why });
       sendPage(res, status, 'Sign-in failed', [why, 'Nothing was signed in. Start the sign-in again from the console.'], clear);
     };
@@ -227,6 +239,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     if (principal === undefined) return refuse(`The ID token names no user (none of the claims ${settings.principalClaims.join(', ')}).`, 403);
     const roles = rolesOf(claims, settings);
     if (!isAdminRole(roles, settings)) {
+      count('not_admin');
       deps.logger?.info({ msg: 'console sign-in refused', why: 'no admin role' });
       return sendPage(res, 403, 'Not an admin', [
         `You are signed in at the identity provider as ${principal}, but this account holds none of the admin roles (${settings.adminRoles.join(', ')}).`,
@@ -242,6 +255,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       createdAt: t, expiresAt: t + ttlMs,
     };
     await sessions.put('session', id, session, session.expiresAt);
+    count('ok');
     deps.logger?.info({ msg: 'console sign-in', principal });
     res.statusCode = 303;
     res.setHeader('set-cookie', [
@@ -330,6 +344,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     }
     if (sub === '/console/' || sub === '/console/index.html') return read ? serveFile(res, ctx, files.index()) : notAllowed('GET, HEAD');
     if (sub.startsWith('/console/assets/')) return read ? serveFile(res, ctx, files.asset(sub.slice('/console/assets/'.length))) : notAllowed('GET, HEAD');
+    if (sub === '/console/page.css') return read ? serveFile(res, ctx, { body: PAGE_CSS, type: 'text/css; charset=utf-8', immutable: false }) : notAllowed('GET, HEAD');
     if (sub === '/console/login') return method === 'GET' ? login(req, res, new URLSearchParams(query)) : notAllowed('GET');
     if (sub === '/console/callback') return method === 'GET' ? callback(req, res, query) : notAllowed('GET');
     if (sub === '/console/session') return read ? sessionInfo(req, res, ctx) : notAllowed('GET, HEAD');

@@ -1,6 +1,7 @@
 /** The admin console (SPEC §13): wiring of its parts for the gateway. */
 import type { ConsoleConfig, GatewayConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { createConsoleHandler, type ConsoleForward, type ConsoleHandler } from './handler.js';
 import { createOidcClient } from './oidc.js';
 import { openPostgresSessionStore } from './postgresSessions.js';
@@ -14,6 +15,7 @@ export interface OpenConsoleOptions {
   forward: ConsoleForward;
   now: () => number;
   logger?: Logger;
+  metrics?: Pick<Metrics, 'consoleSignIns'>;
   uiDir?: string;
 }
 
@@ -32,6 +34,6 @@ export async function openConsole(settings: ConsoleConfig, config: GatewayConfig
   if (!loadStaticFiles(o.uiDir).available) o.logger?.warn({ msg: 'the admin console was not built (npm run build): its pages answer 404' });
   return createConsoleHandler({
     settings, config: o.config, sessions, oidc: createOidcClient(settings.oidc), files: loadStaticFiles(o.uiDir),
-    forward: o.forward, now: o.now, logger: o.logger,
+    forward: o.forward, now: o.now, logger: o.logger, metrics: o.metrics,
   });
 }

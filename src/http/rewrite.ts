@@ -39,7 +39,7 @@ export async function rewriteBody(ex: Exchange, body: Buffer, hide: HideBatch): 
     ex.removed = r.removed;
     return { body: r.body, withheldItem: false };
   }
-  const r = await classifyItem(body, rt.extract, hide);
+  const r = await classifyItem(body, rt.extract, hide, rt.read);
   if (!r.hidden) return { body, withheldItem: false };
   ex.removed = 1;
   if (!ex.reveal.granted) throw new GatewayError('not_found');

@@ -23,11 +23,13 @@ import {
   createRemoteJWKSet,
   jwtVerify,
   errors,
+  type CompactJWSHeaderParameters,
   type JWTPayload,
   type JWTVerifyGetKey,
   type JWTVerifyResult,
 } from 'jose';
 import { isAdminRole, principalOf, rolesOf } from './claims.js';
+import { TokenCache } from './tokenCache.js';
 
 export interface IdentityOptions {
   header: string;
@@ -45,6 +47,10 @@ export interface IdentityOptions {
   fetchTimeoutMs?: number;
   /** minimum time between refetches triggered by an unknown kid; default 30000 */
   cooldownMs?: number;
+  /** verified tokens remembered until their exp (tokenCache.ts); default 10,000, 0 = no cache */
+  tokenCacheEntries?: number;
+  /** clock for the token cache (epoch ms); default Date.now */
+  now?: () => number;
 }
 
 export type IdentityResult =
@@ -79,6 +85,13 @@ const ASYMMETRIC = new Set([
 ]);
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
+
+/** A verified token in the cache: its result, and the key and header it was verified with. */
+interface Cached {
+  result: IdentityResult;
+  key: unknown;
+  header: CompactJWSHeaderParameters;
+}
 
 /** Thrown by our key resolver when the key source itself failed (not the token). */
 class KeySourceUnavailable extends Error {}
@@ -206,7 +219,7 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
     }
   };
 
-  async function verifyToken(token: string): Promise<JWTVerifyResult> {
+  async function verifyToken(token: string): Promise<JWTVerifyResult & { key?: unknown }> {
     try {
       return await jwtVerify(token, getKey, verifyOptions);
     } catch (err) {
@@ -214,7 +227,7 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
       // Several keys match (e.g. no kid): try each, as jose documents.
       for await (const key of err as unknown as AsyncIterable<CryptoKey>) {
         try {
-          return await jwtVerify(token, key, verifyOptions);
+          return { ...(await jwtVerify(token, key, verifyOptions)), key };
         } catch (inner) {
           if (inner instanceof errors.JWSSignatureVerificationFailed) continue;
           throw inner;
@@ -246,15 +259,39 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
   }
 
   let closed = false;
+  const cacheEntries = opts.tokenCacheEntries ?? 10_000;
+  const cache = cacheEntries > 0 ? new TokenCache<Cached>({ maxEntries: cacheEntries, now: opts.now }) : null;
+
+  /**
+   * A cached token still holds only while the key that verified it is the key
+   * the current key set gives for its header: a JWKS refetch that dropped or
+   * replaced the key (new key objects) sends the token through full
+   * verification again. Resolving the key is a lookup, not a signature check.
+   */
+  async function stillKeyed(c: Cached, token: string): Promise<boolean> {
+    try {
+      const [protectedHeader, payload, signature] = token.split('.');
+      return (await source(c.header, { protected: protectedHeader, payload, signature })) === c.key;
+    } catch {
+      return false;
+    }
+  }
 
   return {
     async verify(headers) {
       const found = extractBearer(headers[headerName]);
       if (found.kind !== 'token') return found;
       if (closed) return { kind: 'unavailable' };
+      const hit = cache?.get(found.token);
+      if (hit !== undefined && (await stillKeyed(hit, found.token))) return hit.result;
       try {
-        const { payload } = await verifyToken(found.token);
-        return toResult(payload);
+        const { payload, protectedHeader, key } = await verifyToken(found.token);
+        const result = toResult(payload);
+        if (result.kind === 'verified' && cache !== null && key !== undefined) {
+          Object.freeze(result.roles);
+          cache.set(found.token, { result: Object.freeze(result), key, header: protectedHeader }, payload.exp);
+        }
+        return result;
       } catch (err) {
         if (err instanceof KeySourceUnavailable) return { kind: 'unavailable' };
         return { kind: 'invalid', reason: reasonOf(err) };

@@ -7,16 +7,21 @@
  */
 import type { ActivityFacts, HideBatch } from '../privacy/types.js';
 import { BodyInvalidError } from './errors.js';
-import { scanJson } from './jsonScan.js';
+import { scanJsonFast } from '../engine/wasmScan.js';
+import type { FieldReader } from './fieldReader.js';
 
 export async function classifyItem(
   body: Buffer,
   extract: (record: unknown) => ActivityFacts,
   hide: HideBatch,
+  /** optional byte-level reader equal to extract(JSON.parse(body)) (fieldReader.ts): fields located by the validating scan */
+  read?: FieldReader,
 ): Promise<{ hidden: boolean; id?: string }> {
-  const { root } = scanJson(body);
-  if (root !== 'object') throw new BodyInvalidError('item body is not a JSON object');
-  const facts = extract(JSON.parse(body.toString('utf8')));
+  const plan = read?.plan;
+  const fromSlots = read?.fromSlots;
+  const scan = scanJsonFast(body, plan && fromSlots ? { fields: plan } : {});
+  if (scan.root !== 'object') throw new BodyInvalidError('item body is not a JSON object');
+  const facts = fromSlots && scan.slots ? fromSlots(body, 0, body.length, scan.slots) : extract(JSON.parse(body.toString('utf8')));
   const answer = await hide([facts]);
   if (!Array.isArray(answer) || answer.length !== 1) {
     throw new Error('hide() returned a result of the wrong length');

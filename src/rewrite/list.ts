@@ -1,7 +1,8 @@
 /**
  * Byte-preserving filter for list responses (SPEC §4 step 6, route kind `list`).
  *
- * The body is validated and scanned once (jsonScan); each activity is parsed
+ * The body is validated and scanned once (the WebAssembly engine, src/engine/,
+ * same contract as jsonScan); each activity is parsed
  * only to decide, and the output is spliced from the original bytes: kept
  * activities, the whitespace around them and the whole envelope are exactly
  * what upstream sent. Only the removed elements (with one adjacent comma each)
@@ -15,7 +16,8 @@
  * Fail closed: a hide() answer that is not exactly `false` hides the activity.
  */
 import type { ActivityFacts, HideBatch } from '../privacy/types.js';
-import { scanJson, type ArrayHit, type ByteRange } from './jsonScan.js';
+import type { ArrayHit, ByteRange } from './jsonScan.js';
+import { scanJsonFast } from '../engine/wasmScan.js';
 import type { FieldReader } from './fieldReader.js';
 
 export interface ListFilterOptions {
@@ -57,7 +59,7 @@ interface Edit {
 export async function filterList(body: Buffer, opts: ListFilterOptions): Promise<ListFilterResult> {
   const read = opts.read;
   const fromSlots = read?.plan && read.fromSlots;
-  const scan = scanJson(body, { items: opts.items, total: opts.total, fields: fromSlots ? read.plan : undefined });
+  const scan = scanJsonFast(body, { items: opts.items, total: opts.total, fields: fromSlots ? read.plan : undefined });
 
   const facts: ActivityFacts[] = [];
   for (const arr of scan.arrays) {

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { parseConfig } from '../../src/config/index.js';
-import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from '../helpers/browser.js';
+import path from 'node:path';
+import { HAVE_CHROMIUM, launchChromium, screenshotDir, warnIfNoChromium } from '../helpers/browser.js';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console.js';
 
 const APPROVAL = { approvers: ['dave@contoso.com'], maxDurationMin: 240 };
@@ -15,13 +16,13 @@ const approvalKnown = parseConfig(JSON.stringify({ upstream: { url: 'http://127.
 warnIfNoChromium('the console approval browser test');
 if (!approvalKnown) console.warn('[console] this build has no four-eyes approval (reveal.approval): the Reveal requests browser test is skipped');
 
-describe.skipIf(!HAVE_CHROMIUM || !approvalKnown)('console: reveal requests (four-eyes approval)', () => {
+describe.skipIf(!HAVE_CHROMIUM || !approvalKnown)('console: reveal requests (four-eyes approval)', { timeout: 90_000 }, () => {
   let stack: ConsoleStack;
   let browser: Browser;
   beforeAll(async () => {
     stack = await startConsoleStack({ reveal: { approval: APPROVAL } });
     browser = await launchChromium();
-  });
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await stack?.close();
@@ -50,6 +51,8 @@ describe.skipIf(!HAVE_CHROMIUM || !approvalKnown)('console: reveal requests (fou
     const dave = await signIn('dave@contoso.com');
     await dave.page.getByRole('tab', { name: 'Reveal requests' }).click();
     const row = dave.page.getByRole('row').filter({ hasText: 'Case 4711' });
+    await row.getByRole('button', { name: 'Approve' }).waitFor();
+    await dave.page.screenshot({ path: path.join(screenshotDir(), '12-reveal-requests.png') });
     await row.getByRole('button', { name: 'Approve' }).click();
     await row.filter({ hasText: 'approved' }).waitFor();
     await dave.context.close();
@@ -59,6 +62,7 @@ describe.skipIf(!HAVE_CHROMIUM || !approvalKnown)('console: reveal requests (fou
     await alice.page.getByRole('menuitem', { name: 'Show private activities' }).click();
     const dialog = alice.page.getByRole('dialog', { name: 'Show private activities' });
     await dialog.getByRole('combobox', { name: 'Approved request' }).waitFor();
+    await alice.page.screenshot({ path: path.join(screenshotDir(), '13-show-private-activities-approved-request.png') });
     await dialog.getByRole('button', { name: 'OK' }).click();
     const status = alice.page.getByRole('status').filter({ hasText: 'governance log' });
     await status.waitFor();

@@ -15,7 +15,7 @@ warnIfNoChromium('6 admin console browser tests');
 const XSS_NAME = '<img src=x onerror="window.__xss=1">Evil <b>group</b>';
 const XSS_REASON = 'Ticket <script>window.__xss=2</script> & <b>bold</b> 42';
 
-describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
+describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 }, () => {
   let stack: ConsoleStack;
   let browser: Browser;
   const shots = screenshotDir();
@@ -27,7 +27,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
       directory: { groups: { hr: ['bob@contoso.com', 'carol@contoso.com'], legal: ['heidi@contoso.com'], xss: ['mallory@contoso.com'] } },
     });
     browser = await launchChromium();
-  });
+  }, 180_000);
   afterAll(async () => {
     await browser?.close();
     await stack?.close();
@@ -145,8 +145,16 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
   test('Admin access: "Add admin permission" grants; the gateway\'s refusal is shown in the dialog', async () => {
     const { context, page } = await signIn('alice@contoso.com');
     await page.getByRole('tab', { name: 'Admin access' }).click();
-    await page.getByRole('button', { name: 'Add admin permission' }).click();
     const dialog = page.getByRole('dialog', { name: 'Add admin permission' });
+    // keyboard: the dialog opens with focus inside it and Escape closes it, back on the button
+    await page.getByRole('button', { name: 'Add admin permission' }).focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Add admin permission');
+    await page.getByRole('button', { name: 'Add admin permission' }).click();
     await dialog.getByRole('textbox', { name: 'UPN or email' }).fill('dave@contoso.com');
     expect(await dialog.getByRole('textbox', { name: 'Groups' }).count()).toBe(1);
     expect(await dialog.getByLabel('Expires').count()).toBe(1);
@@ -268,7 +276,7 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     await context.close();
   });
 
-  test('CSP: no inline script runs; a narrow window still shows the console', async () => {
+  test('CSP: no inline script runs; a narrow window still shows the console; an expired session is told', async () => {
     const { context, page } = await signIn('alice@contoso.com', { width: 390, height: 844 });
     const violations: string[] = [];
     page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
@@ -289,6 +297,16 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', () => {
     // nothing wider than the window but the tables' own scroll areas
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true);
     await shot(page, '11-narrow-activity-log');
+
+    // past sessionTtlMin the console is signed out and says why (this session ends here)
+    stack.clock.now += 60 * 60_000 + 1;
+    try {
+      await page.reload();
+      await page.getByRole('link', { name: 'Sign in' }).waitFor();
+      expect(await page.getByRole('status').textContent()).toContain('expired');
+    } finally {
+      stack.clock.now -= 60 * 60_000 + 1;
+    }
     await context.close();
   });
 });

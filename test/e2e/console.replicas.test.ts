@@ -10,7 +10,7 @@ import type { Gateway } from '../../src/gateway.js';
 
 const db = await freshDatabase();
 
-describe.skipIf(!db)('console sessions across replicas (PostgreSQL)', () => {
+describe.skipIf(!db)('console sessions across replicas (PostgreSQL)', { timeout: 90_000 }, () => {
   let a: ConsoleStack;
   let b: Gateway;
   let cleanup: () => Promise<void>;
@@ -20,7 +20,7 @@ describe.skipIf(!db)('console sessions across replicas (PostgreSQL)', () => {
     const t = await tempDir();
     cleanup = t.cleanup;
     b = await startTestGateway(demoLikeConfig(a.upstream, t.dir, { ...shared, console: a.gw.config().console }));
-  });
+  }, 180_000);
   afterAll(async () => {
     await b?.close(1000);
     await a?.close();

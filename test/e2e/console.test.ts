@@ -19,7 +19,7 @@ const SECURITY_HEADERS = (h: Headers) => {
   expect(h.get('referrer-policy')).toBe('no-referrer');
 };
 
-describe('console server side', () => {
+describe('console server side', { timeout: 90_000 }, () => {
   let stack: ConsoleStack;
   let alice: SignedIn;
   const gw = () => stack.gw.url;
@@ -29,7 +29,7 @@ describe('console server side', () => {
     await ensureUiBuilt();
     stack = await startConsoleStack();
     alice = await signIn(stack, 'alice');
-  });
+  }, 180_000);
   afterAll(async () => { await stack?.close(); });
 
   test('the app, its hashed assets and every console answer carry the security headers', async () => {
@@ -112,6 +112,15 @@ describe('console server side', () => {
     expect(replay2.status).toBe(400);
     expect(replay2.headers.getSetCookie().some((c) => c.startsWith('apg_session='))).toBe(false);
 
+    // the provider says no (the user cancelled): refused with its error word, no session
+    const cancelled = new CookieJar();
+    const go = await jarFetch(cancelled, `${gw()}${PREFIX}/console/login`);
+    const state = new URL(go.headers.get('location')!).searchParams.get('state')!;
+    const denied = await jarFetch(cancelled, `${gw()}${PREFIX}/console/callback?error=access_denied&state=${encodeURIComponent(state)}`);
+    expect(denied.status).toBe(400);
+    expect(await denied.text()).toContain('answered: access_denied');
+    expect(denied.headers.getSetCookie().some((c) => c.startsWith('apg_session='))).toBe(false);
+
     const none = await fetch(`${gw()}${PREFIX}/console/callback?code=x&state=y`);
     expect(none.status).toBe(400);
     expect(await none.text()).toContain('no sign-in in progress');
@@ -126,6 +135,10 @@ describe('console server side', () => {
     expect(page).toContain('none of the admin roles');
     expect(erin.res.headers.getSetCookie().some((c) => c.startsWith('apg_session='))).toBe(false);
     expect(erin.csrf).toBeUndefined();
+    const metrics = await stack.gw.metrics.registry.metrics();
+    expect(metrics).toMatch(/apg_console_signins_total\{outcome="not_admin"\} [1-9]/);
+    expect(metrics).toMatch(/apg_console_signins_total\{outcome="ok"\} [1-9]/);
+    expect(metrics).not.toContain('erin');
   });
 
   test('the admin API takes the session; changes need X-CSRF-Token (a cross-site POST without it is 403) and are via: console', async () => {
@@ -251,6 +264,22 @@ describe('console settings', () => {
     } finally {
       await s.close();
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+
+  test('an unreachable identity provider: sign-in answers 503 and says so', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+    const s = await startDemoStack({ console: { oidc: { issuer, clientId: 'apg-console' } } });
+    try {
+      const r = await fetch(`${s.gw.url}${PREFIX}/console/login`, { redirect: 'manual' });
+      expect(r.status).toBe(503);
+      SECURITY_HEADERS(r.headers);
+      expect(await r.text()).toContain('identity provider cannot be reached');
+    } finally {
+      await s.close();
     }
   });
 

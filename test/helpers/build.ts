@@ -27,7 +27,8 @@ function newestMtime(dir: string): number {
 }
 
 export function distIsFresh(): boolean {
-  return existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(path.join(ROOT, 'src'));
+  const newest = Math.max(newestMtime(path.join(ROOT, 'src')), newestMtime(path.join(ROOT, 'assembly')));
+  return existsSync(CLI) && statSync(CLI).mtimeMs >= newest;
 }
 
 function tryLock(): boolean {

@@ -49,6 +49,8 @@ describe('Dockerfile', () => {
     const build = all[0].filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
     expect(build).toMatch(/npm ci\b/);
     expect(build).toMatch(/npm run build/);
+    // the WebAssembly engine's sources reach the build stage (npm run build compiles them into dist/engine/)
+    expect(all[0].filter((i) => i.op === 'COPY').some((i) => /^assembly\s+\.\/assembly$/.test(i.args))).toBe(true);
   });
 
   it('final stage: production dependencies only, copied build output, no build step', () => {
@@ -87,7 +89,7 @@ describe('Dockerfile', () => {
     const lines = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     for (const p of ['node_modules', 'dist', 'data', '.demo', '.git', '**/*.pem']) expect(lines).toContain(p);
     // what the build needs is not ignored
-    for (const p of ['src', 'config', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(lines).not.toContain(p);
+    for (const p of ['src', 'assembly', 'config', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(lines).not.toContain(p);
   });
 });
 

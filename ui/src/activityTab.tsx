@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { adminApi, errorText, formatTime, getJson, readPath, request, type SessionInfo } from './api';
+import { adminApi, errorText, getJson, request, type SessionInfo } from './api';
+import { encodeReason, formatTime, readPath } from './format';
 import { Dialog, ErrorMessage } from './components';
 
 const PAGE = 20;
@@ -13,11 +14,6 @@ interface Page {
 interface Revealed { entryId: string; count: number }
 
 interface RevealRequest { id: string; status: string; requester: string; reason: string; validFrom?: string; validUntil?: string }
-
-/** Reason header value: non-ASCII characters (and %) percent-encoded as UTF-8 (SPEC §10). */
-export function encodeReason(reason: string): string {
-  return reason.replace(/[^\x20-\x24\x26-\x7e]/gu, (c) => encodeURIComponent(c));
-}
 
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -131,7 +127,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
                 {page.rows.length === 0 && <tr><td colSpan={6}>No activities on this page.</td></tr>}
                 {page.rows.map((r, i) => (
                   <tr key={`${r.id}-${i}`} class={r.private ? 'private' : undefined}>
-                    <td>{formatTime(readPath(r.record, session.activities.timestamp))}</td>
+                    <td class="time">{formatTime(readPath(r.record, session.activities.timestamp))}</td>
                     <td>{actorOf(r.record)}</td>
                     <td>{text(readPath(r.record, 'description') ?? readPath(r.record, 'eventTypeName'))}</td>
                     <td>{text(readPath(r.record, 'appName'))}</td>

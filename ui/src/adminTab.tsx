@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { adminApi, errorText, formatTime, getJson, localToIso, send } from './api';
+import { adminApi, errorText, getJson, send } from './api';
+import { formatTime, localToIso } from './format';
 import { Confirm, Dialog, ErrorMessage } from './components';
 
 interface Permission { principal: string; grantedAt: string; grantedBy: string; groups?: string[]; expiresAt?: string }

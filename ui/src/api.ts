@@ -85,32 +85,7 @@ export async function send<T>(method: string, url: string, body?: unknown): Prom
 /** The admin API: {adminPrefix}/api/… relative to {adminPrefix}/console/. */
 export const adminApi = (path: string): string => `../api/${path}`;
 
-/** Reads a dot path (`user.userName`) from a record; undefined when absent. */
-export function readPath(record: unknown, path: string): unknown {
-  if (path === '') return record;
-  let cur: unknown = record;
-  for (const seg of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[seg];
-  }
-  return cur;
-}
-
 export function errorText(err: unknown): string {
   if (err instanceof ApiError) return `${err.message} (${err.code})`;
   return err instanceof Error ? err.message : String(err);
-}
-
-/** A datetime-local value (local time) as ISO-8601 with an offset; '' stays undefined. */
-export function localToIso(value: string): string | undefined {
-  if (!value) return undefined;
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
-
-export function formatTime(value: unknown): string {
-  if (value === null || value === undefined || value === '') return '—';
-  const d = typeof value === 'number' ? new Date(value) : new Date(String(value));
-  if (Number.isNaN(d.getTime())) return String(value);
-  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
 }

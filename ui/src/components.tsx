@@ -10,11 +10,17 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   useEffect(() => {
+    // focus goes back where it came from when the dialog closes (keyboard users keep their place)
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const d = ref.current;
     if (d && !d.open) d.showModal();
     const cancel = (e: Event) => { e.preventDefault(); props.onClose(); };
     d?.addEventListener('cancel', cancel);
-    return () => { d?.removeEventListener('cancel', cancel); if (d?.open) d.close(); };
+    return () => {
+      d?.removeEventListener('cancel', cancel);
+      if (d?.open) d.close();
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
   return (
     <dialog ref={ref} aria-labelledby={titleId} class={props.wide ? 'wide' : undefined}>

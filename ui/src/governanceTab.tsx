@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { adminApi, errorText, formatTime, getJson, localToIso, request } from './api';
+import { adminApi, errorText, getJson, request } from './api';
+import { formatTime, localToIso, toCsv } from './format';
 import { ErrorMessage } from './components';
 
 export const ACTIONS = [
@@ -19,7 +20,6 @@ interface Filters { action: string; principal: string; since: string; until: str
 const PAGE = 50;
 /** entries read for one view at most (20 pages of 1000) */
 const MAX_READ = 20_000;
-const CSV_COLUMNS = ['seq', 'time', 'action', 'principal', 'via', 'target', 'count', 'reason', 'requestId', 'instance', 'hash'] as const;
 
 function query(f: Filters, extra: Record<string, string>): string {
   const q = new URLSearchParams(extra);
@@ -42,21 +42,6 @@ function matches(e: Entry, f: Filters): boolean {
   if (since && t < Date.parse(since)) return false;
   if (until && t >= Date.parse(until)) return false;
   return true;
-}
-
-function csvCell(v: unknown): string {
-  const s = v === undefined || v === null ? '' : String(v);
-  // a leading =, +, - or @ would be a formula in a spreadsheet
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-function toCsv(entries: Entry[]): string {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const e of entries) {
-    lines.push([e.seq, e.time, e.action, e.principal, e.via, e.target, e.privateActivities?.count, e.reason, e.request?.id, e.instance, e.hash].map(csvCell).join(','));
-  }
-  return lines.join('\r\n') + '\r\n';
 }
 
 function download(name: string, blob: Blob): void {
@@ -177,7 +162,7 @@ export function GovernanceTab() {
                 {shown.map((e) => (
                   <tr key={e.id}>
                     <td>{e.seq}</td>
-                    <td>{formatTime(e.time)}</td>
+                    <td class="time">{formatTime(e.time)}</td>
                     <td>{e.action}</td>
                     <td>{e.principal}</td>
                     <td>{e.via ?? ''}</td>

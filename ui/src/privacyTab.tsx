@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { adminApi, ApiError, errorText, formatTime, getJson, send } from './api';
+import { adminApi, ApiError, errorText, getJson, send } from './api';
+import { formatTime } from './format';
 import { Confirm, Dialog, ErrorMessage } from './components';
 
 interface GroupRow { id: string; name: string; privateSince: string; privateUntil: string | null }
@@ -86,7 +87,7 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
       } catch (err) {
         if (stale) return;
         if (err instanceof ApiError && err.status === 404) setCatalogue('unavailable');
-        else setError(errorText(err));
+        else { setCatalogue([]); setError(errorText(err)); }
       }
     }, catalogue === null ? 0 : 250);
     return () => { stale = true; clearTimeout(t); };

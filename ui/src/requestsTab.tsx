@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { adminApi, errorText, formatTime, getJson, send, type SessionInfo } from './api';
+import { adminApi, errorText, getJson, send, type SessionInfo } from './api';
+import { formatTime } from './format';
 import { ErrorMessage } from './components';
 
 interface RevealRequest {

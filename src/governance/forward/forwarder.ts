@@ -79,8 +79,15 @@ export class Forwarder {
     this.loop ??= this.run();
   }
 
-  /** New entries may be there. */
-  wake(): void {
+  /**
+   * New entries may be there. With the committed seq, the lag is reported at once, so it grows
+   * while a target is stuck inside a delivery (the loop only reports it between rounds).
+   */
+  wake(committedSeq?: number): void {
+    if (committedSeq !== undefined && committedSeq > this.head) {
+      this.head = committedSeq;
+      if (this.leading) this.opts.onLag(Math.max(0, this.head - this.sent.seq));
+    }
     this.signal.wake();
   }
 

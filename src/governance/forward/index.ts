@@ -37,8 +37,8 @@ export interface ForwardingOptions {
 }
 
 export interface Forwarding {
-  /** an entry was committed here: deliver it soon */
-  wake(): void;
+  /** an entry was committed here (its seq, when known): deliver it soon */
+  wake(committedSeq?: number): void;
   /** a fresh signed checkpoint of the chain head; null when checkpoints are not configured */
   checkpoint(): Promise<string> | null;
   isLeader(): boolean;
@@ -140,7 +140,7 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
   const checkpointer = signer && config.checkpoint
     ? new Checkpointer({ signer, source, store, everyEntries: config.checkpoint.everyEntries, everySec: config.checkpoint.everySec, now })
     : null;
-  const wakeAll = () => { for (const f of forwarders.values()) f.wake(); };
+  const wakeAll = (committedSeq?: number) => { for (const f of forwarders.values()) f.wake(committedSeq); };
   const tickCheckpoints = async (): Promise<number> => {
     if (!checkpointer || !lease.isLeader()) return 0;
     const made = await checkpointer.tick();
@@ -160,9 +160,9 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
 
   let closing: Promise<void> | undefined;
   return {
-    wake() {
+    wake(committedSeq) {
       if (checkpointer && config.checkpoint && lease.isLeader()) tickSafely();
-      wakeAll();
+      wakeAll(committedSeq);
     },
     checkpoint: () => (signer ? sink.head().then((h) => signer.sign(h, new Date(now()))) : null),
     isLeader: () => lease.isLeader(),

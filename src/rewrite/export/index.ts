@@ -13,7 +13,7 @@ import type { ExportFormat } from '../../config/schema.js';
 import type { ActivityFacts, HideBatch } from '../../privacy/types.js';
 import { ExportStructureError } from '../errors.js';
 import { DEFAULT_MAX_RECORD_BYTES, type CsvColumns, type ExportFields, type Op, type RecordParser } from './types.js';
-import { ndjsonParser } from './ndjson.js';
+import { ndjsonParser, type ByteReader } from './ndjson.js';
 import { jsonArrayParser } from './jsonArray.js';
 import { csvParser } from './csv.js';
 import { cefParser } from './cef.js';
@@ -24,8 +24,8 @@ export interface ExportFilterOptions {
   items?: string;
   /** json / ndjson records */
   extract: (record: unknown) => ActivityFacts;
-  /** ndjson: optional byte-level reader equal to extract(JSON.parse(line)) (fieldReader.ts), after validation */
-  read?: (buf: Buffer, start: number, end: number) => ActivityFacts;
+  /** ndjson / json: optional byte-level reader equal to extract(JSON.parse(record)) (fieldReader.ts), after validation */
+  read?: ByteReader;
   /** csv / cef records */
   fromFields: (fields: ExportFields) => ActivityFacts;
   csvColumns: CsvColumns;
@@ -51,7 +51,7 @@ function makeParser(opts: ExportFilterOptions): RecordParser {
     case 'ndjson':
       return ndjsonParser({ extract: opts.extract, read: opts.read, maxRecordBytes });
     case 'json':
-      return jsonArrayParser({ extract: opts.extract, items: opts.items ?? 'data', maxRecordBytes });
+      return jsonArrayParser({ extract: opts.extract, read: opts.read, items: opts.items ?? 'data', maxRecordBytes });
     case 'csv':
       return csvParser({ fromFields: opts.fromFields, columns: opts.csvColumns, maxRecordBytes });
     case 'cef':

@@ -16,6 +16,9 @@ import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
 import { isDigit, isHex, isWs, MAX_DEPTH } from '../jsonBytes.js';
 import { Carry, safely } from './framing.js';
+import type { ByteReader } from './ndjson.js';
+import { scanJsonFast } from '../../engine/wasmScan.js';
+import { BodyInvalidError } from '../errors.js';
 import type { Op, RecordParser } from './types.js';
 
 export const DEFAULT_MAX_DEPTH = MAX_DEPTH;
@@ -57,11 +60,13 @@ function fail(what: string): never {
 
 export function jsonArrayParser(o: {
   extract: (record: unknown) => ActivityFacts;
+  /** optional byte-level reader equal to extract(JSON.parse(element)); with a plan, the engine validates and locates in one scan */
+  read?: ByteReader;
   items: string;
   maxRecordBytes: number;
   maxDepth?: number;
 }): RecordParser {
-  return new JsonArrayParser(o.extract, o.items, o.maxRecordBytes, o.maxDepth ?? DEFAULT_MAX_DEPTH);
+  return new JsonArrayParser(o.extract, o.items, o.maxRecordBytes, o.maxDepth ?? DEFAULT_MAX_DEPTH, o.read);
 }
 
 class JsonArrayParser implements RecordParser {
@@ -90,6 +95,10 @@ class JsonArrayParser implements RecordParser {
   private readonly unit = new Carry();
   private elemLen = 0;
   private depth = 0;
+  /** scanElement's native-search cache: the chunk searched, and the next quote / backslash at or after the last search (n = none) */
+  private searched: Buffer | null = null;
+  private nextQuote = -1;
+  private nextBs = -1;
   private inStr = false;
   private elemEsc = false;
   private scalar = false;
@@ -106,12 +115,14 @@ class JsonArrayParser implements RecordParser {
     private readonly items: string,
     private readonly maxRecordBytes: number,
     private readonly maxDepth: number,
+    private readonly read?: ByteReader,
   ) {
     this.path = items === '' ? [] : items.split('.');
   }
 
   push(chunk: Buffer, out: Op[]): void {
     this.chunk = chunk;
+    this.searched = null; // a new chunk: nothing searched yet
     this.out = out;
     const inTarget = this.st >= T_FIRST;
     this.rawStart = inTarget ? -1 : 0;
@@ -367,19 +378,46 @@ class JsonArrayParser implements RecordParser {
     this.st = T_ELEM;
   }
 
-  /** Finds the end of the element (strings and nesting only: JSON.parse validates it whole). */
+  /**
+   * Finds the end of the element (strings and nesting only: the element is
+   * validated whole when it completes). String contents — the bulk of an
+   * activity — are skipped with native searches for the next quote and the
+   * next backslash (positions cached per chunk, so each is searched once).
+   */
   private scanElement(b: Buffer, p: number): number {
     const n = b.length;
+    if (this.searched === null) {
+      this.searched = b;
+      this.nextQuote = -1;
+      this.nextBs = -1;
+    }
     for (; p < n; p++) {
-      const c = b[p];
       if (this.inStr) {
-        if (this.elemEsc) this.elemEsc = false;
-        else if (c === 0x5c) this.elemEsc = true;
-        else if (c === 0x22) {
-          this.inStr = false;
-          if (this.depth === 0) return this.elementEnd(p + 1);
+        if (this.elemEsc) {
+          this.elemEsc = false;
+          continue;
         }
-      } else if (this.scalar) {
+        if (this.nextQuote < p) {
+          this.nextQuote = b.indexOf(0x22, p);
+          if (this.nextQuote < 0) this.nextQuote = n;
+        }
+        if (this.nextBs < p) {
+          this.nextBs = b.indexOf(0x5c, p);
+          if (this.nextBs < 0) this.nextBs = n;
+        }
+        if (this.nextBs < this.nextQuote) {
+          p = this.nextBs; // the byte after it is escaped
+          this.elemEsc = true;
+          continue;
+        }
+        p = this.nextQuote;
+        if (p === n) return n; // the string goes on in the next chunk
+        this.inStr = false;
+        if (this.depth === 0) return this.elementEnd(p + 1);
+        continue;
+      }
+      const c = b[p];
+      if (this.scalar) {
         if (!isScalarByte(c)) return this.elementEnd(p);
       } else if (c === 0x22) this.inStr = true;
       else if (c === 0x7b || c === 0x5b) {
@@ -401,13 +439,31 @@ class JsonArrayParser implements RecordParser {
     this.unitStart = -1;
     if (bytes.length > this.maxRecordBytes) fail(`an element is longer than ${this.maxRecordBytes} bytes`);
     const elem = bytes.subarray(0, this.elemLen);
-    if (!isUtf8(elem)) fail('an element is not UTF-8');
-    const value: unknown = JSON.parse(elem.toString('utf8')); // a SyntaxError is a structural error
-    const facts = safely(this.extract, value);
+    const facts = this.decide(elem);
     if (last) {
       this.out.push({ kind: 'record', bytes: elem, facts, comma: true });
       this.out.push({ kind: 'raw', bytes: bytes.subarray(this.elemLen) });
     } else this.out.push({ kind: 'record', bytes, facts, comma: true });
+  }
+
+  /** Facts of one element (null = unreadable, withheld); a malformed element is a structural error. */
+  private decide(elem: Buffer): ActivityFacts | null {
+    const plan = this.read?.plan;
+    const fromSlots = this.read?.fromSlots;
+    if (plan && fromSlots) {
+      let slots: ArrayLike<number> | undefined;
+      try {
+        slots = scanJsonFast(elem, { fields: plan }).slots;
+      } catch (err) {
+        if (err instanceof BodyInvalidError) fail(`an element is not valid JSON (${err.reason})`);
+        throw err;
+      }
+      const s = slots!;
+      return safely((b: Buffer) => fromSlots(b, 0, b.length, s), elem);
+    }
+    if (!isUtf8(elem)) fail('an element is not UTF-8');
+    const value: unknown = JSON.parse(elem.toString('utf8')); // a SyntaxError is a structural error
+    return safely(this.extract, value);
   }
 
   /** `]` of the target array at `at`: back to the envelope, which owns the `]`. */

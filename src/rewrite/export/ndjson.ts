@@ -2,7 +2,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
 import type { FieldReader } from '../fieldReader.js';
-import { scanJson } from '../jsonScan.js';
+import { scanJsonFast } from '../../engine/wasmScan.js';
 import { LineFramer, isBlank, safely } from './framing.js';
 import type { Op, RecordParser } from './types.js';
 
@@ -35,12 +35,12 @@ export type ByteReader = FieldReader;
 /** A line that is not UTF-8 JSON is withheld (null), not a structural error. */
 function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, read?: ByteReader): ActivityFacts | null {
   if (read) {
-    // validate (scanJson also checks UTF-8) and, with a plan, locate the fields in the same pass
+    // validate (the engine also checks UTF-8) and, with a plan, locate the fields in the same pass
     const plan = read.plan;
     const fromSlots = read.fromSlots;
-    let slots: number[] | undefined;
+    let slots: ArrayLike<number> | undefined;
     try {
-      slots = scanJson(line, plan && fromSlots ? { fields: plan } : {}).slots;
+      slots = scanJsonFast(line, plan && fromSlots ? { fields: plan } : {}).slots;
     } catch {
       return null;
     }

@@ -1,0 +1,141 @@
+/**
+ * Ablation of the gateway's per-request cost (issue 13): where does the CPU
+ * go on the list route and on a passthrough route, beyond what a bare
+ * http-proxy-3 spends on the same bytes?
+ *
+ * Each variant is a copy of dist/ with ONE piece removed by a textual patch
+ * of the compiled JavaScript (never shipped: the copies live in dist-ablate/
+ * and are deleted afterwards), run as its own gateway process. All variants
+ * and the bare proxy are measured in alternating rounds of the same run, and
+ * the figure is the proxy process's CPU time (utime+stime) per request.
+ * A patch that no longer applies (the code moved) is reported, not guessed.
+ *
+ *   node dist-bench/bench/ablate.js [list|page|small] [--rounds N] [--seconds S] [--only a,b]
+ */
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { wrkGenerator, nodeGenerator } from './load.js';
+import { procCpu, startChild, stopAll, stopProc, track, waitFor200, type Child } from './procs.js';
+import { freePort, writeGatewayConfig, writeIdentity } from './setup.js';
+import { fmt, median, table } from './stats.js';
+import { ensureWrk } from './tools.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const { values: args, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } },
+});
+const SCENARIO = positionals[0] ?? 'list';
+const ROUNDS = Number(args.rounds ?? 4);
+const SECONDS = Number(args.seconds ?? 3);
+const PATHS: Record<string, string> = {
+  list: '/api/v1/activities/?skip=5300&limit=100',
+  page: '/api/v1/raw-activities/?skip=5300&limit=100',
+  small: '/api/v1/small/',
+};
+const log = (s: string) => process.stderr.write(s + '\n');
+
+interface Patch { file: string; from: string; to: string }
+interface Variant { name: string; what: string; patches: Patch[]; nodeArgs?: string[] }
+
+const NO_LOG: Patch = { file: 'http/accessLog.js', from: 'deps.logger.info(line);', to: ';' };
+const NO_METRICS: Patch[] = [
+  { file: 'http/upstream.js', from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
+  { file: 'http/accessLog.js', from: 'deps.metrics.requests.inc(', to: 'void (' },
+];
+const NO_TIMER: Patch = { file: 'http/exchange.js', from: 'this.deadline = setTimeout(', to: 'this.deadline = void (' };
+const NO_FILTER: Patch = { file: 'http/rewrite.js', from: 'const r = await filterList(body, {', to: 'const r = await (async (b) => ({ body: b, removed: 0, privateIds: [], privateCount: 0 }))(body, {' };
+const NO_DECIDE: Patch = { file: 'rewrite/list.js', from: 'const answer = await opts.hide(facts);', to: 'const answer = facts.map(() => false);' };
+const JS_SCAN: Patch = { file: 'rewrite/list.js', from: "import { scanJsonFast } from '../engine/wasmScan.js';", to: "import { scanJson as scanJsonFast } from './jsonScan.js';" };
+
+const VARIANTS: Variant[] = [
+  { name: 'gateway', what: 'as built', patches: [] },
+  { name: 'js-scanner', what: 'list scan by the JavaScript scanner instead of the engine', patches: [JS_SCAN] },
+  { name: 'no-access-line', what: 'no access log line', patches: [NO_LOG] },
+  { name: 'no-metrics', what: 'no request counter / upstream latency histogram', patches: NO_METRICS },
+  { name: 'no-timer', what: 'no per-request upstream deadline timer', patches: [NO_TIMER] },
+  { name: 'no-decision', what: 'hide() not called: nothing private, nothing spliced', patches: [NO_DECIDE] },
+  { name: 'no-filter', what: 'body collected and sent back, no scan / decision / splice', patches: [NO_FILTER] },
+  { name: 'bare-bones', what: 'no-filter + no access line + no metrics + no timer', patches: [NO_FILTER, NO_LOG, ...NO_METRICS, NO_TIMER] },
+  { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
+];
+
+function buildVariant(root: string, v: Variant): string | null {
+  const dir = path.join(root, v.name);
+  cpSync(path.join(REPO, 'dist'), dir, { recursive: true });
+  for (const p of v.patches) {
+    const f = path.join(dir, p.file);
+    const src = readFileSync(f, 'utf8');
+    if (!src.includes(p.from)) return `patch no longer applies: ${p.file}: ${p.from}`;
+    writeFileSync(f, src.replace(p.from, p.to));
+  }
+  return null;
+}
+
+async function startGateway(dir: string, v: Variant, cli: string, upstream: string, jwksFile: string): Promise<Child> {
+  const port = await freePort();
+  const config = writeGatewayConfig(dir, v.name, { port, upstream, jwksFile });
+  const out = openSync(path.join(dir, `${v.name}.log`), 'a');
+  const proc = spawn(process.execPath, [...(v.nodeArgs ?? []), cli, 'serve', '--config', config], { stdio: ['ignore', out, out], cwd: dir });
+  closeSync(out);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor200(url + '/_gateway/readyz', 30_000);
+  return track({ name: v.name, proc, pid: proc.pid!, url, stop: () => stopProc(proc) });
+}
+
+async function main(): Promise<void> {
+  const only = args.only ? new Set(args.only.split(',')) : null;
+  const variants = VARIANTS.filter((v) => !only || only.has(v.name) || v.name === 'gateway');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'apg-ablate-'));
+  const root = path.join(REPO, 'dist-ablate'); // inside the repo, so node_modules resolves
+  mkdirSync(root, { recursive: true });
+  const urlPath = PATHS[SCENARIO];
+  if (!urlPath) throw new Error(`unknown scenario ${SCENARIO}`);
+  try {
+    const upstream = await startChild('upstream', process.execPath, [path.join(HERE, 'children', 'upstream.js')]);
+    const bare = await startChild('bare proxy', process.execPath, [path.join(HERE, 'children', 'bareProxy.js'), upstream.url]);
+    const { jwksFile } = await writeIdentity(tmp);
+    const targets: { name: string; what: string; url: string; pid: number }[] = [{ name: 'bare http-proxy-3', what: 'reference', url: bare.url, pid: bare.pid }];
+    const skipped: string[] = [];
+    for (const v of variants) {
+      const err = buildVariant(root, v);
+      if (err) { skipped.push(`${v.name}: ${err}`); continue; }
+      const gw = await startGateway(tmp, v, path.join(root, v.name, 'cli.js'), upstream.url, jwksFile);
+      targets.push({ name: v.name, what: v.what, url: gw.url, pid: gw.pid });
+    }
+    const wrk = ensureWrk(false, log);
+    const gen = wrk ? wrkGenerator(wrk) : nodeGenerator();
+    for (const t of targets) await gen.run({ url: t.url + urlPath, connections: 50, durationSec: 1 });
+    const per = new Map(targets.map((t) => [t.name, [] as { us: number; rps: number }[]]));
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const t of targets) {
+        const c0 = procCpu(t.pid);
+        const r = await gen.run({ url: t.url + urlPath, connections: 50, durationSec: SECONDS });
+        const us = ((procCpu(t.pid) - c0) / r.requests) * 1e6;
+        per.get(t.name)!.push({ us, rps: r.rps });
+        log(`  round ${i + 1}/${ROUNDS} ${t.name.padEnd(18)} ${fmt(us)} µs CPU/req  ${fmt(r.rps)} req/s${r.errors ? `  errors ${r.errors}` : ''}`);
+      }
+    }
+    const med = (n: string) => median(per.get(n)!.map((x) => x.us));
+    const bareUs = med('bare http-proxy-3');
+    const base = med('gateway');
+    const rows = targets.map((t) => {
+      const us = med(t.name);
+      return [t.name, t.what, fmt(us), t.name === 'bare http-proxy-3' ? '' : fmt(us - base), fmt(us - bareUs), (bareUs / us).toFixed(2) + '×', per.get(t.name)!.map((x) => fmt(x.us)).join(' / ')];
+    });
+    process.stdout.write(`Ablation, ${SCENARIO} (GET ${urlPath}), ${ROUNDS} alternating rounds of ${SECONDS} s, wrk -t1 -c50; CPU µs per request of the proxy process (median)\n\n`);
+    process.stdout.write(table(['variant', 'what is removed', 'CPU µs/req', 'Δ vs gateway', 'Δ vs bare', 'bare/variant', 'per round'], rows) + '\n');
+    if (skipped.length) process.stdout.write('\nSkipped: ' + skipped.join('; ') + '\n');
+  } finally {
+    await stopAll();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err) => { process.stderr.write(`${(err as Error).stack}\n`); await stopAll(); process.exit(1); });
