@@ -28,6 +28,8 @@ import type { FieldPlan, PlanNode } from '../rewrite/fieldReader.js';
 
 /** Bodies above this go to the JavaScript scanner (the gateway's own limit is maxBufferedBytes). */
 export const MAX_ENGINE_BYTES = 256 * 1024 * 1024;
+/** Slot tables up to this many entries are returned as plain arrays (see collect). */
+const SMALL_SLOTS = 256;
 /** An instance whose memory grew past this is dropped after the scan. */
 export const RETAIN_BYTES = 48 * 1024 * 1024;
 
@@ -299,6 +301,15 @@ function collect(e: Exports, outBase: number, slotBase: number, withSlots: boole
   if (itemsGiven && arrays.length === 0) throw new BodyInvalidError('items path not found');
   if (!withSlots) return { root, arrays, totals };
   const s0 = slotBase >> 2;
-  const slots = wordsOf(e).slice(s0, s0 + (e.slotCount.value as number));
+  const count = e.slotCount.value as number;
+  const w = wordsOf(e);
+  // one record (an NDJSON line, an item): a plain array stays on the JS heap; a typed
+  // array above 64 bytes would get an off-heap backing store per line (external memory, GC pressure)
+  let slots: ArrayLike<number>;
+  if (count <= SMALL_SLOTS) {
+    const a = new Array<number>(count);
+    for (let i = 0; i < count; i++) a[i] = w[s0 + i];
+    slots = a;
+  } else slots = w.slice(s0, s0 + count);
   return { root, arrays, totals, slots };
 }
