@@ -31,7 +31,7 @@ export const MAX_ENGINE_BYTES = 256 * 1024 * 1024;
 /** Slot tables up to this many entries are returned as plain arrays (see collect). */
 const SMALL_SLOTS = 256;
 /** An instance whose memory grew past this is dropped after the scan. */
-export const RETAIN_BYTES = 48 * 1024 * 1024;
+export const RETAIN_BYTES = 16 * 1024 * 1024;
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -90,6 +90,7 @@ function instance(): Exports {
   grow(e.memory, INPUT + 65536);
   e.reset();
   inst = e;
+  engineStats.instances++;
   return e;
 }
 
@@ -99,7 +100,7 @@ function grow(mem: WebAssembly.Memory, bytes: number): void {
 }
 
 /** Counters for tests and metrics: how often the JavaScript scanner had to take over. */
-export const engineStats = { scans: 0, fallbacks: 0 };
+export const engineStats = { scans: 0, fallbacks: 0, instances: 0 };
 
 // ---- config encoding (paths and the field plan), cached per options ----
 
