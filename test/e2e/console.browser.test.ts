@@ -216,8 +216,8 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
     expect(entry).toMatchObject({ action: 'private-activities.viewed', principal: 'alice@contoso.com', via: 'console' });
     expect(entry.privateActivities!.count).toBe(privateRows);
     expect(entry.request!.path).toBe('/api/v1/activities/');
-    // the reason is recorded where the gateway knows reasons (SPEC §10)
-    if ('reasonHeader' in stack.gw.config().reveal) expect((entry as { reason?: string }).reason).toBe(XSS_REASON);
+    // the reason is recorded as typed (SPEC §10)
+    expect(entry.reason).toBe(XSS_REASON);
 
     // the next load is ordinary again, and writes nothing
     const count = (await entries()).length;
@@ -228,7 +228,8 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
 
     await page.getByRole('tab', { name: 'Governance log' }).click();
     await page.getByRole('cell', { name: entryId }).waitFor();
-    if ('reasonHeader' in stack.gw.config().reveal) await page.getByRole('cell', { name: XSS_REASON, exact: true }).waitFor();
+    // HTML in a reason is text, never markup
+    await page.getByRole('cell', { name: XSS_REASON, exact: true }).waitFor();
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     await page.getByRole('button', { name: 'Verify chain' }).click();
     const verified = await stack.gw.governance.verify();
@@ -273,6 +274,9 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
     await dialog.getByRole('button', { name: 'OK' }).click();
     expect(await dialog.getByRole('alert').textContent()).toContain('reveal_forbidden');
     expect(await p2.getByRole('row').filter({ hasText: 'Private' }).count()).toBe(0);
+    // the refusal is on the record, as made from the console (SPEC §10)
+    const denied = (await entries()).filter((e) => e.action === 'private-activities.denied' && e.principal === 'dave@contoso.com');
+    expect(denied.at(-1)).toMatchObject({ via: 'console', denial: { code: 'reveal_forbidden' } });
     await context.close();
   });
 

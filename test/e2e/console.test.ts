@@ -267,6 +267,26 @@ describe('console settings', () => {
     }
   });
 
+  test('with reveal.requireReason the console tells the app, and a console reveal without a reason is 400 reason_required', async () => {
+    const s = await startConsoleStack({ reveal: { requireReason: true, minReasonLength: 10 } });
+    try {
+      const alice = await signIn(s, 'alice');
+      const info = await (await fetch(`${s.gw.url}${PREFIX}/console/session`, { headers: { cookie: alice.cookie } })).json();
+      expect(info.reveal).toMatchObject({ requireReason: true, minReasonLength: 10, reasonHeader: 'x-reveal-reason', approval: false });
+      const url = `${s.gw.url}${PREFIX}/console/activities?limit=5`;
+      const headers = { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'x-show-private-activities': 'confirm' };
+      const without = await fetch(url, { headers });
+      expect(without.status).toBe(400);
+      expect((await without.json()).error.code).toBe('reason_required');
+      const withReason = await fetch(url, { headers: { ...headers, 'x-reveal-reason': 'Pr%C3%BCfung case 4711' } });
+      expect(withReason.status).toBe(200);
+      const entry = (await s.gw.governance.read({ afterSeq: 0, limit: 100 })).entries.find((e) => e.id === withReason.headers.get('x-governance-entry'));
+      expect(entry).toMatchObject({ via: 'console', reason: 'Prüfung case 4711' });
+    } finally {
+      await s.close();
+    }
+  });
+
   test('an unreachable identity provider: sign-in answers 503 and says so', async () => {
     const dead = http.createServer();
     await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
