@@ -28,8 +28,10 @@ import type { FieldPlan, PlanNode } from '../rewrite/fieldReader.js';
 
 /** Bodies above this go to the JavaScript scanner (the gateway's own limit is maxBufferedBytes). */
 export const MAX_ENGINE_BYTES = 256 * 1024 * 1024;
+/** Slot tables up to this many entries are returned as plain arrays (see collect). */
+const SMALL_SLOTS = 256;
 /** An instance whose memory grew past this is dropped after the scan. */
-export const RETAIN_BYTES = 48 * 1024 * 1024;
+export const RETAIN_BYTES = 16 * 1024 * 1024;
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -88,6 +90,7 @@ function instance(): Exports {
   grow(e.memory, INPUT + 65536);
   e.reset();
   inst = e;
+  engineStats.instances++;
   return e;
 }
 
@@ -97,7 +100,7 @@ function grow(mem: WebAssembly.Memory, bytes: number): void {
 }
 
 /** Counters for tests and metrics: how often the JavaScript scanner had to take over. */
-export const engineStats = { scans: 0, fallbacks: 0 };
+export const engineStats = { scans: 0, fallbacks: 0, instances: 0 };
 
 // ---- config encoding (paths and the field plan), cached per options ----
 
@@ -299,6 +302,15 @@ function collect(e: Exports, outBase: number, slotBase: number, withSlots: boole
   if (itemsGiven && arrays.length === 0) throw new BodyInvalidError('items path not found');
   if (!withSlots) return { root, arrays, totals };
   const s0 = slotBase >> 2;
-  const slots = wordsOf(e).slice(s0, s0 + (e.slotCount.value as number));
+  const count = e.slotCount.value as number;
+  const w = wordsOf(e);
+  // one record (an NDJSON line, an item): a plain array stays on the JS heap; a typed
+  // array above 64 bytes would get an off-heap backing store per line (external memory, GC pressure)
+  let slots: ArrayLike<number>;
+  if (count <= SMALL_SLOTS) {
+    const a = new Array<number>(count);
+    for (let i = 0; i < count; i++) a[i] = w[s0 + i];
+    slots = a;
+  } else slots = w.slice(s0, s0 + count);
   return { root, arrays, totals, slots };
 }

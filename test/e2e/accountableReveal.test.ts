@@ -457,3 +457,40 @@ describe('a denied entry that cannot be written does not change the 403', () => 
     }
   });
 });
+
+describe('a scope that cannot be checked against the catalogue is refused (fail closed)', () => {
+  it('503 directory_unavailable when a group may be listed by a directory that cannot be reached; known and actor-only scopes work', async () => {
+    const api = createSampleApi({ dataset: DATASET });
+    const upstream = await api.listen(0, '127.0.0.1');
+    const key = await generateTestKey('ES256');
+    const idp = await startIdp([key]);
+    const t = await tempDir();
+    // a closed port: the HTTP directory (membership and group list) is down
+    const dead = 'http://127.0.0.1:9';
+    const gw = await startGateway(validConfig(demoLikeConfig(upstream, t.dir, {
+      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+      directory: { groups: { hr: ['bob@contoso.com'] }, http: { url: `${dead}/users/{principal}/groups`, groupsUrl: `${dead}/groups`, timeoutMs: 300 } },
+    })), { port: 0, host: '127.0.0.1', logger: winston.createLogger({ silent: true }) });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const tok = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
+      const h = { authorization: `Bearer ${tok}`, ...REVEAL };
+      // finance might be listed by the unreachable directory: cannot be checked, nothing revealed
+      const scoped = await get(`${gw.url}${LIST}`, { headers: { ...h, 'x-reveal-scope': 'group:hr, group:finance' } });
+      expect(scoped.status).toBe(503);
+      expect(scoped.json().error.code).toBe('directory_unavailable');
+      expect(scoped.text).not.toContain('h1');
+      // hr is in the catalogue through directory.groups, whatever the remote source says
+      expect((await get(`${gw.url}${LIST}`, { headers: { ...h, 'x-reveal-scope': 'group:hr' } })).status).toBe(200);
+      // an actor-only scope names no group: nothing to check in the catalogue
+      const byActor = await get(`${gw.url}${LIST}`, { headers: { ...h, 'x-reveal-scope': 'actor:bob@contoso.com' } });
+      expect(byActor.status).toBe(200);
+      expect(await (await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_reveals_total\{outcome="directory_unavailable"\} 1/);
+    } finally {
+      await gw.close(500);
+      await api.close();
+      await idp.close();
+      await t.cleanup();
+    }
+  });
+});

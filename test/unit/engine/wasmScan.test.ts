@@ -9,7 +9,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { engineStats, scanJsonFast, type FastScanResult } from '../../../src/engine/wasmScan.js';
+import { RETAIN_BYTES, engineStats, scanJsonFast, type FastScanResult } from '../../../src/engine/wasmScan.js';
 import { BodyInvalidError } from '../../../src/rewrite/errors.js';
 import { compileFieldPlan } from '../../../src/rewrite/fieldReader.js';
 import { MAX_DEPTH, scanJson, type ScanOptions } from '../../../src/rewrite/jsonScan.js';
@@ -233,6 +233,15 @@ describe('engine adversarial corpus', () => {
     const lone = b('{"d\ud800":[1],"d\ufffd":[2],"d�":[3]}');
     expect(plain(scanJsonFast(lone, { items: 'd\ud800' }))).toEqual(plain(scanJson(lone, { items: 'd\ud800' })));
     expect(engineStats.fallbacks).toBe(before + 1);
+  });
+
+  it('a body that grows the instance past RETAIN_BYTES is scanned, then the instance is dropped and the next scan gets a fresh one', () => {
+    const big = b(JSON.stringify({ total: 1, data: Array.from({ length: 4_000 }, (_, i) => ({ _id: `r${i}`, pad: 'x'.repeat(4_500) })) }));
+    expect(big.length).toBeGreaterThan(RETAIN_BYTES);
+    agree(big, [{ items: 'data', total: 'total', fields: planNoRoot }]);
+    const before = engineStats.instances;
+    agree(b('{"data":[{"_id":"a"}],"total":1}'), [{ items: 'data', total: 'total', fields: planNoRoot }]);
+    expect(engineStats.instances).toBe(before + 1);
   });
 
   it('error messages carry no body content', () => {
