@@ -23,7 +23,7 @@ async function listen(server: http.Server, port = 0): Promise<number> {
 /** Directory: GET /users/{principal}/groups → JSON array; unknown principals 404. */
 async function startDirectory() {
   const s = { groups: new Map<string, string[]>(), mode: 'ok' as 'ok' | 'error', delayMs: 0, requests: [] as string[] };
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => void (async () => {
     const m = /^\/users\/([^/]+)\/groups$/.exec(req.url ?? '');
     const principal = m ? decodeURIComponent(m[1]) : '';
     s.requests.push(principal);
@@ -32,7 +32,7 @@ async function startDirectory() {
     const g = s.groups.get(principal);
     if (!g) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(g));
-  });
+  })());
   const port = await listen(server);
   return {
     s,

@@ -94,7 +94,7 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
-  const doc = parseYaml(read('docker-compose.yml'), { merge: true }) as any;
+  const doc = parseYaml(read('docker-compose.yml'), { merge: true });
   const services = doc.services as Record<string, any>;
 
   it('parses and defines the gateway, the sample API and a postgres profile', () => {

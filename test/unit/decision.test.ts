@@ -390,7 +390,7 @@ describe('properties', () => {
         fc.pre(g !== null);
         // a record carrying every id is private exactly when G is non-empty
         const v = decide({ ...f, groups: ids }, policy(ivs), directory);
-        expect(v).toBe(g!.size > 0 ? 'private' : 'public');
+        expect(v).toBe(g.size > 0 ? 'private' : 'public');
       }),
       { numRuns: 1000 },
     );

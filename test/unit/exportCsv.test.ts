@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { createExportFilter, ExportStructureError, type ExportFilterOptions, type ExportFields } from '../../src/rewrite/export/index.js';
+import { ExportStructureError, type ExportFilterOptions, type ExportFields } from '../../src/rewrite/export/index.js';
 import { parseCsvRecord } from '../../src/rewrite/export/csv.js';
 
 import { run, chunked, hostile } from '../helpers/exportHarness.js';

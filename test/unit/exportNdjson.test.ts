@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { createExportFilter, ExportStructureError, type ExportFilterOptions } from '../../src/rewrite/export/index.js';
+import { ExportStructureError, type ExportFilterOptions } from '../../src/rewrite/export/index.js';
 import type { ActivityFacts } from '../../src/privacy/types.js';
 import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
 import { compileFieldReader } from '../../src/rewrite/fieldReader.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LOCK_KEYS, migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { openPostgresSink } from '../../src/governance/postgresSink.js';
