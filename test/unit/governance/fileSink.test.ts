@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nodeFs, openFileSink, type SinkFileHandle, type SinkFs } from '../../src/governance/fileSink.js';
-import { GovernanceUnavailableError, type GovernanceEntryInput } from '../../src/governance/types.js';
-import { verifyFile } from '../../src/governance/verify.js';
-import { entryHash, verifyChainFile } from '../helpers/chainVerifier.js';
+import { nodeFs, openFileSink, type SinkFileHandle, type SinkFs } from '../../../src/governance/fileSink.js';
+import { GovernanceUnavailableError, type GovernanceEntryInput } from '../../../src/governance/types.js';
+import { verifyFile } from '../../../src/governance/verify.js';
+import { entryHash, verifyChainFile } from '../../helpers/chainVerifier.js';
 
 const viewed = (n: number): GovernanceEntryInput => ({
   action: 'private-activities.viewed',

@@ -9,7 +9,7 @@ import {
   type IdentityOptions,
   type IdentityResult,
   type IdentityVerifier,
-} from '../../src/identity/index.js';
+} from '../../../src/identity/index.js';
 import {
   decodePart,
   encodePart,
@@ -20,7 +20,7 @@ import {
   startIdp,
   type TestIdp,
   type TestKey,
-} from '../helpers/idp.js';
+} from '../../helpers/idp.js';
 
 const ISSUER = 'https://idp.example.com/';
 const AUDIENCE = 'activity-privacy-gateway';
@@ -509,9 +509,9 @@ describe('creation errors', () => {
 
 describe('the attack corpus through the real gateway: none of these tokens reveals', () => {
   it('every corpus token asking to reveal (header and flag) gets 401 and no private data', async () => {
-    const { createSampleApi } = await import('../../src/demo/sampleApi.js');
-    const { demoLikeConfig, startTestGateway, tempDir } = await import('../helpers/gateway.js');
-    const { demoHides } = await import('../helpers/oracle.js');
+    const { createSampleApi } = await import('../../../src/demo/sampleApi.js');
+    const { demoLikeConfig, startTestGateway, tempDir } = await import('../../helpers/gateway.js');
+    const { demoHides } = await import('../../helpers/oracle.js');
     const api = createSampleApi();
     const upstream = await api.listen(0, '127.0.0.1');
     const t = await tempDir();
