@@ -53,7 +53,7 @@ const { values: args } = parseArgs({
     formats: { type: 'string' },
   },
 });
-const QUICK = args.quick!;
+const QUICK = args.quick;
 const ROUNDS = Number(args.rounds ?? (QUICK ? 2 : 4));
 const SECONDS = Number(args.seconds ?? (QUICK ? 2 : 4));
 const EXPORT_MIB = Number(args['export-mib'] ?? (QUICK ? 128 : 1024));

@@ -37,7 +37,10 @@ export const ERRORS = {
   internal_error: { status: 500, message: 'The gateway failed to handle the request; nothing private was sent.' },
   upstream_unavailable: { status: 502, message: 'The activity-log API could not be reached. Try again later.' },
   upstream_body_invalid: { status: 502, message: 'The activity-log API answered with a body the gateway cannot filter; nothing was sent.' },
-  upstream_body_too_large: { status: 502, message: 'The activity-log API answered with a body larger than the gateway may buffer; nothing was sent. Ask for a smaller page.' },
+  upstream_body_too_large: {
+    status: 502,
+    message: 'The activity-log API answered with a body larger than the gateway may buffer; nothing was sent. Ask for a smaller page.',
+  },
   identity_unavailable: { status: 503, message: "The identity provider's keys cannot be fetched; private activities cannot be revealed now." },
   governance_unavailable: { status: 503, message: 'The governance log cannot be written; private activities cannot be revealed now.' },
   state_unavailable: { status: 503, message: 'The privacy state cannot be written now; nothing changed.' },

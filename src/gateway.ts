@@ -22,7 +22,7 @@ import type { KnownGroups } from './directory/knownGroups.js';
 import type { DirectoryObserver } from './directory/types.js';
 import { compileExtractor, factsFromFields, type ActivitiesSpec } from './privacy/extract.js';
 import { compileFieldReader } from './rewrite/fieldReader.js';
-import { compileRoutes, type RouteSpec } from './routes/table.js';
+import { compileRoutes } from './routes/table.js';
 import { openFileStateStore } from './state/fileStore.js';
 import type { StateSeed } from './state/mutations.js';
 import type { StateStore } from './state/types.js';
@@ -232,7 +232,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   });
   forward = pipeline.handleVouched;
 
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, pipeline.handle);
+  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => pipeline.handle(req, res));
   const port = opts.port ?? initial.server.port;
   const host = opts.host ?? initial.server.host;
   await new Promise<void>((resolve, reject) => {

@@ -21,7 +21,7 @@ export type Logger = winston.Logger;
  * JSON object, with `msg` as the message.
  */
 export const flatten = winston.format((info) => {
-  const m = info.message as unknown;
+  const m: unknown = info.message;
   if (m && typeof m === 'object' && !Array.isArray(m)) {
     Object.assign(info, m);
     info.message = typeof (m as { msg?: unknown }).msg === 'string' ? (m as { msg: string }).msg : '';

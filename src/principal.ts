@@ -5,7 +5,7 @@
  * this canonical form. Imports nothing, so every layer may use it.
  */
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * `local@domain.tld`: no whitespace, no second `@`, no `/` or `\` (a principal is also a

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProxyServer } from 'http-proxy-3';
 
-const target = new URL(process.argv[2]!);
+const target = new URL(process.argv[2]);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
 const proxy = new ProxyServer({ target, agent, xfwd: false, ws: false, changeOrigin: true });
 proxy.on('error', (_err, _req, res) => {

@@ -2,6 +2,9 @@ import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { isStateChanging, type ConsoleHandler } from '../console/handler.js';
+import type { AdminExchange } from './exchange.js';
+
+export type { AdminExchange };
 import type { KnownGroups } from '../directory/knownGroups.js';
 import { GovernanceUnavailableError, type GovernanceAction, type GovernanceEntryInput, type GovernanceSink } from '../governance/types.js';
 import { GatewayError, isUnexpected, sendError } from '../http/errors.js';
@@ -102,19 +105,6 @@ function refuse(r: CheckResult): void {
   if (!r.ok) throw new GatewayError(r.code, r.message, r.details ? { details: r.details } : {});
 }
 
-/** What the admin API needs to know about the request (the pipeline's Exchange provides it). */
-export interface AdminExchange {
-  readonly req: http.IncomingMessage;
-  readonly res: http.ServerResponse;
-  readonly id: string;
-  readonly method: string;
-  readonly path: string;
-  readonly query: string;
-  /** set once the admin token verified (access line) */
-  principal?: string;
-  /** why a sent token did not verify (access line) */
-  tokenError?: string;
-}
 
 
 /**

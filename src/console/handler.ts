@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { GatewayConfig } from '../config/index.js';
 import type { ConsoleConfig } from '../config/index.js';
-import type { AdminExchange } from '../admin/app.js';
+import type { AdminExchange } from '../admin/exchange.js';
 import { errorBody, GatewayError, type ErrorCode } from '../http/errors.js';
 import type { VouchedIdentity } from '../http/vouchedIdentity.js';
 import { DEFAULT_CLAIM_SETTINGS, isAdminRole, principalOf, rolesOf } from '../identity/claims.js';

@@ -45,7 +45,7 @@ export function loadStaticFiles(dir = DEFAULT_UI_DIR): StaticFiles {
       if (!existsSync(indexPath)) return undefined;
       let f = cache.get('index.html');
       if (!f) {
-        f = { body: readFileSync(indexPath), type: TYPES['.html']!, immutable: false };
+        f = { body: readFileSync(indexPath), type: TYPES['.html'], immutable: false };
         cache.set('index.html', f);
       }
       return f;

@@ -66,7 +66,7 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
     if (details.prompt.name === 'consent') {
       // first-party demo client: every requested scope is granted without asking
       const grant = new p.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
-      grant.addOIDCScope(String(details.params.scope ?? 'openid'));
+      grant.addOIDCScope(typeof details.params.scope === 'string' ? details.params.scope : 'openid');
       const grantId = await grant.save();
       await p.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
       return;
@@ -87,10 +87,10 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
   }
 
   const server = http.createServer((req, res) => {
-    const m = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login))?$/.exec((req.url ?? '/').split('?')[0]!);
+    const m = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login))?$/.exec((req.url ?? '/').split('?')[0]);
     if (!provider || !providerHandler) { res.writeHead(503).end('no client registered yet'); return; }
     if (m) {
-      interaction(req, res, m[1]!, m[2] ?? '').catch((err: unknown) => {
+      interaction(req, res, m[1], m[2] ?? '').catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' }).end(`interaction failed: ${(err as Error).message}`);
       });
       return;
@@ -157,7 +157,8 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
           return grant;
         },
       });
-      providerHandler = provider.callback();
+      const handler = provider.callback();
+      providerHandler = (req, res) => void handler(req, res);
     },
     close() {
       return new Promise<void>((resolve) => {

@@ -84,9 +84,9 @@ const SMALL = Buffer.from(
 
 const compressOpts = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } };
 const compressors: Record<string, (b: Buffer) => Promise<Buffer>> = {
-  gzip: promisify(zlib.gzip) as (b: Buffer) => Promise<Buffer>,
-  deflate: promisify(zlib.deflate) as (b: Buffer) => Promise<Buffer>,
-  br: (b) => promisify(zlib.brotliCompress)(b, compressOpts) as Promise<Buffer>,
+  gzip: promisify(zlib.gzip),
+  deflate: promisify(zlib.deflate),
+  br: (b) => promisify(zlib.brotliCompress)(b, compressOpts),
 };
 function compressStream(encoding: string): Transform | undefined {
   if (encoding === 'gzip') return zlib.createGzip();

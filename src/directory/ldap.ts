@@ -115,7 +115,7 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
           return tls.connect(args[0], String(args[1]), args[2] as tls.ConnectionOptions);
         }
         return tls.connect(args[0] as tls.ConnectionOptions);
-      }) as typeof tls.connect,
+      }),
     });
   }
 

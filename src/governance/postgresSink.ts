@@ -98,7 +98,7 @@ class PostgresSink implements GovernanceSink {
     try {
       validateInput(input);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     if (this.closed) return Promise.reject(new GovernanceUnavailableError('governance log is closed'));
     const done = enqueue(this.queue, input, this.deadlineMs, (p) => this.expire(p));

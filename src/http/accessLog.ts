@@ -7,8 +7,6 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EndFacts, Exchange } from './exchange.js';
 
-
-
 export interface AccessLogDeps {
   logger: Logger;
   metrics: Pick<Metrics, 'requests' | 'removed' | 'exportCutoffs'>;
@@ -20,10 +18,15 @@ export function recordEnd(deps: AccessLogDeps): (ex: Exchange, end: EndFacts) =>
     if (ex.removed > 0) deps.metrics.removed.inc({ kind: ex.kind }, ex.removed);
     if (ex.kind === 'export' && !completed && status !== 0) deps.metrics.exportCutoffs.inc();
     const line: Record<string, unknown> = {
-      msg: 'access', requestId: ex.id, method: ex.method,
+      msg: 'access',
+      requestId: ex.id,
+      method: ex.method,
       path: ex.route?.kind === 'item' ? ex.route.pattern : ex.path,
-      kind: ex.kind, status, ms: Math.round((performance.now() - ex.started) * 10) / 10,
-      removed: ex.removed, reveal: ex.reveal.granted ? 'granted' : ex.reveal.requested ? 'ignored' : 'none',
+      kind: ex.kind,
+      status,
+      ms: Math.round((performance.now() - ex.started) * 10) / 10,
+      removed: ex.removed,
+      reveal: ex.reveal.granted ? 'granted' : ex.reveal.requested ? 'ignored' : 'none',
     };
     if (ex.principal) line.principal = ex.principal;
     if (ex.reason !== undefined) line.reason = ex.reason;

@@ -61,7 +61,9 @@ export async function streamExport(ex: Exchange, upstream: http.IncomingMessage,
     fromFields: rt.fromFields,
     csvColumns: csvColumns(ex),
     hide,
-    onRemoved: (n) => { ex.removed += n; },
+    onRemoved: (n) => {
+      ex.removed += n;
+    },
   });
   res.statusCode = upstream.statusCode ?? 200;
   for (const [k, v] of Object.entries(filteredResponseHeaders(upstream.headers))) if (v !== undefined) res.setHeader(k, v);
@@ -83,7 +85,11 @@ export async function streamExport(ex: Exchange, upstream: http.IncomingMessage,
         return resolve();
       }
       filter.destroy();
-      reject(err instanceof GatewayError ? err : new GatewayError('upstream_unavailable', 'The activity-log API ended the export before it was complete; nothing was sent.', { cause: err }));
+      reject(
+        err instanceof GatewayError
+          ? err
+          : new GatewayError('upstream_unavailable', 'The activity-log API ended the export before it was complete; nothing was sent.', { cause: err }),
+      );
     };
     // Decoder chosen on the first byte (raw vs zlib deflate); then a plain stream pipeline.
     let started = false;
@@ -104,8 +110,12 @@ export async function streamExport(ex: Exchange, upstream: http.IncomingMessage,
       filter.once('end', () => done(null));
       filter.end();
     });
-    upstream.once('error', (err) => { if (!started) done(err); });
-    upstream.once('close', () => { if (!started && !upstream.complete) done(new Error('upstream closed')); });
+    upstream.once('error', (err) => {
+      if (!started) done(err);
+    });
+    upstream.once('close', () => {
+      if (!started && !upstream.complete) done(new Error('upstream closed'));
+    });
   });
 }
 

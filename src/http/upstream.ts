@@ -80,20 +80,25 @@ export function createUpstream(deps: UpstreamDeps): Upstream {
       return new Promise<http.IncomingMessage>((resolve, reject) => {
         const { req, res, rt } = ex;
         pending.set(req, { ex, sentAt: performance.now(), resolve });
-        proxy.web(req, res, {
-          target: rt.target,
-          agent: rt.agent,
-          selfHandleResponse: selfHandle,
-          // a HEAD on a filtered route gets what its GET would get, so the body must be fetched to be filtered
-          method: ex.headOnly ? 'GET' : undefined,
-        }, (err) => {
-          if (ex.answered) return;
-          deps.logger.warn({ msg: 'upstream error', requestId: ex.id, code: (err as NodeJS.ErrnoException).code });
-          const failure = new GatewayError('upstream_unavailable');
-          if (pending.delete(req)) reject(failure);
-          else if (res.headersSent) ex.cutOff('upstream_error');
-          else deps.fail(ex, failure);
-        });
+        proxy.web(
+          req,
+          res,
+          {
+            target: rt.target,
+            agent: rt.agent,
+            selfHandleResponse: selfHandle,
+            // a HEAD on a filtered route gets what its GET would get, so the body must be fetched to be filtered
+            method: ex.headOnly ? 'GET' : undefined,
+          },
+          (err) => {
+            if (ex.answered) return;
+            deps.logger.warn({ msg: 'upstream error', requestId: ex.id, code: (err as NodeJS.ErrnoException).code });
+            const failure = new GatewayError('upstream_unavailable');
+            if (pending.delete(req)) reject(failure);
+            else if (res.headersSent) ex.cutOff('upstream_error');
+            else deps.fail(ex, failure);
+          },
+        );
       });
     },
     close: () => proxy.close(),

@@ -16,7 +16,7 @@ export function decoderFor(encodingHeader: string | undefined, firstByte?: numbe
 
 export function isJsonContentType(ct: string | undefined): boolean {
   if (!ct) return false;
-  const mime = ct.split(';', 1)[0]!.trim().toLowerCase();
+  const mime = ct.split(';', 1)[0].trim().toLowerCase();
   return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
 }
 
@@ -54,7 +54,7 @@ export function collectBody(res: http.IncomingMessage, maxBytes: number): Promis
     const onEnd = (): void => {
       if (settled) return;
       settled = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     };
     const aborted = (): void => fail(new GatewayError('upstream_unavailable', 'The activity-log API closed the connection before the body was complete; nothing was sent.'));
 

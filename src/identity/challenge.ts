@@ -8,8 +8,7 @@ import { GatewayError } from '../errors.js';
 import type { IdentityResult } from './verifier.js';
 
 export type InvalidTokenWhy =
-  | 'expired' | 'not yet valid' | 'bad signature' | 'wrong issuer' | 'wrong audience'
-  | 'unknown key' | 'algorithm not allowed' | 'malformed';
+  'expired' | 'not yet valid' | 'bad signature' | 'wrong issuer' | 'wrong audience' | 'unknown key' | 'algorithm not allowed' | 'malformed';
 
 const WHY: Readonly<Record<string, InvalidTokenWhy>> = {
   expired: 'expired',
@@ -31,10 +30,19 @@ export function invalidTokenWhy(reason: string): InvalidTokenWhy {
 
 /** 401 `unauthenticated`; `why` is set when a token was sent and did not verify. */
 export class UnauthenticatedError extends GatewayError {
-  constructor(readonly why?: InvalidTokenWhy, message?: string) {
-    super('unauthenticated', message, why === undefined ? {} : {
-      headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${why}"` },
-    });
+  constructor(
+    readonly why?: InvalidTokenWhy,
+    message?: string,
+  ) {
+    super(
+      'unauthenticated',
+      message,
+      why === undefined
+        ? {}
+        : {
+            headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${why}"` },
+          },
+    );
   }
 }
 

@@ -149,7 +149,7 @@ function loadJwksFile(path: string): JWTVerifyGetKey {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new Error(`identity.jwksFile ${path}: cannot read a JSON document (${(err as Error).message.split('\n')[0]})`);
+    throw new Error(`identity.jwksFile ${path}: cannot read a JSON document (${(err as Error).message.split('\n')[0]})`, { cause: err });
   }
   const keys = (json as { keys?: unknown })?.keys;
   if (!Array.isArray(keys) || keys.length === 0) {
@@ -162,7 +162,7 @@ function loadJwksFile(path: string): JWTVerifyGetKey {
   try {
     return createLocalJWKSet(json as { keys: [] });
   } catch (err) {
-    throw new Error(`identity.jwksFile ${path}: invalid JSON Web Key Set (${(err as Error).message})`);
+    throw new Error(`identity.jwksFile ${path}: invalid JSON Web Key Set (${(err as Error).message})`, { cause: err });
   }
 }
 

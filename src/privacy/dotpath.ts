@@ -5,7 +5,6 @@
  * A JSON.parse'd own key named "__proto__" is a normal own data property and is read.
  */
 
-const hasOwn = Object.prototype.hasOwnProperty;
 /** canonical array index: "0", "7", "12" (not "01", "-1", "1e2") */
 const INDEX = /^(?:0|[1-9][0-9]*)$/;
 
@@ -19,7 +18,7 @@ function step(cur: unknown, s: Step): unknown {
     // arrays are read by index only (never `length` or methods)
     return s.index >= 0 && s.index < cur.length ? cur[s.index] : undefined;
   }
-  return hasOwn.call(cur, s.key) ? (cur as Record<string, unknown>)[s.key] : undefined;
+  return Object.hasOwn(cur, s.key) ? (cur as Record<string, unknown>)[s.key] : undefined;
 }
 
 function identity(obj: unknown): unknown {

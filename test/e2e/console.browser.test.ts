@@ -129,8 +129,8 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
     await legalRow.waitFor();
     const addedEntry = (await entries()).filter((e) => e.action === 'privacy-group.added' && e.target === 'legal');
     expect(addedEntry).toHaveLength(1);
-    expect(addedEntry[0]!.principal).toBe('alice@contoso.com');
-    expect(addedEntry[0]!.via).toBe('console');
+    expect(addedEntry[0].principal).toBe('alice@contoso.com');
+    expect(addedEntry[0].via).toBe('console');
 
     await legalRow.getByRole('button', { name: 'Remove' }).click();
     const confirm = page.getByRole('dialog', { name: 'Remove group' });

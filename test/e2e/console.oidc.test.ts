@@ -20,7 +20,7 @@ interface ScriptedIdp { issuer: string; flaw: Flaw; tokenRequests: number; close
 async function startScriptedIdp(key: TestKey, otherKey: TestKey, clientId: string): Promise<ScriptedIdp> {
   const codes = new Map<string, { nonce: string; challenge: string; redirectUri: string }>();
   const self: ScriptedIdp = { issuer: '', flaw: 'none', tokenRequests: 0, close: async () => undefined };
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => void (async () => {
     const url = new URL(req.url ?? '/', self.issuer);
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (url.pathname === '/.well-known/openid-configuration') {
@@ -61,8 +61,8 @@ async function startScriptedIdp(key: TestKey, otherKey: TestKey, clientId: strin
         .sign((f === 'signature' ? otherKey : key).privateKey);
       return json(200, { access_token: 'opaque', token_type: 'Bearer', expires_in: 600, id_token: idToken });
     }
-    res.writeHead(404).end();
-  });
+    return res.writeHead(404).end();
+  })());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   self.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   self.close = () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });

@@ -40,7 +40,7 @@ describe('console server side', { timeout: 90_000 }, () => {
     const html = await index.text();
     // no inline script: only external, hashed bundles
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
-    const asset = /src="\.\/assets\/([^"]+\.js)"/.exec(html)![1]!;
+    const asset = /src="\.\/assets\/([^"]+\.js)"/.exec(html)![1];
     expect(asset).toMatch(/-[A-Za-z0-9_-]{8,}\.js$/);
     const js = await fetch(`${gw()}${PREFIX}/console/assets/${asset}`);
     expect(js.status).toBe(200);
@@ -257,10 +257,10 @@ describe('console settings', () => {
       });
       expect(r.status).toBe(200);
       expect(seen).toHaveLength(1);
-      expect(seen[0]!.cookie).toBeUndefined();
-      expect(seen[0]!['x-csrf-token']).toBeUndefined();
-      expect(seen[0]!['x-show-private-activities']).toBeUndefined();
-      expect(seen[0]!.authorization).toBe('Bearer service-credential');
+      expect(seen[0].cookie).toBeUndefined();
+      expect(seen[0]['x-csrf-token']).toBeUndefined();
+      expect(seen[0]['x-show-private-activities']).toBeUndefined();
+      expect(seen[0].authorization).toBe('Bearer service-credential');
     } finally {
       await s.close();
       await new Promise<void>((resolve) => upstream.close(() => resolve()));

@@ -62,12 +62,12 @@ describe('a gateway killed with SIGKILL mid-burst never loses an entry whose res
     for (let round = 0; round < 2; round++) {
       const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, APG_INSTANCE: `crash-${round}` } });
       let stderr = '';
-      child.stderr!.on('data', (d) => { stderr += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
       try {
         await waitReady(url, child);
       } catch (err) {
         child.kill('SIGKILL');
-        throw new Error(`${(err as Error).message}\n${stderr}`);
+        throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
       }
       const target = acknowledged.length + 150;
       let killed = false;

@@ -23,7 +23,7 @@ async function listen(server: http.Server, port = 0): Promise<number> {
 /** Directory: GET /users/{principal}/groups → JSON array; unknown principals 404. */
 async function startDirectory() {
   const s = { groups: new Map<string, string[]>(), mode: 'ok' as 'ok' | 'error', delayMs: 0, requests: [] as string[] };
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => void (async () => {
     const m = /^\/users\/([^/]+)\/groups$/.exec(req.url ?? '');
     const principal = m ? decodeURIComponent(m[1]) : '';
     s.requests.push(principal);
@@ -32,7 +32,7 @@ async function startDirectory() {
     const g = s.groups.get(principal);
     if (!g) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(g));
-  });
+  })());
   const port = await listen(server);
   return {
     s,
@@ -60,6 +60,9 @@ describe('HTTP directory end to end', () => {
   let withhold: Gateway;
   let show: Gateway;
   const cleanups: Array<() => Promise<void>> = [];
+  /** the gateways' monotonic clock, stepped by the tests (no sleeping through ttlSec / staleSec) */
+  const clock = { t: 1_000_000, advance(ms: number) { this.t += ms; } };
+  const monotonicNow = () => clock.t;
 
   const shown = async (gw: Gateway, activities: unknown[]) => {
     up.state.activities = activities;
@@ -79,7 +82,7 @@ describe('HTTP directory end to end', () => {
         ...base,
         privacy: { ...(base.privacy as object), undecidable },
         directory: { groups: {}, http: { url: dir.url, ttlSec: 1, maxEntries: 100, timeoutMs: 1000, staleSec: 2 } },
-      });
+      }, { directoryClock: monotonicNow });
     };
     withhold = await start('withhold');
     show = await start('show');
@@ -123,7 +126,10 @@ describe('HTTP directory end to end', () => {
     dir.s.groups.set('sam@contoso.com', []);
     expect(await shown(withhold, [ACT('s1', 'sam@contoso.com')])).toEqual([]); // cached
     expect(dir.count('sam@contoso.com')).toBe(asked);
-    await sleep(1100);
+    clock.advance(999);
+    expect(await shown(withhold, [ACT('s1', 'sam@contoso.com')])).toEqual([]); // still within ttl (1 s)
+    expect(dir.count('sam@contoso.com')).toBe(asked);
+    clock.advance(2);
     expect(await shown(withhold, [ACT('s1', 'sam@contoso.com')])).toEqual(['s1']);
     expect(dir.count('sam@contoso.com')).toBe(asked + 1);
   });
@@ -133,9 +139,9 @@ describe('HTTP directory end to end', () => {
     expect(await shown(withhold, [ACT('t1', 'tina@contoso.com')])).toEqual(['t1']);
     dir.s.mode = 'error';
     try {
-      await sleep(1300); // past ttl (1 s), well within ttl + staleSec (3 s)
+      clock.advance(1300); // past ttl (1 s), within ttl + staleSec (3 s)
       expect(await shown(withhold, [ACT('t1', 'tina@contoso.com')])).toEqual(['t1']);
-      await sleep(2000); // past ttl + staleSec
+      clock.advance(1701); // past ttl + staleSec
       expect(await shown(withhold, [ACT('t1', 'tina@contoso.com')])).toEqual([]);
     } finally {
       dir.s.mode = 'ok';

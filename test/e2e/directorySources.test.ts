@@ -252,7 +252,7 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
 
   it('a reload keeps an unchanged directory (its caches); a changed one starts afresh', async () => {
     const misses = async () => {
-      const m = await (await get(`${gw.url}/_gateway/metrics`)).text;
+      const m = (await get(`${gw.url}/_gateway/metrics`)).text;
       return Number(/apg_directory_lookups_total\{source="ldap",outcome="miss"\} (\d+)/.exec(m)?.[1] ?? 0);
     };
     up.state.activities = [ACT('c5', 'carol@contoso.com')];
@@ -269,7 +269,7 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
   });
 
   it('metrics count lookups per source without principals or groups', async () => {
-    const m = await (await get(`${gw.url}/_gateway/metrics`)).text;
+    const m = (await get(`${gw.url}/_gateway/metrics`)).text;
     expect(m).toMatch(/apg_directory_lookups_total\{source="ldap",outcome="hit"\} \d+/);
     expect(m).toMatch(/apg_directory_lookups_total\{source="ldap",outcome="failure"\} [1-9]/);
     expect(m).toMatch(/apg_directory_lookup_seconds_count\{source="graph"\} [1-9]/);

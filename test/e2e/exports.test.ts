@@ -13,7 +13,7 @@ function parseCsv(text: string): string[][] {
   let i = 0;
   let quoted = false;
   while (i < text.length) {
-    const c = text[i]!;
+    const c = text[i];
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') { field += '"'; i += 2; continue; }
       if (c === '"') { quoted = false; i++; continue; }
@@ -73,7 +73,7 @@ describe('export feeds through the gateway: never a private activity, for anybod
     const rows = parseCsv(r.text);
     const drows = parseCsv(d.text);
     expect(rows[0]).toEqual(drows[0]);
-    const idCol = rows[0]!.indexOf('_id');
+    const idCol = rows[0].indexOf('_id');
     const got = rows.slice(1).map((row) => row[idCol]);
     expect(got).toEqual(expectedIds());
     // the rows are byte-identical to upstream's: every kept row's fields equal the upstream row's

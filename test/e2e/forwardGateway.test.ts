@@ -71,7 +71,7 @@ describe('forwarding and checkpoints through the gateway', () => {
       const run = async (killAt: number | null) => {
         let stderr = '';
         const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-        child.stderr!.on('data', (d) => { stderr += d; });
+        child.stderr.on('data', (d) => { stderr += d; });
         await waitReady(url, child, () => stderr);
         if (killAt === null) return child;
         await waitFor(() => rs.messages('tcp').length >= killAt, 60_000, `${killAt} delivered`);

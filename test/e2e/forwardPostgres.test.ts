@@ -71,8 +71,8 @@ describe.skipIf(!db)('forwarding with the PostgreSQL sink and two replicas', () 
       })));
       let out = '';
       const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, APG_INSTANCE: name } });
-      child.stdout!.on('data', (d) => { out += d; });
-      child.stderr!.on('data', (d) => { out += d; });
+      child.stdout.on('data', (d) => { out += d; });
+      child.stderr.on('data', (d) => { out += d; });
       const url = `http://127.0.0.1:${port}`;
       await waitFor(async () => {
         if (child.exitCode !== null) throw new Error(`${name} exited: ${out}`);

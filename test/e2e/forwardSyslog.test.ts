@@ -138,7 +138,7 @@ describe.skipIf(!haveRsyslog)('governance forwarding to a real rsyslogd', () => 
     // delivering continuously while the receiver goes away
     const writer = (async () => {
       for (let i = 0; i < 30; i++) {
-        await appendAndWake(rig!, 100, i * 100 + 1, 50);
+        await appendAndWake(rig, 100, i * 100 + 1, 50);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();

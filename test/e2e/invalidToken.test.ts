@@ -28,10 +28,21 @@ describe('401 reasons', () => {
     const t = await tempDir();
     cleanup = t.cleanup;
     const sink = new PassThrough();
-    sink.on('data', (d) => { logText += d; });
-    const logger = winston.createLogger({ level: 'info', format: winston.format.combine(flatten(), winston.format.json()), transports: [new winston.transports.Stream({ stream: sink })] });
+    sink.on('data', (d) => {
+      logText += d;
+    });
+    const logger = winston.createLogger({
+      level: 'info',
+      format: winston.format.combine(flatten(), winston.format.json()),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
     // the upstream is never reached: every request here ends at the reveal decision
-    gw = await startGateway(validConfig(demoLikeConfig('http://127.0.0.1:9', t.dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } })), { port: 0, host: '127.0.0.1', logger, instance: 'why-test' });
+    gw = await startGateway(validConfig(demoLikeConfig('http://127.0.0.1:9', t.dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } })), {
+      port: 0,
+      host: '127.0.0.1',
+      logger,
+      instance: 'why-test',
+    });
   });
   afterAll(async () => {
     await gw?.close(500);
@@ -52,7 +63,9 @@ describe('401 reasons', () => {
   ])('%s', async (why, make) => {
     const token = await make();
     const id = `why-${why.replace(/ /g, '-')}`;
-    const reveal = await get(`${gw.url}/api/v1/activities/`, { headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm', 'x-request-id': id } });
+    const reveal = await get(`${gw.url}/api/v1/activities/`, {
+      headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm', 'x-request-id': id },
+    });
     expect(reveal.status).toBe(401);
     expect(reveal.headers.get('www-authenticate')).toBe(`Bearer error="invalid_token", error_description="${why}"`);
     expect(reveal.json().error.code).toBe('unauthenticated');
@@ -60,7 +73,11 @@ describe('401 reasons', () => {
     expect(admin.status).toBe(401);
     expect(admin.headers.get('www-authenticate')).toBe(`Bearer error="invalid_token", error_description="${why}"`);
 
-    const lines = logText.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.msg === 'access');
+    const lines = logText
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'access');
     for (const rid of [id, `${id}-admin`]) {
       const line = lines.find((l) => l.requestId === rid);
       expect(line, rid).toMatchObject({ status: 401, tokenError: why });

@@ -45,7 +45,7 @@ async function spawnGateway(configFile: string): Promise<GatewayProcess> {
   let err = '';
   let buf = '';
   const waiters = new Set<() => void>();
-  proc.stdout!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => {
     buf += d.toString('utf8');
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -57,7 +57,7 @@ async function spawnGateway(configFile: string): Promise<GatewayProcess> {
     }
     for (const w of waiters) w();
   });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString('utf8'); });
+  proc.stderr.on('data', (d: Buffer) => { err += d.toString('utf8'); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => { children.delete(proc); resolve({ code, signal }); for (const w of waiters) w(); }));
   const waitForLog = (pred: (l: any) => boolean, timeoutMs = 15_000) => new Promise<any>((resolve, reject) => {
     const check = () => {

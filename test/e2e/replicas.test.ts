@@ -154,8 +154,8 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
       });
       let out = '';
       const keep = (d: Buffer) => { out = (out + d.toString()).slice(-8000); };
-      child.stdout!.on('data', keep);
-      child.stderr!.on('data', keep);
+      child.stdout.on('data', keep);
+      child.stderr.on('data', keep);
       replicas.push({ name: s.name, url: `http://127.0.0.1:${s.port}`, configFile: s.configFile, child, output: () => out });
     }
     await Promise.all(replicas.map((r) => waitReady(r)));

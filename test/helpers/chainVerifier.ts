@@ -67,7 +67,7 @@ export function verifyChainFile(file: string): ChainReport {
     const order = Object.keys(e);
     const expected = KEY_ORDER.filter((k) => k in e);
     if (order.join() !== expected.join()) return fail(`key order ${order.join()}`);
-    prev = e.hash as string;
+    prev = e.hash;
     entries.push(e);
   }
   return { ok: true, count: entries.length, entries };

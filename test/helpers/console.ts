@@ -49,9 +49,9 @@ export class CookieJar {
     this.jar.set(origin, m);
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attrs] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq).trim();
-      const value = pair!.slice(eq + 1).trim();
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
       const pathAttr = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='));
       if (/max-age=0/i.test(line)) m.delete(name);
       else m.set(name, { value, path: pathAttr ? pathAttr.slice(5) : '/' });

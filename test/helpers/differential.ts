@@ -48,7 +48,7 @@ export const wsArb = fc.constantFrom('', ' ', '\n', '\t', '\r\n  ');
 
 /** Serialises the page with random whitespace so byte preservation is really tested. */
 export function render(page: { data: Record<string, unknown>[]; total: number }, ws: string[], pretty: boolean): { body: Buffer; elements: string[] } {
-  const w = (i: number) => ws[i % ws.length]!;
+  const w = (i: number) => ws[i % ws.length];
   const elements = page.data.map((a, i) => (pretty && i % 2 ? JSON.stringify(a, null, i % 4) : JSON.stringify(a)));
   const body = `${w(0)}{${w(1)}"hasNext"${w(2)}:${w(3)}true,${w(4)}"data"${w(5)}:${w(6)}[${elements.map((e, i) => w(i + 7) + e + w(i + 8)).join(',')}]${w(9)},"total":${w(10)}${page.total}${w(11)},"max":100}${w(12)}`;
   return { body: Buffer.from(body), elements };

@@ -100,7 +100,7 @@ export interface TestIdp {
 export async function startIdp(keys: TestKey[] = []): Promise<TestIdp> {
   let requests = 0;
   const state = { mode: 'ok' as JwksMode, keys };
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_req, res) => {
     requests++;
     switch (state.mode) {
       case 'hang':

@@ -193,7 +193,10 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     start: listen,
     hang(on: boolean) {
       hung = on;
-      for (const s of sockets) (on ? s.pause() : s.resume());
+      for (const s of sockets) {
+        if (on) s.pause();
+        else s.resume();
+      }
     },
   };
 }

@@ -124,8 +124,8 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSiz
   const start = async () => {
     stderr = '';
     const c = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    c.stdout!.on('data', (d) => { stderr += d; });
-    c.stderr!.on('data', (d) => { stderr += d; });
+    c.stdout.on('data', (d) => { stderr += d; });
+    c.stderr.on('data', (d) => { stderr += d; });
     child = c;
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
@@ -150,7 +150,7 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSiz
   return {
     dir, tcpPort, tlsPort, udpPort, pki,
     messages(input) {
-      let text = '';
+      let text: string;
       try {
         text = readFileSync(file(input), 'utf8');
       } catch {

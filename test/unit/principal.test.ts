@@ -20,10 +20,12 @@ describe('one principal module', () => {
   });
 
   it('property: normalising is idempotent and parse agrees with isPrincipal', () => {
-    fc.assert(fc.property(fc.string(), (s) => {
-      const n = normalizePrincipal(s);
-      if (n !== undefined) expect(normalizePrincipal(n)).toBe(n);
-      expect(parsePrincipal(s) !== undefined).toBe(isPrincipal(s));
-    }));
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        const n = normalizePrincipal(s);
+        if (n !== undefined) expect(normalizePrincipal(n)).toBe(n);
+        expect(parsePrincipal(s) !== undefined).toBe(isPrincipal(s));
+      }),
+    );
   });
 });

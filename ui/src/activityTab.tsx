@@ -46,7 +46,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
     const hasNext = readPath(body, 'hasNext');
     return {
       page: {
-        rows: list.map((record) => ({ record, id: text(readPath(record, session.activities.id)), private: false })),
+        rows: list.map((record: unknown) => ({ record, id: text(readPath(record, session.activities.id)), private: false })),
         total: typeof total === 'number' ? total : null,
         hasNext: typeof hasNext === 'boolean' ? hasNext : typeof total === 'number' ? at + PAGE < total : list.length === PAGE,
       },

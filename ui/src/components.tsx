@@ -76,7 +76,7 @@ export function Tabs(props: { tabs: TabSpec[]; selected: string; onSelect: (id: 
     else if (e.key === 'End') next = n - 1;
     if (next < 0) return;
     e.preventDefault();
-    props.onSelect(props.tabs[next]!.id);
+    props.onSelect(props.tabs[next].id);
     listRef.current?.querySelectorAll<HTMLButtonElement>('[role="tab"]')[next]?.focus();
   };
   return (

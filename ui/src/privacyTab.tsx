@@ -115,7 +115,7 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
       } catch (err) {
         failed.push(`${g.id}: ${errorText(err)}`);
         const s = err instanceof ApiError ? err.details?.suggestions : undefined;
-        if (Array.isArray(s)) setSuggestions(s.filter((x): x is CatalogueGroup => typeof x?.id === 'string').slice(0, 5));
+        if (Array.isArray(s)) setSuggestions(s.filter((x: unknown): x is CatalogueGroup => typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'string').slice(0, 5));
       }
     }
     setBusy(false);

@@ -53,8 +53,8 @@ describe('memory session store', () => {
     const s = createMemorySessionStore(3);
     const ids = [newId(), newId(), newId(), newId()];
     for (const id of ids) await s.put('session', id, session(10), 10);
-    expect(await s.get('session', ids[0]!, 0)).toBeUndefined();
-    expect(await s.get('session', ids[3]!, 0)).toBeDefined();
+    expect(await s.get('session', ids[0], 0)).toBeUndefined();
+    expect(await s.get('session', ids[3], 0)).toBeDefined();
   });
 });
 

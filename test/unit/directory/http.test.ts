@@ -50,7 +50,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     res.end('raw' in a ? a.raw : JSON.stringify(a.groups));
   };
   const go = () => ('gate' in a ? a.gate.then(send) : send());
-  if (delayMs > 0) setTimeout(go, delayMs);
+  if (delayMs > 0) setTimeout(() => void go(), delayMs);
   else void go();
 }
 

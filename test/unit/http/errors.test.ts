@@ -9,11 +9,32 @@ import { StateConflictError, StateNotFoundError, StateUnavailableError } from '.
 describe('the error table', () => {
   it('has every code of SPEC §5 with its status', () => {
     const expected: Record<string, number> = {
-      bad_path: 400, bad_reveal_header: 400, bad_request: 400, reason_required: 400, bad_reason: 400, bad_scope: 400,
-      unauthenticated: 401, reveal_forbidden: 403, approval_required: 403, forbidden: 403, self_grant: 403, self_approval: 403,
-      not_found: 404, route_denied: 404, conflict: 409, unknown_group: 422, unknown_principal: 422, not_an_admin: 422,
-      upstream_unavailable: 502, upstream_body_invalid: 502, upstream_body_too_large: 502, identity_unavailable: 503,
-      governance_unavailable: 503, state_unavailable: 503, directory_unavailable: 503, upstream_timeout: 504,
+      bad_path: 400,
+      bad_reveal_header: 400,
+      bad_request: 400,
+      reason_required: 400,
+      bad_reason: 400,
+      bad_scope: 400,
+      unauthenticated: 401,
+      reveal_forbidden: 403,
+      approval_required: 403,
+      forbidden: 403,
+      self_grant: 403,
+      self_approval: 403,
+      not_found: 404,
+      route_denied: 404,
+      conflict: 409,
+      unknown_group: 422,
+      unknown_principal: 422,
+      not_an_admin: 422,
+      upstream_unavailable: 502,
+      upstream_body_invalid: 502,
+      upstream_body_too_large: 502,
+      identity_unavailable: 503,
+      governance_unavailable: 503,
+      state_unavailable: 503,
+      directory_unavailable: 503,
+      upstream_timeout: 504,
     };
     for (const [code, status] of Object.entries(expected)) expect(ERRORS[code as keyof typeof ERRORS]?.status, code).toBe(status);
     for (const row of Object.values(ERRORS)) expect(row.message.length).toBeGreaterThan(5);
@@ -22,13 +43,19 @@ describe('the error table', () => {
   it('a 401 carries WWW-Authenticate from its row; extra headers add to it', () => {
     expect(new GatewayError('unauthenticated').headers).toEqual({ 'www-authenticate': 'Bearer' });
     expect(new GatewayError('not_found').headers).toEqual({});
-    expect(new GatewayError('unauthenticated', undefined, { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }).headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+    expect(
+      new GatewayError('unauthenticated', undefined, { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }).headers['www-authenticate'],
+    ).toBe('Bearer error="invalid_token"');
   });
 
   it('the JSON body has code, message, requestId and details when given', () => {
     const e = new GatewayError('unknown_group', 'No group "hr2".', { details: { suggestions: ['hr'] } });
-    expect(JSON.parse(errorBody(e, 'r1').toString())).toEqual({ error: { code: 'unknown_group', message: 'No group "hr2".', requestId: 'r1', details: { suggestions: ['hr'] } } });
-    expect(JSON.parse(errorBody(new GatewayError('conflict'), 'r2').toString())).toEqual({ error: { code: 'conflict', message: ERRORS.conflict.message, requestId: 'r2' } });
+    expect(JSON.parse(errorBody(e, 'r1').toString())).toEqual({
+      error: { code: 'unknown_group', message: 'No group "hr2".', requestId: 'r1', details: { suggestions: ['hr'] } },
+    });
+    expect(JSON.parse(errorBody(new GatewayError('conflict'), 'r2').toString())).toEqual({
+      error: { code: 'conflict', message: ERRORS.conflict.message, requestId: 'r2' },
+    });
   });
 });
 
@@ -50,7 +77,11 @@ describe('domain errors carry their code', () => {
   });
 
   it('operator-only messages never reach the client', () => {
-    for (const e of [new StateUnavailableError('state file cannot be written: EACCES /srv/state.json'), new GovernanceUnavailableError('write failed /srv/gov'), new BodyInvalidError('x at byte 9')]) {
+    for (const e of [
+      new StateUnavailableError('state file cannot be written: EACCES /srv/state.json'),
+      new GovernanceUnavailableError('write failed /srv/gov'),
+      new BodyInvalidError('x at byte 9'),
+    ]) {
       expect(errorBody(e, 'r').toString()).not.toMatch(/\/srv|byte 9/);
     }
     expect(JSON.parse(errorBody(new StateConflictError('group hr is already private'), 'r').toString()).error.message).toBe('group hr is already private');

@@ -8,8 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { parseConfig } from '../../src/config/index.js';
-import { ROOT } from '../helpers/build.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { ROOT } from '../../helpers/build.js';
 
 const DIR = path.join(ROOT, 'deploy', 'kubernetes');
 const EXAMPLE_ENV = {

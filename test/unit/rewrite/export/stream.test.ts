@@ -2,8 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gzipSync } from 'node:zlib';
-import { createExportFilter, ExportStructureError, type ExportFilterOptions, type ExportFormat } from '../../src/rewrite/export/index.js';
-import type { ActivityFacts } from '../../src/privacy/types.js';
+import { createExportFilter, ExportStructureError, type ExportFilterOptions, type ExportFormat } from '../../../../src/rewrite/export/index.js';
+import type { ActivityFacts } from '../../../../src/privacy/types.js';
 
 const MB = 1024 * 1024;
 

@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { parseConfig } from '../../src/config/index.js';
-import { ROOT, ensureBuilt } from '../helpers/build.js';
-import { generateTestKey } from '../helpers/idp.js';
+import { parseConfig } from '../../../src/config/index.js';
+import { ROOT, ensureBuilt } from '../../helpers/build.js';
+import { generateTestKey } from '../../helpers/idp.js';
 
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
 
@@ -94,7 +94,7 @@ describe('Dockerfile', () => {
 });
 
 describe('docker-compose.yml', () => {
-  const doc = parseYaml(read('docker-compose.yml'), { merge: true }) as any;
+  const doc = parseYaml(read('docker-compose.yml'), { merge: true });
   const services = doc.services as Record<string, any>;
 
   it('parses and defines the gateway, the sample API and a postgres profile', () => {

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nodeFs, openFileSink, type SinkFileHandle, type SinkFs } from '../../src/governance/fileSink.js';
-import { GovernanceUnavailableError, type GovernanceEntryInput } from '../../src/governance/types.js';
-import { verifyFile } from '../../src/governance/verify.js';
-import { entryHash, verifyChainFile } from '../helpers/chainVerifier.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { nodeFs, openFileSink, type SinkFileHandle, type SinkFs } from '../../../src/governance/fileSink.js';
+import { GovernanceUnavailableError, type GovernanceEntryInput } from '../../../src/governance/types.js';
+import { verifyFile } from '../../../src/governance/verify.js';
+import { entryHash, verifyChainFile } from '../../helpers/chainVerifier.js';
 
 const viewed = (n: number): GovernanceEntryInput => ({
   action: 'private-activities.viewed',
@@ -77,6 +77,7 @@ beforeEach(async () => {
   file = join(dir, 'nested', 'deeper', 'governance.log');
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -264,24 +265,34 @@ describe('file sink: failures', () => {
   });
 
   it('a stalled fdatasync rejects after the deadline and makes the sink unhealthy', async () => {
+    // the deadline runs on a fake clock (file I/O stays real): exact, and immune to load
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const f: Faults = { datasyncs: 0, writes: 0 };
     const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), deadlineMs: 150, probeIntervalMs: 0 });
     await sink.append(viewed(1));
     f.onDatasync = () => new Promise<void>(() => {}); // never resolves
-    const started = Date.now();
-    const a = sink.append(viewed(2)).catch((e: unknown) => e);
-    const b = sink.append(viewed(3)).catch((e: unknown) => e);
+    let settled = 0;
+    const a = sink.append(viewed(2)).catch((e: unknown) => e).finally(() => settled++);
+    const b = sink.append(viewed(3)).catch((e: unknown) => e).finally(() => settled++);
+    await new Promise((r) => setImmediate(r));
+    vi.advanceTimersByTime(149);
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(0); // not before the deadline
+    expect(sink.healthy()).toBe(true);
+    vi.advanceTimersByTime(1);
     const [ea, eb] = await Promise.all([a, b]);
-    const elapsed = Date.now() - started;
     expect(ea).toBeInstanceOf(GovernanceUnavailableError);
     expect(eb).toBeInstanceOf(GovernanceUnavailableError);
-    expect(elapsed).toBeGreaterThanOrEqual(140);
-    expect(elapsed).toBeLessThan(150 + 2000);
     expect(sink.healthy()).toBe(false);
-    await sink.close(); // returns despite the stuck writer
+    const closing = sink.close(); // returns despite the stuck writer, after at most the deadline
+    vi.advanceTimersByTime(150);
+    await closing;
   });
 
   it('an entry that times out while queued is dropped without using a seq', async () => {
+    // the deadline runs on a fake clock: the test says when it passes, so load cannot make
+    // the later, healthy append miss it (file I/O and setImmediate stay real)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const f: Faults = { datasyncs: 0, writes: 0 };
     const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), deadlineMs: 100, probeIntervalMs: 0 });
     let release!: () => void;
@@ -290,6 +301,10 @@ describe('file sink: failures', () => {
     const inFlight = sink.append(viewed(1)).catch((e: unknown) => e);
     await new Promise((r) => setImmediate(r)); // let the first batch start
     const queued = sink.append(viewed(2)).catch((e: unknown) => e);
+    vi.advanceTimersByTime(99);
+    await new Promise((r) => setImmediate(r));
+    expect(sink.healthy()).toBe(true); // not yet
+    vi.advanceTimersByTime(1);
     expect(await inFlight).toBeInstanceOf(GovernanceUnavailableError);
     expect(await queued).toBeInstanceOf(GovernanceUnavailableError);
     f.onDatasync = undefined;

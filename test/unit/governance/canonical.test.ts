@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/governance/canonical.js';
-import { buildEntry, ChainChecker, computeHash, GENESIS } from '../../src/governance/chain.js';
-import { canonical as independentCanonical, entryHash } from '../helpers/chainVerifier.js';
+import { canonicalJson } from '../../../src/governance/canonical.js';
+import { buildEntry, ChainChecker, computeHash, GENESIS } from '../../../src/governance/chain.js';
+import { canonical as independentCanonical, entryHash } from '../../helpers/chainVerifier.js';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and writes no whitespace', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePath } from '../../src/privacy/dotpath.js';
-import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
-import { compileFieldPlan, compileFieldReader, compilePruner, prunedFromSlots } from '../../src/rewrite/fieldReader.js';
-import { scanJson } from '../../src/rewrite/jsonScan.js';
+import { compilePath } from '../../../src/privacy/dotpath.js';
+import { compileExtractor, type ActivitiesSpec } from '../../../src/privacy/extract.js';
+import { compileFieldPlan, compileFieldReader, compilePruner, prunedFromSlots } from '../../../src/rewrite/fieldReader.js';
+import { scanJson } from '../../../src/rewrite/jsonScan.js';
 
 const SPEC: ActivitiesSpec = {
   id: '_id',

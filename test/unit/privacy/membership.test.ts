@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { combineMembership, IncompleteGroups, isIncomplete, staticMembership } from '../../src/privacy/membership.js';
-import type { Membership } from '../../src/privacy/types.js';
+import { combineMembership, IncompleteGroups, isIncomplete, staticMembership } from '../../../src/privacy/membership.js';
+import type { Membership } from '../../../src/privacy/types.js';
 
 const sorted = (r: ReadonlySet<string> | 'unknown') => (r === 'unknown' ? r : [...r].sort());
 

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openFileSink } from '../../src/governance/fileSink.js';
-import type { GovernanceEntry } from '../../src/governance/types.js';
-import { verifyFile } from '../../src/governance/verify.js';
-import { verifyChainFile } from '../helpers/chainVerifier.js';
+import { openFileSink } from '../../../src/governance/fileSink.js';
+import type { GovernanceEntry } from '../../../src/governance/types.js';
+import { verifyFile } from '../../../src/governance/verify.js';
+import { verifyChainFile } from '../../helpers/chainVerifier.js';
 
 let work = '';
 let childScript = '';
@@ -23,7 +23,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'apg-gov-crash-'));
   const out = join(work, 'out');
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const root = resolve(import.meta.dirname, '../..');
+  const root = resolve(import.meta.dirname, '../../..');
   execFileSync(process.execPath, [
     tsc, '--outDir', out, '--rootDir', join(root, 'src'),
     '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022',

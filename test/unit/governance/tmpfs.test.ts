@@ -8,9 +8,9 @@ import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openFileSink } from '../../src/governance/fileSink.js';
-import { GovernanceUnavailableError, type GovernanceEntryInput } from '../../src/governance/types.js';
-import { verifyChainFile } from '../helpers/chainVerifier.js';
+import { openFileSink } from '../../../src/governance/fileSink.js';
+import { GovernanceUnavailableError, type GovernanceEntryInput } from '../../../src/governance/types.js';
+import { verifyChainFile } from '../../helpers/chainVerifier.js';
 
 let mountDir = '';
 let mounted = false;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compilePolicy, decide, hides, makeHideBatch } from '../../src/privacy/decision.js';
-import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
-import { combineMembership, staticMembership } from '../../src/privacy/membership.js';
+import { compilePolicy, decide, hides, makeHideBatch } from '../../../src/privacy/decision.js';
+import { compileExtractor, type ActivitiesSpec } from '../../../src/privacy/extract.js';
+import { combineMembership, staticMembership } from '../../../src/privacy/membership.js';
 import {
   BUILTIN_APPLICATION as APP,
   BUILTIN_EXTERNAL as EXT,
@@ -11,7 +11,7 @@ import {
   type Membership,
   type PolicySnapshot,
   type Verdict,
-} from '../../src/privacy/types.js';
+} from '../../../src/privacy/types.js';
 
 const ms = (iso: string) => Date.parse(iso);
 const HR = ms('2026-03-01T00:00:00Z');
@@ -390,7 +390,7 @@ describe('properties', () => {
         fc.pre(g !== null);
         // a record carrying every id is private exactly when G is non-empty
         const v = decide({ ...f, groups: ids }, policy(ivs), directory);
-        expect(v).toBe(g!.size > 0 ? 'private' : 'public');
+        expect(v).toBe(g.size > 0 ? 'private' : 'public');
       }),
       { numRuns: 1000 },
     );

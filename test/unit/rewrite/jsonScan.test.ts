@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BodyInvalidError } from '../../src/rewrite/errors.js';
-import { compileFieldPlan } from '../../src/rewrite/fieldReader.js';
-import { MAX_DEPTH, scanJson, type ScanOptions, type ScanResult } from '../../src/rewrite/jsonScan.js';
-import { mulberry32 } from '../../src/demo/dataset.js';
+import { BodyInvalidError } from '../../../src/rewrite/errors.js';
+import { compileFieldPlan } from '../../../src/rewrite/fieldReader.js';
+import { MAX_DEPTH, scanJson, type ScanOptions, type ScanResult } from '../../../src/rewrite/jsonScan.js';
+import { mulberry32 } from '../../../src/demo/dataset.js';
 
 // ---------- a JSON writer with random style (whitespace, escapes, number forms) ----------
 
@@ -423,8 +423,8 @@ describe('scanJson adversarial cases', () => {
 
 describe('one JSON byte vocabulary', () => {
   it('the scanner and the export framer share the nesting limit', async () => {
-    const { MAX_DEPTH: shared } = await import('../../src/rewrite/jsonBytes.js');
-    const { DEFAULT_MAX_DEPTH } = await import('../../src/rewrite/export/jsonArray.js');
+    const { MAX_DEPTH: shared } = await import('../../../src/rewrite/jsonBytes.js');
+    const { DEFAULT_MAX_DEPTH } = await import('../../../src/rewrite/export/jsonArray.js');
     expect(MAX_DEPTH).toBe(shared);
     expect(DEFAULT_MAX_DEPTH).toBe(shared);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRoutes, type RouteSpec } from '../../src/routes/table.js';
+import { compileRoutes, type RouteSpec } from '../../../src/routes/table.js';
 
 // The SPEC §3 default table.
 const DEFAULT: RouteSpec[] = [

@@ -15,9 +15,9 @@ import {
   activityTags,
   activityTime,
   generateDataset,
-} from '../../src/demo/dataset.js';
-import { cefExt, cefHeader, csvField, freshId } from '../../src/demo/formats.js';
-import { createSampleApi, type SampleApi } from '../../src/demo/sampleApi.js';
+} from '../../../src/demo/dataset.js';
+import { cefExt, cefHeader, csvField, freshId } from '../../../src/demo/formats.js';
+import { createSampleApi, type SampleApi } from '../../../src/demo/sampleApi.js';
 
 interface RawResponse {
   status: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { normalizePath, splitTarget } from '../../src/http/normalize.js';
-import { compileRoutes, type RouteSpec } from '../../src/routes/table.js';
+import { normalizePath, splitTarget } from '../../../src/http/normalize.js';
+import { compileRoutes, type RouteSpec } from '../../../src/routes/table.js';
 
 /** [input, expected normalised path | rejection reason prefixed with '!'] */
 const CASES: Array<[string, string]> = [

@@ -12,9 +12,9 @@ import {
   resolveConfigPath,
   type ConfigProblem,
   type GatewayConfig,
-} from '../../src/config/index.js';
+} from '../../../src/config/index.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const MIN = 'upstream:\n  url: http://127.0.0.1:8081\n';
 const IDENTITY = 'identity:\n  issuer: https://idp.example.com/\n  jwksFile: jwks.json\n';
 

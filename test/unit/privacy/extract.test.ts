@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compilePath } from '../../src/privacy/dotpath.js';
-import { parseTimestamp } from '../../src/privacy/time.js';
+import { compilePath } from '../../../src/privacy/dotpath.js';
+import { parseTimestamp } from '../../../src/privacy/time.js';
 import {
   compileExtractor,
   compileFieldsExtractor,
   factsFromFields,
   type ActivitiesSpec,
-} from '../../src/privacy/extract.js';
-import { normalizePrincipal } from '../../src/principal.js';
+} from '../../../src/privacy/extract.js';
+import { normalizePrincipal } from '../../../src/principal.js';
 
 const EXT_TAG = '000000200000000000000000';
 const APP_TAG = '0000003b0000000000000000';

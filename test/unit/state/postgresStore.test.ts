@@ -4,13 +4,13 @@
  * propagation by NOTIFY, and life without the database.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/migrate.js';
-import { createPool } from '../../src/db/pool.js';
-import { seedState, type StateSeed } from '../../src/state/mutations.js';
-import { createMemoryStateStore } from '../../src/state/memoryStore.js';
-import { openPostgresStateStore, type PostgresStateOptions } from '../../src/state/postgresStore.js';
-import { StateConflictError, StateNotFoundError, StateUnavailableError, type PrivacyState, type StateStore } from '../../src/state/types.js';
-import { freshDatabase, sql, startTcpProxy } from '../helpers/postgres.js';
+import { migrate } from '../../../src/db/migrate.js';
+import { createPool } from '../../../src/db/pool.js';
+import { seedState, type StateSeed } from '../../../src/state/mutations.js';
+import { createMemoryStateStore } from '../../../src/state/memoryStore.js';
+import { openPostgresStateStore, type PostgresStateOptions } from '../../../src/state/postgresStore.js';
+import { StateConflictError, StateNotFoundError, StateUnavailableError, type PrivacyState, type StateStore } from '../../../src/state/types.js';
+import { freshDatabase, sql, startTcpProxy } from '../../helpers/postgres.js';
 
 const db = await freshDatabase();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ActivityFacts, HideBatch } from '../../src/privacy/types.js';
-import { BodyInvalidError } from '../../src/rewrite/errors.js';
-import { classifyItem } from '../../src/rewrite/item.js';
+import type { ActivityFacts, HideBatch } from '../../../src/privacy/types.js';
+import { BodyInvalidError } from '../../../src/rewrite/errors.js';
+import { classifyItem } from '../../../src/rewrite/item.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 const extract = (r: unknown): ActivityFacts => {

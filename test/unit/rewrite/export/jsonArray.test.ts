@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { createExportFilter, ExportStructureError, type ExportFilterOptions } from '../../src/rewrite/export/index.js';
-import type { ActivityFacts } from '../../src/privacy/types.js';
+import { ExportStructureError, type ExportFilterOptions } from '../../../../src/rewrite/export/index.js';
+import type { ActivityFacts } from '../../../../src/privacy/types.js';
 
-import { run, chunked, hostile } from '../helpers/exportHarness.js';
+import { run, chunked, hostile } from '../../../helpers/exportHarness.js';
 
 /** A record is private when it carries the PRIVATE mark anywhere (robust to corrupted ids). */
 const extract = (r: unknown): ActivityFacts => ({

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createIdentityVerifier,
   extractBearer,
   type IdentityOptions,
   type IdentityResult,
   type IdentityVerifier,
-} from '../../src/identity/index.js';
+} from '../../../src/identity/index.js';
 import {
   decodePart,
   encodePart,
@@ -20,13 +20,24 @@ import {
   startIdp,
   type TestIdp,
   type TestKey,
-} from '../helpers/idp.js';
+} from '../../helpers/idp.js';
 
 const ISSUER = 'https://idp.example.com/';
 const AUDIENCE = 'activity-privacy-gateway';
 
 const nowSec = () => Math.floor(Date.now() / 1000);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * jose's JWKS cooldown reads Date.now(): a fake Date (timers and sockets stay real) lets a
+ * test step past a cooldown instead of sleeping through one and racing it under load.
+ */
+function fakeDate(): { advance(ms: number): void } {
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+  return { advance: (ms) => vi.setSystemTime(Date.now() + ms) };
+}
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 function options(over: Partial<IdentityOptions> = {}): IdentityOptions {
   return {
@@ -397,12 +408,13 @@ describe('JWKS outage and recovery', () => {
   });
 
   it('cached keys keep verifying during an outage; an unknown kid after the cooldown is unavailable', async () => {
-    const { server, v } = await fresh({ cooldownMs: 100 });
+    const clock = fakeDate();
+    const { server, v } = await fresh({ cooldownMs: 30_000 });
     const token = await good();
     expect((await v.verify(bearer(token))).kind).toBe('verified');
     await server.stop();
     expect((await v.verify(bearer(token))).kind).toBe('verified');
-    await sleep(150);
+    clock.advance(30_001);
     const unknown = await signToken(rsa, claims(), { header: { kid: 'rotated-in' } });
     expect(await v.verify(bearer(unknown))).toEqual({ kind: 'unavailable' });
   });
@@ -419,7 +431,8 @@ describe('key rotation and refetch bounds', () => {
   it('a new kid is picked up by a refetch once the cooldown has passed', async () => {
     const server = await startIdp([rsa]);
     extraIdps.push(server);
-    const v = await createIdentityVerifier(options({ jwksUrl: server.jwksUrl, cooldownMs: 300 }));
+    const clock = fakeDate();
+    const v = await createIdentityVerifier(options({ jwksUrl: server.jwksUrl, cooldownMs: 30_000 }));
     extraVerifiers.push(v);
     // prepared up front so the "within the cooldown" step below runs right after the first fetch
     const next = await generateTestKey('ES256', 'rotated-ec');
@@ -432,8 +445,11 @@ describe('key rotation and refetch bounds', () => {
     // within the cooldown jose does not refetch: the kid is unknown for now
     expect(await v.verify(bearer(rotated))).toEqual({ kind: 'invalid', reason: 'unknown_key' });
     expect(server.requests).toBe(1);
+    clock.advance(29_000);
+    expect(await v.verify(bearer(rotated))).toEqual({ kind: 'invalid', reason: 'unknown_key' });
+    expect(server.requests).toBe(1);
 
-    await sleep(400);
+    clock.advance(1_001);
     expect((await v.verify(bearer(rotated))).kind).toBe('verified');
     expect(server.requests).toBe(2);
 
@@ -441,7 +457,7 @@ describe('key rotation and refetch bounds', () => {
     // concurrent ones share it: a flood of 30 concurrent unknown kids costs exactly one more fetch
     server.keys = [next];
     expect((await v.verify(bearer(first))).kind).toBe('verified'); // cached until a refetch
-    await sleep(400);
+    clock.advance(30_001);
     const flood = await Promise.all(
       Array.from({ length: 30 }, (_, i) => signToken(rsa, claims(), { header: { kid: `flood-${i}` } })),
     );
@@ -509,9 +525,9 @@ describe('creation errors', () => {
 
 describe('the attack corpus through the real gateway: none of these tokens reveals', () => {
   it('every corpus token asking to reveal (header and flag) gets 401 and no private data', async () => {
-    const { createSampleApi } = await import('../../src/demo/sampleApi.js');
-    const { demoLikeConfig, startTestGateway, tempDir } = await import('../helpers/gateway.js');
-    const { demoHides } = await import('../helpers/oracle.js');
+    const { createSampleApi } = await import('../../../src/demo/sampleApi.js');
+    const { demoLikeConfig, startTestGateway, tempDir } = await import('../../helpers/gateway.js');
+    const { demoHides } = await import('../../helpers/oracle.js');
     const api = createSampleApi();
     const upstream = await api.listen(0, '127.0.0.1');
     const t = await tempDir();

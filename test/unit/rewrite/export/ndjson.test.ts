@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { createExportFilter, ExportStructureError, type ExportFilterOptions } from '../../src/rewrite/export/index.js';
-import type { ActivityFacts } from '../../src/privacy/types.js';
-import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
-import { compileFieldReader } from '../../src/rewrite/fieldReader.js';
-import { ndjsonParser } from '../../src/rewrite/export/ndjson.js';
-import type { Op } from '../../src/rewrite/export/index.js';
+import { ExportStructureError, type ExportFilterOptions } from '../../../../src/rewrite/export/index.js';
+import type { ActivityFacts } from '../../../../src/privacy/types.js';
+import { compileExtractor, type ActivitiesSpec } from '../../../../src/privacy/extract.js';
+import { compileFieldReader } from '../../../../src/rewrite/fieldReader.js';
+import { ndjsonParser } from '../../../../src/rewrite/export/ndjson.js';
+import type { Op } from '../../../../src/rewrite/export/index.js';
 
-import { run, chunked, hostile } from '../helpers/exportHarness.js';
+import { run, chunked, hostile } from '../../../helpers/exportHarness.js';
 
 const facts = (r: unknown): ActivityFacts => {
   const rec = r as { id?: string; user?: { userName?: string } };

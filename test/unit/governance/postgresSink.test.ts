@@ -7,14 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_KEYS, migrate } from '../../src/db/migrate.js';
-import { createPool } from '../../src/db/pool.js';
-import { openPostgresSink } from '../../src/governance/postgresSink.js';
-import { verifyPostgres } from '../../src/governance/postgresVerify.js';
-import { GovernanceUnavailableError, type GovernanceEntryInput, type GovernanceSink } from '../../src/governance/types.js';
-import { verifyChainFile } from '../helpers/chainVerifier.js';
-import { freePort, freshDatabase, sql, startTcpProxy } from '../helpers/postgres.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LOCK_KEYS, migrate } from '../../../src/db/migrate.js';
+import { createPool } from '../../../src/db/pool.js';
+import { openPostgresSink } from '../../../src/governance/postgresSink.js';
+import { verifyPostgres } from '../../../src/governance/postgresVerify.js';
+import { GovernanceUnavailableError, type GovernanceEntryInput, type GovernanceSink } from '../../../src/governance/types.js';
+import { verifyChainFile } from '../../helpers/chainVerifier.js';
+import { freePort, freshDatabase, sql, startTcpProxy } from '../../helpers/postgres.js';
 
 const db = await freshDatabase();
 

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { createExportFilter, ExportStructureError, type ExportFilterOptions, type ExportFields } from '../../src/rewrite/export/index.js';
-import { cefFields, parseCefExtension, readCefEvent } from '../../src/rewrite/export/cef.js';
-import { parseCefDate } from '../../src/privacy/time.js';
+import { ExportStructureError, type ExportFilterOptions, type ExportFields } from '../../../../src/rewrite/export/index.js';
+import { cefFields, parseCefExtension, readCefEvent } from '../../../../src/rewrite/export/cef.js';
+import { parseCefDate } from '../../../../src/privacy/time.js';
 
-import { run, chunked, hostile } from '../helpers/exportHarness.js';
+import { run, chunked, hostile } from '../../../helpers/exportHarness.js';
 
 function options(hideAsync = false, removed?: number[]): ExportFilterOptions {
   return {
