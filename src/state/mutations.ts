@@ -96,7 +96,7 @@ function parseRevealRequest(v: unknown, fail: (why: string) => never): RevealReq
   };
   if (scope) out.scope = { groups: (scope.groups as unknown[]).map(String), actors: (scope.actors as unknown[]).map(String) };
   for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment'] as const) {
-    if (typeof r[k] === 'string') out[k] = r[k] as string;
+    if (typeof r[k] === 'string') out[k] = r[k];
   }
   return out;
 }
@@ -129,7 +129,7 @@ export function parseState(doc: unknown): PrivacyState {
   const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
     const r = p as Record<string, unknown>;
     if (typeof r.principal !== 'string') fail('bad permission');
-    const rec: PermissionRecord = { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: String(r.grantedAt ?? ''), grantedBy: String(r.grantedBy ?? '') };
+    const rec: PermissionRecord = { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: typeof r.grantedAt === 'string' ? r.grantedAt : '', grantedBy: typeof r.grantedBy === 'string' ? r.grantedBy : '' };
     // absent and null both mean "no limit" (a database row has NULL columns)
     if (r.groups !== undefined && r.groups !== null) {
       if (!Array.isArray(r.groups) || r.groups.some((g) => typeof g !== 'string')) fail('bad permission groups');
