@@ -169,7 +169,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     // Two apg_session cookies: one was set for another path or host (cookie tossing). Which
     // is ours cannot be told, so neither counts.
     if (values.length > 1) return { kind: 'refused', code: 'unauthenticated', message: 'Several apg_session cookies were sent (one set for another path?); sign in to the console again.' };
-    const id = values[0]!;
+    const id = values[0];
     if (!plausibleId(id)) return { kind: 'refused', code: 'unauthenticated', message: 'The console session is not valid; sign in again.' };
     let session: SessionData | undefined;
     try {
@@ -219,9 +219,9 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     };
     const ids = cookieValues(req.headers.cookie, LOGIN_COOKIE);
     const params = new URLSearchParams(query);
-    if (ids.length !== 1 || !plausibleId(ids[0]!)) return refuse('This browser has no sign-in in progress (or it expired).');
+    if (ids.length !== 1 || !plausibleId(ids[0])) return refuse('This browser has no sign-in in progress (or it expired).');
     // single use: a replayed callback finds nothing
-    const tx = await sessions.take('login', ids[0]!, now());
+    const tx = await sessions.take('login', ids[0], now());
     if (!tx) return refuse('This sign-in attempt is unknown, expired or was already used.');
     const state = params.get('state');
     if (state === null || !sameSecret(state, tx.state)) return refuse('The answer from the identity provider does not belong to this sign-in attempt (state mismatch).');

@@ -197,8 +197,8 @@ export interface Classification {
   groups: readonly string[];
 }
 
-const PUBLIC: Classification = Object.freeze({ verdict: 'public', groups: Object.freeze([]) as readonly string[] });
-const UNDECIDABLE: Classification = Object.freeze({ verdict: 'undecidable', groups: Object.freeze([]) as readonly string[] });
+const PUBLIC: Classification = Object.freeze({ verdict: 'public', groups: Object.freeze([]) });
+const UNDECIDABLE: Classification = Object.freeze({ verdict: 'undecidable', groups: Object.freeze([]) });
 
 export function classify(facts: ActivityFacts, policy: PolicySnapshot | CompiledPolicy, membership: Membership): Classification {
   const c = compiled(policy);

@@ -51,7 +51,7 @@ const FORBIDDEN = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
 /** Percent-decodes a header value as UTF-8; undefined when the bytes are not UTF-8. */
 export function percentDecode(value: string): string | undefined {
-  if (!value.includes('%') && !/[^\x00-\x7f]/.test(value)) return value;
+  if (!value.includes('%') && !/[\u0080-\uffff]/.test(value)) return value;
   // node hands header bytes over as latin1: one char per byte
   const bytes: number[] = [];
   for (let i = 0; i < value.length; i++) {

@@ -279,7 +279,7 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect((await adminApi('GET', 'privacy/permissions')).json().permissions.map((p: any) => p.principal)).not.toContain('dave@contoso.com');
     // expired counts as absent
     expect((await adminApi('DELETE', 'privacy/permissions/dave@contoso.com')).status).toBe(404);
-    expect(await (await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_reveals_total\{outcome="expired"\} [1-9]/);
+    expect((await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_reveals_total\{outcome="expired"\} [1-9]/);
     // granting again after the expiry is a new grant
     const again = await adminApi('POST', 'privacy/permissions', { principal: 'dave@contoso.com' });
     expect(again.status).toBe(201);
@@ -305,7 +305,7 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(after.length).toBe(before + 2);
     expect(after.at(-2)).toMatchObject({ action: 'private-activities.denied', principal: 'nora@contoso.com', via: 'token', denial: { code: 'reveal_forbidden', message: expect.stringMatching(/admin role/) } });
     expect(after.at(-1)).toMatchObject({ action: 'private-activities.denied', principal: 'erin@contoso.com', via: 'header', reason: 'curious case 1', scope: { groups: ['hr'], actors: [] } });
-    const metrics = await (await get(`${gw.url}/_gateway/metrics`)).text;
+    const metrics = (await get(`${gw.url}/_gateway/metrics`)).text;
     expect(metrics).toMatch(/apg_reveals_total\{outcome="forbidden"\} [1-9]/);
     expect(metrics).toMatch(/apg_reveals_total\{outcome="unauthenticated"\} [1-9]/);
     expect(metrics).toMatch(/apg_reveals_total\{outcome="granted_narrowed"\} [1-9]/);
@@ -448,7 +448,7 @@ describe('a denied entry that cannot be written does not change the 403', () => 
       const r = await get(`${gw.url}${LIST}`, { headers: { authorization: `Bearer ${tok}`, ...REVEAL } });
       expect(r.status).toBe(403);
       expect(r.json().error.code).toBe('reveal_forbidden');
-      expect(await (await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_governance_write_failures_total [1-9]/);
+      expect((await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_governance_write_failures_total [1-9]/);
     } finally {
       await gw.close(500);
       await api.close();
@@ -485,7 +485,7 @@ describe('a scope that cannot be checked against the catalogue is refused (fail 
       // an actor-only scope names no group: nothing to check in the catalogue
       const byActor = await get(`${gw.url}${LIST}`, { headers: { ...h, 'x-reveal-scope': 'actor:bob@contoso.com' } });
       expect(byActor.status).toBe(200);
-      expect(await (await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_reveals_total\{outcome="directory_unavailable"\} 1/);
+      expect((await get(`${gw.url}/_gateway/metrics`)).text).toMatch(/apg_reveals_total\{outcome="directory_unavailable"\} 1/);
     } finally {
       await gw.close(500);
       await api.close();
