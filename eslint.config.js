@@ -8,8 +8,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  // assembly/ is AssemblyScript (its decorators are not TypeScript); asc checks it at build
-  { ignores: ['assembly/**', 'dist/**', 'dist-bench/**', 'coverage/**', 'node_modules/**', '.demo/**'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'coverage/**', 'node_modules/**', '.demo/**', 'assembly/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

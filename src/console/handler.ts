@@ -24,12 +24,6 @@ import type { StaticFiles } from './staticFiles.js';
 export const LOGIN_TTL_MS = 10 * 60_000;
 export const CSRF_HEADER = 'x-csrf-token';
 
-/** The session store failed (database away): sign-in and sign-out answer 503, nothing is signed in. */
-class SessionStoreError extends Error {}
-const stored = <T>(p: Promise<T>): Promise<T> => p.catch((err: unknown) => {
-  throw new SessionStoreError(err instanceof Error ? err.message : String(err));
-});
-
 /** The look of the server-rendered sign-in pages (a stylesheet: the CSP allows no inline style). */
 const PAGE_CSS = Buffer.from(`body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24}
 main{max-width:38rem;margin:4rem auto;padding:0 1rem}h1{font-size:1.3rem}a{color:#0b5cad}
@@ -206,7 +200,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       return sendPage(res, 503, 'Sign-in is not possible now', ['The identity provider cannot be reached. Try again shortly.']);
     }
     const id = newId();
-    await stored(sessions.put('login', id, { state: auth.state, nonce: auth.nonce, codeVerifier: auth.codeVerifier, redirectUri, expiresAt: now() + LOGIN_TTL_MS }, now() + LOGIN_TTL_MS));
+    await sessions.put('login', id, { state: auth.state, nonce: auth.nonce, codeVerifier: auth.codeVerifier, redirectUri, expiresAt: now() + LOGIN_TTL_MS }, now() + LOGIN_TTL_MS);
     res.statusCode = 302;
     // Lax, not Strict: the provider's redirect back is a cross-site top-level navigation.
     res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, id, { path: `${prefix()}/console/callback`, secure: secure(req), sameSite: 'Lax', maxAge: LOGIN_TTL_MS / 1000 }));
@@ -227,7 +221,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     const params = new URLSearchParams(query);
     if (ids.length !== 1 || !plausibleId(ids[0])) return refuse('This browser has no sign-in in progress (or it expired).');
     // single use: a replayed callback finds nothing
-    const tx = await stored(sessions.take('login', ids[0], now()));
+    const tx = await sessions.take('login', ids[0], now());
     if (!tx) return refuse('This sign-in attempt is unknown, expired or was already used.');
     const state = params.get('state');
     if (state === null || !sameSecret(state, tx.state)) return refuse('The answer from the identity provider does not belong to this sign-in attempt (state mismatch).');
@@ -260,7 +254,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       ...(typeof claims.jti === 'string' ? { jti: claims.jti } : {}),
       createdAt: t, expiresAt: t + ttlMs,
     };
-    await stored(sessions.put('session', id, session, session.expiresAt));
+    await sessions.put('session', id, session, session.expiresAt);
     count('ok');
     deps.logger?.info({ msg: 'console sign-in', principal });
     res.statusCode = 303;
@@ -294,7 +288,7 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     const auth = await authenticate(req, { csrf: true });
     if (auth.kind === 'refused' && auth.code === 'forbidden') return sendErr(res, ctx, 'forbidden', auth.message);
     if (auth.kind === 'ok') {
-      await stored(sessions.delete('session', auth.id));
+      await sessions.delete('session', auth.id);
       deps.logger?.info({ msg: 'console sign-out', principal: auth.session.principal });
     }
     res.statusCode = 204;
@@ -372,13 +366,6 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       } as typeof writeHead;
       setSecurityHeaders(res);
       route(req, res, ctx, subPath, query).catch((err: unknown) => {
-        if (err instanceof SessionStoreError) {
-          deps.logger?.warn({ msg: 'console session store error', requestId: ctx.id, error: err.message });
-          if (res.headersSent) return void res.destroy();
-          // fail closed: nothing signed in or out; the page says to try again
-          if (subPath === '/console/logout') return sendErr(res, ctx, 'state_unavailable', 'Console sessions cannot be written now; try again shortly.');
-          return sendPage(res, 503, 'Sign-in is not possible now', ['Console sessions cannot be stored now. Try again shortly.']);
-        }
         deps.logger?.error({ msg: 'console request failed', requestId: ctx.id, error: (err as Error)?.message });
         if (!res.headersSent) sendErr(res, ctx, 'internal_error');
         else res.destroy();

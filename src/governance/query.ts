@@ -64,7 +64,7 @@ export const CSV_COLUMNS = ['seq', 'time', 'action', 'principal', 'via', 'target
  */
 function cell(v: unknown, text: boolean): string {
   if (v === undefined || v === null) return '';
-  let s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  let s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : (JSON.stringify(v) ?? '');
   if (text && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -114,6 +114,11 @@ export function seedState(seed: StateSeed, now: number): PrivacyState {
   };
 }
 
+/** A text field of a stored document (older documents may hold numbers). */
+function text(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
+}
+
 /** Validates a state document read from disk or a database; throws on anything unexpected. */
 export function parseState(doc: unknown): PrivacyState {
   const fail = (why: string): never => { throw new Error(`invalid state document: ${why}`); };
@@ -129,7 +134,7 @@ export function parseState(doc: unknown): PrivacyState {
   const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
     const r = p as Record<string, unknown>;
     if (typeof r.principal !== 'string') fail('bad permission');
-    const rec: PermissionRecord = { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: typeof r.grantedAt === 'string' ? r.grantedAt : '', grantedBy: typeof r.grantedBy === 'string' ? r.grantedBy : '' };
+    const rec: PermissionRecord = { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: text(r.grantedAt), grantedBy: text(r.grantedBy) };
     // absent and null both mean "no limit" (a database row has NULL columns)
     if (r.groups !== undefined && r.groups !== null) {
       if (!Array.isArray(r.groups) || r.groups.some((g) => typeof g !== 'string')) fail('bad permission groups');

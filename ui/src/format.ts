@@ -27,7 +27,7 @@ export function encodeReason(reason: string): string {
 }
 
 export function csvCell(v: unknown): string {
-  const s = v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  const s = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
   // a leading =, +, - or @ would be a formula in a spreadsheet
   const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
@@ -50,8 +50,8 @@ export function localToIso(value: string): string | undefined {
 
 export function formatTime(value: unknown): string {
   if (value === null || value === undefined || value === '') return '—';
-  const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
-  const d = typeof value === 'number' ? new Date(value) : new Date(text);
-  if (Number.isNaN(d.getTime())) return text;
+  const textOf = typeof value === 'string' ? value : JSON.stringify(value);
+  const d = typeof value === 'number' ? new Date(value) : new Date(textOf);
+  if (Number.isNaN(d.getTime())) return textOf;
   return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
 }
