@@ -40,8 +40,17 @@ const PATHS: Record<string, string> = {
 };
 const log = (s: string) => process.stderr.write(s + '\n');
 
-interface Patch { file: string; from: string; to: string }
-interface Variant { name: string; what: string; patches: Patch[]; nodeArgs?: string[] }
+interface Patch {
+  file: string;
+  from: string;
+  to: string;
+}
+interface Variant {
+  name: string;
+  what: string;
+  patches: Patch[];
+  nodeArgs?: string[];
+}
 
 const NO_LOG: Patch = { file: 'http/accessLog.js', from: 'deps.logger.info(line);', to: ';' };
 const NO_METRICS: Patch[] = [
@@ -49,9 +58,17 @@ const NO_METRICS: Patch[] = [
   { file: 'http/accessLog.js', from: 'deps.metrics.requests.inc(', to: 'void (' },
 ];
 const NO_TIMER: Patch = { file: 'http/exchange.js', from: 'this.deadline = setTimeout(', to: 'this.deadline = void (' };
-const NO_FILTER: Patch = { file: 'http/rewrite.js', from: 'const r = await filterList(body, {', to: 'const r = await (async (b) => ({ body: b, removed: 0, privateIds: [], privateCount: 0 }))(body, {' };
+const NO_FILTER: Patch = {
+  file: 'http/rewrite.js',
+  from: 'const r = await filterList(body, {',
+  to: 'const r = await (async (b) => ({ body: b, removed: 0, privateIds: [], privateCount: 0 }))(body, {',
+};
 const NO_DECIDE: Patch = { file: 'rewrite/list.js', from: 'const answer = await opts.hide(facts);', to: 'const answer = facts.map(() => false);' };
-const JS_SCAN: Patch = { file: 'rewrite/list.js', from: "import { scanJsonFast } from '../engine/wasmScan.js';", to: "import { scanJson as scanJsonFast } from './jsonScan.js';" };
+const JS_SCAN: Patch = {
+  file: 'rewrite/list.js',
+  from: "import { scanJsonFast } from '../engine/wasmScan.js';",
+  to: "import { scanJson as scanJsonFast } from './jsonScan.js';",
+};
 
 const VARIANTS: Variant[] = [
   { name: 'gateway', what: 'as built', patches: [] },
@@ -100,11 +117,16 @@ async function main(): Promise<void> {
     const upstream = await startChild('upstream', process.execPath, [path.join(HERE, 'children', 'upstream.js')]);
     const bare = await startChild('bare proxy', process.execPath, [path.join(HERE, 'children', 'bareProxy.js'), upstream.url]);
     const { jwksFile } = await writeIdentity(tmp);
-    const targets: { name: string; what: string; url: string; pid: number }[] = [{ name: 'bare http-proxy-3', what: 'reference', url: bare.url, pid: bare.pid }];
+    const targets: { name: string; what: string; url: string; pid: number }[] = [
+      { name: 'bare http-proxy-3', what: 'reference', url: bare.url, pid: bare.pid },
+    ];
     const skipped: string[] = [];
     for (const v of variants) {
       const err = buildVariant(root, v);
-      if (err) { skipped.push(`${v.name}: ${err}`); continue; }
+      if (err) {
+        skipped.push(`${v.name}: ${err}`);
+        continue;
+      }
       const gw = await startGateway(tmp, v, path.join(root, v.name, 'cli.js'), upstream.url, jwksFile);
       targets.push({ name: v.name, what: v.what, url: gw.url, pid: gw.pid });
     }
@@ -126,9 +148,22 @@ async function main(): Promise<void> {
     const base = med('gateway');
     const rows = targets.map((t) => {
       const us = med(t.name);
-      return [t.name, t.what, fmt(us), t.name === 'bare http-proxy-3' ? '' : fmt(us - base), fmt(us - bareUs), (bareUs / us).toFixed(2) + '×', per.get(t.name)!.map((x) => fmt(x.us)).join(' / ')];
+      return [
+        t.name,
+        t.what,
+        fmt(us),
+        t.name === 'bare http-proxy-3' ? '' : fmt(us - base),
+        fmt(us - bareUs),
+        (bareUs / us).toFixed(2) + '×',
+        per
+          .get(t.name)!
+          .map((x) => fmt(x.us))
+          .join(' / '),
+      ];
     });
-    process.stdout.write(`Ablation, ${SCENARIO} (GET ${urlPath}), ${ROUNDS} alternating rounds of ${SECONDS} s, wrk -t1 -c50; CPU µs per request of the proxy process (median)\n\n`);
+    process.stdout.write(
+      `Ablation, ${SCENARIO} (GET ${urlPath}), ${ROUNDS} alternating rounds of ${SECONDS} s, wrk -t1 -c50; CPU µs per request of the proxy process (median)\n\n`,
+    );
     process.stdout.write(table(['variant', 'what is removed', 'CPU µs/req', 'Δ vs gateway', 'Δ vs bare', 'bare/variant', 'per round'], rows) + '\n');
     if (skipped.length) process.stdout.write('\nSkipped: ' + skipped.join('; ') + '\n');
   } finally {
@@ -138,4 +173,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(async (err) => { process.stderr.write(`${(err as Error).stack}\n`); await stopAll(); process.exit(1); });
+main().catch(async (err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  await stopAll();
+  process.exit(1);
+});

@@ -55,8 +55,12 @@ export function wrkGenerator(bin: string): LoadGenerator {
       return new Promise((resolve, reject) => {
         const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
-        p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-        p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        p.stderr.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
         p.once('error', reject);
         p.once('exit', () => {
           const m = /WRKJSON (\{.*\})/.exec(out);
@@ -87,20 +91,31 @@ export function nodeGenerator(): LoadGenerator {
       let errors = 0;
       const t0 = performance.now();
       const end = t0 + spec.durationSec * 1000;
-      const one = () => new Promise<void>((resolve) => {
-        const s = performance.now();
-        const req = http.get(spec.url, { agent, headers: spec.headers }, (res) => {
-          res.on('data', (c: Buffer) => { bytes += c.length; });
-          res.on('end', () => {
-            if ((res.statusCode ?? 0) >= 400) errors++;
-            lat.push(performance.now() - s);
+      const one = () =>
+        new Promise<void>((resolve) => {
+          const s = performance.now();
+          const req = http.get(spec.url, { agent, headers: spec.headers }, (res) => {
+            res.on('data', (c: Buffer) => {
+              bytes += c.length;
+            });
+            res.on('end', () => {
+              if ((res.statusCode ?? 0) >= 400) errors++;
+              lat.push(performance.now() - s);
+              resolve();
+            });
+            res.on('error', () => {
+              errors++;
+              resolve();
+            });
+          });
+          req.on('error', () => {
+            errors++;
             resolve();
           });
-          res.on('error', () => { errors++; resolve(); });
         });
-        req.on('error', () => { errors++; resolve(); });
-      });
-      const loop = async () => { while (performance.now() < end) await one(); };
+      const loop = async () => {
+        while (performance.now() < end) await one();
+      };
       await Promise.all(Array.from({ length: spec.connections }, loop));
       const sec = (performance.now() - t0) / 1000;
       agent.destroy();

@@ -19,14 +19,23 @@ export function startChild(name: string, cmd: string, args: string[], opts: Spaw
     let out = '';
     let err = '';
     const timer = setTimeout(() => fail(new Error(`${name}: not ready after ${timeoutMs} ms\n${err.slice(-2000)}`)), timeoutMs);
-    const fail = (e: Error) => { clearTimeout(timer); proc.kill('SIGKILL'); reject(e); };
-    proc.stderr?.on('data', (d: Buffer) => { if (err.length < 64_000) err += d.toString(); });
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      proc.kill('SIGKILL');
+      reject(e);
+    };
+    proc.stderr?.on('data', (d: Buffer) => {
+      if (err.length < 64_000) err += d.toString();
+    });
     proc.once('error', fail);
     proc.once('exit', (code) => fail(new Error(`${name} exited early (code ${code})\n${err.slice(-2000)}`)));
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^READY (\S+)$/m.exec(out);
-      if (!m) { if (out.length > 64_000) out = out.slice(-1000); return; }
+      if (!m) {
+        if (out.length > 64_000) out = out.slice(-1000);
+        return;
+      }
       clearTimeout(timer);
       proc.removeAllListeners('exit');
       proc.stdout!.removeAllListeners('data');
@@ -39,7 +48,10 @@ export function startChild(name: string, cmd: string, args: string[], opts: Spaw
 export function track(c: Child): Child {
   children.add(c);
   const stop = c.stop;
-  c.stop = () => { children.delete(c); return stop(); };
+  c.stop = () => {
+    children.delete(c);
+    return stop();
+  };
   return c;
 }
 
@@ -47,7 +59,10 @@ export function stopProc(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM')
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-    proc.once('exit', () => { clearTimeout(t); resolve(); });
+    proc.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
     proc.kill(signal);
   });
 }
@@ -88,7 +103,9 @@ export async function waitFor200(url: string, timeoutMs = 30_000, everyMs = 5): 
       const r = await fetch(url);
       await r.arrayBuffer();
       if (r.status === 200) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (performance.now() > until) throw new Error(`${url} not 200 after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -102,7 +119,9 @@ export function withDescendants(pid: number): number[] {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   const out = [pid];
   for (let i = 0; i < out.length; i++) for (const [p, pp] of parent) if (pp === out[i]) out.push(p);

@@ -20,8 +20,16 @@ const CLI = path.resolve(HERE, '..', '..', 'dist', 'cli.js');
 const scenario = process.argv[2] ?? 'list';
 const seconds = Number(process.argv[3] ?? 8);
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+}
 
 function summarise(file: string, top = 30): string {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -51,8 +59,12 @@ function summarise(file: string, top = 30): string {
       incl.set(key, (incl.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
     }
   });
-  const rows = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+  const rows = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n');
   return `self time:\n${rows(self)}\n\ninclusive (gateway and library code):\n${rows(incl)}`;
 }
 
@@ -93,4 +105,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch(async (err) => { process.stderr.write(`${(err as Error).stack}\n`); await stopAll(); process.exit(1); });
+main().catch(async (err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  await stopAll();
+  process.exit(1);
+});

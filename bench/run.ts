@@ -102,7 +102,9 @@ async function rounds(gen: LoadGenerator, targets: Target[], urlPath: string, up
       per.get(t.name)!.push({ r, pcpu: pids.length ? (cpuOf(pids) - c0) / sec : NaN, ucpu: (procCpu(upstreamPid) - u0) / sec });
       const last = per.get(t.name)!.at(-1)!;
       const cpuNote = Number.isFinite(last.pcpu) ? `  ${fmt((last.pcpu / r.rps) * 1e6)} µs CPU/req` : '';
-      log(`  round ${i + 1}/${ROUNDS} ${t.name.padEnd(22)} ${fmt(r.rps)} req/s${cpuNote}  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ''}`);
+      log(
+        `  round ${i + 1}/${ROUNDS} ${t.name.padEnd(22)} ${fmt(r.rps)} req/s${cpuNote}  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${r.errors ? `  errors ${r.errors}` : ''}`,
+      );
     }
   }
   return targets.map((t) => {
@@ -124,7 +126,17 @@ async function rounds(gen: LoadGenerator, targets: Target[], urlPath: string, up
 function loadTable(rows: Row[], ref: (r: Row) => string): string {
   return table(
     ['target', 'CPU µs/req', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'upstream CPU', 'ratio', 'req/s per round'],
-    rows.map((r) => [r.target, fmt(r.cpuUs), fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), Number.isFinite(r.proxyCpu) ? `${Math.round(r.proxyCpu * 100)}%` : '–', `${Math.round(r.upstreamCpu * 100)}%`, ref(r), r.perRound.join(' / ')]),
+    rows.map((r) => [
+      r.target,
+      fmt(r.cpuUs),
+      fmt(r.rps),
+      r.p50ms.toFixed(2),
+      r.p99ms.toFixed(2),
+      Number.isFinite(r.proxyCpu) ? `${Math.round(r.proxyCpu * 100)}%` : '–',
+      `${Math.round(r.upstreamCpu * 100)}%`,
+      ref(r),
+      r.perRound.join(' / '),
+    ]),
   );
 }
 
@@ -151,7 +163,11 @@ interface ExportRow {
   perRound: number[];
 }
 
-interface Target2 { name: string; url: string; pid: number }
+interface Target2 {
+  name: string;
+  url: string;
+  pid: number;
+}
 
 const EXPORT_PATHS: Record<ExportFmt, string> = { ndjson: 'ndjson/', json: 'json/', csv: '', cef: 'cef/' };
 
@@ -172,18 +188,22 @@ async function exportRounds(targets: Target2[], format: ExportFmt): Promise<Expo
       // the proxies' output = their input; the gateway's input is what the references carried
       if (t.name !== 'gateway') inBytes = r.bytes;
       per.get(t.name)!.push({ mibps: NaN, sec: r.seconds, out: r.bytes, cpu });
-      log(`  round ${i + 1}/${EXPORT_ROUNDS} ${format} ${t.name.padEnd(18)} ${mib(r.bytes).toFixed(0)} MiB out in ${r.seconds.toFixed(2)} s, ${cpu.toFixed(2)} s CPU`);
+      log(
+        `  round ${i + 1}/${EXPORT_ROUNDS} ${format} ${t.name.padEnd(18)} ${mib(r.bytes).toFixed(0)} MiB out in ${r.seconds.toFixed(2)} s, ${cpu.toFixed(2)} s CPU`,
+      );
     }
   }
   return targets.map((t) => {
     const xs = per.get(t.name)!;
     for (const x of xs) x.mibps = mib(inBytes) / x.sec;
     return {
-      target: t.name, format,
+      target: t.name,
+      format,
       mibPerSec: median(xs.map((x) => x.mibps)),
       cpuSecPerGiB: median(xs.map((x) => x.cpu / (inBytes / 2 ** 30))),
       seconds: median(xs.map((x) => x.sec)),
-      inBytes, outBytes: xs[0].out,
+      inBytes,
+      outBytes: xs[0].out,
       hwmGrowth: procMem(t.pid, 'VmHWM') - before.get(t.name)!,
       perRound: xs.map((x) => Math.round(x.mibps)),
     };
@@ -240,16 +260,33 @@ function machine() {
   };
 }
 
-interface Check { scenario: string; target: string; measured: string; met: boolean }
+interface Check {
+  scenario: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
 
 async function main(): Promise<void> {
   const t0 = performance.now();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'apg-bench-'));
-  const results: Record<string, unknown> = { machine: machine(), quick: QUICK, rounds: ROUNDS, secondsPerRound: SECONDS, connections: CONNECTIONS, exportMiB: EXPORT_MIB };
+  const results: Record<string, unknown> = {
+    machine: machine(),
+    quick: QUICK,
+    rounds: ROUNDS,
+    secondsPerRound: SECONDS,
+    connections: CONNECTIONS,
+    exportMiB: EXPORT_MIB,
+  };
   const md: string[] = [];
   const checks: Check[] = [];
   const check = (scenario: string, target: string, value: number, ok: boolean, unit: string) =>
-    checks.push({ scenario, target, measured: Number.isFinite(value) ? `${unit === '×' ? value.toFixed(2) : fmt(value, value < 100 ? 1 : 0)}${unit}` : 'n/a', met: Number.isFinite(value) && ok });
+    checks.push({
+      scenario,
+      target,
+      measured: Number.isFinite(value) ? `${unit === '×' ? value.toFixed(2) : fmt(value, value < 100 ? 1 : 0)}${unit}` : 'n/a',
+      met: Number.isFinite(value) && ok,
+    });
 
   const install = !args['no-install'];
   const wrk = ensureWrk(install, log);
@@ -263,15 +300,24 @@ async function main(): Promise<void> {
     log('bench: starting upstream, bare proxy, nginx and gateway as separate processes');
     const upstream = await startChild('upstream', process.execPath, [path.join(CHILDREN, 'upstream.js')]);
     const bare = await startChild('bare proxy', process.execPath, [path.join(CHILDREN, 'bareProxy.js'), upstream.url]);
-    const nginx = nginxBin ? await startNginx(nginxBin, dir, upstream.url, SMALL_PATH).catch((e: Error) => { log(`bench: nginx did not start (${e.message.split('\n')[0]}); skipped`); return null; }) : null;
+    const nginx = nginxBin
+      ? await startNginx(nginxBin, dir, upstream.url, SMALL_PATH).catch((e: Error) => {
+          log(`bench: nginx did not start (${e.message.split('\n')[0]}); skipped`);
+          return null;
+        })
+      : null;
     const { jwksFile, adminToken } = await writeIdentity(dir);
     const gw = await startGatewayChild(dir, 'gateway', upstream.url, jwksFile);
 
     const m = results.machine as ReturnType<typeof machine>;
-    md.push(`# Activity Privacy Gateway — benchmark${QUICK ? ' (--quick)' : ''}`, '',
+    md.push(
+      `# Activity Privacy Gateway — benchmark${QUICK ? ' (--quick)' : ''}`,
+      '',
       `Machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Node ${m.node}, ${m.kernel}. CPU pinning: ${m.pinning}.`,
       `Load generator: ${genName}, ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${SECONDS} s per target (medians).`,
-      `nginx: ${results.nginx ?? 'not installed (skipped)'}${nginx ? ', 1 worker, upstream keep-alive, access log on' : ''}. Gateway: dist/cli.js serve, logging at info (one access line per request, to a file).`, '');
+      `nginx: ${results.nginx ?? 'not installed (skipped)'}${nginx ? ', 1 worker, upstream keep-alive, access log on' : ''}. Gateway: dist/cli.js serve, logging at info (one access line per request, to a file).`,
+      '',
+    );
 
     const direct: Target = { name: 'direct upstream', url: upstream.url, pids: () => [] };
     const bareT: Target = { name: 'bare http-proxy-3', url: bare.url, pids: () => [bare.pid] };
@@ -280,14 +326,25 @@ async function main(): Promise<void> {
 
     if (ONLY.has('passthrough')) {
       log('scenario 1: passthrough, small JSON');
-      const size = (await countSmall(upstream.url + SMALL_PATH));
+      const size = await countSmall(upstream.url + SMALL_PATH);
       const rows = await rounds(gen, [direct, bareT, ...(nginxT ? [nginxT] : []), gwT], SMALL_PATH, upstream.pid);
       const by = (n: string) => rows.find((r) => r.target === n);
       const q = ratios(rows);
       const gwNginx = nginxT ? ratio(by('gateway')!.rps, by('nginx')!.rps) : NaN;
-      md.push(`## 1. Passthrough, small JSON (${size} B, GET ${SMALL_PATH})`, '',
-        loadTable(rows, (r) => r.target === 'gateway' ? `${q.text}${nginxT ? `, req/s ${fmtRatio(gwNginx)} nginx` : ''}` : r.target === 'bare http-proxy-3' && nginxT ? `req/s ${fmtRatio(ratio(r.rps, by('nginx')!.rps))} nginx` : ''), '',
-        `Generator check: the generator drove the upstream directly at ${fmt(by('direct upstream')!.rps)} req/s, ${fmtRatio(ratio(by('direct upstream')!.rps, by('gateway')!.rps))} the gateway's rate.`, '');
+      md.push(
+        `## 1. Passthrough, small JSON (${size} B, GET ${SMALL_PATH})`,
+        '',
+        loadTable(rows, (r) =>
+          r.target === 'gateway'
+            ? `${q.text}${nginxT ? `, req/s ${fmtRatio(gwNginx)} nginx` : ''}`
+            : r.target === 'bare http-proxy-3' && nginxT
+              ? `req/s ${fmtRatio(ratio(r.rps, by('nginx')!.rps))} nginx`
+              : '',
+        ),
+        '',
+        `Generator check: the generator drove the upstream directly at ${fmt(by('direct upstream')!.rps)} req/s, ${fmtRatio(ratio(by('direct upstream')!.rps, by('gateway')!.rps))} the gateway's rate.`,
+        '',
+      );
       check('passthrough small', '≥ 0.90× bare (CPU per request)', q.cpu, q.cpu >= 0.9, '×');
       check('passthrough small', 'req/s vs bare (information)', q.rps, true, '×');
       results.passthrough = { bytes: size, rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps, gatewayVsNginx: gwNginx } };
@@ -300,8 +357,12 @@ async function main(): Promise<void> {
       log(`scenario 1b: passthrough route, the ${fmt(d.bytes / 1024)} KB list page unfiltered`);
       const rows = await rounds(gen, [direct, bareT, gwT], PAGE_PATH, upstream.pid);
       const q = ratios(rows);
-      md.push(`## 1b. Passthrough route, the list page (${fmt(d.bytes / 1024)} KB, GET ${PAGE_PATH}: same bytes as the list page, not filtered)`, '',
-        loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')), '');
+      md.push(
+        `## 1b. Passthrough route, the list page (${fmt(d.bytes / 1024)} KB, GET ${PAGE_PATH}: same bytes as the list page, not filtered)`,
+        '',
+        loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')),
+        '',
+      );
       check('passthrough route, list page', '≥ 0.90× bare (CPU per request)', q.cpu, q.cpu >= 0.9, '×');
       results.passthroughPage = { rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps } };
     }
@@ -320,16 +381,21 @@ async function main(): Promise<void> {
         const by = (n: string) => rows.find((r) => r.target === n)!;
         const q = ratios(rows);
         listRps = by('gateway').rps;
-        md.push(`## 2. List page filtering (GET ${LIST_PATH}: ${pageInfo})`, '',
-          loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')), '',
-          `Generator check: ${fmt(by('direct upstream').rps)} req/s straight from the upstream, ${fmtRatio(ratio(by('direct upstream').rps, by('gateway').rps))} the gateway's rate.`, '');
+        md.push(
+          `## 2. List page filtering (GET ${LIST_PATH}: ${pageInfo})`,
+          '',
+          loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')),
+          '',
+          `Generator check: ${fmt(by('direct upstream').rps)} req/s straight from the upstream, ${fmtRatio(ratio(by('direct upstream').rps, by('gateway').rps))} the gateway's rate.`,
+          '',
+        );
         check('list route, 226 KB page, 20 % private', '≥ 0.60× bare (CPU per request)', q.cpu, q.cpu >= 0.6, '×');
         check('list route', 'req/s vs bare (information)', q.rps, true, '×');
         results.list = { rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps } };
       }
 
       if (ONLY.has('item')) {
-        const page = JSON.parse((await (await fetch(gw.url + LIST_PATH)).text())) as { data: { _id: string }[] };
+        const page = JSON.parse(await (await fetch(gw.url + LIST_PATH)).text()) as { data: { _id: string }[] };
         const itemPath = `/api/v1/activities/${encodeURIComponent(page.data[0]._id)}/`;
         const probe = await fetch(gw.url + itemPath);
         const itemBytes = (await probe.arrayBuffer()).byteLength;
@@ -337,8 +403,12 @@ async function main(): Promise<void> {
         log(`scenario 2b: item route (one public activity, ${itemBytes} B)`);
         const rows = await rounds(gen, [direct, bareT, gwT], itemPath, upstream.pid);
         const q = ratios(rows);
-        md.push(`## 2b. Item route (GET /api/v1/activities/:id/, one public activity of ${fmt(itemBytes)} B)`, '',
-          loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')), '');
+        md.push(
+          `## 2b. Item route (GET /api/v1/activities/:id/, one public activity of ${fmt(itemBytes)} B)`,
+          '',
+          loadTable(rows, (r) => (r.target === 'gateway' ? q.text : '')),
+          '',
+        );
         check('item route', 'CPU per request vs bare (information)', q.cpu, true, '×');
         results.item = { rows, ratios: { cpuVsBare: q.cpu, rpsVsBare: q.rps } };
       }
@@ -346,14 +416,33 @@ async function main(): Promise<void> {
       if (ONLY.has('reveal')) {
         const headers = { authorization: `Bearer ${adminToken}`, 'x-show-private-activities': 'confirm' };
         const probe = await countItems(gw.url + LIST_PATH, headers);
-        if (probe.status !== 200 || !probe.entry || probe.items !== d.items) throw new Error(`reveal probe failed: status ${probe.status}, entry ${probe.entry}, items ${probe.items}`);
-        log('scenario 3: reveal at 50 concurrent (fsync\'d governance log)');
+        if (probe.status !== 200 || !probe.entry || probe.items !== d.items)
+          throw new Error(`reveal probe failed: status ${probe.status}, entry ${probe.entry}, items ${probe.items}`);
+        log("scenario 3: reveal at 50 concurrent (fsync'd governance log)");
         const rows = await rounds(gen, [gwT], LIST_PATH, upstream.pid, headers);
         const r = rows[0];
         const vsList = ratio(r.rps, listRps);
-        md.push(`## 3. Reveal at ${CONNECTIONS} concurrent (same page, admin token + X-Show-Private-Activities: confirm; one fsync'd governance entry per request)`, '',
-          table(['target', 'CPU µs/req', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'vs list req/s', 'req/s per round'], [[r.target, fmt(r.cpuUs), fmt(r.rps), r.p50ms.toFixed(2), r.p99ms.toFixed(2), `${Math.round(r.proxyCpu * 100)}%`, fmtRatio(vsList), r.perRound.join(' / ')]]), '');
-        check('reveal (fsync\'d governance, 50 concurrent)', '≥ 0.90× the list scenario\'s req/s', vsList, vsList >= 0.9, '×');
+        md.push(
+          `## 3. Reveal at ${CONNECTIONS} concurrent (same page, admin token + X-Show-Private-Activities: confirm; one fsync'd governance entry per request)`,
+          '',
+          table(
+            ['target', 'CPU µs/req', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU', 'vs list req/s', 'req/s per round'],
+            [
+              [
+                r.target,
+                fmt(r.cpuUs),
+                fmt(r.rps),
+                r.p50ms.toFixed(2),
+                r.p99ms.toFixed(2),
+                `${Math.round(r.proxyCpu * 100)}%`,
+                fmtRatio(vsList),
+                r.perRound.join(' / '),
+              ],
+            ],
+          ),
+          '',
+        );
+        check("reveal (fsync'd governance, 50 concurrent)", "≥ 0.90× the list scenario's req/s", vsList, vsList >= 0.9, '×');
         check('reveal at 50 concurrent', 'p99 ≤ 15 ms', r.p99ms, r.p99ms <= 15, ' ms');
         results.reveal = { rows, vsList };
       }
@@ -365,7 +454,15 @@ async function main(): Promise<void> {
       const rows: ExportRow[] = [];
       for (const format of EXPORT_FORMATS) {
         log(`scenario 4: ${format} export of ${EXPORT_MIB} MiB`);
-        rows.push(...await exportRounds([{ name: 'bare http-proxy-3', url: bare.url, pid: bare.pid }, { name: 'gateway', url: egw.url, pid: egw.pid }], format));
+        rows.push(
+          ...(await exportRounds(
+            [
+              { name: 'bare http-proxy-3', url: bare.url, pid: bare.pid },
+              { name: 'gateway', url: egw.url, pid: egw.pid },
+            ],
+            format,
+          )),
+        );
       }
       await egw.stop();
       const lines: string[][] = [];
@@ -376,15 +473,35 @@ async function main(): Promise<void> {
         const rr = ratio(g.mibPerSec, b.mibPerSec);
         const cr = ratio(b.cpuSecPerGiB, g.cpuSecPerGiB);
         for (const r of [b, g]) {
-          lines.push([`${format} · ${r.target}`, fmt(r.mibPerSec), fmt(r.cpuSecPerGiB, 2), r.seconds.toFixed(2), fmt(mib(r.inBytes)), fmt(mib(r.outBytes)), fmt(mib(r.hwmGrowth), 1), r === g ? `MiB/s ${fmtRatio(rr)}, CPU ${fmtRatio(cr)} bare` : '', r.perRound.join(' / ')]);
+          lines.push([
+            `${format} · ${r.target}`,
+            fmt(r.mibPerSec),
+            fmt(r.cpuSecPerGiB, 2),
+            r.seconds.toFixed(2),
+            fmt(mib(r.inBytes)),
+            fmt(mib(r.outBytes)),
+            fmt(mib(r.hwmGrowth), 1),
+            r === g ? `MiB/s ${fmtRatio(rr)}, CPU ${fmtRatio(cr)} bare` : '',
+            r.perRound.join(' / '),
+          ]);
         }
         const tag = `${format === 'json' ? 'JSON-array' : format.toUpperCase()} export`;
         check(tag, `≥ ${TARGET[format].toFixed(2)}× bare MiB/s`, rr, rr >= TARGET[format], '×');
         check(tag, 'CPU per GiB vs bare (information)', cr, true, '×');
-        check(tag, `peak RSS growth < 32 MiB for ${EXPORT_MIB >= 1024 ? '1 GiB' : `${EXPORT_MIB} MiB (target is for 1 GiB)`}, default settings`, mib(g.hwmGrowth), mib(g.hwmGrowth) < 32, ' MiB');
+        check(
+          tag,
+          `peak RSS growth < 32 MiB for ${EXPORT_MIB >= 1024 ? '1 GiB' : `${EXPORT_MIB} MiB (target is for 1 GiB)`}, default settings`,
+          mib(g.hwmGrowth),
+          mib(g.hwmGrowth) < 32,
+          ' MiB',
+        );
       }
-      md.push(`## 4. Exports of ${fmt(EXPORT_MIB)} MiB, streamed into a byte counter (MiB/s of upstream bytes; proxy CPU s per GiB; peak RSS = VmHWM growth)`, '',
-        table(['format · target', 'MiB/s', 'CPU s/GiB', 's', 'MiB in', 'MiB out', 'peak RSS growth MiB', 'ratio', 'MiB/s per round'], lines), '');
+      md.push(
+        `## 4. Exports of ${fmt(EXPORT_MIB)} MiB, streamed into a byte counter (MiB/s of upstream bytes; proxy CPU s per GiB; peak RSS = VmHWM growth)`,
+        '',
+        table(['format · target', 'MiB/s', 'CPU s/GiB', 's', 'MiB in', 'MiB out', 'peak RSS growth MiB', 'ratio', 'MiB/s per round'], lines),
+        '',
+      );
       results.exports = rows;
     }
 
@@ -392,12 +509,24 @@ async function main(): Promise<void> {
       log('scenario 5: cold start to readyz');
       const ms: number[] = [];
       for (let i = 0; i < COLD_ROUNDS; i++) ms.push(await coldStart(dir, upstream.url, jwksFile, i));
-      md.push('## 5. Cold start (spawn `node dist/cli.js serve` → `/_gateway/readyz` 200)', '',
-        table(['runs', 'median ms', 'min ms', 'max ms'], [[String(ms.length), fmt(median(ms)), fmt(Math.min(...ms)), fmt(Math.max(...ms))]]), '');
+      md.push(
+        '## 5. Cold start (spawn `node dist/cli.js serve` → `/_gateway/readyz` 200)',
+        '',
+        table(['runs', 'median ms', 'min ms', 'max ms'], [[String(ms.length), fmt(median(ms)), fmt(Math.min(...ms)), fmt(Math.max(...ms))]]),
+        '',
+      );
       results.coldStart = { ms };
     }
 
-    md.push('## Targets', '', table(['scenario', 'target', 'measured', 'met'], checks.map((c) => [c.scenario, c.target, c.measured, c.target.includes('(information)') ? '–' : c.met ? 'pass' : '**MISS**'])), '');
+    md.push(
+      '## Targets',
+      '',
+      table(
+        ['scenario', 'target', 'measured', 'met'],
+        checks.map((c) => [c.scenario, c.target, c.measured, c.target.includes('(information)') ? '–' : c.met ? 'pass' : '**MISS**']),
+      ),
+      '',
+    );
     md.push(`Total bench time: ${((performance.now() - t0) / 1000).toFixed(0)} s.`);
     results.targets = checks;
     results.totalSeconds = (performance.now() - t0) / 1000;
@@ -419,7 +548,10 @@ async function countSmall(url: string): Promise<number> {
   return (await r.arrayBuffer()).byteLength;
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { void stopAll().then(() => process.exit(130)); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    void stopAll().then(() => process.exit(130));
+  });
 
 main().catch(async (err) => {
   log(`bench failed: ${(err as Error).stack ?? err}`);

@@ -45,9 +45,16 @@ export function writeGatewayConfig(dir: string, name: string, o: { port: number;
     server: { host: '127.0.0.1', port: o.port, adminPrefix: '/_gateway' },
     upstream: { url: o.upstream, timeoutMs: 60_000, maxBufferedBytes: 33_554_432 },
     identity: {
-      header: 'authorization', issuer: ISSUER, audience: AUDIENCE, jwksFile: o.jwksFile,
-      algorithms: ['ES256'], clockToleranceSec: 30, principalClaims: ['upn'], rolesClaim: 'roles',
-      adminRoles: ['SecurityAdministrator'], revealClaim: 'show_private_activities',
+      header: 'authorization',
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwksFile: o.jwksFile,
+      algorithms: ['ES256'],
+      clockToleranceSec: 30,
+      principalClaims: ['upn'],
+      rolesClaim: 'roles',
+      adminRoles: ['SecurityAdministrator'],
+      revealClaim: 'show_private_activities',
     },
     reveal: { header: 'x-show-private-activities', value: 'confirm' },
     privacy: {
@@ -62,8 +69,11 @@ export function writeGatewayConfig(dir: string, name: string, o: { port: number;
     },
     directory: { groups: { hr: ['bob@contoso.com', 'carol@contoso.com'], legal: ['heidi@contoso.com'] } },
     activities: {
-      id: '_id', timestamp: 'timestamp', actor: ['user.userName', 'failedUserData.userName'],
-      groups: ['user.userTags', 'resolvedActor.tags'], application: { path: 'actorType', equals: ['APPLICATION'] },
+      id: '_id',
+      timestamp: 'timestamp',
+      actor: ['user.userName', 'failedUserData.userName'],
+      groups: ['user.userTags', 'resolvedActor.tags'],
+      application: { path: 'actorType', equals: ['APPLICATION'] },
       builtinTags: { 'external-users': '000000200000000000000000', application: '0000003b0000000000000000' },
     },
     routes: [

@@ -15,7 +15,9 @@ export function streamCount(url: string, headers: Record<string, string> = {}): 
     const t0 = performance.now();
     const req = http.get(url, { headers, agent: false }, (res) => {
       let bytes = 0;
-      res.on('data', (c: Buffer) => { bytes += c.length; });
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
       const done = (complete: boolean) => {
         const seconds = (performance.now() - t0) / 1000;
         resolve({ status: res.statusCode ?? 0, bytes, seconds, mibPerSec: bytes / 1048576 / seconds, complete });

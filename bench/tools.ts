@@ -23,10 +23,16 @@ function aptInstall(pkgs: string[], log: (s: string) => void): boolean {
     }
     for (const pkg of pkgs) {
       log(`bench: running \`apt-get install -y ${pkg}\``);
-      const r = spawnSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      const r = spawnSync('apt-get', ['install', '-y', '-qq', pkg], {
+        stdio: 'ignore',
+        timeout: 300_000,
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
       if (r.status === 0) return true;
     }
-  } catch { /* fall through: not installable here */ }
+  } catch {
+    /* fall through: not installable here */
+  }
   return false;
 }
 

@@ -53,7 +53,13 @@ async function serve(file: string): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ msg: 'shutting down', signal });
-      gateway.close(10_000).then(() => resolve(0), (err) => { log.error({ msg: 'shutdown error', error: (err as Error).message }); resolve(1); });
+      gateway.close(10_000).then(
+        () => resolve(0),
+        (err) => {
+          log.error({ msg: 'shutdown error', error: (err as Error).message });
+          resolve(1);
+        },
+      );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
@@ -71,7 +77,10 @@ async function main(argv: string[]): Promise<number> {
     },
     allowPositionals: true,
   });
-  if (values.help) { process.stdout.write(USAGE); return 0; }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const file = resolveConfigPath(values.config, process.env);
   const [cmd = 'serve', sub] = positionals;
   switch (cmd) {
@@ -81,7 +90,10 @@ async function main(argv: string[]): Promise<number> {
       const r = loadConfigFile(file, process.env);
       // the files the config names are opened only once the config itself is valid
       const problems = r.ok ? checkConfigFiles(r.config) : r.problems;
-      if (problems.length === 0) { process.stdout.write(`${file}: OK\n`); return 0; }
+      if (problems.length === 0) {
+        process.stdout.write(`${file}: OK\n`);
+        return 0;
+      }
       process.stdout.write(`${formatProblems(problems)}\n`);
       process.stderr.write(`${file}: ${problems.length} problem(s)\n`);
       return 1;
@@ -113,12 +125,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function report(r: { ok: boolean; count: number; brokenAtSeq?: number }): number {
-  if (r.ok) { process.stdout.write(`governance log OK: ${r.count} entries\n`); return 0; }
+  if (r.ok) {
+    process.stdout.write(`governance log OK: ${r.count} entries\n`);
+    return 0;
+  }
   process.stdout.write(`governance log BROKEN at seq ${r.brokenAtSeq} (${r.count} entries read)\n`);
   return 1;
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err) => { process.stderr.write(`apg: ${(err as Error).message}\n`); process.exit(1); },
+  (err) => {
+    process.stderr.write(`apg: ${(err as Error).message}\n`);
+    process.exit(1);
+  },
 );

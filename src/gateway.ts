@@ -118,14 +118,17 @@ export function stateSeed(config: GatewayConfig): StateSeed {
 
 export async function openStores(config: GatewayConfig, instance: string, logger?: Logger): Promise<{ state: StateStore; governance: GovernanceSink }> {
   // Database errors are logged by kind only: messages never carry entry content or principals.
-  const onError = (what: string) => (err: unknown) => logger?.warn({ msg: `${what} database error`, code: (err as { code?: string })?.code, error: (err as Error)?.message });
-  const state = config.state.store === 'postgres'
-    ? await openPostgresStateStore({ url: config.state.postgresUrl!, seed: stateSeed(config), instance, onError: onError('state') })
-    : await openFileStateStore(config.state.file, stateSeed(config));
+  const onError = (what: string) => (err: unknown) =>
+    logger?.warn({ msg: `${what} database error`, code: (err as { code?: string })?.code, error: (err as Error)?.message });
+  const state =
+    config.state.store === 'postgres'
+      ? await openPostgresStateStore({ url: config.state.postgresUrl!, seed: stateSeed(config), instance, onError: onError('state') })
+      : await openFileStateStore(config.state.file, stateSeed(config));
   try {
-    const governance = config.governance.sink === 'postgres'
-      ? await openPostgresSink({ url: config.governance.postgresUrl!, instance, onError: onError('governance') })
-      : await openFileSink({ file: config.governance.file, instance });
+    const governance =
+      config.governance.sink === 'postgres'
+        ? await openPostgresSink({ url: config.governance.postgresUrl!, instance, onError: onError('governance') })
+        : await openFileSink({ file: config.governance.file, instance });
     return { state, governance };
   } catch (err) {
     await state.close();
@@ -138,7 +141,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   loadEngine();
   const logger = opts.logger ?? createLogger(initial.logging.level, instance);
   const metrics = createMetrics();
-  const stores = opts.stores ?? await openStores(initial, instance, logger);
+  const stores = opts.stores ?? (await openStores(initial, instance, logger));
   const { state } = stores;
   let forwarding: Forwarding;
   try {
@@ -191,14 +194,30 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const notify = (event: string, request: unknown): void => {
     const url = runtime.config.reveal.approval?.webhookUrl;
     if (!url) return;
-    if (webhook?.url !== url) webhook = { url, hook: createWebhook({ url, onFailure: (e, err) => logger.warn({ msg: 'webhook delivery failed', event: e, error: err instanceof Error ? err.message : String(err) }) }) };
+    if (webhook?.url !== url)
+      webhook = {
+        url,
+        hook: createWebhook({
+          url,
+          onFailure: (e, err) => logger.warn({ msg: 'webhook delivery failed', event: e, error: err instanceof Error ? err.message : String(err) }),
+        }),
+      };
     webhook.hook.notify(event, request);
   };
   // The admin console (SPEC §13); its activity log calls are handed to the pipeline below.
-  let forward: ConsoleForward = () => { throw new Error('pipeline not ready'); };
-  const consoleHandler = initial.console ? await openConsole(initial.console, initial, instance, {
-    config: () => runtime.config, forward: (req, res, identity) => forward(req, res, identity), now, logger, metrics, uiDir: opts.uiDir,
-  }) : null;
+  let forward: ConsoleForward = () => {
+    throw new Error('pipeline not ready');
+  };
+  const consoleHandler = initial.console
+    ? await openConsole(initial.console, initial, instance, {
+        config: () => runtime.config,
+        forward: (req, res, identity) => forward(req, res, identity),
+        now,
+        logger,
+        metrics,
+        uiDir: opts.uiDir,
+      })
+    : null;
 
   const admin = createAdminApp({
     state: () => state,
@@ -237,7 +256,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const host = opts.host ?? initial.server.host;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   }).catch(async (err: unknown) => {
     await forwarding.close(); // its loops and timers would keep a failed start alive
     throw err;
@@ -277,7 +299,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       if (oldDirectory !== directory) {
         // requests in flight finish their lookups on the old directory
         retiredDirectories.add(oldDirectory);
-        setTimeout(() => { oldDirectory.close(); retiredDirectories.delete(oldDirectory); }, 30_000).unref();
+        setTimeout(() => {
+          oldDirectory.close();
+          retiredDirectories.delete(oldDirectory);
+        }, 30_000).unref();
       }
       if (old.identity && old.identity !== next.identity) old.identity.close();
       if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), 30_000).unref();
@@ -292,9 +317,17 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
           // keep-alive connections that go idle after their in-flight request would otherwise hold close() for the whole drainMs
           const idle = setInterval(() => server.closeIdleConnections(), 100);
           idle.unref();
-          const t = setTimeout(() => { clearInterval(idle); server.closeAllConnections(); resolve(); }, drainMs);
+          const t = setTimeout(() => {
+            clearInterval(idle);
+            server.closeAllConnections();
+            resolve();
+          }, drainMs);
           t.unref();
-          server.close(() => { clearTimeout(t); clearInterval(idle); resolve(); });
+          server.close(() => {
+            clearTimeout(t);
+            clearInterval(idle);
+            resolve();
+          });
           server.closeIdleConnections();
         });
         pipeline.close();
@@ -316,10 +349,15 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
 /** The sink, with `onCommitted` told after each append that resolved. */
 function notifyOnAppend(sink: GovernanceSink, onCommitted: (seq: number) => void): GovernanceSink {
   return {
-    append: (input) => sink.append(input).then((entry) => {
-      try { onCommitted(entry.seq); } catch { /* forwarding never fails a request */ }
-      return entry;
-    }),
+    append: (input) =>
+      sink.append(input).then((entry) => {
+        try {
+          onCommitted(entry.seq);
+        } catch {
+          /* forwarding never fails a request */
+        }
+        return entry;
+      }),
     read: (o) => sink.read(o),
     stream: (f) => sink.stream(f),
     verify: () => sink.verify(),

@@ -8,25 +8,117 @@ import client from 'prom-client';
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
-  const requests = new client.Counter({ name: 'apg_requests_total', help: 'Requests by route kind and status', labelNames: ['kind', 'status'] as const, registers: [registry] });
-  const removed = new client.Counter({ name: 'apg_activities_removed_total', help: 'Private activities removed, by route kind', labelNames: ['kind'] as const, registers: [registry] });
-  const reveals = new client.Counter({ name: 'apg_reveals_total', help: 'Reveal requests by outcome', labelNames: ['outcome'] as const, registers: [registry] });
-  const governanceLatency = new client.Histogram({ name: 'apg_governance_write_seconds', help: 'Governance entry write latency', buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [registry] });
-  const governanceFailures = new client.Counter({ name: 'apg_governance_write_failures_total', help: 'Governance writes that failed or timed out', registers: [registry] });
-  const upstreamLatency = new client.Histogram({ name: 'apg_upstream_response_seconds', help: 'Time to upstream response headers, by route kind', labelNames: ['kind'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
-  const pathRejections = new client.Counter({ name: 'apg_path_rejections_total', help: 'Requests rejected by path normalisation, by reason', labelNames: ['reason'] as const, registers: [registry] });
-  const reloads = new client.Counter({ name: 'apg_config_reloads_total', help: 'Configuration reloads by result', labelNames: ['result'] as const, registers: [registry] });
-  const exportCutoffs = new client.Counter({ name: 'apg_export_cutoffs_total', help: 'Exports cut off because the upstream stream was broken', registers: [registry] });
+  const requests = new client.Counter({
+    name: 'apg_requests_total',
+    help: 'Requests by route kind and status',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+  });
+  const removed = new client.Counter({
+    name: 'apg_activities_removed_total',
+    help: 'Private activities removed, by route kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  const reveals = new client.Counter({
+    name: 'apg_reveals_total',
+    help: 'Reveal requests by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const governanceLatency = new client.Histogram({
+    name: 'apg_governance_write_seconds',
+    help: 'Governance entry write latency',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [registry],
+  });
+  const governanceFailures = new client.Counter({
+    name: 'apg_governance_write_failures_total',
+    help: 'Governance writes that failed or timed out',
+    registers: [registry],
+  });
+  const upstreamLatency = new client.Histogram({
+    name: 'apg_upstream_response_seconds',
+    help: 'Time to upstream response headers, by route kind',
+    labelNames: ['kind'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const pathRejections = new client.Counter({
+    name: 'apg_path_rejections_total',
+    help: 'Requests rejected by path normalisation, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const reloads = new client.Counter({
+    name: 'apg_config_reloads_total',
+    help: 'Configuration reloads by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const exportCutoffs = new client.Counter({
+    name: 'apg_export_cutoffs_total',
+    help: 'Exports cut off because the upstream stream was broken',
+    registers: [registry],
+  });
   // per directory source (ldap | graph | http); outcome hit | miss | stale | failure — never a principal or group
-  const directoryLookups = new client.Counter({ name: 'apg_directory_lookups_total', help: 'Directory membership lookups by source and outcome (hit, miss, stale, failure)', labelNames: ['source', 'outcome'] as const, registers: [registry] });
-  const directoryLatency = new client.Histogram({ name: 'apg_directory_lookup_seconds', help: 'Latency of directory calls (cache misses) by source', labelNames: ['source'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
-  const directoryCatalogue = new client.Counter({ name: 'apg_directory_catalogue_loads_total', help: 'Group catalogue list loads by source and outcome', labelNames: ['source', 'outcome'] as const, registers: [registry] });
+  const directoryLookups = new client.Counter({
+    name: 'apg_directory_lookups_total',
+    help: 'Directory membership lookups by source and outcome (hit, miss, stale, failure)',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [registry],
+  });
+  const directoryLatency = new client.Histogram({
+    name: 'apg_directory_lookup_seconds',
+    help: 'Latency of directory calls (cache misses) by source',
+    labelNames: ['source'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const directoryCatalogue = new client.Counter({
+    name: 'apg_directory_catalogue_loads_total',
+    help: 'Group catalogue list loads by source and outcome',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [registry],
+  });
   // SPEC §12; the label is the configured target name, never anything from an entry
-  const forwardLag = new client.Gauge({ name: 'apg_governance_forward_lag', help: 'Governance entries committed but not yet delivered, per forward target', labelNames: ['target'] as const, registers: [registry] });
-  const forwardFailures = new client.Counter({ name: 'apg_governance_forward_failures_total', help: 'Failed governance delivery attempts, per forward target', labelNames: ['target'] as const, registers: [registry] });
+  const forwardLag = new client.Gauge({
+    name: 'apg_governance_forward_lag',
+    help: 'Governance entries committed but not yet delivered, per forward target',
+    labelNames: ['target'] as const,
+    registers: [registry],
+  });
+  const forwardFailures = new client.Counter({
+    name: 'apg_governance_forward_failures_total',
+    help: 'Failed governance delivery attempts, per forward target',
+    labelNames: ['target'] as const,
+    registers: [registry],
+  });
   // SPEC §13: sign-ins to the admin console by outcome (ok, not_admin, refused, provider_unavailable)
-  const consoleSignIns = new client.Counter({ name: 'apg_console_signins_total', help: 'Admin console sign-ins by outcome', labelNames: ['outcome'] as const, registers: [registry] });
-  return { registry, consoleSignIns, directoryLookups, directoryLatency, directoryCatalogue, forwardLag, forwardFailures, requests, removed, reveals, governanceLatency, governanceFailures, upstreamLatency, pathRejections, reloads, exportCutoffs };
+  const consoleSignIns = new client.Counter({
+    name: 'apg_console_signins_total',
+    help: 'Admin console sign-ins by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  return {
+    registry,
+    consoleSignIns,
+    directoryLookups,
+    directoryLatency,
+    directoryCatalogue,
+    forwardLag,
+    forwardFailures,
+    requests,
+    removed,
+    reveals,
+    governanceLatency,
+    governanceFailures,
+    upstreamLatency,
+    pathRejections,
+    reloads,
+    exportCutoffs,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -12,11 +12,18 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets:
 const proxy = new ProxyServer({ target, agent, xfwd: false, ws: false, changeOrigin: true });
 proxy.on('error', (_err, _req, res) => {
   const r = res as http.ServerResponse;
-  if (!r.headersSent) { r.statusCode = 502; r.end(); } else r.destroy();
+  if (!r.headersSent) {
+    r.statusCode = 502;
+    r.end();
+  } else r.destroy();
 });
 const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => proxy.web(req, res));
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   process.stdout.write(`READY http://127.0.0.1:${port}\n`);
 });
-process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)); agent.destroy(); });
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+  agent.destroy();
+});

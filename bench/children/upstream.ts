@@ -16,7 +16,8 @@ function pad(a: Activity, i: number): Activity {
   const who = a.user?.userName ?? a.failedUserData?.userName ?? 'app@contoso.com';
   const org = '0f6c7a2e-1a45-4c0b-9d0e-5b7d3c8e2f11';
   const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
-  const guid = (n: number) => `${hex(n * 2654435761)}-${hex(n).slice(0, 4)}-4${hex(n * 97).slice(0, 3)}-a${hex(n * 13).slice(0, 3)}-${hex(n * 7919)}${hex(n * 31).slice(0, 4)}`;
+  const guid = (n: number) =>
+    `${hex(n * 2654435761)}-${hex(n).slice(0, 4)}-4${hex(n * 97).slice(0, 3)}-a${hex(n * 13).slice(0, 3)}-${hex(n * 7919)}${hex(n * 31).slice(0, 4)}`;
   return {
     ...a,
     rawDataJson: {
@@ -39,14 +40,20 @@ function pad(a: Activity, i: number): Activity {
       ],
       ModifiedProperties: [],
       ActorContextId: org,
-      Target: [{ ID: guid(i * 11 + 17), Type: 0 }, { ID: `https://contoso.sharepoint.com/sites/team-${i % 37}`, Type: 1 }],
+      Target: [
+        { ID: guid(i * 11 + 17), Type: 0 },
+        { ID: `https://contoso.sharepoint.com/sites/team-${i % 37}`, Type: 1 },
+      ],
     },
     entityData: {
       '0': { displayName: who, id: { id: `${who}|${guid(i * 13 + 19)}`, saas: 11161, inst: 0 }, resolved: true },
       '1': { displayName: a.appName, id: { id: String(a.appId), saas: a.appId, inst: 0 }, resolved: true },
       '2': { displayName: a.device.clientIP, id: { id: a.device.clientIP }, resolved: true },
     },
-    mainInfo: { eventObjects: [{ objType: 21, role: 4, name: `item-${i}.docx`, id: guid(i * 17 + 23), serviceObjectType: 'OneDrive file', resolved: true }], prettyOperation: a.description },
+    mainInfo: {
+      eventObjects: [{ objType: 21, role: 4, name: `item-${i}.docx`, id: guid(i * 17 + 23), serviceObjectType: 'OneDrive file', resolved: true }],
+      prettyOperation: a.description,
+    },
     confidenceLevel: 30,
     srcAppId: a.appId,
     collected: { saasApi: true, ipInfo: { city: a.location.city, country: a.location.countryCode, isAnonymousProxy: false } },
@@ -64,4 +71,6 @@ const url = await api.listen(0, '127.0.0.1');
 // Keep-alive sockets from proxies must outlive a measurement round.
 api.server.keepAliveTimeout = 65_000;
 process.stdout.write(`READY ${url}\n`);
-process.on('SIGTERM', () => { void api.close().then(() => process.exit(0)); });
+process.on('SIGTERM', () => {
+  void api.close().then(() => process.exit(0));
+});

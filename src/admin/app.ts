@@ -93,19 +93,26 @@ function errorMessage(err: unknown): string {
 }
 
 const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
-const permissionBody = z.object({
-  principal: z.string().refine(isPrincipal, 'must be a UPN or e-mail address').transform((p) => parsePrincipal(p) ?? p),
-  // validated here (SPEC §10: catalogue ids, checked by checkGrant); what a scoped permission does is the reveal stage's
-  groups: z.array(z.string().trim().min(1, 'must not be empty').max(200)).min(1, 'must name at least one group (omit it for every group)').max(100).optional(),
-  expiresAt: z.string().max(64).optional(),
-}).strict();
+const permissionBody = z
+  .object({
+    principal: z
+      .string()
+      .refine(isPrincipal, 'must be a UPN or e-mail address')
+      .transform((p) => parsePrincipal(p) ?? p),
+    // validated here (SPEC §10: catalogue ids, checked by checkGrant); what a scoped permission does is the reveal stage's
+    groups: z
+      .array(z.string().trim().min(1, 'must not be empty').max(200))
+      .min(1, 'must name at least one group (omit it for every group)')
+      .max(100)
+      .optional(),
+    expiresAt: z.string().max(64).optional(),
+  })
+  .strict();
 
 /** A refused check (SPEC §9, §10) as the error the client gets; nothing has been changed. */
 function refuse(r: CheckResult): void {
   if (!r.ok) throw new GatewayError(r.code, r.message, r.details ? { details: r.details } : {});
 }
-
-
 
 /**
  * The gateway's own endpoints under server.adminPrefix. Express is used here
@@ -126,7 +133,9 @@ export function createAdminApp(deps: AdminDeps) {
     return run;
   };
 
-  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
   app.get('/readyz', async (_req, res) => {
     const r = await deps.ready();
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
@@ -159,22 +168,43 @@ export function createAdminApp(deps: AdminDeps) {
   });
   api.use(express.json({ limit: '16kb', type: () => true }));
 
-  const audit = async (req: Request, res: Response, action: GovernanceAction, target: string, extra: Pick<GovernanceEntryInput, 'permission' | 'reason' | 'scope'> = {}): Promise<void> => {
+  const audit = async (
+    req: Request,
+    res: Response,
+    action: GovernanceAction,
+    target: string,
+    extra: Pick<GovernanceEntryInput, 'permission' | 'reason' | 'scope'> = {},
+  ): Promise<void> => {
     const sink = deps.governance();
     if (!sink) throw new GovernanceUnavailableError('no governance sink');
     const ctx = exchangeOf(res);
     await sink.append({
-      action, principal: adminOf(res), via: viaConsole.has(res) ? 'console' : 'admin-api', target, ...extra,
-      request: { id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query, clientIp: req.socket.remoteAddress ?? '', userAgent: String(req.headers['user-agent'] ?? '') },
+      action,
+      principal: adminOf(res),
+      via: viaConsole.has(res) ? 'console' : 'admin-api',
+      target,
+      ...extra,
+      request: {
+        id: ctx.id,
+        method: ctx.method,
+        path: ctx.path,
+        query: ctx.query,
+        clientIp: req.socket.remoteAddress ?? '',
+        userAgent: String(req.headers['user-agent'] ?? ''),
+      },
     });
   };
 
   api.get('/privacy/groups', (_req, res) => {
-    const groups = deps.state().current().groups.map((g) => ({
-      id: g.id, name: g.name ?? g.id,
-      privateSince: new Date(g.privateSince).toISOString(),
-      privateUntil: g.privateUntil === null ? null : new Date(g.privateUntil).toISOString(),
-    }));
+    const groups = deps
+      .state()
+      .current()
+      .groups.map((g) => ({
+        id: g.id,
+        name: g.name ?? g.id,
+        privateSince: new Date(g.privateSince).toISOString(),
+        privateUntil: g.privateUntil === null ? null : new Date(g.privateUntil).toISOString(),
+      }));
     res.json({ groups });
   });
 
@@ -212,7 +242,8 @@ export function createAdminApp(deps: AdminDeps) {
 
   api.post('/privacy/permissions', async (req, res) => {
     const body = permissionBody.safeParse(req.body);
-    if (!body.success) throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids], "expiresAt"?: "<ISO-8601 with an offset>"}');
+    if (!body.success)
+      throw badBody(body.error, '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids], "expiresAt"?: "<ISO-8601 with an offset>"}');
     const principal = body.data.principal;
     const limits: PermissionLimits = {};
     if (body.data.expiresAt !== undefined) {
@@ -223,14 +254,16 @@ export function createAdminApp(deps: AdminDeps) {
     }
     if (body.data.groups !== undefined) limits.groups = [...new Set(body.data.groups)];
     const privacy = deps.privacy();
-    refuse(await checkGrant({
-      granter: normalizePrincipal(adminOf(res)) ?? adminOf(res),
-      principal,
-      groups: limits.groups,
-      directory: deps.directory(),
-      adminGroups: privacy.adminGroups,
-      staticGroups: privacy.staticGroups,
-    }));
+    refuse(
+      await checkGrant({
+        granter: normalizePrincipal(adminOf(res)) ?? adminOf(res),
+        principal,
+        groups: limits.groups,
+        directory: deps.directory(),
+        adminGroups: privacy.adminGroups,
+        staticGroups: privacy.staticGroups,
+      }),
+    );
     await serialised(async () => {
       const state = deps.state();
       const t = now();
@@ -269,11 +302,16 @@ export function createAdminApp(deps: AdminDeps) {
     const unknown = Object.keys(req.query).find((k) => k !== 'search' && k !== 'limit');
     if (unknown !== undefined) throw new GatewayError('bad_request', `Unknown query parameter ${JSON.stringify(unknown)}; use search and limit.`);
     const search = req.query.search;
-    if (search !== undefined && (typeof search !== 'string' || search.length > 200)) throw new GatewayError('bad_request', 'search must be one string of at most 200 characters.');
+    if (search !== undefined && (typeof search !== 'string' || search.length > 200))
+      throw new GatewayError('bad_request', 'search must be one string of at most 200 characters.');
     const limit = intParam(req.query.limit, 100, 1, 1000);
     if (limit === null) throw new GatewayError('bad_request', 'limit must be an integer from 1 to 1000.');
     const r = await deps.directory().catalogue.search(search ?? '', limit);
-    if (r.failed.length > 0) throw new GatewayError('directory_unavailable', `The group catalogue cannot be loaded now (${r.failed.join(', ')} directory unreachable). Try again later.`);
+    if (r.failed.length > 0)
+      throw new GatewayError(
+        'directory_unavailable',
+        `The group catalogue cannot be loaded now (${r.failed.join(', ')} directory unreachable). Try again later.`,
+      );
     res.json({ groups: r.groups.map((g) => ({ id: g.id, name: g.name, source: g.source })) });
   });
 
@@ -287,20 +325,22 @@ export function createAdminApp(deps: AdminDeps) {
     await streamEntries(res, sink.stream(filter), format, limit);
   });
 
-  api.use(revealRequestsRouter({
-    state: deps.state,
-    reveal: deps.reveal,
-    permission: deps.permission,
-    memberOfAny: deps.memberOfAny,
-    knownGroups: deps.knownGroups,
-    now,
-    notify: deps.notify,
-    audit,
-    serialised,
-    adminOf,
-    queryOf: (res) => exchangeOf(res).query,
-    badBody,
-  }));
+  api.use(
+    revealRequestsRouter({
+      state: deps.state,
+      reveal: deps.reveal,
+      permission: deps.permission,
+      memberOfAny: deps.memberOfAny,
+      knownGroups: deps.knownGroups,
+      now,
+      notify: deps.notify,
+      audit,
+      serialised,
+      adminOf,
+      queryOf: (res) => exchangeOf(res).query,
+      badBody,
+    }),
+  );
 
   api.get('/governance/verify', async (_req, res) => {
     const sink = deps.governance();
@@ -323,7 +363,9 @@ export function createAdminApp(deps: AdminDeps) {
   });
 
   app.use('/api', api);
-  app.use(() => { throw new GatewayError('not_found'); });
+  app.use(() => {
+    throw new GatewayError('not_found');
+  });
   // Express 5 forwards thrown errors and rejected promises here: one mapping for every error.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const ctx = exchangeOf(res);

@@ -10,14 +10,16 @@ import type { Catalogue } from '../directory/catalogue.js';
 import type { Directory } from '../directory/index.js';
 import type { ErrorCode } from '../errors.js';
 
-export type CheckResult =
-  | { ok: true; name?: string }
-  | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
+export type CheckResult = { ok: true; name?: string } | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
 
 const OK: CheckResult = { ok: true };
 
 function unavailable(what: string): CheckResult {
-  return { ok: false, code: 'directory_unavailable', message: `${what} cannot be checked now: the directory cannot be asked. Nothing was changed; try again later.` };
+  return {
+    ok: false,
+    code: 'directory_unavailable',
+    message: `${what} cannot be checked now: the directory cannot be asked. Nothing was changed; try again later.`,
+  };
 }
 
 /** POST api/privacy/groups: the id must be in the catalogue; the catalogue's name is returned for the record. */
@@ -62,7 +64,11 @@ export async function checkGrant(c: GrantCheck): Promise<CheckResult> {
   if (c.adminGroups.length > 0) {
     const member = c.adminGroups.some((g) => user?.groups.has(g) || (c.staticGroups[g] ?? []).includes(c.principal));
     if (!member) {
-      return { ok: false, code: 'not_an_admin', message: `${c.principal} is not a member of any admin group (privacy.adminGroups), so it cannot be granted the permission. Nothing was changed.` };
+      return {
+        ok: false,
+        code: 'not_an_admin',
+        message: `${c.principal} is not a member of any admin group (privacy.adminGroups), so it cannot be granted the permission. Nothing was changed.`,
+      };
     }
   }
   for (const id of c.groups ?? []) {

@@ -60,13 +60,15 @@ export function parseGovernanceQuery(rawQuery: string): ParsedQuery {
   if (rawLimit !== undefined) {
     const max = format === 'json' ? MAX_PAGE : Number.MAX_SAFE_INTEGER;
     limit = integer(rawLimit!, 1, max);
-    if (limit === undefined) return { ok: false, message: `Query parameter "limit" must be an integer from 1 to ${format === 'json' ? MAX_PAGE : 'any size for streams'}.` };
+    if (limit === undefined)
+      return { ok: false, message: `Query parameter "limit" must be an integer from 1 to ${format === 'json' ? MAX_PAGE : 'any size for streams'}.` };
   } else if (format === 'json') limit = DEFAULT_PAGE;
 
   const actions = seen.get('action');
   if (actions !== undefined) {
     for (const a of actions) {
-      if (!(GOVERNANCE_ACTIONS as readonly string[]).includes(a)) return { ok: false, message: `Query parameter "action" must be one of ${GOVERNANCE_ACTIONS.join(', ')}; got "${a}".` };
+      if (!(GOVERNANCE_ACTIONS as readonly string[]).includes(a))
+        return { ok: false, message: `Query parameter "action" must be one of ${GOVERNANCE_ACTIONS.join(', ')}; got "${a}".` };
     }
     filter.action = [...new Set(actions)] as GovernanceAction[];
   }

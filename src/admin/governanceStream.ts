@@ -12,7 +12,12 @@ import type { GovernanceEntry } from '../governance/types.js';
 
 const CHUNK = 64 * 1024;
 
-export async function streamEntries(res: http.ServerResponse, entries: AsyncIterable<GovernanceEntry>, format: 'ndjson' | 'csv', limit?: number): Promise<void> {
+export async function streamEntries(
+  res: http.ServerResponse,
+  entries: AsyncIterable<GovernanceEntry>,
+  format: 'ndjson' | 'csv',
+  limit?: number,
+): Promise<void> {
   const iterator = entries[Symbol.asyncIterator]();
   // the first entry is fetched before the headers go out, so a sink that fails at once still answers with a JSON error
   const first = await iterator.next();
@@ -21,7 +26,9 @@ export async function streamEntries(res: http.ServerResponse, entries: AsyncIter
   res.setHeader('cache-control', 'no-store');
   if (format === 'csv') res.setHeader('content-disposition', 'attachment; filename="governance.csv"');
   let closed = false;
-  res.on('close', () => { closed = true; });
+  res.on('close', () => {
+    closed = true;
+  });
   let buf = format === 'csv' ? csvHeader() : '';
   let n = 0;
   try {

@@ -37,14 +37,19 @@ export interface RevealRequestsDeps {
   badBody: (error: z.ZodError, expected: string) => GatewayError;
 }
 
-const createBody = z.object({
-  reason: z.string().max(4000),
-  durationMin: z.number(),
-  scope: z.object({
-    groups: z.array(z.string().trim().min(1).max(200)).max(MAX_SCOPE_ITEMS).optional(),
-    actors: z.array(z.string().trim().min(1).max(320)).max(MAX_SCOPE_ITEMS).optional(),
-  }).strict().optional(),
-}).strict();
+const createBody = z
+  .object({
+    reason: z.string().max(4000),
+    durationMin: z.number(),
+    scope: z
+      .object({
+        groups: z.array(z.string().trim().min(1).max(200)).max(MAX_SCOPE_ITEMS).optional(),
+        actors: z.array(z.string().trim().min(1).max(320)).max(MAX_SCOPE_ITEMS).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
 const decideBody = z.object({ comment: z.string().max(1000).optional() }).strict();
 const STATUSES = new Set(['pending', 'approved', 'denied']);
 const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
@@ -62,7 +67,8 @@ export function revealRequestsRouter(deps: RevealRequestsDeps): express.Router {
     const approval = approvalOf(deps);
     const me = deps.adminOf(res);
     const perm = deps.permission(me);
-    if (!perm || permissionExpired(perm, deps.now())) throw new GatewayError('forbidden', 'Only admins on the permission list (not expired) may ask for a reveal.');
+    if (!perm || permissionExpired(perm, deps.now()))
+      throw new GatewayError('forbidden', 'Only admins on the permission list (not expired) may ask for a reveal.');
     const body = createBody.safeParse(req.body);
     if (!body.success) throw deps.badBody(body.error, '{"reason": string, "durationMin": integer, "scope"?: {"groups"?: [ids], "actors"?: [principals]}}');
     let reason: string;
@@ -73,19 +79,28 @@ export function revealRequestsRouter(deps: RevealRequestsDeps): express.Router {
       throw err;
     }
     const d = body.data.durationMin;
-    if (!Number.isInteger(d) || d < 1 || d > approval.maxDurationMin) throw new GatewayError('bad_request', `"durationMin" must be an integer from 1 to ${approval.maxDurationMin}.`);
+    if (!Number.isInteger(d) || d < 1 || d > approval.maxDurationMin)
+      throw new GatewayError('bad_request', `"durationMin" must be an integer from 1 to ${approval.maxDurationMin}.`);
     let scope: RevealRequest['scope'];
     if (body.data.scope !== undefined) {
       const groups = [...new Set(body.data.scope.groups ?? [])];
       const actors = [...new Set((body.data.scope.actors ?? []).map((a) => normalizePrincipal(a)!))];
       if (groups.length + actors.length === 0) throw new GatewayError('bad_request', '"scope" must name at least one group or actor (omit it for no scope).');
-      if (groups.length + actors.length > MAX_SCOPE_ITEMS) throw new GatewayError('bad_request', `"scope" may name at most ${MAX_SCOPE_ITEMS} groups and actors.`);
+      if (groups.length + actors.length > MAX_SCOPE_ITEMS)
+        throw new GatewayError('bad_request', `"scope" may name at most ${MAX_SCOPE_ITEMS} groups and actors.`);
       if ([...groups, ...actors].some((v) => CONTROL.test(v))) throw new GatewayError('bad_request', '"scope" must not contain control characters.');
       const unknown = await unknownGroups(deps.knownGroups, groups);
       if (unknown.length > 0) throw new GatewayError('bad_request', `"scope.groups": not in the group catalogue: ${unknown.join(', ')}.`);
       scope = { groups, actors };
     }
-    const request: RevealRequest = { id: randomUUID(), status: 'pending', requester: me, reason, durationMin: d, createdAt: new Date(deps.now()).toISOString() };
+    const request: RevealRequest = {
+      id: randomUUID(),
+      status: 'pending',
+      requester: me,
+      reason,
+      durationMin: d,
+      createdAt: new Date(deps.now()).toISOString(),
+    };
     if (scope) request.scope = scope;
     await deps.serialised(async () => {
       await deps.audit(req, res, 'reveal-request.created', request.id, scope ? { reason, scope } : { reason });
@@ -100,11 +115,16 @@ export function revealRequestsRouter(deps: RevealRequestsDeps): express.Router {
     let status: string | undefined;
     for (const [k, v] of params) {
       if (k !== 'status') throw new GatewayError('bad_request', `Unknown query parameter "${k}". Known: status.`);
-      if (status !== undefined || !STATUSES.has(v)) throw new GatewayError('bad_request', 'Query parameter "status" must be given once: pending, approved or denied.');
+      if (status !== undefined || !STATUSES.has(v))
+        throw new GatewayError('bad_request', 'Query parameter "status" must be given once: pending, approved or denied.');
       status = v;
     }
     const all = deps.state().current().revealRequests ?? [];
-    const requests = all.filter((x) => status === undefined || x.status === status).slice().reverse().map(view);
+    const requests = all
+      .filter((x) => status === undefined || x.status === status)
+      .slice()
+      .reverse()
+      .map(view);
     res.json({ requests });
   });
 
@@ -114,24 +134,29 @@ export function revealRequestsRouter(deps: RevealRequestsDeps): express.Router {
     const me = deps.adminOf(res);
     const current = (deps.state().current().revealRequests ?? []).find((x) => x.id === id);
     if (!current) throw new GatewayError('not_found', 'No such reveal request.');
-    if (current.requester === me.toLowerCase()) throw new GatewayError('self_approval', 'The requester cannot approve or deny their own reveal request; another approver must.');
+    if (current.requester === me.toLowerCase())
+      throw new GatewayError('self_approval', 'The requester cannot approve or deny their own reveal request; another approver must.');
     const direct = approval.approvers.filter((a) => !a.startsWith('group:'));
     const groups = approval.approvers.filter((a) => a.startsWith('group:')).map((a) => a.slice('group:'.length));
     if (!direct.includes(me.toLowerCase())) {
       const member = await deps.memberOfAny(me, groups);
-      if (member === 'unknown') throw new GatewayError('directory_unavailable', 'The directory cannot say whether this principal is an approver; try again later.');
+      if (member === 'unknown')
+        throw new GatewayError('directory_unavailable', 'The directory cannot say whether this principal is an approver; try again later.');
       if (!member) throw new GatewayError('forbidden', 'Only the configured approvers may approve or deny reveal requests.');
     }
     const body = decideBody.safeParse(req.body ?? {});
     if (!body.success) throw deps.badBody(body.error, '{"comment"?: string}');
-    if (body.data.comment !== undefined && CONTROL.test(body.data.comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
+    if (body.data.comment !== undefined && CONTROL.test(body.data.comment))
+      throw new GatewayError('bad_request', '"comment" must not contain control characters.');
     await deps.serialised(async () => {
       const fresh = (deps.state().current().revealRequests ?? []).find((x) => x.id === id);
       if (fresh?.status !== 'pending') throw new GatewayError('conflict', `The reveal request is already ${fresh?.status}.`);
       await deps.audit(req, res, status === 'approved' ? 'reveal-request.approved' : 'reveal-request.denied', id, {});
       let decided: RevealRequest;
       try {
-        decided = await deps.state().decideRevealRequest(id, { status, by: me, at: deps.now(), ...(body.data.comment !== undefined ? { comment: body.data.comment } : {}) });
+        decided = await deps
+          .state()
+          .decideRevealRequest(id, { status, by: me, at: deps.now(), ...(body.data.comment !== undefined ? { comment: body.data.comment } : {}) });
       } catch (err) {
         // another replica decided it between our check and our write: its decision stands
         if (err instanceof StateConflictError) throw new GatewayError('conflict', 'The reveal request was decided by someone else meanwhile.');

@@ -162,9 +162,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
   const envPaths = envProblems.map((p) => p.path).filter((p) => p !== '(env)');
   const schemaProblems = result.success
     ? []
-    : issuesToProblems(result.error.issues).filter(
-        (p) => !envPaths.some((e) => p.path === e || p.path.startsWith(e + '.')),
-      );
+    : issuesToProblems(result.error.issues).filter((p) => !envPaths.some((e) => p.path === e || p.path.startsWith(e + '.')));
   const problems = [...envProblems, ...schemaProblems];
   if (problems.length || !result.success) return { ok: false, problems };
   return { ok: true, config: result.data };

@@ -19,16 +19,13 @@ const PARAM_RE = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 /** Asymmetric JWS algorithms jose verifies; HS* and none are never accepted. */
-export const JWT_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-] as const;
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export const EXPORT_FORMATS = ['ndjson', 'json', 'csv', 'cef'] as const;
 export const ROUTE_KINDS = ['list', 'item', 'export', 'passthrough', 'deny'] as const;
 
-const str = (what = 'a string') =>
-  z.string({ error: (iss) => (iss.input === undefined ? 'is required' : `expected ${what}`) });
+const str = (what = 'a string') => z.string({ error: (iss) => (iss.input === undefined ? 'is required' : `expected ${what}`) });
 const nonEmpty = (what = 'a non-empty string') => str(what).min(1, { error: 'must not be empty' });
 const int = (min: number, max = Number.MAX_SAFE_INTEGER, unit = '') =>
   z
@@ -105,8 +102,7 @@ const principal = () =>
  * default), so every problem is reported; it still waits for the keys it reads.
  */
 const whenClean = (...keys: string[]) => ({
-  when: (p: z.core.ParsePayload): boolean =>
-    typeof p.value === 'object' && p.value !== null && !p.issues.some((i) => keys.includes(String(i.path?.[0]))),
+  when: (p: z.core.ParsePayload): boolean => typeof p.value === 'object' && p.value !== null && !p.issues.some((i) => keys.includes(String(i.path?.[0]))),
 });
 
 /** A list without duplicates, keeping first occurrences (duplicates are harmless, so not an error). */
@@ -204,15 +200,16 @@ const identitySchema = obj({
     .min(1, { error: 'must not be an empty list (nobody could use the admin API)' })
     .default(['SecurityAdministrator', 'GlobalAdministrator']),
   revealClaim: nonEmpty().default('show_private_activities'),
-})
-  .superRefine((id, ctx) => {
+}).superRefine(
+  (id, ctx) => {
     const n = (id.jwksUrl === null ? 0 : 1) + (id.jwksFile === null ? 0 : 1);
     if (n !== 1) {
-      const message =
-        n === 0 ? 'one of jwksUrl / jwksFile is required' : 'set only one of jwksUrl / jwksFile, not both';
+      const message = n === 0 ? 'one of jwksUrl / jwksFile is required' : 'set only one of jwksUrl / jwksFile, not both';
       ctx.addIssue({ code: 'custom', path: n === 0 ? ['jwksUrl'] : ['jwksFile'], message });
     }
-  }, whenClean('jwksUrl', 'jwksFile'));
+  },
+  whenClean('jwksUrl', 'jwksFile'),
+);
 
 const revealSchema = obj({
   header: headerName('x-show-private-activities'),
@@ -236,7 +233,9 @@ const revealSchema = obj({
       .transform((list) => unique(list.map((a) => (a.startsWith('group:') ? a : a.toLowerCase())))),
     maxDurationMin: int(1, 10_080, ' (minutes)').default(240),
     webhookUrl: httpUrl().nullable().default(null),
-  }).nullable().default(null),
+  })
+    .nullable()
+    .default(null),
 }).prefault({});
 
 const groupId = () =>
@@ -260,12 +259,14 @@ const groupSchema = obj({
       for (const iss of r.error.issues) ctx.addIssue({ code: 'custom', message: iss.message });
       return z.NEVER;
     }),
-})
-  .superRefine((g, ctx) => {
+}).superRefine(
+  (g, ctx) => {
     if (g.privateUntil !== null && g.privateUntil <= g.privateSince) {
       ctx.addIssue({ code: 'custom', path: ['privateUntil'], message: 'must be after privateSince' });
     }
-  }, whenClean('privateSince', 'privateUntil'));
+  },
+  whenClean('privateSince', 'privateUntil'),
+);
 
 const privacySchema = obj({
   managedDomains: z
@@ -340,7 +341,9 @@ const ldapFilter = (dflt: string) =>
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     });
 const attributeName = (dflt: string) =>
-  str('an LDAP attribute name').default(dflt).refine((a) => /^[A-Za-z][A-Za-z0-9-]*$/.test(a), { error: 'must be an LDAP attribute name' });
+  str('an LDAP attribute name')
+    .default(dflt)
+    .refine((a) => /^[A-Za-z][A-Za-z0-9-]*$/.test(a), { error: 'must be an LDAP attribute name' });
 
 const directoryLdapSchema = obj({
   url: oneOrMany(str('an ldap:// or ldaps:// URL').refine(isLdapUrl, { error: 'must be an ldap:// or ldaps:// URL (scheme, host, port only)' }), 'an LDAP URL'),
@@ -361,8 +364,8 @@ const directoryLdapSchema = obj({
   memberOfAttribute: attributeName('memberOf').nullable(),
   nested: z.boolean({ error: 'expected true or false' }).default(true),
   ...cacheKeys(3000),
-})
-  .superRefine((l, ctx) => {
+}).superRefine(
+  (l, ctx) => {
     if (l.startTLS && l.url.some((u) => u.startsWith('ldaps:'))) {
       ctx.addIssue({ code: 'custom', path: ['startTLS'], message: 'StartTLS is for ldap:// URLs; ldaps:// is TLS already' });
     }
@@ -372,7 +375,9 @@ const directoryLdapSchema = obj({
     if (!l.userFilter.includes('{principal}') && !l.userFilter.includes('{local}')) {
       ctx.addIssue({ code: 'custom', path: ['userFilter'], message: 'must contain {principal} or {local}' });
     }
-  }, whenClean('url', 'startTLS', 'bindDN', 'bindPassword', 'userFilter'));
+  },
+  whenClean('url', 'startTLS', 'bindDN', 'bindPassword', 'userFilter'),
+);
 
 const directoryGraphSchema = obj({
   tenantId: nonEmpty().refine((t) => /^[A-Za-z0-9.-]+$/.test(t), { error: 'must be a tenant id (GUID) or domain' }),
@@ -383,13 +388,19 @@ const directoryGraphSchema = obj({
   graphUrl: httpsUrl().default('https://graph.microsoft.com/v1.0'),
   tls: obj({ caFile: nonEmpty().nullable().default(null) }).prefault({}),
   ...cacheKeys(5000),
-})
-  .superRefine((g, ctx) => {
+}).superRefine(
+  (g, ctx) => {
     const n = (g.clientSecret === null ? 0 : 1) + (g.certificate === null ? 0 : 1);
     if (n !== 1) {
-      ctx.addIssue({ code: 'custom', path: [n === 0 ? 'clientSecret' : 'certificate'], message: n === 0 ? 'one of clientSecret / certificate is required' : 'set only one of clientSecret / certificate' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [n === 0 ? 'clientSecret' : 'certificate'],
+        message: n === 0 ? 'one of clientSecret / certificate is required' : 'set only one of clientSecret / certificate',
+      });
     }
-  }, whenClean('clientSecret', 'certificate'));
+  },
+  whenClean('clientSecret', 'certificate'),
+);
 
 const directorySchema = obj({
   groups: z
@@ -397,9 +408,7 @@ const directorySchema = obj({
       error: 'expected a map of group id -> list of principals',
     })
     .default({}),
-  knownGroups: z
-    .array(obj({ id: groupId(), name: nonEmpty().optional() }), { error: 'expected a list of {id, name}' })
-    .default([]),
+  knownGroups: z.array(obj({ id: groupId(), name: nonEmpty().optional() }), { error: 'expected a list of {id, name}' }).default([]),
   http: directoryHttpSchema.nullable().default(null),
   ldap: directoryLdapSchema.nullable().default(null),
   graph: directoryGraphSchema.nullable().default(null),
@@ -509,19 +518,21 @@ const routeSchema = obj({
     .nullable()
     .optional(),
 })
-  .superRefine((r, ctx) => {
-    const notFor = (key: string, where: string) =>
-      ctx.addIssue({ code: 'custom', path: [key], message: `only allowed on ${where}` });
-    if (r.kind === 'export' && r.format === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['format'], message: 'is required for export routes (ndjson | json | csv | cef)' });
-    }
-    if (r.kind !== 'export' && r.format !== undefined) notFor('format', 'export routes');
-    const itemsOk = r.kind === 'list' || (r.kind === 'export' && r.format === 'json');
-    if (!itemsOk && r.items !== undefined) notFor('items', 'list routes and json exports');
-    if (r.kind !== 'list' && r.total !== undefined && r.total !== null) notFor('total', 'list routes');
-    const columnsOk = r.kind === 'export' && r.format === 'csv';
-    if (!columnsOk && r.columns !== undefined && r.columns !== null) notFor('columns', 'csv exports');
-  }, whenClean('kind', 'format', 'items', 'total', 'columns'))
+  .superRefine(
+    (r, ctx) => {
+      const notFor = (key: string, where: string) => ctx.addIssue({ code: 'custom', path: [key], message: `only allowed on ${where}` });
+      if (r.kind === 'export' && r.format === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['format'], message: 'is required for export routes (ndjson | json | csv | cef)' });
+      }
+      if (r.kind !== 'export' && r.format !== undefined) notFor('format', 'export routes');
+      const itemsOk = r.kind === 'list' || (r.kind === 'export' && r.format === 'json');
+      if (!itemsOk && r.items !== undefined) notFor('items', 'list routes and json exports');
+      if (r.kind !== 'list' && r.total !== undefined && r.total !== null) notFor('total', 'list routes');
+      const columnsOk = r.kind === 'export' && r.format === 'csv';
+      if (!columnsOk && r.columns !== undefined && r.columns !== null) notFor('columns', 'csv exports');
+    },
+    whenClean('kind', 'format', 'items', 'total', 'columns'),
+  )
   .transform((r): RouteConfig => {
     // Optional keys are omitted, not undefined/null, so consumers can test `=== undefined`.
     const base: RouteBase = r.methods ? { path: r.path, methods: r.methods } : { path: r.path };
@@ -608,9 +619,13 @@ const forwardTargetSchema = obj({
   keyFile: nonEmpty().nullable().default(null),
   /** webhook only: extra request headers */
   headers: z
-    .record(str('an HTTP header name').refine((h) => HEADER_NAME_RE.test(h), { error: 'must be an HTTP header name' }), str('a header value'), {
-      error: 'expected a map of header name -> value',
-    })
+    .record(
+      str('an HTTP header name').refine((h) => HEADER_NAME_RE.test(h), { error: 'must be an HTTP header name' }),
+      str('a header value'),
+      {
+        error: 'expected a map of header name -> value',
+      },
+    )
     .default({}),
   /** connecting (TCP/TLS handshake) must finish within this */
   connectTimeoutMs: positive('ms').default(5000),
@@ -625,8 +640,8 @@ const forwardTargetSchema = obj({
    * sent again (the receiver may not have read it); progress is stored only once settled.
    */
   settleMs: int(0, 600000, ' (ms)').default(2000),
-})
-  .superRefine((t, ctx) => {
+}).superRefine(
+  (t, ctx) => {
     const problem = forwardUrlProblem(t.type, t.url);
     if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
     const secure = t.url.startsWith('tls:') || t.url.startsWith('https:');
@@ -638,7 +653,9 @@ const forwardTargetSchema = obj({
     }
     if (t.type !== 'webhook' && Object.keys(t.headers).length > 0) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'only for webhook targets' });
     if (t.retry.maxMs < t.retry.minMs) ctx.addIssue({ code: 'custom', path: ['retry', 'maxMs'], message: 'must be >= retry.minMs' });
-  }, whenClean('type', 'url', 'caFile', 'certFile', 'keyFile', 'headers', 'retry'));
+  },
+  whenClean('type', 'url', 'caFile', 'certFile', 'keyFile', 'headers', 'retry'),
+);
 
 const checkpointSchema = obj({
   /** Ed25519 private key, PEM (openssl genpkey -algorithm ed25519); checked when the file is loaded */
@@ -703,7 +720,17 @@ const consoleSchema = obj({
   // The gateway's external base URL (https://gw.contoso.com): the redirect URI and the Secure
   // cookie flag come from it. Null: taken from the request's Host (fine on loopback and in tests).
   publicUrl: secureUrl()
-    .refine((u) => { try { const x = new URL(u); return x.search === '' && x.hash === '' && x.pathname === '/'; } catch { return true; } }, { error: 'must be an origin only (https://gw.contoso.com), without a path or query' })
+    .refine(
+      (u) => {
+        try {
+          const x = new URL(u);
+          return x.search === '' && x.hash === '' && x.pathname === '/';
+        } catch {
+          return true;
+        }
+      },
+      { error: 'must be an origin only (https://gw.contoso.com), without a path or query' },
+    )
     .nullable()
     .default(null),
 });

@@ -5,7 +5,7 @@ export const LOGIN_COOKIE = 'apg_login';
 
 /** Every value sent under `name` (a browser sends one per matching path, so there may be several). */
 export function cookieValues(header: string | string[] | undefined, name: string): string[] {
-  const raw = Array.isArray(header) ? header.join('; ') : header ?? '';
+  const raw = Array.isArray(header) ? header.join('; ') : (header ?? '');
   const out: string[] = [];
   for (const part of raw.split(';')) {
     const eq = part.indexOf('=');

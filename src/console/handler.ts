@@ -45,10 +45,7 @@ export interface ConsoleDeps {
 
 export type ConsoleForward = (req: http.IncomingMessage, res: http.ServerResponse, identity: VouchedIdentity) => void;
 
-export type SessionAuth =
-  | { kind: 'none' }
-  | { kind: 'refused'; code: ErrorCode; message: string }
-  | { kind: 'ok'; id: string; session: SessionData };
+export type SessionAuth = { kind: 'none' } | { kind: 'refused'; code: ErrorCode; message: string } | { kind: 'ok'; id: string; session: SessionData };
 
 export interface ConsoleHandler {
   handle(ex: AdminExchange, subPath: string): void;
@@ -109,8 +106,7 @@ export function createConsoleHandler(deps: ConsoleDeps): ConsoleHandler {
   const claimSettings = () => deps.config().identity ?? DEFAULT_CLAIM_SETTINGS;
   const publicUrl = deps.settings.publicUrl ? new URL(deps.settings.publicUrl) : null;
 
-  const secure = (req: http.IncomingMessage) =>
-    publicUrl ? publicUrl.protocol === 'https:' : Boolean((req.socket as { encrypted?: boolean }).encrypted);
+  const secure = (req: http.IncomingMessage) => (publicUrl ? publicUrl.protocol === 'https:' : Boolean((req.socket as { encrypted?: boolean }).encrypted));
 
   function origin(req: http.IncomingMessage): string | null {
     if (publicUrl) return publicUrl.origin;
@@ -168,7 +164,12 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     if (values.length === 0) return { kind: 'none' };
     // Two apg_session cookies: one was set for another path or host (cookie tossing). Which
     // is ours cannot be told, so neither counts.
-    if (values.length > 1) return { kind: 'refused', code: 'unauthenticated', message: 'Several apg_session cookies were sent (one set for another path?); sign in to the console again.' };
+    if (values.length > 1)
+      return {
+        kind: 'refused',
+        code: 'unauthenticated',
+        message: 'Several apg_session cookies were sent (one set for another path?); sign in to the console again.',
+      };
     const id = values[0];
     if (!plausibleId(id)) return { kind: 'refused', code: 'unauthenticated', message: 'The console session is not valid; sign in again.' };
     let session: SessionData | undefined;
@@ -200,10 +201,18 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       return sendPage(res, 503, 'Sign-in is not possible now', ['The identity provider cannot be reached. Try again shortly.']);
     }
     const id = newId();
-    await sessions.put('login', id, { state: auth.state, nonce: auth.nonce, codeVerifier: auth.codeVerifier, redirectUri, expiresAt: now() + LOGIN_TTL_MS }, now() + LOGIN_TTL_MS);
+    await sessions.put(
+      'login',
+      id,
+      { state: auth.state, nonce: auth.nonce, codeVerifier: auth.codeVerifier, redirectUri, expiresAt: now() + LOGIN_TTL_MS },
+      now() + LOGIN_TTL_MS,
+    );
     res.statusCode = 302;
     // Lax, not Strict: the provider's redirect back is a cross-site top-level navigation.
-    res.setHeader('set-cookie', setCookie(LOGIN_COOKIE, id, { path: `${prefix()}/console/callback`, secure: secure(req), sameSite: 'Lax', maxAge: LOGIN_TTL_MS / 1000 }));
+    res.setHeader(
+      'set-cookie',
+      setCookie(LOGIN_COOKIE, id, { path: `${prefix()}/console/callback`, secure: secure(req), sameSite: 'Lax', maxAge: LOGIN_TTL_MS / 1000 }),
+    );
     res.setHeader('location', auth.url);
     res.setHeader('cache-control', 'no-store');
     res.end();
@@ -224,7 +233,8 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     const tx = await sessions.take('login', ids[0], now());
     if (!tx) return refuse('This sign-in attempt is unknown, expired or was already used.');
     const state = params.get('state');
-    if (state === null || !sameSecret(state, tx.state)) return refuse('The answer from the identity provider does not belong to this sign-in attempt (state mismatch).');
+    if (state === null || !sameSecret(state, tx.state))
+      return refuse('The answer from the identity provider does not belong to this sign-in attempt (state mismatch).');
     if (params.has('error')) return refuse(`The identity provider answered: ${(params.get('error') ?? '').slice(0, 100)}.`);
     let claims: Record<string, unknown>;
     try {
@@ -241,18 +251,28 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     if (!isAdminRole(roles, settings)) {
       count('not_admin');
       deps.logger?.info({ msg: 'console sign-in refused', why: 'no admin role' });
-      return sendPage(res, 403, 'Not an admin', [
-        `You are signed in at the identity provider as ${principal}, but this account holds none of the admin roles (${settings.adminRoles.join(', ')}).`,
-        'Only admins may use the Activity Privacy Gateway console; no session was opened.',
-      ], clear);
+      return sendPage(
+        res,
+        403,
+        'Not an admin',
+        [
+          `You are signed in at the identity provider as ${principal}, but this account holds none of the admin roles (${settings.adminRoles.join(', ')}).`,
+          'Only admins may use the Activity Privacy Gateway console; no session was opened.',
+        ],
+        clear,
+      );
     }
     const id = newId();
     const t = now();
     const ttlMs = deps.settings.sessionTtlMin * 60_000;
     const session: SessionData = {
-      principal, roles, csrf: newId(), iss: typeof claims.iss === 'string' ? claims.iss : '',
+      principal,
+      roles,
+      csrf: newId(),
+      iss: typeof claims.iss === 'string' ? claims.iss : '',
       ...(typeof claims.jti === 'string' ? { jti: claims.jti } : {}),
-      createdAt: t, expiresAt: t + ttlMs,
+      createdAt: t,
+      expiresAt: t + ttlMs,
     };
     await sessions.put('session', id, session, session.expiresAt);
     count('ok');
@@ -269,7 +289,8 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
 
   async function sessionInfo(req: http.IncomingMessage, res: http.ServerResponse, ctx: { id: string }): Promise<void> {
     const auth = await authenticate(req, { csrf: false });
-    if (auth.kind !== 'ok') return sendErr(res, ctx, auth.kind === 'none' ? 'unauthenticated' : auth.code, auth.kind === 'none' ? 'Not signed in to the console.' : auth.message);
+    if (auth.kind !== 'ok')
+      return sendErr(res, ctx, auth.kind === 'none' ? 'unauthenticated' : auth.code, auth.kind === 'none' ? 'Not signed in to the console.' : auth.message);
     const config = deps.config();
     const a = config.activities;
     sendJson(res, 200, {
@@ -303,9 +324,11 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     // revealing writes a governance entry: a state-changing call, so the CSRF token is required
     const revealing = req.headers[reveal.header] !== undefined || req.headers['x-reveal-request'] !== undefined;
     const auth = await authenticate(req, { csrf: revealing });
-    if (auth.kind !== 'ok') return sendErr(res, ctx, auth.kind === 'none' ? 'unauthenticated' : auth.code, auth.kind === 'none' ? 'Not signed in to the console.' : auth.message);
+    if (auth.kind !== 'ok')
+      return sendErr(res, ctx, auth.kind === 'none' ? 'unauthenticated' : auth.code, auth.kind === 'none' ? 'Not signed in to the console.' : auth.message);
     const listPath = consoleListRoute(config)?.path ?? null;
-    if (listPath === null) return sendErr(res, ctx, 'not_found', 'No list route the console can page through (a list route allowing GET, without path parameters).');
+    if (listPath === null)
+      return sendErr(res, ctx, 'not_found', 'No list route the console can page through (a list route allowing GET, without path parameters).');
     // The session is a credential for the admin prefix only: it never goes upstream.
     delete req.headers.cookie;
     delete req.headers[CSRF_HEADER];
@@ -316,8 +339,12 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     req.headers['x-request-id'] = ctx.id;
     req.url = query ? `${listPath}?${query}` : listPath;
     deps.forward(req, res, {
-      principal: auth.session.principal, roles: auth.session.roles, isAdmin: true, iss: auth.session.iss,
-      ...(auth.session.jti ? { jti: auth.session.jti } : {}), via: 'console',
+      principal: auth.session.principal,
+      roles: auth.session.roles,
+      isAdmin: true,
+      iss: auth.session.iss,
+      ...(auth.session.jti ? { jti: auth.session.jti } : {}),
+      via: 'console',
     });
   }
 
@@ -344,7 +371,8 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
     }
     if (sub === '/console/' || sub === '/console/index.html') return read ? serveFile(res, ctx, files.index()) : notAllowed('GET, HEAD');
     if (sub.startsWith('/console/assets/')) return read ? serveFile(res, ctx, files.asset(sub.slice('/console/assets/'.length))) : notAllowed('GET, HEAD');
-    if (sub === '/console/page.css') return read ? serveFile(res, ctx, { body: PAGE_CSS, type: 'text/css; charset=utf-8', immutable: false }) : notAllowed('GET, HEAD');
+    if (sub === '/console/page.css')
+      return read ? serveFile(res, ctx, { body: PAGE_CSS, type: 'text/css; charset=utf-8', immutable: false }) : notAllowed('GET, HEAD');
     if (sub === '/console/login') return method === 'GET' ? login(req, res, new URLSearchParams(query)) : notAllowed('GET');
     if (sub === '/console/callback') return method === 'GET' ? callback(req, res, query) : notAllowed('GET');
     if (sub === '/console/session') return read ? sessionInfo(req, res, ctx) : notAllowed('GET, HEAD');

@@ -25,15 +25,24 @@ export interface OpenConsoleOptions {
  * signs everyone out).
  */
 export async function openConsole(settings: ConsoleConfig, config: GatewayConfig, instance: string, o: OpenConsoleOptions): Promise<ConsoleHandler> {
-  const sessions = config.state.store === 'postgres'
-    ? await openPostgresSessionStore({
-      url: config.state.postgresUrl!, instance,
-      onError: (err) => o.logger?.warn({ msg: 'console sessions database error', code: (err as { code?: string })?.code }),
-    })
-    : createMemorySessionStore();
+  const sessions =
+    config.state.store === 'postgres'
+      ? await openPostgresSessionStore({
+          url: config.state.postgresUrl!,
+          instance,
+          onError: (err) => o.logger?.warn({ msg: 'console sessions database error', code: (err as { code?: string })?.code }),
+        })
+      : createMemorySessionStore();
   if (!loadStaticFiles(o.uiDir).available) o.logger?.warn({ msg: 'the admin console was not built (npm run build): its pages answer 404' });
   return createConsoleHandler({
-    settings, config: o.config, sessions, oidc: createOidcClient(settings.oidc), files: loadStaticFiles(o.uiDir),
-    forward: o.forward, now: o.now, logger: o.logger, metrics: o.metrics,
+    settings,
+    config: o.config,
+    sessions,
+    oidc: createOidcClient(settings.oidc),
+    files: loadStaticFiles(o.uiDir),
+    forward: o.forward,
+    now: o.now,
+    logger: o.logger,
+    metrics: o.metrics,
   });
 }

@@ -66,16 +66,23 @@ export function createOidcClient(s: OidcSettings): OidcClient {
         execute: isLoopbackHttp(issuer) ? [client.allowInsecureRequests] : [],
       };
       const config = await client.discovery(
-        issuer, s.clientId, s.clientSecret ?? undefined,
-        s.clientSecret === null ? client.None() : client.ClientSecretBasic(s.clientSecret), options,
+        issuer,
+        s.clientId,
+        s.clientSecret ?? undefined,
+        s.clientSecret === null ? client.None() : client.ClientSecretBasic(s.clientSecret),
+        options,
       );
       const jwksUri = config.serverMetadata().jwks_uri;
       if (!jwksUri) throw new Error('the provider publishes no jwks_uri');
       return { config, jwks: createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: timeoutMs }) };
     })();
     // a failed discovery is tried again by the next sign-in
-    discovered.catch(() => { discovered = undefined; });
-    return discovered.catch((err: unknown) => { throw new ProviderUnavailableError(err instanceof Error ? err.message : String(err)); });
+    discovered.catch(() => {
+      discovered = undefined;
+    });
+    return discovered.catch((err: unknown) => {
+      throw new ProviderUnavailableError(err instanceof Error ? err.message : String(err));
+    });
   };
 
   return {

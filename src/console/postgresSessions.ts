@@ -29,7 +29,8 @@ export interface PostgresSessionOptions {
 
 export async function openPostgresSessionStore(opts: PostgresSessionOptions): Promise<SessionStore> {
   const own = opts.pool === undefined;
-  const pool = opts.pool ?? createPool({ url: opts.url!, max: 3, applicationName: `apg-console${opts.instance ? `:${opts.instance}` : ''}`, onError: opts.onError });
+  const pool =
+    opts.pool ?? createPool({ url: opts.url!, max: 3, applicationName: `apg-console${opts.instance ? `:${opts.instance}` : ''}`, onError: opts.onError });
   try {
     const client = await pool.connect();
     try {
@@ -51,24 +52,32 @@ export async function openPostgresSessionStore(opts: PostgresSessionOptions): Pr
   let puts = 0;
   return {
     async put(kind, id, data, expiresAt) {
-      await boundedQuery(pool,
+      await boundedQuery(
+        pool,
         `INSERT INTO console_sessions (key, data, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at`,
-        [keyOf(kind, id), JSON.stringify(data), expiresAt]);
+        [keyOf(kind, id), JSON.stringify(data), expiresAt],
+      );
       // expired rows are swept now and then, a bounded batch at a time
       if (++puts % 20 === 1) {
-        await boundedQuery(pool, `DELETE FROM console_sessions WHERE key IN (SELECT key FROM console_sessions WHERE expires_at <= $1 LIMIT 1000)`, [Date.now()])
-          .catch((err: unknown) => opts.onError?.(err));
+        await boundedQuery(pool, `DELETE FROM console_sessions WHERE key IN (SELECT key FROM console_sessions WHERE expires_at <= $1 LIMIT 1000)`, [
+          Date.now(),
+        ]).catch((err: unknown) => opts.onError?.(err));
       }
     },
     async get(kind, id, now) {
-      const { rows } = await boundedQuery<{ data: SessionData }>(pool,
-        'SELECT data FROM console_sessions WHERE key = $1 AND expires_at > $2', [keyOf(kind, id), now]);
+      const { rows } = await boundedQuery<{ data: SessionData }>(pool, 'SELECT data FROM console_sessions WHERE key = $1 AND expires_at > $2', [
+        keyOf(kind, id),
+        now,
+      ]);
       return rows[0]?.data;
     },
     async take(kind, id, now) {
-      const { rows } = await boundedQuery<{ data: LoginData; expires_at: string }>(pool,
-        'DELETE FROM console_sessions WHERE key = $1 RETURNING data, expires_at', [keyOf(kind, id)]);
+      const { rows } = await boundedQuery<{ data: LoginData; expires_at: string }>(
+        pool,
+        'DELETE FROM console_sessions WHERE key = $1 RETURNING data, expires_at',
+        [keyOf(kind, id)],
+      );
       const row = rows[0];
       return row !== undefined && Number(row.expires_at) > now ? row.data : undefined;
     },

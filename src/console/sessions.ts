@@ -59,7 +59,10 @@ export function createMemorySessionStore(maxRecords = 10_000): SessionStore {
   const live = (key: string, now: number) => {
     const r = records.get(key);
     if (r === undefined) return undefined;
-    if (r.expiresAt <= now) { records.delete(key); return undefined; }
+    if (r.expiresAt <= now) {
+      records.delete(key);
+      return undefined;
+    }
     return r.data;
   };
   return {

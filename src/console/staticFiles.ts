@@ -21,7 +21,11 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
 };
 
-export interface StaticFile { body: Buffer; type: string; immutable: boolean }
+export interface StaticFile {
+  body: Buffer;
+  type: string;
+  immutable: boolean;
+}
 
 export interface StaticFiles {
   /** false when the app was not built */

@@ -55,7 +55,10 @@ export function isConnectionError(err: unknown): boolean {
 export const READ_TIMEOUT_MS = 10_000;
 
 export function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
-  pool: pg.Pool, text: string, values: unknown[] = [], timeoutMs = READ_TIMEOUT_MS,
+  pool: pg.Pool,
+  text: string,
+  values: unknown[] = [],
+  timeoutMs = READ_TIMEOUT_MS,
 ): Promise<pg.QueryResult<R>> {
   // query_timeout is a pg per-query option that @types/pg's QueryConfig does not list
   return pool.query<R>({ text, values, query_timeout: timeoutMs } as pg.QueryConfig);

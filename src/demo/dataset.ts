@@ -130,15 +130,35 @@ interface EventKind {
 // non-ASCII so CSV / CEF / JSON escaping is exercised end to end.
 const EVENTS: readonly EventKind[] = [
   { eventType: 233580, eventTypeName: 'EVENT_CATEGORY_LOGIN', descriptions: ['Log on', 'Log on (MFA)'] },
-  { eventType: 233600, eventTypeName: 'EVENT_CATEGORY_DOWNLOAD_FILE', descriptions: ['Download file: Q3 report, final.docx', 'Download file: Budget 2026.xlsx', 'Datei "Gehälter.xlsx" geöffnet'] },
+  {
+    eventType: 233600,
+    eventTypeName: 'EVENT_CATEGORY_DOWNLOAD_FILE',
+    descriptions: ['Download file: Q3 report, final.docx', 'Download file: Budget 2026.xlsx', 'Datei "Gehälter.xlsx" geöffnet'],
+  },
   { eventType: 233610, eventTypeName: 'EVENT_CATEGORY_UPLOAD_FILE', descriptions: ['Upload file: notes.txt', 'Fichier « résumé » partagé – 日本語'] },
-  { eventType: 233620, eventTypeName: 'EVENT_CATEGORY_SHARE_FILE', descriptions: ['Share item "Org chart, draft" with external user', 'Share item: Offboarding checklist'] },
-  { eventType: 233630, eventTypeName: 'EVENT_CATEGORY_SEND_MAIL', descriptions: ['Send mail: subject "Ärger | Budget"', 'Send mail: Re: salary review\nsecond line'] },
-  { eventType: 233640, eventTypeName: 'EVENT_CATEGORY_RUN_COMMAND', descriptions: ['Run command: Set-Mailbox -Identity x=1 -Path C:\\share\\hr', 'Run command: Get-User | Format-List'] },
+  {
+    eventType: 233620,
+    eventTypeName: 'EVENT_CATEGORY_SHARE_FILE',
+    descriptions: ['Share item "Org chart, draft" with external user', 'Share item: Offboarding checklist'],
+  },
+  {
+    eventType: 233630,
+    eventTypeName: 'EVENT_CATEGORY_SEND_MAIL',
+    descriptions: ['Send mail: subject "Ärger | Budget"', 'Send mail: Re: salary review\nsecond line'],
+  },
+  {
+    eventType: 233640,
+    eventTypeName: 'EVENT_CATEGORY_RUN_COMMAND',
+    descriptions: ['Run command: Set-Mailbox -Identity x=1 -Path C:\\share\\hr', 'Run command: Get-User | Format-List'],
+  },
   { eventType: 233650, eventTypeName: 'EVENT_CATEGORY_UPDATE_USER', descriptions: ['Update user: "Müller, Jürgen"', 'Reset password'] },
 ];
 const LOGIN = EVENTS[0];
-const FAILED_LOGIN: EventKind = { eventType: 233590, eventTypeName: 'EVENT_CATEGORY_FAILED_LOGIN', descriptions: ['Failed log on', 'Failed log on: wrong password, 3rd attempt'] };
+const FAILED_LOGIN: EventKind = {
+  eventType: 233590,
+  eventTypeName: 'EVENT_CATEGORY_FAILED_LOGIN',
+  descriptions: ['Failed log on', 'Failed log on: wrong password, 3rd attempt'],
+};
 
 const LOCATIONS = [
   { countryCode: 'DE', city: 'Berlin', latitude: 52.5, longitude: 13.4 },
@@ -167,10 +187,7 @@ export function isoWithOffset(ms: number, offsetMinutes: number): string {
 }
 
 /** Who acts in a record, before it is rendered. */
-type ActorSpec =
-  | { kind: 'user'; principal: string; failed?: boolean }
-  | { kind: 'app'; app: Application }
-  | { kind: 'none' };
+type ActorSpec = { kind: 'user'; principal: string; failed?: boolean } | { kind: 'app'; app: Application } | { kind: 'none' };
 
 interface Spec {
   actor: ActorSpec;
@@ -180,9 +197,18 @@ interface Spec {
 
 // Relative weights of principals in random records (applications as one bucket).
 const WEIGHTS: ReadonlyArray<[string, number]> = [
-  [PRINCIPALS.alice, 6], [PRINCIPALS.dave, 6], [PRINCIPALS.erin, 8], [PRINCIPALS.bob, 8],
-  [PRINCIPALS.carol, 8], [PRINCIPALS.frank, 6], [PRINCIPALS.heidi, 6], [PRINCIPALS.grace, 6],
-  [PRINCIPALS.ivan, 8], [PRINCIPALS.judy, 8], [PRINCIPALS.mallory, 5], [PRINCIPALS.partner, 5],
+  [PRINCIPALS.alice, 6],
+  [PRINCIPALS.dave, 6],
+  [PRINCIPALS.erin, 8],
+  [PRINCIPALS.bob, 8],
+  [PRINCIPALS.carol, 8],
+  [PRINCIPALS.frank, 6],
+  [PRINCIPALS.heidi, 6],
+  [PRINCIPALS.grace, 6],
+  [PRINCIPALS.ivan, 8],
+  [PRINCIPALS.judy, 8],
+  [PRINCIPALS.mallory, 5],
+  [PRINCIPALS.partner, 5],
   ['@app', 10],
 ];
 const WEIGHT_SUM = WEIGHTS.reduce((s, [, w]) => s + w, 0);
@@ -194,7 +220,10 @@ function randomSpec(rng: Rng): Spec {
   let r = rng() * WEIGHT_SUM;
   let who = WEIGHTS[WEIGHTS.length - 1][0];
   for (const [p, w] of WEIGHTS) {
-    if ((r -= w) < 0) { who = p; break; }
+    if ((r -= w) < 0) {
+      who = p;
+      break;
+    }
   }
   if (who === '@app') return { actor: { kind: 'app', app: pick(rng, APPLICATIONS) }, ms, iso };
   return { actor: { kind: 'user', principal: who, failed: rng() < 0.01 }, ms, iso };
@@ -247,7 +276,10 @@ function render(rng: Rng, spec: Spec): Activity {
   const ev = failed ? FAILED_LOGIN : actor.kind === 'app' ? pick(rng, EVENTS.slice(1)) : rng() < 0.3 ? LOGIN : pick(rng, EVENTS);
   const app = actor.kind === 'app' ? actor.app : pick(rng, APPLICATIONS);
   const ms = spec.ms;
-  const id = Math.floor(ms / 1000).toString(16).padStart(8, '0') + hex(rng, 16);
+  const id =
+    Math.floor(ms / 1000)
+      .toString(16)
+      .padStart(8, '0') + hex(rng, 16);
   const a: Activity = {
     _id: id,
     timestamp: spec.iso === undefined ? ms : isoWithOffset(ms, spec.iso),

@@ -64,7 +64,10 @@ export function csvField(v: string): string {
 
 /** CEF header fields escape `\` and `|`; newlines are not allowed there, so they become spaces. */
 export function cefHeader(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+  return v
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/[\r\n]+/g, ' ');
 }
 
 /** CEF extension values escape `\` and `=`, and encode newlines as \n / \r. */
@@ -156,9 +159,5 @@ export function encodeId(format: ExportFormat, id: string): string {
 /** The record's bytes for cycle `cycle` of a repeated export (cycle 0: as is). */
 export function lineBytes(line: Line, format: ExportFormat, cycle: number): Buffer[] {
   if (cycle === 0 || line.id === undefined) return [line.buf];
-  return [
-    line.buf.subarray(0, line.idStart),
-    Buffer.from(encodeId(format, freshId(line.id, cycle))),
-    line.buf.subarray(line.idEnd),
-  ];
+  return [line.buf.subarray(0, line.idStart), Buffer.from(encodeId(format, freshId(line.id, cycle))), line.buf.subarray(line.idEnd)];
 }

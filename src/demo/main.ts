@@ -13,7 +13,9 @@ import { tokensEnv } from './tokensEnv.js';
  * and JWKS (never committed), and the gateway in front with config/demo.yaml.
  */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, 'upstream-port': { type: 'string' }, 'idp-port': { type: 'string' }, host: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { port: { type: 'string' }, 'upstream-port': { type: 'string' }, 'idp-port': { type: 'string' }, host: { type: 'string' } },
+  });
   const port = Number(values.port ?? process.env.PORT ?? 8080);
   const upstreamPort = Number(values['upstream-port'] ?? 8081);
   const idpPort = Number(values['idp-port'] ?? 8082);
@@ -34,7 +36,13 @@ async function main(): Promise<void> {
   // the admin console signs in at a local OpenID Connect provider with the demo users
   const idp = await startOidcProvider({ port: idpPort, host: '127.0.0.1' });
 
-  const env = { ...process.env, APG_DEMO_JWKS: jwksFile, APG_DEMO_UPSTREAM: upstreamUrl, APG_DEMO_DATA: path.join(demoDir, 'data'), APG_DEMO_OIDC_ISSUER: idp.issuer };
+  const env = {
+    ...process.env,
+    APG_DEMO_JWKS: jwksFile,
+    APG_DEMO_UPSTREAM: upstreamUrl,
+    APG_DEMO_DATA: path.join(demoDir, 'data'),
+    APG_DEMO_OIDC_ISSUER: idp.issuer,
+  };
   const loaded = loadConfigFile('config/demo.yaml', env);
   if (!loaded.ok) throw new Error(`config/demo.yaml:\n${formatProblems(loaded.problems)}`);
   const config = loaded.config;

@@ -62,7 +62,10 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
   async function interaction(req: http.IncomingMessage, res: http.ServerResponse, uid: string, action: string): Promise<void> {
     const p = provider!;
     const details = await p.interactionDetails(req, res);
-    if (details.uid !== uid) { res.writeHead(400).end('interaction mismatch'); return; }
+    if (details.uid !== uid) {
+      res.writeHead(400).end('interaction mismatch');
+      return;
+    }
     if (details.prompt.name === 'consent') {
       // first-party demo client: every requested scope is granted without asking
       const grant = new p.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
@@ -74,12 +77,19 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
     if (req.method === 'POST' && action === 'login') {
       const form = await readForm(req);
       const user = users.find((u) => u.id === form.get('user'));
-      if (!user) { res.writeHead(400, { 'content-type': 'text/plain' }).end('unknown user'); return; }
+      if (!user) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end('unknown user');
+        return;
+      }
       await p.interactionFinished(req, res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
       return;
     }
-    const buttons = users.map((u) =>
-      `<li><button type="submit" name="user" value="${escapeHtml(u.id)}">Sign in as ${escapeHtml(u.upn)}</button> <span>${escapeHtml(u.name)}: ${escapeHtml(u.note)}</span></li>`).join('\n');
+    const buttons = users
+      .map(
+        (u) =>
+          `<li><button type="submit" name="user" value="${escapeHtml(u.id)}">Sign in as ${escapeHtml(u.upn)}</button> <span>${escapeHtml(u.name)}: ${escapeHtml(u.note)}</span></li>`,
+      )
+      .join('\n');
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Demo identity provider</title></head>
 <body><main><h1>Demo identity provider</h1><p>Choose the demo user to sign in as (no password: a demo on a loopback port).</p>
 <form method="post" action="/interaction/${escapeHtml(uid)}/login"><ul>${buttons}</ul></form></main></body></html>`;
@@ -88,7 +98,10 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
 
   const server = http.createServer((req, res) => {
     const m = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login))?$/.exec((req.url ?? '/').split('?')[0]);
-    if (!provider || !providerHandler) { res.writeHead(503).end('no client registered yet'); return; }
+    if (!provider || !providerHandler) {
+      res.writeHead(503).end('no client registered yet');
+      return;
+    }
     if (m) {
       interaction(req, res, m[1], m[2] ?? '').catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' }).end(`interaction failed: ${(err as Error).message}`);
@@ -99,7 +112,10 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => { server.off('error', reject); resolve(); });
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://${host}:${port}`;
@@ -111,13 +127,15 @@ export async function startOidcProvider(opts: { port?: number; host?: string; us
     port,
     async register(c) {
       provider = new Provider(issuer, {
-        clients: [{
-          client_id: c.clientId,
-          ...(c.clientSecret ? { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_basic' } : { token_endpoint_auth_method: 'none' }),
-          redirect_uris: c.redirectUris,
-          grant_types: ['authorization_code'],
-          response_types: ['code'],
-        }],
+        clients: [
+          {
+            client_id: c.clientId,
+            ...(c.clientSecret ? { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_basic' } : { token_endpoint_auth_method: 'none' }),
+            redirect_uris: c.redirectUris,
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+          },
+        ],
         jwks: { keys: [signingKey] },
         cookies: { keys: [randomBytes(32).toString('base64url')] },
         pkce: { required: () => true },

@@ -79,7 +79,17 @@ const ALERTS = Buffer.from(
   }),
 );
 const SMALL = Buffer.from(
-  JSON.stringify({ status: 'ok', service: 'sample-activity-api', version: '1.0.0', region: 'eu-west', items: [{ id: 1, name: 'alpha' }, { id: 2, name: 'beta' }], note: 'Benchmark passthrough payload, about two hundred bytes.' }),
+  JSON.stringify({
+    status: 'ok',
+    service: 'sample-activity-api',
+    version: '1.0.0',
+    region: 'eu-west',
+    items: [
+      { id: 1, name: 'alpha' },
+      { id: 2, name: 'beta' },
+    ],
+    note: 'Benchmark passthrough payload, about two hundred bytes.',
+  }),
 );
 
 const compressOpts = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } };
@@ -122,7 +132,10 @@ interface Query {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly detail: string) {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+  ) {
     super(detail);
   }
 }
@@ -299,10 +312,17 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
     // Test knobs are read leniently: a real API parameter of the same name (alerts' ?status=OPEN) must not break.
     const knob = (name: string) => (/^\d{1,9}$/.test(q.get(name) ?? '') ? Number(q.get(name)) : undefined);
     const delay = knob('delayMs');
-    if (delay) await new Promise<void>((r) => {
-      const t = setTimeout(() => { timers.delete(t); r(); }, Math.min(delay, MAX_DELAY_MS));
-      timers.add(t);
-    });
+    if (delay)
+      await new Promise<void>((r) => {
+        const t = setTimeout(
+          () => {
+            timers.delete(t);
+            r();
+          },
+          Math.min(delay, MAX_DELAY_MS),
+        );
+        timers.add(t);
+      });
     const status = knob('status');
     if (status !== undefined && status >= 400 && status <= 599) return json(res, status, { detail: 'Simulated upstream error.' }, q);
 

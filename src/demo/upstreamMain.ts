@@ -13,7 +13,12 @@ async function main(): Promise<void> {
   const api = createSampleApi({ live: { perSecond: 3 } });
   const url = await api.listen(port, values.host ?? '0.0.0.0');
   process.stdout.write(`${JSON.stringify({ msg: 'sample API listening', url, activities: api.dataset.length })}\n`);
-  const stop = () => { api.close().then(() => process.exit(0), () => process.exit(1)); };
+  const stop = () => {
+    api.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

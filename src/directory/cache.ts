@@ -126,27 +126,31 @@ export function cachedSource(source: DirectorySource, opts: CacheOptions): Cache
   /** One source call; timeoutMs covers waiting for a slot too, so a lookup never waits longer. */
   async function lookup(principal: string): Promise<Entry> {
     try {
-      const answer = await withDeadline(opts.timeoutMs, async (signal) => {
-        await slots.acquire(signal);
-        const started = performance.now();
-        // the slot is free again when the call settles or its deadline fires, whichever is first,
-        // so a source that ignored the signal could not hold slots for ever
-        let held = true;
-        const release = () => {
-          if (!held) return;
-          held = false;
-          signal.removeEventListener('abort', release);
-          slots.release();
-        };
-        signal.addEventListener('abort', release, { once: true });
-        try {
-          if (closing.signal.aborted) throw new DirectoryError('closed');
-          return await source.lookup(principal, signal);
-        } finally {
-          observer.latency(source.name, (performance.now() - started) / 1000);
-          release();
-        }
-      }, closing.signal);
+      const answer = await withDeadline(
+        opts.timeoutMs,
+        async (signal) => {
+          await slots.acquire(signal);
+          const started = performance.now();
+          // the slot is free again when the call settles or its deadline fires, whichever is first,
+          // so a source that ignored the signal could not hold slots for ever
+          let held = true;
+          const release = () => {
+            if (!held) return;
+            held = false;
+            signal.removeEventListener('abort', release);
+            slots.release();
+          };
+          signal.addEventListener('abort', release, { once: true });
+          try {
+            if (closing.signal.aborted) throw new DirectoryError('closed');
+            return await source.lookup(principal, signal);
+          } finally {
+            observer.latency(source.name, (performance.now() - started) / 1000);
+            release();
+          }
+        },
+        closing.signal,
+      );
       return { answer, at: now() };
     } catch (err) {
       if (!closing.signal.aborted) observer.failed(source.name, reasonOf(err));

@@ -51,10 +51,7 @@ export interface CatalogueView {
   failed: readonly SourceName[];
 }
 
-export type Choice =
-  | { kind: 'known'; group: CatalogueGroup }
-  | { kind: 'unknown'; suggestions: Array<{ id: string; name: string }> }
-  | { kind: 'unavailable' };
+export type Choice = { kind: 'known'; group: CatalogueGroup } | { kind: 'unknown'; suggestions: Array<{ id: string; name: string }> } | { kind: 'unavailable' };
 
 export const BUILTINS: readonly CatalogueGroup[] = [
   { id: BUILTIN_EXTERNAL, name: 'External users', source: 'builtin' },
@@ -71,10 +68,7 @@ interface Part {
 }
 
 /** Pure merge of the parts (exported for tests and the 50,000-group measurement). */
-export function mergeCatalogue(
-  parts: ReadonlyMap<CatalogueSource, readonly CatalogueEntry[]>,
-  localNames: ReadonlyMap<string, string>,
-): CatalogueGroup[] {
+export function mergeCatalogue(parts: ReadonlyMap<CatalogueSource, readonly CatalogueEntry[]>, localNames: ReadonlyMap<string, string>): CatalogueGroup[] {
   const chosen = new Map<string, CatalogueGroup>();
   for (const source of SOURCE_PRECEDENCE) {
     for (const e of parts.get(source) ?? []) {
@@ -91,7 +85,9 @@ export function mergeCatalogue(
   }
   const rank = new Map(LIST_ORDER.map((s, i) => [s, i]));
   const list = [...chosen.values()];
-  const builtins = list.filter((g) => g.source === 'builtin').sort((a, b) => BUILTINS.findIndex((x) => x.id === a.id) - BUILTINS.findIndex((x) => x.id === b.id));
+  const builtins = list
+    .filter((g) => g.source === 'builtin')
+    .sort((a, b) => BUILTINS.findIndex((x) => x.id === a.id) - BUILTINS.findIndex((x) => x.id === b.id));
   const rest = list
     .filter((g) => g.source !== 'builtin')
     .map((g) => ({ g, key: g.name.toLowerCase() }))
@@ -155,8 +151,14 @@ export class Catalogue {
     );
     const lists = new Map<CatalogueSource, readonly CatalogueEntry[]>();
     lists.set('builtin', BUILTINS);
-    lists.set('static', this.opts.staticIds.map((id) => ({ id, name: id })));
-    lists.set('known', this.opts.known.map((k) => ({ id: k.id, name: k.name ?? k.id })));
+    lists.set(
+      'static',
+      this.opts.staticIds.map((id) => ({ id, name: id })),
+    );
+    lists.set(
+      'known',
+      this.opts.known.map((k) => ({ id: k.id, name: k.name ?? k.id })),
+    );
     for (const r of this.opts.remotes) {
       const part = this.parts.get(r.name)!;
       const usable = part.entries !== undefined && this.now() - part.at < (r.ttlSec + r.staleSec) * 1000;

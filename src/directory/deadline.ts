@@ -38,8 +38,14 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     const onAbort = () => reject(reasonOf(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e instanceof Error ? e : new DirectoryError('failed')); },
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new DirectoryError('failed'));
+      },
     );
   });
 }
@@ -52,8 +58,14 @@ function reasonOf(signal: AbortSignal): Error {
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(reasonOf(signal));
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(t); reject(reasonOf(signal)); };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(reasonOf(signal));
+    };
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -75,7 +75,12 @@ export function graphSource(opts: GraphOptions, client: HttpsClient = httpsClien
   let pending: Promise<Token> | undefined;
 
   /** One HTTPS call with the 429/503 Retry-After loop inside the deadline. */
-  async function call(url: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string }, signal: AbortSignal, deadline: number): Promise<HttpsResponse> {
+  async function call(
+    url: string,
+    init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<HttpsResponse> {
     for (;;) {
       const res = await client.request(url, { ...init, signal });
       if (res.status !== 429 && res.status !== 503) return res;
@@ -108,7 +113,12 @@ export function graphSource(opts: GraphOptions, client: HttpsClient = httpsClien
       form.set('client_secret', opts.clientSecret!);
     }
     const started = now();
-    const res = await call(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() }, signal, deadline);
+    const res = await call(
+      tokenUrl,
+      { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() },
+      signal,
+      deadline,
+    );
     if (res.status !== 200) throw new DirectoryError(`token endpoint answered ${res.status}`);
     let v: unknown;
     try {
@@ -127,7 +137,9 @@ export function graphSource(opts: GraphOptions, client: HttpsClient = httpsClien
 
   async function accessToken(signal: AbortSignal, deadline: number): Promise<string> {
     if (token && now() < token.renewAt) return token.value;
-    pending ??= fetchToken(signal, deadline).finally(() => { pending = undefined; });
+    pending ??= fetchToken(signal, deadline).finally(() => {
+      pending = undefined;
+    });
     token = await pending;
     return token.value;
   }

@@ -15,7 +15,10 @@ export interface HttpsResponse {
 }
 
 export interface HttpsClient {
-  request(url: string, init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; signal: AbortSignal; maxBytes?: number }): Promise<HttpsResponse>;
+  request(
+    url: string,
+    init: { method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; signal: AbortSignal; maxBytes?: number },
+  ): Promise<HttpsResponse>;
   close(): void;
 }
 

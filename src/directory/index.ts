@@ -54,7 +54,12 @@ export function createDirectory(config: DirectoryConfig, deps: DirectoryDeps = {
   const sources: CachedSource[] = [];
   const remotes: RemoteList[] = [];
   const cacheOf = (c: { ttlSec: number; staleSec: number; maxEntries: number; timeoutMs: number }) => ({
-    ttlSec: c.ttlSec, staleSec: c.staleSec, maxEntries: c.maxEntries, timeoutMs: c.timeoutMs, observer, now: deps.now,
+    ttlSec: c.ttlSec,
+    staleSec: c.staleSec,
+    maxEntries: c.maxEntries,
+    timeoutMs: c.timeoutMs,
+    observer,
+    now: deps.now,
   });
   const listOf = (c: { ttlSec: number; staleSec: number; timeoutMs: number }) => ({ ttlSec: c.ttlSec, staleSec: c.staleSec, timeoutMs: c.timeoutMs * 10 });
 

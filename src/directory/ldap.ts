@@ -72,7 +72,10 @@ function values(entry: Entry, attribute: string): Array<Buffer | string> {
 
 /** DNs compare case-insensitively and without blanks around separators (good enough for a visited set). */
 function dnKey(dn: string): string {
-  return dn.toLowerCase().replace(/\s*([,=+])\s*/g, '$1').trim();
+  return dn
+    .toLowerCase()
+    .replace(/\s*([,=+])\s*/g, '$1')
+    .trim();
 }
 
 async function inChunks<T, R>(items: readonly T[], size: number, fn: (chunk: T[]) => Promise<R[]>): Promise<R[]> {
@@ -108,14 +111,14 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
         guard();
         return net.connect(port, host);
       }) as typeof net.connect,
-      createSecureConnection: ((...args: unknown[]) => {
+      createSecureConnection: (...args: unknown[]) => {
         // ldaps:// (port, host, options) or the StartTLS upgrade (options with the socket)
         if (typeof args[0] === 'number') {
           guard();
           return tls.connect(args[0], String(args[1]), args[2] as tls.ConnectionOptions);
         }
         return tls.connect(args[0] as tls.ConnectionOptions);
-      }),
+      },
     });
   }
 
@@ -166,9 +169,12 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
 
   function drop(c: Client): void {
     if (current !== null) {
-      void current.then((cur) => {
-        if (cur === c) current = null;
-      }, () => undefined);
+      void current.then(
+        (cur) => {
+          if (cur === c) current = null;
+        },
+        () => undefined,
+      );
     }
     void c.unbind().catch(() => undefined);
   }
@@ -310,7 +316,12 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
       closed = true;
       const p = current;
       current = null;
-      void p?.then((c) => c.unbind(), () => undefined).catch(() => undefined);
+      void p
+        ?.then(
+          (c) => c.unbind(),
+          () => undefined,
+        )
+        .catch(() => undefined);
     },
   };
 }

@@ -36,7 +36,10 @@ export function filterProblem(template: string): string | undefined {
   let depth = 0;
   for (let i = 0; i < trimmed.length; i++) {
     const c = trimmed[i];
-    if (c === '\\') { i += 2; continue; }
+    if (c === '\\') {
+      i += 2;
+      continue;
+    }
     if (c === '(') depth++;
     else if (c === ')' && --depth <= 0) {
       if (depth < 0) break;

@@ -47,9 +47,20 @@ interface Exports {
 }
 
 const REASONS = [
-  'invalid JSON', 'unterminated string', 'control character in string', 'bad escape', 'expected key',
-  'expected colon', 'unexpected end', 'items path is not an array', 'nesting too deep', 'bad number',
-  'bad literal', 'unexpected byte', 'trailing data', 'expected comma or closing bracket',
+  'invalid JSON',
+  'unterminated string',
+  'control character in string',
+  'bad escape',
+  'expected key',
+  'expected colon',
+  'unexpected end',
+  'items path is not an array',
+  'nesting too deep',
+  'bad number',
+  'bad literal',
+  'unexpected byte',
+  'trailing data',
+  'expected comma or closing bracket',
 ];
 const KINDS: JsonKind[] = ['null', 'object', 'array', 'string', 'number', 'boolean', 'null'];
 
@@ -77,7 +88,9 @@ export function loadEngine(): void {
   try {
     instance();
   } catch (err) {
-    throw new Error(`the scanning engine (dist/engine/scan.wasm) cannot be loaded: run npm run build (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    throw new Error(`the scanning engine (dist/engine/scan.wasm) cannot be loaded: run npm run build (${err instanceof Error ? err.message : String(err)})`, {
+      cause: err,
+    });
   }
 }
 

@@ -12,7 +12,9 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 export function computeHash(prevHash: string, entryWithoutHash: object): string {
   const { hash: _ignored, ...rest } = entryWithoutHash as Record<string, unknown>;
-  return createHash('sha256').update(prevHash + '\n' + canonicalJson(rest)).digest('hex');
+  return createHash('sha256')
+    .update(prevHash + '\n' + canonicalJson(rest))
+    .digest('hex');
 }
 
 /** Rejects inputs that would write a malformed entry; a programming error, not an outage. */
@@ -106,8 +108,7 @@ export class ChainChecker {
   /** `entry` is the parsed line, or undefined when the line is not a JSON object. Returns false once broken. */
   feed(entry: unknown): boolean {
     if (this.broken !== undefined) return false;
-    if (!isEntryLike(entry) || entry.seq !== this.expectedSeq || entry.prevHash !== this.prevHash
-      || computeHash(this.prevHash, entry) !== entry.hash) {
+    if (!isEntryLike(entry) || entry.seq !== this.expectedSeq || entry.prevHash !== this.prevHash || computeHash(this.prevHash, entry) !== entry.hash) {
       this.broken = this.expectedSeq;
       return false;
     }
@@ -117,9 +118,7 @@ export class ChainChecker {
   }
 
   result(): { ok: true; count: number } | { ok: false; count: number; brokenAtSeq: number } {
-    return this.broken === undefined
-      ? { ok: true, count: this.count }
-      : { ok: false, count: this.count, brokenAtSeq: this.broken };
+    return this.broken === undefined ? { ok: true, count: this.count } : { ok: false, count: this.count, brokenAtSeq: this.broken };
   }
 }
 
@@ -127,6 +126,5 @@ export class ChainChecker {
 export function isEntryLike(v: unknown): v is { seq: number; prevHash: string; hash: string } {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  return Number.isSafeInteger(o.seq) && typeof o.hash === 'string' && HEX64.test(o.hash)
-    && typeof o.prevHash === 'string' && HEX64.test(o.prevHash);
+  return Number.isSafeInteger(o.seq) && typeof o.hash === 'string' && HEX64.test(o.hash) && typeof o.prevHash === 'string' && HEX64.test(o.prevHash);
 }

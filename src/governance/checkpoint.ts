@@ -41,9 +41,7 @@ export async function createCheckpointSigner(pem: string, instance: string): Pro
     kid,
     sign(head, time) {
       const payload: CheckpointPayload = { type: CHECKPOINT_TYPE, seq: head.seq, hash: head.hash, time: time.toISOString(), instance };
-      return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-        .setProtectedHeader({ alg: 'EdDSA', kid })
-        .sign(key);
+      return new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader({ alg: 'EdDSA', kid }).sign(key);
     },
   };
 }

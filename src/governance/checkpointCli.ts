@@ -14,9 +14,10 @@ export async function checkCheckpoints(config: GatewayConfig, checkpointsFile: s
     process.stderr.write(`apg governance verify: ${(err as Error).message}\n`);
     return 1;
   }
-  const chain = config.governance.sink === 'postgres'
-    ? (await import('./postgresVerify.js')).postgresChainHeads(config.governance.postgresUrl!)
-    : fileChainHeads(config.governance.file);
+  const chain =
+    config.governance.sink === 'postgres'
+      ? (await import('./postgresVerify.js')).postgresChainHeads(config.governance.postgresUrl!)
+      : fileChainHeads(config.governance.file);
   const r = await verifyCheckpoints(text.split('\n'), key, chain);
   for (const p of r.problems) {
     process.stdout.write(`checkpoint seq ${p.seq ?? '?'} (line ${p.line}): ${p.kind}: ${p.message}\n`);

@@ -70,7 +70,11 @@ function unverifiedSeq(jws: string): number | null {
   }
 }
 
-interface Good { line: number; seq: number; hash: string }
+interface Good {
+  line: number;
+  seq: number;
+  hash: string;
+}
 
 /**
  * `chain` yields the stored entries' seq and hash in file/table order. Checks the
@@ -102,8 +106,13 @@ export async function verifyCheckpoints(
       problems.push({ line: n, seq: unverifiedSeq(jws), kind: 'bad-signature', message: 'bad signature (not made with this key, or altered)' });
       continue;
     }
-    if (payload.type !== CHECKPOINT_TYPE || !Number.isSafeInteger(payload.seq) || (payload.seq as number) < 0
-      || typeof payload.hash !== 'string' || !HEX64.test(payload.hash)) {
+    if (
+      payload.type !== CHECKPOINT_TYPE ||
+      !Number.isSafeInteger(payload.seq) ||
+      (payload.seq as number) < 0 ||
+      typeof payload.hash !== 'string' ||
+      !HEX64.test(payload.hash)
+    ) {
       problems.push({ line: n, seq: unverifiedSeq(jws), kind: 'malformed', message: 'signed, but not an apg.checkpoint payload' });
       continue;
     }
@@ -131,9 +140,11 @@ export async function verifyCheckpoints(
   }
   for (const list of bySeq.values()) {
     for (const g of list) {
-      problems.push(g.seq > chainEnd
-        ? { line: g.line, seq: g.seq, kind: 'truncated', message: `seq ${g.seq} is beyond the end of the chain (${chainEnd}): truncated` }
-        : { line: g.line, seq: g.seq, kind: 'rewritten', message: `the chain has no entry with seq ${g.seq} (removed)` });
+      problems.push(
+        g.seq > chainEnd
+          ? { line: g.line, seq: g.seq, kind: 'truncated', message: `seq ${g.seq} is beyond the end of the chain (${chainEnd}): truncated` }
+          : { line: g.line, seq: g.seq, kind: 'rewritten', message: `the chain has no entry with seq ${g.seq} (removed)` },
+      );
     }
   }
   problems.sort((a, b) => a.line - b.line);

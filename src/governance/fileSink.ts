@@ -67,7 +67,6 @@ export interface FileGovernanceSink extends GovernanceSink {
   probe(): Promise<boolean>;
 }
 
-
 const DEFAULT_DEADLINE_MS = 2000;
 const MAX_BATCH_ENTRIES = 512;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;

@@ -42,7 +42,6 @@ export interface PostgresSinkOptions {
   onError?: (err: unknown) => void;
 }
 
-
 const DEFAULT_DEADLINE_MS = 2000;
 const MAX_BATCH_ENTRIES = 256;
 /** below this much time left, an entry is not started (its timer rejects it) */
@@ -169,15 +168,22 @@ class PostgresSink implements GovernanceSink {
     try {
       const connecting = this.pool.connect();
       // a connection that arrives after the deadline goes straight back
-      connecting.then((c) => { if (timedOut) c.release(); }, () => {});
+      connecting.then(
+        (c) => {
+          if (timedOut) c.release();
+        },
+        () => {},
+      );
       const c = await bounded(connecting);
       client = c;
-      const head = (await bounded(c.query(
-        `BEGIN; SET LOCAL statement_timeout = ${serverTimeout}; SET LOCAL lock_timeout = ${serverTimeout};
+      const head = (await bounded(
+        c.query(
+          `BEGIN; SET LOCAL statement_timeout = ${serverTimeout}; SET LOCAL lock_timeout = ${serverTimeout};
          SET LOCAL synchronous_commit = on;
          SELECT pg_advisory_xact_lock(${LOCK_KEYS.governance});
          SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1`,
-      ))) as unknown as pg.QueryResult[];
+        ),
+      )) as unknown as pg.QueryResult[];
       const last = head[head.length - 1].rows[0] as { seq: string; hash: string } | undefined;
       let seq = last ? Number(last.seq) + 1 : 1;
       let prevHash = last ? last.hash : GENESIS;
@@ -188,21 +194,23 @@ class PostgresSink implements GovernanceSink {
         prevHash = entry.hash;
         seq++;
       }
-      await bounded(c.query(
-        `INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash)
+      await bounded(
+        c.query(
+          `INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash)
          SELECT s, i, t, a, l::jsonb, l, p, h
            FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
              AS u(s, i, t, a, l, p, h)`,
-        [
-          entries.map((e) => e.seq),
-          entries.map((e) => e.id),
-          entries.map((e) => e.time),
-          entries.map((e) => e.action),
-          entries.map((e) => JSON.stringify(e)),
-          entries.map((e) => e.prevHash),
-          entries.map((e) => e.hash),
-        ],
-      ));
+          [
+            entries.map((e) => e.seq),
+            entries.map((e) => e.id),
+            entries.map((e) => e.time),
+            entries.map((e) => e.action),
+            entries.map((e) => JSON.stringify(e)),
+            entries.map((e) => e.prevHash),
+            entries.map((e) => e.hash),
+          ],
+        ),
+      );
       if (batch.some((p) => p.settled)) {
         // someone's deadline passed meanwhile: do not record what was refused; the rest go again
         await bounded(c.query('ROLLBACK'));
@@ -282,7 +290,8 @@ class PostgresSink implements GovernanceSink {
     // Snapshot: the page never reaches past the head read first, so nextAfterSeq is safe to continue from.
     const head = await this.headSeq();
     const where = sqlFilter(filter, 4);
-    const { rows } = await boundedQuery<{ line: string }>(this.pool,
+    const { rows } = await boundedQuery<{ line: string }>(
+      this.pool,
       `SELECT line FROM governance_log
         WHERE seq > $1::bigint AND seq <= $2::bigint${where.sql}
         ORDER BY seq LIMIT $3`,
@@ -295,7 +304,9 @@ class PostgresSink implements GovernanceSink {
   }
 
   private async headSeq(): Promise<number> {
-    const { rows: [h] } = await boundedQuery<{ head: string }>(this.pool, 'SELECT coalesce(max(seq), 0)::text AS head FROM governance_log');
+    const {
+      rows: [h],
+    } = await boundedQuery<{ head: string }>(this.pool, 'SELECT coalesce(max(seq), 0)::text AS head FROM governance_log');
     return Number(h.head);
   }
 
@@ -307,7 +318,8 @@ class PostgresSink implements GovernanceSink {
     const where = sqlFilter(filter, 4);
     let after = filter.afterSeq;
     for (;;) {
-      const { rows } = await boundedQuery<{ seq: string; line: string }>(this.pool,
+      const { rows } = await boundedQuery<{ seq: string; line: string }>(
+        this.pool,
         // ORDER BY the column, not the text alias (which would sort "10" before "2")
         `SELECT governance_log.seq::text AS seq, line FROM governance_log
           WHERE governance_log.seq > $1::bigint AND governance_log.seq <= $2::bigint${where.sql}
@@ -363,7 +375,8 @@ function clampLimit(limit: number | undefined): number {
 export async function readRangeOn(pool: pg.Pool, afterSeq: number, limit: number): Promise<RawEntry[]> {
   const after = Number.isSafeInteger(afterSeq) && afterSeq > 0 ? afterSeq : 0;
   if (limit < 1) return [];
-  const { rows } = await boundedQuery<{ seq: string; line: string }>(pool,
+  const { rows } = await boundedQuery<{ seq: string; line: string }>(
+    pool,
     'SELECT seq::text AS seq, line FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2',
     [after, Math.floor(limit)],
   );
@@ -371,7 +384,8 @@ export async function readRangeOn(pool: pg.Pool, afterSeq: number, limit: number
 }
 
 export async function headOn(pool: pg.Pool): Promise<ChainHead> {
-  const { rows: [h] } = await boundedQuery<{ seq: string; hash: string }>(pool,
-    'SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1');
+  const {
+    rows: [h],
+  } = await boundedQuery<{ seq: string; hash: string }>(pool, 'SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1');
   return h ? { seq: Number(h.seq), hash: h.hash } : { seq: 0, hash: GENESIS };
 }

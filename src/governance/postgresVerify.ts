@@ -27,7 +27,8 @@ export async function verifyGovernanceTable(pool: pg.Pool, batchSize = BATCH): P
   const checker = new ChainChecker();
   let after = '0';
   for (;;) {
-    const { rows } = await boundedQuery<Row>(pool,
+    const { rows } = await boundedQuery<Row>(
+      pool,
       `SELECT seq::text AS seq, id::text AS id, time, action, entry, line, prev_hash, hash
          FROM governance_log WHERE governance_log.seq > $1::bigint ORDER BY governance_log.seq LIMIT $2`,
       [after, batchSize],
@@ -77,8 +78,11 @@ export async function* postgresChainHeads(url: string, batchSize = BATCH): Async
   try {
     let after = '0';
     for (;;) {
-      const { rows } = await boundedQuery<{ seq: string; hash: string }>(pool,
-        'SELECT seq::text AS seq, hash FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2', [after, batchSize]);
+      const { rows } = await boundedQuery<{ seq: string; hash: string }>(
+        pool,
+        'SELECT seq::text AS seq, hash FROM governance_log WHERE seq > $1::bigint ORDER BY governance_log.seq LIMIT $2',
+        [after, batchSize],
+      );
       for (const r of rows) yield { seq: Number(r.seq), hash: r.hash };
       if (rows.length < batchSize) return;
       after = rows[rows.length - 1].seq;

@@ -74,9 +74,19 @@ export function csvHeader(): string {
 }
 
 export function csvRow(e: GovernanceEntry): string {
-  return [
-    cell(e.seq, false), cell(e.time, false), cell(e.action, true), cell(e.principal, true), cell(e.via, true),
-    cell(e.target, true), cell(e.privateActivities?.count, false), cell(e.reason, true), cell(e.request?.id, true),
-    cell(e.instance, true), cell(e.hash, false),
-  ].join(',') + '\r\n';
+  return (
+    [
+      cell(e.seq, false),
+      cell(e.time, false),
+      cell(e.action, true),
+      cell(e.principal, true),
+      cell(e.via, true),
+      cell(e.target, true),
+      cell(e.privateActivities?.count, false),
+      cell(e.reason, true),
+      cell(e.request?.id, true),
+      cell(e.instance, true),
+      cell(e.hash, false),
+    ].join(',') + '\r\n'
+  );
 }

@@ -69,9 +69,7 @@ export interface GovernanceEntry extends GovernanceEntryInput {
   privateActivities?: { count: number; ids: string[]; idsTruncated: boolean };
 }
 
-export type VerifyResult =
-  | { ok: true; count: number }
-  | { ok: false; count: number; brokenAtSeq: number };
+export type VerifyResult = { ok: true; count: number } | { ok: false; count: number; brokenAtSeq: number };
 
 export interface ReadOptions {
   afterSeq?: number;

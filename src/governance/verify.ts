@@ -71,9 +71,7 @@ export function parseLine(bytes: Buffer): unknown {
   }
 }
 
-export type FileVerifyResult =
-  | { ok: true; count: number; tornTail?: true }
-  | { ok: false; count: number; brokenAtSeq: number; tornTail?: true };
+export type FileVerifyResult = { ok: true; count: number; tornTail?: true } | { ok: false; count: number; brokenAtSeq: number; tornTail?: true };
 
 /**
  * Recomputes the chain over [0, end): seq 1..n contiguous, prevHash links,

@@ -66,8 +66,12 @@ export function requestInfo(ctx: RevealExchange): GovernanceRequestInfo {
   const { req } = ctx;
   const ua = req.headers['user-agent'];
   return {
-    id: ctx.id, method: ctx.method, path: ctx.path, query: ctx.query,
-    clientIp: req.socket.remoteAddress ?? '', userAgent: typeof ua === 'string' ? ua : '',
+    id: ctx.id,
+    method: ctx.method,
+    path: ctx.path,
+    query: ctx.query,
+    clientIp: req.socket.remoteAddress ?? '',
+    userAgent: typeof ua === 'string' ? ua : '',
   };
 }
 
@@ -77,7 +81,10 @@ function token(caller: VerifiedCaller): { iss?: string; jti?: string } {
 
 /** Steps 1–4 above. Throws GatewayError (403 / 400 / 503); resolves with what the granted reveal may show. */
 export async function authorizeReveal(
-  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console',
+  deps: AccountableRevealDeps,
+  ctx: RevealExchange,
+  caller: VerifiedCaller,
+  via: 'header' | 'token' | 'console',
 ): Promise<GrantedReveal> {
   const cfg = deps.config.reveal;
   const { req } = ctx;
@@ -134,7 +141,12 @@ export async function authorizeReveal(
  * scope apply (the reveal's own reason and scope headers are ignored). The
  * permission is checked first, exactly as without approval.
  */
-async function authorizeApproved(deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console'): Promise<GrantedReveal> {
+async function authorizeApproved(
+  deps: AccountableRevealDeps,
+  ctx: RevealExchange,
+  caller: VerifiedCaller,
+  via: 'header' | 'token' | 'console',
+): Promise<GrantedReveal> {
   const raw = ctx.req.headers[REVEAL_REQUEST_HEADER];
   const id = typeof raw === 'string' ? raw.trim() : undefined;
   const request = id === undefined || id === '' ? undefined : deps.revealRequest(id);
@@ -164,8 +176,14 @@ async function authorizeApproved(deps: AccountableRevealDeps, ctx: RevealExchang
  * either way, and a refused caller must not learn about the audit store.
  */
 async function recordDenial(
-  deps: AccountableRevealDeps, ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console',
-  denial: { code: string; message: string }, reason: string | undefined, scope: RevealScope | undefined, revealRequest?: string,
+  deps: AccountableRevealDeps,
+  ctx: RevealExchange,
+  caller: VerifiedCaller,
+  via: 'header' | 'token' | 'console',
+  denial: { code: string; message: string },
+  reason: string | undefined,
+  scope: RevealScope | undefined,
+  revealRequest?: string,
 ): Promise<void> {
   const input: GovernanceEntryInput = { action: 'private-activities.denied', principal: caller.principal, via, request: requestInfo(ctx) };
   if (reason !== undefined) input.reason = reason;
@@ -185,10 +203,17 @@ async function recordDenial(
 
 /** The `private-activities.viewed` entry of a granted reveal (SPEC §6, §10). */
 export function viewedEntry(
-  ctx: RevealExchange, caller: VerifiedCaller, via: 'header' | 'token' | 'console', granted: GrantedReveal, shown: { count: number; ids: string[] },
+  ctx: RevealExchange,
+  caller: VerifiedCaller,
+  via: 'header' | 'token' | 'console',
+  granted: GrantedReveal,
+  shown: { count: number; ids: string[] },
 ): GovernanceEntryInput {
   const input: GovernanceEntryInput = {
-    action: 'private-activities.viewed', principal: caller.principal, via, request: requestInfo(ctx),
+    action: 'private-activities.viewed',
+    principal: caller.principal,
+    via,
+    request: requestInfo(ctx),
     privateActivities: { count: shown.count, ids: shown.ids },
   };
   if (granted.reason !== undefined) input.reason = granted.reason;

@@ -1,10 +1,31 @@
 import type http from 'node:http';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) never copied between connections. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 
 /** Upstream headers that are wrong once the body was rewritten. */
-const DROP_ON_FILTERED = new Set(['content-length', 'content-encoding', 'etag', 'content-md5', 'digest', 'repr-digest', 'content-digest', 'accept-ranges', 'content-range', 'last-modified']);
+const DROP_ON_FILTERED = new Set([
+  'content-length',
+  'content-encoding',
+  'etag',
+  'content-md5',
+  'digest',
+  'repr-digest',
+  'content-digest',
+  'accept-ranges',
+  'content-range',
+  'last-modified',
+]);
 
 /** Request headers that ask for partial or conditional answers the gateway cannot honour after filtering. */
 export const CONDITIONAL_REQUEST_HEADERS = ['range', 'if-range', 'if-none-match', 'if-modified-since'];
@@ -51,7 +72,9 @@ export function appendVary(res: http.ServerResponse, names: string[]): void {
   const existing = res.getHeader('vary');
   const list = new Set<string>(
     (Array.isArray(existing) ? existing.join(',') : String(existing ?? ''))
-      .split(',').map((s) => s.trim()).filter(Boolean),
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   );
   for (const n of names) list.add(n);
   res.setHeader('vary', [...list].join(', '));

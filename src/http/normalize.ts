@@ -94,14 +94,7 @@ function segmentFlags(seg: string): number {
   // Servers that apply NFKC would turn e.g. U+FF0E / U+FF0F into '.' / '/'.
   const folded = decoded.normalize('NFKC');
   if (folded !== decoded) {
-    if (
-      folded === '.' ||
-      folded === '..' ||
-      folded.includes('/') ||
-      folded.includes('\\') ||
-      folded.includes(';') ||
-      TRIMMABLE_END.test(folded)
-    )
+    if (folded === '.' || folded === '..' || folded.includes('/') || folded.includes('\\') || folded.includes(';') || TRIMMABLE_END.test(folded))
       return BIT.confusable;
   }
   return 0;

@@ -104,10 +104,23 @@ export function createPipeline(deps: PipelineDeps) {
 
     // 3–4. identity and reveal
     if (filtered) {
-      const accountable = { config: rt.config, permission: (p: string) => engine.permission(p), revealRequest: (id: string) => engine.revealRequest(id), now: deps.now, knownGroups: deps.knownGroups, governance: deps.governance, metrics, logger };
-      ex.reveal = await decideReveal({ headers: req.headers, routeKind: route.kind, reveal: rt.config.reveal, identity: rt.identity, vouched: ex.vouched }, {
-        authorize: (id, via) => authorizeReveal(accountable, ex, id, via), metrics,
-      });
+      const accountable = {
+        config: rt.config,
+        permission: (p: string) => engine.permission(p),
+        revealRequest: (id: string) => engine.revealRequest(id),
+        now: deps.now,
+        knownGroups: deps.knownGroups,
+        governance: deps.governance,
+        metrics,
+        logger,
+      };
+      ex.reveal = await decideReveal(
+        { headers: req.headers, routeKind: route.kind, reveal: rt.config.reveal, identity: rt.identity, vouched: ex.vouched },
+        {
+          authorize: (id, via) => authorizeReveal(accountable, ex, id, via),
+          metrics,
+        },
+      );
       if (ex.reveal.identity?.isAdmin) ex.principal = ex.reveal.identity.principal;
       if (ex.reveal.refusal) throw ex.reveal.refusal;
     } else if (rt.config.upstream.serviceAuthorization && rt.identity) {

@@ -17,7 +17,13 @@ export function respondFiltered(ex: Exchange, upstream: http.IncomingMessage, re
   res.setHeader('content-length', rewritten.body.length);
   if (entry) {
     res.setHeader('cache-control', 'private, no-store');
-    appendVary(res, [rt.config.identity?.header ?? 'authorization', rt.config.reveal.header, rt.config.reveal.scopeHeader, rt.config.reveal.reasonHeader, ...(rt.config.reveal.approval ? ['x-reveal-request'] : [])]);
+    appendVary(res, [
+      rt.config.identity?.header ?? 'authorization',
+      rt.config.reveal.header,
+      rt.config.reveal.scopeHeader,
+      rt.config.reveal.reasonHeader,
+      ...(rt.config.reveal.approval ? ['x-reveal-request'] : []),
+    ]);
     res.setHeader('x-private-activities', 'shown');
     res.setHeader('x-governance-entry', entry.id);
   }

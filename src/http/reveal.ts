@@ -68,7 +68,16 @@ export async function decideReveal(input: RevealInput, deps: RevealDeps): Promis
   }
   const v = input.vouched;
   const id: IdentityResult = v
-    ? { kind: 'verified', principal: v.principal, roles: v.roles, isAdmin: v.isAdmin, revealFlag: false, iss: v.iss, ...(v.jti ? { jti: v.jti } : {}), claims: {} }
+    ? {
+        kind: 'verified',
+        principal: v.principal,
+        roles: v.roles,
+        isAdmin: v.isAdmin,
+        revealFlag: false,
+        iss: v.iss,
+        ...(v.jti ? { jti: v.jti } : {}),
+        claims: {},
+      }
     : await identify(input.identity, input.headers);
   const identity = id.kind === 'verified' ? id : undefined;
   const requested = viaHeader || (identity?.revealFlag ?? false);

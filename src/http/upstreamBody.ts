@@ -3,7 +3,10 @@ import zlib from 'node:zlib';
 import { GatewayError } from './errors.js';
 
 /** Content-Encodings the gateway can undo; anything else on a filtered route is a 502. */
-export function decoderFor(encodingHeader: string | undefined, firstByte?: number): zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress | null | 'unsupported' {
+export function decoderFor(
+  encodingHeader: string | undefined,
+  firstByte?: number,
+): zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress | null | 'unsupported' {
   const enc = (encodingHeader ?? '').trim().toLowerCase();
   if (enc === '' || enc === 'identity') return null;
   if (enc === 'gzip' || enc === 'x-gzip') return zlib.createGunzip();
@@ -56,11 +59,14 @@ export function collectBody(res: http.IncomingMessage, maxBytes: number): Promis
       settled = true;
       resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     };
-    const aborted = (): void => fail(new GatewayError('upstream_unavailable', 'The activity-log API closed the connection before the body was complete; nothing was sent.'));
+    const aborted = (): void =>
+      fail(new GatewayError('upstream_unavailable', 'The activity-log API closed the connection before the body was complete; nothing was sent.'));
 
     res.on('aborted', aborted);
     res.on('error', aborted);
-    res.on('close', () => { if (!res.complete) aborted(); });
+    res.on('close', () => {
+      if (!res.complete) aborted();
+    });
 
     let started = false;
     res.on('data', (chunk: Buffer) => {
@@ -69,11 +75,14 @@ export function collectBody(res: http.IncomingMessage, maxBytes: number): Promis
       if (!started) {
         started = true;
         decoder = decoderFor(typeof encoding === 'string' ? encoding : undefined, chunk[0]);
-        if (decoder === 'unsupported') return fail(new GatewayError('upstream_body_invalid', 'The activity-log API used a content encoding the gateway cannot decode; nothing was sent.'));
+        if (decoder === 'unsupported')
+          return fail(new GatewayError('upstream_body_invalid', 'The activity-log API used a content encoding the gateway cannot decode; nothing was sent.'));
         if (decoder) {
           decoder.on('data', onData);
           decoder.on('end', onEnd);
-          decoder.on('error', () => fail(new GatewayError('upstream_body_invalid', 'The compressed body from the activity-log API is corrupt; nothing was sent.')));
+          decoder.on('error', () =>
+            fail(new GatewayError('upstream_body_invalid', 'The compressed body from the activity-log API is corrupt; nothing was sent.')),
+          );
         }
       }
       if (decoder && decoder !== 'unsupported') decoder.write(chunk);

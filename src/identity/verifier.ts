@@ -79,10 +79,7 @@ export interface IdentityVerifier {
 export const MAX_HEADER_BYTES = 8 * 1024;
 
 /** Asymmetric JWS algorithms only: a symmetric or `none` entry in config is a mistake. */
-const ASYMMETRIC = new Set([
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
-]);
+const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
 
@@ -112,11 +109,7 @@ export function extractBearer(value: string | string[] | undefined): HeaderToken
 
 /** Errors a JWKS lookup raises because of the token's header, not because the key source failed. */
 function isTokenKeyMiss(err: unknown): boolean {
-  return (
-    err instanceof errors.JWKSNoMatchingKey ||
-    err instanceof errors.JWKSMultipleMatchingKeys ||
-    err instanceof errors.JOSENotSupported
-  );
+  return err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys || err instanceof errors.JOSENotSupported;
 }
 
 function reasonOf(err: unknown): string {

@@ -35,7 +35,13 @@ export function createWebhook(opts: WebhookOptions): Webhook {
     for (let i = 0; i < tries; i++) {
       if (i > 0) await sleep(backoff * 2 ** (i - 1));
       try {
-        const r = await fetch(opts.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(timeout), redirect: 'manual' });
+        const r = await fetch(opts.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          signal: AbortSignal.timeout(timeout),
+          redirect: 'manual',
+        });
         await r.arrayBuffer().catch(() => undefined);
         if (r.status >= 200 && r.status < 300) return;
         last = new Error(`webhook answered ${r.status}`);

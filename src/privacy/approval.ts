@@ -7,16 +7,15 @@ import type { RevealRequest } from './types.js';
 
 export type { RevealRequest, RevealRequestStatus } from './types.js';
 
-export type ApprovalCheck =
-  | { ok: true; request: RevealRequest }
-  | { ok: false; message: string };
+export type ApprovalCheck = { ok: true; request: RevealRequest } | { ok: false; message: string };
 
 /**
  * May `principal` reveal at `now` under the request named `id`? The window is
  * [validFrom, validUntil): open at approval, closed at the instant it ends.
  */
 export function checkApproval(id: string | undefined, request: RevealRequest | undefined, principal: string, now: number): ApprovalCheck {
-  if (id === undefined || id.trim() === '') return { ok: false, message: 'With four-eyes approval on, a reveal must name an approved reveal request in X-Reveal-Request.' };
+  if (id === undefined || id.trim() === '')
+    return { ok: false, message: 'With four-eyes approval on, a reveal must name an approved reveal request in X-Reveal-Request.' };
   if (request === undefined) return { ok: false, message: 'The reveal request named in X-Reveal-Request does not exist.' };
   if (request.requester !== principal.toLowerCase()) return { ok: false, message: 'The reveal request named in X-Reveal-Request belongs to someone else.' };
   if (request.status !== 'approved') return { ok: false, message: `The reveal request is ${request.status}, not approved.` };

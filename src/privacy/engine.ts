@@ -20,12 +20,18 @@ export interface EngineOptions {
  */
 export class PrivacyEngine {
   private snapshot!: {
-    policy: CompiledPolicy; hide: HideBatch; permissions: Map<string, PermissionFacts>; membership: Membership;
+    policy: CompiledPolicy;
+    hide: HideBatch;
+    permissions: Map<string, PermissionFacts>;
+    membership: Membership;
     requests: Map<string, RevealRequest>;
   };
   private unsubscribe: () => void;
 
-  constructor(private opts: EngineOptions, private readonly state: PrivacyStateSource) {
+  constructor(
+    private opts: EngineOptions,
+    private readonly state: PrivacyStateSource,
+  ) {
     this.compile(state.current());
     this.unsubscribe = state.onChange((s) => this.compile(s));
   }
@@ -107,7 +113,7 @@ export class PrivacyEngine {
 
   /** The principal's permission record, expired or not (the caller decides with its clock); undefined when none. */
   permission(principal: string): PermissionFacts | undefined {
-    return this.snapshot.permissions.get(normalizePrincipal(principal) ?? "");
+    return this.snapshot.permissions.get(normalizePrincipal(principal) ?? '');
   }
 
   /** On the permission list and not expired at `now`. */

@@ -30,7 +30,6 @@ export interface ActivityFields {
 
 const DIGITS = /^[0-9]+$/;
 
-
 /** Per-spec data shared by both extractors. */
 interface Compiled {
   externalTag: string | undefined;
@@ -43,9 +42,7 @@ function compileCommon(spec: ActivitiesSpec): Compiled {
   return {
     externalTag: spec.builtinTags['external-users'] || undefined,
     applicationTag: spec.builtinTags.application || undefined,
-    appEquals: spec.application
-      ? new Set(spec.application.equals.map((e) => e.trim().toLowerCase()))
-      : undefined,
+    appEquals: spec.application ? new Set(spec.application.equals.map((e) => e.trim().toLowerCase())) : undefined,
   };
 }
 

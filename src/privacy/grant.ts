@@ -14,9 +14,7 @@ export interface PermissionFacts {
 
 export type RefusalReason = 'no_admin_role' | 'not_permitted' | 'expired';
 
-export type GrantDecision =
-  | { granted: true; limits: RevealLimits }
-  | { granted: false; why: RefusalReason; message: string };
+export type GrantDecision = { granted: true; limits: RevealLimits } | { granted: false; why: RefusalReason; message: string };
 
 export function permissionExpired(p: PermissionFacts, now: number): boolean {
   if (p.expiresAt === undefined) return false;
@@ -27,9 +25,18 @@ export function permissionExpired(p: PermissionFacts, now: number): boolean {
 
 export function decideGrant(isAdmin: boolean, permission: PermissionFacts | undefined, now: number, scope?: RevealScope): GrantDecision {
   if (!isAdmin) return { granted: false, why: 'no_admin_role', message: 'Revealing private activities needs an admin role in the token (no admin role).' };
-  if (permission === undefined) return { granted: false, why: 'not_permitted', message: 'This principal is not on the permission list for viewing private activities. Ask an administrator for the permission.' };
+  if (permission === undefined)
+    return {
+      granted: false,
+      why: 'not_permitted',
+      message: 'This principal is not on the permission list for viewing private activities. Ask an administrator for the permission.',
+    };
   if (permissionExpired(permission, now)) {
-    return { granted: false, why: 'expired', message: `The permission to view private activities expired at ${permission.expiresAt}. Ask an administrator to grant it again.` };
+    return {
+      granted: false,
+      why: 'expired',
+      message: `The permission to view private activities expired at ${permission.expiresAt}. Ask an administrator to grant it again.`,
+    };
   }
   const limits: RevealLimits = {};
   if (scope !== undefined) limits.scope = scope;

@@ -75,10 +75,11 @@ export function makeRevealBatch(policy: PolicySnapshot | CompiledPolicy, members
   const l = compileLimits(limits);
   if (unlimited(limits)) {
     // nothing narrows the reveal: the verdict alone decides, no need to know which groups
-    return (facts) => facts.map((f) => {
-      const v = decide(f, c, membership);
-      return v === 'public' || (v === 'undecidable' && show) ? 'public' : 'shown';
-    });
+    return (facts) =>
+      facts.map((f) => {
+        const v = decide(f, c, membership);
+        return v === 'public' || (v === 'undecidable' && show) ? 'public' : 'shown';
+      });
   }
   return (facts) => {
     const out = new Array<RevealAnswer>(facts.length);

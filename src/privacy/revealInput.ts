@@ -105,7 +105,8 @@ export function parseReason(header: string | readonly string[] | undefined, clai
     if (text === '') text = undefined;
   }
   if (rules.requireReason) {
-    if (text === undefined) throw new RevealInputError('reason_required', 'A reveal needs a reason: send it in the reason header (percent-encoded UTF-8) or the reason claim.');
+    if (text === undefined)
+      throw new RevealInputError('reason_required', 'A reveal needs a reason: send it in the reason header (percent-encoded UTF-8) or the reason claim.');
     if (codePoints(text) < rules.minReasonLength) {
       throw new RevealInputError('reason_required', `The reveal reason must be at least ${rules.minReasonLength} characters long.`);
     }
@@ -118,7 +119,10 @@ export function parseScope(header: string | readonly string[] | undefined): Reve
   const raw = headerValue(header);
   if (raw === undefined) return undefined;
   const bad = (why: string): never => {
-    throw new RevealInputError('bad_scope', `The reveal scope is not valid: ${why}. Expected comma-separated group:<id> and actor:<principal> items, at most ${MAX_SCOPE_ITEMS}.`);
+    throw new RevealInputError(
+      'bad_scope',
+      `The reveal scope is not valid: ${why}. Expected comma-separated group:<id> and actor:<principal> items, at most ${MAX_SCOPE_ITEMS}.`,
+    );
   };
   const items = raw.split(',');
   if (raw.trim() === '') bad('it is empty');

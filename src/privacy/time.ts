@@ -17,8 +17,7 @@
  */
 
 const MAX_MS = 8.64e15;
-const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$/;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$/;
 
 function daysInMonth(y: number, m: number): number {
   if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
@@ -59,8 +58,7 @@ export function parseTimestamp(v: unknown): number | undefined {
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const CEF_DATE =
-  /^([A-Za-z]{3}) (\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?: (?:([Zz]|UTC|GMT)|(?:UTC|GMT)?([+-])(\d{2})(?::?(\d{2}))?))?$/;
+const CEF_DATE = /^([A-Za-z]{3}) (\d{1,2}) (\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(?: (?:([Zz]|UTC|GMT)|(?:UTC|GMT)?([+-])(\d{2})(?::?(\d{2}))?))?$/;
 
 /** A CEF date (`MMM dd yyyy HH:mm:ss[.SSS][ zone]`, no zone = UTC) as epoch ms, or undefined. */
 export function parseCefDate(s: string): number | undefined {

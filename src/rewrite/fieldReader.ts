@@ -38,7 +38,10 @@ function buildTrie(paths: readonly string[]): PathNode {
   const root: PathNode = { whole: false, keys: [] };
   for (const p of paths) {
     let node = root;
-    if (p === '') { root.whole = true; continue; }
+    if (p === '') {
+      root.whole = true;
+      continue;
+    }
     for (const seg of p.split('.')) {
       let next = node.keys.find((k) => k.text === seg);
       if (!next) {
@@ -67,7 +70,10 @@ function skipString(buf: Buffer, p: number): number {
   for (;;) {
     const c = buf[p];
     if (c === 0x22) return p + 1;
-    if (c === 0x5c) { hadEscape = true; p += 2; } else p++;
+    if (c === 0x5c) {
+      hadEscape = true;
+      p += 2;
+    } else p++;
   }
 }
 
@@ -101,9 +107,14 @@ function skipValue(buf: Buffer, p: number): number {
     let depth = 0;
     for (;;) {
       const b = buf[p];
-      if (b === 0x22) { p = skipLongString(buf, p); continue; }
+      if (b === 0x22) {
+        p = skipLongString(buf, p);
+        continue;
+      }
       if (b === 0x7b || b === 0x5b) depth++;
-      else if (b === 0x7d || b === 0x5d) { if (--depth === 0) return p + 1; }
+      else if (b === 0x7d || b === 0x5d) {
+        if (--depth === 0) return p + 1;
+      }
       p++;
     }
   }
@@ -138,7 +149,10 @@ function keyMatch(buf: Buffer, q0: number, q1: number, node: PathNode): { text: 
 function readObject(buf: Buffer, p: number, node: PathNode, out: { end: number }): Record<string, unknown> {
   const obj = Object.create(null) as Record<string, unknown>;
   p = skipWs(buf, p + 1);
-  if (buf[p] === 0x7d) { out.end = p + 1; return obj; }
+  if (buf[p] === 0x7d) {
+    out.end = p + 1;
+    return obj;
+  }
   for (;;) {
     const q0 = p;
     p = skipString(buf, p);
@@ -158,7 +172,10 @@ function readObject(buf: Buffer, p: number, node: PathNode, out: { end: number }
       p = skipValue(buf, p);
     }
     p = skipWs(buf, p);
-    if (buf[p] === 0x2c) { p = skipWs(buf, p + 1); continue; }
+    if (buf[p] === 0x2c) {
+      p = skipWs(buf, p + 1);
+      continue;
+    }
     out.end = p + 1; // '}'
     return obj;
   }

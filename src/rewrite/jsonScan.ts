@@ -159,10 +159,7 @@ function scanString(buf: Buffer, p: number, len: number): number {
     lastHadEscape = true;
     if (p + 1 >= len) fail('unterminated escape', p);
     const e = buf[p + 1];
-    if (
-      e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 ||
-      e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74
-    ) {
+    if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
       p += 2;
     } else if (e === 0x75) {
       if (p + 6 > len) fail('unterminated escape', p);

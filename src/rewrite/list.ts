@@ -65,9 +65,11 @@ export async function filterList(body: Buffer, opts: ListFilterOptions): Promise
   for (const arr of scan.arrays) {
     for (const el of arr.elements) {
       facts.push(
-        fromSlots ? fromSlots(body, el.start, el.end, scan.slots!, el.slot)
-        : read ? read(body, el.start, el.end)
-        : opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))),
+        fromSlots
+          ? fromSlots(body, el.start, el.end, scan.slots!, el.slot)
+          : read
+            ? read(body, el.start, el.end)
+            : opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))),
       );
     }
   }

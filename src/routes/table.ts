@@ -66,11 +66,9 @@ function escapeRegExp(s: string): string {
 
 function compileOne(spec: RouteSpec, index: number): Compiled {
   const where = `routes[${index}] (${JSON.stringify(spec.path)})`;
-  if (typeof spec.path !== 'string' || !spec.path.startsWith('/'))
-    throw new Error(`${where}: path must start with '/'`);
+  if (typeof spec.path !== 'string' || !spec.path.startsWith('/')) throw new Error(`${where}: path must start with '/'`);
   if (!KINDS.has(spec.kind)) throw new Error(`${where}: unknown kind ${JSON.stringify(spec.kind)}`);
-  if (spec.format !== undefined && !FORMATS.has(spec.format))
-    throw new Error(`${where}: unknown format ${JSON.stringify(spec.format)}`);
+  if (spec.format !== undefined && !FORMATS.has(spec.format)) throw new Error(`${where}: unknown format ${JSON.stringify(spec.format)}`);
 
   // A trailing slash is optional, so '/a/' and '/a' are the same pattern; '/' has no segments.
   const body = spec.path.endsWith('/') ? spec.path.slice(0, -1) : spec.path;
@@ -106,8 +104,7 @@ function compileOne(spec: RouteSpec, index: number): Compiled {
 
   let methods: Set<string> | null = null;
   if (spec.methods !== undefined) {
-    if (!Array.isArray(spec.methods) || spec.methods.length === 0)
-      throw new Error(`${where}: methods must be a non-empty list (omit it for all methods)`);
+    if (!Array.isArray(spec.methods) || spec.methods.length === 0) throw new Error(`${where}: methods must be a non-empty list (omit it for all methods)`);
     methods = new Set();
     for (const m of spec.methods) {
       if (typeof m !== 'string' || !METHOD_TOKEN.test(m)) throw new Error(`${where}: bad method ${JSON.stringify(m)}`);

@@ -3,7 +3,14 @@ import path from 'node:path';
 import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
 import {
-  parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked, withRevealRequestCreated, withRevealRequestDecided,
+  parseState,
+  seedState,
+  withGroupAdded,
+  withGroupRemoved,
+  withPermissionGranted,
+  withPermissionRevoked,
+  withRevealRequestCreated,
+  withRevealRequestDecided,
   type StateSeed,
 } from './mutations.js';
 import { StateUnavailableError, type PermissionRecord, type PrivacyState, type StateStore } from './types.js';
@@ -23,7 +30,13 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
   await fs.rename(tmp, file);
   // fsync the directory so the rename itself survives a power loss
   const dh = await fs.open(dir, 'r');
-  try { await dh.sync(); } catch { /* some filesystems refuse fsync on directories */ } finally { await dh.close(); }
+  try {
+    await dh.sync();
+  } catch {
+    /* some filesystems refuse fsync on directories */
+  } finally {
+    await dh.close();
+  }
 }
 
 /**
@@ -76,8 +89,13 @@ export async function openFileStateStore(file: string, seed: StateSeed, now = Da
     revoke: (p) => mutate<PermissionRecord>((s) => withPermissionRevoked(s, p)),
     createRevealRequest: (r) => mutate<RevealRequest>((s) => withRevealRequestCreated(s, r)),
     decideRevealRequest: (id, d) => mutate<RevealRequest>((s) => withRevealRequestDecided(s, id, d)),
-    onChange(l) { listeners.add(l); return () => listeners.delete(l); },
+    onChange(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
     healthy: () => healthy,
-    close: async () => { await queue; },
+    close: async () => {
+      await queue;
+    },
   };
 }

@@ -1,6 +1,13 @@
 import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
-import { withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked, withRevealRequestCreated, withRevealRequestDecided } from './mutations.js';
+import {
+  withGroupAdded,
+  withGroupRemoved,
+  withPermissionGranted,
+  withPermissionRevoked,
+  withRevealRequestCreated,
+  withRevealRequestDecided,
+} from './mutations.js';
 import type { PermissionRecord, PrivacyState, StateStore } from './types.js';
 
 /** A state store held in memory only: for tests and for embedding; nothing survives a restart. */
@@ -14,14 +21,19 @@ export function createMemoryStateStore(initial: PrivacyState = { groups: [], per
   };
   return {
     current: () => state,
-    set(next) { apply([next, undefined]); },
+    set(next) {
+      apply([next, undefined]);
+    },
     addGroup: async (id, name, now) => apply<GroupInterval>(withGroupAdded(state, id, name, now)),
     removeGroup: async (id, now) => apply<GroupInterval>(withGroupRemoved(state, id, now)),
     grant: async (p, by, now, limits) => apply<PermissionRecord>(withPermissionGranted(state, p, by, now, limits)),
     revoke: async (p) => apply<PermissionRecord>(withPermissionRevoked(state, p)),
     createRevealRequest: async (r) => apply<RevealRequest>(withRevealRequestCreated(state, r)),
     decideRevealRequest: async (id, d) => apply<RevealRequest>(withRevealRequestDecided(state, id, d)),
-    onChange(l) { listeners.add(l); return () => listeners.delete(l); },
+    onChange(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
     healthy: () => true,
     close: async () => undefined,
   };

@@ -2,8 +2,12 @@ import type { RevealRequest } from '../privacy/approval.js';
 import { normalizePrincipal } from '../principal.js';
 import type { GroupInterval } from '../privacy/types.js';
 import {
-  StateConflictError, StateNotFoundError,
-  type PermissionLimits, type PermissionRecord, type PrivacyState, type RevealRequestDecision,
+  StateConflictError,
+  StateNotFoundError,
+  type PermissionLimits,
+  type PermissionRecord,
+  type PrivacyState,
+  type RevealRequestDecision,
 } from './types.js';
 
 /**
@@ -40,7 +44,13 @@ export function activePermissions(state: PrivacyState, now: number): PermissionR
   return state.permissions.filter((p) => !isExpired(p, now));
 }
 
-export function withPermissionGranted(state: PrivacyState, principal: string, by: string, now: number, limits: PermissionLimits = {}): [PrivacyState, PermissionRecord] {
+export function withPermissionGranted(
+  state: PrivacyState,
+  principal: string,
+  by: string,
+  now: number,
+  limits: PermissionLimits = {},
+): [PrivacyState, PermissionRecord] {
   const p = normalizePrincipal(principal) ?? principal;
   const existing = state.permissions.find((x) => x.principal === p);
   if (existing && !isExpired(existing, now)) throw new StateConflictError(`${p} already has the permission`);
@@ -71,9 +81,17 @@ export function withRevealRequestDecided(state: PrivacyState, id: string, d: Rev
   if (!current) throw new StateNotFoundError(`reveal request ${id} does not exist`);
   if (current.status !== 'pending') throw new StateConflictError(`reveal request ${id} is already ${current.status}`);
   const decidedAt = new Date(d.at).toISOString();
-  const next: RevealRequest = d.status === 'approved'
-    ? { ...current, status: 'approved', approvedBy: d.by, validFrom: decidedAt, validUntil: new Date(d.at + current.durationMin * 60_000).toISOString(), decidedAt }
-    : { ...current, status: 'denied', deniedBy: d.by, decidedAt };
+  const next: RevealRequest =
+    d.status === 'approved'
+      ? {
+          ...current,
+          status: 'approved',
+          approvedBy: d.by,
+          validFrom: decidedAt,
+          validUntil: new Date(d.at + current.durationMin * 60_000).toISOString(),
+          decidedAt,
+        }
+      : { ...current, status: 'denied', deniedBy: d.by, decidedAt };
   if (d.comment !== undefined) next.comment = d.comment;
   return [{ ...state, revealRequests: requests.map((r) => (r === current ? next : r)) }, next];
 }
@@ -84,15 +102,28 @@ function parseRevealRequest(v: unknown, fail: (why: string) => never): RevealReq
   const r = v as Record<string, unknown> | null;
   if (typeof r !== 'object' || r === null) return fail('bad reveal request');
   const str = (k: string): boolean => typeof r[k] === 'string';
-  if (!str('id') || !REQUEST_STATUSES.has(r.status as string) || !str('requester') || !str('reason') || !str('createdAt')
-    || !Number.isSafeInteger(r.durationMin)) fail('bad reveal request');
+  if (
+    !str('id') ||
+    !REQUEST_STATUSES.has(r.status as string) ||
+    !str('requester') ||
+    !str('reason') ||
+    !str('createdAt') ||
+    !Number.isSafeInteger(r.durationMin)
+  )
+    fail('bad reveal request');
   const scope = r.scope as { groups?: unknown; actors?: unknown } | null | undefined;
-  if (scope !== undefined && scope !== null && (typeof scope !== 'object' || !Array.isArray(scope.groups) || !Array.isArray(scope.actors))) fail('bad reveal request scope');
+  if (scope !== undefined && scope !== null && (typeof scope !== 'object' || !Array.isArray(scope.groups) || !Array.isArray(scope.actors)))
+    fail('bad reveal request scope');
   // an approved request without a readable window would be unbounded: refuse the document (fail closed)
-  if (r.status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil))))) fail('bad reveal request window');
+  if (r.status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil)))))
+    fail('bad reveal request window');
   const out: RevealRequest = {
-    id: r.id as string, status: r.status as RevealRequest['status'], requester: normalizePrincipal(r.requester as string) ?? '', reason: r.reason as string,
-    durationMin: r.durationMin as number, createdAt: r.createdAt as string,
+    id: r.id as string,
+    status: r.status as RevealRequest['status'],
+    requester: normalizePrincipal(r.requester as string) ?? '',
+    reason: r.reason as string,
+    durationMin: r.durationMin as number,
+    createdAt: r.createdAt as string,
   };
   if (scope) out.scope = { groups: (scope.groups as unknown[]).map(String), actors: (scope.actors as unknown[]).map(String) };
   for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment'] as const) {
@@ -121,7 +152,9 @@ function text(v: unknown): string {
 
 /** Validates a state document read from disk or a database; throws on anything unexpected. */
 export function parseState(doc: unknown): PrivacyState {
-  const fail = (why: string): never => { throw new Error(`invalid state document: ${why}`); };
+  const fail = (why: string): never => {
+    throw new Error(`invalid state document: ${why}`);
+  };
   if (typeof doc !== 'object' || doc === null) fail('not an object');
   const d = doc as Record<string, unknown>;
   if (!Array.isArray(d.groups) || !Array.isArray(d.permissions)) fail('groups/permissions missing');
@@ -129,7 +162,12 @@ export function parseState(doc: unknown): PrivacyState {
     const r = g as Record<string, unknown>;
     if (typeof r.id !== 'string' || typeof r.privateSince !== 'number') fail('bad group');
     if (r.privateUntil !== null && typeof r.privateUntil !== 'number') fail('bad privateUntil');
-    return { id: r.id as string, name: typeof r.name === 'string' ? r.name : (r.id as string), privateSince: r.privateSince as number, privateUntil: r.privateUntil as number | null };
+    return {
+      id: r.id as string,
+      name: typeof r.name === 'string' ? r.name : (r.id as string),
+      privateSince: r.privateSince as number,
+      privateUntil: r.privateUntil as number | null,
+    };
   });
   const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
     const r = p as Record<string, unknown>;

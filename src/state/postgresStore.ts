@@ -13,12 +13,25 @@ import type { GroupInterval } from '../privacy/types.js';
 import { LOCK_KEYS, migrate, SEEDED_KEY } from '../db/migrate.js';
 import { boundedQuery, createPool, CONNECT_TIMEOUT_MS } from '../db/pool.js';
 import {
-  parseState, seedState, withGroupAdded, withGroupRemoved, withPermissionGranted, withPermissionRevoked, withRevealRequestCreated, withRevealRequestDecided,
+  parseState,
+  seedState,
+  withGroupAdded,
+  withGroupRemoved,
+  withPermissionGranted,
+  withPermissionRevoked,
+  withRevealRequestCreated,
+  withRevealRequestDecided,
   type StateSeed,
 } from './mutations.js';
 import {
-  StateConflictError, StateNotFoundError, StateUnavailableError,
-  type PermissionLimits, type PermissionRecord, type PrivacyState, type RevealRequestDecision, type StateStore,
+  StateConflictError,
+  StateNotFoundError,
+  StateUnavailableError,
+  type PermissionLimits,
+  type PermissionRecord,
+  type PrivacyState,
+  type RevealRequestDecision,
+  type StateStore,
 } from './types.js';
 
 export interface PostgresStateOptions {
@@ -67,12 +80,21 @@ async function loadState(exec: Exec): Promise<PrivacyState> {
 
 async function writeState(client: pg.PoolClient, state: PrivacyState): Promise<void> {
   for (const g of state.groups) {
-    await client.query('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, $4)',
-      [g.id, g.name ?? g.id, g.privateSince, g.privateUntil]);
+    await client.query('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, $4)', [
+      g.id,
+      g.name ?? g.id,
+      g.privateSince,
+      g.privateUntil,
+    ]);
   }
   for (const p of state.permissions) {
-    await client.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)',
-      [p.principal, p.grantedAt, p.grantedBy, p.groups === undefined ? null : JSON.stringify(p.groups), p.expiresAt ?? null]);
+    await client.query('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)', [
+      p.principal,
+      p.grantedAt,
+      p.grantedBy,
+      p.groups === undefined ? null : JSON.stringify(p.groups),
+      p.expiresAt ?? null,
+    ]);
   }
 }
 
@@ -156,46 +178,77 @@ class PostgresStateStore implements StateStore {
   }
 
   addGroup(id: string, name: string | undefined, now: number): Promise<GroupInterval> {
-    return this.mutate((s) => withGroupAdded(s, id, name, now), async (exec, g) => {
-      await exec('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, NULL)',
-        [g.id, g.name ?? g.id, g.privateSince]);
-    });
+    return this.mutate(
+      (s) => withGroupAdded(s, id, name, now),
+      async (exec, g) => {
+        await exec('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, NULL)', [g.id, g.name ?? g.id, g.privateSince]);
+      },
+    );
   }
 
   removeGroup(id: string, now: number): Promise<GroupInterval> {
-    return this.mutate((s) => withGroupRemoved(s, id, now), async (exec, g) => {
-      const r = await exec('UPDATE privacy_groups SET private_until = $2 WHERE id = $1 AND private_until IS NULL', [g.id, g.privateUntil]);
-      if (r.rowCount !== 1) throw new StateNotFoundError(`group ${id} is not private`);
-    });
+    return this.mutate(
+      (s) => withGroupRemoved(s, id, now),
+      async (exec, g) => {
+        const r = await exec('UPDATE privacy_groups SET private_until = $2 WHERE id = $1 AND private_until IS NULL', [g.id, g.privateUntil]);
+        if (r.rowCount !== 1) throw new StateNotFoundError(`group ${id} is not private`);
+      },
+    );
   }
 
   grant(principal: string, by: string, now: number, limits?: PermissionLimits): Promise<PermissionRecord> {
-    return this.mutate((s) => withPermissionGranted(s, principal, by, now, limits), async (exec, p) => {
-      // the transition allowed the grant, so a row still there is an expired permission: replaced
-      await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
-      await exec('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)',
-        [p.principal, p.grantedAt, p.grantedBy, p.groups === undefined ? null : JSON.stringify(p.groups), p.expiresAt ?? null]);
-    });
+    return this.mutate(
+      (s) => withPermissionGranted(s, principal, by, now, limits),
+      async (exec, p) => {
+        // the transition allowed the grant, so a row still there is an expired permission: replaced
+        await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
+        await exec('INSERT INTO privacy_permissions (principal, granted_at, granted_by, groups, expires_at) VALUES ($1, $2, $3, $4::jsonb, $5)', [
+          p.principal,
+          p.grantedAt,
+          p.grantedBy,
+          p.groups === undefined ? null : JSON.stringify(p.groups),
+          p.expiresAt ?? null,
+        ]);
+      },
+    );
   }
 
   revoke(principal: string): Promise<PermissionRecord> {
-    return this.mutate((s) => withPermissionRevoked(s, principal), async (exec, p) => {
-      const r = await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
-      if (r.rowCount !== 1) throw new StateNotFoundError(`${p.principal} has no permission`);
-    });
+    return this.mutate(
+      (s) => withPermissionRevoked(s, principal),
+      async (exec, p) => {
+        const r = await exec('DELETE FROM privacy_permissions WHERE principal = $1', [p.principal]);
+        if (r.rowCount !== 1) throw new StateNotFoundError(`${p.principal} has no permission`);
+      },
+    );
   }
 
   createRevealRequest(request: RevealRequest): Promise<RevealRequest> {
-    return this.mutate((s) => withRevealRequestCreated(s, request), async (exec, r) => {
-      await exec('INSERT INTO reveal_requests (id, created_at, status, doc) VALUES ($1, $2, $3, $4::jsonb)', [r.id, r.createdAt, r.status, JSON.stringify(r)]);
-    });
+    return this.mutate(
+      (s) => withRevealRequestCreated(s, request),
+      async (exec, r) => {
+        await exec('INSERT INTO reveal_requests (id, created_at, status, doc) VALUES ($1, $2, $3, $4::jsonb)', [
+          r.id,
+          r.createdAt,
+          r.status,
+          JSON.stringify(r),
+        ]);
+      },
+    );
   }
 
   decideRevealRequest(id: string, decision: RevealRequestDecision): Promise<RevealRequest> {
-    return this.mutate((s) => withRevealRequestDecided(s, id, decision), async (exec, r) => {
-      const res = await exec("UPDATE reveal_requests SET status = $2, doc = $3::jsonb WHERE id = $1 AND status = 'pending'", [r.id, r.status, JSON.stringify(r)]);
-      if (res.rowCount !== 1) throw new StateConflictError(`reveal request ${id} is no longer pending`);
-    });
+    return this.mutate(
+      (s) => withRevealRequestDecided(s, id, decision),
+      async (exec, r) => {
+        const res = await exec("UPDATE reveal_requests SET status = $2, doc = $3::jsonb WHERE id = $1 AND status = 'pending'", [
+          r.id,
+          r.status,
+          JSON.stringify(r),
+        ]);
+        if (res.rowCount !== 1) throw new StateConflictError(`reveal request ${id} is no longer pending`);
+      },
+    );
   }
 
   /**

@@ -88,7 +88,11 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
   };
   const entryOf = async (r: { headers: Headers }) => (await entries()).find((e) => e.id === r.headers.get('x-governance-entry'));
   const adminApi = async (method: string, p: string, body?: unknown, as = 'root@contoso.com') =>
-    get(`${gw.url}/_gateway/api/${p}`, { method, headers: { ...(await auth(as)), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    get(`${gw.url}/_gateway/api/${p}`, {
+      method,
+      headers: { ...(await auth(as)), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
   beforeAll(async () => {
     if (skip) return;
@@ -104,19 +108,32 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     } else {
       database = await freshDatabase();
       const pool = createPool({ url: database!.url, max: 1 });
-      try { await migrate(pool); } finally { await pool.end(); }
+      try {
+        await migrate(pool);
+      } finally {
+        await pool.end();
+      }
       for (const line of (await readFile(FIXTURE, 'utf8')).trim().split('\n')) {
         const e = JSON.parse(line);
-        await sql(database!.url, 'INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)',
-          [e.seq, e.id, e.time, e.action, line, line, e.prevHash, e.hash]);
+        await sql(
+          database!.url,
+          'INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)',
+          [e.seq, e.id, e.time, e.action, line, line, e.prevHash, e.hash],
+        );
       }
       extra.governance = { sink: 'postgres', postgresUrl: database!.url };
       extra.state = { store: 'postgres', postgresUrl: database!.url };
     }
     configObj = demoLikeConfig(upstream, dir, extra);
     const sink = new PassThrough();
-    sink.on('data', (d) => { logText += d; });
-    const logger = winston.createLogger({ level: 'info', format: winston.format.combine(flatten(), winston.format.json()), transports: [new winston.transports.Stream({ stream: sink })] });
+    sink.on('data', (d) => {
+      logText += d;
+    });
+    const logger = winston.createLogger({
+      level: 'info',
+      format: winston.format.combine(flatten(), winston.format.json()),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
     gw = await startGateway(validConfig(configObj), { port: 0, host: '127.0.0.1', instance: `acc-${kind}`, logger, now: () => clock });
   }, 60_000);
   afterAll(async () => {
@@ -129,7 +146,13 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
 
   it.skipIf(skip)('a reveal with a reason and a scope shows only the private activities in scope; the entry records both and counts only those', async () => {
     const r = await get(`${gw.url}${LIST}?limit=100`, {
-      headers: { ...(await auth('alice@contoso.com')), ...REVEAL, 'x-reveal-reason': 'Fall%20%C2%A74711%20%E2%80%93%20Pr%C3%BCfung', 'x-reveal-scope': 'group:legal, actor:Carol@Contoso.com', 'x-request-id': `scoped-${kind}` },
+      headers: {
+        ...(await auth('alice@contoso.com')),
+        ...REVEAL,
+        'x-reveal-reason': 'Fall%20%C2%A74711%20%E2%80%93%20Pr%C3%BCfung',
+        'x-reveal-scope': 'group:legal, actor:Carol@Contoso.com',
+        'x-request-id': `scoped-${kind}`,
+      },
     });
     expect(r.status).toBe(200);
     // in scope: carol (actor), heidi's legal activity, bob's activity that is private through hr AND legal
@@ -139,11 +162,19 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(r.headers.get('vary')?.toLowerCase()).toContain('x-reveal-scope');
     // the oracle agrees
     const scope = { groups: ['legal'], actors: ['carol@contoso.com'] };
-    expect(ids(r)).toEqual(DATASET.filter((a) => { const p = demoPrivateGroups(a); return !p.hidden || demoShown(p, scope); }).map((a) => a._id));
+    expect(ids(r)).toEqual(
+      DATASET.filter((a) => {
+        const p = demoPrivateGroups(a);
+        return !p.hidden || demoShown(p, scope);
+      }).map((a) => a._id),
+    );
     const e = await entryOf(r);
     expect(e).toMatchObject({
-      action: 'private-activities.viewed', principal: 'alice@contoso.com', via: 'header',
-      reason: 'Fall §4711 – Prüfung', scope: { groups: ['legal'], actors: ['carol@contoso.com'] },
+      action: 'private-activities.viewed',
+      principal: 'alice@contoso.com',
+      via: 'header',
+      reason: 'Fall §4711 – Prüfung',
+      scope: { groups: ['legal'], actors: ['carol@contoso.com'] },
       privateActivities: { count: 3, ids: ['h2', 'l1', 'hl'], idsTruncated: false },
     });
     expect(e!.request!.id).toBe(`scoped-${kind}`);
@@ -151,14 +182,20 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(e).not.toHaveProperty('permission');
     // the access line says a reason was given, never what it was
     await expect.poll(() => logText.includes(`scoped-${kind}`)).toBe(true);
-    const line = logText.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.requestId === `scoped-${kind}`);
+    const line = logText
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((l) => l.requestId === `scoped-${kind}`);
     expect(line).toMatchObject({ msg: 'access', reveal: 'granted', reason: true, status: 200 });
     expect(logText).not.toContain('4711');
     expect(logText).not.toContain('Prüfung');
   });
 
   it.skipIf(skip)('the reason may come from the token claim; a reveal without reason or scope records neither', async () => {
-    const viaClaim = await get(`${gw.url}${LIST}`, { headers: { authorization: `Bearer ${await admin('alice@contoso.com', { show_private_activities: true, reveal_reason: 'INC-0815 from the claim' })}` } });
+    const viaClaim = await get(`${gw.url}${LIST}`, {
+      headers: { authorization: `Bearer ${await admin('alice@contoso.com', { show_private_activities: true, reveal_reason: 'INC-0815 from the claim' })}` },
+    });
     expect(viaClaim.status).toBe(200);
     expect(await entryOf(viaClaim)).toMatchObject({ via: 'token', reason: 'INC-0815 from the claim' });
     const plain = await get(`${gw.url}${LIST}`, { headers: { ...(await auth('alice@contoso.com')), ...REVEAL, 'x-request-id': `plain-${kind}` } });
@@ -168,7 +205,13 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(e).not.toHaveProperty('reason');
     expect(e).not.toHaveProperty('scope');
     await expect.poll(() => logText.includes(`plain-${kind}`)).toBe(true);
-    expect(logText.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.requestId === `plain-${kind}`)).toMatchObject({ reason: false });
+    expect(
+      logText
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((l) => l.requestId === `plain-${kind}`),
+    ).toMatchObject({ reason: false });
   });
 
   it.skipIf(skip)('item routes: in scope 200, outside the scope 404 like a missing activity (the attempt is on the record)', async () => {
@@ -182,7 +225,11 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(outside.json().error.code).toBe('not_found');
     const after = await entries();
     expect(after.length).toBe(before + 1);
-    expect(after.at(-1)).toMatchObject({ action: 'private-activities.viewed', privateActivities: { count: 0, ids: [] }, scope: { groups: ['hr'], actors: [] } });
+    expect(after.at(-1)).toMatchObject({
+      action: 'private-activities.viewed',
+      privateActivities: { count: 0, ids: [] },
+      scope: { groups: ['hr'], actors: [] },
+    });
   });
 
   it.skipIf(skip)('bad reasons and scopes are 400 and write nothing', async () => {
@@ -247,7 +294,12 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
 
     const granted = await adminApi('POST', 'privacy/permissions', { principal: 'Dave@Contoso.com', groups: ['hr'], expiresAt });
     expect(granted.status).toBe(201);
-    expect(granted.json()).toMatchObject({ principal: 'dave@contoso.com', groups: ['hr'], expiresAt: new Date(clock + 3_600_000).toISOString(), grantedBy: 'root@contoso.com' });
+    expect(granted.json()).toMatchObject({
+      principal: 'dave@contoso.com',
+      groups: ['hr'],
+      expiresAt: new Date(clock + 3_600_000).toISOString(),
+      grantedBy: 'root@contoso.com',
+    });
     expect((await adminApi('POST', 'privacy/permissions', { principal: 'dave@contoso.com' })).status).toBe(409);
     const listed = (await adminApi('GET', 'privacy/permissions')).json().permissions.find((p: any) => p.principal === 'dave@contoso.com');
     expect(listed).toMatchObject({ groups: ['hr'], expiresAt: new Date(clock + 3_600_000).toISOString() });
@@ -271,8 +323,12 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(expired.json().error.message).toMatch(/expired/);
     const denied = (await entries()).at(-1)!;
     expect(denied).toMatchObject({
-      action: 'private-activities.denied', principal: 'dave@contoso.com', via: 'header', reason: 'after expiry',
-      request: { id: `expired-${kind}` }, denial: { code: 'reveal_forbidden', message: expect.stringMatching(/expired/) },
+      action: 'private-activities.denied',
+      principal: 'dave@contoso.com',
+      via: 'header',
+      reason: 'after expiry',
+      request: { id: `expired-${kind}` },
+      denial: { code: 'reveal_forbidden', message: expect.stringMatching(/expired/) },
     });
     expect(denied).not.toHaveProperty('privateActivities');
     expect(denied.token!.iss).toBe(ISS);
@@ -291,10 +347,14 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
 
   it.skipIf(skip)('refused reveals by verified principals are on the record and say why; anonymous and invalid tokens only in metrics', async () => {
     const before = (await entries()).length;
-    const noRole = await get(`${gw.url}${LIST}`, { headers: { authorization: `Bearer ${await token({ upn: 'nora@contoso.com', roles: ['Reader'], show_private_activities: true })}` } });
+    const noRole = await get(`${gw.url}${LIST}`, {
+      headers: { authorization: `Bearer ${await token({ upn: 'nora@contoso.com', roles: ['Reader'], show_private_activities: true })}` },
+    });
     expect(noRole.status).toBe(403);
     expect(noRole.json().error.message).toMatch(/admin role/);
-    const notListed = await get(`${gw.url}${LIST}`, { headers: { ...(await auth('erin@contoso.com')), ...REVEAL, 'x-reveal-scope': 'group:hr', 'x-reveal-reason': 'curious case 1' } });
+    const notListed = await get(`${gw.url}${LIST}`, {
+      headers: { ...(await auth('erin@contoso.com')), ...REVEAL, 'x-reveal-scope': 'group:hr', 'x-reveal-reason': 'curious case 1' },
+    });
     expect(notListed.status).toBe(403);
     expect(notListed.json().error.message).toMatch(/not on the permission list/);
     const anon = await get(`${gw.url}${LIST}`, { headers: REVEAL });
@@ -303,8 +363,19 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(invalid.status).toBe(401);
     const after = await entries();
     expect(after.length).toBe(before + 2);
-    expect(after.at(-2)).toMatchObject({ action: 'private-activities.denied', principal: 'nora@contoso.com', via: 'token', denial: { code: 'reveal_forbidden', message: expect.stringMatching(/admin role/) } });
-    expect(after.at(-1)).toMatchObject({ action: 'private-activities.denied', principal: 'erin@contoso.com', via: 'header', reason: 'curious case 1', scope: { groups: ['hr'], actors: [] } });
+    expect(after.at(-2)).toMatchObject({
+      action: 'private-activities.denied',
+      principal: 'nora@contoso.com',
+      via: 'token',
+      denial: { code: 'reveal_forbidden', message: expect.stringMatching(/admin role/) },
+    });
+    expect(after.at(-1)).toMatchObject({
+      action: 'private-activities.denied',
+      principal: 'erin@contoso.com',
+      via: 'header',
+      reason: 'curious case 1',
+      scope: { groups: ['hr'], actors: [] },
+    });
     const metrics = (await get(`${gw.url}/_gateway/metrics`)).text;
     expect(metrics).toMatch(/apg_reveals_total\{outcome="forbidden"\} [1-9]/);
     expect(metrics).toMatch(/apg_reveals_total\{outcome="unauthenticated"\} [1-9]/);
@@ -315,14 +386,24 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
   it.skipIf(skip)('governance queries: filters, repeated action, since/until, unknown parameters, NDJSON and CSV streams', async () => {
     const all = await entries();
     const q = async (query: string) => get(`${gw.url}/_gateway/api/governance?${query}`, { headers: await auth('root@contoso.com') });
-    for (const bad of ['princpal=x', 'since=2026-01-01', 'until=yesterday', 'format=xml', 'action=private-activities.shown', 'limit=0', 'afterSeq=1&afterSeq=2']) {
+    for (const bad of [
+      'princpal=x',
+      'since=2026-01-01',
+      'until=yesterday',
+      'format=xml',
+      'action=private-activities.shown',
+      'limit=0',
+      'afterSeq=1&afterSeq=2',
+    ]) {
       const r = await q(bad);
       expect(r.status, bad).toBe(400);
       expect(r.json().error.code).toBe('bad_request');
       expect(r.json().error.message).toContain(`"${bad.split('=')[0]}"`);
     }
     const denied = (await q('action=private-activities.denied&action=reveal-permission.granted&limit=1000')).json();
-    expect(denied.entries.map((e: GovernanceEntry) => e.seq)).toEqual(all.filter((e) => e.action === 'private-activities.denied' || e.action === 'reveal-permission.granted').map((e) => e.seq));
+    expect(denied.entries.map((e: GovernanceEntry) => e.seq)).toEqual(
+      all.filter((e) => e.action === 'private-activities.denied' || e.action === 'reveal-permission.granted').map((e) => e.seq),
+    );
     const byPrincipal = (await q('principal=DAVE@contoso.com&limit=1000')).json();
     expect(byPrincipal.entries.length).toBeGreaterThan(2);
     expect(byPrincipal.entries.every((e: GovernanceEntry) => e.principal === 'dave@contoso.com')).toBe(true);
@@ -334,7 +415,10 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     const nd = await q('format=ndjson&action=private-activities.viewed');
     expect(nd.status).toBe(200);
     expect(nd.headers.get('content-type')).toContain('application/x-ndjson');
-    const lines = nd.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = nd.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((e) => e.seq)).toEqual(all.filter((e) => e.action === 'private-activities.viewed').map((e) => e.seq));
     const csv = await q('format=csv');
     expect(csv.headers.get('content-type')).toContain('text/csv');
@@ -342,23 +426,29 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect(rows[0]).toBe('seq,time,action,principal,via,target,count,reason,requestId,instance,hash');
     expect(rows.length - 1).toBe(all.length);
     const scoped = all.find((e) => e.reason === 'Fall §4711 – Prüfung')!;
-    expect(rows).toContain(`${scoped.seq},${scoped.time},private-activities.viewed,alice@contoso.com,header,,3,Fall §4711 – Prüfung,scoped-${kind},acc-${kind},${scoped.hash}`);
+    expect(rows).toContain(
+      `${scoped.seq},${scoped.time},private-activities.viewed,alice@contoso.com,header,,3,Fall §4711 – Prüfung,scoped-${kind},acc-${kind},${scoped.hash}`,
+    );
   });
 
-  it.skipIf(skip)('the log, begun by the previous version and continued with the new fields, verifies (API and CLI)', async () => {
-    const all = await entries();
-    expect(all.slice(0, 6).map((e) => e.instance)).toEqual(Array(6).fill('gw-old'));
-    const v = await get(`${gw.url}/_gateway/api/governance/verify`, { headers: await auth('root@contoso.com') });
-    expect(v.json()).toEqual({ ok: true, count: all.length });
-    expect(all.some((e) => e.action === 'private-activities.denied')).toBe(true);
-    if (kind === 'file') expect(verifyChainFile(path.join(dir, 'governance.jsonl'))).toMatchObject({ ok: true, count: all.length });
-    await ensureBuilt();
-    const cfgFile = path.join(dir, 'cli-config.json');
-    await writeFile(cfgFile, JSON.stringify({ ...configObj, identity: undefined }));
-    const r = apg(['governance', 'verify', '--config', cfgFile]);
-    expect(r.stdout + r.stderr).toContain(String(all.length));
-    expect(r.code).toBe(0);
-  }, 240_000);
+  it.skipIf(skip)(
+    'the log, begun by the previous version and continued with the new fields, verifies (API and CLI)',
+    async () => {
+      const all = await entries();
+      expect(all.slice(0, 6).map((e) => e.instance)).toEqual(Array(6).fill('gw-old'));
+      const v = await get(`${gw.url}/_gateway/api/governance/verify`, { headers: await auth('root@contoso.com') });
+      expect(v.json()).toEqual({ ok: true, count: all.length });
+      expect(all.some((e) => e.action === 'private-activities.denied')).toBe(true);
+      if (kind === 'file') expect(verifyChainFile(path.join(dir, 'governance.jsonl'))).toMatchObject({ ok: true, count: all.length });
+      await ensureBuilt();
+      const cfgFile = path.join(dir, 'cli-config.json');
+      await writeFile(cfgFile, JSON.stringify({ ...configObj, identity: undefined }));
+      const r = apg(['governance', 'verify', '--config', cfgFile]);
+      expect(r.stdout + r.stderr).toContain(String(all.length));
+      expect(r.code).toBe(0);
+    },
+    240_000,
+  );
 });
 
 describe.skipIf(!db)('scoped permissions reach another gateway on the same PostgreSQL within 2 s; expiry holds on both', () => {
@@ -379,11 +469,13 @@ describe.skipIf(!db)('scoped permissions reach another gateway on the same Postg
     database = await freshDatabase();
     const t = await tempDir();
     cleanup = t.cleanup;
-    const cfg = validConfig(demoLikeConfig(upstream, t.dir, {
-      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
-      governance: { sink: 'postgres', postgresUrl: database!.url },
-      state: { store: 'postgres', postgresUrl: database!.url },
-    }));
+    const cfg = validConfig(
+      demoLikeConfig(upstream, t.dir, {
+        identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+        governance: { sink: 'postgres', postgresUrl: database!.url },
+        state: { store: 'postgres', postgresUrl: database!.url },
+      }),
+    );
     const quiet = winston.createLogger({ silent: true });
     gws.push(await startGateway(cfg, { port: 0, host: '127.0.0.1', instance: 'rep-a', logger: quiet, now: () => clockA }));
     gws.push(await startGateway(cfg, { port: 0, host: '127.0.0.1', instance: 'rep-b', logger: quiet, now: () => clockB }));
@@ -396,7 +488,7 @@ describe.skipIf(!db)('scoped permissions reach another gateway on the same Postg
     await cleanup?.();
   });
 
-  it('grant on A → B reveals within the permission\'s groups within 2 s; B refuses from expiresAt on', async () => {
+  it("grant on A → B reveals within the permission's groups within 2 s; B refuses from expiresAt on", async () => {
     const now = Math.floor(Date.now() / 1000);
     const tok = (upn: string) => signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 3600, upn, roles: ['SecurityAdministrator'] });
     const [a, b] = gws;
@@ -404,7 +496,8 @@ describe.skipIf(!db)('scoped permissions reach another gateway on the same Postg
     expect((await get(`${b.url}${LIST}`, { headers: dave })).status).toBe(403);
     const expiresAt = Date.now() + 600_000;
     const g = await get(`${a.url}/_gateway/api/privacy/permissions`, {
-      method: 'POST', headers: { authorization: `Bearer ${await tok('root@contoso.com')}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${await tok('root@contoso.com')}`, 'content-type': 'application/json' },
       body: JSON.stringify({ principal: 'dave@contoso.com', groups: ['builtin:external-users'], expiresAt: new Date(expiresAt).toISOString() }),
     });
     expect(g.status).toBe(201);
@@ -412,8 +505,11 @@ describe.skipIf(!db)('scoped permissions reach another gateway on the same Postg
     await expect.poll(async () => (await get(`${b.url}${LIST}`, { headers: dave })).status, { timeout: 2000, interval: 20 }).toBe(200);
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(ids(await get(`${b.url}${LIST}`, { headers: dave }))).toEqual(['p1', 'x1', 'p2']);
-    expect((await get(`${b.url}/_gateway/api/privacy/permissions`, { headers: { authorization: `Bearer ${await tok('root@contoso.com')}` } })).json().permissions)
-      .toContainEqual(expect.objectContaining({ principal: 'dave@contoso.com', groups: ['builtin:external-users'], expiresAt: new Date(expiresAt).toISOString() }));
+    expect(
+      (await get(`${b.url}/_gateway/api/privacy/permissions`, { headers: { authorization: `Bearer ${await tok('root@contoso.com')}` } })).json().permissions,
+    ).toContainEqual(
+      expect.objectContaining({ principal: 'dave@contoso.com', groups: ['builtin:external-users'], expiresAt: new Date(expiresAt).toISOString() }),
+    );
     clockB = expiresAt;
     const refused = await get(`${b.url}${LIST}`, { headers: dave });
     expect(refused.status).toBe(403);
@@ -435,11 +531,18 @@ describe('a denied entry that cannot be written does not change the 403', () => 
     // a real sink whose disk refuses every append
     const broken: GovernanceSink = {
       append: () => Promise.reject(new GovernanceUnavailableError('disk full')),
-      read: (o) => real.read(o), stream: (f) => real.stream(f), verify: () => real.verify(), healthy: () => false, close: () => real.close(),
-      readRange: (a, l) => real.readRange(a, l), head: () => real.head(),
+      read: (o) => real.read(o),
+      stream: (f) => real.stream(f),
+      verify: () => real.verify(),
+      healthy: () => false,
+      close: () => real.close(),
+      readRange: (a, l) => real.readRange(a, l),
+      head: () => real.head(),
     };
     const gw = await startGateway(validConfig(demoLikeConfig(upstream, t.dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } })), {
-      port: 0, host: '127.0.0.1', logger: winston.createLogger({ silent: true }),
+      port: 0,
+      host: '127.0.0.1',
+      logger: winston.createLogger({ silent: true }),
       stores: { state: createMemoryStateStore({ groups: [], permissions: [] }), governance: broken },
     });
     try {
@@ -467,10 +570,15 @@ describe('a scope that cannot be checked against the catalogue is refused (fail 
     const t = await tempDir();
     // a closed port: the HTTP directory (membership and group list) is down
     const dead = 'http://127.0.0.1:9';
-    const gw = await startGateway(validConfig(demoLikeConfig(upstream, t.dir, {
-      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
-      directory: { groups: { hr: ['bob@contoso.com'] }, http: { url: `${dead}/users/{principal}/groups`, groupsUrl: `${dead}/groups`, timeoutMs: 300 } },
-    })), { port: 0, host: '127.0.0.1', logger: winston.createLogger({ silent: true }) });
+    const gw = await startGateway(
+      validConfig(
+        demoLikeConfig(upstream, t.dir, {
+          identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+          directory: { groups: { hr: ['bob@contoso.com'] }, http: { url: `${dead}/users/{principal}/groups`, groupsUrl: `${dead}/groups`, timeoutMs: 300 } },
+        }),
+      ),
+      { port: 0, host: '127.0.0.1', logger: winston.createLogger({ silent: true }) },
+    );
     try {
       const now = Math.floor(Date.now() / 1000);
       const tok = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });

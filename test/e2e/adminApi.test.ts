@@ -38,7 +38,11 @@ async function fakeUpstream() {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     state,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -76,14 +80,16 @@ describe('admin API over real sockets', () => {
     idp = await startIdp([key]);
     up = await fakeUpstream();
     ({ dir, cleanup } = await tempDir('apg-admin-'));
-    gw = await startTestGateway(demoLikeConfig(up.url, dir, {
-      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
-      directory: {
-        groups: { hr: ['bob@contoso.com'], finance: ['frank@contoso.com'], ops: ['olga@contoso.com'] },
-        // the catalogue (SPEC §9): ids these tests make private
-        knownGroups: [{ id: 'sales', name: 'Sales' }, { id: 'same' }, ...Array.from({ length: 20 }, (_, i) => ({ id: `conc-${i}` }))],
-      },
-    }));
+    gw = await startTestGateway(
+      demoLikeConfig(up.url, dir, {
+        identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+        directory: {
+          groups: { hr: ['bob@contoso.com'], finance: ['frank@contoso.com'], ops: ['olga@contoso.com'] },
+          // the catalogue (SPEC §9): ids these tests make private
+          knownGroups: [{ id: 'sales', name: 'Sales' }, { id: 'same' }, ...Array.from({ length: 20 }, (_, i) => ({ id: `conc-${i}` }))],
+        },
+      }),
+    );
     admin = await token({ upn: 'Alice@Contoso.com', roles: ['SecurityAdministrator'] });
     dave = await token({ upn: 'dave@contoso.com', roles: ['GlobalAdministrator'] });
     erin = await token({ upn: 'erin@contoso.com', roles: ['Reader'] });
@@ -110,7 +116,12 @@ describe('admin API over real sockets', () => {
 
   it('401 with WWW-Authenticate: Bearer without a valid token, 403 forbidden for a non-admin', async () => {
     for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: 'Basic YTpi' }] as Array<Record<string, string>>) {
-      for (const [m, p] of [['GET', 'privacy/groups'], ['POST', 'privacy/groups'], ['DELETE', 'privacy/groups/hr'], ['GET', 'governance']]) {
+      for (const [m, p] of [
+        ['GET', 'privacy/groups'],
+        ['POST', 'privacy/groups'],
+        ['DELETE', 'privacy/groups/hr'],
+        ['GET', 'governance'],
+      ]) {
         const r = await call(m, p, { headers, body: m === 'POST' ? { id: 'x' } : undefined });
         expect(r.status, `${m} ${p}`).toBe(401);
         expect(r.headers.get('www-authenticate')).toBe('Bearer');
@@ -118,7 +129,13 @@ describe('admin API over real sockets', () => {
       }
     }
     const before = chain().count;
-    for (const [m, p] of [['GET', 'privacy/groups'], ['POST', 'privacy/groups'], ['DELETE', 'privacy/groups/hr'], ['GET', 'privacy/permissions'], ['GET', 'governance/verify']]) {
+    for (const [m, p] of [
+      ['GET', 'privacy/groups'],
+      ['POST', 'privacy/groups'],
+      ['DELETE', 'privacy/groups/hr'],
+      ['GET', 'privacy/permissions'],
+      ['GET', 'governance/verify'],
+    ]) {
       const r = await call(m, p, { token: erin, body: m === 'POST' ? { id: 'x' } : undefined });
       expect(r.status, `${m} ${p}`).toBe(403);
       expect(r.json().error.code).toBe('forbidden');
@@ -226,13 +243,27 @@ describe('admin API over real sockets', () => {
     const dup = await call('POST', 'privacy/permissions', { token: admin, body: { principal: 'grace@CONTOSO.com' } });
     expect(dup.status).toBe(409);
     expect(dup.json().error.code).toBe('conflict');
-    for (const body of [{ principal: 'grace' }, { principal: 'not an email@x.com' }, { principal: '' }, { principal: 'a@b' }, { principal: 7 }, {}, { principal: 'h@contoso.com', extra: 1 }, 'nope']) {
+    for (const body of [
+      { principal: 'grace' },
+      { principal: 'not an email@x.com' },
+      { principal: '' },
+      { principal: 'a@b' },
+      { principal: 7 },
+      {},
+      { principal: 'h@contoso.com', extra: 1 },
+      'nope',
+    ]) {
       const r = await call('POST', 'privacy/permissions', { token: admin, body });
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.json().error.code).toBe('bad_request');
     }
     expect(chain().count).toBe(before);
-    expect((await call('GET', 'privacy/permissions', { token: admin })).json().permissions.map((x: any) => x.principal).sort()).toEqual(['alice@contoso.com', 'grace@contoso.com']);
+    expect(
+      (await call('GET', 'privacy/permissions', { token: admin }))
+        .json()
+        .permissions.map((x: any) => x.principal)
+        .sort(),
+    ).toEqual(['alice@contoso.com', 'grace@contoso.com']);
 
     const d = await call('DELETE', 'privacy/permissions/GRACE@contoso.com', { token: admin });
     expect(d.status).toBe(204);
@@ -286,7 +317,11 @@ describe('admin API over real sockets', () => {
   });
 
   it('add/remove time semantics through real list requests', async () => {
-    const ids = (r: { json: () => any }) => r.json().data.map((a: any) => a._id).sort();
+    const ids = (r: { json: () => any }) =>
+      r
+        .json()
+        .data.map((a: any) => a._id)
+        .sort();
     // before the add, finance is not private at all
     const t = Date.now();
     up.state.activities = [ACT('f-early', t - 60_000, 'frank@contoso.com'), ACT('f-later', t + 3_600_000, 'frank@contoso.com')];
@@ -370,7 +405,10 @@ describe('admin API over real sockets', () => {
   });
 
   it('metrics after traffic: the expected families and no personal data', async () => {
-    up.state.activities = [ACT('hr-metric-1', Date.parse('2026-04-01T00:00:00Z'), 'bob@contoso.com'), ACT('pub-metric-1', Date.parse('2026-04-01T00:00:00Z'), 'zoe@contoso.com')];
+    up.state.activities = [
+      ACT('hr-metric-1', Date.parse('2026-04-01T00:00:00Z'), 'bob@contoso.com'),
+      ACT('pub-metric-1', Date.parse('2026-04-01T00:00:00Z'), 'zoe@contoso.com'),
+    ];
     await get(`${gw.url}/api/v1/activities/`);
     await get(`${gw.url}/api/v1/activities/hr-metric-1/`);
     await get(`${gw.url}/api/v1/activities/`, { headers: { authorization: `Bearer ${admin}`, 'x-show-private-activities': 'confirm' } });
@@ -397,7 +435,10 @@ describe('persistence across a restart (file state store)', () => {
     const { dir, cleanup } = await tempDir('apg-restart-');
     const now = Math.floor(Date.now() / 1000);
     const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
-    const cfg = demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl }, directory: { groups: { hr: ['bob@contoso.com'] }, knownGroups: [{ id: 'persist' }, { id: 'after-restart' }] } });
+    const cfg = demoLikeConfig('http://127.0.0.1:9', dir, {
+      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+      directory: { groups: { hr: ['bob@contoso.com'] }, knownGroups: [{ id: 'persist' }, { id: 'after-restart' }] },
+    });
     const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json' };
     let gw = await startTestGateway(cfg);
     try {
@@ -439,7 +480,12 @@ describe('a state store that cannot take the change', () => {
     const { dir, cleanup } = await tempDir('apg-stateaway-');
     const now = Math.floor(Date.now() / 1000);
     const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
-    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl }, directory: { groups: { hr: ['bob@contoso.com'] }, knownGroups: [{ id: 'ops' }] } }));
+    const gw = await startTestGateway(
+      demoLikeConfig('http://127.0.0.1:9', dir, {
+        identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+        directory: { groups: { hr: ['bob@contoso.com'] }, knownGroups: [{ id: 'ops' }] },
+      }),
+    );
     try {
       const h = { authorization: `Bearer ${t}`, 'content-type': 'application/json', 'x-request-id': 'state-away-1' };
       const base = `${gw.url}/_gateway/api`;
@@ -448,7 +494,11 @@ describe('a state store that cannot take the change', () => {
       const stateFile = path.join(dir, 'state.json');
       await unlink(stateFile);
       await mkdir(path.join(stateFile, 'blocker'), { recursive: true });
-      for (const [method, p, body] of [['POST', 'privacy/groups', '{"id":"ops"}'], ['DELETE', 'privacy/groups/hr', undefined], ['POST', 'privacy/permissions', '{"principal":"ivan@contoso.com"}']] as const) {
+      for (const [method, p, body] of [
+        ['POST', 'privacy/groups', '{"id":"ops"}'],
+        ['DELETE', 'privacy/groups/hr', undefined],
+        ['POST', 'privacy/permissions', '{"principal":"ivan@contoso.com"}'],
+      ] as const) {
         const r = await get(`${base}/${p}`, { method, headers: h, body });
         expect(r.status, `${method} ${p}`).toBe(503);
         expect(r.headers.get('x-request-id')).toBe('state-away-1');
@@ -503,8 +553,10 @@ describe('readiness while the governance disk is full (tmpfs)', () => {
     const t = await signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
     const secretId = 'hr-secret-activity-0001';
     // ~9 KB per governance entry (200 ids): it always needs fresh pages, so it cannot fit in the log's last partly-used page
-    up.state.activities = [ACT(secretId, Date.parse('2026-04-01T00:00:00Z'), 'bob@contoso.com'),
-      ...Array.from({ length: 200 }, (_, i) => ACT(`hr-filler-${String(i).padStart(30, '0')}`, Date.parse('2026-04-01T00:00:00Z'), 'bob@contoso.com'))];
+    up.state.activities = [
+      ACT(secretId, Date.parse('2026-04-01T00:00:00Z'), 'bob@contoso.com'),
+      ...Array.from({ length: 200 }, (_, i) => ACT(`hr-filler-${String(i).padStart(30, '0')}`, Date.parse('2026-04-01T00:00:00Z'), 'bob@contoso.com')),
+    ];
     const reveal = () => get(`${gw.url}/api/v1/activities/`, { headers: { authorization: `Bearer ${t}`, 'x-show-private-activities': 'confirm' } });
     try {
       expect((await get(`${gw.url}/_gateway/readyz`)).status).toBe(200);
@@ -513,7 +565,13 @@ describe('readiness while the governance disk is full (tmpfs)', () => {
       // fill the disk
       const filler = path.join(mountDir, 'filler');
       const fh = await open(filler, 'w');
-      try { for (;;) await fh.write(Buffer.alloc(4096, 1)); } catch (err) { expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC'); } finally { await fh.close(); }
+      try {
+        for (;;) await fh.write(Buffer.alloc(4096, 1));
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        await fh.close();
+      }
 
       const r = await reveal();
       expect(r.status).toBe(503);

@@ -28,21 +28,26 @@ describe('apg CLI', () => {
     await ensureBuilt();
     ({ dir, cleanup } = await tempDir('apg-cli-'));
   }, 240_000);
-  afterAll(async () => { await cleanup?.(); });
-
-  it.each(['config/gateway.yaml', 'config/gateway.example.yaml', 'config/demo.yaml'])('check-config accepts the shipped %s (exit 0) where the JWKS file it names exists', async (file) => {
-    // a working directory like a deployment's: the shipped config/ plus the public JWKS it names
-    const work = path.join(dir, `shipped-${path.basename(file, '.yaml')}`);
-    await cp(path.join(ROOT, 'config'), path.join(work, 'config'), { recursive: true });
-    const jwks = JSON.stringify({ keys: [(await generateTestKey('ES256')).publicJwk] });
-    await writeFile(path.join(work, 'config', 'jwks.json'), jwks);
-    await mkdir(path.join(work, '.demo'), { recursive: true });
-    await writeFile(path.join(work, '.demo', 'jwks.json'), jwks);
-    const r = apg(['check-config', '--config', file], {}, work);
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toContain(`${file}: OK`);
-    expect(r.code).toBe(0);
+  afterAll(async () => {
+    await cleanup?.();
   });
+
+  it.each(['config/gateway.yaml', 'config/gateway.example.yaml', 'config/demo.yaml'])(
+    'check-config accepts the shipped %s (exit 0) where the JWKS file it names exists',
+    async (file) => {
+      // a working directory like a deployment's: the shipped config/ plus the public JWKS it names
+      const work = path.join(dir, `shipped-${path.basename(file, '.yaml')}`);
+      await cp(path.join(ROOT, 'config'), path.join(work, 'config'), { recursive: true });
+      const jwks = JSON.stringify({ keys: [(await generateTestKey('ES256')).publicJwk] });
+      await writeFile(path.join(work, 'config', 'jwks.json'), jwks);
+      await mkdir(path.join(work, '.demo'), { recursive: true });
+      await writeFile(path.join(work, '.demo', 'jwks.json'), jwks);
+      const r = apg(['check-config', '--config', file], {}, work);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain(`${file}: OK`);
+      expect(r.code).toBe(0);
+    },
+  );
 
   it('check-config opens every file the config names: a missing or bad JWKS file, unusable store files, each with its key path', async () => {
     const work = path.join(dir, 'files');
@@ -59,7 +64,10 @@ describe('apg CLI', () => {
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     for (const key of ['identity.jwksFile', 'governance.file', 'state.file']) {
-      expect(lines.some((l) => l.startsWith(`${key}: `)), `${key} in\n${r.stdout}`).toBe(true);
+      expect(
+        lines.some((l) => l.startsWith(`${key}: `)),
+        `${key} in\n${r.stdout}`,
+      ).toBe(true);
     }
     expect(r.stdout).toContain('missing-jwks.json');
     expect(r.stderr).toMatch(/3 problem\(s\)/);
@@ -68,7 +76,9 @@ describe('apg CLI', () => {
     const key = await generateTestKey('ES256');
     const privateJwk = { ...(await exportJWK(key.privateKey)), kid: key.kid };
     await writeFile(path.join(work, 'private-jwks.json'), JSON.stringify({ keys: [privateJwk] }));
-    const cfg2 = demoLikeConfig('http://127.0.0.1:9', work, { identity: { issuer: 'https://idp.example.com/', audience: 'apg', jwksFile: path.join(work, 'private-jwks.json') } });
+    const cfg2 = demoLikeConfig('http://127.0.0.1:9', work, {
+      identity: { issuer: 'https://idp.example.com/', audience: 'apg', jwksFile: path.join(work, 'private-jwks.json') },
+    });
     await writeFile(file, JSON.stringify(cfg2));
     const r2 = apg(['check-config', '--config', file]);
     expect(r2.code).toBe(1);
@@ -85,18 +95,21 @@ describe('apg CLI', () => {
 
   it('check-config reports an unparseable LDAP filter and an unreadable CA file with their key paths', async () => {
     const file = path.join(dir, 'ldap-bad.yaml');
-    await writeFile(file, [
-      'upstream:',
-      '  url: http://127.0.0.1:8081',
-      'directory:',
-      '  ldap:',
-      '    url: ldap://127.0.0.1:389',
-      '    startTLS: true',
-      `    tls: {caFile: ${path.join(dir, 'no-such-ca.pem')}}`,
-      '    userBaseDN: ou=people,dc=contoso,dc=com',
-      '    userFilter: "(mail={principal}"',
-      '    groupBaseDN: ou=groups,dc=contoso,dc=com',
-    ].join('\n'));
+    await writeFile(
+      file,
+      [
+        'upstream:',
+        '  url: http://127.0.0.1:8081',
+        'directory:',
+        '  ldap:',
+        '    url: ldap://127.0.0.1:389',
+        '    startTLS: true',
+        `    tls: {caFile: ${path.join(dir, 'no-such-ca.pem')}}`,
+        '    userBaseDN: ou=people,dc=contoso,dc=com',
+        '    userFilter: "(mail={principal}"',
+        '    groupBaseDN: ou=groups,dc=contoso,dc=com',
+      ].join('\n'),
+    );
     const r = apg(['check-config', '--config', file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('directory.ldap.userFilter: has unbalanced parentheses');
@@ -109,27 +122,33 @@ describe('apg CLI', () => {
 
   it('check-config prints every problem with its key path and exits 1', async () => {
     const file = path.join(dir, 'bad.yaml');
-    await writeFile(file, [
-      'server:',
-      '  port: abc',
-      'upstream:',
-      '  timeoutMs: -5',
-      'privacy:',
-      '  undecidable: maybe',
-      '  permissions: [not-a-principal]',
-      'routes:',
-      '  - path: /api/v1/activities/',
-      '    kind: list',
-      '  - path: /x',
-      '    kind: nope',
-      'surprise: true',
-      '',
-    ].join('\n'));
+    await writeFile(
+      file,
+      [
+        'server:',
+        '  port: abc',
+        'upstream:',
+        '  timeoutMs: -5',
+        'privacy:',
+        '  undecidable: maybe',
+        '  permissions: [not-a-principal]',
+        'routes:',
+        '  - path: /api/v1/activities/',
+        '    kind: list',
+        '  - path: /x',
+        '    kind: nope',
+        'surprise: true',
+        '',
+      ].join('\n'),
+    );
     const r = apg(['check-config', '--config', file]);
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     for (const keyPath of ['server.port', 'upstream.url', 'upstream.timeoutMs', 'privacy.undecidable', 'privacy.permissions.0', 'routes.1.kind', 'surprise']) {
-      expect(lines.some((l) => l.startsWith(`${keyPath}: `)), `${keyPath} in\n${r.stdout}`).toBe(true);
+      expect(
+        lines.some((l) => l.startsWith(`${keyPath}: `)),
+        `${keyPath} in\n${r.stdout}`,
+      ).toBe(true);
     }
     expect(r.stderr).toMatch(new RegExp(`${lines.length} problem\\(s\\)`));
   });
@@ -150,7 +169,8 @@ describe('apg CLI', () => {
     const cfg = path.join(dir, 'gateway.yaml');
     await writeFile(cfg, JSON.stringify(demoLikeConfig('http://127.0.0.1:9', dir)));
     const sink = await openFileSink({ file: gov, instance: 'cli-test' });
-    for (const target of ['g1', 'g2', 'g3', 'g4']) await sink.append({ action: 'privacy-group.added', principal: 'alice@contoso.com', via: 'admin-api', target });
+    for (const target of ['g1', 'g2', 'g3', 'g4'])
+      await sink.append({ action: 'privacy-group.added', principal: 'alice@contoso.com', via: 'admin-api', target });
     await sink.close();
     expect(verifyChainFile(gov)).toMatchObject({ ok: true, count: 4 });
 

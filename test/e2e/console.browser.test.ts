@@ -50,11 +50,20 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
   };
   const entries = async () => (await stack.gw.governance.read({ afterSeq: 0, limit: 1000 })).entries;
   /** form controls and buttons on the page without an accessible name (labelled controls: SPEC §13) */
-  const unlabelled = (page: Page) => page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
-    .filter((el) => {
-      const c = el as HTMLInputElement;
-      return !(c.labels && c.labels.length > 0) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent?.trim());
-    }).map((el) => el.outerHTML.slice(0, 80)));
+  const unlabelled = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('input, select, textarea, button')]
+        .filter((el) => {
+          const c = el as HTMLInputElement;
+          return (
+            !(c.labels && c.labels.length > 0) &&
+            !el.getAttribute('aria-label') &&
+            !el.getAttribute('aria-labelledby') &&
+            !(el.tagName === 'BUTTON' && el.textContent?.trim())
+          );
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
 
   test('sign in through the provider; the session cookie is HttpOnly, SameSite=Strict, on the admin prefix; tabs work by keyboard; sign out', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -97,7 +106,11 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
     const { context, page } = await signIn('alice@contoso.com');
     // a group whose display name is markup, added through the API with the console session
     const csrf = await page.evaluate(async () => ((await (await fetch('session')).json()) as { csrfToken: string }).csrfToken);
-    const added = await api(context, 'privacy/groups', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ id: 'xss', name: XSS_NAME }) });
+    const added = await api(context, 'privacy/groups', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: JSON.stringify({ id: 'xss', name: XSS_NAME }),
+    });
     expect(added.status).toBe(201);
     await page.reload();
     await page.getByRole('cell', { name: XSS_NAME, exact: true }).waitFor();
@@ -135,7 +148,9 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
     await legalRow.getByRole('button', { name: 'Remove' }).click();
     const confirm = page.getByRole('dialog', { name: 'Remove group' });
     await confirm.getByRole('button', { name: 'Cancel' }).click();
-    expect(await (await api(context, 'privacy/groups')).json()).toMatchObject({ groups: expect.arrayContaining([expect.objectContaining({ id: 'legal', privateUntil: null })]) });
+    expect(await (await api(context, 'privacy/groups')).json()).toMatchObject({
+      groups: expect.arrayContaining([expect.objectContaining({ id: 'legal', privateUntil: null })]),
+    });
     await legalRow.getByRole('button', { name: 'Remove' }).click();
     await page.getByRole('dialog', { name: 'Remove group' }).getByRole('button', { name: 'Remove' }).click();
     await expect.poll(async () => (await entries()).some((e) => e.action === 'privacy-group.removed' && e.target === 'legal')).toBe(true);
@@ -283,7 +298,9 @@ describe.skipIf(!HAVE_CHROMIUM)('admin console in a browser', { timeout: 90_000 
   test('CSP: no inline script runs; a narrow window still shows the console; an expired session is told', async () => {
     const { context, page } = await signIn('alice@contoso.com', { width: 390, height: 844 });
     const violations: string[] = [];
-    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
     const ran = await page.evaluate(async () => {
       const s = document.createElement('script');
       s.textContent = 'window.__inline = 1';

@@ -15,57 +15,82 @@ import { startDemoStack, type DemoStack } from '../helpers/gateway.js';
 
 type Flaw = 'none' | 'audience' | 'nonce' | 'signature' | 'expired' | 'issuer';
 
-interface ScriptedIdp { issuer: string; flaw: Flaw; tokenRequests: number; close(): Promise<void> }
+interface ScriptedIdp {
+  issuer: string;
+  flaw: Flaw;
+  tokenRequests: number;
+  close(): Promise<void>;
+}
 
 async function startScriptedIdp(key: TestKey, otherKey: TestKey, clientId: string): Promise<ScriptedIdp> {
   const codes = new Map<string, { nonce: string; challenge: string; redirectUri: string }>();
   const self: ScriptedIdp = { issuer: '', flaw: 'none', tokenRequests: 0, close: async () => undefined };
-  const server = http.createServer((req, res) => void (async () => {
-    const url = new URL(req.url ?? '/', self.issuer);
-    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (url.pathname === '/.well-known/openid-configuration') {
-      return json(200, {
-        issuer: self.issuer, authorization_endpoint: `${self.issuer}/authorize`, token_endpoint: `${self.issuer}/token`,
-        jwks_uri: `${self.issuer}/jwks`, response_types_supported: ['code'], subject_types_supported: ['public'],
-        id_token_signing_alg_values_supported: ['RS256'], code_challenge_methods_supported: ['S256'],
-        token_endpoint_auth_methods_supported: ['none'],
-      });
-    }
-    if (url.pathname === '/jwks') return json(200, { keys: [key.publicJwk] });
-    if (url.pathname === '/authorize') {
-      const code = `code-${codes.size + 1}-${Math.random().toString(36).slice(2)}`;
-      codes.set(code, { nonce: url.searchParams.get('nonce')!, challenge: url.searchParams.get('code_challenge')!, redirectUri: url.searchParams.get('redirect_uri')! });
-      const back = new URL(url.searchParams.get('redirect_uri')!);
-      back.searchParams.set('code', code);
-      back.searchParams.set('state', url.searchParams.get('state')!);
-      return res.writeHead(302, { location: back.href }).end();
-    }
-    if (url.pathname === '/token' && req.method === 'POST') {
-      self.tokenRequests++;
-      let body = '';
-      for await (const chunk of req) body += String(chunk);
-      const form = new URLSearchParams(body);
-      const grant = codes.get(form.get('code') ?? '');
-      codes.delete(form.get('code') ?? '');
-      const verifier = form.get('code_verifier') ?? '';
-      if (!grant || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) return json(400, { error: 'invalid_grant' });
-      const now = Math.floor(Date.now() / 1000);
-      const f = self.flaw;
-      const idToken = await new SignJWT({ upn: 'alice@contoso.com', roles: ['SecurityAdministrator'], nonce: f === 'nonce' ? 'another-nonce' : grant.nonce })
-        .setProtectedHeader({ alg: 'RS256', kid: (f === 'signature' ? otherKey : key).kid })
-        .setIssuer(f === 'issuer' ? 'https://elsewhere.example/' : self.issuer)
-        .setAudience(f === 'audience' ? 'another-client' : clientId)
-        .setSubject('alice')
-        .setIssuedAt(f === 'expired' ? now - 7200 : now)
-        .setExpirationTime(f === 'expired' ? now - 3600 : now + 600)
-        .sign((f === 'signature' ? otherKey : key).privateKey);
-      return json(200, { access_token: 'opaque', token_type: 'Bearer', expires_in: 600, id_token: idToken });
-    }
-    return res.writeHead(404).end();
-  })());
+  const server = http.createServer(
+    (req, res) =>
+      void (async () => {
+        const url = new URL(req.url ?? '/', self.issuer);
+        const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        if (url.pathname === '/.well-known/openid-configuration') {
+          return json(200, {
+            issuer: self.issuer,
+            authorization_endpoint: `${self.issuer}/authorize`,
+            token_endpoint: `${self.issuer}/token`,
+            jwks_uri: `${self.issuer}/jwks`,
+            response_types_supported: ['code'],
+            subject_types_supported: ['public'],
+            id_token_signing_alg_values_supported: ['RS256'],
+            code_challenge_methods_supported: ['S256'],
+            token_endpoint_auth_methods_supported: ['none'],
+          });
+        }
+        if (url.pathname === '/jwks') return json(200, { keys: [key.publicJwk] });
+        if (url.pathname === '/authorize') {
+          const code = `code-${codes.size + 1}-${Math.random().toString(36).slice(2)}`;
+          codes.set(code, {
+            nonce: url.searchParams.get('nonce')!,
+            challenge: url.searchParams.get('code_challenge')!,
+            redirectUri: url.searchParams.get('redirect_uri')!,
+          });
+          const back = new URL(url.searchParams.get('redirect_uri')!);
+          back.searchParams.set('code', code);
+          back.searchParams.set('state', url.searchParams.get('state')!);
+          return res.writeHead(302, { location: back.href }).end();
+        }
+        if (url.pathname === '/token' && req.method === 'POST') {
+          self.tokenRequests++;
+          let body = '';
+          for await (const chunk of req) body += String(chunk);
+          const form = new URLSearchParams(body);
+          const grant = codes.get(form.get('code') ?? '');
+          codes.delete(form.get('code') ?? '');
+          const verifier = form.get('code_verifier') ?? '';
+          if (!grant || createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) return json(400, { error: 'invalid_grant' });
+          const now = Math.floor(Date.now() / 1000);
+          const f = self.flaw;
+          const idToken = await new SignJWT({
+            upn: 'alice@contoso.com',
+            roles: ['SecurityAdministrator'],
+            nonce: f === 'nonce' ? 'another-nonce' : grant.nonce,
+          })
+            .setProtectedHeader({ alg: 'RS256', kid: (f === 'signature' ? otherKey : key).kid })
+            .setIssuer(f === 'issuer' ? 'https://elsewhere.example/' : self.issuer)
+            .setAudience(f === 'audience' ? 'another-client' : clientId)
+            .setSubject('alice')
+            .setIssuedAt(f === 'expired' ? now - 7200 : now)
+            .setExpirationTime(f === 'expired' ? now - 3600 : now + 600)
+            .sign((f === 'signature' ? otherKey : key).privateKey);
+          return json(200, { access_token: 'opaque', token_type: 'Bearer', expires_in: 600, id_token: idToken });
+        }
+        return res.writeHead(404).end();
+      })(),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   self.issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  self.close = () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  self.close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return self;
 }
 

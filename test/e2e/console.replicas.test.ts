@@ -36,7 +36,8 @@ describe.skipIf(!db)('console sessions across replicas (PostgreSQL)', { timeout:
     expect(onB.status).toBe(200);
     expect((await onB.json()).principal).toBe('alice@contoso.com');
     const add = await fetch(`${b.url}${PREFIX}/api/privacy/permissions`, {
-      method: 'POST', headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'content-type': 'application/json' },
       body: JSON.stringify({ principal: 'dave@contoso.com' }),
     });
     expect(add.status).toBe(201);
@@ -62,7 +63,12 @@ describe.skipIf(!db2)('console sessions with the database away (fail closed)', {
       expect(login.status).toBe(503);
       expect(login.headers.getSetCookie()).toEqual([]);
       await proxy.start();
-      await expect.poll(async () => (await fetch(`${s.gw.url}${PREFIX}/api/privacy/groups`, { headers: { cookie: alice.cookie } })).status, { timeout: 20_000, interval: 250 }).toBe(200);
+      await expect
+        .poll(async () => (await fetch(`${s.gw.url}${PREFIX}/api/privacy/groups`, { headers: { cookie: alice.cookie } })).status, {
+          timeout: 20_000,
+          interval: 250,
+        })
+        .toBe(200);
     } finally {
       await s.close();
       await proxy.stop();

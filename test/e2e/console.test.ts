@@ -30,7 +30,9 @@ describe('console server side', { timeout: 90_000 }, () => {
     stack = await startConsoleStack();
     alice = await signIn(stack, 'alice');
   }, 180_000);
-  afterAll(async () => { await stack?.close(); });
+  afterAll(async () => {
+    await stack?.close();
+  });
 
   test('the app, its hashed assets and every console answer carry the security headers', async () => {
     const index = await fetch(`${gw()}${PREFIX}/console/`);
@@ -82,7 +84,12 @@ describe('console server side', { timeout: 90_000 }, () => {
     expect(session).not.toMatch(/Secure/); // plain http on loopback
     expect(session).toMatch(/Max-Age=3600/);
     const info = await (await fetch(`${gw()}${PREFIX}/console/session`, { headers: { cookie: alice.cookie } })).json();
-    expect(info).toMatchObject({ principal: 'alice@contoso.com', roles: ['SecurityAdministrator'], adminPrefix: PREFIX, listRoute: { path: '/api/v1/activities/' } });
+    expect(info).toMatchObject({
+      principal: 'alice@contoso.com',
+      roles: ['SecurityAdministrator'],
+      adminPrefix: PREFIX,
+      listRoute: { path: '/api/v1/activities/' },
+    });
     expect(info.csrfToken).toBe(alice.csrf);
   });
 
@@ -148,22 +155,35 @@ describe('console server side', { timeout: 90_000 }, () => {
     const before = (await entries()).length;
     // a form-style cross-site POST: cookie (were it sent), no CSRF header
     const crossSite = await fetch(`${gw()}${PREFIX}/api/privacy/permissions`, {
-      method: 'POST', body, headers: { cookie: alice.cookie, 'content-type': 'text/plain', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      method: 'POST',
+      body,
+      headers: { cookie: alice.cookie, 'content-type': 'text/plain', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
     });
     expect(crossSite.status).toBe(403);
     expect((await crossSite.json()).error.code).toBe('forbidden');
-    const wrong = await fetch(`${gw()}${PREFIX}/api/privacy/permissions`, { method: 'POST', body, headers: { cookie: alice.cookie, 'x-csrf-token': 'x'.repeat(43) } });
+    const wrong = await fetch(`${gw()}${PREFIX}/api/privacy/permissions`, {
+      method: 'POST',
+      body,
+      headers: { cookie: alice.cookie, 'x-csrf-token': 'x'.repeat(43) },
+    });
     expect(wrong.status).toBe(403);
     const del = await fetch(`${gw()}${PREFIX}/api/privacy/groups/hr`, { method: 'DELETE', headers: { cookie: alice.cookie } });
     expect(del.status).toBe(403);
     expect((await entries()).length).toBe(before);
     expect(stack.gw.state.current().permissions.some((p) => p.principal === 'dave@contoso.com')).toBe(false);
 
-    const ok = await fetch(`${gw()}${PREFIX}/api/privacy/permissions`, { method: 'POST', body, headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'content-type': 'application/json' } });
+    const ok = await fetch(`${gw()}${PREFIX}/api/privacy/permissions`, {
+      method: 'POST',
+      body,
+      headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'content-type': 'application/json' },
+    });
     expect(ok.status).toBe(201);
     const entry = (await entries()).at(-1)!;
     expect(entry).toMatchObject({ action: 'reveal-permission.granted', principal: 'alice@contoso.com', via: 'console', target: 'dave@contoso.com' });
-    const revoke = await fetch(`${gw()}${PREFIX}/api/privacy/permissions/dave%40contoso.com`, { method: 'DELETE', headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf! } });
+    const revoke = await fetch(`${gw()}${PREFIX}/api/privacy/permissions/dave%40contoso.com`, {
+      method: 'DELETE',
+      headers: { cookie: alice.cookie, 'x-csrf-token': alice.csrf! },
+    });
     expect(revoke.status).toBe(204);
     // sign-out is a change too
     const out = await fetch(`${gw()}${PREFIX}/console/logout`, { method: 'POST', headers: { cookie: alice.cookie } });
@@ -184,13 +204,20 @@ describe('console server side', { timeout: 90_000 }, () => {
     expect(noCsrf.status).toBe(403);
     expect((await entries()).length).toBe(before);
 
-    const shown = await fetch(url, { headers: { cookie: alice.cookie, 'x-show-private-activities': 'confirm', 'x-csrf-token': alice.csrf!, 'x-reveal-reason': 'Case 4711: HR complaint' } });
+    const shown = await fetch(url, {
+      headers: { cookie: alice.cookie, 'x-show-private-activities': 'confirm', 'x-csrf-token': alice.csrf!, 'x-reveal-reason': 'Case 4711: HR complaint' },
+    });
     expect(shown.status).toBe(200);
     expect(shown.headers.get('x-private-activities')).toBe('shown');
     expect((await shown.json()).data.length).toBe(20);
     const entry = (await entries()).at(-1)!;
     expect(entry.id).toBe(shown.headers.get('x-governance-entry'));
-    expect(entry).toMatchObject({ action: 'private-activities.viewed', principal: 'alice@contoso.com', via: 'console', privateActivities: { count: 20 - ordinary } });
+    expect(entry).toMatchObject({
+      action: 'private-activities.viewed',
+      principal: 'alice@contoso.com',
+      via: 'console',
+      privateActivities: { count: 20 - ordinary },
+    });
     // no session: refused before anything reaches the activity-log API
     const anon = await fetch(url, { headers: { 'x-show-private-activities': 'confirm' } });
     expect(anon.status).toBe(401);

@@ -7,7 +7,11 @@ import { get, startDemoStack, type DemoStack } from '../helpers/gateway.js';
 import { demoHides } from '../helpers/oracle.js';
 
 /** Raw request over a socket, so the path is sent exactly as written (fetch would normalise it). */
-export function raw(url: string, path: string, opts: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+export function raw(
+  url: string,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: u.port, method: opts.method ?? 'GET', path, headers: opts.headers, agent: false }, (res) => {
@@ -68,7 +72,10 @@ describe('gateway core over real sockets (sample API + gateway)', () => {
     const kept = page.data.filter((a: any) => !demoHides(a));
     expect(kept.length).toBeLessThan(page.data.length);
     for (const a of kept) {
-      const bytes = JSON.stringify(a, null, 2).split('\n').map((l, i) => (i === 0 ? l : '    ' + l)).join('\n');
+      const bytes = JSON.stringify(a, null, 2)
+        .split('\n')
+        .map((l, i) => (i === 0 ? l : '    ' + l))
+        .join('\n');
       // each kept element's exact text (as the upstream indented it) is present in the gateway's body
       const idx = direct.text.indexOf(`"_id": "${a._id}"`);
       expect(idx).toBeGreaterThan(0);
@@ -142,7 +149,15 @@ describe('gateway core over real sockets (sample API + gateway)', () => {
 
   it('path tricks are 400 bad_path and never reach upstream', async () => {
     const before = api.requests.length;
-    for (const p of ['/api/v1/activities%2F', '/api/v1/activities/..%2f', '/api/v1/activities;x/', '/api/v1/../../../etc/passwd', '/api/v1/activities./', '/api/v1/activities%20/', '/api/v1/%2561ctivities/']) {
+    for (const p of [
+      '/api/v1/activities%2F',
+      '/api/v1/activities/..%2f',
+      '/api/v1/activities;x/',
+      '/api/v1/../../../etc/passwd',
+      '/api/v1/activities./',
+      '/api/v1/activities%20/',
+      '/api/v1/%2561ctivities/',
+    ]) {
       const r = await raw(gw.url, p);
       expect(r.status, p).toBe(400);
       expect(JSON.parse(r.body.toString()).error.code).toBe('bad_path');
@@ -151,13 +166,23 @@ describe('gateway core over real sockets (sample API + gateway)', () => {
   });
 
   it('normalised path is what is matched and forwarded (no filter bypass via dot segments or encoding)', async () => {
-    const tricks = ['/api/v1/x/../activities/?limit=100&skip=200', '/api/v1//activities/?limit=100&skip=200', '/api/v1/%61ctivities/?limit=100&skip=200', '/API/V1/ACTIVITIES?limit=100&skip=200', '/api/v1/./activities?limit=100&skip=200'];
+    const tricks = [
+      '/api/v1/x/../activities/?limit=100&skip=200',
+      '/api/v1//activities/?limit=100&skip=200',
+      '/api/v1/%61ctivities/?limit=100&skip=200',
+      '/API/V1/ACTIVITIES?limit=100&skip=200',
+      '/api/v1/./activities?limit=100&skip=200',
+    ];
     const direct = await get(`${upstream}/api/v1/activities/?limit=100&skip=200`);
     for (const p of tricks) {
       const r = await raw(gw.url, p);
       if (r.status === 200 && r.headers['content-type']?.includes('json')) {
         const page = JSON.parse(r.body.toString());
-        if (Array.isArray(page.data)) expect(page.data.some((a: any) => demoHides(a)), p).toBe(false);
+        if (Array.isArray(page.data))
+          expect(
+            page.data.some((a: any) => demoHides(a)),
+            p,
+          ).toBe(false);
       }
       const fwd = api.requests.at(-1)!;
       expect(fwd.url.includes('..') || fwd.url.includes('//') || fwd.url.includes('%61'), p).toBe(false);
@@ -166,7 +191,15 @@ describe('gateway core over real sockets (sample API + gateway)', () => {
   });
 
   it('Range and conditional headers are not forwarded on filtered routes; validators are dropped', async () => {
-    const r = await raw(gw.url, '/api/v1/activities/?limit=10', { headers: { range: 'bytes=0-10', 'if-none-match': '"x"', 'if-modified-since': 'Wed, 21 Oct 2015 07:28:00 GMT', 'if-range': '"x"', 'x-http-method-override': 'DELETE' } });
+    const r = await raw(gw.url, '/api/v1/activities/?limit=10', {
+      headers: {
+        range: 'bytes=0-10',
+        'if-none-match': '"x"',
+        'if-modified-since': 'Wed, 21 Oct 2015 07:28:00 GMT',
+        'if-range': '"x"',
+        'x-http-method-override': 'DELETE',
+      },
+    });
     expect(r.status).toBe(200);
     const fwd = api.requests.at(-1)!;
     for (const h of ['range', 'if-none-match', 'if-modified-since', 'if-range', 'x-http-method-override']) expect(fwd.headers[h], h).toBeUndefined();
@@ -203,9 +236,17 @@ describe('gateway core over real sockets (sample API + gateway)', () => {
     const r = await raw(gw.url, '/api/v1/activities/export/ndjson/?count=3000', { headers: { 'x-show-private-activities': 'confirm' } });
     expect(r.status).toBe(200);
     expect(r.headers['x-private-activities']).toBe('never-exported');
-    const lines = r.body.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = r.body
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     const d = await raw(upstream, '/api/v1/activities/export/ndjson/?count=3000');
-    const all = d.body.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const all = d.body
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines.map((a) => a._id)).toEqual(all.filter((a) => !demoHides(a)).map((a) => a._id));
     expect(lines.length).toBeLessThan(all.length);
   });
@@ -213,8 +254,17 @@ describe('gateway core over real sockets (sample API + gateway)', () => {
   it('decodes a gzip export as a stream', async () => {
     const r = await raw(gw.url, '/api/v1/activities/export/ndjson/?count=500&encoding=gzip');
     const d = await raw(upstream, '/api/v1/activities/export/ndjson/?count=500&encoding=gzip');
-    const all = zlib.gunzipSync(d.body).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    const got = r.body.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const all = zlib
+      .gunzipSync(d.body)
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const got = r.body
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(got.map((a) => a._id)).toEqual(all.filter((a) => !demoHides(a)).map((a) => a._id));
   });
 

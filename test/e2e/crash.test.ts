@@ -19,7 +19,9 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
     try {
       const r = await fetch(`${url}/_gateway/readyz`);
       if (r.status === 200) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('gateway not ready in 30 s');
@@ -60,9 +62,14 @@ describe('a gateway killed with SIGKILL mid-burst never loses an entry whose res
 
     const acknowledged: string[] = [];
     for (let round = 0; round < 2; round++) {
-      const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, APG_INSTANCE: `crash-${round}` } });
+      const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, APG_INSTANCE: `crash-${round}` },
+      });
       let stderr = '';
-      child.stderr.on('data', (d) => { stderr += d; });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
       try {
         await waitReady(url, child);
       } catch (err) {

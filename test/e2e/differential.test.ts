@@ -20,8 +20,24 @@ import { createLogger } from '../../src/log.js';
  */
 const GROUPS = ['hr', 'legal', 'ops', 'builtin:external-users', 'builtin:application'];
 const DIRECTORY = { hr: ['bob@contoso.com', 'carol@contoso.com'], legal: ['heidi@contoso.com'], ops: ['ivan@eu.contoso.com'] };
-const DIRECTORY_BY_PRINCIPAL: Record<string, string[]> = { 'bob@contoso.com': ['hr'], 'carol@contoso.com': ['hr'], 'heidi@contoso.com': ['legal'], 'ivan@eu.contoso.com': ['ops'] };
-const ACTORS = ['bob@contoso.com', 'BOB@CONTOSO.COM', 'carol@contoso.com', 'heidi@contoso.com', 'ivan@eu.contoso.com', 'judy@contoso.com', 'mallory@fabrikam.com', 'eve@evilcontoso.com', 'x@contoso.com.evil.com', 'Microsoft Exchange Online'];
+const DIRECTORY_BY_PRINCIPAL: Record<string, string[]> = {
+  'bob@contoso.com': ['hr'],
+  'carol@contoso.com': ['hr'],
+  'heidi@contoso.com': ['legal'],
+  'ivan@eu.contoso.com': ['ops'],
+};
+const ACTORS = [
+  'bob@contoso.com',
+  'BOB@CONTOSO.COM',
+  'carol@contoso.com',
+  'heidi@contoso.com',
+  'ivan@eu.contoso.com',
+  'judy@contoso.com',
+  'mallory@fabrikam.com',
+  'eve@evilcontoso.com',
+  'x@contoso.com.evil.com',
+  'Microsoft Exchange Online',
+];
 describe('differential property: gateway list = upstream list minus private activities', () => {
   let upstream: http.Server;
   let gw: Gateway;
@@ -42,7 +58,12 @@ describe('differential property: gateway list = upstream list minus private acti
     cleanup = t.cleanup;
     key = await generateTestKey('ES256');
     idp = await startIdp([key]);
-    const config = validConfig(demoLikeConfig(url, t.dir, { directory: { groups: DIRECTORY }, identity: { issuer: 'https://idp.example.com/', audience: 'activity-privacy-gateway', jwksUrl: idp.jwksUrl } }));
+    const config = validConfig(
+      demoLikeConfig(url, t.dir, {
+        directory: { groups: DIRECTORY },
+        identity: { issuer: 'https://idp.example.com/', audience: 'activity-privacy-gateway', jwksUrl: idp.jwksUrl },
+      }),
+    );
     const governance = await openFileSink({ file: path.join(t.dir, 'g.jsonl'), instance: 'diff' });
     gw = await startGateway(config, { port: 0, host: '127.0.0.1', stores: { state, governance }, logger: createLogger('error', 'diff') });
   });
@@ -64,7 +85,12 @@ describe('differential property: gateway list = upstream list minus private acti
         fc.boolean(),
         fc.nat({ max: 1000 }),
         async (ivs, activities, ws, pretty, extraTotal) => {
-          const intervals = ivs.map((iv) => ({ id: iv.id, name: iv.id, privateSince: iv.since, privateUntil: iv.len === undefined ? null : iv.since + iv.len }));
+          const intervals = ivs.map((iv) => ({
+            id: iv.id,
+            name: iv.id,
+            privateSince: iv.since,
+            privateUntil: iv.len === undefined ? null : iv.since + iv.len,
+          }));
           state.set({ groups: intervals, permissions: [] });
           const page = { data: activities, total: activities.length + extraTotal };
           const { body, elements } = render(page, ws, pretty);
@@ -101,11 +127,23 @@ describe('differential property: gateway list = upstream list minus private acti
 
   it('holds for scoped reveals: gateway list = upstream minus the private activities outside the scope and the permission', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await signToken(key, { iss: 'https://idp.example.com/', aud: 'activity-privacy-gateway', iat: now, exp: now + 3600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
-    const scopeArb = fc.option(fc.record({
-      groups: fc.uniqueArray(fc.constantFrom(...GROUPS), { maxLength: 3 }),
-      actors: fc.uniqueArray(fc.constantFrom(...ACTORS.filter((a) => a.includes('@'))), { maxLength: 2 }),
-    }).filter((sc) => sc.groups.length + sc.actors.length > 0), { nil: undefined, freq: 4 });
+    const token = await signToken(key, {
+      iss: 'https://idp.example.com/',
+      aud: 'activity-privacy-gateway',
+      iat: now,
+      exp: now + 3600,
+      upn: 'alice@contoso.com',
+      roles: ['SecurityAdministrator'],
+    });
+    const scopeArb = fc.option(
+      fc
+        .record({
+          groups: fc.uniqueArray(fc.constantFrom(...GROUPS), { maxLength: 3 }),
+          actors: fc.uniqueArray(fc.constantFrom(...ACTORS.filter((a) => a.includes('@'))), { maxLength: 2 }),
+        })
+        .filter((sc) => sc.groups.length + sc.actors.length > 0),
+      { nil: undefined, freq: 4 },
+    );
     const permArb = fc.option(fc.uniqueArray(fc.constantFrom(...GROUPS), { minLength: 1, maxLength: 3 }), { nil: undefined, freq: 3 });
     let shownSome = 0;
     let withheldSome = 0;
@@ -118,13 +156,27 @@ describe('differential property: gateway list = upstream list minus private acti
         scopeArb,
         permArb,
         async (ivs, activities, ws, extraTotal, scope, permissionGroups) => {
-          const intervals = ivs.map((iv) => ({ id: iv.id, name: iv.id, privateSince: iv.since, privateUntil: iv.len === undefined ? null : iv.since + iv.len }));
-          const permission = { principal: 'alice@contoso.com', grantedAt: new Date().toISOString(), grantedBy: 'test', ...(permissionGroups ? { groups: permissionGroups } : {}) };
+          const intervals = ivs.map((iv) => ({
+            id: iv.id,
+            name: iv.id,
+            privateSince: iv.since,
+            privateUntil: iv.len === undefined ? null : iv.since + iv.len,
+          }));
+          const permission = {
+            principal: 'alice@contoso.com',
+            grantedAt: new Date().toISOString(),
+            grantedBy: 'test',
+            ...(permissionGroups ? { groups: permissionGroups } : {}),
+          };
           state.set({ groups: intervals, permissions: [permission] });
           const page = { data: activities, total: activities.length + extraTotal };
           const { body, elements } = render(page, ws, false);
           current = body;
-          const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm', 'x-reveal-reason': 'differential test' };
+          const headers: Record<string, string> = {
+            authorization: `Bearer ${token}`,
+            'x-show-private-activities': 'confirm',
+            'x-reveal-reason': 'differential test',
+          };
           if (scope) headers['x-reveal-scope'] = [...scope.groups.map((g) => `group:${g}`), ...scope.actors.map((a) => `actor:${a}`)].join(', ');
           const before = (await gw.governance.read({ action: [] })).nextAfterSeq; // the head
           const r = await get(`${gw.url}/api/v1/activities/`, { headers });
@@ -145,7 +197,9 @@ describe('differential property: gateway list = upstream list minus private acti
           const removed = removedFlags.filter(Boolean).length;
           expect(out.total).toBe(Math.max(activities.length - removed, page.total - removed));
           // the entry counts and lists only what was shown
-          const entry = (await gw.governance.read({ afterSeq: before, action: 'private-activities.viewed' })).entries.find((e) => e.id === r.headers.get('x-governance-entry'));
+          const entry = (await gw.governance.read({ afterSeq: before, action: 'private-activities.viewed' })).entries.find(
+            (e) => e.id === r.headers.get('x-governance-entry'),
+          );
           expect(entry?.privateActivities?.count).toBe(shown.filter(Boolean).length);
           expect(entry?.privateActivities?.ids).toEqual(activities.filter((_, i) => shown[i]).map((a) => a._id));
           expect(entry?.scope).toEqual(scope ? { groups: scope.groups, actors: [...new Set(scope.actors.map((a) => a.toLowerCase()))] } : undefined);

@@ -20,7 +20,17 @@ import { demoHides } from '../helpers/oracle.js';
 import { requireSlapd, SERVICE_DN, SERVICE_PW, startSlapd, type Slapd } from '../helpers/slapd.js';
 
 const enabled = requireSlapd('e2e/differentialDirectory.test.ts');
-const ACTORS = ['bob@contoso.com', 'BOB@CONTOSO.COM', 'carol@contoso.com', 'dave@contoso.com', 'erin@contoso.com', 'ivan@eu.contoso.com', 'judy@contoso.com', 'mallory@fabrikam.com', 'Microsoft Exchange Online'];
+const ACTORS = [
+  'bob@contoso.com',
+  'BOB@CONTOSO.COM',
+  'carol@contoso.com',
+  'dave@contoso.com',
+  'erin@contoso.com',
+  'ivan@eu.contoso.com',
+  'judy@contoso.com',
+  'mallory@fabrikam.com',
+  'Microsoft Exchange Online',
+];
 
 describe.skipIf(!enabled)('differential property with LDAP membership', () => {
   let slapd: Slapd;
@@ -34,10 +44,21 @@ describe.skipIf(!enabled)('differential property with LDAP membership', () => {
   beforeAll(async () => {
     slapd = await startSlapd();
     const base = {
-      urls: [slapd.url], bindDN: SERVICE_DN, bindPassword: SERVICE_PW, startTLS: false, rejectUnauthorized: true,
-      userBaseDN: 'ou=people,dc=contoso,dc=com', userFilter: '(mail={principal})', groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-      groupFilter: '(objectClass=groupOfNames)', groupIdAttribute: 'entryUUID', groupNameAttribute: 'cn', memberAttribute: 'member',
-      memberOfAttribute: 'memberOf', nested: true, timeoutMs: 3000,
+      urls: [slapd.url],
+      bindDN: SERVICE_DN,
+      bindPassword: SERVICE_PW,
+      startTLS: false,
+      rejectUnauthorized: true,
+      userBaseDN: 'ou=people,dc=contoso,dc=com',
+      userFilter: '(mail={principal})',
+      groupBaseDN: 'ou=groups,dc=contoso,dc=com',
+      groupFilter: '(objectClass=groupOfNames)',
+      groupIdAttribute: 'entryUUID',
+      groupNameAttribute: 'cn',
+      memberAttribute: 'member',
+      memberOfAttribute: 'memberOf',
+      nested: true,
+      timeoutMs: 3000,
     };
     const lister = ldapSource(base);
     for (const g of await lister.listGroups!(AbortSignal.timeout(5000))) id.set(g.name, g.id);
@@ -50,15 +71,24 @@ describe.skipIf(!enabled)('differential property with LDAP membership', () => {
     const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
     const t = await tempDir();
     cleanup = t.cleanup;
-    const config = validConfig(demoLikeConfig(url, t.dir, {
-      directory: {
-        groups: { ops: ['ivan@eu.contoso.com'] },
-        ldap: {
-          url: base.urls, bindDN: SERVICE_DN, bindPassword: SERVICE_PW, userBaseDN: base.userBaseDN, userFilter: base.userFilter,
-          groupBaseDN: base.groupBaseDN, groupFilter: base.groupFilter, ttlSec: 600, staleSec: 600,
+    const config = validConfig(
+      demoLikeConfig(url, t.dir, {
+        directory: {
+          groups: { ops: ['ivan@eu.contoso.com'] },
+          ldap: {
+            url: base.urls,
+            bindDN: SERVICE_DN,
+            bindPassword: SERVICE_PW,
+            userBaseDN: base.userBaseDN,
+            userFilter: base.userFilter,
+            groupBaseDN: base.groupBaseDN,
+            groupFilter: base.groupFilter,
+            ttlSec: 600,
+            staleSec: 600,
+          },
         },
-      },
-    }));
+      }),
+    );
     const governance = await openFileSink({ file: path.join(t.dir, 'g.jsonl'), instance: 'diff-ldap' });
     gw = await startGateway(config, { port: 0, host: '127.0.0.1', stores: { state, governance }, logger: createLogger('error', 'diff-ldap') });
   }, 60_000);
@@ -89,13 +119,24 @@ describe.skipIf(!enabled)('differential property with LDAP membership', () => {
         fc.array(wsArb, { minLength: 1, maxLength: 13 }),
         fc.boolean(),
         async (ivs, activities, ws, pretty) => {
-          const intervals = ivs.map((iv) => ({ id: iv.id, name: iv.id, privateSince: iv.since, privateUntil: iv.len === undefined ? null : iv.since + iv.len }));
+          const intervals = ivs.map((iv) => ({
+            id: iv.id,
+            name: iv.id,
+            privateSince: iv.since,
+            privateUntil: iv.len === undefined ? null : iv.since + iv.len,
+          }));
           state.set({ groups: intervals, permissions: [] });
           const { body, elements } = render({ data: activities, total: activities.length }, ws, pretty);
           current = body;
           const r = await get(`${gw.url}/api/v1/activities/`);
           expect(r.status).toBe(200);
-          const hidden = activities.map((a) => demoHides(a, intervals.map((iv) => ({ id: iv.id, since: iv.privateSince, until: iv.privateUntil ?? Infinity })), directory));
+          const hidden = activities.map((a) =>
+            demoHides(
+              a,
+              intervals.map((iv) => ({ id: iv.id, since: iv.privateSince, until: iv.privateUntil ?? Infinity })),
+              directory,
+            ),
+          );
           const out = JSON.parse(r.text);
           expect(out.data).toEqual(activities.filter((_, i) => !hidden[i]).map((a) => JSON.parse(JSON.stringify(a))));
           let pos = 0;

@@ -23,22 +23,29 @@ async function listen(server: http.Server, port = 0): Promise<number> {
 /** Directory: GET /users/{principal}/groups → JSON array; unknown principals 404. */
 async function startDirectory() {
   const s = { groups: new Map<string, string[]>(), mode: 'ok' as 'ok' | 'error', delayMs: 0, requests: [] as string[] };
-  const server = http.createServer((req, res) => void (async () => {
-    const m = /^\/users\/([^/]+)\/groups$/.exec(req.url ?? '');
-    const principal = m ? decodeURIComponent(m[1]) : '';
-    s.requests.push(principal);
-    if (s.delayMs) await sleep(s.delayMs);
-    if (s.mode === 'error') return void res.writeHead(503).end('down');
-    const g = s.groups.get(principal);
-    if (!g) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(g));
-  })());
+  const server = http.createServer(
+    (req, res) =>
+      void (async () => {
+        const m = /^\/users\/([^/]+)\/groups$/.exec(req.url ?? '');
+        const principal = m ? decodeURIComponent(m[1]) : '';
+        s.requests.push(principal);
+        if (s.delayMs) await sleep(s.delayMs);
+        if (s.mode === 'error') return void res.writeHead(503).end('down');
+        const g = s.groups.get(principal);
+        if (!g) return void res.writeHead(404).end();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(g));
+      })(),
+  );
   const port = await listen(server);
   return {
     s,
     url: `http://127.0.0.1:${port}/users/{principal}/groups`,
     count: (p: string) => s.requests.filter((x) => x === p).length,
-    stop: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
     start: () => listen(server, port),
   };
 }
@@ -51,7 +58,15 @@ async function fakeUpstream() {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, state, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 describe('HTTP directory end to end', () => {
@@ -61,7 +76,12 @@ describe('HTTP directory end to end', () => {
   let show: Gateway;
   const cleanups: Array<() => Promise<void>> = [];
   /** the gateways' monotonic clock, stepped by the tests (no sleeping through ttlSec / staleSec) */
-  const clock = { t: 1_000_000, advance(ms: number) { this.t += ms; } };
+  const clock = {
+    t: 1_000_000,
+    advance(ms: number) {
+      this.t += ms;
+    },
+  };
   const monotonicNow = () => clock.t;
 
   const shown = async (gw: Gateway, activities: unknown[]) => {
@@ -78,11 +98,14 @@ describe('HTTP directory end to end', () => {
       const t = await tempDir('apg-dir-');
       cleanups.push(t.cleanup);
       const base = demoLikeConfig(up.url, t.dir);
-      return startTestGateway({
-        ...base,
-        privacy: { ...(base.privacy as object), undecidable },
-        directory: { groups: {}, http: { url: dir.url, ttlSec: 1, maxEntries: 100, timeoutMs: 1000, staleSec: 2 } },
-      }, { directoryClock: monotonicNow });
+      return startTestGateway(
+        {
+          ...base,
+          privacy: { ...(base.privacy as object), undecidable },
+          directory: { groups: {}, http: { url: dir.url, ttlSec: 1, maxEntries: 100, timeoutMs: 1000, staleSec: 2 } },
+        },
+        { directoryClock: monotonicNow },
+      );
     };
     withhold = await start('withhold');
     show = await start('show');

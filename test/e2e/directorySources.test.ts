@@ -32,7 +32,8 @@ async function httpDirectory() {
   const server = http.createServer((req, res) => {
     seen.push(req.headers.authorization);
     if (req.headers.authorization !== 'Bearer dir-token') return void res.writeHead(401).end();
-    if (req.url === '/groups') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ id: 'http-sales', name: 'Sales (HTTP)' }]));
+    if (req.url === '/groups')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([{ id: 'http-sales', name: 'Sales (HTTP)' }]));
     const m = /^\/users\/([^/]+)\/groups$/.exec(req.url ?? '');
     const p = m ? decodeURIComponent(m[1]) : '';
     if (p === 'hank@contoso.com') return void res.writeHead(200, { 'content-type': 'application/json' }).end('["http-sales"]');
@@ -40,7 +41,15 @@ async function httpDirectory() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, seen, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    base,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 async function fakeUpstream() {
@@ -51,7 +60,15 @@ async function fakeUpstream() {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, state, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    state,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () => {
@@ -73,17 +90,32 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
   let alice: string;
   let noRole: string;
   const call = (method: string, p: string, body?: object, tok = alice) =>
-    get(`${gw.url}/_gateway/api/${p}`, { method, headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    get(`${gw.url}/_gateway/api/${p}`, {
+      method,
+      headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   const visible = async () => ((await get(`${gw.url}/api/v1/activities/`)).json().data as Array<{ _id: string }>).map((a) => a._id).sort();
   const snapshot = () => ({ chain: verifyChainFile(path.join(dir, 'governance.jsonl')).count, state: JSON.stringify(gw.state.current()) });
 
   beforeAll(async () => {
     slapd = await startSlapd();
     const lister = ldapSource({
-      urls: [slapd.url], bindDN: SERVICE_DN, bindPassword: SERVICE_PW, startTLS: false, rejectUnauthorized: true,
-      userBaseDN: 'ou=people,dc=contoso,dc=com', userFilter: '(mail={principal})', groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-      groupFilter: '(objectClass=groupOfNames)', groupIdAttribute: 'entryUUID', groupNameAttribute: 'cn', memberAttribute: 'member',
-      memberOfAttribute: 'memberOf', nested: true, timeoutMs: 3000,
+      urls: [slapd.url],
+      bindDN: SERVICE_DN,
+      bindPassword: SERVICE_PW,
+      startTLS: false,
+      rejectUnauthorized: true,
+      userBaseDN: 'ou=people,dc=contoso,dc=com',
+      userFilter: '(mail={principal})',
+      groupBaseDN: 'ou=groups,dc=contoso,dc=com',
+      groupFilter: '(objectClass=groupOfNames)',
+      groupIdAttribute: 'entryUUID',
+      groupNameAttribute: 'cn',
+      memberAttribute: 'member',
+      memberOfAttribute: 'memberOf',
+      nested: true,
+      timeoutMs: 3000,
     });
     for (const g of await lister.listGroups!(AbortSignal.timeout(5000))) ids.set(g.name, g.id);
     lister.close();
@@ -96,33 +128,57 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
     idp = await startIdp([key]);
     up = await fakeUpstream();
     hdir = await httpDirectory();
-    const config = validConfig(demoLikeConfig(up.url, dir, {
-      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
-      privacy: {
-        managedDomains: ['contoso.com'],
-        groups: [
-          { id: ids.get('staff'), name: 'Staff', privateSince: '2026-03-01T00:00:00Z' }, // bob through hr (nested)
-          { id: 'aaaaaaaa-0000-0000-0000-000000000001', privateSince: '2026-03-01T00:00:00Z' }, // gina through Graph
-          { id: 'http-sales', privateSince: '2026-03-01T00:00:00Z' }, // hank through the HTTP directory
-        ],
-        permissions: ['alice@contoso.com'],
-        adminGroups: [ids.get('admins'), ids.get('cycle-b')],
-      },
-      directory: {
-        groups: { 'static-team': ['sam@contoso.com'] },
-        knownGroups: [{ id: 'tag-vip', name: 'VIP' }],
-        ldap: {
-          url: [slapd.url], bindDN: SERVICE_DN, bindPassword: SERVICE_PW, startTLS: true, tls: { caFile: slapd.ca.caFile },
-          userBaseDN: 'ou=people,dc=contoso,dc=com', userFilter: '(mail={principal})', groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-          groupFilter: '(objectClass=groupOfNames)', timeoutMs: 1000, ttlSec: 60, staleSec: 300,
+    const config = validConfig(
+      demoLikeConfig(up.url, dir, {
+        identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+        privacy: {
+          managedDomains: ['contoso.com'],
+          groups: [
+            { id: ids.get('staff'), name: 'Staff', privateSince: '2026-03-01T00:00:00Z' }, // bob through hr (nested)
+            { id: 'aaaaaaaa-0000-0000-0000-000000000001', privateSince: '2026-03-01T00:00:00Z' }, // gina through Graph
+            { id: 'http-sales', privateSince: '2026-03-01T00:00:00Z' }, // hank through the HTTP directory
+          ],
+          permissions: ['alice@contoso.com'],
+          adminGroups: [ids.get('admins'), ids.get('cycle-b')],
         },
-        http: { url: `${hdir.base}/users/{principal}/groups`, headers: { Authorization: 'Bearer dir-token' }, groupsUrl: `${hdir.base}/groups`, ttlSec: 60, staleSec: 300 },
-        graph: {
-          tenantId: graph.tenant, clientId: graph.clientId, clientSecret: graph.secret, authorityHost: graph.authority,
-          graphUrl: graph.graphUrl, tls: { caFile: slapd.ca.caFile }, timeoutMs: 2000, ttlSec: 60, staleSec: 300,
+        directory: {
+          groups: { 'static-team': ['sam@contoso.com'] },
+          knownGroups: [{ id: 'tag-vip', name: 'VIP' }],
+          ldap: {
+            url: [slapd.url],
+            bindDN: SERVICE_DN,
+            bindPassword: SERVICE_PW,
+            startTLS: true,
+            tls: { caFile: slapd.ca.caFile },
+            userBaseDN: 'ou=people,dc=contoso,dc=com',
+            userFilter: '(mail={principal})',
+            groupBaseDN: 'ou=groups,dc=contoso,dc=com',
+            groupFilter: '(objectClass=groupOfNames)',
+            timeoutMs: 1000,
+            ttlSec: 60,
+            staleSec: 300,
+          },
+          http: {
+            url: `${hdir.base}/users/{principal}/groups`,
+            headers: { Authorization: 'Bearer dir-token' },
+            groupsUrl: `${hdir.base}/groups`,
+            ttlSec: 60,
+            staleSec: 300,
+          },
+          graph: {
+            tenantId: graph.tenant,
+            clientId: graph.clientId,
+            clientSecret: graph.secret,
+            authorityHost: graph.authority,
+            graphUrl: graph.graphUrl,
+            tls: { caFile: slapd.ca.caFile },
+            timeoutMs: 2000,
+            ttlSec: 60,
+            staleSec: 300,
+          },
         },
-      },
-    }));
+      }),
+    );
     gw = await startGateway(config, { port: 0, host: '127.0.0.1', instance: 'test', logger: createLogger('error', 'test'), directoryClock: () => t });
     alice = await token({ upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
     noRole = await token({ upn: 'carol@contoso.com', roles: [] });
@@ -139,7 +195,13 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
   });
 
   it('LDAP (nested) and Graph membership hide private actors; others are shown', async () => {
-    up.state.activities = [ACT('b1', 'bob@contoso.com'), ACT('c1', 'carol@contoso.com'), ACT('g1', 'gina@contoso.com'), ACT('h1', 'hank@contoso.com'), ACT('n1', 'nobody@contoso.com')];
+    up.state.activities = [
+      ACT('b1', 'bob@contoso.com'),
+      ACT('c1', 'carol@contoso.com'),
+      ACT('g1', 'gina@contoso.com'),
+      ACT('h1', 'hank@contoso.com'),
+      ACT('n1', 'nobody@contoso.com'),
+    ];
     expect(await visible()).toEqual(['c1', 'n1']);
     expect(hdir.seen.length).toBeGreaterThan(0);
     expect(hdir.seen.every((h) => h === 'Bearer dir-token')).toBe(true); // directory.http.headers on every call
@@ -166,13 +228,19 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
       { id: 'builtin:external-users', name: 'External users', source: 'builtin' },
       { id: 'builtin:application', name: 'Application', source: 'builtin' },
     ]);
-    expect(groups.map((g) => g.source)).toEqual([...groups.map((g) => g.source)].sort((a, b) => ['builtin', 'static', 'known', 'ldap', 'graph', 'http'].indexOf(a) - ['builtin', 'static', 'known', 'ldap', 'graph', 'http'].indexOf(b)));
+    expect(groups.map((g) => g.source)).toEqual(
+      [...groups.map((g) => g.source)].sort(
+        (a, b) => ['builtin', 'static', 'known', 'ldap', 'graph', 'http'].indexOf(a) - ['builtin', 'static', 'known', 'ldap', 'graph', 'http'].indexOf(b),
+      ),
+    );
     expect(groups).toContainEqual({ id: ids.get('hr'), name: 'hr', source: 'ldap' });
     expect(groups).toContainEqual({ id: 'aaaaaaaa-0000-0000-0000-000000000001', name: 'Entra Finance', source: 'graph' });
     expect(groups).toContainEqual({ id: 'tag-vip', name: 'VIP', source: 'known' });
     expect(groups).toContainEqual({ id: 'static-team', name: 'static-team', source: 'static' });
     expect(groups).toContainEqual({ id: 'http-sales', name: 'Sales (HTTP)', source: 'http' }); // groupsUrl
-    expect((await call('GET', 'directory/groups?search=ENTRA')).json().groups.map((g: { id: string }) => g.id)).toEqual(['aaaaaaaa-0000-0000-0000-000000000001']);
+    expect((await call('GET', 'directory/groups?search=ENTRA')).json().groups.map((g: { id: string }) => g.id)).toEqual([
+      'aaaaaaaa-0000-0000-0000-000000000001',
+    ]);
     expect((await call('GET', 'directory/groups?limit=2')).json().groups).toHaveLength(2);
     expect((await call('GET', 'directory/groups?limit=5000')).status).toBe(400);
     expect((await call('GET', 'directory/groups?colour=red')).status).toBe(400);
@@ -181,7 +249,12 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
 
   it('POST privacy/groups: an id outside the catalogue is 422 unknown_group with suggestions, nothing changed', async () => {
     const before = snapshot();
-    for (const [given, expected] of [['HR', ids.get('hr')], ['Application', 'builtin:application'], ['entra finance', 'aaaaaaaa-0000-0000-0000-000000000001'], ['hr', ids.get('hr')]] as const) {
+    for (const [given, expected] of [
+      ['HR', ids.get('hr')],
+      ['Application', 'builtin:application'],
+      ['entra finance', 'aaaaaaaa-0000-0000-0000-000000000001'],
+      ['hr', ids.get('hr')],
+    ] as const) {
       const r = await call('POST', 'privacy/groups', { id: given });
       expect(r.status, given).toBe(422);
       const e = r.json().error;

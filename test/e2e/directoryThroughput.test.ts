@@ -18,13 +18,26 @@ describe.skipIf(!enabled)('LDAP lookup throughput', () => {
   beforeAll(async () => {
     slapd = await startSlapd();
     opts = {
-      urls: [slapd.url], bindDN: SERVICE_DN, bindPassword: SERVICE_PW, startTLS: false, rejectUnauthorized: true,
-      userBaseDN: 'ou=people,dc=contoso,dc=com', userFilter: '(mail={principal})', groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-      groupFilter: '(objectClass=groupOfNames)', groupIdAttribute: 'entryUUID', groupNameAttribute: 'cn', memberAttribute: 'member',
-      memberOfAttribute: 'memberOf', nested: true, timeoutMs: 3000,
+      urls: [slapd.url],
+      bindDN: SERVICE_DN,
+      bindPassword: SERVICE_PW,
+      startTLS: false,
+      rejectUnauthorized: true,
+      userBaseDN: 'ou=people,dc=contoso,dc=com',
+      userFilter: '(mail={principal})',
+      groupBaseDN: 'ou=groups,dc=contoso,dc=com',
+      groupFilter: '(objectClass=groupOfNames)',
+      groupIdAttribute: 'entryUUID',
+      groupNameAttribute: 'cn',
+      memberAttribute: 'member',
+      memberOfAttribute: 'memberOf',
+      nested: true,
+      timeoutMs: 3000,
     };
   }, 30_000);
-  afterAll(async () => { await slapd?.close(); });
+  afterAll(async () => {
+    await slapd?.close();
+  });
 
   it('cold (every lookup asks slapd) and warm (cache hits)', async () => {
     const src = ldapSource(opts);

@@ -15,17 +15,54 @@ function parseCsv(text: string): string[][] {
   while (i < text.length) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i += 2; continue; }
-      if (c === '"') { quoted = false; i++; continue; }
-      field += c; i++; continue;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 2;
+        continue;
+      }
+      if (c === '"') {
+        quoted = false;
+        i++;
+        continue;
+      }
+      field += c;
+      i++;
+      continue;
     }
-    if (c === '"') { quoted = true; i++; continue; }
-    if (c === ',') { row.push(field); field = ''; i++; continue; }
-    if (c === '\r' && text[i + 1] === '\n') { row.push(field); rows.push(row); row = []; field = ''; i += 2; continue; }
-    if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; i++; continue; }
-    field += c; i++;
+    if (c === '"') {
+      quoted = true;
+      i++;
+      continue;
+    }
+    if (c === ',') {
+      row.push(field);
+      field = '';
+      i++;
+      continue;
+    }
+    if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i += 2;
+      continue;
+    }
+    if (c === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i++;
+      continue;
+    }
+    field += c;
+    i++;
   }
-  if (field !== '' || row.length) { row.push(field); rows.push(row); }
+  if (field !== '' || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows;
 }
 
@@ -106,21 +143,25 @@ describe('export feeds through the gateway: never a private activity, for anybod
     }, 250);
     const t0 = performance.now();
     const { bytes, lines } = await new Promise<{ bytes: number; lines: number }>((resolve, reject) => {
-      http.get(`${gw.url}/api/v1/activities/export/ndjson/?bytes=${size}`, (res) => {
-        let n = 0;
-        let nl = 0;
-        res.on('data', (c: Buffer) => {
-          n += c.length;
-          for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) nl++;
-        });
-        res.on('end', () => resolve({ bytes: n, lines: nl }));
-        res.on('error', reject);
-      }).on('error', reject);
+      http
+        .get(`${gw.url}/api/v1/activities/export/ndjson/?bytes=${size}`, (res) => {
+          let n = 0;
+          let nl = 0;
+          res.on('data', (c: Buffer) => {
+            n += c.length;
+            for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) nl++;
+          });
+          res.on('end', () => resolve({ bytes: n, lines: nl }));
+          res.on('error', reject);
+        })
+        .on('error', reject);
     });
     clearInterval(sampler);
     const secs = (performance.now() - t0) / 1000;
     const growth = (peak - rss0) / 1024 / 1024;
-    console.log(`[large export] upstream ${(size / 1024 ** 2).toFixed(0)} MiB → gateway sent ${(bytes / 1024 ** 2).toFixed(0)} MiB (${lines} activities) in ${secs.toFixed(1)} s = ${(size / 1024 ** 2 / secs).toFixed(1)} MiB/s of upstream input; RSS growth ${growth.toFixed(1)} MB (sample API, gateway and client share this process)`);
+    console.log(
+      `[large export] upstream ${(size / 1024 ** 2).toFixed(0)} MiB → gateway sent ${(bytes / 1024 ** 2).toFixed(0)} MiB (${lines} activities) in ${secs.toFixed(1)} s = ${(size / 1024 ** 2 / secs).toFixed(1)} MiB/s of upstream input; RSS growth ${growth.toFixed(1)} MB (sample API, gateway and client share this process)`,
+    );
     expect(bytes).toBeGreaterThan(size * 0.4);
     expect(growth).toBeLessThan(64);
   }, 600_000);

@@ -12,7 +12,12 @@ import { appendAndWake, startRig, writeEd25519Key, type ForwardRig } from '../he
 import { tempDir } from '../helpers/gateway.js';
 import { rsyslogAvailable, startRsyslog, waitFor, type Rsyslog } from '../helpers/rsyslog.js';
 
-interface Hook { url: string; bodies: Array<{ body: string; auth: string | undefined; type: string | undefined }>; statuses: number[]; close(): Promise<void> }
+interface Hook {
+  url: string;
+  bodies: Array<{ body: string; auth: string | undefined; type: string | undefined }>;
+  statuses: number[];
+  close(): Promise<void>;
+}
 
 /** A webhook receiver: `answer(n)` decides the status of the n-th request (0-based) and how long to wait first. */
 async function startHook(answer: (n: number) => { status: number; delayMs?: number }): Promise<Hook> {
@@ -37,8 +42,14 @@ async function startHook(answer: (n: number) => { status: number; delayMs?: numb
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as net.AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/apg`, bodies, statuses,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    url: `http://127.0.0.1:${port}/apg`,
+    bodies,
+    statuses,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -104,11 +115,22 @@ describe('forwarding faults', () => {
 
   it('a receiver that accepts and never reads: bounded memory, appends not blocked, counted timeouts, reconnects', async () => {
     const sockets: net.Socket[] = [];
-    const server = net.createServer((s) => { s.pause(); sockets.push(s); });
+    const server = net.createServer((s) => {
+      s.pause();
+      sockets.push(s);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    closers.push(() => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
+    closers.push(
+      () =>
+        new Promise((r) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => r());
+        }),
+    );
     const port = (server.address() as net.AddressInfo).port;
-    rig = await startRig(dir, { forward: [{ name: 'stuck', type: 'syslog', url: `tcp://127.0.0.1:${port}`, timeoutMs: 300, retry: { minMs: 10, maxMs: 50 }, batchSize: 500 }] });
+    rig = await startRig(dir, {
+      forward: [{ name: 'stuck', type: 'syslog', url: `tcp://127.0.0.1:${port}`, timeoutMs: 300, retry: { minMs: 10, maxMs: 50 }, batchSize: 500 }],
+    });
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     // ~40 MB of entries (100 ids each) against a receiver that reads nothing
@@ -127,11 +149,19 @@ describe('forwarding faults', () => {
     expect(slowest).toBeLessThan(2000);
     // the forwarder holds at most one batch; 10 000 entries of ~4 KB were appended
     expect(growthMb).toBeLessThan(30);
-    console.log(`[forward] never-reading receiver: ${sockets.length} connections, ${await rig.failures('stuck')} counted failures, heap growth ${growthMb.toFixed(1)} MB, slowest append batch ${slowest} ms`);
+    console.log(
+      `[forward] never-reading receiver: ${sockets.length} connections, ${await rig.failures('stuck')} counted failures, heap growth ${growthMb.toFixed(1)} MB, slowest append batch ${slowest} ms`,
+    );
   }, 60_000);
 
   it('a receiver gone entirely (connection refused): counted failures with back-off, and appends go on', async () => {
-    const port = await new Promise<number>((r) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
+    const port = await new Promise<number>((r) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => r(p));
+      });
+    });
     rig = await startRig(dir, { forward: [{ name: 'gone', type: 'syslog', url: `tcp://127.0.0.1:${port}`, retry: { minMs: 10, maxMs: 40 } }] });
     await appendAndWake(rig, 10, 1);
     await waitFor(async () => (await rig!.failures('gone')) >= 3, 10_000, 'refusals counted');
@@ -143,9 +173,17 @@ describe('forwarding faults', () => {
   it('closing does not wait out a TLS handshake that hangs', async () => {
     // accepts TCP, never answers the ClientHello: the connection stays in its handshake
     const sockets: net.Socket[] = [];
-    const server = net.createServer((s) => { sockets.push(s); });
+    const server = net.createServer((s) => {
+      sockets.push(s);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    closers.push(() => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
+    closers.push(
+      () =>
+        new Promise((r) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => r());
+        }),
+    );
     const port = (server.address() as net.AddressInfo).port;
     rig = await startRig(dir, { forward: [{ name: 'mute', type: 'syslog', url: `tls://127.0.0.1:${port}`, connectTimeoutMs: 30_000 }] });
     await appendAndWake(rig, 1, 1);
@@ -175,7 +213,9 @@ describe.skipIf(!haveRsyslog)('TLS to rsyslogd with a certificate the configured
   }, 30_000);
 
   it('is a counted, logged failure; nothing is sent in the clear; the right CA then delivers', async () => {
-    rig = await startRig(dir, { forward: [{ name: 'siem', type: 'syslog', url: `tls://127.0.0.1:${rs.tlsPort}`, caFile: rs.pki.otherCaFile, retry: { minMs: 20, maxMs: 50 } }] });
+    rig = await startRig(dir, {
+      forward: [{ name: 'siem', type: 'syslog', url: `tls://127.0.0.1:${rs.tlsPort}`, caFile: rs.pki.otherCaFile, retry: { minMs: 20, maxMs: 50 } }],
+    });
     await appendAndWake(rig, 20, 1);
     await waitFor(async () => (await rig!.failures('siem')) >= 2, 10_000, 'TLS failures counted');
     const failure = rig.log.lines.find((l) => l.target === 'siem' && l.msg === 'governance forward failed; retrying with back-off');

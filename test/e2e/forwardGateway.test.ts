@@ -35,7 +35,9 @@ async function waitReady(url: string, child: ChildProcess, stderr: () => string)
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${stderr()}`);
     try {
       if ((await fetch(`${url}/_gateway/readyz`)).status === 200) return;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`gateway not ready in 30 s: ${stderr()}`);
@@ -48,73 +50,92 @@ describe('forwarding and checkpoints through the gateway', () => {
     await ensureBuilt();
     ({ dir, cleanup } = await tempDir('apg-fwdg-'));
   }, 180_000);
-  afterAll(async () => { await cleanup?.(); });
+  afterAll(async () => {
+    await cleanup?.();
+  });
 
-  it.skipIf(!haveRsyslog)('a gateway SIGKILLed mid-delivery resumes without gaps after the restart', async () => {
-    const rs: Rsyslog = await startRsyslog();
-    try {
-      const sub = path.join(dir, 'crash');
-      const file = path.join(sub, 'governance.jsonl');
-      // a backlog the gateway has to deliver after it starts
-      const N = 60_000;
-      const sink = await openFileSink({ file, instance: 'prefill' });
-      await appendMany(sink, N, 1, 512);
-      await sink.close();
-      const port = await freePort();
-      const configFile = path.join(sub, 'gateway.yaml');
-      writeFileSync(configFile, JSON.stringify(demoLikeConfig('http://127.0.0.1:9', sub, {
-        server: { host: '127.0.0.1', port },
-        governance: { sink: 'file', file, forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, batchSize: 50, settleMs: 300 }] },
-      })));
-      const url = `http://127.0.0.1:${port}`;
-      const seqs = () => rs.messages('tcp').map((l) => (JSON.parse(parseSyslog(l).msg) as { seq: number }).seq);
-      const run = async (killAt: number | null) => {
-        let stderr = '';
-        const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-        child.stderr.on('data', (d) => { stderr += d; });
-        await waitReady(url, child, () => stderr);
-        if (killAt === null) return child;
-        await waitFor(() => rs.messages('tcp').length >= killAt, 60_000, `${killAt} delivered`);
-        child.kill('SIGKILL');
-        await new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
-        expect(child.signalCode).toBe('SIGKILL');
-        return child;
-      };
-      await run(10_000);
-      await new Promise((r) => setTimeout(r, 300));
-      const atKill = seqs();
-      const maxAtKill = Math.max(...atKill);
-      // it really was mid-delivery
-      expect(maxAtKill).toBeLessThan(N);
-      const progress = JSON.parse(readFileSync(`${file}.forward.json`, 'utf8')) as { targets: { siem: { seq: number } } };
-      const restartAt = Date.now();
-      const child = await run(null);
+  it.skipIf(!haveRsyslog)(
+    'a gateway SIGKILLed mid-delivery resumes without gaps after the restart',
+    async () => {
+      const rs: Rsyslog = await startRsyslog();
       try {
-        await waitFor(() => new Set(seqs()).size >= N, 120_000, `all ${N} after the restart`);
-        const afterMs = Date.now() - restartAt;
-        const all = seqs();
-        let max = 0;
-        for (const s of all) {
-          expect(s).toBeLessThanOrEqual(max + 1); // never skips ahead
-          max = Math.max(max, s);
+        const sub = path.join(dir, 'crash');
+        const file = path.join(sub, 'governance.jsonl');
+        // a backlog the gateway has to deliver after it starts
+        const N = 60_000;
+        const sink = await openFileSink({ file, instance: 'prefill' });
+        await appendMany(sink, N, 1, 512);
+        await sink.close();
+        const port = await freePort();
+        const configFile = path.join(sub, 'gateway.yaml');
+        writeFileSync(
+          configFile,
+          JSON.stringify(
+            demoLikeConfig('http://127.0.0.1:9', sub, {
+              server: { host: '127.0.0.1', port },
+              governance: {
+                sink: 'file',
+                file,
+                forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, batchSize: 50, settleMs: 300 }],
+              },
+            }),
+          ),
+        );
+        const url = `http://127.0.0.1:${port}`;
+        const seqs = () => rs.messages('tcp').map((l) => (JSON.parse(parseSyslog(l).msg) as { seq: number }).seq);
+        const run = async (killAt: number | null) => {
+          let stderr = '';
+          const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+          child.stderr.on('data', (d) => {
+            stderr += d;
+          });
+          await waitReady(url, child, () => stderr);
+          if (killAt === null) return child;
+          await waitFor(() => rs.messages('tcp').length >= killAt, 60_000, `${killAt} delivered`);
+          child.kill('SIGKILL');
+          await new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+          expect(child.signalCode).toBe('SIGKILL');
+          return child;
+        };
+        await run(10_000);
+        await new Promise((r) => setTimeout(r, 300));
+        const atKill = seqs();
+        const maxAtKill = Math.max(...atKill);
+        // it really was mid-delivery
+        expect(maxAtKill).toBeLessThan(N);
+        const progress = JSON.parse(readFileSync(`${file}.forward.json`, 'utf8')) as { targets: { siem: { seq: number } } };
+        const restartAt = Date.now();
+        const child = await run(null);
+        try {
+          await waitFor(() => new Set(seqs()).size >= N, 120_000, `all ${N} after the restart`);
+          const afterMs = Date.now() - restartAt;
+          const all = seqs();
+          let max = 0;
+          for (const s of all) {
+            expect(s).toBeLessThanOrEqual(max + 1); // never skips ahead
+            max = Math.max(max, s);
+          }
+          expect(new Set(all).size).toBe(N);
+          const repeats = all.length - N;
+          // resumed from the stored progress, not from the start
+          expect(repeats).toBeLessThanOrEqual(maxAtKill - progress.targets.siem.seq + 1);
+          expect(progress.targets.siem.seq).toBeGreaterThan(0);
+          const metrics = await get(`${url}/_gateway/metrics`);
+          expect(metrics.text).toMatch(/apg_governance_forward_lag\{target="siem"\} 0/);
+          console.log(
+            `[forward] SIGKILL: ${atKill.length} of ${N} delivered at the kill (stored progress ${progress.targets.siem.seq}), ` +
+              `restart resumed and delivered the rest in ${afterMs} ms with ${repeats} repeats, no gaps`,
+          );
+        } finally {
+          child.kill('SIGTERM');
+          await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
         }
-        expect(new Set(all).size).toBe(N);
-        const repeats = all.length - N;
-        // resumed from the stored progress, not from the start
-        expect(repeats).toBeLessThanOrEqual(maxAtKill - progress.targets.siem.seq + 1);
-        expect(progress.targets.siem.seq).toBeGreaterThan(0);
-        const metrics = await get(`${url}/_gateway/metrics`);
-        expect(metrics.text).toMatch(/apg_governance_forward_lag\{target="siem"\} 0/);
-        console.log(`[forward] SIGKILL: ${atKill.length} of ${N} delivered at the kill (stored progress ${progress.targets.siem.seq}), ` +
-          `restart resumed and delivered the rest in ${afterMs} ms with ${repeats} repeats, no gaps`);
       } finally {
-        child.kill('SIGTERM');
-        await new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+        await rs.close();
       }
-    } finally {
-      await rs.close();
-    }
-  }, 240_000);
+    },
+    240_000,
+  );
 
   it('GET api/governance/checkpoint signs the head (kid = RFC 7638 thumbprint); 404 without a key', async () => {
     const key = await generateTestKey('ES256');
@@ -125,10 +146,12 @@ describe('forwarding and checkpoints through the gateway', () => {
     const auth = { authorization: `Bearer ${token}` };
     const sub = path.join(dir, 'endpoint');
     const { keyFile, publicKeyFile } = writeEd25519Key(dir);
-    const gw = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', sub, {
-      identity: { issuer: ISS, audience: AUD, jwksFile },
-      governance: { sink: 'file', file: path.join(sub, 'governance.jsonl'), checkpoint: { keyFile } },
-    }));
+    const gw = await startTestGateway(
+      demoLikeConfig('http://127.0.0.1:9', sub, {
+        identity: { issuer: ISS, audience: AUD, jwksFile },
+        governance: { sink: 'file', file: path.join(sub, 'governance.jsonl'), checkpoint: { keyFile } },
+      }),
+    );
     try {
       const empty = await get(`${gw.url}/_gateway/api/governance/checkpoint`, { headers: auth });
       expect(empty.status).toBe(200);
@@ -162,10 +185,15 @@ describe('forwarding and checkpoints through the gateway', () => {
     const net = await import('node:net');
     const http = await import('node:http');
     const stuck: import('node:net').Socket[] = [];
-    const tcp = net.createServer((s) => { s.pause(); stuck.push(s); });
+    const tcp = net.createServer((s) => {
+      s.pause();
+      stuck.push(s);
+    });
     await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
     let hanging = 0;
-    const hang = http.createServer(() => { hanging += 1; /* never answers */ });
+    const hang = http.createServer(() => {
+      hanging += 1; /* never answers */
+    });
     await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()));
     const key = await generateTestKey('ES256');
     const jwksFile = path.join(dir, 'jwks-hang.json');
@@ -176,17 +204,32 @@ describe('forwarding and checkpoints through the gateway', () => {
     const stack = await startDemoStack({
       identity: { issuer: ISS, audience: AUD, jwksFile },
       governance: {
-        sink: 'file', file: path.join(dir, 'hang', 'governance.jsonl'),
+        sink: 'file',
+        file: path.join(dir, 'hang', 'governance.jsonl'),
         forward: [
           // timeouts far beyond the test: while the requests run, both targets are stuck for good
-          { name: 'stuck', type: 'syslog', url: `tcp://127.0.0.1:${(tcp.address() as import('node:net').AddressInfo).port}`, timeoutMs: 120_000, retry: { minMs: 50, maxMs: 100 } },
-          { name: 'hang', type: 'webhook', url: `http://127.0.0.1:${(hang.address() as import('node:net').AddressInfo).port}/`, timeoutMs: 120_000, retry: { minMs: 50, maxMs: 100 } },
+          {
+            name: 'stuck',
+            type: 'syslog',
+            url: `tcp://127.0.0.1:${(tcp.address() as import('node:net').AddressInfo).port}`,
+            timeoutMs: 120_000,
+            retry: { minMs: 50, maxMs: 100 },
+          },
+          {
+            name: 'hang',
+            type: 'webhook',
+            url: `http://127.0.0.1:${(hang.address() as import('node:net').AddressInfo).port}/`,
+            timeoutMs: 120_000,
+            retry: { minMs: 50, maxMs: 100 },
+          },
         ],
       },
     });
     try {
       for (let i = 0; i < 60; i++) {
-        const r = await get(`${stack.gw.url}/api/v1/activities/?limit=50&skip=${i * 50}`, { headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm' } });
+        const r = await get(`${stack.gw.url}/api/v1/activities/?limit=50&skip=${i * 50}`, {
+          headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm' },
+        });
         expect(r.status).toBe(200);
         expect(r.headers.get('x-governance-entry')).toMatch(/^[0-9a-f-]{36}$/);
       }
@@ -212,13 +255,22 @@ describe('forwarding and checkpoints through the gateway', () => {
     writeFileSync(ecKey, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const cfg = (governance: Record<string, unknown>) => {
       const f = path.join(dir, `cfg-${Math.random()}.yaml`);
-      writeFileSync(f, JSON.stringify(demoLikeConfig('http://127.0.0.1:9', sub, { governance: { sink: 'file', file: path.join(sub, 'g.jsonl'), ...governance } })));
+      writeFileSync(
+        f,
+        JSON.stringify(demoLikeConfig('http://127.0.0.1:9', sub, { governance: { sink: 'file', file: path.join(sub, 'g.jsonl'), ...governance } })),
+      );
       return f;
     };
-    const scheme = cli(['check-config', '--config', cfg({ forward: [
-      { name: 'a', type: 'syslog', url: 'ftp://siem:514' },
-      { name: 'a', type: 'webhook', url: 'tcp://hooks:80' },
-    ] })]);
+    const scheme = cli([
+      'check-config',
+      '--config',
+      cfg({
+        forward: [
+          { name: 'a', type: 'syslog', url: 'ftp://siem:514' },
+          { name: 'a', type: 'webhook', url: 'tcp://hooks:80' },
+        ],
+      }),
+    ]);
     expect(scheme.code).toBe(1);
     expect(scheme.out).toMatch(/governance\.forward\.0\.url: unknown scheme ftp:/);
     expect(scheme.out).toMatch(/governance\.forward\.1\.url: unknown scheme tcp:.*webhook/);
@@ -232,7 +284,11 @@ describe('forwarding and checkpoints through the gateway', () => {
     writeFileSync(garbage, 'not a key');
     expect(cli(['check-config', '--config', cfg({ checkpoint: { keyFile: garbage } })]).out).toMatch(/keyFile: .*is not a PEM private key/);
     const { keyFile } = writeEd25519Key(dir);
-    const ok = cli(['check-config', '--config', cfg({ checkpoint: { keyFile }, forward: [{ name: 'siem', type: 'syslog', url: 'tls://siem.contoso.com:6514' }] })]);
+    const ok = cli([
+      'check-config',
+      '--config',
+      cfg({ checkpoint: { keyFile }, forward: [{ name: 'siem', type: 'syslog', url: 'tls://siem.contoso.com:6514' }] }),
+    ]);
     expect(ok.code, ok.out + ok.err).toBe(0);
   }, 60_000);
 
@@ -293,10 +349,16 @@ describe('forwarding and checkpoints through the gateway', () => {
     // a forged checkpoint (payload changed, signature kept) and one signed by another key
     writeFileSync(file, original);
     const [h, , s] = checkpoints[0].split('.');
-    const forgedPayload = Buffer.from(JSON.stringify({ type: 'apg.checkpoint', seq: 42, hash: '0'.repeat(64), time: new Date().toISOString(), instance: 'x' })).toString('base64url');
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ type: 'apg.checkpoint', seq: 42, hash: '0'.repeat(64), time: new Date().toISOString(), instance: 'x' }),
+    ).toString('base64url');
     mkdirSync(path.join(dir, 'otherkey'), { recursive: true });
     const other = writeEd25519Key(path.join(dir, 'otherkey'));
-    const gw2 = await startTestGateway(demoLikeConfig('http://127.0.0.1:9', path.join(dir, 'other'), { governance: { sink: 'file', file: path.join(dir, 'other', 'g.jsonl'), checkpoint: { keyFile: other.keyFile } } }));
+    const gw2 = await startTestGateway(
+      demoLikeConfig('http://127.0.0.1:9', path.join(dir, 'other'), {
+        governance: { sink: 'file', file: path.join(dir, 'other', 'g.jsonl'), checkpoint: { keyFile: other.keyFile } },
+      }),
+    );
     const foreign = (await gw2.forwarding.checkpoint())!;
     await gw2.close(1000);
     writeFileSync(cpFile, `${h}.${forgedPayload}.${s}\n${foreign}\nnot a checkpoint\n`);

@@ -20,7 +20,12 @@ import { waitFor } from '../helpers/rsyslog.js';
 const db: FreshDatabase | null = await freshDatabase();
 if (!db) console.warn('\n##### test/e2e/forwardPostgres.test.ts SKIPPED: no PostgreSQL (see the message above) #####\n');
 
-interface Replica { name: string; child: ChildProcess; out: () => string; url: string }
+interface Replica {
+  name: string;
+  child: ChildProcess;
+  out: () => string;
+  url: string;
+}
 
 describe.skipIf(!db)('forwarding with the PostgreSQL sink and two replicas', () => {
   let dir: string;
@@ -44,7 +49,10 @@ describe.skipIf(!db)('forwarding with the PostgreSQL sink and two replicas', () 
     hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/apg`;
   }, 180_000);
   afterAll(async () => {
-    await new Promise<void>((r) => { hook?.closeAllConnections(); hook?.close(() => r()); });
+    await new Promise<void>((r) => {
+      hook?.closeAllConnections();
+      hook?.close(() => r());
+    });
     await db?.drop();
     await cleanup?.();
   });
@@ -60,24 +68,45 @@ describe.skipIf(!db)('forwarding with the PostgreSQL sink and two replicas', () 
       const sub = path.join(dir, name);
       mkdirSync(sub, { recursive: true });
       const configFile = path.join(sub, 'gateway.yaml');
-      writeFileSync(configFile, JSON.stringify(demoLikeConfig('http://127.0.0.1:9', sub, {
-        server: { host: '127.0.0.1', port },
-        governance: {
-          sink: 'postgres', postgresUrl: db!.url,
-          forward: [{ name: 'hooks', type: 'webhook', url: hookUrl, batchSize: 20 }],
-          checkpoint: { keyFile, everyEntries: 500, everySec: 3600 },
-        },
-        logging: { level: 'info' },
-      })));
+      writeFileSync(
+        configFile,
+        JSON.stringify(
+          demoLikeConfig('http://127.0.0.1:9', sub, {
+            server: { host: '127.0.0.1', port },
+            governance: {
+              sink: 'postgres',
+              postgresUrl: db!.url,
+              forward: [{ name: 'hooks', type: 'webhook', url: hookUrl, batchSize: 20 }],
+              checkpoint: { keyFile, everyEntries: 500, everySec: 3600 },
+            },
+            logging: { level: 'info' },
+          }),
+        ),
+      );
       let out = '';
-      const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, APG_INSTANCE: name } });
-      child.stdout.on('data', (d) => { out += d; });
-      child.stderr.on('data', (d) => { out += d; });
+      const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, APG_INSTANCE: name },
+      });
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.stderr.on('data', (d) => {
+        out += d;
+      });
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => {
-        if (child.exitCode !== null) throw new Error(`${name} exited: ${out}`);
-        try { return (await fetch(`${url}/_gateway/readyz`)).status === 200; } catch { return false; }
-      }, 30_000, `${name} ready`);
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${name} exited: ${out}`);
+          try {
+            return (await fetch(`${url}/_gateway/readyz`)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+        `${name} ready`,
+      );
       return { name, child, out: () => out, url };
     };
     const leads = (r: Replica) => r.out().includes('this instance now forwards the governance log');
@@ -94,8 +123,11 @@ describe.skipIf(!db)('forwarding with the PostgreSQL sink and two replicas', () 
       const atKill = received.filter((m) => m.seq !== undefined).length;
       await waitFor(() => leads(follower), 20_000, 'takeover');
       const takeoverMs = Date.now() - killedAt;
-      await waitFor(() => new Set(received.map((m) => m.seq).filter((s) => s !== undefined)).size >= N, 60_000, `all ${N}`)
-        .catch((err: Error) => { throw new Error(`${err.message}: ${new Set(received.map((m) => m.seq)).size} distinct of ${received.length}; follower:\n${follower.out().slice(-3000)}`); });
+      await waitFor(() => new Set(received.map((m) => m.seq).filter((s) => s !== undefined)).size >= N, 60_000, `all ${N}`).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: ${new Set(received.map((m) => m.seq)).size} distinct of ${received.length}; follower:\n${follower.out().slice(-3000)}`,
+        );
+      });
       const seqs = received.map((m) => m.seq).filter((s): s is number => s !== undefined);
       let max = 0;
       for (const s of seqs) {
@@ -103,21 +135,39 @@ describe.skipIf(!db)('forwarding with the PostgreSQL sink and two replicas', () 
         max = Math.max(max, s);
       }
       const progress = await sql<{ target: string; seq: string }>(db!.url, 'SELECT target, seq::text AS seq FROM governance_forward');
-      await waitFor(async () => Number((await sql<{ seq: string }>(db!.url, 'SELECT seq::text AS seq FROM governance_forward'))[0].seq) === N, 10_000, 'progress stored');
+      await waitFor(
+        async () => Number((await sql<{ seq: string }>(db!.url, 'SELECT seq::text AS seq FROM governance_forward'))[0].seq) === N,
+        10_000,
+        'progress stored',
+      );
       expect(progress.map((p) => p.target)).toEqual(['hooks']);
-      const cps = await sql<{ seq: string; jws: string }>(db!.url, 'SELECT seq::text AS seq, jws FROM governance_checkpoint ORDER BY governance_checkpoint.seq');
+      const cps = await sql<{ seq: string; jws: string }>(
+        db!.url,
+        'SELECT seq::text AS seq, jws FROM governance_checkpoint ORDER BY governance_checkpoint.seq',
+      );
       expect(cps.map((c) => Number(c.seq))).toEqual([500, 1000, 1500, 2000, 2500, 3000]);
       await waitFor(() => received.filter((m) => m.checkpoint).length >= 6, 10_000, 'checkpoints delivered');
-      console.log(`[forward] postgres: leader ${leader.name} SIGKILLed after ${atKill} of ${N}; ${follower.name} took over in ${takeoverMs} ms; ` +
-        `all delivered, ${seqs.length - N} repeats, no gaps`);
+      console.log(
+        `[forward] postgres: leader ${leader.name} SIGKILLed after ${atKill} of ${N}; ${follower.name} took over in ${takeoverMs} ms; ` +
+          `all delivered, ${seqs.length - N} repeats, no gaps`,
+      );
 
       // anchoring: truncate the table's tail; the checkpoints from the SIEM catch it
       follower.child.kill('SIGTERM');
       await new Promise<void>((r) => (follower.child.exitCode !== null ? r() : follower.child.once('exit', () => r())));
       const cpFile = path.join(dir, 'checkpoints.txt');
-      writeFileSync(cpFile, received.filter((m) => m.checkpoint).map((m) => JSON.stringify({ checkpoint: m.checkpoint })).join('\n') + '\n');
+      writeFileSync(
+        cpFile,
+        received
+          .filter((m) => m.checkpoint)
+          .map((m) => JSON.stringify({ checkpoint: m.checkpoint }))
+          .join('\n') + '\n',
+      );
       const configFile = path.join(dir, follower.name, 'gateway.yaml');
-      const verify = () => spawnSync(process.execPath, [CLI, 'governance', 'verify', '--config', configFile, '--checkpoints', cpFile, '--public-key', publicKeyFile], { encoding: 'utf8' });
+      const verify = () =>
+        spawnSync(process.execPath, [CLI, 'governance', 'verify', '--config', configFile, '--checkpoints', cpFile, '--public-key', publicKeyFile], {
+          encoding: 'utf8',
+        });
       const ok = verify();
       expect(ok.status, ok.stdout + ok.stderr).toBe(0);
       await sql(db!.url, 'DELETE FROM governance_log WHERE seq > 2200');

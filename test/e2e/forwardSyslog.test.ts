@@ -16,7 +16,13 @@ import { parseSyslog, rsyslogAvailable, startRsyslog, waitFor, type Rsyslog } fr
 const ZERO = '0'.repeat(64);
 const haveRsyslog = rsyslogAvailable();
 
-interface Received { kind: 'entry' | 'checkpoint'; seq: number; line: ReturnType<typeof parseSyslog>; entry?: Record<string, any>; jws?: string }
+interface Received {
+  kind: 'entry' | 'checkpoint';
+  seq: number;
+  line: ReturnType<typeof parseSyslog>;
+  entry?: Record<string, any>;
+  jws?: string;
+}
 
 function received(rs: Rsyslog, input: 'tcp' | 'tls' | 'udp'): Received[] {
   return rs.messages(input).map((raw) => {
@@ -93,8 +99,11 @@ describe.skipIf(!haveRsyslog)('governance forwarding to a real rsyslogd', () => 
     await appendAndWake(rig, 1000, 1);
     for (const input of ['tcp', 'tls', 'udp'] as const) {
       const count = (k: string) => received(rs, input).filter((m) => m.kind === k).length;
-      await waitFor(() => count('entry') >= 1000 && count('checkpoint') >= 10, 30_000, `1000 entries and 10 checkpoints over ${input}`)
-        .catch((err: Error) => { throw new Error(`${err.message}: got ${count('entry')} entries, ${count('checkpoint')} checkpoints; positions ${JSON.stringify(rig!.forwarding.positions())}; log ${JSON.stringify(rig!.log.lines.slice(-3))}`); });
+      await waitFor(() => count('entry') >= 1000 && count('checkpoint') >= 10, 30_000, `1000 entries and 10 checkpoints over ${input}`).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: got ${count('entry')} entries, ${count('checkpoint')} checkpoints; positions ${JSON.stringify(rig!.forwarding.positions())}; log ${JSON.stringify(rig!.log.lines.slice(-3))}`,
+        );
+      });
     }
     const publicKey = createPublicKey(readFileSync(publicKeyFile, 'utf8'));
     for (const input of ['tcp', 'tls', 'udp'] as const) {
@@ -119,7 +128,10 @@ describe.skipIf(!haveRsyslog)('governance forwarding to a real rsyslogd', () => 
       const cps = msgs.map((m, i) => ({ m, i })).filter((x) => x.m.kind === 'checkpoint');
       expect(cps.map((x) => x.m.seq)).toEqual([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
       for (const { m, i } of cps) {
-        const before = msgs.slice(0, i).filter((x) => x.kind === 'entry').map((x) => x.seq);
+        const before = msgs
+          .slice(0, i)
+          .filter((x) => x.kind === 'entry')
+          .map((x) => x.seq);
         expect(Math.max(...before)).toBeGreaterThanOrEqual(m.seq);
         const { payload, protectedHeader } = await compactVerify(m.jws!, publicKey);
         const p = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
@@ -160,8 +172,10 @@ describe.skipIf(!haveRsyslog)('governance forwarding to a real rsyslogd', () => 
     const { duplicates } = assertNoGaps(msgs, 3000);
     assertChain(msgs, 3000);
     await waitFor(async () => (await rig!.lag('siem')) === 0, 5000, 'lag 0');
-    console.log(`[forward] outage: ${arrivedBefore} arrived before rsyslog stopped, down ${downMs} ms, lag while down ${lagWhileDown}, ` +
-      `${await rig.failures('siem')} failed attempts, all 3000 arrived ${catchUpMs} ms after the restart, ${duplicates} repeats`);
+    console.log(
+      `[forward] outage: ${arrivedBefore} arrived before rsyslog stopped, down ${downMs} ms, lag while down ${lagWhileDown}, ` +
+        `${await rig.failures('siem')} failed attempts, all 3000 arrived ${catchUpMs} ms after the restart, ${duplicates} repeats`,
+    );
   }, 90_000);
 
   it('throughput to rsyslog over TCP (default batchSize 200, and 1000)', async () => {
@@ -172,7 +186,10 @@ describe.skipIf(!haveRsyslog)('governance forwarding to a real rsyslogd', () => 
     const figures: string[] = [];
     let expected = 0;
     const count = rs.counter('tcp');
-    for (const [name, batch] of [['default', undefined], ['big', 1000]] as const) {
+    for (const [name, batch] of [
+      ['default', undefined],
+      ['big', 1000],
+    ] as const) {
       rig = await startRig(dir, { forward: [{ name, type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, ...(batch ? { batchSize: batch } : {}) }] });
       expected += N;
       const t0 = Date.now();

@@ -19,7 +19,12 @@ import { freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
 const ISS = 'https://idp.example.com/';
 const AUD = 'activity-privacy-gateway';
 const T = (s: string) => Date.parse(s);
-const rec = (id: string, user: string, ts: string, tags: string[] = []) => ({ _id: id, timestamp: T(ts), user: { userName: user, userTags: tags }, description: `activity ${id}` });
+const rec = (id: string, user: string, ts: string, tags: string[] = []) => ({
+  _id: id,
+  timestamp: T(ts),
+  user: { userName: user, userTags: tags },
+  description: `activity ${id}`,
+});
 const DATASET = [
   rec('p1', 'paul@contoso.com', '2026-07-01T00:00:00Z'),
   rec('h1', 'bob@contoso.com', '2026-07-01T00:00:00Z'), // hr
@@ -36,7 +41,12 @@ const APPROVAL = (webhookUrl: string | null) => ({ approvers: ['dpo@contoso.com'
 const db = await freshDatabase();
 if (!db) console.warn('\n##### test/e2e/fourEyes.test.ts: no PostgreSQL, the two-replica tests are SKIPPED #####\n');
 
-interface Hook { url: string; events: Array<{ event: string; request: any; attempt: number }>; attempts: Map<string, number>; close(): Promise<void> }
+interface Hook {
+  url: string;
+  events: Array<{ event: string; request: any; attempt: number }>;
+  attempts: Map<string, number>;
+  close(): Promise<void>;
+}
 
 /** A webhook receiver: fails the first two attempts of each `created` event, hangs on `denied` (never blocks the gateway). */
 async function startHook(): Promise<Hook> {
@@ -44,22 +54,33 @@ async function startHook(): Promise<Hook> {
   const attempts = new Map<string, number>();
   const server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (d) => { body += d; });
+    req.on('data', (d) => {
+      body += d;
+    });
     req.on('end', () => {
       const msg = JSON.parse(body);
       const key = `${msg.event}:${msg.request.id}`;
       const n = (attempts.get(key) ?? 0) + 1;
       attempts.set(key, n);
       if (msg.event === 'denied') return; // hangs
-      if (msg.event === 'created' && n < 3) { res.writeHead(500).end(); return; }
+      if (msg.event === 'created' && n < 3) {
+        res.writeHead(500).end();
+        return;
+      }
       events.push({ ...msg, attempt: n });
       res.writeHead(204).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, events, attempts,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    events,
+    attempts,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -76,10 +97,14 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
     const now = Math.floor(Date.now() / 1000);
     return signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 3600, jti: `j-${Math.random()}`, upn, roles });
   };
-  const call = async (as: string, method: string, p: string, body?: unknown) => get(`${gw.url}/_gateway/api/${p}`, {
-    method, headers: { authorization: `Bearer ${await tok(as)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const reveal = async (as: string, extra: Record<string, string> = {}) => get(`${gw.url}${LIST}`, { headers: { authorization: `Bearer ${await tok(as)}`, ...REVEAL, ...extra } });
+  const call = async (as: string, method: string, p: string, body?: unknown) =>
+    get(`${gw.url}/_gateway/api/${p}`, {
+      method,
+      headers: { authorization: `Bearer ${await tok(as)}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const reveal = async (as: string, extra: Record<string, string> = {}) =>
+    get(`${gw.url}${LIST}`, { headers: { authorization: `Bearer ${await tok(as)}`, ...REVEAL, ...extra } });
   const entries = async (): Promise<GovernanceEntry[]> => {
     const out: GovernanceEntry[] = [];
     for await (const e of gw.governance.stream({})) out.push(e);
@@ -100,7 +125,13 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
       reveal: { approval: APPROVAL(hook.url) },
     });
     (cfg.privacy as { permissions: string[] }).permissions = ['alice@contoso.com', 'carl@contoso.com'];
-    gw = await startGateway(validConfig(cfg), { port: 0, host: '127.0.0.1', instance: 'four-eyes', logger: winston.createLogger({ silent: true }), now: () => clock });
+    gw = await startGateway(validConfig(cfg), {
+      port: 0,
+      host: '127.0.0.1',
+      instance: 'four-eyes',
+      logger: winston.createLogger({ silent: true }),
+      now: () => clock,
+    });
   });
   afterAll(async () => {
     await gw?.close(500);
@@ -118,10 +149,21 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
     expect(none.status).toBe(403);
     expect(none.json().error.code).toBe('approval_required');
 
-    const created = await call('alice@contoso.com', 'POST', 'reveal-requests', { reason: 'Case 4711 – complaint review', durationMin: 30, scope: { groups: ['hr'] } });
+    const created = await call('alice@contoso.com', 'POST', 'reveal-requests', {
+      reason: 'Case 4711 – complaint review',
+      durationMin: 30,
+      scope: { groups: ['hr'] },
+    });
     expect(created.status).toBe(201);
     const req = created.json();
-    expect(req).toMatchObject({ status: 'pending', requester: 'alice@contoso.com', reason: 'Case 4711 – complaint review', scope: { groups: ['hr'], actors: [] }, durationMin: 30, createdAt: '2026-12-01T09:00:00.000Z' });
+    expect(req).toMatchObject({
+      status: 'pending',
+      requester: 'alice@contoso.com',
+      reason: 'Case 4711 – complaint review',
+      scope: { groups: ['hr'], actors: [] },
+      durationMin: 30,
+      createdAt: '2026-12-01T09:00:00.000Z',
+    });
     expect(req.id).toMatch(/^[0-9a-f-]{36}$/);
     const pending = await reveal('alice@contoso.com', { 'x-reveal-request': req.id });
     expect(pending.status).toBe(403);
@@ -137,7 +179,12 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
     clock = T('2026-12-01T09:05:00Z');
     const approved = await call('olga@contoso.com', 'POST', `reveal-requests/${req.id}/approve`, { comment: 'ok for case 4711' });
     expect(approved.status).toBe(200);
-    expect(approved.json()).toMatchObject({ status: 'approved', approvedBy: 'olga@contoso.com', validFrom: '2026-12-01T09:05:00.000Z', validUntil: '2026-12-01T09:35:00.000Z' });
+    expect(approved.json()).toMatchObject({
+      status: 'approved',
+      approvedBy: 'olga@contoso.com',
+      validFrom: '2026-12-01T09:05:00.000Z',
+      validUntil: '2026-12-01T09:35:00.000Z',
+    });
     expect((await call('dpo@contoso.com', 'POST', `reveal-requests/${req.id}/approve`, {})).status).toBe(409);
     expect((await call('dpo@contoso.com', 'POST', `reveal-requests/${req.id}/deny`, {})).status).toBe(409);
 
@@ -172,9 +219,21 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
       'private-activities.viewed',
       'private-activities.denied:approval_required',
     ]);
-    expect(caseEntries[1]).toMatchObject({ principal: 'alice@contoso.com', via: 'admin-api', target: req.id, reason: 'Case 4711 – complaint review', scope: { groups: ['hr'], actors: [] } });
+    expect(caseEntries[1]).toMatchObject({
+      principal: 'alice@contoso.com',
+      via: 'admin-api',
+      target: req.id,
+      reason: 'Case 4711 – complaint review',
+      scope: { groups: ['hr'], actors: [] },
+    });
     expect(caseEntries[3]).toMatchObject({ principal: 'olga@contoso.com', target: req.id });
-    expect(caseEntries[4]).toMatchObject({ principal: 'alice@contoso.com', revealRequest: req.id, reason: 'Case 4711 – complaint review', scope: { groups: ['hr'], actors: [] }, privateActivities: { count: 2, ids: ['h1', 'hl'] } });
+    expect(caseEntries[4]).toMatchObject({
+      principal: 'alice@contoso.com',
+      revealRequest: req.id,
+      reason: 'Case 4711 – complaint review',
+      scope: { groups: ['hr'], actors: [] },
+      privateActivities: { count: 2, ids: ['h1', 'hl'] },
+    });
     expect(caseEntries[5]).toMatchObject({ principal: 'carl@contoso.com', revealRequest: req.id });
     expect(caseEntries[7]).toMatchObject({ revealRequest: req.id, denial: { message: expect.stringMatching(/closed/) } });
     console.log('[four-eyes case]\n' + caseEntries.map((e) => JSON.stringify(e)).join('\n'));
@@ -212,7 +271,9 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
 
   it('deny, replay after deny, listing newest first with a status filter', async () => {
     const a = (await call('carl@contoso.com', 'POST', 'reveal-requests', { reason: 'first request of carl', durationMin: 5 })).json();
-    const b = (await call('carl@contoso.com', 'POST', 'reveal-requests', { reason: 'second request of carl', durationMin: 5, scope: { actors: ['Bob@Contoso.com'] } })).json();
+    const b = (
+      await call('carl@contoso.com', 'POST', 'reveal-requests', { reason: 'second request of carl', durationMin: 5, scope: { actors: ['Bob@Contoso.com'] } })
+    ).json();
     expect(b.scope).toEqual({ groups: [], actors: ['bob@contoso.com'] });
     const t0 = performance.now();
     const denied = await call('dpo@contoso.com', 'POST', `reveal-requests/${a.id}/deny`, { comment: 'no case number' });
@@ -251,9 +312,12 @@ describe.skipIf(!db)('four-eyes approval on two replicas sharing PostgreSQL', ()
     const now = Math.floor(Date.now() / 1000);
     return signToken(key, { iss: ISS, aud: AUD, iat: now, exp: now + 3600, upn, roles: ['SecurityAdministrator'] });
   };
-  const call = async (g: Gateway, as: string, method: string, p: string, body?: unknown) => get(`${g.url}/_gateway/api/${p}`, {
-    method, headers: { authorization: `Bearer ${await tok(as)}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const call = async (g: Gateway, as: string, method: string, p: string, body?: unknown) =>
+    get(`${g.url}/_gateway/api/${p}`, {
+      method,
+      headers: { authorization: `Bearer ${await tok(as)}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
   beforeAll(async () => {
     api = createSampleApi({ dataset: DATASET });
@@ -263,13 +327,15 @@ describe.skipIf(!db)('four-eyes approval on two replicas sharing PostgreSQL', ()
     database = await freshDatabase();
     const t = await tempDir();
     cleanup = t.cleanup;
-    const cfg = validConfig(demoLikeConfig(upstream, t.dir, {
-      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
-      directory: DIRECTORY,
-      reveal: { approval: APPROVAL(null) },
-      governance: { sink: 'postgres', postgresUrl: database!.url },
-      state: { store: 'postgres', postgresUrl: database!.url },
-    }));
+    const cfg = validConfig(
+      demoLikeConfig(upstream, t.dir, {
+        identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+        directory: DIRECTORY,
+        reveal: { approval: APPROVAL(null) },
+        governance: { sink: 'postgres', postgresUrl: database!.url },
+        state: { store: 'postgres', postgresUrl: database!.url },
+      }),
+    );
     const quiet = winston.createLogger({ silent: true });
     gws.push(await startGateway(cfg, { port: 0, host: '127.0.0.1', instance: 'fe-a', logger: quiet }));
     gws.push(await startGateway(cfg, { port: 0, host: '127.0.0.1', instance: 'fe-b', logger: quiet }));
@@ -287,9 +353,17 @@ describe.skipIf(!db)('four-eyes approval on two replicas sharing PostgreSQL', ()
     const created = await call(a, 'alice@contoso.com', 'POST', 'reveal-requests', { reason: 'replica case 1234', durationMin: 10 });
     expect(created.status).toBe(201);
     const id = created.json().id;
-    await expect.poll(async () => (await call(b, 'dpo@contoso.com', 'POST', `reveal-requests/${id}/approve`, {})).status, { timeout: 2000, interval: 50 }).toBe(200);
+    await expect
+      .poll(async () => (await call(b, 'dpo@contoso.com', 'POST', `reveal-requests/${id}/approve`, {})).status, { timeout: 2000, interval: 50 })
+      .toBe(200);
     const t0 = Date.now();
-    await expect.poll(async () => (await get(`${a.url}${LIST}`, { headers: { authorization: `Bearer ${await tok('alice@contoso.com')}`, ...REVEAL, 'x-reveal-request': id } })).status, { timeout: 2000, interval: 20 }).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (await get(`${a.url}${LIST}`, { headers: { authorization: `Bearer ${await tok('alice@contoso.com')}`, ...REVEAL, 'x-reveal-request': id } })).status,
+        { timeout: 2000, interval: 20 },
+      )
+      .toBe(200);
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 

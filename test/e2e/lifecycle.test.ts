@@ -38,7 +38,11 @@ function flatten(l: any): any {
 }
 
 async function spawnGateway(configFile: string): Promise<GatewayProcess> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, APG_INSTANCE: 'lifecycle' } });
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, APG_INSTANCE: 'lifecycle' },
+  });
   children.add(proc);
   const logs: unknown[] = [];
   const rawLines: string[] = [];
@@ -53,22 +57,47 @@ async function spawnGateway(configFile: string): Promise<GatewayProcess> {
       buf = buf.slice(nl + 1);
       if (!line.trim()) continue;
       rawLines.push(line);
-      try { logs.push(flatten(JSON.parse(line))); } catch { logs.push({ notJson: line }); }
+      try {
+        logs.push(flatten(JSON.parse(line)));
+      } catch {
+        logs.push({ notJson: line });
+      }
     }
     for (const w of waiters) w();
   });
-  proc.stderr.on('data', (d: Buffer) => { err += d.toString('utf8'); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => { children.delete(proc); resolve({ code, signal }); for (const w of waiters) w(); }));
-  const waitForLog = (pred: (l: any) => boolean, timeoutMs = 15_000) => new Promise<any>((resolve, reject) => {
-    const check = () => {
-      const hit = logs.find(pred);
-      if (hit) { cleanup(); resolve(hit); } else if (proc.exitCode !== null) { cleanup(); reject(new Error(`gateway exited (${proc.exitCode}) before the log line; stderr: ${err}`)); }
-    };
-    const t = setTimeout(() => { cleanup(); reject(new Error(`no such log line within ${timeoutMs} ms; stdout: ${rawLines.join('\n')}; stderr: ${err}`)); }, timeoutMs);
-    const cleanup = () => { clearTimeout(t); waiters.delete(check); };
-    waiters.add(check);
-    check();
+  proc.stderr.on('data', (d: Buffer) => {
+    err += d.toString('utf8');
   });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => {
+      children.delete(proc);
+      resolve({ code, signal });
+      for (const w of waiters) w();
+    }),
+  );
+  const waitForLog = (pred: (l: any) => boolean, timeoutMs = 15_000) =>
+    new Promise<any>((resolve, reject) => {
+      const check = () => {
+        const hit = logs.find(pred);
+        if (hit) {
+          cleanup();
+          resolve(hit);
+        } else if (proc.exitCode !== null) {
+          cleanup();
+          reject(new Error(`gateway exited (${proc.exitCode}) before the log line; stderr: ${err}`));
+        }
+      };
+      const t = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no such log line within ${timeoutMs} ms; stdout: ${rawLines.join('\n')}; stderr: ${err}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(t);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
   const listening = await waitForLog((l) => l.msg === 'listening');
   return { proc, url: `http://127.0.0.1:${listening.port}`, logs, rawLines, stderr: () => err, waitForLog, exited };
 }
@@ -77,7 +106,10 @@ async function spawnGateway(configFile: string): Promise<GatewayProcess> {
 function tryConnect(port: number): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve('connected'); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
   });
 }
@@ -91,7 +123,9 @@ describe('the CLI process: reload, shutdown, restart', () => {
   beforeAll(async () => {
     await ensureBuilt();
     // plus one external user's activity (no tags) after builtin:external-users became private
-    api = createSampleApi({ dataset: [...generateDataset({ count: 300 }), { _id: 'ext-fabrikam-1', timestamp: '2026-07-01T00:00:00Z', user: { userName: 'mallory@fabrikam.com' } }] });
+    api = createSampleApi({
+      dataset: [...generateDataset({ count: 300 }), { _id: 'ext-fabrikam-1', timestamp: '2026-07-01T00:00:00Z', user: { userName: 'mallory@fabrikam.com' } }],
+    });
     upstream = await api.listen(0, '127.0.0.1');
     key = await generateTestKey('ES256');
     idp = await startIdp([key]);
@@ -169,13 +203,17 @@ describe('the CLI process: reload, shutdown, restart', () => {
       // a keep-alive client, as real consumers use
       const agent = new http.Agent({ keepAlive: true });
       const inflight = new Promise<{ status: number; body: string }>((resolve, reject) => {
-        http.get(`${gw.url}/api/v1/activities/?limit=20&delayMs=1500`, { agent }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d) => { body += d; });
-          res.on('end', () => resolve({ status: res.statusCode!, body }));
-          res.on('error', reject);
-        }).on('error', reject);
+        http
+          .get(`${gw.url}/api/v1/activities/?limit=20&delayMs=1500`, { agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => {
+              body += d;
+            });
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+            res.on('error', reject);
+          })
+          .on('error', reject);
       });
       // wait until the upstream has the request, so it is really in flight
       for (let i = 0; i < 200 && api.requests.length === seen; i++) await new Promise((r) => setTimeout(r, 10));
@@ -214,7 +252,9 @@ describe('the CLI process: reload, shutdown, restart', () => {
     let gw = await spawnGateway(file);
     try {
       expect((await get(`${gw.url}/_gateway/api/privacy/groups`, { method: 'POST', headers: h, body: '{"id":"restart-grp"}' })).status).toBe(201);
-      expect((await get(`${gw.url}/_gateway/api/privacy/permissions`, { method: 'POST', headers: h, body: '{"principal":"judy@contoso.com"}' })).status).toBe(201);
+      expect((await get(`${gw.url}/_gateway/api/privacy/permissions`, { method: 'POST', headers: h, body: '{"principal":"judy@contoso.com"}' })).status).toBe(
+        201,
+      );
       const groups = (await get(`${gw.url}/_gateway/api/privacy/groups`, { headers: h })).json();
       gw.proc.kill('SIGTERM');
       expect((await gw.exited).code).toBe(0);

@@ -27,10 +27,27 @@ describe('logs and metrics carry no private data', () => {
     const t = await tempDir();
     cleanup = t.cleanup;
     const sink = new PassThrough();
-    sink.on('data', (d) => { logText += d; });
-    const logger = winston.createLogger({ level: 'debug', format: winston.format.combine(flatten(), winston.format.json()), transports: [new winston.transports.Stream({ stream: sink })] });
-    gw = await startGateway(validConfig(demoLikeConfig(upstream, t.dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } })), { port: 0, host: '127.0.0.1', logger, instance: 'log-test' });
-    (globalThis as any).__token = await signToken(key, { iss: ISS, aud: AUD, exp: Math.floor(Date.now() / 1000) + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
+    sink.on('data', (d) => {
+      logText += d;
+    });
+    const logger = winston.createLogger({
+      level: 'debug',
+      format: winston.format.combine(flatten(), winston.format.json()),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
+    gw = await startGateway(validConfig(demoLikeConfig(upstream, t.dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } })), {
+      port: 0,
+      host: '127.0.0.1',
+      logger,
+      instance: 'log-test',
+    });
+    (globalThis as any).__token = await signToken(key, {
+      iss: ISS,
+      aud: AUD,
+      exp: Math.floor(Date.now() / 1000) + 600,
+      upn: 'alice@contoso.com',
+      roles: ['SecurityAdministrator'],
+    });
   });
   afterAll(async () => {
     await gw?.close(500);
@@ -48,7 +65,9 @@ describe('logs and metrics carry no private data', () => {
     }
     for (let skip = 0; skip < 3000; skip += 500) {
       await get(`${gw.url}/api/v1/activities/?skip=${skip}&limit=100`);
-      await get(`${gw.url}/api/v1/activities/?skip=${skip}&limit=100`, { headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm' } });
+      await get(`${gw.url}/api/v1/activities/?skip=${skip}&limit=100`, {
+        headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm' },
+      });
     }
     await get(`${gw.url}/api/v1/activities/export/ndjson/?count=3000`);
     await get(`${gw.url}/api/v1/activities/`, { headers: { authorization: `Bearer ${token}x`, 'x-show-private-activities': 'confirm' } });
@@ -58,8 +77,20 @@ describe('logs and metrics carry no private data', () => {
 
     expect(logText).toContain('"msg":"access"');
     // one flat JSON object per line, with the access fields at the top level (SPEC §8)
-    const access = logText.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.msg === 'access');
-    expect(access[0]).toMatchObject({ requestId: expect.any(String), method: 'GET', kind: expect.any(String), status: expect.any(Number), ms: expect.any(Number), removed: expect.any(Number), reveal: expect.any(String) });
+    const access = logText
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'access');
+    expect(access[0]).toMatchObject({
+      requestId: expect.any(String),
+      method: 'GET',
+      kind: expect.any(String),
+      status: expect.any(Number),
+      ms: expect.any(Number),
+      removed: expect.any(Number),
+      reveal: expect.any(String),
+    });
     expect(logText.split('\n').filter((l) => l.includes('"msg":"access"')).length).toBeGreaterThan(30);
     // the principal of an admin is logged (SPEC §8), nothing else personal
     expect(logText).toContain('alice@contoso.com');

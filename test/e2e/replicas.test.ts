@@ -83,8 +83,12 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -112,12 +116,20 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all(replicas.map((r) => new Promise<void>((resolve) => {
-      if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
-      const t = setTimeout(() => r.child.kill('SIGKILL'), 12_000);
-      r.child.once('exit', () => { clearTimeout(t); resolve(); });
-      r.child.kill('SIGTERM');
-    })));
+    await Promise.all(
+      replicas.map(
+        (r) =>
+          new Promise<void>((resolve) => {
+            if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
+            const t = setTimeout(() => r.child.kill('SIGKILL'), 12_000);
+            r.child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            r.child.kill('SIGTERM');
+          }),
+      ),
+    );
     await proxy?.stop();
     await api?.close();
     await database.drop().catch(() => {});
@@ -128,42 +140,64 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
 
   it('three replicas started at the same moment on an empty database all migrate, seed once and become ready', async () => {
     const dbUrl = proxy.via(database.url);
-    const setups = await Promise.all(['gw-1', 'gw-2', 'gw-3'].map(async (name) => {
-      const port = await freePort();
-      const config = demoLikeConfig(api.url, dir, {
-        server: { host: '127.0.0.1', port },
-        identity: { issuer: ISS, audience: AUD, jwksFile: path.join(dir, 'jwks.json') },
-        privacy: {
-          managedDomains: ['contoso.com'],
-          groups: [{ id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00Z' }],
-          permissions: ['alice@contoso.com'],
-        },
-        directory: { groups: { hr: ['bob@contoso.com'], ops: ['oscar@contoso.com'] }, knownGroups: [{ id: 'legal', name: 'Legal' }] },
-        governance: { sink: 'postgres', postgresUrl: dbUrl },
-        state: { store: 'postgres', postgresUrl: dbUrl },
-        logging: { level: 'warn' },
-      });
-      const configFile = path.join(dir, `${name}.json`);
-      await writeFile(configFile, JSON.stringify(config));
-      return { name, port, configFile };
-    }));
+    const setups = await Promise.all(
+      ['gw-1', 'gw-2', 'gw-3'].map(async (name) => {
+        const port = await freePort();
+        const config = demoLikeConfig(api.url, dir, {
+          server: { host: '127.0.0.1', port },
+          identity: { issuer: ISS, audience: AUD, jwksFile: path.join(dir, 'jwks.json') },
+          privacy: {
+            managedDomains: ['contoso.com'],
+            groups: [{ id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00Z' }],
+            permissions: ['alice@contoso.com'],
+          },
+          directory: { groups: { hr: ['bob@contoso.com'], ops: ['oscar@contoso.com'] }, knownGroups: [{ id: 'legal', name: 'Legal' }] },
+          governance: { sink: 'postgres', postgresUrl: dbUrl },
+          state: { store: 'postgres', postgresUrl: dbUrl },
+          logging: { level: 'warn' },
+        });
+        const configFile = path.join(dir, `${name}.json`);
+        await writeFile(configFile, JSON.stringify(config));
+        return { name, port, configFile };
+      }),
+    );
     // all three spawned in the same tick: their migrations race on the empty database
     for (const s of setups) {
       const child = spawn(process.execPath, [CLI, 'serve', '--config', s.configFile], {
-        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, APG_INSTANCE: s.name },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, APG_INSTANCE: s.name },
       });
       let out = '';
-      const keep = (d: Buffer) => { out = (out + d.toString()).slice(-8000); };
+      const keep = (d: Buffer) => {
+        out = (out + d.toString()).slice(-8000);
+      };
       child.stdout.on('data', keep);
       child.stderr.on('data', keep);
       replicas.push({ name: s.name, url: `http://127.0.0.1:${s.port}`, configFile: s.configFile, child, output: () => out });
     }
     await Promise.all(replicas.map((r) => waitReady(r)));
 
-    const tables = await sql<{ table_name: string }>(database.url,
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
-    expect(tables.map((t) => t.table_name)).toEqual(['governance_checkpoint', 'governance_forward', 'governance_log', 'privacy_groups', 'privacy_permissions', 'reveal_requests', 'schema_version', 'state_meta']);
-    expect(await sql(database.url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    const tables = await sql<{ table_name: string }>(
+      database.url,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+    );
+    expect(tables.map((t) => t.table_name)).toEqual([
+      'governance_checkpoint',
+      'governance_forward',
+      'governance_log',
+      'privacy_groups',
+      'privacy_permissions',
+      'reveal_requests',
+      'schema_version',
+      'state_meta',
+    ]);
+    expect(await sql(database.url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+    ]);
     expect(await sql(database.url, 'SELECT key FROM state_meta')).toEqual([{ key: 'seeded' }]);
     expect(await sql(database.url, 'SELECT id FROM privacy_groups')).toEqual([{ id: 'hr' }]);
     expect(await sql(database.url, 'SELECT principal FROM privacy_permissions')).toEqual([{ principal: 'alice@contoso.com' }]);
@@ -181,13 +215,23 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
     // group made private through gw-1 -> gw-2 and gw-3 hide its members' activities
     let t0 = Date.now();
     const added = await get(`${a.url}/_gateway/api/privacy/groups`, {
-      method: 'POST', headers: { ...auth(tokens.alice), 'content-type': 'application/json' }, body: JSON.stringify({ id: 'ops', name: 'Operations' }),
+      method: 'POST',
+      headers: { ...auth(tokens.alice), 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'ops', name: 'Operations' }),
     });
     expect(added.status).toBe(201);
-    const hideTimes = await Promise.all(others.map((r) => until(async () => {
-      const ids = await visibleIds(r.url);
-      return OPS_IDS.every((id) => !ids.includes(id));
-    }, 5000, t0)));
+    const hideTimes = await Promise.all(
+      others.map((r) =>
+        until(
+          async () => {
+            const ids = await visibleIds(r.url);
+            return OPS_IDS.every((id) => !ids.includes(id));
+          },
+          5000,
+          t0,
+        ),
+      ),
+    );
     for (const ms of hideTimes) expect(ms).toBeLessThan(2000);
     for (const r of replicas) expect((await visibleIds(r.url)).sort()).toEqual([...PUBLIC_IDS].sort());
 
@@ -195,11 +239,14 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
     for (const r of replicas) expect((await get(`${r.url}${LIST}`, { headers: auth(tokens.dave, true) })).status).toBe(403);
     t0 = Date.now();
     const granted = await get(`${b.url}/_gateway/api/privacy/permissions`, {
-      method: 'POST', headers: { ...auth(tokens.alice), 'content-type': 'application/json' }, body: JSON.stringify({ principal: 'dave@contoso.com' }),
+      method: 'POST',
+      headers: { ...auth(tokens.alice), 'content-type': 'application/json' },
+      body: JSON.stringify({ principal: 'dave@contoso.com' }),
     });
     expect(granted.status).toBe(201);
-    const revealTimes = await Promise.all([c, a].map((r) => until(async () =>
-      (await get(`${r.url}${LIST}`, { headers: auth(tokens.dave, true) })).status === 200, 5000, t0)));
+    const revealTimes = await Promise.all(
+      [c, a].map((r) => until(async () => (await get(`${r.url}${LIST}`, { headers: auth(tokens.dave, true) })).status === 200, 5000, t0)),
+    );
     for (const ms of revealTimes) expect(ms).toBeLessThan(2000);
     const shown = await get(`${c.url}${LIST}`, { headers: auth(tokens.dave, true) });
     expect(shown.headers.get('x-private-activities')).toBe('shown');
@@ -209,16 +256,18 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
     t0 = Date.now();
     const revoked = await get(`${c.url}/_gateway/api/privacy/permissions/dave%40contoso.com`, { method: 'DELETE', headers: auth(tokens.alice) });
     expect(revoked.status).toBe(204);
-    const refuseTimes = await Promise.all([a, b].map((r) => until(async () =>
-      (await get(`${r.url}${LIST}`, { headers: auth(tokens.dave, true) })).status === 403, 5000, t0)));
+    const refuseTimes = await Promise.all(
+      [a, b].map((r) => until(async () => (await get(`${r.url}${LIST}`, { headers: auth(tokens.dave, true) })).status === 403, 5000, t0)),
+    );
     for (const ms of refuseTimes) expect(ms).toBeLessThan(2000);
     const refused = await get(`${b.url}${LIST}`, { headers: auth(tokens.dave, true) });
     expect(refused.json().error.code).toBe('reveal_forbidden');
   }, 60_000);
 
   it('250 concurrent reveals spread over the replicas give one contiguous, valid chain holding every acknowledged entry', async () => {
-    const results = await Promise.all(Array.from({ length: 250 }, (_, i) =>
-      get(`${replicas[i % replicas.length].url}${LIST}`, { headers: auth(tokens.alice, true) })));
+    const results = await Promise.all(
+      Array.from({ length: 250 }, (_, i) => get(`${replicas[i % replicas.length].url}${LIST}`, { headers: auth(tokens.alice, true) })),
+    );
     const acknowledged: string[] = [];
     for (const r of results) {
       expect(r.status).toBe(200);
@@ -243,7 +292,8 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
     // one chain written by all three instances, admin changes included
     expect(new Set(chain.entries.map((e) => e.instance))).toEqual(new Set(['gw-1', 'gw-2', 'gw-3']));
     expect(chain.entries.filter((e) => e.action !== 'private-activities.viewed').map((e) => e.action)).toEqual(
-      expect.arrayContaining(['privacy-group.added', 'reveal-permission.granted', 'reveal-permission.revoked']));
+      expect.arrayContaining(['privacy-group.added', 'reveal-permission.granted', 'reveal-permission.revoked']),
+    );
     // and each replica's own verification agrees
     for (const r of replicas) {
       const v = await get(`${r.url}/_gateway/api/governance/verify`, { headers: auth(tokens.alice) });
@@ -261,7 +311,8 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
     const traffic = (async () => {
       for (let i = 0; running; i++) {
         const r = await get(`${replicas[i % replicas.length].url}${LIST}`).catch((err) => ({ status: 0, error: String(err) }) as const);
-        if ('json' in r) ordinary.push({ status: r.status, ids: r.status === 200 ? (r.json().data as Array<{ _id: string }>).map((x) => x._id).sort() : undefined });
+        if ('json' in r)
+          ordinary.push({ status: r.status, ids: r.status === 200 ? (r.json().data as Array<{ _id: string }>).map((x) => x._id).sort() : undefined });
         else ordinary.push(r);
         await sleep(10);
       }
@@ -288,7 +339,9 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
       }
       // a change cannot be stored now, and says so
       const change = await get(`${replicas[0].url}/_gateway/api/privacy/groups`, {
-        method: 'POST', headers: { ...auth(tokens.alice), 'content-type': 'application/json' }, body: JSON.stringify({ id: 'legal' }),
+        method: 'POST',
+        headers: { ...auth(tokens.alice), 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'legal' }),
       });
       expect(change.status).toBe(503);
       expect(change.json().error.code).toBe('governance_unavailable');
@@ -299,9 +352,16 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
     }
 
     const upAt = Date.now();
-    const recovery = await Promise.all(replicas.map((r) => until(async () =>
-      (await get(`${r.url}/_gateway/readyz`)).status === 200
-      && (await get(`${r.url}${LIST}`, { headers: auth(tokens.alice, true) })).status === 200, 15_000, upAt)));
+    const recovery = await Promise.all(
+      replicas.map((r) =>
+        until(
+          async () =>
+            (await get(`${r.url}/_gateway/readyz`)).status === 200 && (await get(`${r.url}${LIST}`, { headers: auth(tokens.alice, true) })).status === 200,
+          15_000,
+          upAt,
+        ),
+      ),
+    );
     for (const ms of recovery) expect(ms).toBeLessThan(10_000);
     running = false;
     await traffic;
@@ -325,8 +385,11 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
     expect(ok.stdout).toContain(`${n} entries`);
 
     const victim = 42;
-    const changed = await sql(database.url,
-      `UPDATE governance_log SET line = replace(line, '"alice@contoso.com"', '"mallory@contoso.com"') WHERE seq = $1 AND line LIKE '%alice@contoso.com%' RETURNING seq`, [victim]);
+    const changed = await sql(
+      database.url,
+      `UPDATE governance_log SET line = replace(line, '"alice@contoso.com"', '"mallory@contoso.com"') WHERE seq = $1 AND line LIKE '%alice@contoso.com%' RETURNING seq`,
+      [victim],
+    );
     expect(changed).toHaveLength(1);
     const broken = await runCli(['governance', 'verify', '--config', replicas[0].configFile]);
     expect(broken.code).toBe(1);

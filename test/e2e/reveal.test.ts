@@ -33,10 +33,12 @@ describe('audited reveal over real sockets', () => {
     const t = await tempDir();
     dir = t.dir;
     cleanup = t.cleanup;
-    gw = await startTestGateway(demoLikeConfig(upstream, dir, {
-      identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
-      upstream: { url: upstream, timeoutMs: 5000, serviceAuthorization: 'Bearer upstream-service-token' },
-    }));
+    gw = await startTestGateway(
+      demoLikeConfig(upstream, dir, {
+        identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl },
+        upstream: { url: upstream, timeoutMs: 5000, serviceAuthorization: 'Bearer upstream-service-token' },
+      }),
+    );
   });
   afterAll(async () => {
     await gw?.close(1000);
@@ -49,10 +51,18 @@ describe('audited reveal over real sockets', () => {
 
   it('granted via the header: all activities shown, headers set, entry written first and checked field by field', async () => {
     const direct = await get(`${upstream}/api/v1/activities/?skip=2500&limit=100`);
-    const expectedPrivate = direct.json().data.filter((a: any) => demoHides(a)).map((a: any) => a._id);
+    const expectedPrivate = direct
+      .json()
+      .data.filter((a: any) => demoHides(a))
+      .map((a: any) => a._id);
     expect(expectedPrivate.length).toBeGreaterThan(0);
     const r = await get(`${gw.url}/api/v1/activities/?skip=2500&limit=100`, {
-      headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm', 'user-agent': 'reveal-test/1.0', 'x-request-id': 'req-reveal-1' },
+      headers: {
+        authorization: `Bearer ${await alice()}`,
+        'x-show-private-activities': 'confirm',
+        'user-agent': 'reveal-test/1.0',
+        'x-request-id': 'req-reveal-1',
+      },
     });
     expect(r.status).toBe(200);
     expect(r.body.equals(direct.body)).toBe(true);
@@ -70,7 +80,14 @@ describe('audited reveal over real sockets', () => {
     expect(e.action).toBe('private-activities.viewed');
     expect(e.principal).toBe('alice@contoso.com');
     expect(e.via).toBe('header');
-    expect(e.request).toEqual({ id: 'req-reveal-1', method: 'GET', path: '/api/v1/activities/', query: 'skip=2500&limit=100', clientIp: expect.stringMatching(/127\.0\.0\.1/), userAgent: 'reveal-test/1.0' });
+    expect(e.request).toEqual({
+      id: 'req-reveal-1',
+      method: 'GET',
+      path: '/api/v1/activities/',
+      query: 'skip=2500&limit=100',
+      clientIp: expect.stringMatching(/127\.0\.0\.1/),
+      userAgent: 'reveal-test/1.0',
+    });
     expect(e.privateActivities).toEqual({ count: expectedPrivate.length, ids: expectedPrivate, idsTruncated: false });
     expect(e.token.iss).toBe(ISS);
     expect(e.token.jti).toMatch(/^jti-/);
@@ -94,7 +111,9 @@ describe('audited reveal over real sockets', () => {
 
   it('item reveal: a private item is shown to a permitted admin with an entry holding its id', async () => {
     const priv = api.dataset.find((a: any) => demoHides(a) && typeof a.timestamp === 'number') as any;
-    const r = await get(`${gw.url}/api/v1/activities/${priv._id}/`, { headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' } });
+    const r = await get(`${gw.url}/api/v1/activities/${priv._id}/`, {
+      headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' },
+    });
     expect(r.status).toBe(200);
     expect(r.json()._id).toBe(priv._id);
     const e = verifyChainFile(governanceFile()).entries.find((x) => x.id === r.headers.get('x-governance-entry')) as any;
@@ -104,7 +123,9 @@ describe('audited reveal over real sockets', () => {
   it('exactly one entry per revealed request, even with no private activity in it', async () => {
     const before = verifyChainFile(governanceFile()).count;
     const pub = api.dataset.find((a: any) => !demoHides(a)) as any;
-    const r = await get(`${gw.url}/api/v1/activities/${pub._id}/`, { headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' } });
+    const r = await get(`${gw.url}/api/v1/activities/${pub._id}/`, {
+      headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' },
+    });
     expect(r.status).toBe(200);
     const after = verifyChainFile(governanceFile());
     expect(after.count).toBe(before + 1);
@@ -113,7 +134,9 @@ describe('audited reveal over real sockets', () => {
 
   it('a non-2xx upstream answer passes unchanged and writes no entry', async () => {
     const before = verifyChainFile(governanceFile()).count;
-    const r = await get(`${gw.url}/api/v1/activities/0123456789abcdef01234567/`, { headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' } });
+    const r = await get(`${gw.url}/api/v1/activities/0123456789abcdef01234567/`, {
+      headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' },
+    });
     expect(r.status).toBe(404);
     expect(r.headers.get('x-governance-entry')).toBeNull();
     expect(verifyChainFile(governanceFile()).count).toBe(before);
@@ -129,7 +152,11 @@ describe('audited reveal over real sockets', () => {
 
   it('401 with WWW-Authenticate when no valid token', async () => {
     const other = await generateTestKey('ES256');
-    const forged = await signToken(other, { iss: ISS, aud: AUD, exp: Math.floor(Date.now() / 1000) + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] }, { header: { kid: key.kid } });
+    const forged = await signToken(
+      other,
+      { iss: ISS, aud: AUD, exp: Math.floor(Date.now() / 1000) + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] },
+      { header: { kid: key.kid } },
+    );
     for (const auth of [undefined, 'Bearer not-a-jwt', 'Basic YWxpY2U6eA==']) {
       const headers: Record<string, string> = { 'x-show-private-activities': 'confirm' };
       if (auth) headers.authorization = auth;
@@ -149,7 +176,11 @@ describe('audited reveal over real sockets', () => {
     const dave = await token({ upn: 'dave@contoso.com', roles: ['GlobalAdministrator'] });
     const aliceNoRole = await token({ upn: 'alice@contoso.com', roles: ['Reader'] });
     const flagNoPerm = await token({ upn: 'erin@contoso.com', roles: ['Reader'], show_private_activities: true });
-    for (const [t, hdr] of [[dave, true], [aliceNoRole, true], [flagNoPerm, false]] as const) {
+    for (const [t, hdr] of [
+      [dave, true],
+      [aliceNoRole, true],
+      [flagNoPerm, false],
+    ] as const) {
       const headers: Record<string, string> = { authorization: `Bearer ${t}` };
       if (hdr) headers['x-show-private-activities'] = 'confirm';
       const r = await get(`${gw.url}/api/v1/activities/?limit=100`, { headers });
@@ -163,24 +194,38 @@ describe('audited reveal over real sockets', () => {
     const before = verifyChainFile(governanceFile()).count;
     const direct = await get(`${upstream}/api/v1/activities/?skip=2500&limit=100`);
     const r = await get(`${gw.url}/api/v1/activities/?skip=2500&limit=100`, { headers: { authorization: `Bearer ${await alice()}` } });
-    expect(r.json().data.map((a: any) => a._id)).toEqual(direct.json().data.filter((a: any) => !demoHides(a)).map((a: any) => a._id));
+    expect(r.json().data.map((a: any) => a._id)).toEqual(
+      direct
+        .json()
+        .data.filter((a: any) => !demoHides(a))
+        .map((a: any) => a._id),
+    );
     expect(r.headers.get('x-private-activities')).toBeNull();
     expect(verifyChainFile(governanceFile()).count).toBe(before);
   });
 
   it('exports ignore reveal, even for a permitted admin, and write no entry', async () => {
     const before = verifyChainFile(governanceFile()).count;
-    const r = await get(`${gw.url}/api/v1/activities/export/ndjson/?count=2000`, { headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' } });
+    const r = await get(`${gw.url}/api/v1/activities/export/ndjson/?count=2000`, {
+      headers: { authorization: `Bearer ${await alice()}`, 'x-show-private-activities': 'confirm' },
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('x-private-activities')).toBe('never-exported');
-    const recs = r.text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const recs = r.text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(recs.some((a) => demoHides(a))).toBe(false);
     expect(verifyChainFile(governanceFile()).count).toBe(before);
   });
 
   it('100 concurrent reveals give contiguous seq and a valid chain (independent verifier)', async () => {
     const t = await alice();
-    const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => get(`${gw.url}/api/v1/activities/?skip=${i * 10}&limit=20`, { headers: { authorization: `Bearer ${t}`, 'x-show-private-activities': 'confirm' } })));
+    const rs = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        get(`${gw.url}/api/v1/activities/?skip=${i * 10}&limit=20`, { headers: { authorization: `Bearer ${t}`, 'x-show-private-activities': 'confirm' } }),
+      ),
+    );
     expect(rs.every((r) => r.status === 200)).toBe(true);
     const ids = new Set(rs.map((r) => r.headers.get('x-governance-entry')));
     expect(ids.size).toBe(100);

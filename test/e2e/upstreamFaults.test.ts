@@ -24,12 +24,17 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
       const name = new URL(req.url!, 'http://x').searchParams.get('case') ?? 'ok';
       (cases.get(name) ?? ((_q, s) => s.end()))(req, res);
     });
-    upstream.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    upstream.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const port = (upstream.address() as net.AddressInfo).port;
     const t = await tempDir();
     cleanup = t.cleanup;
-    gw = await startTestGateway(demoLikeConfig(`http://127.0.0.1:${port}`, t.dir, { upstream: { url: `http://127.0.0.1:${port}`, timeoutMs: 800, maxBufferedBytes: 64 * 1024 } }));
+    gw = await startTestGateway(
+      demoLikeConfig(`http://127.0.0.1:${port}`, t.dir, { upstream: { url: `http://127.0.0.1:${port}`, timeoutMs: 800, maxBufferedBytes: 64 * 1024 } }),
+    );
   });
   afterAll(async () => {
     await gw?.close(500);
@@ -81,19 +86,39 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
   });
 
   it('no answer in time → 504 upstream_timeout', async () => {
-    await expectError('silent', () => { /* never answers */ }, 504, 'upstream_timeout');
+    await expectError(
+      'silent',
+      () => {
+        /* never answers */
+      },
+      504,
+      'upstream_timeout',
+    );
   });
 
   it('headers then a stalled body → 504', async () => {
-    await expectError('stall', (_q, s) => { s.writeHead(200, { 'content-type': 'application/json' }); s.write(PAGE.subarray(0, 20)); }, 504, 'upstream_timeout');
+    await expectError(
+      'stall',
+      (_q, s) => {
+        s.writeHead(200, { 'content-type': 'application/json' });
+        s.write(PAGE.subarray(0, 20));
+      },
+      504,
+      'upstream_timeout',
+    );
   });
 
   it('connection reset mid-body → 502', async () => {
-    await expectError('reset', (_q, s) => {
-      s.writeHead(200, { 'content-type': 'application/json', 'content-length': String(PAGE.length) });
-      s.write(PAGE.subarray(0, PAGE.length - 10));
-      setTimeout(() => s.socket?.destroy(), 20);
-    }, 502, 'upstream_unavailable');
+    await expectError(
+      'reset',
+      (_q, s) => {
+        s.writeHead(200, { 'content-type': 'application/json', 'content-length': String(PAGE.length) });
+        s.write(PAGE.subarray(0, PAGE.length - 10));
+        setTimeout(() => s.socket?.destroy(), 20);
+      },
+      502,
+      'upstream_unavailable',
+    );
   });
 
   it('malformed JSON → 502 upstream_body_invalid', async () => {
@@ -104,14 +129,38 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
   });
 
   it('wrong content type → 502', async () => {
-    await expectError('html', (_q, s) => { s.writeHead(200, { 'content-type': 'text/html' }); s.end(PAGE); }, 502, 'upstream_body_invalid');
-    await expectError('nocontenttype', (_q, s) => { s.writeHead(200); s.end(PAGE); }, 502, 'upstream_body_invalid');
+    await expectError(
+      'html',
+      (_q, s) => {
+        s.writeHead(200, { 'content-type': 'text/html' });
+        s.end(PAGE);
+      },
+      502,
+      'upstream_body_invalid',
+    );
+    await expectError(
+      'nocontenttype',
+      (_q, s) => {
+        s.writeHead(200);
+        s.end(PAGE);
+      },
+      502,
+      'upstream_body_invalid',
+    );
   });
 
   it('oversized body (declared and chunked) → 502 upstream_body_too_large', async () => {
     const big = Buffer.from(JSON.stringify({ data: Array.from({ length: 2000 }, () => PRIVATE), total: 2000 }));
     await expectError('big', (_q, s) => json(s, big), 502, 'upstream_body_too_large');
-    await expectError('bigchunked', (_q, s) => { s.writeHead(200, { 'content-type': 'application/json' }); s.end(big); }, 502, 'upstream_body_too_large');
+    await expectError(
+      'bigchunked',
+      (_q, s) => {
+        s.writeHead(200, { 'content-type': 'application/json' });
+        s.end(big);
+      },
+      502,
+      'upstream_body_too_large',
+    );
   });
 
   it('compression bomb → 502 upstream_body_too_large', async () => {
@@ -127,7 +176,10 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
   });
 
   it('a non-2xx upstream answer passes unchanged', async () => {
-    cases.set('e500', (_q, s) => { s.writeHead(500, { 'content-type': 'text/plain', 'x-upstream': 'yes' }); s.end('boom'); });
+    cases.set('e500', (_q, s) => {
+      s.writeHead(500, { 'content-type': 'text/plain', 'x-upstream': 'yes' });
+      s.end('boom');
+    });
     const r = await get(`${gw.url}/api/v1/activities/?case=e500`);
     expect(r.status).toBe(500);
     expect(r.text).toBe('boom');
@@ -135,16 +187,19 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
   });
 
   /** A raw client: what arrived, and whether the response completed. */
-  const fetchRaw = (url: string, headers: Record<string, string> = {}) => new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; complete: boolean }>((resolve) => {
-    http.get(url, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete }));
-      res.on('error', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: false }));
-      res.on('aborted', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: false }));
-    }).on('error', () => resolve({ status: 0, headers: {}, body: '', complete: false }));
-  });
+  const fetchRaw = (url: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; complete: boolean }>((resolve) => {
+      http
+        .get(url, { headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: res.complete }));
+          res.on('error', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: false }));
+          res.on('aborted', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, complete: false }));
+        })
+        .on('error', () => resolve({ status: 0, headers: {}, body: '', complete: false }));
+    });
 
   /** ~200 KiB of public records: more than the gateway holds back before it starts answering */
   const PREFIX_COUNT = 2000;
@@ -166,11 +221,24 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
   it.each([
     ['json: a broken array', '/api/v1/activities/export/json/', 'application/json', `{"data":[${JSON.stringify(PUBLIC)},${JSON.stringify(PRIVATE)},]}`],
     ['json: the items path is missing', '/api/v1/activities/export/json/', 'application/json', `{"renamed":[${JSON.stringify(PRIVATE)}]}`],
-    ['csv: an unclosed quote', '/api/v1/activities/export/', 'text/csv', '_id,timestamp,userName\nk1,2026-07-01T00:00:00Z,ivan@contoso.com\np1,2026-07-01T00:00:00Z,"bob@contoso.com\n'],
-    ['ndjson: a first record over the size limit', '/api/v1/activities/export/ndjson/', 'application/x-ndjson', `${JSON.stringify(PUBLIC)}\n${JSON.stringify({ ...PRIVATE, pad: 'x'.repeat(5 * 1024 * 1024) })}\n`],
+    [
+      'csv: an unclosed quote',
+      '/api/v1/activities/export/',
+      'text/csv',
+      '_id,timestamp,userName\nk1,2026-07-01T00:00:00Z,ivan@contoso.com\np1,2026-07-01T00:00:00Z,"bob@contoso.com\n',
+    ],
+    [
+      'ndjson: a first record over the size limit',
+      '/api/v1/activities/export/ndjson/',
+      'application/x-ndjson',
+      `${JSON.stringify(PUBLIC)}\n${JSON.stringify({ ...PRIVATE, pad: 'x'.repeat(5 * 1024 * 1024) })}\n`,
+    ],
   ])('an export unusable before its first byte left (%s) is the JSON 502 with X-Request-Id', async (name, path, type, body) => {
     const c = `early-${name.replace(/\W+/g, '-')}`;
-    cases.set(c, (_q, s) => { s.writeHead(200, { 'content-type': type }); s.end(body); });
+    cases.set(c, (_q, s) => {
+      s.writeHead(200, { 'content-type': type });
+      s.end(body);
+    });
     const r = await fetchRaw(`${gw.url}${path}?case=${c}`, { 'x-request-id': 'early-502' });
     expect(r.status).toBe(502);
     expect(r.complete).toBe(true);
@@ -182,7 +250,11 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
   });
 
   it('an export whose upstream resets before the first byte left is the JSON 502; after it, a cut-off; the gateway keeps serving', async () => {
-    cases.set('resetexport0', (_q, s) => { s.writeHead(200, { 'content-type': 'application/x-ndjson' }); s.flushHeaders(); setTimeout(() => s.socket?.destroy(), 30); });
+    cases.set('resetexport0', (_q, s) => {
+      s.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      s.flushHeaders();
+      setTimeout(() => s.socket?.destroy(), 30);
+    });
     cases.set('resetexport1', (_q, s) => {
       s.writeHead(200, { 'content-type': 'application/x-ndjson' });
       s.write(JSON.stringify(PUBLIC) + '\n' + JSON.stringify(PRIVATE) + '\n' + '{"_id":"p3","user":{"userName":"bob@con');
@@ -190,7 +262,12 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
     });
     cases.set('resetexport2', (_q, s) => {
       s.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      s.write(Array.from({ length: PREFIX_COUNT }, (_, i) => JSON.stringify(publicRecord(i)) + '\n').join('') + JSON.stringify(PRIVATE) + '\n' + '{"_id":"p3","user":{"userName":"bob@con');
+      s.write(
+        Array.from({ length: PREFIX_COUNT }, (_, i) => JSON.stringify(publicRecord(i)) + '\n').join('') +
+          JSON.stringify(PRIVATE) +
+          '\n' +
+          '{"_id":"p3","user":{"userName":"bob@con',
+      );
       setTimeout(() => s.socket?.destroy(), 30);
     });
     for (const name of ['resetexport0', 'resetexport1']) {
@@ -223,12 +300,14 @@ describe('every upstream fault fails closed (502/504), nothing private sent', ()
       setTimeout(() => s.socket?.destroy(), 30);
     });
     const r = await new Promise<{ complete: boolean }>((resolve) => {
-      http.get(`${gw.url}/api/v1/alerts/?case=resetpass`, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ complete: res.complete }));
-        res.on('error', () => resolve({ complete: false }));
-        res.on('aborted', () => resolve({ complete: false }));
-      }).on('error', () => resolve({ complete: false }));
+      http
+        .get(`${gw.url}/api/v1/alerts/?case=resetpass`, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ complete: res.complete }));
+          res.on('error', () => resolve({ complete: false }));
+          res.on('aborted', () => resolve({ complete: false }));
+        })
+        .on('error', () => resolve({ complete: false }));
     });
     expect(r.complete).toBe(false);
   });

@@ -39,7 +39,9 @@ function tryLock(): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     try {
       if (Date.now() - statSync(LOCK).mtimeMs > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
-    } catch { /* someone else removed it */ }
+    } catch {
+      /* someone else removed it */
+    }
     return false;
   }
 }
@@ -48,8 +50,12 @@ function runBuild(): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (d) => { output += d; });
-    child.stderr.on('data', (d) => { output += d; });
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
     child.on('close', (code) => resolve({ code: code ?? 1, output }));
   });
 }

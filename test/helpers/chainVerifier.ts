@@ -7,7 +7,26 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 const ZERO = '0000000000000000000000000000000000000000000000000000000000000000';
-const KEY_ORDER = ['seq', 'id', 'time', 'action', 'principal', 'via', 'request', 'privateActivities', 'target', 'reason', 'scope', 'permission', 'denial', 'revealRequest', 'token', 'instance', 'prevHash', 'hash'];
+const KEY_ORDER = [
+  'seq',
+  'id',
+  'time',
+  'action',
+  'principal',
+  'via',
+  'request',
+  'privateActivities',
+  'target',
+  'reason',
+  'scope',
+  'permission',
+  'denial',
+  'revealRequest',
+  'token',
+  'instance',
+  'prevHash',
+  'hash',
+];
 
 /** Canonical JSON built by hand: keys compared by UTF-16 code units, no whitespace. */
 export function canonical(v: unknown): string {
@@ -32,7 +51,9 @@ export function canonical(v: unknown): string {
 export function entryHash(prevHash: string, entry: Record<string, unknown>): string {
   const copy: Record<string, unknown> = { ...entry };
   delete copy.hash;
-  return createHash('sha256').update(`${prevHash}\n${canonical(copy)}`, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(`${prevHash}\n${canonical(copy)}`, 'utf8')
+    .digest('hex');
 }
 
 export interface ChainReport {

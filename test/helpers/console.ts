@@ -25,13 +25,18 @@ export async function startConsoleStack(extra: Record<string, unknown> = {}, con
   const uiDir = await ensureUiBuilt();
   const idp = await startOidcProvider();
   const clock = { now: Date.now() };
-  const stack = await startDemoStack({
-    console: { oidc: { issuer: idp.issuer, clientId: CLIENT_ID, scopes: ['openid', 'profile', 'email'] }, sessionTtlMin: 60, ...consoleExtra },
-    ...extra,
-  }, { now: () => clock.now, uiDir });
+  const stack = await startDemoStack(
+    {
+      console: { oidc: { issuer: idp.issuer, clientId: CLIENT_ID, scopes: ['openid', 'profile', 'email'] }, sessionTtlMin: 60, ...consoleExtra },
+      ...extra,
+    },
+    { now: () => clock.now, uiDir },
+  );
   await idp.register({ clientId: CLIENT_ID, redirectUris: [`${stack.gw.url}${PREFIX}/console/callback`] });
   return {
-    ...stack, idp, clock,
+    ...stack,
+    idp,
+    clock,
     consoleUrl: `${stack.gw.url}${PREFIX}/console/`,
     async close() {
       await stack.close();
@@ -61,7 +66,10 @@ export class CookieJar {
     const u = new URL(url);
     const m = this.jar.get(u.origin);
     if (!m) return '';
-    return [...m.entries()].filter(([, c]) => u.pathname.startsWith(c.path)).map(([n, c]) => `${n}=${c.value}`).join('; ');
+    return [...m.entries()]
+      .filter(([, c]) => u.pathname.startsWith(c.path))
+      .map(([n, c]) => `${n}=${c.value}`)
+      .join('; ');
   }
   get(url: string, name: string): string | undefined {
     return this.jar.get(new URL(url).origin)?.get(name)?.value;
@@ -141,7 +149,10 @@ export function ensureUiBuilt(): Promise<string> {
     const index = path.join(UI_DIR, 'index.html');
     const fresh = existsSync(index) && statSync(index).mtimeMs >= Math.max(newest(path.join(ROOT, 'ui')), statSync(path.join(ROOT, 'vite.config.ts')).mtimeMs);
     if (!fresh) {
-      const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
       if (r.status !== 0) throw new Error(`vite build failed:\n${r.stdout}\n${r.stderr}`);
     }
     const copy = mkdtempSync(path.join(os.tmpdir(), 'apg-ui-'));

@@ -9,11 +9,12 @@ export const T0 = Date.parse('2026-01-01T00:00:00Z');
 export const SPAN = 300 * 86_400_000;
 const DEFAULT_TAGS = ['hr', 'legal', 'ops', 'other', '000000200000000000000000', '0000003b0000000000000000'];
 
-export const intervalArb = (groups: readonly string[]) => fc.record({
-  id: fc.constantFrom(...groups),
-  since: fc.integer({ min: T0, max: T0 + SPAN }),
-  len: fc.option(fc.integer({ min: 1, max: SPAN }), { nil: undefined }),
-});
+export const intervalArb = (groups: readonly string[]) =>
+  fc.record({
+    id: fc.constantFrom(...groups),
+    since: fc.integer({ min: T0, max: T0 + SPAN }),
+    len: fc.option(fc.integer({ min: 1, max: SPAN }), { nil: undefined }),
+  });
 
 const timestampArb = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: T0 - SPAN / 4, max: T0 + SPAN + SPAN / 4 }) },
@@ -22,27 +23,30 @@ const timestampArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(undefined, 'yesterday', null, '2026-05-01') },
 );
 
-export const activityArb = (actors: readonly string[], tags: readonly string[] = DEFAULT_TAGS) => fc.record({
-  id: fc.string({ minLength: 1, maxLength: 6 }),
-  timestamp: timestampArb,
-  actor: fc.option(fc.constantFrom(...actors), { nil: undefined, freq: 10 }),
-  failed: fc.boolean(),
-  tags: fc.uniqueArray(fc.constantFrom(...tags), { maxLength: 3 }),
-  resolvedTags: fc.uniqueArray(fc.constantFrom(...tags), { maxLength: 2 }),
-  app: fc.boolean(),
-  text: fc.string({ maxLength: 20, unit: 'grapheme' }),
-  n: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
-}).map((a) => {
-  const rec: Record<string, unknown> = { _id: a.id, timestamp: a.timestamp };
-  if (a.actor !== undefined) rec[a.failed ? 'failedUserData' : 'user'] = { userName: a.actor, userTags: a.tags };
-  else rec.user = { userTags: a.tags };
-  rec.resolvedActor = { tags: a.resolvedTags, note: '[{"\\' };
-  if (a.app) rec.actorType = 'APPLICATION';
-  rec.description = a.text;
-  rec.metric = a.n;
-  if (rec.timestamp === undefined) delete rec.timestamp;
-  return rec;
-});
+export const activityArb = (actors: readonly string[], tags: readonly string[] = DEFAULT_TAGS) =>
+  fc
+    .record({
+      id: fc.string({ minLength: 1, maxLength: 6 }),
+      timestamp: timestampArb,
+      actor: fc.option(fc.constantFrom(...actors), { nil: undefined, freq: 10 }),
+      failed: fc.boolean(),
+      tags: fc.uniqueArray(fc.constantFrom(...tags), { maxLength: 3 }),
+      resolvedTags: fc.uniqueArray(fc.constantFrom(...tags), { maxLength: 2 }),
+      app: fc.boolean(),
+      text: fc.string({ maxLength: 20, unit: 'grapheme' }),
+      n: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
+    })
+    .map((a) => {
+      const rec: Record<string, unknown> = { _id: a.id, timestamp: a.timestamp };
+      if (a.actor !== undefined) rec[a.failed ? 'failedUserData' : 'user'] = { userName: a.actor, userTags: a.tags };
+      else rec.user = { userTags: a.tags };
+      rec.resolvedActor = { tags: a.resolvedTags, note: '[{"\\' };
+      if (a.app) rec.actorType = 'APPLICATION';
+      rec.description = a.text;
+      rec.metric = a.n;
+      if (rec.timestamp === undefined) delete rec.timestamp;
+      return rec;
+    });
 
 export const wsArb = fc.constantFrom('', ' ', '\n', '\t', '\r\n  ');
 

@@ -27,6 +27,9 @@ export function chunked(buf: Buffer, sizes: number[]): Buffer[] {
 
 /** Strings full of every format's delimiters, quotes, escapes and awkward unicode. */
 export const hostile = fc.oneof(
-  fc.string({ unit: fc.constantFrom('a', ' ', '\n', '\r', '"', '\\', ',', ';', '|', '=', '{', '}', '[', ']', 'é', '€', '😀', '\u2028', '\t', '\u0000'), maxLength: 12 }),
+  fc.string({
+    unit: fc.constantFrom('a', ' ', '\n', '\r', '"', '\\', ',', ';', '|', '=', '{', '}', '[', ']', 'é', '€', '😀', '\u2028', '\t', '\u0000'),
+    maxLength: 12,
+  }),
   fc.string({ unit: 'binary', maxLength: 8 }),
 );

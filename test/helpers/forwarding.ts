@@ -51,9 +51,7 @@ export function entryInput(i: number, ids = 2): GovernanceEntryInput {
     action: i % 7 === 0 ? 'privacy-group.added' : 'private-activities.viewed',
     principal: 'alice@contoso.com',
     via: 'header',
-    ...(i % 7 === 0
-      ? { target: `group-${i}` }
-      : { privateActivities: { count: ids, ids: Array.from({ length: ids }, (_, k) => `act-${i}-${k}`) } }),
+    ...(i % 7 === 0 ? { target: `group-${i}` } : { privateActivities: { count: ids, ids: Array.from({ length: ids }, (_, k) => `act-${i}-${k}`) } }),
   };
 }
 
@@ -78,10 +76,15 @@ export interface ForwardRig {
 }
 
 /** governance: the `governance` config section (forward targets, checkpoint); validated by the real schema. */
-export async function startRig(dir: string, governance: Record<string, unknown>, extra: Partial<ForwardingOptions> = {}, sink?: GovernanceSink): Promise<ForwardRig> {
+export async function startRig(
+  dir: string,
+  governance: Record<string, unknown>,
+  extra: Partial<ForwardingOptions> = {},
+  sink?: GovernanceSink,
+): Promise<ForwardRig> {
   const file = path.join(dir, 'governance.jsonl');
   const config = validConfig(demoLikeConfig('http://127.0.0.1:9', dir, { governance: { sink: 'file', file, ...governance } }));
-  const s = sink ?? await openFileSink({ file, instance: 'fwd-test' });
+  const s = sink ?? (await openFileSink({ file, instance: 'fwd-test' }));
   const metrics = createMetrics();
   const log = captureLogger();
   const forwarding = await startForwarding({ config: config.governance, sink: s, instance: 'fwd-test', logger: log.logger, metrics, pollMs: 100, ...extra });
@@ -90,7 +93,11 @@ export async function startRig(dir: string, governance: Record<string, unknown>,
     return Number(m?.values.find((v) => v.labels.target === target)?.value ?? NaN);
   };
   return {
-    sink: s, forwarding, metrics, log, file,
+    sink: s,
+    forwarding,
+    metrics,
+    log,
+    file,
     failures: (t) => value('apg_governance_forward_failures_total', t),
     lag: (t) => value('apg_governance_forward_lag', t),
     async close() {

@@ -23,8 +23,11 @@ export function demoLikeConfig(upstreamUrl: string, dir: string, extra: Record<s
     },
     directory: { groups: { hr: ['bob@contoso.com', 'carol@contoso.com'], legal: ['heidi@contoso.com'] } },
     activities: {
-      id: '_id', timestamp: 'timestamp', actor: ['user.userName', 'failedUserData.userName'],
-      groups: ['user.userTags', 'resolvedActor.tags'], application: { path: 'actorType', equals: ['APPLICATION'] },
+      id: '_id',
+      timestamp: 'timestamp',
+      actor: ['user.userName', 'failedUserData.userName'],
+      groups: ['user.userTags', 'resolvedActor.tags'],
+      application: { path: 'actorType', equals: ['APPLICATION'] },
     },
     routes: [
       { path: '/api/v1/activities/', methods: ['GET', 'POST'], kind: 'list', items: 'data', total: 'total' },
@@ -59,7 +62,13 @@ export async function startTestGateway(obj: Record<string, unknown>, opts: Gatew
   return startGateway(config, { port: 0, host: '127.0.0.1', instance: 'test', logger: createLogger(process.env.APG_TEST_LOG ?? 'error', 'test'), ...opts });
 }
 
-export interface Fetched { status: number; headers: Headers; body: Buffer; text: string; json: () => any }
+export interface Fetched {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  text: string;
+  json: () => any;
+}
 
 /** fetch over a real socket, returning the whole body */
 export async function get(url: string, init: RequestInit = {}): Promise<Fetched> {
@@ -70,7 +79,12 @@ export async function get(url: string, init: RequestInit = {}): Promise<Fetched>
 }
 
 /** The sample API and a gateway with the demo's policy in front of it, in this process. */
-export interface DemoStack { api: import('../../src/demo/sampleApi.js').SampleApi; upstream: string; gw: Gateway; close(): Promise<void> }
+export interface DemoStack {
+  api: import('../../src/demo/sampleApi.js').SampleApi;
+  upstream: string;
+  gw: Gateway;
+  close(): Promise<void>;
+}
 
 export async function startDemoStack(extra: Record<string, unknown> = {}, opts: GatewayOptions = {}): Promise<DemoStack> {
   const { createSampleApi } = await import('../../src/demo/sampleApi.js');
@@ -79,7 +93,9 @@ export async function startDemoStack(extra: Record<string, unknown> = {}, opts: 
   const t = await tempDir();
   const gw = await startTestGateway(demoLikeConfig(upstream, t.dir, extra), opts);
   return {
-    api, upstream, gw,
+    api,
+    upstream,
+    gw,
     async close() {
       await gw.close(1000);
       await api.close();

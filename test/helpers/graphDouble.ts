@@ -78,7 +78,8 @@ export async function startGraphDouble(ca: TestCa): Promise<GraphDouble> {
       return json(res, 400, { error: 'invalid_request' });
     }
     if (form.client_assertion !== undefined) {
-      if (!d.clientCert || form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return json(res, 401, { error: 'invalid_client' });
+      if (!d.clientCert || form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+        return json(res, 401, { error: 'invalid_client' });
       try {
         const x509 = new X509Certificate(d.clientCert);
         const header = decodeProtectedHeader(form.client_assertion);
@@ -128,7 +129,11 @@ export async function startGraphDouble(ca: TestCa): Promise<GraphDouble> {
       const upn = decodeURIComponent(m[1]).toLowerCase();
       const ids = d.users.get(upn);
       if (!ids) return json(res, 404, { error: { code: 'Request_ResourceNotFound' } });
-      return page(res, url, ids.map((id) => d.groups.find((g) => g.id === id) ?? { id, displayName: id }));
+      return page(
+        res,
+        url,
+        ids.map((id) => d.groups.find((g) => g.id === id) ?? { id, displayName: id }),
+      );
     }
     if (url.pathname === '/v1.0/groups' && url.searchParams.get('$select') === 'id,displayName') return page(res, url, d.groups);
     json(res, 400, { error: { code: 'BadRequest' } });
@@ -138,6 +143,10 @@ export async function startGraphDouble(ca: TestCa): Promise<GraphDouble> {
   return Object.assign(d, {
     authority: base,
     graphUrl: `${base}/v1.0`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   });
 }

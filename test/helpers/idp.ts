@@ -115,9 +115,7 @@ export async function startIdp(keys: TestKey[] = []): Promise<TestIdp> {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys": "nope"}');
         return;
       default:
-        res
-          .writeHead(200, { 'content-type': 'application/jwk-set+json' })
-          .end(JSON.stringify({ keys: state.keys.map((k) => k.publicJwk) }));
+        res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify({ keys: state.keys.map((k) => k.publicJwk) }));
     }
   });
   const listen = (port: number) =>

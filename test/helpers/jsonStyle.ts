@@ -25,7 +25,8 @@ export function writeString(s: string, r: Rnd): string {
     if (ch === '"') out += r() < 0.8 ? '\\"' : hex4(r, cp);
     else if (ch === '\\') out += r() < 0.8 ? '\\\\' : hex4(r, cp);
     else if (cp < 0x20) out += SHORT[ch] !== undefined && r() < 0.7 ? SHORT[ch] : hex4(r, cp);
-    else if (cp >= 0xd800 && cp <= 0xdfff) out += hex4(r, cp); // lone surrogate: only escaped form survives UTF-8
+    else if (cp >= 0xd800 && cp <= 0xdfff)
+      out += hex4(r, cp); // lone surrogate: only escaped form survives UTF-8
     else if (ch === '/' && r() < 0.5) out += '\\/';
     else if (r() < 0.1) out += cp > 0xffff ? hex4(r, ch.charCodeAt(0)) + hex4(r, ch.charCodeAt(1)) : hex4(r, cp);
     else out += ch;
@@ -59,7 +60,30 @@ export function write(v: unknown, r: Rnd): string {
 export const trickyString = fc
   .array(
     fc.oneof(
-      fc.constantFrom('[', ']', '{', '}', '"', ',', ':', '\\', '\\"', '\\\\"', '/', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', '\ud83d\ude00', 'é', '€', 'data', 'total'),
+      fc.constantFrom(
+        '[',
+        ']',
+        '{',
+        '}',
+        '"',
+        ',',
+        ':',
+        '\\',
+        '\\"',
+        '\\\\"',
+        '/',
+        '\u0000',
+        '\u001f',
+        '\u007f',
+        '\u2028',
+        '\ud800',
+        '\udfff',
+        '\ud83d\ude00',
+        'é',
+        '€',
+        'data',
+        'total',
+      ),
       fc.string({ unit: 'binary', maxLength: 4 }),
       fc.string({ maxLength: 6 }),
     ),

@@ -22,7 +22,11 @@ function time(v: unknown): number | undefined {
 }
 
 /** true when the demo policy hides this record from ordinary consumers */
-export function demoHides(rec: any, intervals: { id: string; since: number; until: number }[] = DEMO_INTERVALS, directory: Record<string, string[]> = DEMO_DIRECTORY): boolean {
+export function demoHides(
+  rec: any,
+  intervals: { id: string; since: number; until: number }[] = DEMO_INTERVALS,
+  directory: Record<string, string[]> = DEMO_DIRECTORY,
+): boolean {
   const t = time(rec?.timestamp);
   if (intervals.length === 0) return false;
   if (t === undefined) return true; // undecidable → withhold
@@ -37,8 +41,12 @@ export function demoHides(rec: any, intervals: { id: string; since: number; unti
   }
   if (isApp && active.has('builtin:application')) return true;
   if ([...active].every((g) => g === 'builtin:application')) return false;
-  const actorRaw = typeof rec?.user?.userName === 'string' && rec.user.userName.trim() ? rec.user.userName
-    : typeof rec?.failedUserData?.userName === 'string' && rec.failedUserData.userName.trim() ? rec.failedUserData.userName : undefined;
+  const actorRaw =
+    typeof rec?.user?.userName === 'string' && rec.user.userName.trim()
+      ? rec.user.userName
+      : typeof rec?.failedUserData?.userName === 'string' && rec.failedUserData.userName.trim()
+        ? rec.failedUserData.userName
+        : undefined;
   if (actorRaw === undefined) return true; // undecidable → withhold
   const actor = actorRaw.trim().toLowerCase();
   if (active.has('builtin:external-users') && !isApp) {
@@ -54,10 +62,18 @@ export function demoHides(rec: any, intervals: { id: string; since: number; unti
  * group private at the record's time that applies to it, `actor` the lower-cased
  * actor when readable.
  */
-export function demoPrivateGroups(rec: any, intervals: { id: string; since: number; until: number }[] = DEMO_INTERVALS, directory: Record<string, string[]> = DEMO_DIRECTORY): { hidden: boolean; groups: string[]; actor?: string } {
+export function demoPrivateGroups(
+  rec: any,
+  intervals: { id: string; since: number; until: number }[] = DEMO_INTERVALS,
+  directory: Record<string, string[]> = DEMO_DIRECTORY,
+): { hidden: boolean; groups: string[]; actor?: string } {
   const hidden = demoHides(rec, intervals, directory);
-  const actorRaw = typeof rec?.user?.userName === 'string' && rec.user.userName.trim() ? rec.user.userName
-    : typeof rec?.failedUserData?.userName === 'string' && rec.failedUserData.userName.trim() ? rec.failedUserData.userName : undefined;
+  const actorRaw =
+    typeof rec?.user?.userName === 'string' && rec.user.userName.trim()
+      ? rec.user.userName
+      : typeof rec?.failedUserData?.userName === 'string' && rec.failedUserData.userName.trim()
+        ? rec.failedUserData.userName
+        : undefined;
   const actor = actorRaw === undefined ? undefined : String(actorRaw).trim().toLowerCase();
   const t = time(rec?.timestamp);
   if (!hidden || t === undefined) return { hidden, groups: [], actor };
@@ -69,9 +85,18 @@ export function demoPrivateGroups(rec: any, intervals: { id: string; since: numb
     // "decidably": with the record's actor known. A missing actor makes demoHides say true for any actor-dependent group
     const tags: string[] = [...(rec?.user?.userTags ?? []), ...(rec?.resolvedActor?.tags ?? [])].filter((x) => typeof x === 'string');
     const isApp = String(rec?.actorType ?? '').toUpperCase() === 'APPLICATION' || tags.includes(APP_TAG);
-    if (tags.includes(g)) { groups.add(g); continue; }
-    if (g === 'builtin:external-users' && tags.includes(EXTERNAL_TAG)) { groups.add(g); continue; }
-    if (g === 'builtin:application' && (isApp)) { groups.add(g); continue; }
+    if (tags.includes(g)) {
+      groups.add(g);
+      continue;
+    }
+    if (g === 'builtin:external-users' && tags.includes(EXTERNAL_TAG)) {
+      groups.add(g);
+      continue;
+    }
+    if (g === 'builtin:application' && isApp) {
+      groups.add(g);
+      continue;
+    }
     if (g === 'builtin:application' || actor === undefined) continue;
     if (g === 'builtin:external-users') {
       if (isApp) continue;
@@ -85,9 +110,14 @@ export function demoPrivateGroups(rec: any, intervals: { id: string; since: numb
 }
 
 /** SPEC §10 oracle: is a hidden record shown by a reveal with this scope and permission groups? */
-export function demoShown(p: { hidden: boolean; groups: string[]; actor?: string }, scope?: { groups: string[]; actors: string[] }, permissionGroups?: string[]): boolean {
+export function demoShown(
+  p: { hidden: boolean; groups: string[]; actor?: string },
+  scope?: { groups: string[]; actors: string[] },
+  permissionGroups?: string[],
+): boolean {
   if (!p.hidden) return false;
   if (permissionGroups && !p.groups.some((g) => permissionGroups.includes(g))) return false;
-  if (scope && !(p.actor !== undefined && scope.actors.map((a) => a.toLowerCase()).includes(p.actor)) && !p.groups.some((g) => scope.groups.includes(g))) return false;
+  if (scope && !(p.actor !== undefined && scope.actors.map((a) => a.toLowerCase()).includes(p.actor)) && !p.groups.some((g) => scope.groups.includes(g)))
+    return false;
   return true;
 }

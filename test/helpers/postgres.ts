@@ -63,10 +63,11 @@ async function startTemporaryCluster(): Promise<string | null> {
   const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { stdio: 'ignore' });
   if (init.status !== 0) return null;
   const port = await freePort();
-  const start = spawnSync(join(bin, 'pg_ctl'), [
-    '-D', data, '-w', '-l', join(dir, 'log'),
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start',
-  ], { stdio: 'ignore' });
+  const start = spawnSync(
+    join(bin, 'pg_ctl'),
+    ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start'],
+    { stdio: 'ignore' },
+  );
   if (start.status !== 0) return null;
   process.on('exit', () => {
     spawnSync(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { stdio: 'ignore' });
@@ -102,15 +103,17 @@ async function admin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Pr
 export async function freshDatabase(): Promise<FreshDatabase | null> {
   const server = await findServer();
   if (!server) {
-    console.warn([
-      '',
-      '#################################################################',
-      '#  PostgreSQL not found: the PostgreSQL suites are SKIPPED.      #',
-      '#  Set DATABASE_URL, run a server on 127.0.0.1:5432, or install  #',
-      '#  postgresql (initdb/pg_ctl) to run them.                       #',
-      '#################################################################',
-      '',
-    ].join('\n'));
+    console.warn(
+      [
+        '',
+        '#################################################################',
+        '#  PostgreSQL not found: the PostgreSQL suites are SKIPPED.      #',
+        '#  Set DATABASE_URL, run a server on 127.0.0.1:5432, or install  #',
+        '#  postgresql (initdb/pg_ctl) to run them.                       #',
+        '#################################################################',
+        '',
+      ].join('\n'),
+    );
     return null;
   }
   const name = `apg_test_${randomBytes(6).toString('hex')}`;
@@ -158,26 +161,29 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     s.on('error', () => {});
     if (hung) s.pause();
   };
-  const listen = () => new Promise<void>((resolve, reject) => {
-    const srv = createServer((down) => {
-      const up = createConnection({ host: targetHost, port: targetPort });
-      track(down);
-      track(up);
-      down.pipe(up);
-      up.pipe(down);
-      down.on('close', () => up.destroy());
-      up.on('close', () => down.destroy());
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const srv = createServer((down) => {
+        const up = createConnection({ host: targetHost, port: targetPort });
+        track(down);
+        track(up);
+        down.pipe(up);
+        up.pipe(down);
+        down.on('close', () => up.destroy());
+        up.on('close', () => down.destroy());
+      });
+      srv.once('error', reject);
+      srv.listen(port, '127.0.0.1', () => {
+        port = (srv.address() as { port: number }).port;
+        server = srv;
+        resolve();
+      });
     });
-    srv.once('error', reject);
-    srv.listen(port, '127.0.0.1', () => {
-      port = (srv.address() as { port: number }).port;
-      server = srv;
-      resolve();
-    });
-  });
   await listen();
   return {
-    get port() { return port; },
+    get port() {
+      return port;
+    },
     via(url: string) {
       const u = new URL(url);
       u.hostname = '127.0.0.1';

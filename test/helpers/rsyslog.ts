@@ -21,23 +21,27 @@ function haveGtlsDriver(): boolean {
   const candidates = ['/usr/lib/rsyslog'];
   try {
     for (const d of readdirSync('/usr/lib')) candidates.push(path.join('/usr/lib', d, 'rsyslog'));
-  } catch { /* no /usr/lib */ }
+  } catch {
+    /* no /usr/lib */
+  }
   return candidates.some((d) => existsSync(path.join(d, 'lmnsd_gtls.so')));
 }
 
 export function rsyslogAvailable(): boolean {
-  const ok = existsSync(RSYSLOGD) && haveGtlsDriver() && (spawnSync('openssl', ['version']).status === 0);
+  const ok = existsSync(RSYSLOGD) && haveGtlsDriver() && spawnSync('openssl', ['version']).status === 0;
   if (!ok) {
-    console.warn([
-      '',
-      '#################################################################',
-      '#  rsyslogd, rsyslog-gnutls or openssl not installed: the        #',
-      '#  governance forwarding tests against a real syslog receiver   #',
-      '#  are SKIPPED.                                                  #',
-      '#  apt-get install rsyslog rsyslog-gnutls openssl                 #',
-      '#################################################################',
-      '',
-    ].join('\n'));
+    console.warn(
+      [
+        '',
+        '#################################################################',
+        '#  rsyslogd, rsyslog-gnutls or openssl not installed: the        #',
+        '#  governance forwarding tests against a real syslog receiver   #',
+        '#  are SKIPPED.                                                  #',
+        '#  apt-get install rsyslog rsyslog-gnutls openssl                 #',
+        '#################################################################',
+        '',
+      ].join('\n'),
+    );
   }
   return ok;
 }
@@ -63,7 +67,10 @@ export function makeTestPki(dir: string): TestPki {
   openssl(['req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=apg other CA'], dir);
   openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
   writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'], dir);
+  openssl(
+    ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'],
+    dir,
+  );
   return {
     dir,
     caFile: path.join(dir, 'ca.pem'),
@@ -93,7 +100,10 @@ export interface Rsyslog {
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -104,7 +114,9 @@ export async function startRsyslog(): Promise<Rsyslog> {
   const [tcpPort, tlsPort, udpPort] = [await freePort(), await freePort(), await freePort()];
   const file = (n: string) => path.join(dir, `${n}.log`);
   const conf = path.join(dir, 'rsyslog.conf');
-  writeFileSync(conf, `
+  writeFileSync(
+    conf,
+    `
 global(workDirectory="${dir}" maxMessageSize="256k")
 module(load="imtcp" maxSessions="200")
 module(load="imudp")
@@ -117,20 +129,25 @@ input(type="imtcp" port="${tlsPort}" address="127.0.0.1" ruleset="tls"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
       streamDriver.CAFile="${pki.caFile}" streamDriver.CertFile="${pki.certFile}" streamDriver.KeyFile="${pki.keyFile}")
 input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSize="16m")
-`);
+`,
+  );
   let child: ChildProcess | undefined;
   let stderr = '';
 
   const start = async () => {
     stderr = '';
     const c = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    c.stdout.on('data', (d) => { stderr += d; });
-    c.stderr.on('data', (d) => { stderr += d; });
+    c.stdout.on('data', (d) => {
+      stderr += d;
+    });
+    c.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child = c;
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       if (c.exitCode !== null) throw new Error(`rsyslogd exited with ${c.exitCode}: ${stderr}`);
-      if (await canConnect(tcpPort) && await canConnect(tlsPort)) return;
+      if ((await canConnect(tcpPort)) && (await canConnect(tlsPort))) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     c.kill('SIGKILL');
@@ -148,7 +165,11 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSiz
   };
   await start();
   return {
-    dir, tcpPort, tlsPort, udpPort, pki,
+    dir,
+    tcpPort,
+    tlsPort,
+    udpPort,
+    pki,
     messages(input) {
       let text: string;
       try {

@@ -54,7 +54,10 @@ export async function freePort(): Promise<number> {
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = createConnection(port, '127.0.0.1');
-    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
     c.once('error', () => resolve(false));
   });
 }
@@ -132,7 +135,9 @@ export const groupDn = (cn: string, base = C) => `cn=${cn},ou=groups,${base}`;
 function contosoLdif(): string {
   return [
     `dn: ${C}\nobjectClass: dcObject\nobjectClass: organization\ndc: contoso\no: Contoso\n`,
-    ou(C, 'people'), ou(C, 'groups'), ou(C, 'service'),
+    ou(C, 'people'),
+    ou(C, 'groups'),
+    ou(C, 'service'),
     `dn: ${SERVICE_DN}\nobjectClass: simpleSecurityObject\nobjectClass: organizationalRole\ncn: apg\nuserPassword: ${SERVICE_PW}\n`,
     ...['alice', 'bob', 'carol', 'dave', 'erin'].map((u) => person(C, u)),
     // the cycle needs a placeholder member while the other half does not exist yet
@@ -149,7 +154,8 @@ function contosoLdif(): string {
 function fabrikamLdif(): string {
   return [
     `dn: ${F}\nobjectClass: dcObject\nobjectClass: organization\ndc: fabrikam\no: Fabrikam\n`,
-    ou(F, 'people'), ou(F, 'groups'),
+    ou(F, 'people'),
+    ou(F, 'groups'),
     ...['frank', 'grace'].map((u) => person(F, u)),
     group(F, 'ops', [userDn('frank', F)]),
     group(F, 'all-ops', [groupDn('ops', F)]),
@@ -192,8 +198,12 @@ export async function startSlapd(): Promise<Slapd> {
     // -d 0: stay in the foreground (the test owns the process); -h: only our loopback ports
     const c = spawn(SLAPD, ['-f', conf, '-h', `${url}/ ${ldapsUrl}/`, '-d', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
-    c.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-    c.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+    c.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    c.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const deadline = Date.now() + 15_000;
     while (!(await accepts(port))) {
       if (c.exitCode !== null || Date.now() > deadline) {
@@ -215,8 +225,7 @@ export async function startSlapd(): Promise<Slapd> {
     clearTimeout(t);
   }
 
-  const ldap = (tool: string, ldif: string, rootDn: string) =>
-    run(tool, ['-x', '-H', url, '-D', rootDn, '-w', ADMIN_PW], ldif).then(() => undefined);
+  const ldap = (tool: string, ldif: string, rootDn: string) => run(tool, ['-x', '-H', url, '-D', rootDn, '-w', ADMIN_PW], ldif).then(() => undefined);
 
   // another process may take a port between freePort() and slapd's bind: try fresh ports
   for (let attempt = 1; ; attempt++) {

@@ -11,9 +11,19 @@ interface Page {
   hasNext: boolean;
 }
 
-interface Revealed { entryId: string; count: number }
+interface Revealed {
+  entryId: string;
+  count: number;
+}
 
-interface RevealRequest { id: string; status: string; requester: string; reason: string; validFrom?: string; validUntil?: string }
+interface RevealRequest {
+  id: string;
+  status: string;
+  requester: string;
+  reason: string;
+  validFrom?: string;
+  validUntil?: string;
+}
 
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -79,8 +89,12 @@ export function ActivityTab(props: { session: SessionInfo }) {
     setRevealed({ entryId: shown.entryId ?? '(none)', count: rows.filter((r) => r.private).length });
   };
 
-  useEffect(() => { void load(0); }, []);
-  useEffect(() => { if (menuOpen) itemRef.current?.focus(); }, [menuOpen]);
+  useEffect(() => {
+    void load(0);
+  }, []);
+  useEffect(() => {
+    if (menuOpen) itemRef.current?.focus();
+  }, [menuOpen]);
 
   const actorOf = (record: unknown) => {
     for (const p of session.activities.actor) {
@@ -90,48 +104,104 @@ export function ActivityTab(props: { session: SessionInfo }) {
     return '';
   };
 
-  if (!route) return <p role="alert" class="error">The gateway has no list route the console can page through.</p>;
+  if (!route)
+    return (
+      <p role="alert" class="error">
+        The gateway has no list route the console can page through.
+      </p>
+    );
 
   return (
     <section aria-labelledby="activity-heading">
       <div class="toolbar">
         <h2 id="activity-heading">Activity log</h2>
-        <div class="menu-wrap" onFocusOut={(e) => {
-          // the menu closes when focus leaves it (Tab away, a click elsewhere)
-          const next = e.relatedTarget;
-          if (!(next instanceof Node) || !e.currentTarget.contains(next)) setMenuOpen(false);
-        }}>
-          <button type="button" ref={settingsRef} aria-haspopup="menu" aria-expanded={menuOpen} aria-controls="activity-settings-menu"
-            onClick={() => setMenuOpen(!menuOpen)}>Activity log settings</button>
+        <div
+          class="menu-wrap"
+          onFocusOut={(e) => {
+            // the menu closes when focus leaves it (Tab away, a click elsewhere)
+            const next = e.relatedTarget;
+            if (!(next instanceof Node) || !e.currentTarget.contains(next)) setMenuOpen(false);
+          }}
+        >
+          <button
+            type="button"
+            ref={settingsRef}
+            aria-haspopup="menu"
+            aria-expanded={menuOpen}
+            aria-controls="activity-settings-menu"
+            onClick={() => setMenuOpen(!menuOpen)}
+          >
+            Activity log settings
+          </button>
           {menuOpen && (
-            <div role="menu" id="activity-settings-menu" aria-label="Activity log settings" class="menu"
-              onKeyDown={(e) => { if (e.key === 'Escape') { setMenuOpen(false); settingsRef.current?.focus(); } }}>
-              <button type="button" role="menuitem" ref={itemRef} onClick={() => { setMenuOpen(false); setConfirming(true); }}>Show private activities</button>
+            <div
+              role="menu"
+              id="activity-settings-menu"
+              aria-label="Activity log settings"
+              class="menu"
+              onKeyDown={(e) => {
+                if (e.key === 'Escape') {
+                  setMenuOpen(false);
+                  settingsRef.current?.focus();
+                }
+              }}
+            >
+              <button
+                type="button"
+                role="menuitem"
+                ref={itemRef}
+                onClick={() => {
+                  setMenuOpen(false);
+                  setConfirming(true);
+                }}
+              >
+                Show private activities
+              </button>
             </div>
           )}
         </div>
       </div>
       {revealed && (
         <p role="status" class="notice">
-          Private activities shown on this page ({revealed.count}). This view is recorded in the governance log as entry <code>{revealed.entryId}</code>. The next load hides them again.
+          Private activities shown on this page ({revealed.count}). This view is recorded in the governance log as entry <code>{revealed.entryId}</code>. The
+          next load hides them again.
         </p>
       )}
       <ErrorMessage text={error} />
-      {page === null ? <p>Loading…</p> : (
+      {page === null ? (
+        <p>Loading…</p>
+      ) : (
         <>
           <div class="table-wrap">
             <table>
-              <caption class="sr-only">Activities {skip + 1} to {skip + page.rows.length}</caption>
-              <thead><tr><th scope="col">Time</th><th scope="col">User</th><th scope="col">Activity</th><th scope="col">App</th><th scope="col">Id</th><th scope="col">Privacy</th></tr></thead>
+              <caption class="sr-only">
+                Activities {skip + 1} to {skip + page.rows.length}
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">User</th>
+                  <th scope="col">Activity</th>
+                  <th scope="col">App</th>
+                  <th scope="col">Id</th>
+                  <th scope="col">Privacy</th>
+                </tr>
+              </thead>
               <tbody>
-                {page.rows.length === 0 && <tr><td colSpan={6}>No activities on this page.</td></tr>}
+                {page.rows.length === 0 && (
+                  <tr>
+                    <td colSpan={6}>No activities on this page.</td>
+                  </tr>
+                )}
                 {page.rows.map((r, i) => (
                   <tr key={`${r.id}-${i}`} class={r.private ? 'private' : undefined}>
                     <td class="time">{formatTime(readPath(r.record, session.activities.timestamp))}</td>
                     <td>{actorOf(r.record)}</td>
                     <td>{text(readPath(r.record, 'description') ?? readPath(r.record, 'eventTypeName'))}</td>
                     <td>{text(readPath(r.record, 'appName'))}</td>
-                    <td><code>{r.id}</code></td>
+                    <td>
+                      <code>{r.id}</code>
+                    </td>
                     <td>{r.private ? <span class="badge private">Private</span> : ''}</td>
                   </tr>
                 ))}
@@ -139,10 +209,19 @@ export function ActivityTab(props: { session: SessionInfo }) {
             </table>
           </div>
           <nav class="pager" aria-label="Activity log pages">
-            <button type="button" disabled={skip === 0} onClick={() => load(Math.max(0, skip - PAGE))}>Previous page</button>
-            <span>Activities {page.rows.length === 0 ? 0 : skip + 1}–{skip + page.rows.length}{page.total !== null ? ` of ${page.total}` : ''}</span>
-            <button type="button" disabled={!page.hasNext} onClick={() => load(skip + PAGE)}>Next page</button>
-            <button type="button" onClick={() => load(skip)}>Refresh</button>
+            <button type="button" disabled={skip === 0} onClick={() => load(Math.max(0, skip - PAGE))}>
+              Previous page
+            </button>
+            <span>
+              Activities {page.rows.length === 0 ? 0 : skip + 1}–{skip + page.rows.length}
+              {page.total !== null ? ` of ${page.total}` : ''}
+            </span>
+            <button type="button" disabled={!page.hasNext} onClick={() => load(skip + PAGE)}>
+              Next page
+            </button>
+            <button type="button" onClick={() => load(skip)}>
+              Refresh
+            </button>
           </nav>
         </>
       )}
@@ -164,8 +243,13 @@ function ShowPrivateDialog(props: { session: SessionInfo; onClose: () => void; o
     getJson<{ requests: RevealRequest[] }>(adminApi('reveal-requests?status=approved'))
       .then((r) => {
         const now = Date.now();
-        const mine = r.requests.filter((q) => q.status === 'approved' && q.requester === props.session.principal
-          && (!q.validUntil || Date.parse(q.validUntil) > now) && (!q.validFrom || Date.parse(q.validFrom) <= now));
+        const mine = r.requests.filter(
+          (q) =>
+            q.status === 'approved' &&
+            q.requester === props.session.principal &&
+            (!q.validUntil || Date.parse(q.validUntil) > now) &&
+            (!q.validFrom || Date.parse(q.validFrom) <= now),
+        );
         setRequests(mine);
         if (mine[0]) setRequestId(mine[0].id);
       })
@@ -179,7 +263,10 @@ function ShowPrivateDialog(props: { session: SessionInfo; onClose: () => void; o
       setError(`Give a reason of at least ${reveal.minReasonLength} characters.`);
       return;
     }
-    if (reveal.approval && !requestId) { setError('Pick an approved reveal request (tab Reveal requests).'); return; }
+    if (reveal.approval && !requestId) {
+      setError('Pick an approved reveal request (tab Reveal requests).');
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
@@ -194,27 +281,54 @@ function ShowPrivateDialog(props: { session: SessionInfo; onClose: () => void; o
   return (
     <Dialog title="Show private activities" onClose={props.onClose}>
       <form onSubmit={ok}>
-        <p>Private activities are hidden to protect the privacy of the people in private groups.
-          <strong> This action is audited:</strong> before anything is shown, the governance log records that you viewed private activities, with your name{reveal.approval ? ' and the approved request' : ' and your reason'}.</p>
+        <p>
+          Private activities are hidden to protect the privacy of the people in private groups.
+          <strong> This action is audited:</strong> before anything is shown, the governance log records that you viewed private activities, with your name
+          {reveal.approval ? ' and the approved request' : ' and your reason'}.
+        </p>
         {reveal.approval ? (
-          requests === null ? <p>Loading your approved requests…</p> : requests.length === 0 ? <p>You have no approved reveal request that is valid now. Create one in the tab Reveal requests.</p> : (
-            <label>Approved request
+          requests === null ? (
+            <p>Loading your approved requests…</p>
+          ) : requests.length === 0 ? (
+            <p>You have no approved reveal request that is valid now. Create one in the tab Reveal requests.</p>
+          ) : (
+            <label>
+              Approved request
               <select value={requestId} onChange={(e) => setRequestId(e.currentTarget.value)}>
-                {requests.map((q) => <option value={q.id} key={q.id}>{q.reason} (until {formatTime(q.validUntil)})</option>)}
+                {requests.map((q) => (
+                  <option value={q.id} key={q.id}>
+                    {q.reason} (until {formatTime(q.validUntil)})
+                  </option>
+                ))}
               </select>
             </label>
           )
         ) : (
           <>
-            <label>Reason<textarea value={reason} onInput={(e) => setReason(e.currentTarget.value)} rows={3} maxLength={500}
-              required={reveal.requireReason} aria-describedby="reason-hint" /></label>
-            <p id="reason-hint" class="hint">{reveal.requireReason ? `Required, at least ${reveal.minReasonLength} characters.` : 'Optional, recorded in the governance log.'}</p>
+            <label>
+              Reason
+              <textarea
+                value={reason}
+                onInput={(e) => setReason(e.currentTarget.value)}
+                rows={3}
+                maxLength={500}
+                required={reveal.requireReason}
+                aria-describedby="reason-hint"
+              />
+            </label>
+            <p id="reason-hint" class="hint">
+              {reveal.requireReason ? `Required, at least ${reveal.minReasonLength} characters.` : 'Optional, recorded in the governance log.'}
+            </p>
           </>
         )}
         <ErrorMessage text={error} />
         <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>OK</button>
-          <button type="button" onClick={props.onClose}>Cancel</button>
+          <button type="submit" class="primary" disabled={busy}>
+            OK
+          </button>
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
         </div>
       </form>
     </Dialog>

@@ -3,7 +3,13 @@ import { adminApi, errorText, getJson, send } from './api';
 import { formatTime, localToIso } from './format';
 import { Confirm, Dialog, ErrorMessage } from './components';
 
-interface Permission { principal: string; grantedAt: string; grantedBy: string; groups?: string[]; expiresAt?: string }
+interface Permission {
+  principal: string;
+  grantedAt: string;
+  grantedBy: string;
+  groups?: string[];
+  expiresAt?: string;
+}
 
 /** Tab "Admin access": who may view private activities; "Add admin permission" (SPEC §13). */
 export function AdminTab() {
@@ -19,22 +25,43 @@ export function AdminTab() {
       setError(errorText(err));
     }
   };
-  useEffect(() => { void load(); }, []);
+  useEffect(() => {
+    void load();
+  }, []);
   return (
     <section aria-labelledby="admin-heading">
       <div class="toolbar">
         <h2 id="admin-heading">Activity privacy permissions</h2>
-        <button type="button" class="primary" onClick={() => setAdding(true)}>Add admin permission</button>
+        <button type="button" class="primary" onClick={() => setAdding(true)}>
+          Add admin permission
+        </button>
       </div>
       <p class="hint">These admins may view private activities. Each time they do, an entry is written to the governance log first.</p>
       <ErrorMessage text={error} />
-      {perms === null ? <p>Loading…</p> : (
+      {perms === null ? (
+        <p>Loading…</p>
+      ) : (
         <div class="table-wrap">
           <table>
             <caption class="sr-only">Admins permitted to view private activities</caption>
-            <thead><tr><th scope="col">Principal</th><th scope="col">Granted by</th><th scope="col">Granted at</th><th scope="col">Groups</th><th scope="col">Expires</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Principal</th>
+                <th scope="col">Granted by</th>
+                <th scope="col">Granted at</th>
+                <th scope="col">Groups</th>
+                <th scope="col">Expires</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
             <tbody>
-              {perms.length === 0 && <tr><td colSpan={6}>Nobody holds the permission.</td></tr>}
+              {perms.length === 0 && (
+                <tr>
+                  <td colSpan={6}>Nobody holds the permission.</td>
+                </tr>
+              )}
               {perms.map((p) => (
                 <tr key={p.principal}>
                   <td>{p.principal}</td>
@@ -42,7 +69,11 @@ export function AdminTab() {
                   <td>{formatTime(p.grantedAt)}</td>
                   <td>{p.groups && p.groups.length > 0 ? p.groups.join(', ') : 'All private groups'}</td>
                   <td>{p.expiresAt ? formatTime(p.expiresAt) : 'Never'}</td>
-                  <td><button type="button" aria-label={`Remove permission of ${p.principal}`} onClick={() => setRemoving(p)}>Remove</button></td>
+                  <td>
+                    <button type="button" aria-label={`Remove permission of ${p.principal}`} onClick={() => setRemoving(p)}>
+                      Remove
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -52,9 +83,13 @@ export function AdminTab() {
       {adding && <AddPermissionDialog onClose={() => setAdding(false)} onAdded={load} />}
       {removing && (
         <Confirm
-          title="Remove permission" action="Remove"
+          title="Remove permission"
+          action="Remove"
           text={`${removing.principal} will no longer be able to view private activities.`}
-          onConfirm={async () => { await send('DELETE', adminApi(`privacy/permissions/${encodeURIComponent(removing.principal)}`)); await load(); }}
+          onConfirm={async () => {
+            await send('DELETE', adminApi(`privacy/permissions/${encodeURIComponent(removing.principal)}`));
+            await load();
+          }}
           onClose={() => setRemoving(null)}
         />
       )}
@@ -71,10 +106,16 @@ function AddPermissionDialog(props: { onClose: () => void; onAdded: () => Promis
   const submit = async (e: Event) => {
     e.preventDefault();
     const body: { principal: string; groups?: string[]; expiresAt?: string } = { principal: principal.trim() };
-    const ids = groups.split(',').map((g) => g.trim()).filter((g) => g !== '');
+    const ids = groups
+      .split(',')
+      .map((g) => g.trim())
+      .filter((g) => g !== '');
     if (ids.length > 0) body.groups = ids;
     const at = localToIso(expires);
-    if (expires && !at) { setError('Expires is not a valid date and time.'); return; }
+    if (expires && !at) {
+      setError('Expires is not a valid date and time.');
+      return;
+    }
     if (at) body.expiresAt = at;
     setBusy(true);
     setError(null);
@@ -92,15 +133,32 @@ function AddPermissionDialog(props: { onClose: () => void; onAdded: () => Promis
     <Dialog title="Add admin permission" onClose={props.onClose}>
       <form onSubmit={submit}>
         <p>Only admins can be given the permission to view private activities.</p>
-        <label>UPN or email<input type="text" value={principal} onInput={(e) => setPrincipal(e.currentTarget.value)} autoComplete="off" required /></label>
-        <label>Groups<input type="text" value={groups} onInput={(e) => setGroups(e.currentTarget.value)} aria-describedby="perm-groups-hint" autoComplete="off" /></label>
-        <p id="perm-groups-hint" class="hint">Optional: group ids separated by commas; the permission then covers only those private groups.</p>
-        <label>Expires<input type="datetime-local" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} aria-describedby="perm-expires-hint" /></label>
-        <p id="perm-expires-hint" class="hint">Optional: the permission ends at this time (your local time).</p>
+        <label>
+          UPN or email
+          <input type="text" value={principal} onInput={(e) => setPrincipal(e.currentTarget.value)} autoComplete="off" required />
+        </label>
+        <label>
+          Groups
+          <input type="text" value={groups} onInput={(e) => setGroups(e.currentTarget.value)} aria-describedby="perm-groups-hint" autoComplete="off" />
+        </label>
+        <p id="perm-groups-hint" class="hint">
+          Optional: group ids separated by commas; the permission then covers only those private groups.
+        </p>
+        <label>
+          Expires
+          <input type="datetime-local" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} aria-describedby="perm-expires-hint" />
+        </label>
+        <p id="perm-expires-hint" class="hint">
+          Optional: the permission ends at this time (your local time).
+        </p>
         <ErrorMessage text={error} />
         <div class="buttons">
-          <button type="submit" class="primary" disabled={busy}>Add permission</button>
-          <button type="button" onClick={props.onClose}>Cancel</button>
+          <button type="submit" class="primary" disabled={busy}>
+            Add permission
+          </button>
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
         </div>
       </form>
     </Dialog>

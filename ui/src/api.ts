@@ -50,7 +50,10 @@ async function toError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message, details);
 }
 
-export async function request(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string>; csrf?: boolean } = {}): Promise<Response> {
+export async function request(
+  url: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string>; csrf?: boolean } = {},
+): Promise<Response> {
   const method = init.method ?? 'GET';
   const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
   if (init.csrf || (method !== 'GET' && method !== 'HEAD')) headers['x-csrf-token'] = csrfToken;

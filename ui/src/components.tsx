@@ -14,7 +14,10 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const d = ref.current;
     if (d && !d.open) d.showModal();
-    const cancel = (e: Event) => { e.preventDefault(); props.onClose(); };
+    const cancel = (e: Event) => {
+      e.preventDefault();
+      props.onClose();
+    };
     d?.addEventListener('cancel', cancel);
     return () => {
       d?.removeEventListener('cancel', cancel);
@@ -33,7 +36,11 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
 /** An error told in words, announced by screen readers. */
 export function ErrorMessage(props: { text: string | null }) {
   if (!props.text) return null;
-  return <p role="alert" class="error">{props.text}</p>;
+  return (
+    <p role="alert" class="error">
+      {props.text}
+    </p>
+  );
 }
 
 /** A confirmation dialog: one action button and Cancel; a failure is shown in the dialog. */
@@ -45,24 +52,36 @@ export function Confirm(props: { title: string; text: string; action: string; on
       <p>{props.text}</p>
       <ErrorMessage text={error} />
       <div class="buttons">
-        <button type="button" class="primary" disabled={busy} onClick={async () => {
-          setBusy(true);
-          setError(null);
-          try {
-            await props.onConfirm();
-            props.onClose();
-          } catch (err) {
-            setError(errorText(err));
-            setBusy(false);
-          }
-        }}>{props.action}</button>
-        <button type="button" onClick={props.onClose}>Cancel</button>
+        <button
+          type="button"
+          class="primary"
+          disabled={busy}
+          onClick={async () => {
+            setBusy(true);
+            setError(null);
+            try {
+              await props.onConfirm();
+              props.onClose();
+            } catch (err) {
+              setError(errorText(err));
+              setBusy(false);
+            }
+          }}
+        >
+          {props.action}
+        </button>
+        <button type="button" onClick={props.onClose}>
+          Cancel
+        </button>
       </div>
     </Dialog>
   );
 }
 
-export interface TabSpec { id: string; label: string }
+export interface TabSpec {
+  id: string;
+  label: string;
+}
 
 /** WAI-ARIA tabs: arrow keys move between tabs, Home/End jump, the panel follows. */
 export function Tabs(props: { tabs: TabSpec[]; selected: string; onSelect: (id: string) => void; children: ComponentChildren }) {
@@ -84,10 +103,17 @@ export function Tabs(props: { tabs: TabSpec[]; selected: string; onSelect: (id: 
       <div role="tablist" aria-label="Console sections" ref={listRef} class="tabs">
         {props.tabs.map((t, i) => (
           <button
-            type="button" role="tab" id={`tab-${t.id}`} aria-controls={`panel-${t.id}`}
-            aria-selected={props.selected === t.id} tabIndex={props.selected === t.id ? 0 : -1}
-            onClick={() => props.onSelect(t.id)} onKeyDown={(e) => move(e, i)}
-          >{t.label}</button>
+            type="button"
+            role="tab"
+            id={`tab-${t.id}`}
+            aria-controls={`panel-${t.id}`}
+            aria-selected={props.selected === t.id}
+            tabIndex={props.selected === t.id ? 0 : -1}
+            onClick={() => props.onSelect(t.id)}
+            onKeyDown={(e) => move(e, i)}
+          >
+            {t.label}
+          </button>
         ))}
       </div>
       <div role="tabpanel" id={`panel-${props.selected}`} aria-labelledby={`tab-${props.selected}`} tabIndex={0} class="panel">

@@ -6,8 +6,17 @@ export const CSV_COLUMNS = ['seq', 'time', 'action', 'principal', 'via', 'target
 
 /** The governance entry fields the CSV holds (SPEC §7 columns). */
 export interface CsvEntry {
-  seq: number; time: string; action: string; principal: string; via?: string; target?: string; reason?: string;
-  privateActivities?: { count: number }; request?: { id?: string }; instance?: string; hash?: string;
+  seq: number;
+  time: string;
+  action: string;
+  principal: string;
+  via?: string;
+  target?: string;
+  reason?: string;
+  privateActivities?: { count: number };
+  request?: { id?: string };
+  instance?: string;
+  hash?: string;
 }
 
 /** Reads a dot path (`user.userName`) from a record; undefined when absent. */
@@ -36,7 +45,9 @@ export function csvCell(v: unknown): string {
 export function toCsv(entries: CsvEntry[]): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const e of entries) {
-    lines.push([e.seq, e.time, e.action, e.principal, e.via, e.target, e.privateActivities?.count, e.reason, e.request?.id, e.instance, e.hash].map(csvCell).join(','));
+    lines.push(
+      [e.seq, e.time, e.action, e.principal, e.via, e.target, e.privateActivities?.count, e.reason, e.request?.id, e.instance, e.hash].map(csvCell).join(','),
+    );
   }
   return lines.join('\r\n') + '\r\n';
 }
@@ -53,5 +64,8 @@ export function formatTime(value: unknown): string {
   const textOf = typeof value === 'string' ? value : JSON.stringify(value);
   const d = typeof value === 'number' ? new Date(value) : new Date(textOf);
   if (Number.isNaN(d.getTime())) return textOf;
-  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  return d
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
 }

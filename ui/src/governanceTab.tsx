@@ -4,18 +4,38 @@ import { formatTime, localToIso, toCsv } from './format';
 import { ErrorMessage } from './components';
 
 export const ACTIONS = [
-  'private-activities.viewed', 'private-activities.denied',
-  'privacy-group.added', 'privacy-group.removed',
-  'reveal-permission.granted', 'reveal-permission.revoked',
-  'reveal-request.created', 'reveal-request.approved', 'reveal-request.denied',
+  'private-activities.viewed',
+  'private-activities.denied',
+  'privacy-group.added',
+  'privacy-group.removed',
+  'reveal-permission.granted',
+  'reveal-permission.revoked',
+  'reveal-request.created',
+  'reveal-request.approved',
+  'reveal-request.denied',
 ] as const;
 
 interface Entry {
-  seq: number; id: string; time: string; action: string; principal: string; via?: string; target?: string;
-  reason?: string; privateActivities?: { count: number }; request?: { id?: string }; instance?: string; hash?: string;
+  seq: number;
+  id: string;
+  time: string;
+  action: string;
+  principal: string;
+  via?: string;
+  target?: string;
+  reason?: string;
+  privateActivities?: { count: number };
+  request?: { id?: string };
+  instance?: string;
+  hash?: string;
 }
 
-interface Filters { action: string; principal: string; since: string; until: string }
+interface Filters {
+  action: string;
+  principal: string;
+  since: string;
+  until: string;
+}
 
 const PAGE = 50;
 /** entries read for one view at most (20 pages of 1000) */
@@ -90,7 +110,9 @@ export function GovernanceTab() {
       setError(errorText(err));
     }
   };
-  useEffect(() => { void load(filters); }, [filters]);
+  useEffect(() => {
+    void load(filters);
+  }, [filters]);
 
   const verifyChain = async () => {
     setVerify('Verifying…');
@@ -129,36 +151,92 @@ export function GovernanceTab() {
       <div class="toolbar">
         <h2 id="governance-heading">Governance log</h2>
         <div class="buttons">
-          <button type="button" onClick={verifyChain}>Verify chain</button>
-          <button type="button" disabled={busy} onClick={downloadCsv}>Download CSV</button>
+          <button type="button" onClick={verifyChain}>
+            Verify chain
+          </button>
+          <button type="button" disabled={busy} onClick={downloadCsv}>
+            Download CSV
+          </button>
         </div>
       </div>
-      {verify && <p role="status" class="notice">{verify}</p>}
-      <form class="filters" aria-label="Filters" onSubmit={(e) => { e.preventDefault(); setFilters({ ...draft }); }}>
-        <label>Action
+      {verify && (
+        <p role="status" class="notice">
+          {verify}
+        </p>
+      )}
+      <form
+        class="filters"
+        aria-label="Filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setFilters({ ...draft });
+        }}
+      >
+        <label>
+          Action
           <select value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.currentTarget.value })}>
             <option value="">All actions</option>
-            {ACTIONS.map((a) => <option value={a} key={a}>{a}</option>)}
+            {ACTIONS.map((a) => (
+              <option value={a} key={a}>
+                {a}
+              </option>
+            ))}
           </select>
         </label>
-        <label>Principal<input type="text" value={draft.principal} onInput={(e) => setDraft({ ...draft, principal: e.currentTarget.value })} autoComplete="off" /></label>
-        <label>From<input type="datetime-local" value={draft.since} onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })} /></label>
-        <label>To<input type="datetime-local" value={draft.until} onInput={(e) => setDraft({ ...draft, until: e.currentTarget.value })} /></label>
+        <label>
+          Principal
+          <input type="text" value={draft.principal} onInput={(e) => setDraft({ ...draft, principal: e.currentTarget.value })} autoComplete="off" />
+        </label>
+        <label>
+          From
+          <input type="datetime-local" value={draft.since} onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })} />
+        </label>
+        <label>
+          To
+          <input type="datetime-local" value={draft.until} onInput={(e) => setDraft({ ...draft, until: e.currentTarget.value })} />
+        </label>
         <div class="buttons">
-          <button type="submit" class="primary">Apply filters</button>
-          <button type="button" onClick={() => { setDraft(empty); setFilters(empty); }}>Clear</button>
+          <button type="submit" class="primary">
+            Apply filters
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              setDraft(empty);
+              setFilters(empty);
+            }}
+          >
+            Clear
+          </button>
         </div>
       </form>
       <ErrorMessage text={error} />
-      {entries === null ? <p>Loading…</p> : (
+      {entries === null ? (
+        <p>Loading…</p>
+      ) : (
         <>
           {truncated && <p class="hint">Only the first {MAX_READ} matching entries were read; narrow the filters.</p>}
           <div class="table-wrap">
             <table>
               <caption class="sr-only">Governance log entries, newest first</caption>
-              <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Action</th><th scope="col">Principal</th><th scope="col">Via</th><th scope="col">Target or count</th><th scope="col">Reason</th><th scope="col">Entry id</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Seq</th>
+                  <th scope="col">Time</th>
+                  <th scope="col">Action</th>
+                  <th scope="col">Principal</th>
+                  <th scope="col">Via</th>
+                  <th scope="col">Target or count</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">Entry id</th>
+                </tr>
+              </thead>
               <tbody>
-                {shown.length === 0 && <tr><td colSpan={8}>No entries.</td></tr>}
+                {shown.length === 0 && (
+                  <tr>
+                    <td colSpan={8}>No entries.</td>
+                  </tr>
+                )}
                 {shown.map((e) => (
                   <tr key={e.id}>
                     <td>{e.seq}</td>
@@ -168,16 +246,24 @@ export function GovernanceTab() {
                     <td>{e.via ?? ''}</td>
                     <td>{e.target ?? (e.privateActivities ? `${e.privateActivities.count} private` : '')}</td>
                     <td>{e.reason ?? ''}</td>
-                    <td><code>{e.id}</code></td>
+                    <td>
+                      <code>{e.id}</code>
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
           <nav class="pager" aria-label="Governance log pages">
-            <button type="button" disabled={pageIndex === 0} onClick={() => setPageIndex(pageIndex - 1)}>Newer entries</button>
-            <span>Page {pageIndex + 1} of {pages} ({entries.length} entries)</span>
-            <button type="button" disabled={pageIndex + 1 >= pages} onClick={() => setPageIndex(pageIndex + 1)}>Older entries</button>
+            <button type="button" disabled={pageIndex === 0} onClick={() => setPageIndex(pageIndex - 1)}>
+              Newer entries
+            </button>
+            <span>
+              Page {pageIndex + 1} of {pages} ({entries.length} entries)
+            </span>
+            <button type="button" disabled={pageIndex + 1 >= pages} onClick={() => setPageIndex(pageIndex + 1)}>
+              Older entries
+            </button>
           </nav>
         </>
       )}

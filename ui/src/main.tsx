@@ -19,9 +19,17 @@ function SignIn(props: { message: string | null; switchUser?: boolean }) {
     <main class="signin">
       <h1>Activity Privacy Gateway</h1>
       <p>The admin console: private user groups, admin access, the activity log and the governance log.</p>
-      {props.message && <p role="status" class="notice">{props.message}</p>}
+      {props.message && (
+        <p role="status" class="notice">
+          {props.message}
+        </p>
+      )}
       {/* after a sign-out the provider is asked to let the person pick an account again */}
-      <p><a class="button primary" href={props.switchUser ? 'login?prompt=login' : 'login'}>Sign in</a></p>
+      <p>
+        <a class="button primary" href={props.switchUser ? 'login?prompt=login' : 'login'}>
+          Sign in
+        </a>
+      </p>
       <p class="hint">You sign in with your organisation's identity provider. Only admins get in.</p>
     </main>
   );
@@ -38,7 +46,10 @@ function Console(props: { session: SessionInfo; onSignedOut: (message: string) =
   ];
   const initial = tabs.some((t) => `#${t.id}` === location.hash) ? location.hash.slice(1) : 'privacy';
   const [tab, setTab] = useState(initial);
-  const select = (id: string) => { setTab(id); history.replaceState(null, '', `#${id}`); };
+  const select = (id: string) => {
+    setTab(id);
+    history.replaceState(null, '', `#${id}`);
+  };
   const signOut = async () => {
     try {
       await request('logout', { method: 'POST' });
@@ -49,10 +60,16 @@ function Console(props: { session: SessionInfo; onSignedOut: (message: string) =
   return (
     <>
       <header class="top">
-        <h1>Activity Privacy Gateway <span class="sub">admin console</span></h1>
+        <h1>
+          Activity Privacy Gateway <span class="sub">admin console</span>
+        </h1>
         <div class="who">
-          <span>Signed in as <strong>{session.principal}</strong></span>
-          <button type="button" onClick={signOut}>Sign out</button>
+          <span>
+            Signed in as <strong>{session.principal}</strong>
+          </span>
+          <button type="button" onClick={signOut}>
+            Sign out
+          </button>
         </div>
       </header>
       <main>
@@ -73,17 +90,40 @@ function App() {
   useEffect(() => {
     whenSignedOut((message) => setState({ kind: 'signed-out', message }));
     getJson<SessionInfo>('session')
-      .then((session) => { setCsrfToken(session.csrfToken); setState({ kind: 'signed-in', session }); })
+      .then((session) => {
+        setCsrfToken(session.csrfToken);
+        setState({ kind: 'signed-in', session });
+      })
       .catch((err: unknown) => {
-        if (err instanceof ApiError && err.status === 401) setState({ kind: 'signed-out', message: err.code === 'unauthenticated' && /expired|ended|Several/.test(err.message) ? err.message : null });
+        if (err instanceof ApiError && err.status === 401)
+          setState({ kind: 'signed-out', message: err.code === 'unauthenticated' && /expired|ended|Several/.test(err.message) ? err.message : null });
         else setState({ kind: 'error', message: errorText(err) });
       });
   }, []);
   switch (state.kind) {
-    case 'loading': return <p class="loading">Loading the admin console…</p>;
-    case 'error': return <main><h1>Activity Privacy Gateway</h1><p role="alert" class="error">{state.message}</p></main>;
-    case 'signed-out': return <SignIn message={state.message} switchUser={state.switchUser} />;
-    default: return <Console session={state.session} onSignedOut={(m) => { setCsrfToken(''); setState({ kind: 'signed-out', message: m, switchUser: true }); }} />;
+    case 'loading':
+      return <p class="loading">Loading the admin console…</p>;
+    case 'error':
+      return (
+        <main>
+          <h1>Activity Privacy Gateway</h1>
+          <p role="alert" class="error">
+            {state.message}
+          </p>
+        </main>
+      );
+    case 'signed-out':
+      return <SignIn message={state.message} switchUser={state.switchUser} />;
+    default:
+      return (
+        <Console
+          session={state.session}
+          onSignedOut={(m) => {
+            setCsrfToken('');
+            setState({ kind: 'signed-out', message: m, switchUser: true });
+          }}
+        />
+      );
   }
 }
 

@@ -3,8 +3,17 @@ import { adminApi, ApiError, errorText, getJson, send } from './api';
 import { formatTime } from './format';
 import { Confirm, Dialog, ErrorMessage } from './components';
 
-interface GroupRow { id: string; name: string; privateSince: string; privateUntil: string | null }
-interface CatalogueGroup { id: string; name: string; source?: string }
+interface GroupRow {
+  id: string;
+  name: string;
+  privateSince: string;
+  privateUntil: string | null;
+}
+interface CatalogueGroup {
+  id: string;
+  name: string;
+  source?: string;
+}
 
 /** Tab "Activity privacy": the private groups, "Add user groups" and "Remove" (SPEC §13). */
 export function PrivacyTab() {
@@ -20,33 +29,63 @@ export function PrivacyTab() {
       setError(errorText(err));
     }
   };
-  useEffect(() => { void load(); }, []);
+  useEffect(() => {
+    void load();
+  }, []);
   const active = (groups ?? []).filter((g) => g.privateUntil === null);
   return (
     <section aria-labelledby="privacy-heading">
       <div class="toolbar">
         <h2 id="privacy-heading">Private user groups</h2>
-        <button type="button" class="primary" onClick={() => setAdding(true)}>Add user groups</button>
+        <button type="button" class="primary" onClick={() => setAdding(true)}>
+          Add user groups
+        </button>
       </div>
-      <p class="hint">Activities of members of these groups are hidden from the activity log from the moment a group is added; earlier activities are not affected. Only permitted admins can show them, and every time they do it is recorded in the governance log.</p>
+      <p class="hint">
+        Activities of members of these groups are hidden from the activity log from the moment a group is added; earlier activities are not affected. Only
+        permitted admins can show them, and every time they do it is recorded in the governance log.
+      </p>
       <ErrorMessage text={error} />
-      {groups === null ? <p>Loading…</p> : (
+      {groups === null ? (
+        <p>Loading…</p>
+      ) : (
         <div class="table-wrap">
           <table>
             <caption class="sr-only">Private user groups, current and past</caption>
-            <thead><tr><th scope="col">Name</th><th scope="col">Id</th><th scope="col">Private since</th><th scope="col">Until</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Id</th>
+                <th scope="col">Private since</th>
+                <th scope="col">Until</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
             <tbody>
-              {groups.length === 0 && <tr><td colSpan={6}>No private groups.</td></tr>}
+              {groups.length === 0 && (
+                <tr>
+                  <td colSpan={6}>No private groups.</td>
+                </tr>
+              )}
               {groups.map((g) => (
                 <tr key={`${g.id}-${g.privateSince}`}>
                   <td>{g.name}</td>
-                  <td><code>{g.id}</code></td>
+                  <td>
+                    <code>{g.id}</code>
+                  </td>
                   <td>{formatTime(g.privateSince)}</td>
                   <td>{g.privateUntil === null ? '—' : formatTime(g.privateUntil)}</td>
                   <td>{g.privateUntil === null ? 'Active' : 'Ended'}</td>
-                  <td>{g.privateUntil === null && (
-                    <button type="button" aria-label={`Remove ${g.name}`} onClick={() => setRemoving(g)}>Remove</button>
-                  )}</td>
+                  <td>
+                    {g.privateUntil === null && (
+                      <button type="button" aria-label={`Remove ${g.name}`} onClick={() => setRemoving(g)}>
+                        Remove
+                      </button>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -56,9 +95,13 @@ export function PrivacyTab() {
       {adding && <AddGroupsDialog activeIds={new Set(active.map((g) => g.id))} onClose={() => setAdding(false)} onAdded={load} />}
       {removing && (
         <Confirm
-          title="Remove group" action="Remove"
+          title="Remove group"
+          action="Remove"
           text={`Stop hiding the activities of ${removing.name} (${removing.id}) from now on? Activities from while it was private stay private.`}
-          onConfirm={async () => { await send('DELETE', adminApi(`privacy/groups/${encodeURIComponent(removing.id)}`)); await load(); }}
+          onConfirm={async () => {
+            await send('DELETE', adminApi(`privacy/groups/${encodeURIComponent(removing.id)}`));
+            await load();
+          }}
           onClose={() => setRemoving(null)}
         />
       )}
@@ -80,30 +123,46 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
   useEffect(() => {
     if (catalogue === 'unavailable') return;
     let stale = false;
-    const t = setTimeout(async () => {
-      try {
-        const r = await getJson<{ groups: CatalogueGroup[] }>(adminApi(`directory/groups?search=${encodeURIComponent(search)}&limit=100`));
-        if (!stale) setCatalogue(r.groups);
-      } catch (err) {
-        if (stale) return;
-        if (err instanceof ApiError && err.status === 404) setCatalogue('unavailable');
-        else { setCatalogue([]); setError(errorText(err)); }
-      }
-    }, catalogue === null ? 0 : 250);
-    return () => { stale = true; clearTimeout(t); };
+    const t = setTimeout(
+      async () => {
+        try {
+          const r = await getJson<{ groups: CatalogueGroup[] }>(adminApi(`directory/groups?search=${encodeURIComponent(search)}&limit=100`));
+          if (!stale) setCatalogue(r.groups);
+        } catch (err) {
+          if (stale) return;
+          if (err instanceof ApiError && err.status === 404) setCatalogue('unavailable');
+          else {
+            setCatalogue([]);
+            setError(errorText(err));
+          }
+        }
+      },
+      catalogue === null ? 0 : 250,
+    );
+    return () => {
+      stale = true;
+      clearTimeout(t);
+    };
   }, [search]);
 
   const toggle = (g: CatalogueGroup, on: boolean) => {
     const next = new Map(selected);
-    if (on) next.set(g.id, g); else next.delete(g.id);
+    if (on) next.set(g.id, g);
+    else next.delete(g.id);
     setSelected(next);
   };
 
   const add = async () => {
-    const wanted: { id: string; name?: string }[] = catalogue === 'unavailable'
-      ? (freeId.trim() ? [{ id: freeId.trim(), ...(freeName.trim() ? { name: freeName.trim() } : {}) }] : [])
-      : [...selected.values()].map((g) => ({ id: g.id, name: g.name }));
-    if (wanted.length === 0) { setError('Select at least one group.'); return; }
+    const wanted: { id: string; name?: string }[] =
+      catalogue === 'unavailable'
+        ? freeId.trim()
+          ? [{ id: freeId.trim(), ...(freeName.trim() ? { name: freeName.trim() } : {}) }]
+          : []
+        : [...selected.values()].map((g) => ({ id: g.id, name: g.name }));
+    if (wanted.length === 0) {
+      setError('Select at least one group.');
+      return;
+    }
     setBusy(true);
     setError(null);
     setSuggestions([]);
@@ -115,13 +174,19 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
       } catch (err) {
         failed.push(`${g.id}: ${errorText(err)}`);
         const s = err instanceof ApiError ? err.details?.suggestions : undefined;
-        if (Array.isArray(s)) setSuggestions(s.filter((x: unknown): x is CatalogueGroup => typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'string').slice(0, 5));
+        if (Array.isArray(s))
+          setSuggestions(
+            s.filter((x: unknown): x is CatalogueGroup => typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'string').slice(0, 5),
+          );
       }
     }
     setBusy(false);
     await props.onAdded();
     if (failed.length === 0) props.onClose();
-    else { setSelected(new Map(selected)); setError(`Not added: ${failed.join('; ')}`); }
+    else {
+      setSelected(new Map(selected));
+      setError(`Not added: ${failed.join('; ')}`);
+    }
   };
 
   return (
@@ -130,22 +195,40 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
       {catalogue === 'unavailable' ? (
         <>
           <p class="hint">This gateway has no group catalogue: type the group's id as the directory names it.</p>
-          <label>Group id<input type="text" value={freeId} onInput={(e) => setFreeId(e.currentTarget.value)} autoComplete="off" required /></label>
-          <label>Display name (optional)<input type="text" value={freeName} onInput={(e) => setFreeName(e.currentTarget.value)} autoComplete="off" /></label>
+          <label>
+            Group id
+            <input type="text" value={freeId} onInput={(e) => setFreeId(e.currentTarget.value)} autoComplete="off" required />
+          </label>
+          <label>
+            Display name (optional)
+            <input type="text" value={freeName} onInput={(e) => setFreeName(e.currentTarget.value)} autoComplete="off" />
+          </label>
         </>
       ) : (
         <>
-          <label>Search groups<input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} autoComplete="off" /></label>
+          <label>
+            Search groups
+            <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} autoComplete="off" />
+          </label>
           <fieldset>
             <legend>Select user groups</legend>
-            {catalogue === null ? <p>Loading the group catalogue…</p> : catalogue.length === 0 ? <p>No group matches.</p> : (
+            {catalogue === null ? (
+              <p>Loading the group catalogue…</p>
+            ) : catalogue.length === 0 ? (
+              <p>No group matches.</p>
+            ) : (
               <ul class="checklist">
                 {catalogue.map((g) => {
                   const already = props.activeIds.has(g.id);
                   return (
                     <li key={g.id}>
                       <label class="check">
-                        <input type="checkbox" checked={already || selected.has(g.id)} disabled={already} onChange={(e) => toggle(g, e.currentTarget.checked)} />
+                        <input
+                          type="checkbox"
+                          checked={already || selected.has(g.id)}
+                          disabled={already}
+                          onChange={(e) => toggle(g, e.currentTarget.checked)}
+                        />
                         <span>{g.name === g.id ? g.name : `${g.name} (${g.id})`}</span>
                         {already && <span class="badge">already private</span>}
                         {g.source && <span class="source">{g.source}</span>}
@@ -159,12 +242,14 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
         </>
       )}
       <ErrorMessage text={error} />
-      {suggestions.length > 0 && (
-        <p>Did you mean: {suggestions.map((s) => `${s.name} (${s.id})`).join(', ')}?</p>
-      )}
+      {suggestions.length > 0 && <p>Did you mean: {suggestions.map((s) => `${s.name} (${s.id})`).join(', ')}?</p>}
       <div class="buttons">
-        <button type="button" class="primary" disabled={busy} onClick={add}>Add</button>
-        <button type="button" onClick={props.onClose}>Cancel</button>
+        <button type="button" class="primary" disabled={busy} onClick={add}>
+          Add
+        </button>
+        <button type="button" onClick={props.onClose}>
+          Cancel
+        </button>
       </div>
     </Dialog>
   );

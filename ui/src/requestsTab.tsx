@@ -4,11 +4,23 @@ import { formatTime } from './format';
 import { ErrorMessage } from './components';
 
 interface RevealRequest {
-  id: string; status: string; requester: string; reason: string; durationMin: number; createdAt: string;
-  scope?: { groups?: string[]; actors?: string[] }; approvedBy?: string; validFrom?: string; validUntil?: string;
+  id: string;
+  status: string;
+  requester: string;
+  reason: string;
+  durationMin: number;
+  createdAt: string;
+  scope?: { groups?: string[]; actors?: string[] };
+  approvedBy?: string;
+  validFrom?: string;
+  validUntil?: string;
 }
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 
 /** Tab "Reveal requests" (four-eyes approval, SPEC §11): create, approve, deny. */
 export function RequestsTab(props: { session: SessionInfo }) {
@@ -27,7 +39,9 @@ export function RequestsTab(props: { session: SessionInfo }) {
       setError(errorText(err));
     }
   };
-  useEffect(() => { void load(); }, []);
+  useEffect(() => {
+    void load();
+  }, []);
 
   const create = async (e: Event) => {
     e.preventDefault();
@@ -36,7 +50,11 @@ export function RequestsTab(props: { session: SessionInfo }) {
     if (list(groups).length) scope.groups = list(groups);
     if (list(actors).length) scope.actors = list(actors);
     try {
-      await send('POST', adminApi('reveal-requests'), { reason: reason.trim(), durationMin: Number(duration), ...(Object.keys(scope).length ? { scope } : {}) });
+      await send('POST', adminApi('reveal-requests'), {
+        reason: reason.trim(),
+        durationMin: Number(duration),
+        ...(Object.keys(scope).length ? { scope } : {}),
+      });
       setReason('');
       await load();
     } catch (err) {
@@ -58,21 +76,55 @@ export function RequestsTab(props: { session: SessionInfo }) {
       <h2 id="requests-heading">Reveal requests</h2>
       <p class="hint">With four-eyes approval, private activities are shown only inside a request that another approver approved.</p>
       <form class="filters" aria-label="New reveal request" onSubmit={create}>
-        <label>Reason<input type="text" value={reason} onInput={(e) => setReason(e.currentTarget.value)} required maxLength={500} /></label>
-        <label>Duration (minutes)<input type="number" min={1} value={duration} onInput={(e) => setDuration(e.currentTarget.value)} required /></label>
-        <label>Groups<input type="text" value={groups} onInput={(e) => setGroups(e.currentTarget.value)} placeholder="optional, comma-separated ids" /></label>
-        <label>Actors<input type="text" value={actors} onInput={(e) => setActors(e.currentTarget.value)} placeholder="optional, comma-separated" /></label>
-        <div class="buttons"><button type="submit" class="primary">Create request</button></div>
+        <label>
+          Reason
+          <input type="text" value={reason} onInput={(e) => setReason(e.currentTarget.value)} required maxLength={500} />
+        </label>
+        <label>
+          Duration (minutes)
+          <input type="number" min={1} value={duration} onInput={(e) => setDuration(e.currentTarget.value)} required />
+        </label>
+        <label>
+          Groups
+          <input type="text" value={groups} onInput={(e) => setGroups(e.currentTarget.value)} placeholder="optional, comma-separated ids" />
+        </label>
+        <label>
+          Actors
+          <input type="text" value={actors} onInput={(e) => setActors(e.currentTarget.value)} placeholder="optional, comma-separated" />
+        </label>
+        <div class="buttons">
+          <button type="submit" class="primary">
+            Create request
+          </button>
+        </div>
       </form>
       <ErrorMessage text={formError} />
       <ErrorMessage text={error} />
-      {requests === null ? <p>Loading…</p> : (
+      {requests === null ? (
+        <p>Loading…</p>
+      ) : (
         <div class="table-wrap">
           <table>
             <caption class="sr-only">Reveal requests, newest first</caption>
-            <thead><tr><th scope="col">Created</th><th scope="col">Requester</th><th scope="col">Reason</th><th scope="col">Scope</th><th scope="col">Minutes</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Created</th>
+                <th scope="col">Requester</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Scope</th>
+                <th scope="col">Minutes</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
             <tbody>
-              {requests.length === 0 && <tr><td colSpan={7}>No reveal requests.</td></tr>}
+              {requests.length === 0 && (
+                <tr>
+                  <td colSpan={7}>No reveal requests.</td>
+                </tr>
+              )}
               {requests.map((q) => (
                 <tr key={q.id}>
                   <td>{formatTime(q.createdAt)}</td>
@@ -80,13 +132,23 @@ export function RequestsTab(props: { session: SessionInfo }) {
                   <td>{q.reason}</td>
                   <td>{[...(q.scope?.groups ?? []).map((g) => `group:${g}`), ...(q.scope?.actors ?? []).map((a) => `actor:${a}`)].join(', ') || 'all'}</td>
                   <td>{q.durationMin}</td>
-                  <td>{q.status}{q.approvedBy ? ` by ${q.approvedBy}` : ''}{q.validUntil ? `, until ${formatTime(q.validUntil)}` : ''}</td>
-                  <td>{q.status === 'pending' && q.requester !== props.session.principal && (
-                    <span class="buttons">
-                      <button type="button" onClick={() => decide(q.id, 'approve')}>Approve</button>
-                      <button type="button" onClick={() => decide(q.id, 'deny')}>Deny</button>
-                    </span>
-                  )}</td>
+                  <td>
+                    {q.status}
+                    {q.approvedBy ? ` by ${q.approvedBy}` : ''}
+                    {q.validUntil ? `, until ${formatTime(q.validUntil)}` : ''}
+                  </td>
+                  <td>
+                    {q.status === 'pending' && q.requester !== props.session.principal && (
+                      <span class="buttons">
+                        <button type="button" onClick={() => decide(q.id, 'approve')}>
+                          Approve
+                        </button>
+                        <button type="button" onClick={() => decide(q.id, 'deny')}>
+                          Deny
+                        </button>
+                      </span>
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

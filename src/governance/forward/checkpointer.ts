@@ -36,7 +36,9 @@ export class Checkpointer {
 
   /** Makes whatever checkpoints are due; answers how many. Concurrent calls share one run. */
   tick(): Promise<number> {
-    this.running ??= this.run().finally(() => { this.running = undefined; });
+    this.running ??= this.run().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 

@@ -158,8 +158,14 @@ export class Forwarder {
   /** A back-off: new entries do not cut it short, stop() does. */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.cancelSleep = undefined; resolve(); }, ms);
-      this.cancelSleep = () => { clearTimeout(t); resolve(); };
+      const t = setTimeout(() => {
+        this.cancelSleep = undefined;
+        resolve();
+      }, ms);
+      this.cancelSleep = () => {
+        clearTimeout(t);
+        resolve();
+      };
     });
   }
 

@@ -65,9 +65,13 @@ export function createTransport(t: ForwardTargetConfig, origin: SyslogOrigin, on
     return new UdpTransport({ host, port, timeoutMs: t.timeoutMs, origin, onOversize: (m, bytes) => onOversize(m.seq, bytes) });
   }
   return new StreamTransport({
-    host, port,
+    host,
+    port,
     tls: u.protocol === 'tls:' ? tlsFiles : null,
-    connectTimeoutMs: t.connectTimeoutMs, timeoutMs: t.timeoutMs, settleMs: t.settleMs, origin,
+    connectTimeoutMs: t.connectTimeoutMs,
+    timeoutMs: t.timeoutMs,
+    settleMs: t.settleMs,
+    origin,
   });
 }
 
@@ -88,7 +92,8 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
     };
   }
 
-  const onDbError = (err: unknown) => logger.warn({ msg: 'governance forward database error', code: (err as { code?: string })?.code, error: (err as Error)?.message });
+  const onDbError = (err: unknown) =>
+    logger.warn({ msg: 'governance forward database error', code: (err as { code?: string })?.code, error: (err as Error)?.message });
   let store: ForwardStore;
   let lease: Lease;
   let pool: ReturnType<typeof createPool> | undefined;
@@ -114,33 +119,48 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
       metrics.forwardFailures.inc({ target: t.name });
       logger.error({ msg: 'governance entry too large for a UDP datagram; not sent to this target (use tcp:// or tls://)', target: t.name, seq, bytes });
     });
-    forwarders.set(t.name, new Forwarder({
-      target: t.name,
-      transport,
-      source,
-      store,
-      isLeader: () => lease.isLeader(),
-      checkpoints: signer !== null,
-      batchSize: t.batchSize,
-      retry: t.retry,
-      pollMs,
-      now,
-      onFailure: (err, attempt) => {
-        metrics.forwardFailures.inc({ target: t.name });
-        logger.warn({
-          msg: 'governance forward failed; retrying with back-off', target: t.name, attempt,
-          code: err instanceof DeliveryError ? err.code : (err as { code?: string }).code, error: err.message,
-        });
-      },
-      onLag: (lag) => metrics.forwardLag.set({ target: t.name }, lag),
-      onReset: (stored, head) => logger.error({ msg: 'forward progress is beyond the end of the governance log (was it replaced?); delivering it from seq 1', target: t.name, stored, head }),
-    }));
+    forwarders.set(
+      t.name,
+      new Forwarder({
+        target: t.name,
+        transport,
+        source,
+        store,
+        isLeader: () => lease.isLeader(),
+        checkpoints: signer !== null,
+        batchSize: t.batchSize,
+        retry: t.retry,
+        pollMs,
+        now,
+        onFailure: (err, attempt) => {
+          metrics.forwardFailures.inc({ target: t.name });
+          logger.warn({
+            msg: 'governance forward failed; retrying with back-off',
+            target: t.name,
+            attempt,
+            code: err instanceof DeliveryError ? err.code : (err as { code?: string }).code,
+            error: err.message,
+          });
+        },
+        onLag: (lag) => metrics.forwardLag.set({ target: t.name }, lag),
+        onReset: (stored, head) =>
+          logger.error({
+            msg: 'forward progress is beyond the end of the governance log (was it replaced?); delivering it from seq 1',
+            target: t.name,
+            stored,
+            head,
+          }),
+      }),
+    );
   }
 
-  const checkpointer = signer && config.checkpoint
-    ? new Checkpointer({ signer, source, store, everyEntries: config.checkpoint.everyEntries, everySec: config.checkpoint.everySec, now })
-    : null;
-  const wakeAll = (committedSeq?: number) => { for (const f of forwarders.values()) f.wake(committedSeq); };
+  const checkpointer =
+    signer && config.checkpoint
+      ? new Checkpointer({ signer, source, store, everyEntries: config.checkpoint.everyEntries, everySec: config.checkpoint.everySec, now })
+      : null;
+  const wakeAll = (committedSeq?: number) => {
+    for (const f of forwarders.values()) f.wake(committedSeq);
+  };
   const tickCheckpoints = async (): Promise<number> => {
     if (!checkpointer || !lease.isLeader()) return 0;
     const made = await checkpointer.tick();

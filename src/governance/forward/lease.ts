@@ -72,7 +72,10 @@ export class PgLease implements Lease {
           keepAlive: true,
           application_name: `apg-forward-${this.opts.instance}`,
         });
-        c.on('error', (err) => { this.opts.onError?.(err); this.lost(c); });
+        c.on('error', (err) => {
+          this.opts.onError?.(err);
+          this.lost(c);
+        });
         c.on('end', () => this.lost(c));
         this.client = c;
         await c.connect();

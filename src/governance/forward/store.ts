@@ -163,22 +163,30 @@ class FileForwardStore implements ForwardStore {
 export function postgresForwardStore(pool: pg.Pool): ForwardStore {
   return {
     async load(target) {
-      const { rows } = await boundedQuery<{ seq: string; cp: string }>(pool,
-        'SELECT seq::text AS seq, checkpoint_seq::text AS cp FROM governance_forward WHERE target = $1', [target]);
+      const { rows } = await boundedQuery<{ seq: string; cp: string }>(
+        pool,
+        'SELECT seq::text AS seq, checkpoint_seq::text AS cp FROM governance_forward WHERE target = $1',
+        [target],
+      );
       return rows[0] ? { seq: Number(rows[0].seq), checkpointSeq: Number(rows[0].cp) } : { ...START };
     },
     async save(target, pos) {
-      await boundedQuery(pool,
+      await boundedQuery(
+        pool,
         `INSERT INTO governance_forward (target, seq, checkpoint_seq, updated_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (target) DO UPDATE SET seq = EXCLUDED.seq, checkpoint_seq = EXCLUDED.checkpoint_seq, updated_at = now()`,
-        [target, pos.seq, pos.checkpointSeq]);
+        [target, pos.seq, pos.checkpointSeq],
+      );
     },
     async addCheckpoint(c) {
       await boundedQuery(pool, 'INSERT INTO governance_checkpoint (seq, jws) VALUES ($1, $2) ON CONFLICT (seq) DO NOTHING', [c.seq, c.jws]);
     },
     async checkpointsAfter(afterSeq, limit) {
-      const { rows } = await boundedQuery<{ seq: string; jws: string }>(pool,
-        'SELECT seq::text AS seq, jws FROM governance_checkpoint WHERE seq > $1::bigint ORDER BY governance_checkpoint.seq LIMIT $2', [afterSeq, limit]);
+      const { rows } = await boundedQuery<{ seq: string; jws: string }>(
+        pool,
+        'SELECT seq::text AS seq, jws FROM governance_checkpoint WHERE seq > $1::bigint ORDER BY governance_checkpoint.seq LIMIT $2',
+        [afterSeq, limit],
+      );
       return rows.map((r) => ({ seq: Number(r.seq), jws: r.jws }));
     },
     async lastCheckpointSeq() {

@@ -40,7 +40,7 @@ export class StreamTransport implements Transport {
 
   async send(messages: readonly ForwardMessage[], delivered: (index: number) => void): Promise<void> {
     if (this.closed) throw new DeliveryError('CLOSED', 'transport closed');
-    const socket = this.socket ?? await this.connect();
+    const socket = this.socket ?? (await this.connect());
     const buf = Buffer.concat(messages.map((m) => octetFrame(syslogMessage(m, this.opts.origin))));
     await new Promise<void>((resolve, reject) => {
       let done = false;
@@ -76,8 +76,11 @@ export class StreamTransport implements Transport {
       const readyEvent = this.opts.tls ? 'secureConnect' : 'connect';
       if (this.opts.tls) {
         socket = tls.connect({
-          host, port,
-          ca: this.opts.tls.ca, cert: this.opts.tls.cert, key: this.opts.tls.key,
+          host,
+          port,
+          ca: this.opts.tls.ca,
+          cert: this.opts.tls.cert,
+          key: this.opts.tls.key,
           // SNI only for names; an IP address is checked against the certificate's IP SANs
           servername: net.isIP(host) ? undefined : host,
           rejectUnauthorized: true,

@@ -32,7 +32,11 @@ export interface Transport {
 
 /** A failed delivery attempt; `code` is a short machine-readable reason for logs. */
 export class DeliveryError extends Error {
-  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

@@ -48,7 +48,11 @@ export class UdpTransport implements Transport {
 
   private reset(s: dgram.Socket): void {
     if (this.socket === s) this.socket = undefined;
-    try { s.close(); } catch { /* already closed */ }
+    try {
+      s.close();
+    } catch {
+      /* already closed */
+    }
   }
 
   async send(messages: readonly ForwardMessage[], delivered: (index: number) => void): Promise<void> {

@@ -23,9 +23,10 @@ export class WebhookTransport implements Transport {
 
   constructor(private readonly opts: WebhookOptions) {
     this.url = new URL(opts.url);
-    this.agent = this.url.protocol === 'https:'
-      ? new https.Agent({ keepAlive: true, maxSockets: 2, ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key })
-      : new http.Agent({ keepAlive: true, maxSockets: 2 });
+    this.agent =
+      this.url.protocol === 'https:'
+        ? new https.Agent({ keepAlive: true, maxSockets: 2, ca: opts.tls.ca, cert: opts.tls.cert, key: opts.tls.key })
+        : new http.Agent({ keepAlive: true, maxSockets: 2 });
   }
 
   async send(messages: readonly ForwardMessage[], delivered: (index: number) => void): Promise<void> {
@@ -51,27 +52,31 @@ export class WebhookTransport implements Transport {
         } else resolve();
       };
       const timer = setTimeout(() => finish(new DeliveryError('ETIMEDOUT', `no complete answer within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
-      const req = lib.request(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: this.headers(payload.length),
-      }, (res) => {
-        const status = res.statusCode ?? 0;
-        // the status decides; the body is read and dropped (so the connection can be reused), never kept
-        res.on('data', () => {});
-        res.on('error', () => {});
-        const drop = setTimeout(() => res.destroy(), this.opts.timeoutMs);
-        drop.unref();
-        res.on('close', () => clearTimeout(drop));
-        if (status >= 200 && status < 300) {
-          done = true;
-          clearTimeout(timer);
-          resolve();
-        } else {
-          res.on('end', () => finish(new DeliveryError(`HTTP_${status}`, `answered ${status}`)));
-          res.on('close', () => finish(new DeliveryError(`HTTP_${status}`, `answered ${status}`)));
-        }
-      });
+      const req = lib.request(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: this.headers(payload.length),
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          // the status decides; the body is read and dropped (so the connection can be reused), never kept
+          res.on('data', () => {});
+          res.on('error', () => {});
+          const drop = setTimeout(() => res.destroy(), this.opts.timeoutMs);
+          drop.unref();
+          res.on('close', () => clearTimeout(drop));
+          if (status >= 200 && status < 300) {
+            done = true;
+            clearTimeout(timer);
+            resolve();
+          } else {
+            res.on('end', () => finish(new DeliveryError(`HTTP_${status}`, `answered ${status}`)));
+            res.on('close', () => finish(new DeliveryError(`HTTP_${status}`, `answered ${status}`)));
+          }
+        },
+      );
       req.on('socket', (s) => {
         if (s.connecting) {
           s.setTimeout(this.opts.connectTimeoutMs, () => finish(new DeliveryError('ETIMEDOUT', `connect not done within ${this.opts.connectTimeoutMs} ms`)));

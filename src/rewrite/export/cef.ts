@@ -84,7 +84,7 @@ function unescapeValue(v: string): string {
 
 /** A CEF date form as epoch ms; other forms (epoch ms, ISO-8601) stay text for the shared reader. */
 function cefTime(v: string | undefined): string | number | undefined {
-  return v === undefined ? undefined : parseCefDate(v) ?? v;
+  return v === undefined ? undefined : (parseCefDate(v) ?? v);
 }
 
 /** The fields the decision needs, from a parsed extension. */

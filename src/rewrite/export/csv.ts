@@ -111,11 +111,7 @@ function rowFields(row: string[], l: Layout): ExportFields {
   };
 }
 
-export function csvParser(o: {
-  fromFields: (f: ExportFields) => ActivityFacts;
-  columns: CsvColumns;
-  maxRecordBytes: number;
-}): RecordParser {
+export function csvParser(o: { fromFields: (f: ExportFields) => ActivityFacts; columns: CsvColumns; maxRecordBytes: number }): RecordParser {
   const framer = new LineFramer(o.maxRecordBytes, QUOTE);
   let cols: Layout | null = null;
 

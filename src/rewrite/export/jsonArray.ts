@@ -51,8 +51,7 @@ const N_ESIGN = 6;
 const N_EXP = 7; // *
 
 /** bytes a scalar element (number, true, false, null) may hold; JSON.parse checks the rest */
-const isScalarByte = (c: number): boolean =>
-  isDigit(c) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2b || c === 0x2d || c === 0x2e;
+const isScalarByte = (c: number): boolean => isDigit(c) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2b || c === 0x2d || c === 0x2e;
 
 function fail(what: string): never {
   throw new SyntaxError(`malformed JSON export: ${what}`);
@@ -180,7 +179,8 @@ class JsonArrayParser implements RecordParser {
           break;
         case AFTER:
           if (isWs(c)) p++;
-          else if (this.isObj.length === 0) this.st = END; // reread c
+          else if (this.isObj.length === 0)
+            this.st = END; // reread c
           else {
             const obj = this.isObj[this.isObj.length - 1];
             if (c === 0x2c) {

@@ -17,12 +17,20 @@ describe('GET api/governance parameters', () => {
     expect(ok('')).toEqual({ filter: {}, format: 'json', limit: 100 });
   });
   it('every filter, repeated action, principal lower-cased, times with offsets', () => {
-    expect(ok('afterSeq=7&limit=1000&action=private-activities.denied&action=reveal-permission.granted&action=private-activities.denied&principal=Dave@Contoso.com&since=2026-11-01T00:00:00%2B01:00&until=2026-12-01T00:00:00Z')).toEqual({
+    expect(
+      ok(
+        'afterSeq=7&limit=1000&action=private-activities.denied&action=reveal-permission.granted&action=private-activities.denied&principal=Dave@Contoso.com&since=2026-11-01T00:00:00%2B01:00&until=2026-12-01T00:00:00Z',
+      ),
+    ).toEqual({
       filter: {
-        afterSeq: 7, action: ['private-activities.denied', 'reveal-permission.granted'], principal: 'dave@contoso.com',
-        since: Date.parse('2026-10-31T23:00:00Z'), until: Date.parse('2026-12-01T00:00:00Z'),
+        afterSeq: 7,
+        action: ['private-activities.denied', 'reveal-permission.granted'],
+        principal: 'dave@contoso.com',
+        since: Date.parse('2026-10-31T23:00:00Z'),
+        until: Date.parse('2026-12-01T00:00:00Z'),
       },
-      format: 'json', limit: 1000,
+      format: 'json',
+      limit: 1000,
     });
   });
   it('streams have no default limit and may cap above 1000', () => {

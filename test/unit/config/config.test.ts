@@ -40,11 +40,20 @@ describe('defaults', () => {
   it('server, upstream, reveal, logging', () => {
     expect(c.server).toEqual({ host: '0.0.0.0', port: 8080, adminPrefix: '/_gateway' });
     expect(c.upstream).toEqual({
-      url: 'http://127.0.0.1:8081', timeoutMs: 30000, maxBufferedBytes: 33554432, serviceAuthorization: null,
+      url: 'http://127.0.0.1:8081',
+      timeoutMs: 30000,
+      maxBufferedBytes: 33554432,
+      serviceAuthorization: null,
     });
     expect(c.reveal).toEqual({
-      header: 'x-show-private-activities', value: 'confirm', reasonHeader: 'x-reveal-reason', reasonClaim: 'reveal_reason',
-      requireReason: false, minReasonLength: 10, scopeHeader: 'x-reveal-scope', approval: null,
+      header: 'x-show-private-activities',
+      value: 'confirm',
+      reasonHeader: 'x-reveal-reason',
+      reasonClaim: 'reveal_reason',
+      requireReason: false,
+      minReasonLength: 10,
+      scopeHeader: 'x-reveal-scope',
+      approval: null,
     });
     expect(c.logging).toEqual({ level: 'info' });
   });
@@ -105,21 +114,28 @@ describe('defaults', () => {
   it('directory.http defaults', () => {
     const d = ok(withMin({ directory: { http: { url: 'https://dir.local/users/{principal}/groups' } } }));
     expect(d.directory.http).toEqual({
-      url: 'https://dir.local/users/{principal}/groups', ttlSec: 300, maxEntries: 10000, timeoutMs: 2000, staleSec: 3600,
-      headers: {}, groupsUrl: null,
+      url: 'https://dir.local/users/{principal}/groups',
+      ttlSec: 300,
+      maxEntries: 10000,
+      timeoutMs: 2000,
+      staleSec: 3600,
+      headers: {},
+      groupsUrl: null,
     });
   });
 
   it('route defaults: items for list and json exports only', () => {
-    const r = ok(withMin({
-      routes: [
-        { path: '/l', kind: 'list' },
-        { path: '/j', kind: 'export', format: 'json' },
-        { path: '/n', kind: 'export', format: 'ndjson' },
-        { path: '/c', kind: 'export', format: 'csv', columns: { actor: 'User' } },
-        { path: '/t', kind: 'list', items: '', methods: ['get', 'Post', 'GET'] },
-      ],
-    })).routes;
+    const r = ok(
+      withMin({
+        routes: [
+          { path: '/l', kind: 'list' },
+          { path: '/j', kind: 'export', format: 'json' },
+          { path: '/n', kind: 'export', format: 'ndjson' },
+          { path: '/c', kind: 'export', format: 'csv', columns: { actor: 'User' } },
+          { path: '/t', kind: 'list', items: '', methods: ['get', 'Post', 'GET'] },
+        ],
+      }),
+    ).routes;
     expect(r[0]).toEqual({ path: '/l', kind: 'list', items: 'data' });
     expect(r[1]).toEqual({ path: '/j', kind: 'export', format: 'json', items: 'data' });
     expect(r[2]).toEqual({ path: '/n', kind: 'export', format: 'ndjson' });
@@ -130,20 +146,22 @@ describe('defaults', () => {
 
 describe('normalisation', () => {
   it('lower-cases principals, domains and headers; converts timestamps; string-or-list', () => {
-    const c = ok(withMin({
-      identity: { issuer: 'x', jwksUrl: 'https://idp/keys', header: 'X-Admin-Token' },
-      reveal: { header: 'X-Reveal' },
-      privacy: {
-        managedDomains: ['Contoso.COM', 'contoso.com'],
-        permissions: ['Alice@Contoso.com', 'alice@contoso.com'],
-        groups: [
-          { id: 'hr', privateSince: '2026-03-01T00:00:00Z' },
-          { id: 'legal', name: 'Legal', privateSince: '2026-02-01T01:00:00+01:00', privateUntil: 1777593600000 },
-        ],
-      },
-      directory: { groups: { hr: ['Bob@Contoso.com'] } },
-      activities: { actor: 'user.userName', groups: 'tags', application: { path: 'actorType', equals: 'APPLICATION' } },
-    }));
+    const c = ok(
+      withMin({
+        identity: { issuer: 'x', jwksUrl: 'https://idp/keys', header: 'X-Admin-Token' },
+        reveal: { header: 'X-Reveal' },
+        privacy: {
+          managedDomains: ['Contoso.COM', 'contoso.com'],
+          permissions: ['Alice@Contoso.com', 'alice@contoso.com'],
+          groups: [
+            { id: 'hr', privateSince: '2026-03-01T00:00:00Z' },
+            { id: 'legal', name: 'Legal', privateSince: '2026-02-01T01:00:00+01:00', privateUntil: 1777593600000 },
+          ],
+        },
+        directory: { groups: { hr: ['Bob@Contoso.com'] } },
+        activities: { actor: 'user.userName', groups: 'tags', application: { path: 'actorType', equals: 'APPLICATION' } },
+      }),
+    );
     expect(c.privacy.managedDomains).toEqual(['contoso.com']);
     expect(c.privacy.permissions).toEqual(['alice@contoso.com']);
     expect(c.privacy.groups).toEqual([
@@ -159,23 +177,29 @@ describe('normalisation', () => {
   });
 
   it('accepts epoch ms for privateSince and postgres backends with a URL', () => {
-    const c = ok(withMin({
-      privacy: { groups: [{ id: 'builtin:application', privateSince: 0 }] },
-      governance: { sink: 'postgres', postgresUrl: 'postgres://u:p@db/apg' },
-      state: { store: 'postgres', postgresUrl: 'postgresql://db/apg' },
-    }));
+    const c = ok(
+      withMin({
+        privacy: { groups: [{ id: 'builtin:application', privateSince: 0 }] },
+        governance: { sink: 'postgres', postgresUrl: 'postgres://u:p@db/apg' },
+        state: { store: 'postgres', postgresUrl: 'postgresql://db/apg' },
+      }),
+    );
     expect(c.privacy.groups[0].privateSince).toBe(0);
     expect(c.governance.sink).toBe('postgres');
     expect(c.state.postgresUrl).toBe('postgresql://db/apg');
   });
 
   it('accepts successive intervals of the same group (history)', () => {
-    const c = ok(withMin({
-      privacy: { groups: [
-        { id: 'hr', privateSince: '2026-01-01T00:00:00Z', privateUntil: '2026-02-01T00:00:00Z' },
-        { id: 'hr', privateSince: '2026-02-01T00:00:00Z' },
-      ] },
-    }));
+    const c = ok(
+      withMin({
+        privacy: {
+          groups: [
+            { id: 'hr', privateSince: '2026-01-01T00:00:00Z', privateUntil: '2026-02-01T00:00:00Z' },
+            { id: 'hr', privateSince: '2026-02-01T00:00:00Z' },
+          ],
+        },
+      }),
+    );
     expect(c.privacy.groups).toHaveLength(2);
   });
 });
@@ -209,13 +233,45 @@ const CASES: [string, string, string, RegExp][] = [
   ['reveal.scopeHeader invalid', withMin({ reveal: { scopeHeader: 'x scope' } }), 'reveal.scopeHeader', /header name/],
   ['privacy.undecidable', withMin({ privacy: { undecidable: 'hide' } }), 'privacy.undecidable', /withhold \| show/],
   ['group without privateSince', withMin({ privacy: { groups: [{ id: 'hr' }] } }), 'privacy.groups.0.privateSince', /required/],
-  ['group privateSince without offset', withMin({ privacy: { groups: [{ id: 'hr', privateSince: '2026-01-01T00:00:00' }] } }), 'privacy.groups.0.privateSince', /offset/],
-  ['group privateSince impossible date', withMin({ privacy: { groups: [{ id: 'hr', privateSince: '2026-02-30T00:00:00Z' }] } }), 'privacy.groups.0.privateSince', /ISO-8601/],
-  ['group privateUntil before since', withMin({ privacy: { groups: [{ id: 'hr', privateSince: '2026-02-01T00:00:00Z', privateUntil: '2026-01-01T00:00:00Z' }] } }), 'privacy.groups.0.privateUntil', /after privateSince/],
-  ['group privateUntil equal to since', withMin({ privacy: { groups: [{ id: 'hr', privateSince: 5, privateUntil: 5 }] } }), 'privacy.groups.0.privateUntil', /after privateSince/],
+  [
+    'group privateSince without offset',
+    withMin({ privacy: { groups: [{ id: 'hr', privateSince: '2026-01-01T00:00:00' }] } }),
+    'privacy.groups.0.privateSince',
+    /offset/,
+  ],
+  [
+    'group privateSince impossible date',
+    withMin({ privacy: { groups: [{ id: 'hr', privateSince: '2026-02-30T00:00:00Z' }] } }),
+    'privacy.groups.0.privateSince',
+    /ISO-8601/,
+  ],
+  [
+    'group privateUntil before since',
+    withMin({ privacy: { groups: [{ id: 'hr', privateSince: '2026-02-01T00:00:00Z', privateUntil: '2026-01-01T00:00:00Z' }] } }),
+    'privacy.groups.0.privateUntil',
+    /after privateSince/,
+  ],
+  [
+    'group privateUntil equal to since',
+    withMin({ privacy: { groups: [{ id: 'hr', privateSince: 5, privateUntil: 5 }] } }),
+    'privacy.groups.0.privateUntil',
+    /after privateSince/,
+  ],
   ['group id empty', withMin({ privacy: { groups: [{ id: '', privateSince: 1 }] } }), 'privacy.groups.0.id', /empty/],
   ['unknown builtin group', withMin({ privacy: { groups: [{ id: 'builtin:external', privateSince: 1 }] } }), 'privacy.groups.0.id', /built-in/],
-  ['overlapping intervals', withMin({ privacy: { groups: [{ id: 'hr', privateSince: 1 }, { id: 'hr', privateSince: 2 }] } }), 'privacy.groups.1.privateSince', /overlaps/],
+  [
+    'overlapping intervals',
+    withMin({
+      privacy: {
+        groups: [
+          { id: 'hr', privateSince: 1 },
+          { id: 'hr', privateSince: 2 },
+        ],
+      },
+    }),
+    'privacy.groups.1.privateSince',
+    /overlaps/,
+  ],
   ['permission not an email', withMin({ privacy: { permissions: ['alice'] } }), 'privacy.permissions.0', /UPN or email/],
   ['permission without tld', withMin({ privacy: { permissions: ['ok@contoso.com', 'alice@contoso'] } }), 'privacy.permissions.1', /UPN or email/],
   ['managed domain with @', withMin({ privacy: { managedDomains: ['@contoso.com'] } }), 'privacy.managedDomains.0', /domain/],
@@ -225,12 +281,27 @@ const CASES: [string, string, string, RegExp][] = [
   ['activities.actor empty list', withMin({ activities: { actor: [] } }), 'activities.actor', /empty/],
   ['activities.id bad dot path', withMin({ activities: { id: 'a..b' } }), 'activities.id', /dot path/],
   ['activities.application without equals', withMin({ activities: { application: { path: 'actorType' } } }), 'activities.application.equals', /required/],
-  ['builtin tag as number', 'upstream: {url: "http://x"}\nactivities:\n  builtinTags:\n    application: 0000003\n', 'activities.builtinTags.application', /quote/],
+  [
+    'builtin tag as number',
+    'upstream: {url: "http://x"}\nactivities:\n  builtinTags:\n    application: 0000003\n',
+    'activities.builtinTags.application',
+    /quote/,
+  ],
   ['route path without slash', withMin({ routes: [{ path: 'api', kind: 'deny' }] }), 'routes.0.path', /start with \//],
   ['route ** in the middle', withMin({ routes: [{ path: '/api/**/x', kind: 'deny' }] }), 'routes.0.path', /\*\*/],
   ['route * segment', withMin({ routes: [{ path: '/api/*', kind: 'deny' }] }), 'routes.0.path', /\*\*/],
   ['route bad param', withMin({ routes: [{ path: '/a/x:id/', kind: 'item' }] }), 'routes.0.path', /parameter/],
-  ['route kind unknown', withMin({ routes: [{ path: '/a', kind: 'list' }, { path: '/b', kind: 'drop' }] }), 'routes.1.kind', /list \| item/],
+  [
+    'route kind unknown',
+    withMin({
+      routes: [
+        { path: '/a', kind: 'list' },
+        { path: '/b', kind: 'drop' },
+      ],
+    }),
+    'routes.1.kind',
+    /list \| item/,
+  ],
   ['route kind missing', withMin({ routes: [{ path: '/a' }] }), 'routes.0.kind', /required/],
   ['export without format', withMin({ routes: [{ path: '/e', kind: 'export' }] }), 'routes.0.format', /required/],
   ['export format unknown', withMin({ routes: [{ path: '/e', kind: 'export', format: 'xml' }] }), 'routes.0.format', /ndjson/],
@@ -245,15 +316,62 @@ const CASES: [string, string, string, RegExp][] = [
   ['state postgres without URL', withMin({ state: { store: 'postgres' } }), 'state.postgresUrl', /required/],
   ['state postgresUrl not postgres', withMin({ state: { store: 'postgres', postgresUrl: 'mysql://db' } }), 'state.postgresUrl', /postgres:\/\//],
   ['governance sink unknown', withMin({ governance: { sink: 's3' } }), 'governance.sink', /file \| postgres/],
-  ['forward url unknown scheme', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'http://siem:514' }] } }), 'governance.forward.0.url', /unknown scheme http:.*tcp:\/\/, tls:\/\/ or udp:\/\//],
-  ['forward webhook scheme', withMin({ governance: { forward: [{ name: 'h', type: 'webhook', url: 'udp://hooks:514' }] } }), 'governance.forward.0.url', /unknown scheme udp:.*http/],
+  [
+    'forward url unknown scheme',
+    withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'http://siem:514' }] } }),
+    'governance.forward.0.url',
+    /unknown scheme http:.*tcp:\/\/, tls:\/\/ or udp:\/\//,
+  ],
+  [
+    'forward webhook scheme',
+    withMin({ governance: { forward: [{ name: 'h', type: 'webhook', url: 'udp://hooks:514' }] } }),
+    'governance.forward.0.url',
+    /unknown scheme udp:.*http/,
+  ],
   ['forward syslog without port', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://siem' }] } }), 'governance.forward.0.url', /port/],
-  ['forward type unknown', withMin({ governance: { forward: [{ name: 's', type: 'kafka', url: 'tcp://k:9092' }] } }), 'governance.forward.0.type', /syslog \| webhook/],
-  ['forward duplicate name', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1' }, { name: 's', type: 'syslog', url: 'tcp://b:1' }] } }), 'governance.forward.1.name', /duplicate/],
-  ['forward caFile on tcp', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', caFile: '/ca.pem' }] } }), 'governance.forward.0.caFile', /tls/],
-  ['forward headers on syslog', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', headers: { A: 'b' } }] } }), 'governance.forward.0.headers', /webhook/],
-  ['forward unknown key', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', port: 3 }] } }), 'governance.forward.0.port', /unknown key/],
-  ['forward retry inverted', withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', retry: { minMs: 100, maxMs: 10 } }] } }), 'governance.forward.0.retry.maxMs', /minMs/],
+  [
+    'forward type unknown',
+    withMin({ governance: { forward: [{ name: 's', type: 'kafka', url: 'tcp://k:9092' }] } }),
+    'governance.forward.0.type',
+    /syslog \| webhook/,
+  ],
+  [
+    'forward duplicate name',
+    withMin({
+      governance: {
+        forward: [
+          { name: 's', type: 'syslog', url: 'tcp://a:1' },
+          { name: 's', type: 'syslog', url: 'tcp://b:1' },
+        ],
+      },
+    }),
+    'governance.forward.1.name',
+    /duplicate/,
+  ],
+  [
+    'forward caFile on tcp',
+    withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', caFile: '/ca.pem' }] } }),
+    'governance.forward.0.caFile',
+    /tls/,
+  ],
+  [
+    'forward headers on syslog',
+    withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', headers: { A: 'b' } }] } }),
+    'governance.forward.0.headers',
+    /webhook/,
+  ],
+  [
+    'forward unknown key',
+    withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', port: 3 }] } }),
+    'governance.forward.0.port',
+    /unknown key/,
+  ],
+  [
+    'forward retry inverted',
+    withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'tcp://a:1', retry: { minMs: 100, maxMs: 10 } }] } }),
+    'governance.forward.0.retry.maxMs',
+    /minMs/,
+  ],
   ['checkpoint without keyFile', withMin({ governance: { checkpoint: { everyEntries: 10 } } }), 'governance.checkpoint.keyFile', /required/],
   ['checkpoint everyEntries 0', withMin({ governance: { checkpoint: { keyFile: 'k.pem', everyEntries: 0 } } }), 'governance.checkpoint.everyEntries', />= 1/],
   ['logging level unknown', withMin({ logging: { level: 'trace' } }), 'logging.level', /error \| warn/],
@@ -270,19 +388,33 @@ describe('problems with their key paths', () => {
   });
 
   it('unknown keys at several depths, each at its own path', () => {
-    const ps = problems(withMin({
-      extra: 1,
-      server: { port: 1, prot: 2 },
-      identity: { issuer: 'x', jwksFile: 'k', audiences: ['a'] },
-      privacy: { groups: [{ id: 'hr', privateSince: 1, until: 2 }] },
-      directory: { http: { url: 'https://d/{principal}', ttl: 5 } },
-      activities: { builtinTags: { external: 'x' }, application: { path: 'a', equals: ['b'], not: 1 } },
-      routes: [{ path: '/a', kind: 'export', format: 'csv', columns: { user: 'U' } }, { path: '/b', kind: 'deny', method: ['GET'] }],
-    }));
-    expect(paths(ps)).toEqual(expect.arrayContaining([
-      'extra', 'server.prot', 'identity.audiences', 'privacy.groups.0.until', 'directory.http.ttl',
-      'activities.builtinTags.external', 'activities.application.not', 'routes.0.columns.user', 'routes.1.method',
-    ]));
+    const ps = problems(
+      withMin({
+        extra: 1,
+        server: { port: 1, prot: 2 },
+        identity: { issuer: 'x', jwksFile: 'k', audiences: ['a'] },
+        privacy: { groups: [{ id: 'hr', privateSince: 1, until: 2 }] },
+        directory: { http: { url: 'https://d/{principal}', ttl: 5 } },
+        activities: { builtinTags: { external: 'x' }, application: { path: 'a', equals: ['b'], not: 1 } },
+        routes: [
+          { path: '/a', kind: 'export', format: 'csv', columns: { user: 'U' } },
+          { path: '/b', kind: 'deny', method: ['GET'] },
+        ],
+      }),
+    );
+    expect(paths(ps)).toEqual(
+      expect.arrayContaining([
+        'extra',
+        'server.prot',
+        'identity.audiences',
+        'privacy.groups.0.until',
+        'directory.http.ttl',
+        'activities.builtinTags.external',
+        'activities.application.not',
+        'routes.0.columns.user',
+        'routes.1.method',
+      ]),
+    );
     for (const p of ps) expect(p.message).toBe('unknown key');
   });
 
@@ -307,11 +439,22 @@ describe('problems with their key paths', () => {
       'logging: {level: loud}',
     ].join('\n');
     const ps = problems(text);
-    expect(paths(ps)).toEqual(expect.arrayContaining([
-      'server.port', 'server.adminPrefix', 'upstream.url', 'identity.algorithms.0', 'identity.jwksUrl',
-      'privacy.undecidable', 'privacy.permissions.0', 'privacy.groups.0.privateSince',
-      'routes.0.path', 'routes.0.format', 'routes.1.kind', 'logging.level',
-    ]));
+    expect(paths(ps)).toEqual(
+      expect.arrayContaining([
+        'server.port',
+        'server.adminPrefix',
+        'upstream.url',
+        'identity.algorithms.0',
+        'identity.jwksUrl',
+        'privacy.undecidable',
+        'privacy.permissions.0',
+        'privacy.groups.0.privateSince',
+        'routes.0.path',
+        'routes.0.format',
+        'routes.1.kind',
+        'logging.level',
+      ]),
+    );
     expect(ps.length).toBeGreaterThanOrEqual(12);
   });
 
@@ -439,8 +582,12 @@ describe('files and helpers', () => {
   });
 
   it('formatProblems: one line each, key path first', () => {
-    expect(formatProblems([{ path: 'a.b', message: 'bad' }, { path: 'routes.2.kind', message: 'worse' }]))
-      .toBe('a.b: bad\nroutes.2.kind: worse');
+    expect(
+      formatProblems([
+        { path: 'a.b', message: 'bad' },
+        { path: 'routes.2.kind', message: 'worse' },
+      ]),
+    ).toBe('a.b: bad\nroutes.2.kind: worse');
     expect(formatProblems([])).toBe('');
   });
 });
@@ -473,7 +620,9 @@ describe('shipped configuration files', () => {
     const c = load('demo.yaml');
     expect(c.upstream.url).toBe('http://127.0.0.1:8081');
     expect(c.identity).toMatchObject({
-      issuer: 'https://demo-idp.local/', audience: 'activity-privacy-gateway', jwksFile: '.demo/jwks.json',
+      issuer: 'https://demo-idp.local/',
+      audience: 'activity-privacy-gateway',
+      jwksFile: '.demo/jwks.json',
       adminRoles: ['SecurityAdministrator', 'GlobalAdministrator'],
     });
     expect(c.governance.file).toBe('.demo/data/governance.jsonl');

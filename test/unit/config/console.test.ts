@@ -21,12 +21,16 @@ describe('config: console (SPEC §13)', () => {
   });
 
   test('each mistake is reported with its key path', () => {
-    expect(problems({ oidc: { issuer: 'http://idp.example.com/', clientId: 'c' } })).toEqual(['console.oidc.issuer: must be https (http only on a loopback host)']);
+    expect(problems({ oidc: { issuer: 'http://idp.example.com/', clientId: 'c' } })).toEqual([
+      'console.oidc.issuer: must be https (http only on a loopback host)',
+    ]);
     expect(problems({ oidc: { issuer: 'http://127.0.0.1:8082', clientId: 'c' } })).toEqual([]);
     expect(problems({ oidc: { issuer: 'https://idp/', clientId: 'c', scopes: ['profile'] } })).toEqual(['console.oidc.scopes: must include openid']);
     expect(problems({ oidc: { issuer: 'https://idp/', clientId: '' } })[0]).toMatch(/^console\.oidc\.clientId:/);
     expect(problems({ oidc: { issuer: 'https://idp/', clientId: 'c' }, sessionTtlMin: 0 })[0]).toMatch(/^console\.sessionTtlMin: must be >= 1/);
-    expect(problems({ oidc: { issuer: 'https://idp/', clientId: 'c' }, publicUrl: 'https://gw.example/base' })[0]).toMatch(/^console\.publicUrl: must be an origin only/);
+    expect(problems({ oidc: { issuer: 'https://idp/', clientId: 'c' }, publicUrl: 'https://gw.example/base' })[0]).toMatch(
+      /^console\.publicUrl: must be an origin only/,
+    );
     expect(problems({ oidc: { issuer: 'https://idp/', clientId: 'c' }, cookie: 'x' })[0]).toBe('console.cookie: unknown key');
     expect(problems({ oidc: { issuer: 'https://idp/', clientId: 'c', redirect: 'x' } })[0]).toBe('console.oidc.redirect: unknown key');
   });

@@ -28,25 +28,48 @@ describe('directory.ldap / graph / http / knownGroups', () => {
   it('ldap defaults (SPEC §9)', () => {
     const c = parse({ directory: { ldap: LDAP } }).config!;
     expect(c.directory.ldap).toEqual({
-      url: ['ldaps://dc1.contoso.com:636'], bindDN: null, bindPassword: null, startTLS: false, tls: { caFile: null, rejectUnauthorized: true },
-      userBaseDN: LDAP.userBaseDN, userFilter: '(|(userPrincipalName={principal})(mail={principal}))', groupBaseDN: LDAP.groupBaseDN,
-      groupFilter: '(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))', groupIdAttribute: 'entryUUID',
-      groupNameAttribute: 'cn', memberAttribute: 'member', memberOfAttribute: 'memberOf', nested: true,
-      timeoutMs: 3000, ttlSec: 300, staleSec: 3600, maxEntries: 100000,
+      url: ['ldaps://dc1.contoso.com:636'],
+      bindDN: null,
+      bindPassword: null,
+      startTLS: false,
+      tls: { caFile: null, rejectUnauthorized: true },
+      userBaseDN: LDAP.userBaseDN,
+      userFilter: '(|(userPrincipalName={principal})(mail={principal}))',
+      groupBaseDN: LDAP.groupBaseDN,
+      groupFilter: '(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))',
+      groupIdAttribute: 'entryUUID',
+      groupNameAttribute: 'cn',
+      memberAttribute: 'member',
+      memberOfAttribute: 'memberOf',
+      nested: true,
+      timeoutMs: 3000,
+      ttlSec: 300,
+      staleSec: 3600,
+      maxEntries: 100000,
     });
     expect(parse({ directory: { ldap: { ...LDAP, memberOfAttribute: null } } }).config!.directory.ldap!.memberOfAttribute).toBeNull();
   });
 
   it('graph defaults', () => {
     expect(parse({ directory: { graph: GRAPH } }).config!.directory.graph).toEqual({
-      ...GRAPH, certificate: null, authorityHost: 'https://login.microsoftonline.com', graphUrl: 'https://graph.microsoft.com/v1.0',
-      tls: { caFile: null }, timeoutMs: 5000, ttlSec: 300, staleSec: 3600, maxEntries: 100000,
+      ...GRAPH,
+      certificate: null,
+      authorityHost: 'https://login.microsoftonline.com',
+      graphUrl: 'https://graph.microsoft.com/v1.0',
+      tls: { caFile: null },
+      timeoutMs: 5000,
+      ttlSec: 300,
+      staleSec: 3600,
+      maxEntries: 100000,
     });
   });
 
   it('http headers and groupsUrl; knownGroups; privacy.adminGroups', () => {
     const c = parse({
-      directory: { http: { url: 'https://d/u/{principal}', headers: { Authorization: 'Bearer x' }, groupsUrl: 'https://d/groups' }, knownGroups: [{ id: 'tag-1', name: 'VIP' }, { id: 'tag-2' }] },
+      directory: {
+        http: { url: 'https://d/u/{principal}', headers: { Authorization: 'Bearer x' }, groupsUrl: 'https://d/groups' },
+        knownGroups: [{ id: 'tag-1', name: 'VIP' }, { id: 'tag-2' }],
+      },
       privacy: { adminGroups: ['admins', 'admins'] },
     }).config!;
     expect(c.directory.http).toMatchObject({ headers: { Authorization: 'Bearer x' }, groupsUrl: 'https://d/groups' });
@@ -69,17 +92,28 @@ describe('directory.ldap / graph / http / knownGroups', () => {
     ['unknown ldap key', { ldap: { ...LDAP, colour: 'red' } }, 'directory.ldap.colour: unknown key'],
     ['tls unknown key', { ldap: { ...LDAP, tls: { ca: 'x' } } }, 'directory.ldap.tls.ca: unknown key'],
     ['graph without credential', { graph: { tenantId: 't', clientId: 'c' } }, 'directory.graph.clientSecret: one of clientSecret / certificate is required'],
-    ['graph with both', { graph: { ...GRAPH, certificate: { certFile: 'a', keyFile: 'b' } } }, 'directory.graph.certificate: set only one of clientSecret / certificate'],
+    [
+      'graph with both',
+      { graph: { ...GRAPH, certificate: { certFile: 'a', keyFile: 'b' } } },
+      'directory.graph.certificate: set only one of clientSecret / certificate',
+    ],
     ['graph over http', { graph: { ...GRAPH, graphUrl: 'http://graph.local/v1.0' } }, 'directory.graph.graphUrl: must be an https:// URL'],
     ['graph authority over http', { graph: { ...GRAPH, authorityHost: 'http://login.local' } }, 'directory.graph.authorityHost: must be an https:// URL'],
     ['graph tenant', { graph: { ...GRAPH, tenantId: 'a/b' } }, 'directory.graph.tenantId: must be a tenant id'],
-    ['http header with newline', { http: { url: 'https://d/{principal}', headers: { 'X-A': 'a\r\nb' } } }, 'directory.http.headers.X-A: must not contain CR, LF or NUL'],
+    [
+      'http header with newline',
+      { http: { url: 'https://d/{principal}', headers: { 'X-A': 'a\r\nb' } } },
+      'directory.http.headers.X-A: must not contain CR, LF or NUL',
+    ],
     ['http groupsUrl', { http: { url: 'https://d/{principal}', groupsUrl: 'ftp://x' } }, 'directory.http.groupsUrl: must be an http(s) URL'],
     ['knownGroups id', { knownGroups: [{ name: 'x' }] }, 'directory.knownGroups.0.id: is required'],
     ['knownGroups builtin typo', { knownGroups: [{ id: 'builtin:apps' }] }, 'directory.knownGroups.0.id: unknown built-in group'],
   ])('%s', (_, directory, expected) => {
     const got = problemsOf(directory);
-    expect(got.some((p) => p.startsWith(expected)), got.join('\n')).toBe(true);
+    expect(
+      got.some((p) => p.startsWith(expected)),
+      got.join('\n'),
+    ).toBe(true);
   });
 
   it('privacy.adminGroups must be a list of ids', () => {
@@ -134,7 +168,10 @@ describe('files a config points at (check-config, serve)', () => {
       inBlock = false;
       out.push(line);
     }
-    const uncommented = out.join('\n').replace('/etc/apg/contoso-ca.pem', 'null').replace('{caFile: null, rejectUnauthorized: true}', '{caFile: null, rejectUnauthorized: true}');
+    const uncommented = out
+      .join('\n')
+      .replace('/etc/apg/contoso-ca.pem', 'null')
+      .replace('{caFile: null, rejectUnauthorized: true}', '{caFile: null, rejectUnauthorized: true}');
     const r = parseConfig(uncommented, { APG_LDAP_PASSWORD: 'x', APG_GRAPH_SECRET: 'y', APG_JWKS_FILE: 'x' });
     expect(r.ok ? [] : r.problems).toEqual([]);
     if (r.ok) {

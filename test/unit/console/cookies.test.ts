@@ -10,8 +10,9 @@ describe('console cookies', () => {
   });
 
   test('Set-Cookie: HttpOnly always, Secure only when asked, deletion expires it', () => {
-    expect(setCookie('apg_session', 'v', { path: '/_gateway', secure: false, sameSite: 'Strict', maxAge: 60 }))
-      .toBe('apg_session=v; Path=/_gateway; Max-Age=60; HttpOnly; SameSite=Strict');
+    expect(setCookie('apg_session', 'v', { path: '/_gateway', secure: false, sameSite: 'Strict', maxAge: 60 })).toBe(
+      'apg_session=v; Path=/_gateway; Max-Age=60; HttpOnly; SameSite=Strict',
+    );
     const del = setCookie('apg_session', '', { path: '/p', secure: true, sameSite: 'Strict', maxAge: 0 });
     expect(del).toContain('Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT');
     expect(del).toMatch(/; Secure$/);

@@ -6,15 +6,22 @@ const config = (routes: unknown[], adminPrefix = '/_gateway') => validConfig({ s
 
 describe('console helpers', () => {
   test('the activity log uses the first GET list route without path parameters, never one under the admin prefix', () => {
-    expect(consoleListRoute(config([{ path: '/api/v1/activities/', methods: ['GET', 'POST'], kind: 'list', items: 'data', total: 'total' }])))
-      .toEqual({ path: '/api/v1/activities/', items: 'data', total: 'total' });
-    expect(consoleListRoute(config([
-      { path: '/post-only/', methods: ['POST'], kind: 'list' },
-      { path: '/_GATEWAY/x/', kind: 'list' },
-      { path: '/tenants/:t/activities/', kind: 'list' },
-      { path: '/any/**', kind: 'list' },
-      { path: '/all-methods/', kind: 'list', items: '' },
-    ]))).toEqual({ path: '/all-methods/', items: '', total: null });
+    expect(consoleListRoute(config([{ path: '/api/v1/activities/', methods: ['GET', 'POST'], kind: 'list', items: 'data', total: 'total' }]))).toEqual({
+      path: '/api/v1/activities/',
+      items: 'data',
+      total: 'total',
+    });
+    expect(
+      consoleListRoute(
+        config([
+          { path: '/post-only/', methods: ['POST'], kind: 'list' },
+          { path: '/_GATEWAY/x/', kind: 'list' },
+          { path: '/tenants/:t/activities/', kind: 'list' },
+          { path: '/any/**', kind: 'list' },
+          { path: '/all-methods/', kind: 'list', items: '' },
+        ]),
+      ),
+    ).toEqual({ path: '/all-methods/', items: '', total: null });
     expect(consoleListRoute(config([{ path: '/**', kind: 'deny' }]))).toBeNull();
   });
 

@@ -4,7 +4,14 @@ import { createMemorySessionStore, keyOf, newId, plausibleId, type SessionData, 
 import { openPostgresSessionStore } from '../../../src/console/postgresSessions.js';
 import { freshDatabase, sql } from '../../helpers/postgres.js';
 
-const session = (expiresAt: number): SessionData => ({ principal: 'alice@contoso.com', roles: ['SecurityAdministrator'], csrf: newId(), iss: 'https://idp/', createdAt: 0, expiresAt });
+const session = (expiresAt: number): SessionData => ({
+  principal: 'alice@contoso.com',
+  roles: ['SecurityAdministrator'],
+  csrf: newId(),
+  iss: 'https://idp/',
+  createdAt: 0,
+  expiresAt,
+});
 const login = { state: 's', nonce: 'n', codeVerifier: 'v', redirectUri: 'http://gw/cb', expiresAt: 1000 };
 
 /** What every store must do, whatever keeps it. */
@@ -43,12 +50,19 @@ describe('console session ids', () => {
     expect(keyOf('session', id)).toMatch(/^session:[0-9a-f]{64}$/);
     expect(keyOf('session', id)).not.toContain(id);
     expect(keyOf('login', id)).not.toBe(keyOf('session', id));
-    fc.assert(fc.property(fc.string(), (s) => { if (plausibleId(s)) expect(s).toMatch(/^[A-Za-z0-9_-]{43}$/); }));
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        if (plausibleId(s)) expect(s).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      }),
+    );
   });
 });
 
 describe('memory session store', () => {
-  contract('memory', async () => { const s = createMemorySessionStore(); return { a: s, b: s, done: () => s.close() }; });
+  contract('memory', async () => {
+    const s = createMemorySessionStore();
+    return { a: s, b: s, done: () => s.close() };
+  });
   test('bounded: the oldest records go first', async () => {
     const s = createMemorySessionStore(3);
     const ids = [newId(), newId(), newId(), newId()];
@@ -63,7 +77,14 @@ describe.skipIf(!db)('PostgreSQL session store (two replicas)', () => {
   contract('postgres', async () => {
     const a = await openPostgresSessionStore({ url: db!.url, instance: 'a' });
     const b = await openPostgresSessionStore({ url: db!.url, instance: 'b' });
-    return { a, b, done: async () => { await a.close(); await b.close(); } };
+    return {
+      a,
+      b,
+      done: async () => {
+        await a.close();
+        await b.close();
+      },
+    };
   });
   test('the table holds hashes of the ids, never the ids', async () => {
     const a = await openPostgresSessionStore({ url: db!.url });

@@ -69,15 +69,43 @@ function parseCsv(text: string): string[][] {
   while (i < text.length) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i += 2; continue; }
-      if (c === '"') { quoted = false; i++; continue; }
-      field += c; i++; continue;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 2;
+        continue;
+      }
+      if (c === '"') {
+        quoted = false;
+        i++;
+        continue;
+      }
+      field += c;
+      i++;
+      continue;
     }
-    if (c === '"') { if (field !== '') throw new Error(`stray quote at ${i}`); quoted = true; i++; continue; }
-    if (c === ',') { row.push(field); field = ''; i++; continue; }
-    if (c === '\r' && text[i + 1] === '\n') { row.push(field); rows.push(row); row = []; field = ''; i += 2; continue; }
+    if (c === '"') {
+      if (field !== '') throw new Error(`stray quote at ${i}`);
+      quoted = true;
+      i++;
+      continue;
+    }
+    if (c === ',') {
+      row.push(field);
+      field = '';
+      i++;
+      continue;
+    }
+    if (c === '\r' && text[i + 1] === '\n') {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = '';
+      i += 2;
+      continue;
+    }
     if (c === '\n' || c === '\r') throw new Error(`bare line break at ${i}`);
-    field += c; i++;
+    field += c;
+    i++;
   }
   if (quoted) throw new Error('unterminated quote');
   if (field !== '' || row.length) throw new Error('last row lacks CRLF');
@@ -136,7 +164,10 @@ describe('generateDataset', () => {
       expect(tagged / by(p).length).toBeGreaterThan(0.3);
       expect(tagged / by(p).length).toBeLessThan(0.7);
     }
-    const internal = data.filter((a) => { const p = activityActor(a); return p !== undefined && !EXTERNAL_PRINCIPALS.includes(p); });
+    const internal = data.filter((a) => {
+      const p = activityActor(a);
+      return p !== undefined && !EXTERNAL_PRINCIPALS.includes(p);
+    });
     expect(internal.filter((a) => activityTags(a).includes(TAG_EXTERNAL_USERS))).toEqual([]);
   });
 
@@ -148,7 +179,8 @@ describe('generateDataset', () => {
       legal: [PRINCIPALS.heidi],
       'builtin:external-users': [...EXTERNAL_PRINCIPALS],
     };
-    for (const g of DEMO_GROUPS) for (const p of members[g.id]) for (const where of ['before', 'inside', ...(g.untilMs === null ? [] : ['after'])]) counts.set(`${g.id} ${p} ${where}`, 0);
+    for (const g of DEMO_GROUPS)
+      for (const p of members[g.id]) for (const where of ['before', 'inside', ...(g.untilMs === null ? [] : ['after'])]) counts.set(`${g.id} ${p} ${where}`, 0);
     for (const a of ds) {
       const p = activityActor(a);
       const t = activityTime(a)!;
@@ -159,7 +191,8 @@ describe('generateDataset', () => {
         counts.set(k, counts.get(k)! + 1);
       }
     }
-    for (const p of [PRINCIPALS.alice, PRINCIPALS.dave, PRINCIPALS.erin, PRINCIPALS.grace, PRINCIPALS.ivan, PRINCIPALS.judy]) counts.set(`ordinary ${p}`, ds.filter((a) => activityActor(a) === p).length);
+    for (const p of [PRINCIPALS.alice, PRINCIPALS.dave, PRINCIPALS.erin, PRINCIPALS.grace, PRINCIPALS.ivan, PRINCIPALS.judy])
+      counts.set(`ordinary ${p}`, ds.filter((a) => activityActor(a) === p).length);
     return counts;
   };
 
@@ -293,7 +326,14 @@ describe('sample API', () => {
     expect(rows).toHaveLength(10_001);
     for (const row of rows) expect(row).toHaveLength(8);
     const seen = rows.slice(1).map((row) => [row[0], row[1], row[2], row[3].split(';').filter(Boolean).sort(), row[4], row[6]]);
-    const want = data.map((a) => [a._id, String(a.timestamp), a.user?.userName ?? a.failedUserData?.userName ?? '', [...new Set(activityTags(a))].sort(), a.actorType, a.description]);
+    const want = data.map((a) => [
+      a._id,
+      String(a.timestamp),
+      a.user?.userName ?? a.failedUserData?.userName ?? '',
+      [...new Set(activityTags(a))].sort(),
+      a.actorType,
+      a.description,
+    ]);
     expect(seen).toEqual(want);
     expect(rows.some((row) => row[6].includes('\n') || row[6].includes('"'))).toBe(true);
   });
@@ -327,7 +367,11 @@ describe('sample API', () => {
 
   it('cycles through the dataset with fresh ids for count= beyond the dataset', async () => {
     const r = await request(sbase, '/api/v1/activities/export/ndjson/?count=120');
-    const recs = r.body.toString().trim().split('\n').map((l) => JSON.parse(l));
+    const recs = r.body
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(recs).toHaveLength(120);
     expect(new Set(recs.map((a) => a._id)).size).toBe(120);
     for (const a of recs) expect(a._id).toMatch(/^[0-9a-f]{24}$/);
@@ -355,9 +399,14 @@ describe('sample API', () => {
 
   it('survives a client that aborts a huge export', async () => {
     await new Promise<void>((resolve, reject) => {
-      http.get(sbase + '/api/v1/activities/export/csv/?bytes=1000000000', { agent: false }, (res) => {
-        res.once('data', () => { res.destroy(); resolve(); });
-      }).on('error', reject);
+      http
+        .get(sbase + '/api/v1/activities/export/csv/?bytes=1000000000', { agent: false }, (res) => {
+          res.once('data', () => {
+            res.destroy();
+            resolve();
+          });
+        })
+        .on('error', reject);
     });
     expect((await request(sbase, '/api/v1/small/')).status).toBe(200);
   });
@@ -412,7 +461,12 @@ describe('sample API', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     const get = (i: number) =>
       new Promise<void>((resolve, reject) => {
-        http.get(`${sbase}/api/v1/small/?n=${i}`, { agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+        http
+          .get(`${sbase}/api/v1/small/?n=${i}`, { agent }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          })
+          .on('error', reject);
       });
     for (let i = 0; i < 1010; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => get(i + j)));
     agent.destroy();

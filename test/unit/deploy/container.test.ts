@@ -17,7 +17,10 @@ import { generateTestKey } from '../../helpers/idp.js';
 
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
 
-interface Instruction { op: string; args: string }
+interface Instruction {
+  op: string;
+  args: string;
+}
 
 /** Dockerfile instructions (continuation lines joined, comments dropped), split into stages at FROM. */
 function stages(text: string): Instruction[][] {
@@ -46,7 +49,10 @@ describe('Dockerfile', () => {
   it('is multi-stage on node:24-bookworm-slim and builds in the first stage', () => {
     expect(all.length).toBeGreaterThanOrEqual(2);
     for (const s of all) expect(s[0].args).toMatch(/^node:24-bookworm-slim(\s|$)/);
-    const build = all[0].filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+    const build = all[0]
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     expect(build).toMatch(/npm ci\b/);
     expect(build).toMatch(/npm run build/);
     // the WebAssembly engine's sources reach the build stage (npm run build compiles them into dist/engine/)
@@ -86,7 +92,10 @@ describe('Dockerfile', () => {
   });
 
   it('.dockerignore keeps local builds, dependencies, data and keys out of the context', () => {
-    const lines = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const lines = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     for (const p of ['node_modules', 'dist', 'data', '.demo', '.git', '**/*.pem']) expect(lines).toContain(p);
     // what the build needs is not ignored
     for (const p of ['src', 'assembly', 'config', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) expect(lines).not.toContain(p);
@@ -149,7 +158,11 @@ describe('the build output with production dependencies only', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'apg-prod-'));
     try {
       for (const f of ['package.json', 'package-lock.json', 'dist', 'config']) await cp(path.join(ROOT, f), path.join(dir, f), { recursive: true });
-      const install = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', timeout: 150_000 });
+      const install = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 150_000,
+      });
       if (install.status !== 0) {
         const out = `${install.stdout}\n${install.stderr}\n${String(install.error ?? '')}`;
         if (/ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|network|ETIMEDOUT/i.test(out)) {
@@ -165,7 +178,12 @@ describe('the build output with production dependencies only', () => {
       // the shipped gateway.yaml names config/jwks.json: check-config opens it, as the gateway does at start
       await writeFile(path.join(dir, 'config', 'jwks.json'), JSON.stringify({ keys: [(await generateTestKey('ES256')).publicJwk] }));
       // cli.js imports the whole gateway statically, so a missing runtime dependency fails here
-      const r = spawnSync(process.execPath, ['dist/cli.js', 'check-config', '--config', 'config/gateway.yaml'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, ['dist/cli.js', 'check-config', '--config', 'config/gateway.yaml'], {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain('config/gateway.yaml: OK');
       expect(r.status).toBe(0);
@@ -173,10 +191,15 @@ describe('the build output with production dependencies only', () => {
       const api = spawn(process.execPath, ['dist/demo/upstreamMain.js', '--port', '0', '--host', '127.0.0.1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
-      api.stderr.on('data', (d) => { err += d; });
+      api.stderr.on('data', (d) => {
+        err += d;
+      });
       const exited = new Promise<number | null>((resolve) => api.on('exit', (code) => resolve(code)));
       await new Promise<void>((resolve, reject) => {
-        api.stdout.on('data', (d) => { out += d; if (out.includes('\n')) resolve(); });
+        api.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve();
+        });
         api.on('exit', () => reject(new Error(`sample API exited early: ${err}`)));
       });
       const line = JSON.parse(out.split('\n')[0]);

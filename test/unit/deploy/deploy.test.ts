@@ -25,7 +25,9 @@ function load(file: string): Manifest[] {
   return docs.map((d) => d.toJS() as Manifest).filter((m) => m !== null);
 }
 
-const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const manifests = new Map(files.map((f) => [f, load(f)]));
 const one = (file: string, kind: string): Manifest => {
   const docs = manifests.get(file) ?? [];
@@ -128,7 +130,7 @@ describe('deploy/kubernetes manifests', () => {
     expect(gatewayYaml()).not.toContain(EXAMPLE_ENV.UPSTREAM_TOKEN);
   });
 
-  it('the Service and the PDB select the Deployment\'s pods; the PDB keeps 2 available', () => {
+  it("the Service and the PDB select the Deployment's pods; the PDB keeps 2 available", () => {
     const labels = deployment().spec.template.metadata.labels;
     const svc = one('service.yaml', 'Service');
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(labels[k]).toBe(v);

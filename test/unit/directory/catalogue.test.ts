@@ -11,7 +11,10 @@ import type { CatalogueEntry } from '../../../src/directory/types.js';
 function remote(name: RemoteList['name'], entries: () => CatalogueEntry[] | Error, extra: Partial<RemoteList> = {}) {
   const calls = { n: 0 };
   const r: RemoteList = {
-    name, ttlSec: 60, staleSec: 120, timeoutMs: 1000,
+    name,
+    ttlSec: 60,
+    staleSec: 120,
+    timeoutMs: 1000,
     list: async () => {
       calls.n++;
       const e = entries();
@@ -26,7 +29,10 @@ function remote(name: RemoteList['name'], entries: () => CatalogueEntry[] | Erro
 function catalogue(remotes: RemoteList[], now = () => 0, localNames = new Map([['hr', 'Human Resources']])) {
   return new Catalogue({
     staticIds: ['hr', 'legal', 'ops'],
-    known: [{ id: 'tag-vip', name: 'VIP' }, { id: 'ops', name: 'Operations (known)' }],
+    known: [
+      { id: 'tag-vip', name: 'VIP' },
+      { id: 'ops', name: 'Operations (known)' },
+    ],
     localNames: () => localNames,
     remotes,
     now,
@@ -35,9 +41,18 @@ function catalogue(remotes: RemoteList[], now = () => 0, localNames = new Map([[
 
 describe('merge', () => {
   it('built-ins first, then static, known, ldap, graph, http; one entry per id; precedence and names per SPEC §9', async () => {
-    const ldap = remote('ldap', () => [{ id: 'legal', name: 'Legal (LDAP)' }, { id: 'aaa-ldap', name: 'Zeta team' }]);
-    const graph = remote('graph', () => [{ id: 'legal', name: 'Legal (Graph)' }, { id: 'g-1', name: 'Alpha' }]);
-    const http = remote('http', () => [{ id: 'h-1', name: 'Http group' }, { id: 'tag-vip', name: 'VIP (http)' }]);
+    const ldap = remote('ldap', () => [
+      { id: 'legal', name: 'Legal (LDAP)' },
+      { id: 'aaa-ldap', name: 'Zeta team' },
+    ]);
+    const graph = remote('graph', () => [
+      { id: 'legal', name: 'Legal (Graph)' },
+      { id: 'g-1', name: 'Alpha' },
+    ]);
+    const http = remote('http', () => [
+      { id: 'h-1', name: 'Http group' },
+      { id: 'tag-vip', name: 'VIP (http)' },
+    ]);
     const v = await catalogue([ldap.r, graph.r, http.r]).view();
     expect(v.groups.map((g) => [g.id, g.name, g.source])).toEqual([
       ['builtin:external-users', 'External users', 'builtin'],
@@ -74,11 +89,11 @@ describe('search and suggestions', () => {
       const r = await c.choose(id);
       return r.kind === 'unknown' ? r.suggestions : r.kind;
     };
-    expect((await first('HR'))).toContainEqual({ id: 'hr', name: 'Human Resources' });
-    expect((await first('HR') as Array<{ id: string }>)[0].id).toBe('hr');
-    expect((await first('Human Resources') as Array<{ id: string }>)[0].id).toBe('hr');
-    expect((await first('Application') as Array<{ id: string }>)[0].id).toBe('builtin:application');
-    expect((await first('external-users') as Array<{ id: string }>)[0].id).toBe('builtin:external-users');
+    expect(await first('HR')).toContainEqual({ id: 'hr', name: 'Human Resources' });
+    expect(((await first('HR')) as Array<{ id: string }>)[0].id).toBe('hr');
+    expect(((await first('Human Resources')) as Array<{ id: string }>)[0].id).toBe('hr');
+    expect(((await first('Application')) as Array<{ id: string }>)[0].id).toBe('builtin:application');
+    expect(((await first('external-users')) as Array<{ id: string }>)[0].id).toBe('builtin:external-users');
     expect(await first('hr')).toBe('known');
     expect(await c.isKnownGroup('HR')).toBe(false);
     expect(await c.isKnownGroup('builtin:application')).toBe(true);
@@ -137,7 +152,10 @@ describe('refresh, staleness, failure', () => {
 
 describe('50,000 groups', () => {
   it('merges once and answers a search well under a second', async () => {
-    const many = Array.from({ length: 50_000 }, (_, i) => ({ id: `0000${i.toString(16).padStart(8, '0')}-aaaa-bbbb-cccc-dddddddddddd`, name: `Department ${i} ${i % 7 === 0 ? 'Finance' : 'Ops'}` }));
+    const many = Array.from({ length: 50_000 }, (_, i) => ({
+      id: `0000${i.toString(16).padStart(8, '0')}-aaaa-bbbb-cccc-dddddddddddd`,
+      name: `Department ${i} ${i % 7 === 0 ? 'Finance' : 'Ops'}`,
+    }));
     const g = remote('graph', () => many);
     const c = catalogue([g.r]);
     const t0 = performance.now();
@@ -157,7 +175,9 @@ describe('50,000 groups', () => {
     const s2 = performance.now();
     await c.choose('Finanse');
     const suggestMs = performance.now() - s2;
-    console.log(`catalogue at 50,000 groups: merge ${merge.toFixed(1)} ms, searches ${times.map((x) => x.toFixed(2)).join(' / ')} ms, unknown-id suggestions ${firstSuggestMs.toFixed(1)} ms (first, prepares the index) / ${suggestMs.toFixed(1)} ms`);
+    console.log(
+      `catalogue at 50,000 groups: merge ${merge.toFixed(1)} ms, searches ${times.map((x) => x.toFixed(2)).join(' / ')} ms, unknown-id suggestions ${firstSuggestMs.toFixed(1)} ms (first, prepares the index) / ${suggestMs.toFixed(1)} ms`,
+    );
     expect(hits).toBeGreaterThan(1000);
     expect(Math.max(...times)).toBeLessThan(250);
     expect(firstSuggestMs).toBeLessThan(1000);
@@ -167,7 +187,10 @@ describe('50,000 groups', () => {
   });
 
   it('searchCatalogue is the linear scan over prepared text', () => {
-    const groups = [{ id: 'a', name: 'Alpha', source: 'known' as const }, { id: 'b', name: 'Beta', source: 'known' as const }];
+    const groups = [
+      { id: 'a', name: 'Alpha', source: 'known' as const },
+      { id: 'b', name: 'Beta', source: 'known' as const },
+    ];
     expect(searchCatalogue(groups, ['a\nalpha', 'b\nbeta'], 'ETA', 10)).toEqual([groups[1]]);
   });
 });

@@ -34,14 +34,20 @@ const answer: fc.Arbitrary<Answer> = fc.oneof({ weight: 4, arbitrary: fc.subarra
 const sourceArb = (name: SourceName) => fc.record({ name: fc.constant(name), answers: fc.record(Object.fromEntries(ACTORS.map((a) => [a, answer]))) });
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   intervals: fc.array(
-    fc.record({ id: fc.constantFrom(...GROUPS), since: fc.integer({ min: T0, max: T1 }), len: fc.option(fc.integer({ min: 1, max: T1 }), { nil: null }) })
+    fc
+      .record({ id: fc.constantFrom(...GROUPS), since: fc.integer({ min: T0, max: T1 }), len: fc.option(fc.integer({ min: 1, max: T1 }), { nil: null }) })
       .map(({ id, since, len }) => ({ id, privateSince: since, privateUntil: len === null ? null : since + len })),
     { maxLength: 4 },
   ),
   sources: fc.subarray(['ldap', 'graph', 'http'] as SourceName[], { minLength: 1 }).chain((names) => fc.tuple(...names.map(sourceArb))),
   staticGroups: fc.record(Object.fromEntries(GROUPS.map((g) => [g, fc.subarray(ACTORS, { maxLength: 2 })]))),
   facts: fc.array(
-    fc.record({ actor: fc.constantFrom(...ACTORS), timestamp: fc.integer({ min: T0, max: T1 * 2 }), groups: fc.constant([] as string[]), isApplication: fc.constant(false) }),
+    fc.record({
+      actor: fc.constantFrom(...ACTORS),
+      timestamp: fc.integer({ min: T0, max: T1 * 2 }),
+      groups: fc.constant([] as string[]),
+      isApplication: fc.constant(false),
+    }),
     { minLength: 1, maxLength: 8 },
   ),
   undecidable: fc.constantFrom('withhold' as const, 'show' as const),
@@ -52,7 +58,11 @@ function oracle(s: Scenario, f: ActivityFacts): boolean {
   const active = new Set(s.intervals.filter((i) => i.privateSince <= t && (i.privateUntil === null || t < i.privateUntil)).map((i) => i.id));
   if (active.size === 0) return false;
   const actor = f.actor!;
-  const known = new Set<string>(Object.entries(s.staticGroups).filter(([, m]) => m.includes(actor)).map(([g]) => g));
+  const known = new Set<string>(
+    Object.entries(s.staticGroups)
+      .filter(([, m]) => m.includes(actor))
+      .map(([g]) => g),
+  );
   let failed = false;
   for (const src of s.sources) {
     const a = src.answers[actor];
@@ -100,7 +110,10 @@ describe('privacy decision with directory membership (property)', () => {
         s.undecidable = 'withhold';
         const cached = s.sources.map((src) => cachedSource(fakeSource(src.name, src.answers), { ttlSec: 60, staleSec: 0, maxEntries: 100, timeoutMs: 1000 }));
         const parts = await Promise.all(cached.map((c) => c.prefetch(s.facts.map((f) => f.actor!))));
-        const hide = makeHideBatch({ intervals: s.intervals, managedDomains: ['contoso.com'], undecidable: 'withhold' }, combineMembership(staticMembership(s.staticGroups), unionOf(parts)));
+        const hide = makeHideBatch(
+          { intervals: s.intervals, managedDomains: ['contoso.com'], undecidable: 'withhold' },
+          combineMembership(staticMembership(s.staticGroups), unionOf(parts)),
+        );
         const got = await hide(s.facts);
         s.facts.forEach((f, i) => {
           const t = f.timestamp!;

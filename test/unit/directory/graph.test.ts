@@ -24,7 +24,16 @@ let g: GraphDouble;
 const signal = () => AbortSignal.timeout(5000);
 
 function opts(extra: Partial<GraphOptions> = {}): GraphOptions {
-  return { tenantId: g.tenant, clientId: g.clientId, clientSecret: g.secret, authorityHost: g.authority, graphUrl: g.graphUrl, timeoutMs: 3000, ca: ca.ca, ...extra };
+  return {
+    tenantId: g.tenant,
+    clientId: g.clientId,
+    clientSecret: g.secret,
+    authorityHost: g.authority,
+    graphUrl: g.graphUrl,
+    timeoutMs: 3000,
+    ca: ca.ca,
+    ...extra,
+  };
 }
 const sorted = (s: ReadonlySet<string>) => [...s].sort();
 
@@ -40,7 +49,10 @@ describe.skipIf(!enabled)('Graph source against a local HTTPS double', () => {
   });
   beforeEach(() => {
     g.groups = Array.from({ length: 7 }, (_, i) => ({ id: `0000000${i}-aaaa-bbbb-cccc-dddddddddddd`, displayName: `Group ${i}` }));
-    g.users = new Map([['bob@contoso.com', g.groups.slice(0, 5).map((x) => x.id)], ['carol@contoso.com', []]]);
+    g.users = new Map([
+      ['bob@contoso.com', g.groups.slice(0, 5).map((x) => x.id)],
+      ['carol@contoso.com', []],
+    ]);
     g.pageSize = 2;
     g.throttle = { remaining: 0, status: 429 };
     g.garbage = null;
@@ -54,7 +66,12 @@ describe.skipIf(!enabled)('Graph source against a local HTTPS double', () => {
     const s = graphSource(opts());
     const bob = await s.lookup('bob@contoso.com', signal());
     expect(bob.exists).toBe(true);
-    expect(sorted(bob.groups)).toEqual(g.groups.slice(0, 5).map((x) => x.id).sort());
+    expect(sorted(bob.groups)).toEqual(
+      g.groups
+        .slice(0, 5)
+        .map((x) => x.id)
+        .sort(),
+    );
     expect(g.graphRequests.filter((r) => r.includes('/users/bob%40contoso.com/transitiveMemberOf/microsoft.graph.group'))).toHaveLength(3); // 5 groups, pages of 2
     expect(await s.lookup('carol@contoso.com', signal())).toEqual({ exists: true, groups: new Set() });
     expect(await s.lookup('nobody@contoso.com', signal())).toEqual({ exists: false, groups: new Set() });
@@ -73,7 +90,9 @@ describe.skipIf(!enabled)('Graph source against a local HTTPS double', () => {
     expect(g.tokenRequests[0].client_assertion.split('.')).toHaveLength(3);
     s.close();
     const other = makeSelfSigned(dir, 'graph-other');
-    const wrong = graphSource(opts({ clientSecret: null, certificate: { cert: readFileSync(other.certFile, 'utf8'), key: readFileSync(other.keyFile, 'utf8') } }));
+    const wrong = graphSource(
+      opts({ clientSecret: null, certificate: { cert: readFileSync(other.certFile, 'utf8'), key: readFileSync(other.keyFile, 'utf8') } }),
+    );
     await expect(wrong.lookup('bob@contoso.com', signal())).rejects.toThrow(/token endpoint answered 401/);
     wrong.close();
   });

@@ -390,7 +390,10 @@ describe('groupsUrl (the catalogue of an HTTP directory)', () => {
     const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     const src = httpSource({ url: `${url}/u/{principal}`, groupsUrl: `${url}/groups`, headers: { authorization: 'Bearer dir-token' } });
     try {
-      expect(await src.listGroups!(AbortSignal.timeout(2000))).toEqual([{ id: 'g1', name: 'Group one' }, { id: 'g2', name: 'g2' }]);
+      expect(await src.listGroups!(AbortSignal.timeout(2000))).toEqual([
+        { id: 'g1', name: 'Group one' },
+        { id: 'g2', name: 'g2' },
+      ]);
       expect(seen).toEqual(['Bearer dir-token']);
       for (const bad of ['nope', '{"id":"g1"}', '[{"name":"no id"}]', '[{"id":3}]', '["g1"]']) {
         body = bad;

@@ -37,8 +37,12 @@ function opts(extra: Partial<LdapOptions> = {}): LdapOptions {
 }
 const fabrikam = (extra: Partial<LdapOptions> = {}) =>
   opts({
-    bindDN: null, bindPassword: null,
-    userBaseDN: 'ou=people,dc=fabrikam,dc=com', groupBaseDN: 'ou=groups,dc=fabrikam,dc=com', memberOfAttribute: null, ...extra,
+    bindDN: null,
+    bindPassword: null,
+    userBaseDN: 'ou=people,dc=fabrikam,dc=com',
+    groupBaseDN: 'ou=groups,dc=fabrikam,dc=com',
+    memberOfAttribute: null,
+    ...extra,
   });
 
 const signal = () => AbortSignal.timeout(5000);
@@ -53,7 +57,9 @@ describe.skipIf(!enabled)('LDAP source against slapd', () => {
       s.close();
     }
   }, 30_000);
-  afterAll(async () => { await slapd?.close(); });
+  afterAll(async () => {
+    await slapd?.close();
+  });
 
   it('lists the catalogue with entryUUID ids and cn names', async () => {
     expect([...ids.keys()].sort()).toEqual(['admins', 'all-ops', 'cycle-a', 'cycle-b', 'finance', 'hr', 'legal', 'loop-1', 'loop-2', 'ops', 'staff']);
@@ -227,7 +233,12 @@ describe.skipIf(!enabled)('LDAP source against slapd', () => {
     const black = createServer((s) => sockets.push(s));
     await new Promise<void>((r) => black.listen(0, '127.0.0.1', r));
     const port = (black.address() as { port: number }).port;
-    const c = cachedSource(ldapSource(opts({ urls: [`ldap://127.0.0.1:${port}`], timeoutMs: 300 })), { ttlSec: 60, staleSec: 0, maxEntries: 10, timeoutMs: 300 });
+    const c = cachedSource(ldapSource(opts({ urls: [`ldap://127.0.0.1:${port}`], timeoutMs: 300 })), {
+      ttlSec: 60,
+      staleSec: 0,
+      maxEntries: 10,
+      timeoutMs: 300,
+    });
     const t0 = performance.now();
     expect(await c.resolve('bob@contoso.com')).toBe('failed');
     expect(performance.now() - t0).toBeLessThan(1500);

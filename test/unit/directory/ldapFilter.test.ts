@@ -69,9 +69,13 @@ describe('suggestion distance', () => {
   it('the bit-parallel distance equals the dynamic-programming Levenshtein distance (property)', async () => {
     const { Pattern32, distance } = await import('../../../src/directory/suggest.js');
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd'), minLength: 1, maxLength: 32 }), fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd', 'e'), maxLength: 40 }), (p, t) => {
-        expect(new Pattern32(p).distance(t)).toBe(distance(p, t, 100));
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd'), minLength: 1, maxLength: 32 }),
+        fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd', 'e'), maxLength: 40 }),
+        (p, t) => {
+          expect(new Pattern32(p).distance(t)).toBe(distance(p, t, 100));
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -31,7 +31,9 @@ function options(format: ExportFormat, engine: boolean, seen: ActivityFacts[]): 
     items: 'data',
     extract,
     read: engine ? read : undefined,
-    fromFields: () => { throw new Error('not used'); },
+    fromFields: () => {
+      throw new Error('not used');
+    },
     csvColumns: { actor: [], timestamp: '', groups: [] },
     hide: (fs) => {
       seen.push(...fs);
@@ -61,26 +63,36 @@ const record = fc
     dupUser: fc.boolean(),
   })
   .map(({ id, who, tags, extra, app, dupUser }) => {
-    const r: Record<string, unknown> = { _id: id, timestamp: 1700000000000, user: { userName: who, userTags: tags }, extra, actorType: app ? 'APPLICATION' : 'USER' };
+    const r: Record<string, unknown> = {
+      _id: id,
+      timestamp: 1700000000000,
+      user: { userName: who, userTags: tags },
+      extra,
+      actorType: app ? 'APPLICATION' : 'USER',
+    };
     if (dupUser) r.failedUserData = { userName: 'carol@private.example' };
     return r;
   });
 
-const ndjsonDoc = fc.tuple(fc.array(record, { maxLength: 6 }), fc.integer(), fc.boolean(), fc.nat(), fc.nat(MUTATION_BYTES.length - 1)).map(([rs, seed, mutate, at, b]) => {
-  const r = prng(seed);
-  let text = rs.map((x) => write(x, r).replace(/\n/g, ' ')).join(r() < 0.5 ? '\n' : '\r\n') + (r() < 0.5 ? '\n' : '');
-  if (r() < 0.3) text = '\ufeff' + text;
-  const buf = Buffer.from(text, 'utf8');
-  if (mutate && buf.length > 0) buf[at % buf.length] = MUTATION_BYTES[b];
-  return buf;
-});
+const ndjsonDoc = fc
+  .tuple(fc.array(record, { maxLength: 6 }), fc.integer(), fc.boolean(), fc.nat(), fc.nat(MUTATION_BYTES.length - 1))
+  .map(([rs, seed, mutate, at, b]) => {
+    const r = prng(seed);
+    let text = rs.map((x) => write(x, r).replace(/\n/g, ' ')).join(r() < 0.5 ? '\n' : '\r\n') + (r() < 0.5 ? '\n' : '');
+    if (r() < 0.3) text = '\ufeff' + text;
+    const buf = Buffer.from(text, 'utf8');
+    if (mutate && buf.length > 0) buf[at % buf.length] = MUTATION_BYTES[b];
+    return buf;
+  });
 
-const jsonDoc = fc.tuple(fc.array(record, { maxLength: 5 }), fc.integer(), fc.boolean(), fc.nat(), fc.nat(MUTATION_BYTES.length - 1)).map(([rs, seed, mutate, at, b]) => {
-  const r = prng(seed);
-  const buf = Buffer.from(write({ total: rs.length, data: rs, next: null }, r), 'utf8');
-  if (mutate && buf.length > 0) buf[at % buf.length] = MUTATION_BYTES[b];
-  return buf;
-});
+const jsonDoc = fc
+  .tuple(fc.array(record, { maxLength: 5 }), fc.integer(), fc.boolean(), fc.nat(), fc.nat(MUTATION_BYTES.length - 1))
+  .map(([rs, seed, mutate, at, b]) => {
+    const r = prng(seed);
+    const buf = Buffer.from(write({ total: rs.length, data: rs, next: null }, r), 'utf8');
+    if (mutate && buf.length > 0) buf[at % buf.length] = MUTATION_BYTES[b];
+    return buf;
+  });
 
 describe('export filters on the engine ≡ the JSON.parse path', () => {
   it('NDJSON: random documents, valid and mutated, at random chunk splits', async () => {

@@ -90,7 +90,10 @@ const envelope = fc
 
 describe('engine ≡ JavaScript scanner ≡ JSON.parse (property, ≥ 10,000 documents)', () => {
   it('fc.json() texts', () => {
-    fc.assert(fc.property(fc.json(), (text) => agree(Buffer.from(text, 'utf8'))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.json(), (text) => agree(Buffer.from(text, 'utf8'))),
+      { numRuns: 1000 },
+    );
   });
 
   it('styled documents and envelopes, valid and mutated (truncate, flip, insert, delete, random byte)', () => {
@@ -144,14 +147,65 @@ const b = (s: string) => Buffer.from(s, 'utf8');
 
 describe('engine adversarial corpus', () => {
   const REJECT = [
-    '{"data":[]} x', '{"data":[]}{}', '{"data":[1,]}', '{"data":[1],}', '{"data":[,1]}', '{"data":[1 2]}',
-    '{"data" [1]}', "{'data':[1]}", '{data:[1]}', '\ufeff{"data":[]}', '{"data":[]}\u0000', '{"data":["a\u0000b"]}',
-    '{"data":["a\nb"]}', '{"data":["a\tb"]}', '{"data":["abc]}', '{"data":["abc\\', '{"data":["\\x41"]}',
-    '{"data":["\\u12"]}', '{"data":["\\u12g4"]}', '{"data":[01]}', '{"data":[.5]}', '{"data":[1.]}', '{"data":[+1]}',
-    '{"data":[1e]}', '{"data":[1e+]}', '{"data":[NaN]}', '{"data":[Infinity]}', '{"data":[-]}', '{"data":[0x10]}',
-    '{"data":[tru]}', '{"data":[True]}', '{"data":[1', '{"data":[1]', '{"data":[1}]', '', ' \n', '{"data":[]\u000b}',
-    '{"data":[]\u00a0}', '"abc', '"\\', '"\\u00', 'truex', 'nul', 'falsey', '1.5e', '-', '[1]]', '{"a"}', '{"a":}', '{,}',
-    '[1,,2]', '["a"b]', '[1"a"]', '[true"a"]', '{"a":1"b":2}', '\\"a"', '[\\]', '{"a\\":1}', '["\\"]',
+    '{"data":[]} x',
+    '{"data":[]}{}',
+    '{"data":[1,]}',
+    '{"data":[1],}',
+    '{"data":[,1]}',
+    '{"data":[1 2]}',
+    '{"data" [1]}',
+    "{'data':[1]}",
+    '{data:[1]}',
+    '\ufeff{"data":[]}',
+    '{"data":[]}\u0000',
+    '{"data":["a\u0000b"]}',
+    '{"data":["a\nb"]}',
+    '{"data":["a\tb"]}',
+    '{"data":["abc]}',
+    '{"data":["abc\\',
+    '{"data":["\\x41"]}',
+    '{"data":["\\u12"]}',
+    '{"data":["\\u12g4"]}',
+    '{"data":[01]}',
+    '{"data":[.5]}',
+    '{"data":[1.]}',
+    '{"data":[+1]}',
+    '{"data":[1e]}',
+    '{"data":[1e+]}',
+    '{"data":[NaN]}',
+    '{"data":[Infinity]}',
+    '{"data":[-]}',
+    '{"data":[0x10]}',
+    '{"data":[tru]}',
+    '{"data":[True]}',
+    '{"data":[1',
+    '{"data":[1]',
+    '{"data":[1}]',
+    '',
+    ' \n',
+    '{"data":[]\u000b}',
+    '{"data":[]\u00a0}',
+    '"abc',
+    '"\\',
+    '"\\u00',
+    'truex',
+    'nul',
+    'falsey',
+    '1.5e',
+    '-',
+    '[1]]',
+    '{"a"}',
+    '{"a":}',
+    '{,}',
+    '[1,,2]',
+    '["a"b]',
+    '[1"a"]',
+    '[true"a"]',
+    '{"a":1"b":2}',
+    '\\"a"',
+    '[\\]',
+    '{"a\\":1}',
+    '["\\"]',
   ];
   it.each(REJECT)('rejects %j like the JavaScript scanner and JSON.parse', (text) => {
     const buf = b(text);
@@ -176,7 +230,16 @@ describe('engine adversarial corpus', () => {
     '{"data":[{"__proto__":{"userName":"p"},"user":{"__proto__":1,"userName":"u"}}]}',
     '{"data":[{"_id":"\\u0041","u\\u0073er":{"userName":"esc"}}]}',
     '{"data":[{"a":{"b":{"c":[1,{"c":2}]}},"a":{"b":5}}]}',
-    '"x"', '1', '-0.5e-7', 'true', 'false', 'null', '[]', '{}', '[[[]]]', '{"":{"":""}}',
+    '"x"',
+    '1',
+    '-0.5e-7',
+    'true',
+    'false',
+    'null',
+    '[]',
+    '{}',
+    '[[[]]]',
+    '{"":{"":""}}',
   ];
   it.each(AGREE)('agrees on %j', (text) => agree(b(text)));
 
@@ -228,7 +291,11 @@ describe('engine adversarial corpus', () => {
     for (const text of [
       '{"data":[{"\ud83d\ude00":{"\u00e9":1}},{"😀":{"é":2}},{"\ud83d":{"é":3}},{"\ude00\ud83d":{"é":4}},{"a\u0000b":5}]}',
       '{"\u0064ata":[1],"dat\u0061":[2],"d\ud800ata":[3]}',
-    ]) agree(b(text), [{ items: 'data', fields: p }, { items: 'data', total: '😀' }]);
+    ])
+      agree(b(text), [
+        { items: 'data', fields: p },
+        { items: 'data', total: '😀' },
+      ]);
     const before = engineStats.fallbacks;
     const lone = b('{"d\ud800":[1],"d\ufffd":[2],"d�":[3]}');
     expect(plain(scanJsonFast(lone, { items: 'd\ud800' }))).toEqual(plain(scanJson(lone, { items: 'd\ud800' })));

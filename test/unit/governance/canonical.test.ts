@@ -11,16 +11,14 @@ describe('canonicalJson', () => {
   });
 
   it('sorts by UTF-16 code units, not numerically or by locale', () => {
-    const v = { '10': 'a', '9': 'b', é: 1, z: 2, Z: 3, '😀': 4, 'ﬀ': 5 };
+    const v = { '10': 'a', '9': 'b', é: 1, z: 2, Z: 3, '😀': 4, ﬀ: 5 };
     // code units: '1' < '9' < 'Z' < 'z' < 'é' (0xE9) < '😀' (high surrogate 0xD83D) < 'ﬀ' (0xFB00)
     expect(canonicalJson(v)).toBe('{"10":"a","9":"b","Z":3,"z":2,"é":1,"😀":4,"ﬀ":5}');
   });
 
   it('serialises strings and numbers as JSON.stringify does', () => {
     expect(canonicalJson({ s: 'line\n"q"\\ \u0001 ü 😀' })).toBe('{"s":"line\\n\\"q\\"\\\\ \\u0001 ü 😀"}');
-    expect(canonicalJson([1, -0, 1.5, 1e21, 1e-7, 0.1 + 0.2, NaN, Infinity])).toBe(
-      '[1,0,1.5,1e+21,1e-7,0.30000000000000004,null,null]',
-    );
+    expect(canonicalJson([1, -0, 1.5, 1e21, 1e-7, 0.1 + 0.2, NaN, Infinity])).toBe('[1,0,1.5,1e+21,1e-7,0.30000000000000004,null,null]');
     expect(canonicalJson('\u2028')).toBe(JSON.stringify('\u2028'));
   });
 
@@ -48,7 +46,9 @@ describe('chain', () => {
 
   it('computeHash = sha256(prevHash + "\\n" + canonical(entry without hash))', () => {
     const entry = { seq: 1, b: 'x', a: [1, 2] };
-    const expected = createHash('sha256').update(GENESIS + '\n' + '{"a":[1,2],"b":"x","seq":1}').digest('hex');
+    const expected = createHash('sha256')
+      .update(GENESIS + '\n' + '{"a":[1,2],"b":"x","seq":1}')
+      .digest('hex');
     expect(computeHash(GENESIS, entry)).toBe(expected);
     // a hash member present on the object does not take part
     expect(computeHash(GENESIS, { ...entry, hash: 'f'.repeat(64) })).toBe(expected);
@@ -67,7 +67,20 @@ describe('chain', () => {
       },
       { seq: 3, prevHash: 'a'.repeat(64), instance: 'gw-1' },
     );
-    expect(Object.keys(e)).toEqual(['seq', 'id', 'time', 'action', 'principal', 'via', 'request', 'privateActivities', 'token', 'instance', 'prevHash', 'hash']);
+    expect(Object.keys(e)).toEqual([
+      'seq',
+      'id',
+      'time',
+      'action',
+      'principal',
+      'via',
+      'request',
+      'privateActivities',
+      'token',
+      'instance',
+      'prevHash',
+      'hash',
+    ]);
     expect(Object.keys(e.request!)).toEqual(['id', 'method', 'path', 'query', 'clientIp', 'userAgent']);
     expect(Object.keys(e.token!)).toEqual(['iss', 'jti']);
     expect(e.privateActivities).toEqual({ count: 1001, ids: ids.slice(0, 1000), idsTruncated: true });
@@ -78,7 +91,10 @@ describe('chain', () => {
 
   it('buildEntry keeps ids untruncated at exactly 1000 and omits absent fields', () => {
     const ids = Array.from({ length: 1000 }, (_, i) => `x${i}`);
-    const e = buildEntry({ action: 'private-activities.viewed', principal: 'p@x', privateActivities: { count: 1000, ids } }, { seq: 1, prevHash: GENESIS, instance: 'i' });
+    const e = buildEntry(
+      { action: 'private-activities.viewed', principal: 'p@x', privateActivities: { count: 1000, ids } },
+      { seq: 1, prevHash: GENESIS, instance: 'i' },
+    );
     expect(e.privateActivities!.idsTruncated).toBe(false);
     expect(e.privateActivities!.ids).toHaveLength(1000);
     const g = buildEntry({ action: 'privacy-group.added', principal: 'admin@x', via: 'admin-api', target: 'g1' }, { seq: 2, prevHash: e.hash, instance: 'i' });

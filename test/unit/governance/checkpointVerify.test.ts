@@ -17,7 +17,12 @@ describe('verifyCheckpoints', () => {
 
   it('accepts checkpoints the chain still matches, including the empty chain', async () => {
     const signer = await createCheckpointSigner(pem, 'gw');
-    const lines = [await signer.sign({ seq: 0, hash: h(0) }, at), await signer.sign({ seq: 5, hash: h(5) }, at), '', await signer.sign({ seq: 10, hash: h(10) }, at)];
+    const lines = [
+      await signer.sign({ seq: 0, hash: h(0) }, at),
+      await signer.sign({ seq: 5, hash: h(5) }, at),
+      '',
+      await signer.sign({ seq: 10, hash: h(10) }, at),
+    ];
     expect(await verifyCheckpoints(lines, pub, chain(10))).toEqual({ checked: 3, problems: [], chainEnd: 10 });
   });
 
@@ -26,7 +31,9 @@ describe('verifyCheckpoints', () => {
     const other = await createCheckpointSigner(String(generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' })), 'x');
     const good7 = await signer.sign({ seq: 7, hash: h(7) }, at);
     const [hd, , sig] = good7.split('.');
-    const forgedPayload = Buffer.from(JSON.stringify({ type: 'apg.checkpoint', seq: 8, hash: h(8), time: at.toISOString(), instance: 'gw' })).toString('base64url');
+    const forgedPayload = Buffer.from(JSON.stringify({ type: 'apg.checkpoint', seq: 8, hash: h(8), time: at.toISOString(), instance: 'gw' })).toString(
+      'base64url',
+    );
     const lines = [
       await signer.sign({ seq: 12, hash: h(12) }, at), // 1: beyond the end
       await signer.sign({ seq: 4, hash: h(4) }, at), // 2: rewritten below
@@ -35,7 +42,11 @@ describe('verifyCheckpoints', () => {
       await other.sign({ seq: 3, hash: h(3) }, at), // 5: another key
       'garbage', // 6
     ];
-    const r = await verifyCheckpoints(lines, pub, chain(10, (s) => (s === 4 ? h(999) : h(s)), [6]));
+    const r = await verifyCheckpoints(
+      lines,
+      pub,
+      chain(10, (s) => (s === 4 ? h(999) : h(s)), [6]),
+    );
     expect(r.chainEnd).toBe(10);
     expect(r.problems.map((p) => [p.line, p.seq, p.kind])).toEqual([
       [1, 12, 'truncated'],

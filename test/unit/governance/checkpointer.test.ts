@@ -68,7 +68,11 @@ describe('Checkpointer (injected clock, real file sink and store)', () => {
     const { payload } = await compactVerify(second.jws, createPublicKey(readFileSync(publicKeyFile, 'utf8')));
     const head = (await sink.read({ afterSeq: 4 })).entries[0];
     expect(JSON.parse(new TextDecoder().decode(payload))).toEqual({
-      type: 'apg.checkpoint', seq: 5, hash: head.hash, time: new Date(clock).toISOString(), instance: 'gw-1',
+      type: 'apg.checkpoint',
+      seq: 5,
+      hash: head.hash,
+      time: new Date(clock).toISOString(),
+      instance: 'gw-1',
     });
   });
 

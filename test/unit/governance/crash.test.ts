@@ -24,15 +24,35 @@ beforeAll(async () => {
   const out = join(work, 'out');
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const root = resolve(import.meta.dirname, '../../..');
-  execFileSync(process.execPath, [
-    tsc, '--outDir', out, '--rootDir', join(root, 'src'),
-    '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022',
-    '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', join(root, 'node_modules/@types'),
-    join(root, 'src/governance/fileSink.ts'),
-  ], { cwd: root, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [
+      tsc,
+      '--outDir',
+      out,
+      '--rootDir',
+      join(root, 'src'),
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--target',
+      'ES2022',
+      '--strict',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(root, 'node_modules/@types'),
+      join(root, 'src/governance/fileSink.ts'),
+    ],
+    { cwd: root, stdio: 'pipe' },
+  );
   await writeFile(join(out, 'package.json'), '{"type":"module"}\n');
   childScript = join(work, 'child.mjs');
-  await writeFile(childScript, `
+  await writeFile(
+    childScript,
+    `
 import { openFileSink } from ${JSON.stringify(pathToFileURL(join(out, 'governance/fileSink.js')).href)};
 const sink = await openFileSink({ file: process.argv[2], instance: 'child' });
 let n = 0;
@@ -45,7 +65,8 @@ async function worker() {
   }
 }
 for (let w = 0; w < 16; w++) worker();
-`);
+`,
+  );
 }, 60_000);
 
 afterAll(async () => {

@@ -211,9 +211,7 @@ describe('file sink: read', () => {
     const groups = await sink.read({ action: 'privacy-group.added', afterSeq: 2000, limit: 1000 });
     expect(groups.entries.every((e) => e.action === 'privacy-group.added')).toBe(true);
     // inputs index i has seq i+1; added() at i % 7 === 0
-    expect(groups.entries.map((e) => e.seq)).toEqual(
-      Array.from({ length: 2100 }, (_, i) => i + 1).filter((s) => s > 2000 && (s - 1) % 7 === 0),
-    );
+    expect(groups.entries.map((e) => e.seq)).toEqual(Array.from({ length: 2100 }, (_, i) => i + 1).filter((s) => s > 2000 && (s - 1) % 7 === 0));
     expect(groups.nextAfterSeq).toBe(2100); // scanned to the end
     const tail = await sink.read({ afterSeq: 2100 });
     expect(tail).toEqual({ entries: [], nextAfterSeq: 2100 });
@@ -272,8 +270,14 @@ describe('file sink: failures', () => {
     await sink.append(viewed(1));
     f.onDatasync = () => new Promise<void>(() => {}); // never resolves
     let settled = 0;
-    const a = sink.append(viewed(2)).catch((e: unknown) => e).finally(() => settled++);
-    const b = sink.append(viewed(3)).catch((e: unknown) => e).finally(() => settled++);
+    const a = sink
+      .append(viewed(2))
+      .catch((e: unknown) => e)
+      .finally(() => settled++);
+    const b = sink
+      .append(viewed(3))
+      .catch((e: unknown) => e)
+      .finally(() => settled++);
     await new Promise((r) => setImmediate(r));
     vi.advanceTimersByTime(149);
     await new Promise((r) => setImmediate(r));

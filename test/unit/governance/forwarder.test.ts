@@ -37,7 +37,11 @@ async function frameReceiver() {
     port: (server.address() as net.AddressInfo).port,
     seqs,
     sockets,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -60,7 +64,11 @@ describe('Forwarder settle window (injected clock)', () => {
 
   it('re-sends only what was written within settleMs of the break; stores only settled progress', async () => {
     let clock = 1_000_000;
-    rig = await startRig(dir, { forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rx.port}`, settleMs: 2000, retry: { minMs: 10, maxMs: 20 } }] }, { now: () => clock });
+    rig = await startRig(
+      dir,
+      { forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rx.port}`, settleMs: 2000, retry: { minMs: 10, maxMs: 20 } }] },
+      { now: () => clock },
+    );
     const progress = () => {
       try {
         return (JSON.parse(readFileSync(`${rig!.file}.forward.json`, 'utf8')) as { targets: { siem?: { seq: number } } }).targets.siem?.seq ?? 0;

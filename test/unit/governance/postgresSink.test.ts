@@ -67,10 +67,24 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
-    const tables = await sql<{ table_name: string }>(url,
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
-    expect(tables.map((t) => t.table_name)).toEqual(['governance_checkpoint', 'governance_forward', 'governance_log', 'privacy_groups', 'privacy_permissions', 'reveal_requests', 'schema_version', 'state_meta']);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    const tables = await sql<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`);
+    expect(tables.map((t) => t.table_name)).toEqual([
+      'governance_checkpoint',
+      'governance_forward',
+      'governance_log',
+      'privacy_groups',
+      'privacy_permissions',
+      'reveal_requests',
+      'schema_version',
+      'state_meta',
+    ]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+    ]);
     const idx = await sql<{ indexdef: string }>(url, `SELECT indexdef FROM pg_indexes WHERE indexname = 'privacy_groups_open'`);
     expect(idx[0].indexdef).toMatch(/UNIQUE.*WHERE \(private_until IS NULL\)/);
   });
@@ -148,8 +162,16 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     const [row] = await sql(url, 'DELETE FROM governance_log WHERE seq = 120 RETURNING *');
     expect(await sink.verify()).toEqual({ ok: false, count: 119, brokenAtSeq: 120 });
     const r = row as Record<string, unknown>;
-    await sql(url, 'INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)',
-      [r.seq, r.id, r.time, r.action, r.entry, r.line, r.prev_hash, r.hash]);
+    await sql(url, 'INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)', [
+      r.seq,
+      r.id,
+      r.time,
+      r.action,
+      r.entry,
+      r.line,
+      r.prev_hash,
+      r.hash,
+    ]);
     expect(await sink.verify()).toEqual({ ok: true, count: n });
   });
 
@@ -226,8 +248,10 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
   it('survives pg_terminate_backend on its connections', async () => {
     const sink = await open({ url, instance: 'terminated' });
     await Promise.all([sink.append(viewed(1)), sink.append(viewed(2))]);
-    const killed = await sql<{ ok: boolean }>(url,
-      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'apg-governance-terminated'`);
+    const killed = await sql<{ ok: boolean }>(
+      url,
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'apg-governance-terminated'`,
+    );
     expect(killed.length).toBeGreaterThan(0);
     const e = await sink.append(viewed(3));
     expect(e.seq).toBe(await headSeq(url));

@@ -25,10 +25,40 @@ if (!db) console.warn('\n##### test/unit/governance/query.test.ts: no PostgreSQL
 const req = (id: string) => ({ id, method: 'GET', path: '/api/v1/activities/', query: '', clientIp: '127.0.0.1', userAgent: 'test' });
 const INPUTS: GovernanceEntryInput[] = [
   { action: 'privacy-group.added', principal: 'root@contoso.com', via: 'admin-api', target: 'hr', request: req('q1') },
-  { action: 'reveal-permission.granted', principal: 'root@contoso.com', via: 'admin-api', target: 'alice@contoso.com', permission: { groups: ['hr'], expiresAt: '2026-12-31T00:00:00.000Z' }, request: req('q2') },
-  { action: 'private-activities.viewed', principal: 'alice@contoso.com', via: 'header', request: req('q3'), privateActivities: { count: 2, ids: ['a1', 'a2'] }, reason: '=HYPERLINK("x"), case "7"', scope: { groups: ['hr'], actors: ['bob@contoso.com'] }, token: { iss: 'https://idp/' } },
-  { action: 'private-activities.denied', principal: 'mallory@contoso.com', via: 'token', request: req('q4'), denial: { code: 'reveal_forbidden', message: 'not on the permission list' }, token: { iss: 'https://idp/', jti: 'j' } },
-  { action: 'private-activities.viewed', principal: 'Alice@Contoso.com', via: 'token', request: req('q5'), privateActivities: { count: 0, ids: [] }, reason: 'Prüfung\u00e9' },
+  {
+    action: 'reveal-permission.granted',
+    principal: 'root@contoso.com',
+    via: 'admin-api',
+    target: 'alice@contoso.com',
+    permission: { groups: ['hr'], expiresAt: '2026-12-31T00:00:00.000Z' },
+    request: req('q2'),
+  },
+  {
+    action: 'private-activities.viewed',
+    principal: 'alice@contoso.com',
+    via: 'header',
+    request: req('q3'),
+    privateActivities: { count: 2, ids: ['a1', 'a2'] },
+    reason: '=HYPERLINK("x"), case "7"',
+    scope: { groups: ['hr'], actors: ['bob@contoso.com'] },
+    token: { iss: 'https://idp/' },
+  },
+  {
+    action: 'private-activities.denied',
+    principal: 'mallory@contoso.com',
+    via: 'token',
+    request: req('q4'),
+    denial: { code: 'reveal_forbidden', message: 'not on the permission list' },
+    token: { iss: 'https://idp/', jti: 'j' },
+  },
+  {
+    action: 'private-activities.viewed',
+    principal: 'Alice@Contoso.com',
+    via: 'token',
+    request: req('q5'),
+    privateActivities: { count: 0, ids: [] },
+    reason: 'Prüfung\u00e9',
+  },
   { action: 'reveal-permission.revoked', principal: 'root@contoso.com', via: 'admin-api', target: 'alice@contoso.com', request: req('q6') },
 ];
 
@@ -69,7 +99,11 @@ describe('governance queries: file and PostgreSQL sinks answer alike', () => {
   const cases: Array<[string, ReadOptions, (e: GovernanceEntry) => boolean]> = [
     ['everything', {}, () => true],
     ['one action', { action: 'private-activities.viewed' }, (e) => e.action === 'private-activities.viewed'],
-    ['several actions', { action: ['private-activities.denied', 'reveal-permission.revoked'] }, (e) => e.action === 'private-activities.denied' || e.action === 'reveal-permission.revoked'],
+    [
+      'several actions',
+      { action: ['private-activities.denied', 'reveal-permission.revoked'] },
+      (e) => e.action === 'private-activities.denied' || e.action === 'reveal-permission.revoked',
+    ],
     ['no action at all', { action: [] }, () => false],
     ['principal, case-insensitively', { principal: 'ALICE@contoso.com' }, (e) => e.principal.toLowerCase() === 'alice@contoso.com'],
     ['afterSeq', { afterSeq: 3 }, (e) => e.seq > 3],
@@ -78,8 +112,14 @@ describe('governance queries: file and PostgreSQL sinks answer alike', () => {
   it.each(cases)('read and stream agree with the filter: %s', async (_name, opts, want) => {
     const expected = written.filter(want).map((e) => e.seq);
     for (const [name, s] of sinks) {
-      expect((await s.read(opts)).entries.map((e) => e.seq), name).toEqual(expected);
-      expect((await all(s.stream(opts as QueryFilter))).map((e) => e.seq), name).toEqual(expected);
+      expect(
+        (await s.read(opts)).entries.map((e) => e.seq),
+        name,
+      ).toEqual(expected);
+      expect(
+        (await all(s.stream(opts as QueryFilter))).map((e) => e.seq),
+        name,
+      ).toEqual(expected);
     }
   });
 
@@ -92,10 +132,22 @@ describe('governance queries: file and PostgreSQL sinks answer alike', () => {
       const want = own.filter((e) => Date.parse(e.time) >= t3 && Date.parse(e.time) < t5).map((e) => e.seq);
       expect(want).toContain(3);
       expect(want).not.toContain(5);
-      expect((await s.read({ since: t3, until: t5 })).entries.map((e) => e.seq), name).toEqual(want);
-      expect((await all(s.stream({ since: t3, until: t5 }))).map((e) => e.seq), name).toEqual(want);
-      expect((await s.read({ since: t3 + 0.5 })).entries.map((e) => e.seq), name).not.toContain(3);
-      expect((await s.read({ until: t3 + 0.5, action: 'private-activities.viewed' })).entries.map((e) => e.seq), name).toEqual([3]);
+      expect(
+        (await s.read({ since: t3, until: t5 })).entries.map((e) => e.seq),
+        name,
+      ).toEqual(want);
+      expect(
+        (await all(s.stream({ since: t3, until: t5 }))).map((e) => e.seq),
+        name,
+      ).toEqual(want);
+      expect(
+        (await s.read({ since: t3 + 0.5 })).entries.map((e) => e.seq),
+        name,
+      ).not.toContain(3);
+      expect(
+        (await s.read({ until: t3 + 0.5, action: 'private-activities.viewed' })).entries.map((e) => e.seq),
+        name,
+      ).toEqual([3]);
     }
   });
 
@@ -134,7 +186,9 @@ describe('governance queries: file and PostgreSQL sinks answer alike', () => {
     expect(csvHeader()).toBe('seq,time,action,principal,via,target,count,reason,requestId,instance,hash\r\n');
     const row = csvRow(written[2]);
     expect(row).toBe(`3,${written[2].time},private-activities.viewed,alice@contoso.com,header,,2,"'=HYPERLINK(""x""), case ""7""",q3,q,${written[2].hash}\r\n`);
-    expect(csvRow(written[1])).toBe(`2,${written[1].time},reveal-permission.granted,root@contoso.com,admin-api,alice@contoso.com,,,q2,q,${written[1].hash}\r\n`);
+    expect(csvRow(written[1])).toBe(
+      `2,${written[1].time},reveal-permission.granted,root@contoso.com,admin-api,alice@contoso.com,,,q2,q,${written[1].hash}\r\n`,
+    );
   });
 });
 
@@ -165,8 +219,16 @@ describe('a log written by the previous version', () => {
       const lines = (await readFile(FIXTURE, 'utf8')).trim().split('\n');
       for (const line of lines) {
         const e = JSON.parse(line);
-        await sql(url, 'INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)',
-          [e.seq, e.id, e.time, e.action, line, line, e.prevHash, e.hash]);
+        await sql(url, 'INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)', [
+          e.seq,
+          e.id,
+          e.time,
+          e.action,
+          line,
+          line,
+          e.prevHash,
+          e.hash,
+        ]);
       }
       expect(await verifyPostgres(url)).toMatchObject({ ok: true, count: 6 });
       await sink.append(INPUTS[3]);

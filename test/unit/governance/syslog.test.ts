@@ -26,13 +26,15 @@ describe('RFC 5424 message and RFC 6587 framing', () => {
   });
 
   it('octet counting: the prefix is the UTF-8 byte length of the message (property)', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), (s) => {
-      const frame = octetFrame(s);
-      const sp = frame.indexOf(0x20);
-      const len = Number(frame.subarray(0, sp).toString('ascii'));
-      expect(len).toBe(frame.length - sp - 1);
-      expect(frame.subarray(sp + 1).toString('utf8')).toBe(s);
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), (s) => {
+        const frame = octetFrame(s);
+        const sp = frame.indexOf(0x20);
+        const len = Number(frame.subarray(0, sp).toString('ascii'));
+        expect(len).toBe(frame.length - sp - 1);
+        expect(frame.subarray(sp + 1).toString('utf8')).toBe(s);
+      }),
+    );
   });
 
   it('a checkpoints file line: bare JWS, webhook body, syslog line; anything else is not one', () => {

@@ -110,7 +110,7 @@ const CASES: Array<[string, string]> = [
   ['/api/v1/activities/a%23b', '/api/v1/activities/a%23b'],
   ['/api/v1/activities/user%40contoso.com', '/api/v1/activities/user%40contoso.com'],
   ['/api/v1/activities/user@contoso.com', '/api/v1/activities/user@contoso.com'],
-  ['/api/v1/activities/a:b!$&\'()*+,=', '/api/v1/activities/a:b!$&\'()*+,='],
+  ["/api/v1/activities/a:b!$&'()*+,=", "/api/v1/activities/a:b!$&'()*+,="],
   // unicode
   ['/api/v1/caf%c3%a9/', '/api/v1/caf%C3%A9/'],
   ['/api/v1/%E2%82%AC', '/api/v1/%E2%82%AC'],
@@ -187,17 +187,67 @@ describe('splitTarget', () => {
 
 /** Building blocks that exercise every rule: separators, dots, escapes, junk. */
 const TOKENS = [
-  '/', '/', '/', '//', '.', '..', '...', '%2e', '%2E', '%2e%2e', 'a', 'B', 'api', 'v1', 'activities',
-  'export', '%61', '%41', '%7e', '%7E', '%2d', '%5f', '%3f', '%3F', '%20', '%c3%a9', '%C3%A9', '%2f',
-  '%5c', '%25', '%00', '%0a', '%', '%g1', '%1', ';', '\\', '~', '-', '_', '@', ':', '!', '+', '*', '=',
-  '%40', '%ef%bc%8e', '%c0%ae', 'é', ' ', '#',
+  '/',
+  '/',
+  '/',
+  '//',
+  '.',
+  '..',
+  '...',
+  '%2e',
+  '%2E',
+  '%2e%2e',
+  'a',
+  'B',
+  'api',
+  'v1',
+  'activities',
+  'export',
+  '%61',
+  '%41',
+  '%7e',
+  '%7E',
+  '%2d',
+  '%5f',
+  '%3f',
+  '%3F',
+  '%20',
+  '%c3%a9',
+  '%C3%A9',
+  '%2f',
+  '%5c',
+  '%25',
+  '%00',
+  '%0a',
+  '%',
+  '%g1',
+  '%1',
+  ';',
+  '\\',
+  '~',
+  '-',
+  '_',
+  '@',
+  ':',
+  '!',
+  '+',
+  '*',
+  '=',
+  '%40',
+  '%ef%bc%8e',
+  '%c0%ae',
+  'é',
+  ' ',
+  '#',
 ];
-const pathArb = fc
-  .array(fc.constantFrom(...TOKENS), { maxLength: 14 })
-  .map((parts) => '/' + parts.join(''));
+const pathArb = fc.array(fc.constantFrom(...TOKENS), { maxLength: 14 }).map((parts) => '/' + parts.join(''));
 
 // Like pathArb, but also anything-goes strings, so the scanner sees arbitrary input.
-const anyArb = fc.oneof(pathArb, fc.string({ maxLength: 20 }).map((s) => '/' + s), fc.string({ maxLength: 10 }));
+const anyArb = fc.oneof(
+  pathArb,
+  fc.string({ maxLength: 20 }).map((s) => '/' + s),
+  fc.string({ maxLength: 10 }),
+);
 
 const TABLE = compileRoutes([
   { path: '/api/v1/activities/', methods: ['GET', 'POST'], kind: 'list', items: 'data' },

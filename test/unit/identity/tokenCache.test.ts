@@ -75,9 +75,18 @@ describe('the verifier caches verified tokens', () => {
 
   async function verifier(over: Partial<IdentityOptions> = {}): Promise<IdentityVerifier> {
     const v = await createIdentityVerifier({
-      header: 'authorization', issuer: ISSUER, audience: AUDIENCE, jwksUrl: null, jwksFile,
-      algorithms: ['ES256'], clockToleranceSec: 30, principalClaims: ['upn'], rolesClaim: 'roles',
-      adminRoles: ['SecurityAdministrator'], revealClaim: 'show_private_activities', ...over,
+      header: 'authorization',
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwksUrl: null,
+      jwksFile,
+      algorithms: ['ES256'],
+      clockToleranceSec: 30,
+      principalClaims: ['upn'],
+      rolesClaim: 'roles',
+      adminRoles: ['SecurityAdministrator'],
+      revealClaim: 'show_private_activities',
+      ...over,
     });
     verifiers.push(v);
     return v;

@@ -3,24 +3,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  createIdentityVerifier,
-  extractBearer,
-  type IdentityOptions,
-  type IdentityResult,
-  type IdentityVerifier,
-} from '../../../src/identity/index.js';
-import {
-  decodePart,
-  encodePart,
-  generateTestKey,
-  hmacToken,
-  rawToken,
-  signToken,
-  startIdp,
-  type TestIdp,
-  type TestKey,
-} from '../../helpers/idp.js';
+import { createIdentityVerifier, extractBearer, type IdentityOptions, type IdentityResult, type IdentityVerifier } from '../../../src/identity/index.js';
+import { decodePart, encodePart, generateTestKey, hmacToken, rawToken, signToken, startIdp, type TestIdp, type TestKey } from '../../helpers/idp.js';
 
 const ISSUER = 'https://idp.example.com/';
 const AUDIENCE = 'activity-privacy-gateway';
@@ -129,44 +113,116 @@ const good = () => signToken(rsa, claims());
 const corpus: AttackCase[] = [
   // --- alg none and algorithm confusion
   { name: 'alg none, empty signature', build: () => bearer(rawToken({ alg: 'none', typ: 'JWT' }, claims())), expect: invalid('alg_not_allowed') },
-  { name: 'alg none, with a signature part', build: async () => bearer(rawToken({ alg: 'none' }, claims(), parts(await good())[2])), expect: invalid('alg_not_allowed') },
+  {
+    name: 'alg none, with a signature part',
+    build: async () => bearer(rawToken({ alg: 'none' }, claims(), parts(await good())[2])),
+    expect: invalid('alg_not_allowed'),
+  },
   { name: 'alg None (capitalised)', build: () => bearer(rawToken({ alg: 'None' }, claims())), expect: invalid('alg_not_allowed') },
   { name: 'alg NONE with kid', build: () => bearer(rawToken({ alg: 'NONE', kid: 'rsa-main' }, claims(), 'AAAA')), expect: invalid('alg_not_allowed') },
   { name: 'alg none, two parts only (not JWT-shaped)', build: () => bearer(`${encodePart({ alg: 'none' })}.${encodePart(claims())}`), expect: anonymous },
   { name: 'alg header missing', build: async () => bearer(await signToken(rsa, claims(), { header: { alg: undefined } })), expect: invalid('malformed') },
-  { name: 'HS256 signed with the RSA public key PEM', build: () => bearer(hmacToken({ kid: rsa.kid }, claims(), rsa.publicPem)), expect: invalid('alg_not_allowed') },
-  { name: 'HS256 signed with the RSA public JWK JSON', build: () => bearer(hmacToken({ kid: rsa.kid }, claims(), JSON.stringify(rsa.publicJwk))), expect: invalid('alg_not_allowed') },
+  {
+    name: 'HS256 signed with the RSA public key PEM',
+    build: () => bearer(hmacToken({ kid: rsa.kid }, claims(), rsa.publicPem)),
+    expect: invalid('alg_not_allowed'),
+  },
+  {
+    name: 'HS256 signed with the RSA public JWK JSON',
+    build: () => bearer(hmacToken({ kid: rsa.kid }, claims(), JSON.stringify(rsa.publicJwk))),
+    expect: invalid('alg_not_allowed'),
+  },
   { name: 'HS256 with an empty secret', build: () => bearer(hmacToken({}, claims(), '')), expect: invalid('alg_not_allowed') },
   { name: 'RS256 token when only ES256 is allowed', build: async () => bearer(await good()), expect: invalid('alg_not_allowed'), only: () => [es256Only] },
   { name: 'PS256 (key published, alg not allowed)', build: async () => bearer(await signToken(ps, claims())), expect: invalid('alg_not_allowed') },
   // --- keys
   { name: 'unknown kid', build: async () => bearer(await signToken(rsa, claims(), { header: { kid: 'no-such-kid' } })), expect: invalid('unknown_key') },
   { name: 'another key with the same kid', build: async () => bearer(await signToken(imposter, claims())), expect: invalid('bad_signature') },
-  { name: 'kid path traversal', build: async () => bearer(await signToken(rsa, claims(), { header: { kid: '../../../../etc/passwd' } })), expect: invalid('unknown_key') },
-  { name: 'kid as a URL', build: async () => bearer(await signToken(attacker, claims(), { header: { kid: attackerIdp.jwksUrl } })), expect: invalid('unknown_key') },
+  {
+    name: 'kid path traversal',
+    build: async () => bearer(await signToken(rsa, claims(), { header: { kid: '../../../../etc/passwd' } })),
+    expect: invalid('unknown_key'),
+  },
+  {
+    name: 'kid as a URL',
+    build: async () => bearer(await signToken(attacker, claims(), { header: { kid: attackerIdp.jwksUrl } })),
+    expect: invalid('unknown_key'),
+  },
   { name: 'kid not a string', build: async () => bearer(await signToken(rsa, claims(), { header: { kid: 7 } })), expect: invalid('unknown_key') },
-  { name: 'jku at an attacker JWKS, attacker kid', build: async () => bearer(await signToken(attacker, claims(), { header: { jku: attackerIdp.jwksUrl } })), expect: invalid('unknown_key') },
-  { name: 'jku at an attacker JWKS, our kid', build: async () => bearer(await signToken(attacker, claims(), { header: { kid: rsa.kid, jku: attackerIdp.jwksUrl } })), expect: invalid('bad_signature') },
-  { name: 'x5u at an attacker URL, our kid', build: async () => bearer(await signToken(attacker, claims(), { header: { kid: rsa.kid, x5u: `${attackerIdp.jwksUrl}?cert` } })), expect: invalid('bad_signature') },
-  { name: 'embedded jwk (attacker key), no kid', build: async () => bearer(await signToken(attacker, claims(), { header: { kid: undefined, jwk: attacker.publicJwk } })), expect: invalid('bad_signature') },
-  { name: 'embedded jwk (attacker key), attacker kid', build: async () => bearer(await signToken(attacker, claims(), { header: { jwk: attacker.publicJwk } })), expect: invalid('unknown_key') },
-  { name: 'ES256 header on an RSA kid', build: async () => bearer(await signToken(ec, claims(), { header: { kid: rsa.kid } })), expect: invalid('unknown_key') },
-  { name: 'crit header with an unknown extension', build: async () => bearer(await signToken(rsa, claims(), { header: { crit: ['urn:x-unknown'], 'urn:x-unknown': true } })), expect: invalid('unsupported') },
+  {
+    name: 'jku at an attacker JWKS, attacker kid',
+    build: async () => bearer(await signToken(attacker, claims(), { header: { jku: attackerIdp.jwksUrl } })),
+    expect: invalid('unknown_key'),
+  },
+  {
+    name: 'jku at an attacker JWKS, our kid',
+    build: async () => bearer(await signToken(attacker, claims(), { header: { kid: rsa.kid, jku: attackerIdp.jwksUrl } })),
+    expect: invalid('bad_signature'),
+  },
+  {
+    name: 'x5u at an attacker URL, our kid',
+    build: async () => bearer(await signToken(attacker, claims(), { header: { kid: rsa.kid, x5u: `${attackerIdp.jwksUrl}?cert` } })),
+    expect: invalid('bad_signature'),
+  },
+  {
+    name: 'embedded jwk (attacker key), no kid',
+    build: async () => bearer(await signToken(attacker, claims(), { header: { kid: undefined, jwk: attacker.publicJwk } })),
+    expect: invalid('bad_signature'),
+  },
+  {
+    name: 'embedded jwk (attacker key), attacker kid',
+    build: async () => bearer(await signToken(attacker, claims(), { header: { jwk: attacker.publicJwk } })),
+    expect: invalid('unknown_key'),
+  },
+  {
+    name: 'ES256 header on an RSA kid',
+    build: async () => bearer(await signToken(ec, claims(), { header: { kid: rsa.kid } })),
+    expect: invalid('unknown_key'),
+  },
+  {
+    name: 'crit header with an unknown extension',
+    build: async () => bearer(await signToken(rsa, claims(), { header: { crit: ['urn:x-unknown'], 'urn:x-unknown': true } })),
+    expect: invalid('unsupported'),
+  },
   // --- time
-  { name: 'expired beyond tolerance', build: async () => bearer(await signToken(rsa, claims({ iat: nowSec() - 3600, exp: nowSec() - 120 }))), expect: invalid('expired') },
-  { name: 'nbf in the future beyond tolerance', build: async () => bearer(await signToken(rsa, claims({ nbf: nowSec() + 300 }))), expect: invalid('claim_nbf') },
-  { name: 'iat far in the future', build: async () => bearer(await signToken(rsa, claims({ iat: nowSec() + 86_400, exp: nowSec() + 90_000 }))), expect: invalid('claim_iat') },
+  {
+    name: 'expired beyond tolerance',
+    build: async () => bearer(await signToken(rsa, claims({ iat: nowSec() - 3600, exp: nowSec() - 120 }))),
+    expect: invalid('expired'),
+  },
+  {
+    name: 'nbf in the future beyond tolerance',
+    build: async () => bearer(await signToken(rsa, claims({ nbf: nowSec() + 300 }))),
+    expect: invalid('claim_nbf'),
+  },
+  {
+    name: 'iat far in the future',
+    build: async () => bearer(await signToken(rsa, claims({ iat: nowSec() + 86_400, exp: nowSec() + 90_000 }))),
+    expect: invalid('claim_iat'),
+  },
   { name: 'missing exp', build: async () => bearer(await signToken(rsa, claims({ exp: undefined }))), expect: invalid('claim_exp') },
   { name: 'exp as a string', build: async () => bearer(await signToken(rsa, claims({ exp: String(nowSec() + 600) }))), expect: invalid('claim_exp') },
   { name: 'exp null', build: async () => bearer(await signToken(rsa, claims({ exp: null }))), expect: invalid('claim_exp') },
   // --- issuer and audience
   { name: 'wrong iss', build: async () => bearer(await signToken(rsa, claims({ iss: 'https://evil.example.com/' }))), expect: invalid('claim_iss') },
-  { name: 'iss without the trailing slash', build: async () => bearer(await signToken(rsa, claims({ iss: 'https://idp.example.com' }))), expect: invalid('claim_iss') },
-  { name: 'iss with a doubled trailing slash', build: async () => bearer(await signToken(rsa, claims({ iss: 'https://idp.example.com//' }))), expect: invalid('claim_iss') },
+  {
+    name: 'iss without the trailing slash',
+    build: async () => bearer(await signToken(rsa, claims({ iss: 'https://idp.example.com' }))),
+    expect: invalid('claim_iss'),
+  },
+  {
+    name: 'iss with a doubled trailing slash',
+    build: async () => bearer(await signToken(rsa, claims({ iss: 'https://idp.example.com//' }))),
+    expect: invalid('claim_iss'),
+  },
   { name: 'iss differing in case', build: async () => bearer(await signToken(rsa, claims({ iss: 'https://IDP.example.com/' }))), expect: invalid('claim_iss') },
   { name: 'iss missing', build: async () => bearer(await signToken(rsa, claims({ iss: undefined }))), expect: invalid('claim_iss') },
   { name: 'wrong aud', build: async () => bearer(await signToken(rsa, claims({ aud: 'another-api' }))), expect: invalid('claim_aud') },
-  { name: 'aud array without ours', build: async () => bearer(await signToken(rsa, claims({ aud: ['another-api', 'activity-privacy-gateway-x'] }))), expect: invalid('claim_aud') },
+  {
+    name: 'aud array without ours',
+    build: async () => bearer(await signToken(rsa, claims({ aud: ['another-api', 'activity-privacy-gateway-x'] }))),
+    expect: invalid('claim_aud'),
+  },
   { name: 'aud missing', build: async () => bearer(await signToken(rsa, claims({ aud: undefined }))), expect: invalid('claim_aud') },
   // --- tampering and shape
   {
@@ -203,18 +259,45 @@ const corpus: AttackCase[] = [
     expect: invalid('bad_signature'),
   },
   { name: 'truncated signature', build: async () => bearer((await good()).slice(0, -12)), expect: invalid('bad_signature') },
-  { name: 'truncated to two parts', build: async () => bearer(parts(await good()).slice(0, 2).join('.')), expect: anonymous },
+  {
+    name: 'truncated to two parts',
+    build: async () =>
+      bearer(
+        parts(await good())
+          .slice(0, 2)
+          .join('.'),
+      ),
+    expect: anonymous,
+  },
   { name: 'extra segment', build: async () => bearer(`${await good()}.AAAA`), expect: anonymous },
-  { name: 'empty signature', build: async () => bearer(`${parts(await good()).slice(0, 2).join('.')}.`), expect: invalid('bad_signature') },
-  { name: 'header not JSON', build: async () => bearer(`${encodePart('{not json')}.${parts(await good())[1]}.${parts(await good())[2]}`), expect: invalid('malformed') },
+  {
+    name: 'empty signature',
+    build: async () =>
+      bearer(
+        `${parts(await good())
+          .slice(0, 2)
+          .join('.')}.`,
+      ),
+    expect: invalid('bad_signature'),
+  },
+  {
+    name: 'header not JSON',
+    build: async () => bearer(`${encodePart('{not json')}.${parts(await good())[1]}.${parts(await good())[2]}`),
+    expect: invalid('malformed'),
+  },
   { name: 'payload not JSON (signed)', build: async () => bearer(await signToken(rsa, 'just text')), expect: invalid('malformed') },
   { name: 'payload a JSON array (signed)', build: async () => bearer(await signToken(rsa, [claims()])), expect: invalid('malformed') },
   {
     name: 'JWE compact serialisation (5 parts)',
-    build: () => bearer([encodePart({ alg: 'RSA-OAEP', enc: 'A256GCM', kid: rsa.kid }), 'AAAA', 'BBBB', encodePart(JSON.stringify(claims())), 'CCCC'].join('.')),
+    build: () =>
+      bearer([encodePart({ alg: 'RSA-OAEP', enc: 'A256GCM', kid: rsa.kid }), 'AAAA', 'BBBB', encodePart(JSON.stringify(claims())), 'CCCC'].join('.')),
     expect: anonymous,
   },
-  { name: 'oversize header (> 8 KiB) with a signed token', build: async () => bearer(await signToken(rsa, claims({ pad: 'x'.repeat(9000) }))), expect: invalid('oversize') },
+  {
+    name: 'oversize header (> 8 KiB) with a signed token',
+    build: async () => bearer(await signToken(rsa, claims({ pad: 'x'.repeat(9000) }))),
+    expect: invalid('oversize'),
+  },
   { name: 'oversize non-bearer header', build: () => ({ authorization: `Basic ${'A'.repeat(9000)}` }), expect: invalid('oversize') },
   // --- header scheme and framing
   { name: 'non-JWT bearer (opaque API token)', build: () => bearer('opaque-api-token-0123456789'), expect: anonymous },
@@ -223,8 +306,16 @@ const corpus: AttackCase[] = [
   { name: 'upper-case BEARER with a valid token', build: async () => ({ authorization: `BEARER ${await good()}` }), expect: anonymous },
   { name: 'Basic credentials', build: () => ({ authorization: `Basic ${Buffer.from('alice:secret').toString('base64')}` }), expect: anonymous },
   { name: 'Basic scheme carrying a valid JWT', build: async () => ({ authorization: `Basic ${await good()}` }), expect: anonymous },
-  { name: 'two Authorization values (array)', build: async () => ({ authorization: [`Bearer ${await good()}`, `Bearer ${await good()}`] as unknown as string }), expect: invalid('multiple_headers') },
-  { name: 'two Authorization values (comma-joined)', build: async () => ({ authorization: `Bearer ${await good()}, Bearer ${await good()}` }), expect: anonymous },
+  {
+    name: 'two Authorization values (array)',
+    build: async () => ({ authorization: [`Bearer ${await good()}`, `Bearer ${await good()}`] as unknown as string }),
+    expect: invalid('multiple_headers'),
+  },
+  {
+    name: 'two Authorization values (comma-joined)',
+    build: async () => ({ authorization: `Bearer ${await good()}, Bearer ${await good()}` }),
+    expect: anonymous,
+  },
   { name: 'double space after Bearer', build: async () => ({ authorization: `Bearer  ${await good()}` }), expect: anonymous },
   { name: 'tab after Bearer', build: async () => ({ authorization: `Bearer\t${await good()}` }), expect: anonymous },
   { name: 'leading space', build: async () => ({ authorization: ` Bearer ${await good()}` }), expect: anonymous },
@@ -233,7 +324,11 @@ const corpus: AttackCase[] = [
   { name: 'no space after Bearer', build: async () => ({ authorization: `Bearer${await good()}` }), expect: anonymous },
   // --- principal
   { name: 'no principal claims', build: async () => bearer(await signToken(rsa, claims({ upn: undefined }))), expect: invalid('no_principal') },
-  { name: 'principal claim not a string', build: async () => bearer(await signToken(rsa, claims({ upn: 42, preferred_username: ['alice@contoso.com'] }))), expect: invalid('no_principal') },
+  {
+    name: 'principal claim not a string',
+    build: async () => bearer(await signToken(rsa, claims({ upn: 42, preferred_username: ['alice@contoso.com'] }))),
+    expect: invalid('no_principal'),
+  },
   { name: 'principal claim empty', build: async () => bearer(await signToken(rsa, claims({ upn: '', email: '   ' }))), expect: invalid('no_principal') },
 ];
 
@@ -458,9 +553,7 @@ describe('key rotation and refetch bounds', () => {
     server.keys = [next];
     expect((await v.verify(bearer(first))).kind).toBe('verified'); // cached until a refetch
     clock.advance(30_001);
-    const flood = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => signToken(rsa, claims(), { header: { kid: `flood-${i}` } })),
-    );
+    const flood = await Promise.all(Array.from({ length: 30 }, (_, i) => signToken(rsa, claims(), { header: { kid: `flood-${i}` } })));
     const results = await Promise.all(flood.map((t) => v.verify(bearer(t))));
     expect(results.every((r) => r.kind === 'invalid')).toBe(true);
     expect(server.requests).toBe(3);
@@ -475,9 +568,7 @@ describe('key rotation and refetch bounds', () => {
     const v = await createIdentityVerifier(options({ jwksUrl: server.jwksUrl, cooldownMs: 60_000 }));
     extraVerifiers.push(v);
     expect((await v.verify(bearer(await good()))).kind).toBe('verified');
-    const tokens = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => signToken(rsa, claims(), { header: { kid: `unknown-${i}` } })),
-    );
+    const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => signToken(rsa, claims(), { header: { kid: `unknown-${i}` } })));
     const concurrent = await Promise.all(tokens.slice(0, 50).map((t) => v.verify(bearer(t))));
     for (const t of tokens.slice(50)) expect(await v.verify(bearer(t))).toEqual({ kind: 'invalid', reason: 'unknown_key' });
     expect(concurrent.every((r) => r.kind === 'invalid' && r.reason === 'unknown_key')).toBe(true);
@@ -509,7 +600,9 @@ describe('creation errors', () => {
     await expect(createIdentityVerifier(options({ jwksFile: file('empty.json', '{"keys":[]}') }))).rejects.toThrow(/at least one key/);
     await expect(createIdentityVerifier(options({ jwksFile: file('notset.json', '{"keys":"x"}') }))).rejects.toThrow(/at least one key/);
     await expect(createIdentityVerifier(options({ jwksFile: file('junk.json', '{"keys":[42]}') }))).rejects.toThrow(/invalid JSON Web Key Set/);
-    await expect(createIdentityVerifier(options({ jwksFile: file('sym.json', '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}') }))).rejects.toThrow(/private or symmetric/);
+    await expect(createIdentityVerifier(options({ jwksFile: file('sym.json', '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}') }))).rejects.toThrow(
+      /private or symmetric/,
+    );
   });
 
   it('rejects both or neither JWKS source, a bad URL, and symmetric / none algorithms', async () => {
@@ -531,10 +624,12 @@ describe('the attack corpus through the real gateway: none of these tokens revea
     const api = createSampleApi();
     const upstream = await api.listen(0, '127.0.0.1');
     const t = await tempDir();
-    const gw = await startTestGateway(demoLikeConfig(upstream, t.dir, {
-      identity: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.jwksUrl, algorithms: ['RS256', 'ES256', 'EdDSA'] },
-      privacy: { managedDomains: ['contoso.com'], groups: [{ id: 'hr', privateSince: '2026-03-01T00:00:00Z' }], permissions: ['alice@contoso.com'] },
-    }));
+    const gw = await startTestGateway(
+      demoLikeConfig(upstream, t.dir, {
+        identity: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.jwksUrl, algorithms: ['RS256', 'ES256', 'EdDSA'] },
+        privacy: { managedDomains: ['contoso.com'], groups: [{ id: 'hr', privateSince: '2026-03-01T00:00:00Z' }], permissions: ['alice@contoso.com'] },
+      }),
+    );
     try {
       let checked = 0;
       for (const c of corpus) {
@@ -557,9 +652,11 @@ describe('the attack corpus through the real gateway: none of these tokens revea
       }
       expect(checked).toBeGreaterThanOrEqual(40);
       // and the positive control: a good token of a permitted admin does reveal
-      const ok = await fetch(`${gw.url}/api/v1/activities/?limit=200&skip=1000`, { headers: { ...bearer(await good()) as Record<string, string>, 'x-show-private-activities': 'confirm' } });
+      const ok = await fetch(`${gw.url}/api/v1/activities/?limit=200&skip=1000`, {
+        headers: { ...(bearer(await good()) as Record<string, string>), 'x-show-private-activities': 'confirm' },
+      });
       expect(ok.status).toBe(200);
-      const page = await ok.json() as { data: unknown[] };
+      const page = (await ok.json()) as { data: unknown[] };
       expect(page.data.some((a) => demoHides(a))).toBe(true);
     } finally {
       await gw.close(500);

@@ -2,8 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { checkApproval, type RevealRequest } from '../../../src/privacy/approval.js';
 
 const base: RevealRequest = {
-  id: 'r1', status: 'approved', requester: 'alice@contoso.com', reason: 'case 4711 review', durationMin: 30,
-  createdAt: '2026-12-01T09:00:00.000Z', approvedBy: 'dpo@contoso.com', validFrom: '2026-12-01T09:05:00.000Z', validUntil: '2026-12-01T09:35:00.000Z',
+  id: 'r1',
+  status: 'approved',
+  requester: 'alice@contoso.com',
+  reason: 'case 4711 review',
+  durationMin: 30,
+  createdAt: '2026-12-01T09:00:00.000Z',
+  approvedBy: 'dpo@contoso.com',
+  validFrom: '2026-12-01T09:05:00.000Z',
+  validUntil: '2026-12-01T09:35:00.000Z',
 };
 const at = (s: string) => Date.parse(s);
 

@@ -2,12 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compilePath } from '../../../src/privacy/dotpath.js';
 import { parseTimestamp } from '../../../src/privacy/time.js';
-import {
-  compileExtractor,
-  compileFieldsExtractor,
-  factsFromFields,
-  type ActivitiesSpec,
-} from '../../../src/privacy/extract.js';
+import { compileExtractor, compileFieldsExtractor, factsFromFields, type ActivitiesSpec } from '../../../src/privacy/extract.js';
 import { normalizePrincipal } from '../../../src/principal.js';
 
 const EXT_TAG = '000000200000000000000000';
@@ -218,9 +213,7 @@ describe('compileExtractor', () => {
 
 describe('factsFromFields', () => {
   it('normalises CSV/CEF text fields', () => {
-    expect(
-      factsFromFields({ id: 'a1', actor: ' Carol@Contoso.com', timestamp: '1772323200000', groups: [' hr', '', EXT_TAG] }, spec),
-    ).toEqual({
+    expect(factsFromFields({ id: 'a1', actor: ' Carol@Contoso.com', timestamp: '1772323200000', groups: [' hr', '', EXT_TAG] }, spec)).toEqual({
       id: 'a1',
       actor: 'carol@contoso.com',
       timestamp: 1772323200000,

@@ -23,9 +23,7 @@ describe('staticMembership', () => {
     expect(isIncomplete(m('ivan@contoso.com') as ReadonlySet<string>)).toBe(false);
   });
   it('ignores malformed entries and prototype keys', () => {
-    const odd = staticMembership(
-      JSON.parse('{"__proto__": ["eve@contoso.com"], "hr": ["bob@contoso.com", 5, null], "x": "notalist"}'),
-    );
+    const odd = staticMembership(JSON.parse('{"__proto__": ["eve@contoso.com"], "hr": ["bob@contoso.com", 5, null], "x": "notalist"}'));
     expect(sorted(odd('eve@contoso.com'))).toEqual(['__proto__']);
     expect(sorted(odd('bob@contoso.com'))).toEqual(['hr']);
     expect(sorted(odd('constructor'))).toEqual([]);

@@ -15,9 +15,17 @@ import {
 const ms = (iso: string) => Date.parse(iso);
 const T0 = ms('2026-01-01T00:00:00Z');
 const T1 = ms('2027-01-01T00:00:00Z');
-const directory = staticMembership({ hr: ['bob@contoso.com', 'carol@contoso.com'], legal: ['heidi@contoso.com', 'bob@contoso.com'], sales: ['ivan@contoso.com'] });
+const directory = staticMembership({
+  hr: ['bob@contoso.com', 'carol@contoso.com'],
+  legal: ['heidi@contoso.com', 'bob@contoso.com'],
+  sales: ['ivan@contoso.com'],
+});
 const down: Membership = () => 'unknown';
-const policy = (intervals: GroupInterval[], undecidable: 'withhold' | 'show' = 'withhold'): PolicySnapshot => ({ intervals, managedDomains: ['contoso.com'], undecidable });
+const policy = (intervals: GroupInterval[], undecidable: 'withhold' | 'show' = 'withhold'): PolicySnapshot => ({
+  intervals,
+  managedDomains: ['contoso.com'],
+  undecidable,
+});
 const f = (p: Partial<ActivityFacts>): ActivityFacts => ({ groups: [], isApplication: false, ...p });
 
 describe('classify: which private groups make an activity private', () => {
@@ -71,14 +79,35 @@ describe('reveal limits (examples)', () => {
     expect(run({ scope: { groups: ['hr'], actors: [] } })).toEqual(['public', 'shown', 'shown', 'withheld', 'withheld', 'withheld']);
   });
   it('scope actor: matches case-insensitively and can show an undecidable activity of that actor', () => {
-    expect(run({ scope: { groups: [], actors: ['CAROL@contoso.com', 'judy@contoso.com'] } })).toEqual(['public', 'withheld', 'shown', 'withheld', 'withheld', 'shown']);
+    expect(run({ scope: { groups: [], actors: ['CAROL@contoso.com', 'judy@contoso.com'] } })).toEqual([
+      'public',
+      'withheld',
+      'shown',
+      'withheld',
+      'withheld',
+      'shown',
+    ]);
   });
   it('a scoped permission never shows an undecidable activity', () => {
     expect(run({ permissionGroups: ['legal', EXT] })).toEqual(['public', 'shown', 'withheld', 'shown', 'shown', 'withheld']);
   });
   it('scope and permission combine: both must allow', () => {
-    expect(run({ permissionGroups: ['legal'], scope: { groups: ['hr'], actors: ['heidi@contoso.com'] } })).toEqual(['public', 'shown', 'withheld', 'shown', 'withheld', 'withheld']);
-    expect(run({ permissionGroups: ['hr'], scope: { groups: ['legal'], actors: [] } })).toEqual(['public', 'shown', 'withheld', 'withheld', 'withheld', 'withheld']);
+    expect(run({ permissionGroups: ['legal'], scope: { groups: ['hr'], actors: ['heidi@contoso.com'] } })).toEqual([
+      'public',
+      'shown',
+      'withheld',
+      'shown',
+      'withheld',
+      'withheld',
+    ]);
+    expect(run({ permissionGroups: ['hr'], scope: { groups: ['legal'], actors: [] } })).toEqual([
+      'public',
+      'shown',
+      'withheld',
+      'withheld',
+      'withheld',
+      'withheld',
+    ]);
   });
   it('undecidable under "show" is public to everyone, so a reveal does not count it', () => {
     expect(makeRevealBatch(policy(p.intervals as GroupInterval[], 'show'), directory, { permissionGroups: ['hr'] })([acts[5]])).toEqual(['public']);
@@ -98,7 +127,16 @@ describe('reveal limits (examples)', () => {
 // ---- properties ----
 
 const ids = ['hr', 'legal', 'sales', EXT, APP];
-const actors = ['bob@contoso.com', 'BOB@contoso.com', 'heidi@contoso.com', 'ivan@contoso.com', 'grace@eu.contoso.com', 'mallory@fabrikam.com', 'svc app', undefined];
+const actors = [
+  'bob@contoso.com',
+  'BOB@contoso.com',
+  'heidi@contoso.com',
+  'ivan@contoso.com',
+  'grace@eu.contoso.com',
+  'mallory@fabrikam.com',
+  'svc app',
+  undefined,
+];
 const time = fc.integer({ min: T0, max: T1 });
 const intervalArb: fc.Arbitrary<GroupInterval> = fc
   .record({ id: fc.constantFrom(...ids), a: time, len: fc.option(fc.integer({ min: 0, max: T1 - T0 }), { nil: undefined }) })
@@ -116,15 +154,20 @@ const membershipArb: fc.Arbitrary<Membership> = fc.oneof(
   fc.constant(combineMembership(directory, down)),
   fc.constant(staticMembership({ [EXT]: ['bob@contoso.com'], sales: ['ivan@contoso.com'] })),
 );
-const limitsArb: fc.Arbitrary<RevealLimits> = fc.record({
-  scope: fc.option(fc.record({ groups: fc.subarray(ids), actors: fc.subarray(['bob@contoso.com', 'Heidi@Contoso.com', 'mallory@fabrikam.com', 'svc app']) }), { nil: undefined }),
-  permissionGroups: fc.option(fc.subarray(ids), { nil: undefined }),
-}).map((l) => {
-  const out: RevealLimits = {};
-  if (l.scope) out.scope = l.scope;
-  if (l.permissionGroups) out.permissionGroups = l.permissionGroups;
-  return out;
-});
+const limitsArb: fc.Arbitrary<RevealLimits> = fc
+  .record({
+    scope: fc.option(
+      fc.record({ groups: fc.subarray(ids), actors: fc.subarray(['bob@contoso.com', 'Heidi@Contoso.com', 'mallory@fabrikam.com', 'svc app']) }),
+      { nil: undefined },
+    ),
+    permissionGroups: fc.option(fc.subarray(ids), { nil: undefined }),
+  })
+  .map((l) => {
+    const out: RevealLimits = {};
+    if (l.scope) out.scope = l.scope;
+    if (l.permissionGroups) out.permissionGroups = l.permissionGroups;
+    return out;
+  });
 
 /** Oracle for "private through X": the activity is private under a policy in which only X was ever private. */
 const privateThrough = (x: string, facts: ActivityFacts, p: PolicySnapshot, m: Membership) =>
@@ -150,22 +193,31 @@ describe('properties', () => {
     let shownSome = 0;
     let withheldSome = 0;
     fc.assert(
-      fc.property(fc.array(intervalArb, { maxLength: 6 }), fc.array(factsArb, { maxLength: 8 }), membershipArb, limitsArb, fc.constantFrom('withhold' as const, 'show' as const), (ivs, acts, m, limits, und) => {
-        const p = policy(ivs, und);
-        const out = makeRevealBatch(p, m, limits)(acts) as string[];
-        acts.forEach((facts, i) => {
-          const hidden = hides(decide(facts, p, m), p);
-          if (!hidden) return expect(out[i]).toBe('public');
-          const through = ids.filter((x) => privateThrough(x, facts, p, m));
-          const permOk = limits.permissionGroups === undefined || through.some((x) => limits.permissionGroups!.includes(x));
-          const actor = facts.actor?.trim().toLowerCase();
-          const scopeOk = limits.scope === undefined || through.some((x) => limits.scope!.groups.includes(x))
-            || (actor !== undefined && limits.scope.actors.some((a) => a.toLowerCase() === actor));
-          expect(out[i]).toBe(permOk && scopeOk ? 'shown' : 'withheld');
-          if (permOk && scopeOk) shownSome++;
-          else withheldSome++;
-        });
-      }),
+      fc.property(
+        fc.array(intervalArb, { maxLength: 6 }),
+        fc.array(factsArb, { maxLength: 8 }),
+        membershipArb,
+        limitsArb,
+        fc.constantFrom('withhold' as const, 'show' as const),
+        (ivs, acts, m, limits, und) => {
+          const p = policy(ivs, und);
+          const out = makeRevealBatch(p, m, limits)(acts) as string[];
+          acts.forEach((facts, i) => {
+            const hidden = hides(decide(facts, p, m), p);
+            if (!hidden) return expect(out[i]).toBe('public');
+            const through = ids.filter((x) => privateThrough(x, facts, p, m));
+            const permOk = limits.permissionGroups === undefined || through.some((x) => limits.permissionGroups!.includes(x));
+            const actor = facts.actor?.trim().toLowerCase();
+            const scopeOk =
+              limits.scope === undefined ||
+              through.some((x) => limits.scope!.groups.includes(x)) ||
+              (actor !== undefined && limits.scope.actors.some((a) => a.toLowerCase() === actor));
+            expect(out[i]).toBe(permOk && scopeOk ? 'shown' : 'withheld');
+            if (permOk && scopeOk) shownSome++;
+            else withheldSome++;
+          });
+        },
+      ),
       { numRuns: 3000 },
     );
     expect(shownSome).toBeGreaterThan(200);

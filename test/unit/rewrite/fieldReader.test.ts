@@ -25,13 +25,45 @@ const viaBytes = (text: string) => {
 
 // Keys the paths use, spelled raw and with escapes, plus noise and the prototype trap.
 const KEY_TEXTS = [
-  '"_id"', '"timestamp"', '"user"', '"userName"', '"userTags"', '"failedUserData"', '"resolvedActor"', '"tags"', '"actorType"',
-  '"\\u005fid"', '"us\\u0065r"', '"user\\u004eame"', '"t\\u0061gs"', '"actor\\u0054ype"', '"__proto__"', '"constructor"',
-  '"rawDataJson"', '"x"', '"user "', '"User"', '"userName\\\\"', '"é"', '"0"',
+  '"_id"',
+  '"timestamp"',
+  '"user"',
+  '"userName"',
+  '"userTags"',
+  '"failedUserData"',
+  '"resolvedActor"',
+  '"tags"',
+  '"actorType"',
+  '"\\u005fid"',
+  '"us\\u0065r"',
+  '"user\\u004eame"',
+  '"t\\u0061gs"',
+  '"actor\\u0054ype"',
+  '"__proto__"',
+  '"constructor"',
+  '"rawDataJson"',
+  '"x"',
+  '"user "',
+  '"User"',
+  '"userName\\\\"',
+  '"é"',
+  '"0"',
 ];
 const STRING_TEXTS = [
-  '"bob@contoso.com"', '" Carol@Contoso.COM "', '"a\\"b"', '"back\\\\"', '"\\\\\\""', '"hr"', '"000000200000000000000000"',
-  '"0000003b0000000000000000"', '"APPLICATION"', '"2026-03-05T10:00:00Z"', '"{[\\"]}"', '"日本語"', '""', '"\\u0041PPLICATION"',
+  '"bob@contoso.com"',
+  '" Carol@Contoso.COM "',
+  '"a\\"b"',
+  '"back\\\\"',
+  '"\\\\\\""',
+  '"hr"',
+  '"000000200000000000000000"',
+  '"0000003b0000000000000000"',
+  '"APPLICATION"',
+  '"2026-03-05T10:00:00Z"',
+  '"{[\\"]}"',
+  '"日本語"',
+  '""',
+  '"\\u0041PPLICATION"',
   '"' + 'long value '.repeat(8) + '"',
 ];
 const SCALAR_TEXTS = ['1772000000000', '-0', '1e3', '12.5', 'true', 'false', 'null', '0'];
@@ -40,19 +72,15 @@ const ws = fc.constantFrom('', ' ', '\n', '\t ', '\r\n  ');
 
 /** Raw JSON text (so duplicate keys and escaped keys can occur). */
 const { value: jsonText } = fc.letrec<{ value: string; object: string; array: string }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.constantFrom(...STRING_TEXTS, ...SCALAR_TEXTS),
-    tie('object'),
-    tie('array'),
-  ),
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(...STRING_TEXTS, ...SCALAR_TEXTS), tie('object'), tie('array')),
   object: fc
     .array(fc.tuple(ws, fc.constantFrom(...KEY_TEXTS), ws, ws, tie('value'), ws), { maxLength: 7 })
     .chain((members) => ws.map((w) => (members.length === 0 ? `{${w}}` : `{${members.map(([a, k, b, c, v, d]) => `${a}${k}${b}:${c}${v}${d}`).join(',')}}`))),
   array: fc.array(fc.tuple(ws, tie('value'), ws), { maxLength: 5 }).map((els) => `[${els.map(([a, v, b]) => `${a}${v}${b}`).join(',')}]`),
 }));
 const randomRecord = fc.letrec<{ object: string }>((tie) => ({
-  object: fc.array(fc.tuple(fc.constantFrom(...KEY_TEXTS), fc.oneof(jsonText, tie('object'))), { maxLength: 9 })
+  object: fc
+    .array(fc.tuple(fc.constantFrom(...KEY_TEXTS), fc.oneof(jsonText, tie('object'))), { maxLength: 9 })
     .map((ms) => `{${ms.map(([k, v]) => `${k}:${v}`).join(',')}}`),
 })).object;
 
@@ -60,30 +88,42 @@ const pair = (k: fc.Arbitrary<string>, v: fc.Arbitrary<string>) => fc.tuple(k, v
 const obj = (members: fc.Arbitrary<string>, max: number) => fc.array(members, { maxLength: max }).map((ms) => `{${ms.join(',')}}`);
 const tags = fc.array(fc.constantFrom(...STRING_TEXTS, '5', 'null', '{}'), { maxLength: 3 }).map((a) => `[${a.join(',')}]`);
 /** Activity-shaped records: the configured fields (raw and escaped spellings, duplicates, odd types) among noise. */
-const plausibleRecord = obj(fc.oneof(
-  pair(fc.constantFrom('"_id"', '"\\u005fid"'), fc.oneof(fc.constantFrom(...STRING_TEXTS, '12', 'null'), jsonText)),
-  pair(fc.constant('"timestamp"'), fc.constantFrom('1772000000000', '"2026-03-05T10:00:00Z"', '"bad"', '-5', 'null')),
-  pair(fc.constantFrom('"user"', '"us\\u0065r"', '"failedUserData"', '"resolvedActor"'), fc.oneof(
-    obj(fc.oneof(
-      pair(fc.constantFrom('"userName"', '"user\\u004eame"'), fc.constantFrom(...STRING_TEXTS, '7')),
-      pair(fc.constantFrom('"userTags"', '"tags"', '"t\\u0061gs"'), fc.oneof(tags, fc.constantFrom(...STRING_TEXTS))),
-      pair(fc.constantFrom(...KEY_TEXTS), jsonText),
-    ), 4),
-    jsonText,
-  )),
-  pair(fc.constant('"actorType"'), fc.constantFrom('"APPLICATION"', '" application "', '"USER"', 'true', '[]')),
-  pair(fc.constantFrom(...KEY_TEXTS), jsonText),
-), 8);
+const plausibleRecord = obj(
+  fc.oneof(
+    pair(fc.constantFrom('"_id"', '"\\u005fid"'), fc.oneof(fc.constantFrom(...STRING_TEXTS, '12', 'null'), jsonText)),
+    pair(fc.constant('"timestamp"'), fc.constantFrom('1772000000000', '"2026-03-05T10:00:00Z"', '"bad"', '-5', 'null')),
+    pair(
+      fc.constantFrom('"user"', '"us\\u0065r"', '"failedUserData"', '"resolvedActor"'),
+      fc.oneof(
+        obj(
+          fc.oneof(
+            pair(fc.constantFrom('"userName"', '"user\\u004eame"'), fc.constantFrom(...STRING_TEXTS, '7')),
+            pair(fc.constantFrom('"userTags"', '"tags"', '"t\\u0061gs"'), fc.oneof(tags, fc.constantFrom(...STRING_TEXTS))),
+            pair(fc.constantFrom(...KEY_TEXTS), jsonText),
+          ),
+          4,
+        ),
+        jsonText,
+      ),
+    ),
+    pair(fc.constant('"actorType"'), fc.constantFrom('"APPLICATION"', '" application "', '"USER"', 'true', '[]')),
+    pair(fc.constantFrom(...KEY_TEXTS), jsonText),
+  ),
+  8,
+);
 const recordText = fc.oneof(randomRecord, plausibleRecord);
 
 describe('fieldReader', () => {
   it('reads the same facts as JSON.parse + the extractor on generated records', () => {
     let informative = 0;
-    fc.assert(fc.property(recordText, (text) => {
-      const f = viaParse(text);
-      if (f.actor !== undefined || f.groups.length > 0 || f.id !== undefined) informative++;
-      expect(viaBytes(text)).toEqual(f);
-    }), { numRuns: 1200 });
+    fc.assert(
+      fc.property(recordText, (text) => {
+        const f = viaParse(text);
+        if (f.actor !== undefined || f.groups.length > 0 || f.id !== undefined) informative++;
+        expect(viaBytes(text)).toEqual(f);
+      }),
+      { numRuns: 1200 },
+    );
     // the generator must reach the configured fields, or the property says little
     expect(informative).toBeGreaterThan(150);
   });
@@ -91,25 +131,31 @@ describe('fieldReader', () => {
   it('prunes to values equal to those dotpath reads from JSON.parse, for every configured path', () => {
     const prune = compilePruner(PATHS);
     const readers = PATHS.map(compilePath);
-    fc.assert(fc.property(fc.oneof(recordText, jsonText), (text) => {
-      const b = Buffer.from(text);
-      const pruned = prune(b, 0, b.length);
-      const full = JSON.parse(text);
-      for (const r of readers) expect(r(pruned)).toEqual(r(full));
-    }), { numRuns: 800 });
+    fc.assert(
+      fc.property(fc.oneof(recordText, jsonText), (text) => {
+        const b = Buffer.from(text);
+        const pruned = prune(b, 0, b.length);
+        const full = JSON.parse(text);
+        for (const r of readers) expect(r(pruned)).toEqual(r(full));
+      }),
+      { numRuns: 800 },
+    );
   });
 
   it('reads a record in the middle of a larger buffer (offsets, surrounding bytes)', () => {
-    fc.assert(fc.property(fc.array(recordText, { minLength: 1, maxLength: 5 }), ws, (records, w) => {
-      const body = Buffer.from(`{"data":[${records.map((r) => w + r + w).join(',')}],"total":1}`);
-      let p = 9;
-      for (const r of records) {
-        const start = p + Buffer.byteLength(w);
-        const end = start + Buffer.byteLength(r);
-        expect(read(body, start, end)).toEqual(viaParse(r));
-        p = end + Buffer.byteLength(w) + 1;
-      }
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.array(recordText, { minLength: 1, maxLength: 5 }), ws, (records, w) => {
+        const body = Buffer.from(`{"data":[${records.map((r) => w + r + w).join(',')}],"total":1}`);
+        let p = 9;
+        for (const r of records) {
+          const start = p + Buffer.byteLength(w);
+          const end = start + Buffer.byteLength(r);
+          expect(read(body, start, end)).toEqual(viaParse(r));
+          p = end + Buffer.byteLength(w) + 1;
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('takes the last duplicate, whole (no merge of duplicate objects)', () => {
@@ -161,36 +207,45 @@ describe('fieldReader', () => {
 
   it('fused scan of a whole record (NDJSON line) gives the facts of JSON.parse + the extractor', () => {
     let informative = 0;
-    fc.assert(fc.property(recordText, ws, ws, (text, a, z) => {
-      const f = viaParse(text);
-      if (f.actor !== undefined || f.groups.length > 0 || f.id !== undefined) informative++;
-      expect(viaFusedRoot(a + text + z + '\n')).toEqual(f);
-    }), { numRuns: 1500 });
+    fc.assert(
+      fc.property(recordText, ws, ws, (text, a, z) => {
+        const f = viaParse(text);
+        if (f.actor !== undefined || f.groups.length > 0 || f.id !== undefined) informative++;
+        expect(viaFusedRoot(a + text + z + '\n')).toEqual(f);
+      }),
+      { numRuns: 1500 },
+    );
     expect(informative).toBeGreaterThan(200);
   });
 
   it('fused scan of the items elements gives, per element, the facts of JSON.parse + the extractor (slots reset per element)', () => {
-    fc.assert(fc.property(fc.array(fc.oneof(recordText, jsonText), { maxLength: 6 }), ws, recordText, (records, w, env) => {
-      // the envelope itself carries configured keys at the top: they must not leak into elements
-      const body = Buffer.from(`{"_id":"env","user":{"userName":"env@x.com"},"data":[${records.map((r) => w + r + w).join(',')}],"meta":${env}}`);
-      const res = scanJson(body, { items: 'data', fields: plan });
-      const els = res.arrays[0].elements;
-      expect(els.length).toBe(records.length);
-      els.forEach((el, i) => {
-        expect(read.fromSlots!(body, el.start, el.end, res.slots!, el.slot)).toEqual(viaParse(records[i]));
-      });
-    }), { numRuns: 600 });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(recordText, jsonText), { maxLength: 6 }), ws, recordText, (records, w, env) => {
+        // the envelope itself carries configured keys at the top: they must not leak into elements
+        const body = Buffer.from(`{"_id":"env","user":{"userName":"env@x.com"},"data":[${records.map((r) => w + r + w).join(',')}],"meta":${env}}`);
+        const res = scanJson(body, { items: 'data', fields: plan });
+        const els = res.arrays[0].elements;
+        expect(els.length).toBe(records.length);
+        els.forEach((el, i) => {
+          expect(read.fromSlots!(body, el.start, el.end, res.slots!, el.slot)).toEqual(viaParse(records[i]));
+        });
+      }),
+      { numRuns: 600 },
+    );
   });
 
   it('fused slots prune to the values dotpath reads from JSON.parse, for every configured path', () => {
     const p = compileFieldPlan(PATHS);
     const readers = PATHS.map(compilePath);
-    fc.assert(fc.property(fc.oneof(recordText, jsonText), (text) => {
-      const b = Buffer.from(text);
-      const pruned = prunedFromSlots(p, b, 0, b.length, scanJson(b, { fields: p }).slots!);
-      const full = JSON.parse(text);
-      for (const r of readers) expect(r(pruned)).toEqual(r(full));
-    }), { numRuns: 800 });
+    fc.assert(
+      fc.property(fc.oneof(recordText, jsonText), (text) => {
+        const b = Buffer.from(text);
+        const pruned = prunedFromSlots(p, b, 0, b.length, scanJson(b, { fields: p }).slots!);
+        const full = JSON.parse(text);
+        for (const r of readers) expect(r(pruned)).toEqual(r(full));
+      }),
+      { numRuns: 800 },
+    );
   });
 
   it.each([
@@ -213,9 +268,16 @@ describe('fieldReader', () => {
   });
 
   it('fused: __proto__ path and array-index paths behave as with JSON.parse', () => {
-    for (const spec of [{ ...SPEC, actor: ['__proto__.userName'] }, { ...SPEC, actor: 'users.0.name' }] as ActivitiesSpec[]) {
+    for (const spec of [
+      { ...SPEC, actor: ['__proto__.userName'] },
+      { ...SPEC, actor: 'users.0.name' },
+    ] as ActivitiesSpec[]) {
       const r = compileFieldReader(spec);
-      for (const text of ['{"__proto__":{"userName":"mallory@fabrikam.com"}}', '{"users":[{"name":"Bob@contoso.com"}],"timestamp":5}', '{"userName":"x@contoso.com"}']) {
+      for (const text of [
+        '{"__proto__":{"userName":"mallory@fabrikam.com"}}',
+        '{"users":[{"name":"Bob@contoso.com"}],"timestamp":5}',
+        '{"userName":"x@contoso.com"}',
+      ]) {
         const b = Buffer.from(text);
         expect(r.fromSlots!(b, 0, b.length, scanJson(b, { fields: r.plan! }).slots!)).toEqual(compileExtractor(spec)(JSON.parse(text)));
       }

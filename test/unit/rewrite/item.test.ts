@@ -8,7 +8,10 @@ const extract = (r: unknown): ActivityFacts => {
   const rec = r as { _id?: unknown; user?: { userName?: string } };
   return { id: typeof rec._id === 'string' ? rec._id : undefined, actor: rec.user?.userName, groups: [], isApplication: false };
 };
-const hideActor = (actor: string): HideBatch => (facts) => facts.map((f) => f.actor === actor);
+const hideActor =
+  (actor: string): HideBatch =>
+  (facts) =>
+    facts.map((f) => f.actor === actor);
 
 describe('classifyItem', () => {
   it('hides a private activity and reports its id', async () => {

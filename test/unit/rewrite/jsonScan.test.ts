@@ -47,7 +47,6 @@ function expectElementsMatch(buf: Buffer, items: string, expected: unknown[]): v
   }
 }
 
-
 // ---------- property tests ----------
 
 describe('scanJson against JSON.parse (property)', () => {
@@ -81,7 +80,11 @@ describe('scanJson against JSON.parse (property)', () => {
     fc.assert(
       fc.property(
         fc.array(jsonish, { maxLength: 6 }),
-        fc.dictionary(trickyString.filter((k) => k !== 'outer'), jsonish, { maxKeys: 3 }),
+        fc.dictionary(
+          trickyString.filter((k) => k !== 'outer'),
+          jsonish,
+          { maxKeys: 3 },
+        ),
         fc.integer(),
         (arr, extra, seed) => {
           const r = prng(seed);
@@ -200,8 +203,7 @@ describe('scanJson with a field plan (property)', () => {
 // ---------- adversarial table ----------
 
 const b = (s: string) => Buffer.from(s, 'utf8');
-const elementTexts = (buf: Buffer, res: ScanResult) =>
-  res.arrays.map((a) => a.elements.map((e) => buf.toString('utf8', e.start, e.end)));
+const elementTexts = (buf: Buffer, res: ScanResult) => res.arrays.map((a) => a.elements.map((e) => buf.toString('utf8', e.start, e.end)));
 
 describe('scanJson adversarial cases', () => {
   it.each([

@@ -17,7 +17,10 @@ function factsOf(r: unknown): ActivityFacts {
 }
 
 /** hide by id: ids in `hidden` are private */
-const hideIds = (...hidden: string[]): HideBatch => (facts) => facts.map((f) => f.id !== undefined && hidden.includes(f.id));
+const hideIds =
+  (...hidden: string[]): HideBatch =>
+  (facts) =>
+    facts.map((f) => f.id !== undefined && hidden.includes(f.id));
 
 function opts(hide: HideBatch, extra: Partial<ListFilterOptions> = {}): ListFilterOptions {
   return { items: 'data', total: 'total', extract: factsOf, hide, remove: true, ...extra };
@@ -63,7 +66,13 @@ describe('filterList examples', () => {
     const pretty = JSON.stringify({ data: [{ _id: 'a', x: [1, 2] }, { _id: 'b' }, { _id: 'c', y: { z: '\u00e9' } }], total: 3 }, null, 2);
     const res = await filterList(b(pretty), opts(hideIds('b')));
     const out = res.body.toString();
-    expect(JSON.parse(out)).toEqual({ data: [{ _id: 'a', x: [1, 2] }, { _id: 'c', y: { z: 'é' } }], total: 2 });
+    expect(JSON.parse(out)).toEqual({
+      data: [
+        { _id: 'a', x: [1, 2] },
+        { _id: 'c', y: { z: 'é' } },
+      ],
+      total: 2,
+    });
     expect(out).toContain('{\n      "_id": "a",\n      "x": [\n        1,\n        2\n      ]\n    }');
     expect(out).toContain('{\n      "_id": "c",\n      "y": {\n        "z": "é"\n      }\n    }');
   });
@@ -129,7 +138,10 @@ describe('filterList examples', () => {
   it('calls hide once even for an empty list, and leaves it untouched', async () => {
     let calls = 0;
     const body = b('{"data":[],"total":0}');
-    const res = await filterList(body, opts((facts) => (calls++, facts.map(() => true))));
+    const res = await filterList(
+      body,
+      opts((facts) => (calls++, facts.map(() => true))),
+    );
     expect(calls).toBe(1);
     expect(res.body).toBe(body);
   });
@@ -138,7 +150,12 @@ describe('filterList examples', () => {
     const body = b('{"data":[{"_id":"a"},{"_id":"b"}]}');
     const odd = (async () => [undefined, false]) as unknown as HideBatch;
     expect((await filterList(body, opts(odd))).body.toString()).toBe('{"data":[{"_id":"b"}]}');
-    await expect(filterList(body, opts(() => [true]))).rejects.toThrow(/wrong length/);
+    await expect(
+      filterList(
+        body,
+        opts(() => [true]),
+      ),
+    ).rejects.toThrow(/wrong length/);
   });
 
   it.each([
@@ -224,7 +241,10 @@ const pageArb: fc.Arbitrary<{ page: Page; elements: unknown[] }> = fc
       .map(([k, v]): Piece[] => [{ lit: key(k) + write(v, r) + ws(r) }]);
     // an object body as members; members are shuffled so data/total can come anywhere
     const object = (members: Piece[][]): Piece[] => {
-      const shuffled = members.map((m) => [r(), m] as const).sort((x, y) => x[0] - y[0]).map(([, m]) => m);
+      const shuffled = members
+        .map((m) => [r(), m] as const)
+        .sort((x, y) => x[0] - y[0])
+        .map(([, m]) => m);
       const out: Piece[] = [{ lit: '{' }];
       shuffled.forEach((m, i) => out.push(...(i > 0 ? [{ lit: ',' }] : []), ...m));
       out.push({ lit: '}' });
@@ -234,11 +254,7 @@ const pageArb: fc.Arbitrary<{ page: Page; elements: unknown[] }> = fc
     let pieces: Piece[];
     let items = 'data';
     let total: string | undefined = hasTotal ? 'total' : undefined;
-    const env = [
-      member('hasNext', [{ lit: 'true' }]),
-      member('max', [{ lit: '100' }]),
-      ...extras,
-    ];
+    const env = [member('hasNext', [{ lit: 'true' }]), member('max', [{ lit: '100' }]), ...extras];
     if (shape === 'top') {
       pieces = [{ lit: ws(r) }, arrPiece(lists[0]), { lit: ws(r) }];
       items = '';
@@ -265,9 +281,7 @@ const pageArb: fc.Arbitrary<{ page: Page; elements: unknown[] }> = fc
   });
 
 function render(pieces: Piece[], sep: (i: number) => string): string {
-  return pieces
-    .map((p) => ('lit' in p ? p.lit : 'total' in p ? p.total : '[' + p.arr.map((e, i) => (i > 0 ? sep(i) : '') + e).join('') + ']'))
-    .join('');
+  return pieces.map((p) => ('lit' in p ? p.lit : 'total' in p ? p.total : '[' + p.arr.map((e, i) => (i > 0 ? sep(i) : '') + e).join('') + ']')).join('');
 }
 
 function skipWs(s: string, i: number): number {
@@ -313,8 +327,7 @@ describe('filterList differential (property)', () => {
             pos += p.lit.length;
           } else if ('total' in p) {
             const old = JSON.parse(p.total) as unknown;
-            const want =
-              removed > 0 && typeof old === 'number' && Number.isSafeInteger(old) && old >= 0 ? String(Math.max(kept, old - removed)) : p.total;
+            const want = removed > 0 && typeof old === 'number' && Number.isSafeInteger(old) && old >= 0 ? String(Math.max(kept, old - removed)) : p.total;
             expect(out.startsWith(want, pos)).toBe(true);
             pos += want.length;
           } else {
@@ -364,8 +377,11 @@ describe('filterList differential (property)', () => {
 
 describe('filterList with the fused field reader (property)', () => {
   const SPEC: ActivitiesSpec = {
-    id: '_id', timestamp: 'timestamp', actor: ['user.userName', 'failedUserData.userName'],
-    groups: ['user.userTags', 'resolvedActor.tags'], application: { path: 'actorType', equals: ['APPLICATION'] },
+    id: '_id',
+    timestamp: 'timestamp',
+    actor: ['user.userName', 'failedUserData.userName'],
+    groups: ['user.userTags', 'resolvedActor.tags'],
+    application: { path: 'actorType', equals: ['APPLICATION'] },
     builtinTags: { 'external-users': 'ext', application: 'app' },
   };
   const extract = compileExtractor(SPEC);
@@ -373,25 +389,37 @@ describe('filterList with the fused field reader (property)', () => {
   const key = (k: string) => fc.constantFrom(`"${k}"`, `"${k.replace(/e/, '\\u0065')}"`);
   const str = fc.constantFrom('"bob@contoso.com"', '"Erin@Contoso.com "', '"a\\"b\\\\"', '"é"', '"app"', '"ext"', '"APPLICATION"', '"2026-03-05T10:00:00Z"');
   const val = fc.oneof(str, fc.constantFrom('1772000000000', 'null', 'true', '[]', '{}', '["hr","ext",5]', '{"userName":"x@y.z"}'));
-  const inner = fc.array(fc.tuple(fc.oneof(key('userName'), key('userTags'), key('tags'), fc.constant('"__proto__"')), val), { maxLength: 4 })
+  const inner = fc
+    .array(fc.tuple(fc.oneof(key('userName'), key('userTags'), key('tags'), fc.constant('"__proto__"')), val), { maxLength: 4 })
     .map((ms) => `{${ms.map(([k, v]) => `${k}:${v}`).join(',')}}`);
-  const record = fc.array(fc.oneof(
-    fc.tuple(fc.oneof(key('_id'), key('timestamp'), key('actorType'), fc.constant('"noise"')), val),
-    fc.tuple(fc.oneof(key('user'), key('resolvedActor'), key('failedUserData')), fc.oneof(inner, val)),
-  ), { maxLength: 8 }).map((ms) => `{${ms.map(([k, v]) => `${k}:${v}`).join(' , ')}}`);
+  const record = fc
+    .array(
+      fc.oneof(
+        fc.tuple(fc.oneof(key('_id'), key('timestamp'), key('actorType'), fc.constant('"noise"')), val),
+        fc.tuple(fc.oneof(key('user'), key('resolvedActor'), key('failedUserData')), fc.oneof(inner, val)),
+      ),
+      { maxLength: 8 },
+    )
+    .map((ms) => `{${ms.map(([k, v]) => `${k}:${v}`).join(' , ')}}`);
 
   it('gives hide() the same facts, and the same output, as JSON.parse + extract', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(fc.oneof(record, val), { maxLength: 8 }), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), async (els, mask) => {
-      const body = b(`{"user":{"userName":"env@x.y"},"data":[${els.join(', ')}],"total":${els.length}}`);
-      const seen: ActivityFacts[][] = [];
-      const hide: HideBatch = (fs) => { seen.push([...fs]); return fs.map((_, i) => mask[i]); };
-      const viaParse = await filterList(body, { items: 'data', total: 'total', extract, hide, remove: true });
-      const fused = await filterList(body, { items: 'data', total: 'total', extract, read, hide, remove: true });
-      expect(seen[1]).toEqual(seen[0]);
-      expect(seen[0]).toEqual(els.map((e) => extract(JSON.parse(e))));
-      expect(fused.body.equals(viaParse.body)).toBe(true);
-      expect(fused.privateIds).toEqual(viaParse.privateIds);
-    }), { numRuns: 400 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(record, val), { maxLength: 8 }), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), async (els, mask) => {
+        const body = b(`{"user":{"userName":"env@x.y"},"data":[${els.join(', ')}],"total":${els.length}}`);
+        const seen: ActivityFacts[][] = [];
+        const hide: HideBatch = (fs) => {
+          seen.push([...fs]);
+          return fs.map((_, i) => mask[i]);
+        };
+        const viaParse = await filterList(body, { items: 'data', total: 'total', extract, hide, remove: true });
+        const fused = await filterList(body, { items: 'data', total: 'total', extract, read, hide, remove: true });
+        expect(seen[1]).toEqual(seen[0]);
+        expect(seen[0]).toEqual(els.map((e) => extract(JSON.parse(e))));
+        expect(fused.body.equals(viaParse.body)).toBe(true);
+        expect(fused.privateIds).toEqual(viaParse.privateIds);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('rejects the same malformed bodies', async () => {

@@ -8,7 +8,9 @@ import { tempDir } from '../../helpers/gateway.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const cleanups: Array<() => Promise<void>> = [];
-afterAll(async () => { for (const c of cleanups) await c(); });
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
 
 describe('scoped and time-boxed permissions in the file state store', () => {
   it('stores groups and expiresAt, persists them, and replaces an expired permission on a new grant', async () => {
@@ -17,7 +19,13 @@ describe('scoped and time-boxed permissions in the file state store', () => {
     const file = path.join(t.dir, 'state.json');
     const s = await openFileStateStore(file, { groups: [], permissions: [] }, T0);
     const rec = await s.grant('Dana@Contoso.com', 'root@contoso.com', T0, { groups: ['hr'], expiresAt: T0 + 1000 });
-    expect(rec).toEqual({ principal: 'dana@contoso.com', grantedAt: new Date(T0).toISOString(), grantedBy: 'root@contoso.com', groups: ['hr'], expiresAt: new Date(T0 + 1000).toISOString() });
+    expect(rec).toEqual({
+      principal: 'dana@contoso.com',
+      grantedAt: new Date(T0).toISOString(),
+      grantedBy: 'root@contoso.com',
+      groups: ['hr'],
+      expiresAt: new Date(T0 + 1000).toISOString(),
+    });
     // active until the very instant it expires
     await expect(s.grant('dana@contoso.com', 'root@contoso.com', T0 + 999)).rejects.toBeInstanceOf(StateConflictError);
     expect(isExpired(rec, T0 + 999)).toBe(false);

@@ -64,8 +64,26 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
       (s) => s.grant('frank@contoso.com', 'admin@contoso.com', T0 + 8500, { expiresAt: T0 + 9000 }),
       (s) => s.grant('quinn@contoso.com', 'admin@contoso.com', T0 + 60_001, { groups: ['legal'] }),
       // SPEC §11 reveal requests
-      (s) => s.createRevealRequest({ id: 'rq-1', status: 'pending', requester: 'quinn@contoso.com', reason: 'case 12 review', scope: { groups: ['hr'], actors: [] }, durationMin: 30, createdAt: new Date(T0 + 70_000).toISOString() }),
-      (s) => s.createRevealRequest({ id: 'rq-2', status: 'pending', requester: 'quinn@contoso.com', reason: 'case 13 review', scope: { groups: [], actors: ['bob@contoso.com'] }, durationMin: 5, createdAt: new Date(T0 + 71_000).toISOString() }),
+      (s) =>
+        s.createRevealRequest({
+          id: 'rq-1',
+          status: 'pending',
+          requester: 'quinn@contoso.com',
+          reason: 'case 12 review',
+          scope: { groups: ['hr'], actors: [] },
+          durationMin: 30,
+          createdAt: new Date(T0 + 70_000).toISOString(),
+        }),
+      (s) =>
+        s.createRevealRequest({
+          id: 'rq-2',
+          status: 'pending',
+          requester: 'quinn@contoso.com',
+          reason: 'case 13 review',
+          scope: { groups: [], actors: ['bob@contoso.com'] },
+          durationMin: 5,
+          createdAt: new Date(T0 + 71_000).toISOString(),
+        }),
       (s) => s.decideRevealRequest('rq-1', { status: 'approved', by: 'dpo@contoso.com', at: T0 + 80_000, comment: 'ok' }),
       (s) => s.decideRevealRequest('rq-2', { status: 'denied', by: 'dpo@contoso.com', at: T0 + 81_000 }),
     ];
@@ -77,7 +95,10 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
     expect(pgStore.current().groups.find((g) => g.id === 'finance' && g.privateUntil !== null)?.privateUntil).toBe(T0 + 1001);
     expect(pgStore.current().groups.at(-1)).toEqual({ id: 'finance', name: 'Finance', privateSince: T0 + 5000, privateUntil: null });
     expect(pgStore.current().permissions.find((p) => p.principal === 'quinn@contoso.com')).toEqual({
-      principal: 'quinn@contoso.com', grantedAt: new Date(T0 + 60_001).toISOString(), grantedBy: 'admin@contoso.com', groups: ['legal'],
+      principal: 'quinn@contoso.com',
+      grantedAt: new Date(T0 + 60_001).toISOString(),
+      grantedBy: 'admin@contoso.com',
+      groups: ['legal'],
     });
     expect(pgStore.current().permissions.find((p) => p.principal === 'frank@contoso.com')?.expiresAt).toBe(new Date(T0 + 9000).toISOString());
     // active at T0 + 8999: a second grant is a conflict in both stores
@@ -94,7 +115,15 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
     const b = await open({ instance: 'rq-b' });
     for (let i = 0; i < 5; i++) {
       const id = `race-${i}`;
-      await a.createRevealRequest({ id, status: 'pending', requester: 'x@contoso.com', reason: 'racing approvals', scope: { groups: [], actors: [] }, durationMin: 10, createdAt: new Date().toISOString() });
+      await a.createRevealRequest({
+        id,
+        status: 'pending',
+        requester: 'x@contoso.com',
+        reason: 'racing approvals',
+        scope: { groups: [], actors: [] },
+        durationMin: 10,
+        createdAt: new Date().toISOString(),
+      });
       const outcome = await Promise.allSettled([
         a.decideRevealRequest(id, { status: 'approved', by: 'dpo@contoso.com', at: Date.now() }),
         b.decideRevealRequest(id, { status: 'denied', by: 'officer@contoso.com', at: Date.now() }),
@@ -187,8 +216,8 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
   it('recovers after pg_terminate_backend and hears notifications again', async () => {
     const victim = await open({ instance: 'victim', reconnectMinMs: 800 });
     const other = await open({ instance: 'bystander' });
-    const listenerPid = async () => (await sql<{ pid: number }>(url,
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'apg-state-listen-victim'`)).map((r) => r.pid);
+    const listenerPid = async () =>
+      (await sql<{ pid: number }>(url, `SELECT pid FROM pg_stat_activity WHERE application_name = 'apg-state-listen-victim'`)).map((r) => r.pid);
     const [oldPid] = await listenerPid();
     expect(oldPid).toBeTypeOf('number');
     const last = victim.current();
@@ -243,7 +272,7 @@ describe.skipIf(!db)('PostgreSQL state store', () => {
   });
 });
 
-describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the database\'s life', () => {
+describe.skipIf(!db)("PostgreSQL state store: the seed is applied once in the database's life", () => {
   const dbs: Array<NonNullable<typeof db>> = [];
   const stores: StateStore[] = [];
   const openOn = async (url: string, s: StateSeed, instance: string) => {
@@ -303,7 +332,13 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
     expect(upgraded.current().groups.map((g) => g.id)).toEqual(['hr']);
     expect(await sql(url, 'SELECT principal FROM privacy_permissions ORDER BY principal')).toEqual(before);
     expect(await sql(url, 'SELECT key, value FROM state_meta')).toEqual([{ key: 'seeded', value: 'before schema version 2' }]);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+    ]);
 
     // and from then on an emptied state stays empty
     await upgraded.revoke('alice@contoso.com');
@@ -328,10 +363,18 @@ describe.skipIf(!db)('PostgreSQL state store: the seed is applied once in the da
       { principal: 'alice@contoso.com', grantedAt: new Date(T0).toISOString(), grantedBy: 'config' },
       { principal: 'dave@contoso.com', grantedAt: new Date(T0 + 1).toISOString(), grantedBy: 'admin@contoso.com' },
     ]);
-    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    expect(await sql(url, 'SELECT version FROM schema_version ORDER BY version')).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+    ]);
     const rec = await upgraded.grant('erin@contoso.com', 'admin@contoso.com', T0 + 2, { groups: ['hr'], expiresAt: T0 + 3_600_000 });
     expect(upgraded.current().permissions.at(-1)).toEqual(rec);
-    expect(await sql(url, "SELECT groups, expires_at FROM privacy_permissions WHERE principal = 'erin@contoso.com'")).toEqual([{ groups: ['hr'], expires_at: new Date(T0 + 3_600_000) }]);
+    expect(await sql(url, "SELECT groups, expires_at FROM privacy_permissions WHERE principal = 'erin@contoso.com'")).toEqual([
+      { groups: ['hr'], expires_at: new Date(T0 + 3_600_000) },
+    ]);
     await upgraded.close();
   });
 

@@ -9,7 +9,9 @@ import { run, chunked, hostile } from '../../../helpers/exportHarness.js';
 function options(hideAsync = false, removed?: number[]): ExportFilterOptions {
   return {
     format: 'cef',
-    extract: () => { throw new Error('not used'); },
+    extract: () => {
+      throw new Error('not used');
+    },
     fromFields: (f: ExportFields) => ({
       id: f.id,
       actor: f.actor?.toLowerCase(),
@@ -26,7 +28,11 @@ function options(hideAsync = false, removed?: number[]): ExportFilterOptions {
   };
 }
 
-const escHeader = (s: string): string => s.replace(/[\r\n]/g, '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+const escHeader = (s: string): string =>
+  s
+    .replace(/[\r\n]/g, '')
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|');
 const escValue = (s: string): string => s.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 
 type Line =
@@ -47,7 +53,17 @@ const lineArb: fc.Arbitrary<Line> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'blank' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('junk' as const), text: fc.constantFrom('hello suser=alice@contoso.com', 'CEF:0|too|few|pipes|suser=alice@contoso.com', 'CEF:0|a|b|c|d|e|5|garbage suser=alice@contoso.com rt=5') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('junk' as const),
+      text: fc.constantFrom(
+        'hello suser=alice@contoso.com',
+        'CEF:0|too|few|pipes|suser=alice@contoso.com',
+        'CEF:0|a|b|c|d|e|5|garbage suser=alice@contoso.com rt=5',
+      ),
+    }),
+  },
 );
 
 function build(lines: Line[], finalNewline: boolean): { src: Buffer; want: Buffer; dropped: number } {
@@ -84,16 +100,22 @@ function build(lines: Line[], finalNewline: boolean): { src: Buffer; want: Buffe
 describe('cef export filter', () => {
   test('property: output = source minus hidden and non-CEF lines, any chunking', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(lineArb, { maxLength: 20 }), fc.boolean(), fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 6 }), fc.boolean(), async (lines, finalNl, sizes, hideAsync) => {
-        const { src, want, dropped } = build(lines, finalNl);
-        const removed: number[] = [];
-        const r = await run(options(hideAsync, removed), chunked(src, sizes));
-        expect(r.err).toBeNull();
-        expect(r.out.toString('hex')).toBe(want.toString('hex'));
-        expect(removed.reduce((a, b) => a + b, 0)).toBe(dropped);
-        const ones = await run(options(), chunked(src, [1]));
-        expect(ones.out.equals(want)).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.array(lineArb, { maxLength: 20 }),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 6 }),
+        fc.boolean(),
+        async (lines, finalNl, sizes, hideAsync) => {
+          const { src, want, dropped } = build(lines, finalNl);
+          const removed: number[] = [];
+          const r = await run(options(hideAsync, removed), chunked(src, sizes));
+          expect(r.err).toBeNull();
+          expect(r.out.toString('hex')).toBe(want.toString('hex'));
+          expect(removed.reduce((a, b) => a + b, 0)).toBe(dropped);
+          const ones = await run(options(), chunked(src, [1]));
+          expect(ones.out.equals(want)).toBe(true);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -150,7 +172,8 @@ describe('CEF events the decision cannot trust are withheld', () => {
       'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 cs1Label=userTags cs1=hr cs1=x',
       'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 cs1Label=userTags cs1Label=other cs1=hr',
       'CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=1 externalId=1 externalId=2',
-    ]) expect(readCefEvent(line), line).toBeNull();
+    ])
+      expect(readCefEvent(line), line).toBeNull();
     // other keys may repeat
     expect(readCefEvent('CEF:0|a|b|c|d|e|f|msg=1 msg=2 suser=alice@contoso.com rt=1')).toMatchObject({ actor: 'alice@contoso.com' });
   });
@@ -190,12 +213,24 @@ describe('CEF date forms', () => {
     expect(parseCefDate(text)).toBe(Date.parse(iso));
   });
 
-  test.each(['Nov 26 10:00:00', 'Foo 26 2026 10:00:00', 'Feb 30 2026 10:00:00', 'Nov 26 2026 24:00:00', 'Nov 26 2026 10:00:00 CET', 'Nov 26 2026 10:00', '2026-11-26T10:00:00Z'])('unreadable: %s', (text) => {
+  test.each([
+    'Nov 26 10:00:00',
+    'Foo 26 2026 10:00:00',
+    'Feb 30 2026 10:00:00',
+    'Nov 26 2026 24:00:00',
+    'Nov 26 2026 10:00:00 CET',
+    'Nov 26 2026 10:00',
+    '2026-11-26T10:00:00Z',
+  ])('unreadable: %s', (text) => {
     expect(parseCefDate(text)).toBeUndefined();
   });
 
   test('rt in a CEF date form decides the record', () => {
-    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=Nov 26 2026 10:00:00.123 +01:00')).toMatchObject({ timestamp: Date.parse('2026-11-26T09:00:00.123Z') });
-    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com start=Mar 01 2026 00:00:00')).toMatchObject({ timestamp: Date.parse('2026-03-01T00:00:00Z') });
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com rt=Nov 26 2026 10:00:00.123 +01:00')).toMatchObject({
+      timestamp: Date.parse('2026-11-26T09:00:00.123Z'),
+    });
+    expect(readCefEvent('CEF:0|a|b|c|d|e|f|suser=alice@contoso.com start=Mar 01 2026 00:00:00')).toMatchObject({
+      timestamp: Date.parse('2026-03-01T00:00:00Z'),
+    });
   });
 });

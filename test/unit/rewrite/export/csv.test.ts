@@ -9,10 +9,18 @@ const seen: ExportFields[] = [];
 function options(hideAsync = false, removed?: number[]): ExportFilterOptions {
   return {
     format: 'csv',
-    extract: () => { throw new Error('not used'); },
+    extract: () => {
+      throw new Error('not used');
+    },
     fromFields: (f) => {
       seen.push(f);
-      return { id: f.id, actor: f.actor?.toLowerCase(), timestamp: f.timestamp ? Number(f.timestamp) : undefined, groups: f.groups ?? [], isApplication: false };
+      return {
+        id: f.id,
+        actor: f.actor?.toLowerCase(),
+        timestamp: f.timestamp ? Number(f.timestamp) : undefined,
+        groups: f.groups ?? [],
+        isApplication: false,
+      };
     },
     csvColumns: { id: 'Id', actor: ['User', 'FailedUser'], timestamp: 'Date', groups: ['Groups', 'Tags'] },
     hide: (fs) => {
@@ -33,7 +41,16 @@ type Row =
   | { kind: 'blank'; crlf: boolean }
   | { kind: 'bad'; text: string; crlf: boolean };
 const rowArb: fc.Arbitrary<Row> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('row' as const), hidden: fc.constantFrom('no', 'no', 'actor', 'group', 'time'), note: hostile, quoteAll: fc.boolean(), crlf: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('row' as const),
+      hidden: fc.constantFrom('no', 'no', 'actor', 'group', 'time'),
+      note: hostile,
+      quoteAll: fc.boolean(),
+      crlf: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('blank' as const), crlf: fc.boolean() }) },
   {
     weight: 1,

@@ -17,7 +17,9 @@ function options(items: string, hideAsync = false, removed?: number[]): ExportFi
     format: 'json',
     items,
     extract,
-    fromFields: () => { throw new Error('not used'); },
+    fromFields: () => {
+      throw new Error('not used');
+    },
     csvColumns: { actor: [], timestamp: '', groups: [] },
     hide: (fs) => {
       const v = fs.map((f) => f.actor === 'bob@private');
@@ -29,8 +31,7 @@ function options(items: string, hideAsync = false, removed?: number[]): ExportFi
 
 const ws = fc.constantFrom('', ' ', '\n', '\r\n  ', '\t', '  ');
 /** JSON text of a value, sometimes with \u escapes and spacing that JSON.stringify would not produce */
-const render = (v: unknown, w: string): string =>
-  JSON.stringify(v, null, w.includes('\n') ? 1 : undefined).replace(/é/g, '\\u00e9');
+const render = (v: unknown, w: string): string => JSON.stringify(v, null, w.includes('\n') ? 1 : undefined).replace(/é/g, '\\u00e9');
 type Elem = { text: string; hidden: boolean; wsBefore: string; wsAfter: string };
 const elemArb: fc.Arbitrary<Elem> = fc
   .record({
@@ -42,7 +43,7 @@ const elemArb: fc.Arbitrary<Elem> = fc
     wsAfter: ws,
     pretty: ws,
   })
-  .map(({ kind, hidden, note, n, wsBefore, wsAfter, pretty }, ) => {
+  .map(({ kind, hidden, note, n, wsBefore, wsAfter, pretty }) => {
     const mark = hidden ? 'PRIVATE' : 'ok';
     let v: unknown;
     if (kind === 'num') v = hidden ? { mark } : n;
@@ -53,7 +54,11 @@ const elemArb: fc.Arbitrary<Elem> = fc
     return { text: render(v, pretty), hidden, wsBefore, wsAfter };
   });
 
-interface Doc { src: string; want: string; removed: number }
+interface Doc {
+  src: string;
+  want: string;
+  removed: number;
+}
 /** Builds an envelope around the target array and the oracle (the same text with hidden elements deleted). */
 function build(elems: Elem[], items: string, style: { escKey: boolean; wsIn: string; decoy: boolean; total: boolean }): Doc {
   const arr = (keep: (e: Elem) => boolean): string => {
@@ -83,34 +88,46 @@ const buildArgs = fc.tuple(
 describe('json export filter', () => {
   test('property: output = source with hidden elements deleted, commas fixed, any chunking', async () => {
     await fc.assert(
-      fc.asyncProperty(buildArgs, fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 6 }), fc.boolean(), async ([elems, items, style], sizes, hideAsync) => {
-        const { src, want, removed } = build(elems, items, style);
-        const path = items;
-        const counts: number[] = [];
-        const r = await run(options(path, hideAsync, counts), chunked(Buffer.from(src), sizes));
-        expect(r.err).toBeNull();
-        expect(r.out.toString()).toBe(want);
-        expect(counts.reduce((a, b) => a + b, 0)).toBe(removed);
-        // and it is what a JSON consumer expects: the same document minus hidden elements
-        expect(JSON.parse(r.out.toString())).toEqual(JSON.parse(want));
-        const ones = await run(options(path), chunked(Buffer.from(src), [1]));
-        expect(ones.out.toString()).toBe(want);
-      }),
+      fc.asyncProperty(
+        buildArgs,
+        fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 6 }),
+        fc.boolean(),
+        async ([elems, items, style], sizes, hideAsync) => {
+          const { src, want, removed } = build(elems, items, style);
+          const path = items;
+          const counts: number[] = [];
+          const r = await run(options(path, hideAsync, counts), chunked(Buffer.from(src), sizes));
+          expect(r.err).toBeNull();
+          expect(r.out.toString()).toBe(want);
+          expect(counts.reduce((a, b) => a + b, 0)).toBe(removed);
+          // and it is what a JSON consumer expects: the same document minus hidden elements
+          expect(JSON.parse(r.out.toString())).toEqual(JSON.parse(want));
+          const ones = await run(options(path), chunked(Buffer.from(src), [1]));
+          expect(ones.out.toString()).toBe(want);
+        },
+      ),
       { numRuns: 150 },
     );
   });
 
   test('property: every single split point of small inputs', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.tuple(fc.array(elemArb, { maxLength: 3 }), fc.constantFrom('data', ''), fc.record({ escKey: fc.boolean(), wsIn: ws, decoy: fc.constant(false), total: fc.boolean() })), async ([elems, items, style]) => {
-        const { src, want } = build(elems, items, style);
-        const buf = Buffer.from(src);
-        for (let k = 0; k <= buf.length; k++) {
-          const r = await run(options(items), [buf.subarray(0, k), buf.subarray(k)]);
-          expect(r.err).toBeNull();
-          expect(r.out.toString()).toBe(want);
-        }
-      }),
+      fc.asyncProperty(
+        fc.tuple(
+          fc.array(elemArb, { maxLength: 3 }),
+          fc.constantFrom('data', ''),
+          fc.record({ escKey: fc.boolean(), wsIn: ws, decoy: fc.constant(false), total: fc.boolean() }),
+        ),
+        async ([elems, items, style]) => {
+          const { src, want } = build(elems, items, style);
+          const buf = Buffer.from(src);
+          for (let k = 0; k <= buf.length; k++) {
+            const r = await run(options(items), [buf.subarray(0, k), buf.subarray(k)]);
+            expect(r.err).toBeNull();
+            expect(r.out.toString()).toBe(want);
+          }
+        },
+      ),
       { numRuns: 25 },
     );
   });

@@ -17,7 +17,9 @@ function options(hideAsync: boolean, removed?: number[]): ExportFilterOptions {
   return {
     format: 'ndjson',
     extract: facts,
-    fromFields: () => { throw new Error('not used'); },
+    fromFields: () => {
+      throw new Error('not used');
+    },
     csvColumns: { actor: [], timestamp: '', groups: [] },
     hide: (fs) => {
       const v = fs.map((f) => f.actor === 'bob@private');
@@ -35,7 +37,10 @@ const lineArb: fc.Arbitrary<Line> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('garbage' as const),
-      text: fc.oneof(fc.constant('{"id":"g","user":{"userName":"bob@private"}'), hostile.map((s) => 'x' + s.replace(/\n/g, ''))),
+      text: fc.oneof(
+        fc.constant('{"id":"g","user":{"userName":"bob@private"}'),
+        hostile.map((s) => 'x' + s.replace(/\n/g, '')),
+      ),
     }),
   },
 );
@@ -108,7 +113,13 @@ describe('ndjson export filter', () => {
 
   test('hide is called once per chunk with every record completed in it, in order', async () => {
     const batches: (string | undefined)[][] = [];
-    const opts = { ...options(false), hide: (fs: readonly ActivityFacts[]) => { batches.push(fs.map((f) => f.id)); return fs.map(() => false); } };
+    const opts = {
+      ...options(false),
+      hide: (fs: readonly ActivityFacts[]) => {
+        batches.push(fs.map((f) => f.id));
+        return fs.map(() => false);
+      },
+    };
     const a = '{"id":"1"}\n{"id":"2"}\n{"id":';
     const b = '"3"}\n{"id":"4"}';
     const r = await run(opts, [Buffer.from(a), Buffer.from(b)]);
@@ -124,7 +135,13 @@ describe('ndjson export filter', () => {
 
   test('a line that is not JSON or not UTF-8 is withheld whatever hide says', async () => {
     const seen: number[] = [];
-    const opts = { ...options(false), hide: (fs: readonly ActivityFacts[]) => { seen.push(fs.length); return fs.map(() => false); } };
+    const opts = {
+      ...options(false),
+      hide: (fs: readonly ActivityFacts[]) => {
+        seen.push(fs.length);
+        return fs.map(() => false);
+      },
+    };
     const bad = Buffer.concat([Buffer.from('{"id":"x","s":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]);
     const r = await run(opts, [Buffer.from('{"id":1}\nnot json\n'), bad, Buffer.from('{"id":2}')]);
     expect(r.out.toString()).toBe('{"id":1}\n{"id":2}');
@@ -179,7 +196,13 @@ describe('ndjson export filter', () => {
   });
 
   test('an extractor that throws withholds the record', async () => {
-    const opts = { ...options(false), extract: (r: unknown) => { if ((r as { id: string }).id === 'x') throw new Error('boom'); return facts(r); } };
+    const opts = {
+      ...options(false),
+      extract: (r: unknown) => {
+        if ((r as { id: string }).id === 'x') throw new Error('boom');
+        return facts(r);
+      },
+    };
     const r = await run(opts, [Buffer.from('{"id":"x"}\n{"id":"y"}\n')]);
     expect(r.out.toString()).toBe('{"id":"y"}\n');
   });
@@ -187,17 +210,24 @@ describe('ndjson export filter', () => {
 
 describe('ndjson parser with the fused field reader', () => {
   const SPEC: ActivitiesSpec = {
-    id: '_id', timestamp: 'timestamp', actor: ['user.userName', 'failedUserData.userName'],
-    groups: ['user.userTags', 'resolvedActor.tags'], application: { path: 'actorType', equals: ['APPLICATION'] },
+    id: '_id',
+    timestamp: 'timestamp',
+    actor: ['user.userName', 'failedUserData.userName'],
+    groups: ['user.userTags', 'resolvedActor.tags'],
+    application: { path: 'actorType', equals: ['APPLICATION'] },
     builtinTags: {},
   };
   const extract = compileExtractor(SPEC);
   const read = compileFieldReader(SPEC, extract);
-  const recordLine = fc.tuple(
-    fc.constantFrom('"_id"', '"\\u005fid"'), fc.constantFrom('"a"', '"b\\"c"', '7'),
-    fc.constantFrom('"user"', '"us\\u0065r"'), fc.constantFrom('{"userName":"Bob@X.com","userTags":["hr"]}', '{}', '"s"', '[{"userName":"y"}]', '{"userName":"a","userName":"c@x.com"}'),
-    fc.boolean(),
-  ).map(([k1, v1, k2, v2, dup]) => `{${k1}:${v1},${k2}:${v2}${dup ? ',"user":{"userTags":["legal"]}' : ''},"timestamp":1772000000000}`);
+  const recordLine = fc
+    .tuple(
+      fc.constantFrom('"_id"', '"\\u005fid"'),
+      fc.constantFrom('"a"', '"b\\"c"', '7'),
+      fc.constantFrom('"user"', '"us\\u0065r"'),
+      fc.constantFrom('{"userName":"Bob@X.com","userTags":["hr"]}', '{}', '"s"', '[{"userName":"y"}]', '{"userName":"a","userName":"c@x.com"}'),
+      fc.boolean(),
+    )
+    .map(([k1, v1, k2, v2, dup]) => `{${k1}:${v1},${k2}:${v2}${dup ? ',"user":{"userTags":["legal"]}' : ''},"timestamp":1772000000000}`);
   // malformed lines, some cut in the middle of a configured field (a failed scan must not leak state into the next line)
   const badLine = recordLine.chain((l) => fc.nat(l.length - 1).map((i) => l.slice(0, i) + (i % 2 ? '' : '\u0001')));
   const line = fc.oneof(recordLine, badLine, fc.constantFrom('[1,2]', '"x"', 'null', '{"user":{"userName":"é@x.com"}}'));
@@ -211,15 +241,22 @@ describe('ndjson parser with the fused field reader', () => {
   };
 
   test('reads the same facts (or withholds the same lines) as JSON.parse + extract', () => {
-    fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), (lines) => {
-      const want = factsOfAll(lines);
-      expect(factsOfAll(lines, read)).toEqual(want);
-      // the oracle is JSON.parse: malformed lines are withheld (null)
-      lines.forEach((l, i) => {
-        let ok = true;
-        try { JSON.parse(l); } catch { ok = false; }
-        if (!ok) expect(want[i]).toBeNull();
-      });
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), (lines) => {
+        const want = factsOfAll(lines);
+        expect(factsOfAll(lines, read)).toEqual(want);
+        // the oracle is JSON.parse: malformed lines are withheld (null)
+        lines.forEach((l, i) => {
+          let ok = true;
+          try {
+            JSON.parse(l);
+          } catch {
+            ok = false;
+          }
+          if (!ok) expect(want[i]).toBeNull();
+        });
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -24,7 +24,16 @@ async function collect(src: Readable, filter: ReturnType<typeof createExportFilt
   const out: Buffer[] = [];
   let err: unknown = null;
   try {
-    await pipeline(src, filter, new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }));
+    await pipeline(
+      src,
+      filter,
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          out.push(c);
+          cb();
+        },
+      }),
+    );
   } catch (e) {
     err = e;
   }
@@ -37,7 +46,11 @@ const gunzip = (): ReturnType<typeof createGunzip> => createGunzip({ chunkSize: 
 describe('export filter as a stream', () => {
   const samples: [ExportFormat, string, string][] = [
     ['ndjson', '{"id":"1","u":"al"}\n{"id":"2","u":"bob"}\n{"id":"3","u":"é😀"}\n'.repeat(50), '{"id":"1","u":"al"}\n{"id":"3","u":"é😀"}\n'.repeat(50)],
-    ['json', `{"total":150,"data":[${'{"id":"1","u":"al"},{"id":"2","u":"bob"},'.repeat(75)}{"u":"z"}]}`, `{"total":150,"data":[${'{"id":"1","u":"al"},'.repeat(75)}{"u":"z"}]}`],
+    [
+      'json',
+      `{"total":150,"data":[${'{"id":"1","u":"al"},{"id":"2","u":"bob"},'.repeat(75)}{"u":"z"}]}`,
+      `{"total":150,"data":[${'{"id":"1","u":"al"},'.repeat(75)}{"u":"z"}]}`,
+    ],
     ['csv', 'id,u,t,g\r\n' + '1,al,5,"a;b"\r\n2,bob,6,\r\n3,"x,""y""",7,\r\n'.repeat(50), 'id,u,t,g\r\n' + '1,al,5,"a;b"\r\n3,"x,""y""",7,\r\n'.repeat(50)],
     ['cef', 'CEF:0|a|b|c|d|e|5|suser=al rt=1\n<13>h CEF:0|a|b|c|d|e|5|suser=bob rt=1\n'.repeat(50), 'CEF:0|a|b|c|d|e|5|suser=al rt=1\n'.repeat(50)],
   ];
@@ -78,7 +91,13 @@ describe('export filter as a stream', () => {
       const u = i % 10 === 0 ? 'bob' : `user${i}@contoso.com`;
       lines.push(
         format === 'ndjson'
-          ? JSON.stringify({ id: `a${i}`, u, timestamp: 1_700_000_000_000 + i, description: `Activity ${i} with "quotes", commas and unicode é😀`, tags: ['x', 'y'] }) + '\n'
+          ? JSON.stringify({
+              id: `a${i}`,
+              u,
+              timestamp: 1_700_000_000_000 + i,
+              description: `Activity ${i} with "quotes", commas and unicode é😀`,
+              tags: ['x', 'y'],
+            }) + '\n'
           : `a${i},${u},${1_700_000_000_000 + i},"x;y","Activity ${i} with ""quotes"", commas, and unicode é😀"\r\n`,
       );
     }
@@ -108,7 +127,9 @@ describe('export filter as a stream', () => {
     });
     const rss0 = process.memoryUsage().rss;
     let rssMax = rss0;
-    const timer = setInterval(() => { rssMax = Math.max(rssMax, process.memoryUsage().rss); }, 20);
+    const timer = setInterval(() => {
+      rssMax = Math.max(rssMax, process.memoryUsage().rss);
+    }, 20);
     const t0 = process.hrtime.bigint();
     await pipeline(src, createExportFilter(options(format, true)), sink);
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
