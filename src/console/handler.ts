@@ -201,12 +201,17 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       return sendPage(res, 503, 'Sign-in is not possible now', ['The identity provider cannot be reached. Try again shortly.']);
     }
     const id = newId();
-    await sessions.put(
-      'login',
-      id,
-      { state: auth.state, nonce: auth.nonce, codeVerifier: auth.codeVerifier, redirectUri, expiresAt: now() + LOGIN_TTL_MS },
-      now() + LOGIN_TTL_MS,
-    );
+    try {
+      await sessions.put(
+        'login',
+        id,
+        { state: auth.state, nonce: auth.nonce, codeVerifier: auth.codeVerifier, redirectUri, expiresAt: now() + LOGIN_TTL_MS },
+        now() + LOGIN_TTL_MS,
+      );
+    } catch (err) {
+      deps.logger?.warn({ msg: 'console sign-in: the session store cannot be written', error: (err as Error)?.message });
+      return sendPage(res, 503, 'Sign-in is not possible now', ['Console sessions cannot be stored now. Try again shortly.']);
+    }
     res.statusCode = 302;
     // Lax, not Strict: the provider's redirect back is a cross-site top-level navigation.
     res.setHeader(
@@ -274,7 +279,13 @@ ${lines.map((l) => `<p>${escapeHtml(l)}</p>`).join('\n')}
       createdAt: t,
       expiresAt: t + ttlMs,
     };
-    await sessions.put('session', id, session, session.expiresAt);
+    try {
+      await sessions.put('session', id, session, session.expiresAt);
+    } catch (err) {
+      deps.logger?.warn({ msg: 'console sign-in: the session store cannot be written', error: (err as Error)?.message });
+      count('refused');
+      return sendPage(res, 503, 'Sign-in is not possible now', ['Console sessions cannot be stored now. Try again shortly.']);
+    }
     count('ok');
     deps.logger?.info({ msg: 'console sign-in', principal });
     res.statusCode = 303;
