@@ -17,11 +17,9 @@ export async function classifyItem(
   /** optional byte-level reader equal to extract(JSON.parse(body)) (fieldReader.ts): fields located by the validating scan */
   read?: FieldReader,
 ): Promise<{ hidden: boolean; id?: string }> {
-  const plan = read?.plan;
-  const fromSlots = read?.fromSlots;
-  const scan = scanJsonFast(body, plan && fromSlots ? { fields: plan } : {});
+  const scan = scanJsonFast(body, read ? { fields: read.plan } : {});
   if (scan.root !== 'object') throw new BodyInvalidError('item body is not a JSON object');
-  const facts = fromSlots && scan.slots ? fromSlots(body, 0, body.length, scan.slots) : extract(JSON.parse(body.toString('utf8')));
+  const facts = read && scan.slots ? read.fromSlots(body, 0, body.length, scan.slots) : extract(JSON.parse(body.toString('utf8')));
   const answer = await hide([facts]);
   if (!Array.isArray(answer) || answer.length !== 1) {
     throw new Error('hide() returned a result of the wrong length');

@@ -28,8 +28,8 @@ export interface ListFilterOptions {
   extract: (record: unknown) => ActivityFacts;
   /**
    * optional byte-level reader with the same result as extract(JSON.parse(element))
-   * (fieldReader.ts): no whole-record parse. With a plan, the fields are located
-   * by the validating scan itself (one pass over the body).
+   * (fieldReader.ts): no whole-record parse; the fields are located by the
+   * validating scan itself (one pass over the body).
    */
   read?: FieldReader;
   hide: HideBatch;
@@ -58,19 +58,12 @@ interface Edit {
 
 export async function filterList(body: Buffer, opts: ListFilterOptions): Promise<ListFilterResult> {
   const read = opts.read;
-  const fromSlots = read?.plan && read.fromSlots;
-  const scan = scanJsonFast(body, { items: opts.items, total: opts.total, fields: fromSlots ? read.plan : undefined });
+  const scan = scanJsonFast(body, { items: opts.items, total: opts.total, fields: read?.plan });
 
   const facts: ActivityFacts[] = [];
   for (const arr of scan.arrays) {
     for (const el of arr.elements) {
-      facts.push(
-        fromSlots
-          ? fromSlots(body, el.start, el.end, scan.slots!, el.slot)
-          : read
-            ? read(body, el.start, el.end)
-            : opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))),
-      );
+      facts.push(read ? read.fromSlots(body, el.start, el.end, scan.slots!, el.slot) : opts.extract(JSON.parse(body.toString('utf8', el.start, el.end))));
     }
   }
 

@@ -59,7 +59,7 @@ function fail(what: string): never {
 
 export function jsonArrayParser(o: {
   extract: (record: unknown) => ActivityFacts;
-  /** optional byte-level reader equal to extract(JSON.parse(element)); with a plan, the engine validates and locates in one scan */
+  /** optional byte-level reader equal to extract(JSON.parse(element)): the engine validates and locates in one scan */
   read?: ByteReader;
   items: string;
   maxRecordBytes: number;
@@ -448,18 +448,17 @@ class JsonArrayParser implements RecordParser {
 
   /** Facts of one element (null = unreadable, withheld); a malformed element is a structural error. */
   private decide(elem: Buffer): ActivityFacts | null {
-    const plan = this.read?.plan;
-    const fromSlots = this.read?.fromSlots;
-    if (plan && fromSlots) {
+    const read = this.read;
+    if (read) {
       let slots: ArrayLike<number> | undefined;
       try {
-        slots = scanJsonFast(elem, { fields: plan }).slots;
+        slots = scanJsonFast(elem, { fields: read.plan }).slots;
       } catch (err) {
         if (err instanceof BodyInvalidError) fail(`an element is not valid JSON (${err.reason})`);
         throw err;
       }
       const s = slots!;
-      return safely((b: Buffer) => fromSlots(b, 0, b.length, s), elem);
+      return safely((b: Buffer) => read.fromSlots(b, 0, b.length, s), elem);
     }
     if (!isUtf8(elem)) fail('an element is not UTF-8');
     const value: unknown = JSON.parse(elem.toString('utf8')); // a SyntaxError is a structural error

@@ -28,24 +28,22 @@ export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; r
 
 /**
  * Facts from a record's bytes, same as extract(JSON.parse(bytes)); the bytes must be valid JSON.
- * With a plan (fieldReader.ts), the line is validated and its fields located in one scan.
+ * The line is validated and its fields located in one scan (fieldReader.ts).
  */
 export type ByteReader = FieldReader;
 
 /** A line that is not UTF-8 JSON is withheld (null), not a structural error. */
 function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, read?: ByteReader): ActivityFacts | null {
   if (read) {
-    // validate (the engine also checks UTF-8) and, with a plan, locate the fields in the same pass
-    const plan = read.plan;
-    const fromSlots = read.fromSlots;
+    // validate (the engine also checks UTF-8) and locate the fields in the same pass
     let slots: ArrayLike<number> | undefined;
     try {
-      slots = scanJsonFast(line, plan && fromSlots ? { fields: plan } : {}).slots;
+      slots = scanJsonFast(line, { fields: read.plan }).slots;
     } catch {
       return null;
     }
-    if (slots !== undefined && fromSlots) return safely((l: Buffer) => fromSlots(l, 0, l.length, slots), line);
-    return safely((l: Buffer) => read(l, 0, l.length), line);
+    const s = slots!;
+    return safely((l: Buffer) => read.fromSlots(l, 0, l.length, s), line);
   }
   if (!isUtf8(line)) return null;
   let record: unknown;
