@@ -1,6 +1,6 @@
 import type { RevealRequest } from '../privacy/approval.js';
 import { normalizePrincipal } from '../principal.js';
-import type { GroupInterval } from '../privacy/types.js';
+import type { GroupInterval, RevealRequestStatus, RevealScope } from '../privacy/types.js';
 import {
   StateConflictError,
   StateNotFoundError,
@@ -96,38 +96,42 @@ export function withRevealRequestDecided(state: PrivacyState, id: string, d: Rev
   return [{ ...state, revealRequests: requests.map((r) => (r === current ? next : r)) }, next];
 }
 
-const REQUEST_STATUSES = new Set(['pending', 'approved', 'denied']);
+/* Type guards for a stored document (JSON from disk or the database): no casts on unknown. */
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isList = (v: unknown): v is unknown[] => Array.isArray(v);
+const isStringList = (v: unknown): v is string[] => isList(v) && v.every((x) => typeof x === 'string');
+const isStatus = (v: unknown): v is RevealRequestStatus => v === 'pending' || v === 'approved' || v === 'denied';
 
-function parseRevealRequest(v: unknown, fail: (why: string) => never): RevealRequest {
-  const r = v as Record<string, unknown> | null;
-  if (typeof r !== 'object' || r === null) return fail('bad reveal request');
-  const str = (k: string): boolean => typeof r[k] === 'string';
+function fail(why: string): never {
+  throw new Error(`invalid state document: ${why}`);
+}
+
+function parseRevealRequest(r: unknown): RevealRequest {
+  if (!isRecord(r)) return fail('bad reveal request');
+  const { id, status, requester, reason, createdAt, durationMin, scope } = r;
   if (
-    !str('id') ||
-    !REQUEST_STATUSES.has(r.status as string) ||
-    !str('requester') ||
-    !str('reason') ||
-    !str('createdAt') ||
-    !Number.isSafeInteger(r.durationMin)
+    typeof id !== 'string' ||
+    !isStatus(status) ||
+    typeof requester !== 'string' ||
+    typeof reason !== 'string' ||
+    typeof createdAt !== 'string' ||
+    typeof durationMin !== 'number' ||
+    !Number.isSafeInteger(durationMin)
   )
-    fail('bad reveal request');
-  const scope = r.scope as { groups?: unknown; actors?: unknown } | null | undefined;
-  if (scope !== undefined && scope !== null && (typeof scope !== 'object' || !Array.isArray(scope.groups) || !Array.isArray(scope.actors)))
-    fail('bad reveal request scope');
+    return fail('bad reveal request');
+  let scoped: RevealScope | undefined;
+  if (scope !== undefined && scope !== null) {
+    if (!isRecord(scope) || !isList(scope.groups) || !isList(scope.actors)) return fail('bad reveal request scope');
+    scoped = { groups: scope.groups.map(String), actors: scope.actors.map(String) };
+  }
   // an approved request without a readable window would be unbounded: refuse the document (fail closed)
-  if (r.status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil)))))
+  if (status === 'approved' && (Number.isNaN(Date.parse(String(r.validFrom))) || Number.isNaN(Date.parse(String(r.validUntil)))))
     fail('bad reveal request window');
-  const out: RevealRequest = {
-    id: r.id as string,
-    status: r.status as RevealRequest['status'],
-    requester: normalizePrincipal(r.requester as string) ?? '',
-    reason: r.reason as string,
-    durationMin: r.durationMin as number,
-    createdAt: r.createdAt as string,
-  };
-  if (scope) out.scope = { groups: (scope.groups as unknown[]).map(String), actors: (scope.actors as unknown[]).map(String) };
+  const out: RevealRequest = { id, status, requester: normalizePrincipal(requester) ?? '', reason, durationMin, createdAt };
+  if (scoped) out.scope = scoped;
   for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment'] as const) {
-    if (typeof r[k] === 'string') out[k] = r[k];
+    const v = r[k];
+    if (typeof v === 'string') out[k] = v;
   }
   return out;
 }
@@ -152,40 +156,33 @@ function text(v: unknown): string {
 
 /** Validates a state document read from disk or a database; throws on anything unexpected. */
 export function parseState(doc: unknown): PrivacyState {
-  const fail = (why: string): never => {
-    throw new Error(`invalid state document: ${why}`);
-  };
-  if (typeof doc !== 'object' || doc === null) fail('not an object');
-  const d = doc as Record<string, unknown>;
-  if (!Array.isArray(d.groups) || !Array.isArray(d.permissions)) fail('groups/permissions missing');
-  const groups = (d.groups as unknown[]).map((g): GroupInterval => {
-    const r = g as Record<string, unknown>;
-    if (typeof r.id !== 'string' || typeof r.privateSince !== 'number') fail('bad group');
-    if (r.privateUntil !== null && typeof r.privateUntil !== 'number') fail('bad privateUntil');
-    return {
-      id: r.id as string,
-      name: typeof r.name === 'string' ? r.name : (r.id as string),
-      privateSince: r.privateSince as number,
-      privateUntil: r.privateUntil as number | null,
-    };
+  if (!isRecord(doc)) return fail('not an object');
+  const { groups: groupDocs, permissions: permissionDocs, revealRequests: requestDocs } = doc;
+  if (!isList(groupDocs) || !isList(permissionDocs)) return fail('groups/permissions missing');
+  const groups = groupDocs.map((g): GroupInterval => {
+    if (!isRecord(g)) return fail('bad group');
+    const { id, name, privateSince, privateUntil } = g;
+    if (typeof id !== 'string' || typeof privateSince !== 'number') return fail('bad group');
+    if (privateUntil !== null && typeof privateUntil !== 'number') return fail('bad privateUntil');
+    return { id, name: typeof name === 'string' ? name : id, privateSince, privateUntil };
   });
-  const permissions = (d.permissions as unknown[]).map((p): PermissionRecord => {
-    const r = p as Record<string, unknown>;
-    if (typeof r.principal !== 'string') fail('bad permission');
-    const rec: PermissionRecord = { principal: normalizePrincipal(r.principal as string) ?? '', grantedAt: text(r.grantedAt), grantedBy: text(r.grantedBy) };
+  const permissions = permissionDocs.map((p): PermissionRecord => {
+    if (!isRecord(p) || typeof p.principal !== 'string') return fail('bad permission');
+    const rec: PermissionRecord = { principal: normalizePrincipal(p.principal) ?? '', grantedAt: text(p.grantedAt), grantedBy: text(p.grantedBy) };
+    const { groups: limitGroups, expiresAt } = p;
     // absent and null both mean "no limit" (a database row has NULL columns)
-    if (r.groups !== undefined && r.groups !== null) {
-      if (!Array.isArray(r.groups) || r.groups.some((g) => typeof g !== 'string')) fail('bad permission groups');
-      rec.groups = r.groups as string[];
+    if (limitGroups !== undefined && limitGroups !== null) {
+      if (!isStringList(limitGroups)) return fail('bad permission groups');
+      rec.groups = limitGroups;
     }
-    if (r.expiresAt !== undefined && r.expiresAt !== null) {
+    if (expiresAt !== undefined && expiresAt !== null) {
       // fail closed: an unreadable expiry would otherwise mean "forever"
-      if (typeof r.expiresAt !== 'string' || Number.isNaN(Date.parse(r.expiresAt))) fail('bad permission expiresAt');
-      rec.expiresAt = r.expiresAt as string;
+      if (typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt))) return fail('bad permission expiresAt');
+      rec.expiresAt = expiresAt;
     }
     return rec;
   });
-  if (d.revealRequests !== undefined && d.revealRequests !== null && !Array.isArray(d.revealRequests)) fail('revealRequests is not a list');
-  const revealRequests = ((d.revealRequests ?? []) as unknown[]).map((r) => parseRevealRequest(r, fail));
+  if (requestDocs !== undefined && requestDocs !== null && !isList(requestDocs)) return fail('revealRequests is not a list');
+  const revealRequests = isList(requestDocs) ? requestDocs.map(parseRevealRequest) : [];
   return { groups, permissions, revealRequests };
 }
