@@ -59,18 +59,18 @@ describe('file sink on a full disk (tmpfs)', () => {
   it('rejects promptly while full, then continues the chain without gaps once space returns', async (ctx) => {
     if (!mounted) ctx.skip(skipReason);
     const file = join(mountDir, 'gov', 'governance.log');
-    const sink = await openFileSink({ file, instance: 'gw-1', probeIntervalMs: 0 });
+    const sink = await openFileSink({ file, instance: 'gw-1', probeIntervalMs: 0, deadlineMs: 2000 });
     expect((await sink.append(big(1))).seq).toBe(1);
     expect((await sink.append(big(2))).seq).toBe(2);
 
     const filler = await fill(mountDir);
-    const started = Date.now();
     const err = await sink.append(big(3)).catch((e: unknown) => e);
-    const elapsed = Date.now() - started;
     expect(err).toBeInstanceOf(GovernanceUnavailableError);
-    // the disk error itself, not the 2 s deadline
+    // Promptly, shown causally rather than by a stopwatch: an append settles once, and
+    // its 2 s deadline timer would have rejected it with "not durable within 2000 ms"
+    // and no cause. This error is the disk's own, so it came before the deadline.
+    expect((err as Error).message).toBe('governance log write failed');
     expect((err as Error & { cause?: NodeJS.ErrnoException }).cause?.code).toBe('ENOSPC');
-    expect(elapsed).toBeLessThan(2000 + 500);
     expect(sink.healthy()).toBe(false);
     // still full: still refused, and a probe agrees
     await expect(sink.append(big(4))).rejects.toBeInstanceOf(GovernanceUnavailableError);
