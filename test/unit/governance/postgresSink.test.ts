@@ -184,14 +184,17 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.governance]);
-      const t0 = Date.now();
       const outcome = await Promise.allSettled([sink.append(viewed(1)), sink.append(viewed(2))]);
-      const elapsed = Date.now() - t0;
       for (const o of outcome) {
         expect(o.status).toBe('rejected');
-        expect((o as PromiseRejectedResult).reason).toBeInstanceOf(GovernanceUnavailableError);
+        const reason = (o as PromiseRejectedResult).reason as Error & { cause?: { code?: string } };
+        expect(reason).toBeInstanceOf(GovernanceUnavailableError);
+        // within the deadline, shown causally rather than by a stopwatch: refused by a timer
+        // armed with the 600 ms deadline, or by the server's lock_timeout (55P03) or
+        // statement_timeout (57014), which the sink sets just below that deadline
+        const byServer = reason.message === 'governance log write failed' && ['55P03', '57014'].includes(reason.cause?.code ?? '');
+        expect(reason.message === 'governance entry not committed within 600 ms' || byServer, `${reason.message} (${reason.cause?.code})`).toBe(true);
       }
-      expect(elapsed).toBeLessThan(600 + 1500);
       expect(sink.healthy()).toBe(false);
     } finally {
       await holder.query('ROLLBACK');
@@ -210,10 +213,12 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     const before = await headSeq(url);
 
     await proxy.stop();
-    const t0 = Date.now();
     const err = await sink.append(viewed(2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GovernanceUnavailableError);
-    expect(Date.now() - t0).toBeLessThan(800 + 1500);
+    // promptly, shown causally rather than by a stopwatch: the closed port refused the
+    // connection (an immediate answer) before the 800 ms deadline timer, whose error has no cause
+    expect((err as Error).message).toBe('governance log write failed');
+    expect((err as Error & { cause?: NodeJS.ErrnoException }).cause?.code).toBe('ECONNREFUSED');
     expect(sink.healthy()).toBe(false);
 
     await proxy.start();
@@ -231,10 +236,11 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     const before = await headSeq(url);
 
     proxy.hang(true);
-    const t0 = Date.now();
     const err = await sink.append(viewed(2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GovernanceUnavailableError);
-    expect(Date.now() - t0).toBeLessThan(700 + 1500);
+    // bounded, shown causally rather than by a stopwatch: a timer armed with the 700 ms
+    // deadline ended it (the hung server never answers, so nothing else could)
+    expect((err as Error).message).toBe('governance entry not committed within 700 ms');
     expect(sink.healthy()).toBe(false);
 
     proxy.hang(false);
