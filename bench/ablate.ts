@@ -50,6 +50,8 @@ interface Variant {
   what: string;
   patches: Patch[];
   nodeArgs?: string[];
+  /** extra environment for the gateway process */
+  env?: Record<string, string>;
 }
 
 const NO_LOG: Patch = { file: 'http/accessLog.js', from: 'deps.logger.info(line);', to: ';' };
@@ -70,6 +72,11 @@ const JS_SCAN: Patch = {
   to: "import { scanJson as scanJsonFast } from './jsonScan.js';",
 };
 
+/** glibc: serve 128 KiB–4 MiB blocks from the heap and keep freed memory, instead of a fresh mmap (page faults) per large Buffer */
+const MALLOC_REUSE = { MALLOC_MMAP_THRESHOLD_: String(4 << 20), MALLOC_TRIM_THRESHOLD_: String(64 << 20) };
+
+const MALLOC_REUSE_SMALL = { MALLOC_MMAP_THRESHOLD_: String(1 << 20), MALLOC_TRIM_THRESHOLD_: String(8 << 20) };
+
 const VARIANTS: Variant[] = [
   { name: 'gateway', what: 'as built', patches: [] },
   { name: 'js-scanner', what: 'list scan by the JavaScript scanner instead of the engine', patches: [JS_SCAN] },
@@ -79,6 +86,9 @@ const VARIANTS: Variant[] = [
   { name: 'no-decision', what: 'hide() not called: nothing private, nothing spliced', patches: [NO_DECIDE] },
   { name: 'no-filter', what: 'body collected and sent back, no scan / decision / splice', patches: [NO_FILTER] },
   { name: 'bare-bones', what: 'no-filter + no access line + no metrics + no timer', patches: [NO_FILTER, NO_LOG, ...NO_METRICS, NO_TIMER] },
+  { name: 'malloc-reuse', what: 'as built, glibc keeps freed large blocks (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_)', patches: [], env: MALLOC_REUSE },
+  { name: 'malloc-reuse-8m', what: 'as malloc-reuse, mmap above 1 MiB, trim above 8 MiB', patches: [], env: MALLOC_REUSE_SMALL },
+  { name: 'no-filter-malloc-reuse', what: 'no-filter + malloc-reuse', patches: [NO_FILTER], env: MALLOC_REUSE },
   { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
 ];
 
@@ -98,7 +108,11 @@ async function startGateway(dir: string, v: Variant, cli: string, upstream: stri
   const port = await freePort();
   const config = writeGatewayConfig(dir, v.name, { port, upstream, jwksFile });
   const out = openSync(path.join(dir, `${v.name}.log`), 'a');
-  const proc = spawn(process.execPath, [...(v.nodeArgs ?? []), cli, 'serve', '--config', config], { stdio: ['ignore', out, out], cwd: dir });
+  const proc = spawn(process.execPath, [...(v.nodeArgs ?? []), cli, 'serve', '--config', config], {
+    stdio: ['ignore', out, out],
+    cwd: dir,
+    env: { ...process.env, ...v.env },
+  });
   closeSync(out);
   const url = `http://127.0.0.1:${port}`;
   await waitFor200(url + '/_gateway/readyz', 30_000);
