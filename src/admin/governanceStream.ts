@@ -38,7 +38,7 @@ export async function streamEntries(
       if (buf.length >= CHUNK) {
         const ok = res.write(buf);
         buf = '';
-        if (!ok && !closed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (!ok && !closed) await drainedOrClosed(res);
       }
     }
   } catch (err) {
@@ -48,4 +48,18 @@ export async function streamEntries(
   }
   await iterator.return?.();
   if (!closed) res.end(buf);
+}
+
+/**
+ * Waits for 'drain' or 'close', then removes the listeners of both waits: a
+ * bare Promise.race of two once() calls leaves the loser's listeners behind,
+ * one pair per wait, for the life of a long stream.
+ */
+async function drainedOrClosed(res: http.ServerResponse): Promise<void> {
+  const ac = new AbortController();
+  try {
+    await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal })]);
+  } finally {
+    ac.abort();
+  }
 }
