@@ -17,7 +17,7 @@ import { createMemoryStateStore } from '../../src/state/memoryStore.js';
 import { activityArb, intervalArb, render, wsArb } from '../helpers/differential.js';
 import { demoLikeConfig, get, tempDir, validConfig } from '../helpers/gateway.js';
 import { demoHides } from '../helpers/oracle.js';
-import { requireSlapd, SERVICE_DN, SERVICE_PW, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { requireSlapd, SERVICE_DN, SERVICE_PW, startSlapd, type Slapd, contosoLdapOptions } from '../helpers/slapd.js';
 
 const enabled = requireSlapd('e2e/differentialDirectory.test.ts');
 const ACTORS = [
@@ -43,23 +43,7 @@ describe.skipIf(!enabled)('differential property with LDAP membership', () => {
 
   beforeAll(async () => {
     slapd = await startSlapd();
-    const base = {
-      urls: [slapd.url],
-      bindDN: SERVICE_DN,
-      bindPassword: SERVICE_PW,
-      startTLS: false,
-      rejectUnauthorized: true,
-      userBaseDN: 'ou=people,dc=contoso,dc=com',
-      userFilter: '(mail={principal})',
-      groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-      groupFilter: '(objectClass=groupOfNames)',
-      groupIdAttribute: 'entryUUID',
-      groupNameAttribute: 'cn',
-      memberAttribute: 'member',
-      memberOfAttribute: 'memberOf',
-      nested: true,
-      timeoutMs: 3000,
-    };
+    const base = contosoLdapOptions(slapd.url);
     const lister = ldapSource(base);
     for (const g of await lister.listGroups!(AbortSignal.timeout(5000))) id.set(g.name, g.id);
     lister.close();

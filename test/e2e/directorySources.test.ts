@@ -17,7 +17,7 @@ import { verifyChainFile } from '../helpers/chainVerifier.js';
 import { demoLikeConfig, get, tempDir, validConfig } from '../helpers/gateway.js';
 import { startGraphDouble, type GraphDouble } from '../helpers/graphDouble.js';
 import { generateTestKey, signToken, startIdp, type TestIdp, type TestKey } from '../helpers/idp.js';
-import { groupDn, requireSlapd, SERVICE_DN, SERVICE_PW, startSlapd, userDn, type Slapd } from '../helpers/slapd.js';
+import { groupDn, requireSlapd, SERVICE_DN, SERVICE_PW, startSlapd, userDn, type Slapd, contosoLdapOptions } from '../helpers/slapd.js';
 
 const ISS = 'https://idp.example.com/';
 const AUD = 'activity-privacy-gateway';
@@ -100,23 +100,7 @@ describe.skipIf(!enabled)('LDAP and Graph directories through the gateway', () =
 
   beforeAll(async () => {
     slapd = await startSlapd();
-    const lister = ldapSource({
-      urls: [slapd.url],
-      bindDN: SERVICE_DN,
-      bindPassword: SERVICE_PW,
-      startTLS: false,
-      rejectUnauthorized: true,
-      userBaseDN: 'ou=people,dc=contoso,dc=com',
-      userFilter: '(mail={principal})',
-      groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-      groupFilter: '(objectClass=groupOfNames)',
-      groupIdAttribute: 'entryUUID',
-      groupNameAttribute: 'cn',
-      memberAttribute: 'member',
-      memberOfAttribute: 'memberOf',
-      nested: true,
-      timeoutMs: 3000,
-    });
+    const lister = ldapSource(contosoLdapOptions(slapd.url));
     for (const g of await lister.listGroups!(AbortSignal.timeout(5000))) ids.set(g.name, g.id);
     lister.close();
 

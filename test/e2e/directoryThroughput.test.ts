@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedSource } from '../../src/directory/cache.js';
 import { ldapSource, type LdapOptions } from '../../src/directory/ldap.js';
-import { requireSlapd, SERVICE_DN, SERVICE_PW, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { requireSlapd, startSlapd, type Slapd, contosoLdapOptions } from '../helpers/slapd.js';
 
 const enabled = requireSlapd('e2e/directoryThroughput.test.ts');
 const USERS = ['bob@contoso.com', 'carol@contoso.com', 'dave@contoso.com', 'erin@contoso.com', 'alice@contoso.com', 'nobody@contoso.com'];
@@ -17,23 +17,7 @@ describe.skipIf(!enabled)('LDAP lookup throughput', () => {
   let opts: LdapOptions;
   beforeAll(async () => {
     slapd = await startSlapd();
-    opts = {
-      urls: [slapd.url],
-      bindDN: SERVICE_DN,
-      bindPassword: SERVICE_PW,
-      startTLS: false,
-      rejectUnauthorized: true,
-      userBaseDN: 'ou=people,dc=contoso,dc=com',
-      userFilter: '(mail={principal})',
-      groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-      groupFilter: '(objectClass=groupOfNames)',
-      groupIdAttribute: 'entryUUID',
-      groupNameAttribute: 'cn',
-      memberAttribute: 'member',
-      memberOfAttribute: 'memberOf',
-      nested: true,
-      timeoutMs: 3000,
-    };
+    opts = contosoLdapOptions(slapd.url);
   }, 30_000);
   afterAll(async () => {
     await slapd?.close();

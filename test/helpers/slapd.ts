@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LdapOptions } from '../../src/directory/ldap.js';
 import { makeTestCa, opensslAvailable, type TestCa } from './testCa.js';
 
 export const SLAPD = process.env.APG_SLAPD ?? '/usr/sbin/slapd';
@@ -129,6 +130,28 @@ const ou = (base: string, name: string) => `dn: ou=${name},${base}\nobjectClass:
 
 const C = 'dc=contoso,dc=com';
 const F = 'dc=fabrikam,dc=com';
+/** LDAP source options for the contoso tree of a started slapd (service bind, groupOfNames, memberOf, nested). */
+export function contosoLdapOptions(url: string, extra: Partial<LdapOptions> = {}): LdapOptions {
+  return {
+    urls: [url],
+    bindDN: SERVICE_DN,
+    bindPassword: SERVICE_PW,
+    startTLS: false,
+    rejectUnauthorized: true,
+    userBaseDN: 'ou=people,dc=contoso,dc=com',
+    userFilter: '(mail={principal})',
+    groupBaseDN: 'ou=groups,dc=contoso,dc=com',
+    groupFilter: '(objectClass=groupOfNames)',
+    groupIdAttribute: 'entryUUID',
+    groupNameAttribute: 'cn',
+    memberAttribute: 'member',
+    memberOfAttribute: 'memberOf',
+    nested: true,
+    timeoutMs: 3000,
+    ...extra,
+  };
+}
+
 export const userDn = (uid: string, base = C) => `uid=${uid},ou=people,${base}`;
 export const groupDn = (cn: string, base = C) => `cn=${cn},ou=groups,${base}`;
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedSource } from '../../../src/directory/cache.js';
 import { ldapSource, type LdapOptions } from '../../../src/directory/ldap.js';
 import type { UserAnswer } from '../../../src/directory/types.js';
-import { freePort, groupDn, requireSlapd, SERVICE_DN, SERVICE_PW, startSlapd, userDn, type Slapd } from '../../helpers/slapd.js';
+import { freePort, groupDn, requireSlapd, startSlapd, userDn, type Slapd, contosoLdapOptions } from '../../helpers/slapd.js';
 
 const enabled = requireSlapd('directory/ldap.test.ts');
 let slapd: Slapd;
@@ -16,24 +16,7 @@ let slapd: Slapd;
 const ids = new Map<string, string>();
 
 function opts(extra: Partial<LdapOptions> = {}): LdapOptions {
-  return {
-    urls: [slapd.url],
-    bindDN: SERVICE_DN,
-    bindPassword: SERVICE_PW,
-    startTLS: false,
-    rejectUnauthorized: true,
-    userBaseDN: 'ou=people,dc=contoso,dc=com',
-    userFilter: '(|(mail={principal})(uid={local}))',
-    groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-    groupFilter: '(objectClass=groupOfNames)',
-    groupIdAttribute: 'entryUUID',
-    groupNameAttribute: 'cn',
-    memberAttribute: 'member',
-    memberOfAttribute: 'memberOf',
-    nested: true,
-    timeoutMs: 3000,
-    ...extra,
-  };
+  return contosoLdapOptions(slapd.url, { userFilter: '(|(mail={principal})(uid={local}))', ...extra });
 }
 const fabrikam = (extra: Partial<LdapOptions> = {}) =>
   opts({
