@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
-import { adminApi, errorText, getJson, send } from './api';
+import { useState } from 'preact/hooks';
+import { adminApi, errorText, send } from './api';
 import { formatTime, localToIso } from './format';
-import { Confirm, Dialog, ErrorMessage } from './components';
+import { Confirm, Dialog, ErrorMessage, useAdminList } from './components';
 
 interface Permission {
   principal: string;
@@ -13,21 +13,9 @@ interface Permission {
 
 /** Tab "Admin access": who may view private activities; "Add admin permission" (SPEC §13). */
 export function AdminTab() {
-  const [perms, setPerms] = useState<Permission[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { items: perms, error, reload: load } = useAdminList<Permission>('privacy/permissions', 'permissions');
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<Permission | null>(null);
-  const load = async () => {
-    try {
-      setPerms((await getJson<{ permissions: Permission[] }>(adminApi('privacy/permissions'))).permissions);
-      setError(null);
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
-  useEffect(() => {
-    void load();
-  }, []);
   return (
     <section aria-labelledby="admin-heading">
       <div class="toolbar">

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { errorText } from './api';
+import { adminApi, errorText, getJson } from './api';
 
 /**
  * A modal dialog on the native <dialog> element: focus moves into it and stays there,
@@ -121,4 +121,22 @@ export function Tabs(props: { tabs: TabSpec[]; selected: string; onSelect: (id: 
       </div>
     </>
   );
+}
+
+/** A list the admin API answers at `path` under `key`, loaded on mount; `reload` fetches it again. */
+export function useAdminList<T>(path: string, key: string): { items: T[] | null; error: string | null; reload: () => Promise<void> } {
+  const [items, setItems] = useState<T[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const reload = async () => {
+    try {
+      setItems((await getJson<Record<string, T[]>>(adminApi(path)))[key]);
+      setError(null);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  useEffect(() => {
+    void reload();
+  }, []);
+  return { items, error, reload };
 }

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { adminApi, ApiError, errorText, getJson, send } from './api';
 import { formatTime } from './format';
-import { Confirm, Dialog, ErrorMessage } from './components';
+import { Confirm, Dialog, ErrorMessage, useAdminList } from './components';
 
 interface GroupRow {
   id: string;
@@ -17,21 +17,9 @@ interface CatalogueGroup {
 
 /** Tab "Activity privacy": the private groups, "Add user groups" and "Remove" (SPEC §13). */
 export function PrivacyTab() {
-  const [groups, setGroups] = useState<GroupRow[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { items: groups, error, reload: load } = useAdminList<GroupRow>('privacy/groups', 'groups');
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<GroupRow | null>(null);
-  const load = async () => {
-    try {
-      setGroups((await getJson<{ groups: GroupRow[] }>(adminApi('privacy/groups'))).groups);
-      setError(null);
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
-  useEffect(() => {
-    void load();
-  }, []);
   const active = (groups ?? []).filter((g) => g.privateUntil === null);
   return (
     <section aria-labelledby="privacy-heading">
