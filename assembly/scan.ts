@@ -570,6 +570,12 @@ function stage2(): i32 {
         if (tOn > D) tOn = D;
         if (fOn > D) fOn = D;
         done = true;
+      } else if (iOn < D && tOn < D && fOn < D) {
+        // no path reaches into this container: validate it without the bookkeeping
+        pos = skipInside(D, nx, c == 0x7b);
+        if (failed) return 1;
+        D--;
+        done = true;
       } else {
         expectKey = c == 0x7b;
         pos = nx;
@@ -639,6 +645,85 @@ function stage2(): i32 {
     }
   }
   return 1; // not reached: every path through the loop returns or continues
+}
+
+/**
+ * The rest of a container no path reaches into (nothing inside it is
+ * recorded): the grammar of stage2's value loop with the same errors at the
+ * same positions, without any of its path bookkeeping — most of a record's
+ * bytes (audit payloads, entity data) are validated here. Entered with the
+ * container already on the stack at depth d0 (D inside it) and `first`, its
+ * first structural position (not its closing bracket: stage2 handles the
+ * empty container); returns the position after its closing bracket, or len
+ * with `failed` set.
+ */
+function skipInside(d0: i32, first: u32, key: bool): u32 {
+  let D = d0;
+  let pos = first;
+  let expectKey = key;
+  for (;;) {
+    if (expectKey) {
+      if (pos >= len || byteAt(pos) != 0x22) { fail(E_KEY, pos); return len; }
+      const qc = next();
+      if (qc >= len) { fail(E_UNTERMINATED, len); return len; }
+      const colon = next();
+      if (colon >= len || byteAt(colon) != 0x3a) { fail(E_COLON, colon); return len; }
+      pos = next();
+    }
+    if (pos >= len) { fail(E_END, pos); return len; }
+    const c = byteAt(pos);
+    if (c == 0x22) {
+      const qc = next();
+      if (qc >= len) { fail(E_UNTERMINATED, len); return len; }
+      pos = qc + 1;
+    } else if (c == 0x7b || c == 0x5b) {
+      if (D == MAX_DEPTH) { fail(E_DEPTH, pos); return len; }
+      store<u8>(STK_KIND + <u32>D, c == 0x7b ? OBJ : ARR);
+      D++;
+      const nx = next();
+      if (nx < len && byteAt(nx) == c + 2) {
+        pos = nx + 1;
+        D--;
+      } else {
+        expectKey = c == 0x7b;
+        pos = nx;
+        continue;
+      }
+    } else if (c == 0x2d || isDigit(c)) {
+      const e = scanNumber(pos);
+      if (e == <u32>-1 || !delimited(e)) { fail(E_NUMBER, pos); return len; }
+      pos = e;
+    } else if (c == 0x74 || c == 0x66 || c == 0x6e) {
+      const e = scanLiteral(pos, c);
+      if (e == <u32>-1 || !delimited(e)) { fail(E_LITERAL, pos); return len; }
+      pos = e;
+    } else {
+      fail(E_BYTE, pos);
+      return len;
+    }
+    if (failed) return len;
+    // a value ended at pos: a comma, or close as many containers as the input says
+    for (;;) {
+      const sp = next();
+      if (sp >= len) { fail(E_END, sp); return len; }
+      const s = byteAt(sp);
+      const ctx = load<u8>(STK_KIND + <u32>(D - 1));
+      if (s == 0x2c) {
+        pos = next();
+        expectKey = ctx == OBJ;
+        break;
+      }
+      if ((s == 0x5d && ctx == ARR) || (s == 0x7d && ctx == OBJ)) {
+        pos = sp + 1;
+        D--;
+        if (D < d0) return pos;
+        continue;
+      }
+      fail(E_COMMA, sp);
+      return len;
+    }
+  }
+  return len; // not reached
 }
 
 /** Clears the pending slot ids (after a failed scan; a complete one leaves them all -1). */
