@@ -205,13 +205,22 @@ function block(b: u32): bool {
   prevScalar = scalar >> 63;
 
   let s = (op & ~inString) | quote | scalarStart;
+  // four entries per iteration (fewer mispredicted loop exits on dense blocks); the
+  // up to three written past the last real one are garbage inside the window's slack
+  // (IDX holds WINDOW + 64 entries, a window at most WINDOW), never counted
   let w = IDX + (idxN << 2);
+  idxN += <u32>popcnt<u64>(s);
   while (s != 0) {
     store<u32>(w, b + <u32>ctz<u64>(s));
-    w += 4;
     s &= s - 1;
+    store<u32>(w, b + <u32>ctz<u64>(s), 4);
+    s &= s - 1;
+    store<u32>(w, b + <u32>ctz<u64>(s), 8);
+    s &= s - 1;
+    store<u32>(w, b + <u32>ctz<u64>(s), 12);
+    s &= s - 1;
+    w += 16;
   }
-  idxN = (w - IDX) >> 2;
   return true;
 }
 
@@ -396,8 +405,11 @@ function keyNode(q0: u32, q1: u32, node: i32, esc: bool): i32 {
   const nb = <u32>cfg(5) + <u32>node * 5;
   const count = <u32>cfg(nb + 1);
   const first = <u32>cfg(nb + 2);
+  const rawLen = q1 - q0 - 2;
   for (let j: u32 = 0; j < count; j++) {
     const k = first + j * 3;
+    // an unescaped key of another length cannot be equal: skip the call
+    if (!esc && <u32>cfg(k + 1) != rawLen) continue;
     if (keyEq(q0, q1, <u32>cfg(k), <u32>cfg(k + 1), esc) == 1) return cfg(k + 2);
   }
   return -1;
