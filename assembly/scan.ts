@@ -19,6 +19,7 @@
  *   CFG     config written by JS (paths, plan trie)
  *   STK     container kinds, plan nodes, pending slot ids
  *   IDX     index window
+ *   FRAME   the JSON-array export framer's window (frame.ts)
  *   INPUT   the document, padded with spaces to a 64-byte block + 64
  *   out     record table at outBase (4 i32 per record) up to outEnd
  *   slots   at slotBase up to slotEnd (i32, -1 = absent)
@@ -27,13 +28,16 @@
  * the output regions and scans again).
  */
 
+export { frame, frameDepth, frameInStr, frameEsc, frameStop, FRAME, FRAME_BYTES } from './frame';
+
 export const CFG: u32 = 65536;
 const STK_KIND: u32 = 131072; // u8[MAX_DEPTH]
 const STK_NODE: u32 = 132096; // i32[MAX_DEPTH]
 const STK_PEND: u32 = 135168; // i32[MAX_DEPTH + 1]
 export const IDX: u32 = 139264;
 const WINDOW: u32 = 32768;
-export const INPUT: u32 = 278528; // IDX + 4 * (WINDOW + 64) rounded up
+// FRAME (278528) holds the JSON-array framer's window: FRAME_BYTES + 64, see frame.ts
+export const INPUT: u32 = 344192; // FRAME + FRAME_BYTES + 128 (64-byte aligned)
 
 const MAX_DEPTH: i32 = 512;
 const ARR: u8 = 1;

@@ -10,7 +10,10 @@
  * the figure is the proxy process's CPU time (utime+stime) per request.
  * A patch that no longer applies (the code moved) is reported, not guessed.
  *
- *   node dist-bench/bench/ablate.js [list|page|small] [--rounds N] [--seconds S] [--only a,b]
+ *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b]
+ *
+ * `reveal` also measures the same gateway on the plain list request (no reveal
+ * headers) in the same alternating rounds, as the row "gateway, list".
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import os from 'node:os';
@@ -37,6 +40,8 @@ const PATHS: Record<string, string> = {
   list: '/api/v1/activities/?skip=5300&limit=100',
   page: '/api/v1/raw-activities/?skip=5300&limit=100',
   small: '/api/v1/small/',
+  // the list page with an admin token and the reveal header: one fsync'd governance entry per request
+  reveal: '/api/v1/activities/?skip=5300&limit=100',
 };
 const log = (s: string) => process.stderr.write(s + '\n');
 
@@ -66,6 +71,11 @@ const NO_FILTER: Patch = {
   to: 'const r = await (async (b) => ({ body: b, removed: 0, privateIds: [], privateCount: 0 }))(body, {',
 };
 const NO_DECIDE: Patch = { file: 'rewrite/list.js', from: 'const answer = await opts.hide(facts);', to: 'const answer = facts.map(() => false);' };
+const NO_FSYNC: Patch = {
+  file: 'governance/fileSink.js',
+  from: 'await writeAll(this.handle, buf, this.goodOffset);\n            await this.handle.datasync();',
+  to: 'await writeAll(this.handle, buf, this.goodOffset);',
+};
 const JS_SCAN: Patch = {
   file: 'rewrite/list.js',
   from: "import { scanJsonFast } from '../engine/wasmScan.js';",
@@ -89,6 +99,7 @@ const VARIANTS: Variant[] = [
   { name: 'malloc-reuse', what: 'as built, glibc keeps freed large blocks (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_)', patches: [], env: MALLOC_REUSE },
   { name: 'malloc-reuse-8m', what: 'as malloc-reuse, mmap above 1 MiB, trim above 8 MiB', patches: [], env: MALLOC_REUSE_SMALL },
   { name: 'no-filter-malloc-reuse', what: 'no-filter + malloc-reuse', patches: [NO_FILTER], env: MALLOC_REUSE },
+  { name: 'no-fsync', what: 'reveal: the governance batch is written but not fdatasync’d (diagnostic only)', patches: [NO_FSYNC] },
   { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
 ];
 
@@ -130,8 +141,9 @@ async function main(): Promise<void> {
   try {
     const upstream = await startChild('upstream', process.execPath, [path.join(HERE, 'children', 'upstream.js')]);
     const bare = await startChild('bare proxy', process.execPath, [path.join(HERE, 'children', 'bareProxy.js'), upstream.url]);
-    const { jwksFile } = await writeIdentity(tmp);
-    const targets: { name: string; what: string; url: string; pid: number }[] = [
+    const { jwksFile, adminToken } = await writeIdentity(tmp);
+    const headers = SCENARIO === 'reveal' ? { authorization: `Bearer ${adminToken}`, 'x-show-private-activities': 'confirm' } : undefined;
+    const targets: { name: string; what: string; url: string; pid: number; headers?: Record<string, string> }[] = [
       { name: 'bare http-proxy-3', what: 'reference', url: bare.url, pid: bare.pid },
     ];
     const skipped: string[] = [];
@@ -142,16 +154,17 @@ async function main(): Promise<void> {
         continue;
       }
       const gw = await startGateway(tmp, v, path.join(root, v.name, 'cli.js'), upstream.url, jwksFile);
-      targets.push({ name: v.name, what: v.what, url: gw.url, pid: gw.pid });
+      targets.push({ name: v.name, what: v.what, url: gw.url, pid: gw.pid, headers });
+      if (headers && v.name === 'gateway') targets.push({ name: 'gateway, list', what: 'the same process, no reveal headers', url: gw.url, pid: gw.pid });
     }
     const wrk = ensureWrk(false, log);
     const gen = wrk ? wrkGenerator(wrk) : nodeGenerator();
-    for (const t of targets) await gen.run({ url: t.url + urlPath, connections: 50, durationSec: 1 });
+    for (const t of targets) await gen.run({ url: t.url + urlPath, connections: 50, durationSec: 1, headers: t.headers });
     const per = new Map(targets.map((t) => [t.name, [] as { us: number; rps: number }[]]));
     for (let i = 0; i < ROUNDS; i++) {
       for (const t of targets) {
         const c0 = procCpu(t.pid);
-        const r = await gen.run({ url: t.url + urlPath, connections: 50, durationSec: SECONDS });
+        const r = await gen.run({ url: t.url + urlPath, connections: 50, durationSec: SECONDS, headers: t.headers });
         const us = ((procCpu(t.pid) - c0) / r.requests) * 1e6;
         per.get(t.name)!.push({ us, rps: r.rps });
         log(`  round ${i + 1}/${ROUNDS} ${t.name.padEnd(18)} ${fmt(us)} µs CPU/req  ${fmt(r.rps)} req/s${r.errors ? `  errors ${r.errors}` : ''}`);

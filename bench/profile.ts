@@ -31,7 +31,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-function summarise(file: string, top = 30): string {
+function summarise(file: string, top = Number(process.env.APG_PROFILE_TOP ?? 30)): string {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();

@@ -44,7 +44,17 @@ interface Exports {
   slotCount: WebAssembly.Global;
   scan(len: number, outBase: number, outEnd: number, slotBase: number, slotEnd: number): number;
   reset(): void;
+  // the JSON-array export framer (assembly/frame.ts, used by wasmFrame.ts)
+  FRAME: WebAssembly.Global;
+  FRAME_BYTES: WebAssembly.Global;
+  frameDepth: WebAssembly.Global;
+  frameInStr: WebAssembly.Global;
+  frameEsc: WebAssembly.Global;
+  frameStop: WebAssembly.Global;
+  frame(p: number, end: number, depth: number, inStr: number, esc: number, limit: number): number;
 }
+
+export type EngineExports = Exports;
 
 const REASONS = [
   'invalid JSON',
@@ -105,6 +115,15 @@ function instance(): Exports {
   inst = e;
   engineStats.instances++;
   return e;
+}
+
+/**
+ * The current instance for the engine's other entry points (wasmFrame.ts).
+ * An instance may be replaced after any scan (see release): callers that keep
+ * bytes in its memory across calls compare the instance, not just the bytes.
+ */
+export function engineInstance(): EngineExports {
+  return instance();
 }
 
 function grow(mem: WebAssembly.Memory, bytes: number): void {

@@ -18,6 +18,7 @@ import { isDigit, isHex, isWs, MAX_DEPTH } from '../jsonBytes.js';
 import { Carry, safely } from './framing.js';
 import type { ByteReader } from './ndjson.js';
 import { scanJsonFast } from '../../engine/wasmScan.js';
+import { FRAME_TOO_DEEP, forgetFrame, frameElement, type FrameResult, type FrameState } from '../../engine/wasmFrame.js';
 import { BodyInvalidError } from '../errors.js';
 import type { Op, RecordParser } from './types.js';
 
@@ -64,8 +65,10 @@ export function jsonArrayParser(o: {
   items: string;
   maxRecordBytes: number;
   maxDepth?: number;
+  /** false: elements are framed by the byte loop alone (the reference the engine's framer is tested against) */
+  engineFraming?: boolean;
 }): RecordParser {
-  return new JsonArrayParser(o.extract, o.items, o.maxRecordBytes, o.maxDepth ?? DEFAULT_MAX_DEPTH, o.read);
+  return new JsonArrayParser(o.extract, o.items, o.maxRecordBytes, o.maxDepth ?? DEFAULT_MAX_DEPTH, o.read, o.engineFraming ?? true);
 }
 
 class JsonArrayParser implements RecordParser {
@@ -101,6 +104,9 @@ class JsonArrayParser implements RecordParser {
   private inStr = false;
   private elemEsc = false;
   private scalar = false;
+  /** the engine's framer (src/engine/wasmFrame.ts): its state and answer, reused per call */
+  private readonly fs: FrameState = { depth: 0, inStr: false, esc: false };
+  private readonly fr: FrameResult = { at: 0, resume: false };
 
   // per push
   private chunk: Buffer = Buffer.alloc(0);
@@ -114,7 +120,8 @@ class JsonArrayParser implements RecordParser {
     private readonly items: string,
     private readonly maxRecordBytes: number,
     private readonly maxDepth: number,
-    private readonly read?: ByteReader,
+    private readonly read: ByteReader | undefined,
+    private readonly engineFraming: boolean,
   ) {
     this.path = items === '' ? [] : items.split('.');
   }
@@ -122,6 +129,7 @@ class JsonArrayParser implements RecordParser {
   push(chunk: Buffer, out: Op[]): void {
     this.chunk = chunk;
     this.searched = null; // a new chunk: nothing searched yet
+    if (this.engineFraming) forgetFrame();
     this.out = out;
     const inTarget = this.st >= T_FIRST;
     this.rawStart = inTarget ? -1 : 0;
@@ -386,6 +394,20 @@ class JsonArrayParser implements RecordParser {
    */
   private scanElement(b: Buffer, p: number): number {
     const n = b.length;
+    if (this.engineFraming && !this.scalar && p < n) {
+      // the engine finds the end (same answer, SIMD); a backslash outside a string hands it back here
+      const st = this.fs;
+      st.depth = this.depth;
+      st.inStr = this.inStr;
+      st.esc = this.elemEsc;
+      const r = frameElement(b, p, st, this.maxDepth - this.isObj.length - 1, this.fr);
+      if (r.at === FRAME_TOO_DEEP) fail(`nesting deeper than ${this.maxDepth}`);
+      this.depth = st.depth;
+      this.inStr = st.inStr;
+      this.elemEsc = st.esc;
+      if (!r.resume) return r.at >= 0 ? this.elementEnd(r.at) : n;
+      p = r.at;
+    }
     if (this.searched === null) {
       this.searched = b;
       this.nextQuote = -1;

@@ -1,0 +1,148 @@
+/**
+ * Element framing for the JSON-array export (src/rewrite/export/jsonArray.ts,
+ * through src/engine/wasmFrame.ts): where does the array element that
+ * continues at FRAME[p] end? The same rules as the JavaScript framer it
+ * stands in for — strings and nesting only, a backslash escapes the next byte
+ * inside a string; the element is validated separately once it is complete —
+ * over 64-byte blocks with i8x16 compares instead of one byte at a time:
+ *
+ *   quotes and backslashes → escaped bytes (backslash runs, carried across
+ *   blocks) → the in-string mask (prefix XOR of the unescaped quotes) →
+ *   brackets outside strings. A block whose closing brackets cannot bring the
+ *   depth to zero, and whose opening ones cannot pass the depth limit, is
+ *   counted with two popcounts; otherwise its brackets are walked in order.
+ *
+ * A backslash outside a string (never valid JSON) is where the JavaScript
+ * framer and this one would part ways, so the call stops at the start of that
+ * block and hands the rest of the element back to JavaScript (-3).
+ *
+ * JS copies (a window of) the chunk to FRAME; bytes past `end` are ignored.
+ */
+
+export const FRAME: u32 = 278528;
+/** the window JS may copy to FRAME; the 64 bytes after it are the last block's over-read */
+export const FRAME_BYTES: u32 = 65536;
+
+// the framer's state after a call that did not find the end (-1) or handed back (-3)
+export let frameDepth: i32 = 0;
+export let frameInStr: i32 = 0;
+export let frameEsc: i32 = 0;
+/** -3: the offset JS resumes at, with the state above */
+export let frameStop: i32 = 0;
+
+@inline function mask64(a: v128, b: v128, c: v128, d: v128): u64 {
+  return <u64><u32>i8x16.bitmask(a)
+    | (<u64><u32>i8x16.bitmask(b) << 16)
+    | (<u64><u32>i8x16.bitmask(c) << 32)
+    | (<u64><u32>i8x16.bitmask(d) << 48);
+}
+
+@inline function eqMask(v0: v128, v1: v128, v2: v128, v3: v128, ch: i8): u64 {
+  const s = i8x16.splat(ch);
+  return mask64(i8x16.eq(v0, s), i8x16.eq(v1, s), i8x16.eq(v2, s), i8x16.eq(v3, s));
+}
+
+/** `{` or `[` (`| 0x20` would also fold other bytes, so both are compared) */
+@inline function openMask(v0: v128, v1: v128, v2: v128, v3: v128): u64 {
+  return eqMask(v0, v1, v2, v3, 0x7b) | eqMask(v0, v1, v2, v3, 0x5b);
+}
+
+@inline function closeMask(v0: v128, v1: v128, v2: v128, v3: v128): u64 {
+  return eqMask(v0, v1, v2, v3, 0x7d) | eqMask(v0, v1, v2, v3, 0x5d);
+}
+
+/**
+ * Frames from FRAME[p] up to FRAME[end) in the state (depth, inStr, esc):
+ * depth 0 means a string element (it ends at its closing quote). Returns the
+ * offset just past the element, -1 when the window ends first (state in the
+ * globals), -2 when an opening bracket takes the depth past `limit`, -3 when
+ * JS must go on from frameStop (state in the globals).
+ */
+export function frame(p: u32, end: u32, depth: i32, inStr: i32, esc: i32, limit: i32): i32 {
+  let d = depth;
+  let prevIn: u64 = inStr != 0 ? ~(<u64>0) : 0;
+  let prevEsc: u64 = esc != 0 ? 1 : 0;
+  let q = p;
+  while (q < end) {
+    const at = FRAME + q;
+    const v0 = v128.load(at);
+    const v1 = v128.load(at, 16);
+    const v2 = v128.load(at, 32);
+    const v3 = v128.load(at, 48);
+    const n = end - q;
+    const valid: u64 = n >= 64 ? ~(<u64>0) : ((<u64>1) << n) - 1;
+    const lim: u32 = n >= 64 ? 64 : n;
+
+    const quoteRaw = eqMask(v0, v1, v2, v3, 0x22) & valid;
+    const bs = eqMask(v0, v1, v2, v3, 0x5c) & valid;
+    let escaped: u64 = 0;
+    let carry: u64 = 0;
+    if ((bs | prevEsc) != 0) {
+      let m = bs;
+      if (prevEsc != 0) {
+        escaped = 1;
+        m &= ~(<u64>1);
+      }
+      while (m != 0) {
+        const i = <u32>ctz<u64>(m);
+        if (i + 1 >= lim) {
+          carry = 1; // the escaped byte is the next block's (or the next window's) first
+          m = 0;
+        } else {
+          escaped |= (<u64>1) << (i + 1);
+          m &= ~((<u64>3) << i);
+        }
+      }
+    }
+    const quote = quoteRaw & ~escaped;
+    let x = quote;
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    const inString = x ^ prevIn;
+
+    // a backslash outside a string: JavaScript reads this element from the block's start
+    if ((bs & ~inString) != 0) {
+      frameStop = <i32>q;
+      frameDepth = d;
+      frameInStr = prevIn != 0 ? 1 : 0;
+      frameEsc = <i32>prevEsc;
+      return -3;
+    }
+
+    if (d == 0) {
+      // a string element: its first unescaped quote closes it
+      if (quote != 0) return <i32>(q + <u32>ctz<u64>(quote) + 1);
+    } else {
+      const opens = openMask(v0, v1, v2, v3) & ~inString & valid;
+      const closes = closeMask(v0, v1, v2, v3) & ~inString & valid;
+      const no = <i32>popcnt<u64>(opens);
+      const nc = <i32>popcnt<u64>(closes);
+      if (nc < d && d + no <= limit) d += no - nc;
+      else {
+        let m = opens | closes;
+        while (m != 0) {
+          const i = <u32>ctz<u64>(m);
+          m &= m - 1;
+          if (((opens >> i) & 1) != 0) {
+            d++;
+            if (d > limit) return -2;
+          } else {
+            d--;
+            if (d == 0) return <i32>(q + i + 1);
+          }
+        }
+      }
+    }
+    prevIn = <u64>(<i64>inString >> 63);
+    prevEsc = carry;
+    q += 64;
+  }
+  frameDepth = d;
+  frameInStr = prevIn != 0 ? 1 : 0;
+  frameEsc = <i32>prevEsc;
+  return -1;
+}
