@@ -12,7 +12,8 @@
  * exactly what compileExtractor would read from JSON.parse(record):
  *   - duplicate keys: the last occurrence wins and replaces the whole value (no merge);
  *   - keys are compared as JSON.parse decodes them (escapes like "d\u0061ta");
- *   - "__proto__" is an ordinary own key (the pruned objects have no prototype);
+ *   - "__proto__" is an ordinary key (it has its own slot; JSON.parse makes it an
+ *     own property of a parsed value, and dotpath reads own keys only);
  *   - an array or scalar on the way is parsed whole, and dotpath reads the rest of
  *     the path in it as usual (arrays by canonical index only, own keys only).
  *
