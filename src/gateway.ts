@@ -74,7 +74,7 @@ async function buildRuntime(config: GatewayConfig, previous?: Runtime): Promise<
     config,
     routes: compileRoutes(config.routes),
     extract,
-    read: compileFieldReader(spec, extract),
+    read: compileFieldReader(spec),
     fromFields: (fields) => factsFromFields(fields, spec),
     identity,
     target,

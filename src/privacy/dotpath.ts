@@ -27,8 +27,16 @@ function identity(obj: unknown): unknown {
 
 /** Compile once, call per record. '' reads the value itself. */
 export function compilePath(path: string): PathReader {
-  if (path === '') return identity;
-  const steps: Step[] = path.split('.').map((key) => ({
+  return path === '' ? identity : compileSegments(path.split('.'));
+}
+
+/**
+ * The reader of a path given as its segments (what compilePath reads after
+ * splitting at the dots); no segments reads the value itself.
+ */
+export function compileSegments(keys: readonly string[]): PathReader {
+  if (keys.length === 0) return identity;
+  const steps: Step[] = keys.map((key) => ({
     key,
     index: INDEX.test(key) && key.length < 16 ? Number(key) : -1,
   }));

@@ -87,27 +87,46 @@ function emptyFacts(): ActivityFacts {
   return { groups: [], isApplication: false };
 }
 
-export function compileExtractor(spec: ActivitiesSpec): (record: unknown) => ActivityFacts {
+/**
+ * The dot paths a spec reads, in this order: id, timestamp, the actor paths,
+ * the group paths, then the application path if any. compileFactsReader's
+ * `valueAt(source, i)` is the value at specPaths(spec)[i].
+ */
+export function specPaths(spec: ActivitiesSpec): string[] {
+  const paths = [spec.id, spec.timestamp, ...asList(spec.actor), ...asList(spec.groups)];
+  if (spec.application) paths.push(spec.application.path);
+  return paths;
+}
+
+/**
+ * The facts of a record given the values at its spec paths: `valueAt(source, i)`
+ * returns the value at specPaths(spec)[i] (undefined when absent), read as
+ * dotpath reads it from JSON.parse(record). valueAt must be pure: it is called
+ * only for the paths the decision needs (the second actor path only when the
+ * first is not a string, the application path only when no group is the
+ * application tag), so any source of values (a parsed record, the slots of the
+ * validating scan) gives the same facts.
+ */
+export function compileFactsReader<S>(spec: ActivitiesSpec, valueAt: (source: S, i: number) => unknown): (source: S) => ActivityFacts {
   const c = compileCommon(spec);
-  const readIdPath = compilePath(spec.id);
-  const readTime = compilePath(spec.timestamp);
-  const actorPaths: PathReader[] = asList(spec.actor).map(compilePath);
-  const groupPaths: PathReader[] = asList(spec.groups).map(compilePath);
-  const readApp = spec.application ? compilePath(spec.application.path) : undefined;
+  const ID = 0;
+  const TIME = 1;
+  const actor0 = 2;
+  const actorEnd = actor0 + asList(spec.actor).length;
+  const groupsEnd = actorEnd + asList(spec.groups).length;
+  const app = spec.application ? groupsEnd : -1;
 
-  return (record) => {
-    if (record === null || typeof record !== 'object') return emptyFacts();
-
+  return (source) => {
     let actor: string | undefined;
-    for (let i = 0; i < actorPaths.length && actor === undefined; i++) {
-      const v = actorPaths[i](record);
+    for (let i = actor0; i < actorEnd && actor === undefined; i++) {
+      const v = valueAt(source, i);
       if (typeof v === 'string') actor = normalizePrincipal(v);
     }
 
     const groups: string[] = [];
     let isApplication = false;
-    for (let i = 0; i < groupPaths.length; i++) {
-      const v = groupPaths[i](record);
+    for (let i = actorEnd; i < groupsEnd; i++) {
+      const v = valueAt(source, i);
       if (Array.isArray(v)) {
         for (let j = 0; j < v.length; j++) {
           const g = groupId(v[j]);
@@ -118,16 +137,23 @@ export function compileExtractor(spec: ActivitiesSpec): (record: unknown) => Act
         if (g !== undefined && addGroup(groups, g, c)) isApplication = true;
       }
     }
-    if (!isApplication && readApp !== undefined) isApplication = matchesApplication(readApp(record), c);
+    if (!isApplication && app >= 0) isApplication = matchesApplication(valueAt(source, app), c);
 
     return {
-      id: readId(readIdPath(record)),
+      id: readId(valueAt(source, ID)),
       actor,
-      timestamp: parseTimestamp(readTime(record)),
+      timestamp: parseTimestamp(valueAt(source, TIME)),
       groups,
       isApplication,
     };
   };
+}
+
+/** The facts of a JSON.parse'd record (anything that is not an object or array has none). */
+export function compileExtractor(spec: ActivitiesSpec): (record: unknown) => ActivityFacts {
+  const readers: PathReader[] = specPaths(spec).map(compilePath);
+  const facts = compileFactsReader<object>(spec, (record, i) => readers[i](record));
+  return (record) => (record === null || typeof record !== 'object' ? emptyFacts() : facts(record));
 }
 
 /** Text timestamps of CSV/CEF: only digits = epoch ms; otherwise ISO-8601 with offset. */

@@ -5,33 +5,29 @@
  *
  * The configured paths (id, timestamp, actor, groups, application) compile to a
  * plan; the validating scan (jsonScan / the wasm engine) records the byte range
- * of the last value at every plan node, and the values at the path ends are
- * JSON.parse'd (small: a string, a number, a tag array). The result is a pruned
- * copy of the record holding just those keys, handed to the ordinary extractor —
- * so the facts are exactly what compileExtractor would read from JSON.parse(record):
+ * of the last value at every plan node. The value at each spec path is read
+ * straight from those slots (descending through objects, parsing only the value
+ * where the path ends or leaves the plan: a string, a number, a tag array) and
+ * fed to the extractor's own facts logic (compileFactsReader) — so the facts are
+ * exactly what compileExtractor would read from JSON.parse(record):
  *   - duplicate keys: the last occurrence wins and replaces the whole value (no merge);
  *   - keys are compared as JSON.parse decodes them (escapes like "d\u0061ta");
- *   - "__proto__" is an ordinary own key (the pruned objects have no prototype);
- *   - an array or scalar on the way is parsed whole, and dotpath reads it as usual.
+ *   - "__proto__" is an ordinary key (it has its own slot; JSON.parse makes it an
+ *     own property of a parsed value, and dotpath reads own keys only);
+ *   - an array or scalar on the way is parsed whole, and dotpath reads the rest of
+ *     the path in it as usual (arrays by canonical index only, own keys only).
  *
  * Precondition: the slots come from the scan that validated [start, end) as
  * ONE valid JSON value in valid UTF-8. Pure: no I/O.
  */
-import { compileExtractor, type ActivitiesSpec } from '../privacy/extract.js';
+import { compileSegments, type PathReader } from '../privacy/dotpath.js';
+import { compileExtractor, compileFactsReader, specPaths, type ActivitiesSpec } from '../privacy/extract.js';
 import type { ActivityFacts } from '../privacy/types.js';
 
 /** A node of the path trie: `whole` = some path ends here, so the value is parsed whole. */
 interface PathNode {
   whole: boolean;
   keys: { text: string; bytes: Buffer; node: PathNode }[];
-}
-
-/** The dot paths a spec reads (id, timestamp, actor, groups, application). */
-export function specPaths(spec: ActivitiesSpec): string[] {
-  const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
-  const paths = [spec.id, spec.timestamp, ...list(spec.actor), ...list(spec.groups)];
-  if (spec.application) paths.push(spec.application.path);
-  return paths;
 }
 
 function buildTrie(paths: readonly string[]): PathNode {
@@ -102,41 +98,91 @@ export function compileFieldPlan(paths: readonly string[]): FieldPlan {
   return { size: next, root };
 }
 
-/**
- * The pruned record from the slots the fused scan recorded for the element
- * buf[start, end): for each key on a path, its last value, descended when it
- * is an object on the way to a deeper path end, else JSON.parse'd whole.
- * Same result as JSON.parse of those bytes pruned to the plan's paths.
- */
-export function prunedFromSlots(plan: FieldPlan, buf: Buffer, start: number, end: number, slots: ArrayLike<number>, at = 0): unknown {
-  const root = plan.root;
-  start = skipWs(buf, start);
-  if (root.whole || buf[start] !== 0x7b) return JSON.parse(buf.toString('utf8', start, end));
-  return buildObject(root, buf, slots, at);
+/** One spec path over the plan: its nodes, and what to do where the bytes leave the plan. */
+interface SlotPath {
+  /** slot index (2 * node id) of the node of each segment */
+  slot: Int32Array;
+  /** per segment: the node is only on the way (not whole), so an object value is descended */
+  open: Uint8Array;
+  /** per segment but the last: dotpath's reader of the remaining segments, for a value parsed whole */
+  rest: PathReader[];
 }
 
-function buildObject(node: PlanNode, buf: Buffer, slots: ArrayLike<number>, at: number): Record<string, unknown> {
-  const obj = Object.create(null) as Record<string, unknown>;
-  for (const k of node.keys) {
-    const c = k.node;
-    const s = slots[at + 2 * c.id];
-    if (s < 0) continue;
-    obj[k.text] = !c.whole && buf[s] === 0x7b ? buildObject(c, buf, slots, at) : parseSlice(buf, s, slots[at + 2 * c.id + 1]);
+function compileSlotPath(plan: FieldPlan, path: string): SlotPath {
+  const segs = path.split('.');
+  const slot = new Int32Array(segs.length);
+  const open = new Uint8Array(segs.length);
+  const rest: PathReader[] = [];
+  let node = plan.root;
+  segs.forEach((seg, k) => {
+    const key = node.keys.find((x) => x.text === seg);
+    if (key === undefined) throw new Error('fieldReader: path not in plan');
+    node = key.node;
+    slot[k] = 2 * node.id;
+    open[k] = node.whole ? 0 : 1;
+    rest.push(compileSegments(segs.slice(k + 1)));
+  });
+  return { slot, open, rest };
+}
+
+/**
+ * The value at a spec path, from the slots of the record at `at` whose root is
+ * an object (so the first segment's slot is the root's own key): equal to
+ * dotpath's reader of that path over JSON.parse(record).
+ */
+function valueAtSlots(p: SlotPath, buf: Buffer, slots: ArrayLike<number>, at: number): unknown {
+  const slot = p.slot;
+  const last = slot.length - 1;
+  for (let k = 0; ; k++) {
+    const j = at + slot[k];
+    const s = slots[j];
+    // absent in the (last) object value of the parent: as Object.hasOwn → undefined
+    if (s < 0) return undefined;
+    if (k === last) return parseValue(buf, s, slots[j + 1]);
+    if (p.open[k] === 1 && buf[s] === 0x7b) continue;
+    // an array or scalar (or an object some other path reads whole): dotpath on its parsed value
+    return p.rest[k](parseValue(buf, s, slots[j + 1]));
   }
-  return obj;
 }
 
 /**
- * JSON.parse of one validated value. A string without a backslash is its raw
- * bytes (valid UTF-8, no control characters: the scan checked), decoded
- * directly; everything else goes through JSON.parse.
+ * The reader of one path of the plan over the slots (the tests compare it with
+ * dotpath over JSON.parse): the record at `at` must be an object and the plan
+ * root not whole.
  */
-function parseSlice(buf: Buffer, s: number, e: number): unknown {
-  if (buf[s] === 0x22) {
+export function compileSlotReader(plan: FieldPlan, path: string): (buf: Buffer, slots: ArrayLike<number>, at?: number) => unknown {
+  const p = compileSlotPath(plan, path);
+  return (buf, slots, at = 0) => valueAtSlots(p, buf, slots, at);
+}
+
+/**
+ * JSON.parse of one validated value buf[s, e) (no surrounding whitespace).
+ * Literals, integers of up to 15 digits (exact in a double), empty arrays and
+ * strings without a backslash (valid UTF-8, no control characters: the scan
+ * checked) are read from the bytes; everything else goes through JSON.parse.
+ */
+export function parseValue(buf: Buffer, s: number, e: number): unknown {
+  const c = buf[s];
+  if (c === 0x22) {
     let i = s + 1;
-    while (i < e - 1 && buf[i] !== 0x5c) i++;
-    if (i === e - 1) return buf.toString('utf8', s + 1, e - 1);
-  }
+    const q = e - 1;
+    while (i < q && buf[i] !== 0x5c) i++;
+    if (i === q) return buf.toString('utf8', s + 1, q);
+  } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+    let i = c === 0x2d ? s + 1 : s;
+    if (e - i <= 15) {
+      let v = 0;
+      for (; i < e; i++) {
+        const d = buf[i] - 0x30;
+        if (d < 0 || d > 9) break;
+        v = v * 10 + d;
+      }
+      if (i === e) return c === 0x2d ? -v : v;
+    }
+  } else if (c === 0x74) return true;
+  else if (c === 0x66) return false;
+  else if (c === 0x6e) return null;
+  else if (c === 0x5b && buf[s + 1] === 0x5d) return [];
   return JSON.parse(buf.toString('utf8', s, e));
 }
 
@@ -150,8 +196,34 @@ export interface FieldReader {
   fromSlots(buf: Buffer, start: number, end: number, slots: ArrayLike<number>, at?: number): ActivityFacts;
 }
 
-/** The fused reader of a spec: facts equal to compileExtractor(spec)(JSON.parse(record)). */
-export function compileFieldReader(spec: ActivitiesSpec, extract: (record: unknown) => ActivityFacts = compileExtractor(spec)): FieldReader {
-  const plan = compileFieldPlan(specPaths(spec));
-  return { plan, fromSlots: (buf, start, end, slots, at = 0) => extract(prunedFromSlots(plan, buf, start, end, slots, at)) };
+/**
+ * The fused reader of a spec: facts equal to compileExtractor(spec)(JSON.parse(record)).
+ * The values at the spec paths are read from the slots (valueAtSlots) into the
+ * extractor's facts logic; a record whose root is not an object (or a spec that
+ * reads the root itself) is JSON.parse'd whole.
+ */
+export function compileFieldReader(spec: ActivitiesSpec): FieldReader {
+  const paths = specPaths(spec);
+  const plan = compileFieldPlan(paths);
+  const extract = compileExtractor(spec);
+  const byPath = plan.root.whole ? [] : paths.map((p) => compileSlotPath(plan, p));
+  /* The record being read (the reader is synchronous, so this is never shared); cleared after each call. */
+  const cur: { buf: Buffer | undefined; slots: ArrayLike<number>; at: number } = { buf: undefined, slots: [], at: 0 };
+  const facts = compileFactsReader<typeof cur>(spec, (r, i) => valueAtSlots(byPath[i], r.buf!, r.slots, r.at));
+  return {
+    plan,
+    fromSlots(buf, start, end, slots, at = 0) {
+      start = skipWs(buf, start);
+      if (plan.root.whole || buf[start] !== 0x7b) return extract(JSON.parse(buf.toString('utf8', start, end)));
+      cur.buf = buf;
+      cur.slots = slots;
+      cur.at = at;
+      try {
+        return facts(cur);
+      } finally {
+        cur.buf = undefined;
+        cur.slots = [];
+      }
+    },
+  };
 }

@@ -23,7 +23,7 @@ const spec: ActivitiesSpec = {
   builtinTags: {},
 };
 const extract = compileExtractor(spec);
-const read = compileFieldReader(spec, extract);
+const read = compileFieldReader(spec);
 
 function options(format: ExportFormat, engine: boolean, seen: ActivityFacts[]): ExportFilterOptions {
   return {

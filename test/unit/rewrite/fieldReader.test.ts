@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePath } from '../../../src/privacy/dotpath.js';
-import { compileExtractor, type ActivitiesSpec } from '../../../src/privacy/extract.js';
-import { compileFieldPlan, compileFieldReader, prunedFromSlots } from '../../../src/rewrite/fieldReader.js';
+import { compileExtractor, specPaths, type ActivitiesSpec } from '../../../src/privacy/extract.js';
+import { compileFieldPlan, compileFieldReader, compileSlotReader, parseValue } from '../../../src/rewrite/fieldReader.js';
+import { compilePrunedFieldReader, prunedFromSlots } from '../../helpers/prunedFromSlots.js';
 import { compileLazyFieldReader, compilePruner } from '../../helpers/lazyFieldReader.js';
 import { scanJson } from '../../../src/rewrite/jsonScan.js';
+import { scanJsonFast } from '../../../src/engine/wasmScan.js';
 
 const SPEC: ActivitiesSpec = {
   id: '_id',
@@ -17,7 +19,7 @@ const SPEC: ActivitiesSpec = {
 const PATHS = ['_id', 'timestamp', 'user.userName', 'failedUserData.userName', 'user.userTags', 'resolvedActor.tags', 'actorType'];
 const extract = compileExtractor(SPEC);
 const lazy = compileLazyFieldReader(SPEC, extract);
-const read = compileFieldReader(SPEC, extract);
+const read = compileFieldReader(SPEC);
 
 const viaParse = (text: string) => extract(JSON.parse(text));
 const viaBytes = (text: string) => {
@@ -50,6 +52,15 @@ const KEY_TEXTS = [
   '"userName\\\\"',
   '"é"',
   '"0"',
+  '"1"',
+  '"01"',
+  '""',
+  '"groups"',
+  '"gr\\u006fups"',
+  '"users"',
+  '"name"',
+  '"id"',
+  '"__pr\\u006fto__"',
 ];
 const STRING_TEXTS = [
   '"bob@contoso.com"',
@@ -67,8 +78,35 @@ const STRING_TEXTS = [
   '""',
   '"\\u0041PPLICATION"',
   '"' + 'long value '.repeat(8) + '"',
+  '"é@contoso.com"',
+  '"\\u00e9x@Contoso.com"',
+  '"Ünïcödé 🙂"',
+  '"\\ud83d\\ude42"',
+  '"  "',
+  '"\\t"',
+  '"12"',
 ];
-const SCALAR_TEXTS = ['1772000000000', '-0', '1e3', '12.5', 'true', 'false', 'null', '0'];
+const SCALAR_TEXTS = [
+  '1772000000000',
+  '-0',
+  '1e3',
+  '12.5',
+  'true',
+  'false',
+  'null',
+  '0',
+  '-12',
+  '7',
+  '123456789012345',
+  '-999999999999999',
+  '1234567890123456',
+  '12345678901234567890',
+  '0.5',
+  '-1E+2',
+  '[]',
+  '[ ]',
+  '{}',
+];
 
 const ws = fc.constantFrom('', ' ', '\n', '\t ', '\r\n  ');
 
@@ -283,6 +321,272 @@ describe('fieldReader', () => {
         const b = Buffer.from(text);
         expect(r.fromSlots(b, 0, b.length, scanJson(b, { fields: r.plan }).slots!)).toEqual(compileExtractor(spec)(JSON.parse(text)));
       }
+    }
+  });
+});
+
+// ---------- direct reader: the values at the spec paths straight from the slots ----------
+
+/** Specs whose paths share prefixes, end inside others, index arrays, cross __proto__, have empty segments or read the root. */
+const SPECS: ActivitiesSpec[] = [
+  SPEC,
+  {
+    id: 'user.userName',
+    timestamp: 'user.timestamp',
+    actor: ['user', 'user.userName', 'users.0.name'],
+    groups: ['groups.0', 'groups', 'user.userTags.1', 'user.userTags'],
+    application: { path: 'user.actorType', equals: ['application', 'True'] },
+    builtinTags: { application: 'hr', 'external-users': '000000200000000000000000' },
+  },
+  {
+    id: 'resolvedActor.id',
+    timestamp: '0',
+    actor: ['__proto__.userName', 'users.1', 'resolvedActor.name'],
+    groups: ['resolvedActor.tags', 'resolvedActor', '01', 'users.0.tags'],
+    application: { path: 'actorType', equals: ['APPLICATION', '7'] },
+    builtinTags: { 'external-users': '12' },
+  },
+  {
+    id: 'id',
+    timestamp: 'timestamp',
+    actor: ['.name', 'user..userName', 'failedUserData.userName.', 'user.userName'],
+    groups: ['tags', 'user.userTags.0', 'groups.0.0'],
+    application: null,
+    builtinTags: {},
+  },
+  { id: '_id', timestamp: 'timestamp', actor: 'user.userName', groups: ['', 'user.userTags'], application: { path: '', equals: ['x'] }, builtinTags: {} },
+];
+const ALL_PATHS = [...new Set(SPECS.flatMap(specPaths))].filter((p) => p !== '');
+
+const STRINGS = fc.constantFrom(...STRING_TEXTS);
+const GROUP_LIST = fc
+  .array(fc.constantFrom(...STRING_TEXTS, '5', '12', '-0', '1.5', 'null', '{}', '[]', '["hr"]'), { maxLength: 4 })
+  .map((a) => `[${a.join(', ')}]`);
+const named = obj(
+  fc.oneof(
+    pair(fc.constantFrom('"name"', '"userName"', '"id"', '"n\\u0061me"'), fc.oneof(STRINGS, fc.constantFrom('12', '7', 'null'))),
+    pair(fc.constantFrom('"tags"', '"userTags"', '"timestamp"'), fc.oneof(GROUP_LIST, STRINGS, fc.constantFrom('1772000000000'))),
+    pair(fc.constantFrom(...KEY_TEXTS), jsonText),
+  ),
+  4,
+);
+/** Records shaped for SPECS: index paths, __proto__, numeric keys, the empty key, arrays and scalars where objects are expected. */
+const shapedRecord = obj(
+  fc.oneof(
+    pair(
+      fc.constantFrom('"users"', '"groups"', '"gr\\u006fups"'),
+      fc.oneof(
+        fc.array(fc.oneof(named, GROUP_LIST, STRINGS), { maxLength: 3 }).map((a) => `[${a.join(',')}]`),
+        named,
+        jsonText,
+      ),
+    ),
+    pair(fc.constantFrom('"user"', '"us\\u0065r"', '"resolvedActor"', '"__proto__"', '""', '"failedUserData"'), fc.oneof(named, named, GROUP_LIST, jsonText)),
+    pair(
+      fc.constantFrom('"0"', '"01"', '"timestamp"', '"id"', '"_id"', '"tags"', '"actorType"'),
+      fc.oneof(STRINGS, GROUP_LIST, fc.constantFrom(...SCALAR_TEXTS)),
+    ),
+    pair(fc.constantFrom(...KEY_TEXTS), jsonText),
+  ),
+  9,
+);
+
+/** An activity as the bench page has them (noise around the configured fields). */
+const ACTIVITY = JSON.stringify({
+  _id: '69fc67927d015d6e0aa52596',
+  timestamp: 1778149266151,
+  eventType: 'EVENT_CLOUDAPP_SIGN_IN',
+  description: 'Sign in to "Office 365" from 10.0.0.1 — ok',
+  actorType: 'USER',
+  device: { clientIP: '10.0.0.1', userAgent: 'Mozilla/5.0' },
+  rawDataJson: { user: { userName: 'decoy@contoso.com' }, tags: ['x'] },
+  user: { userName: 'Bob@Contoso.com', userTags: ['000000200000000000000000', 'hr'] },
+  resolvedActor: { id: 'e328e2e5c217440453a192ac', name: 'bob@contoso.com', tags: [] },
+  users: [{ name: 'Ünïcödé@contoso.com' }],
+  groups: [['g'], 'h'],
+});
+
+/** The value that starts at t[i] (valid JSON) ends at the returned offset. */
+function skipValue(t: string, i: number): number {
+  const c = t[i];
+  if (c === '"') {
+    i++;
+    while (t[i] !== '"') i += t[i] === '\\' ? 2 : 1;
+    return i + 1;
+  }
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (;;) {
+      const d = t[i];
+      if (d === '"') {
+        i = skipValue(t, i);
+        continue;
+      }
+      if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') if (--depth === 0) return i + 1;
+      i++;
+    }
+  }
+  while (i < t.length && !/[,\]}\s]/.test(t[i])) i++;
+  return i;
+}
+
+const skipWsText = (t: string, i: number) => {
+  while (/\s/.test(t[i] ?? '')) i++;
+  return i;
+};
+
+/** Structural positions of a valid JSON text: object openings, object closings, member values [start, end). */
+function structureOf(t: string): { opens: number[]; closes: number[]; values: [number, number][] } {
+  const opens: number[] = [];
+  const closes: number[] = [];
+  const values: [number, number][] = [];
+  for (let i = 0; i < t.length;) {
+    const c = t[i];
+    if (c === '"') i = skipValue(t, i);
+    else {
+      if (c === '{') opens.push(i);
+      else if (c === '}') closes.push(i);
+      else if (c === ':') {
+        const s = skipWsText(t, i + 1);
+        values.push([s, skipValue(t, s)]);
+      }
+      i++;
+    }
+  }
+  return { opens, closes, values };
+}
+
+type Mutation = { kind: 'first' | 'last' | 'replace'; at: number; key: string; value: string };
+const mutation: fc.Arbitrary<Mutation> = fc.record({
+  kind: fc.constantFrom('first', 'last', 'replace'),
+  at: fc.nat(),
+  key: fc.constantFrom(...KEY_TEXTS),
+  value: fc.oneof(jsonText, named, GROUP_LIST, STRINGS, fc.constantFrom(...SCALAR_TEXTS)),
+});
+
+/** Inserts members before / after the existing ones of some object (duplicates, escaped keys) or replaces a member's value. */
+function mutate(text: string, ms: Mutation[]): string {
+  let t = text;
+  for (const m of ms) {
+    const st = structureOf(t);
+    if (m.kind === 'replace') {
+      if (st.values.length === 0) continue;
+      const [s, e] = st.values[m.at % st.values.length];
+      t = t.slice(0, s) + m.value + t.slice(e);
+    } else if (m.kind === 'first') {
+      if (st.opens.length === 0) continue;
+      const o = st.opens[m.at % st.opens.length] + 1;
+      const empty = t[skipWsText(t, o)] === '}';
+      t = `${t.slice(0, o)}${m.key}:${m.value}${empty ? '' : ','}${t.slice(o)}`;
+    } else {
+      if (st.closes.length === 0) continue;
+      const c = st.closes[m.at % st.closes.length];
+      let p = c - 1;
+      while (/\s/.test(t[p])) p--;
+      const empty = t[p] === '{';
+      t = `${t.slice(0, c)}${empty ? '' : ','}${m.key}:${m.value}${t.slice(c)}`;
+    }
+  }
+  return t;
+}
+
+const generated = fc.oneof(randomRecord, plausibleRecord, plausibleRecord, shapedRecord, shapedRecord, shapedRecord);
+const mutated = fc
+  .tuple(fc.oneof(fc.constant(ACTIVITY), plausibleRecord, shapedRecord), fc.array(mutation, { minLength: 1, maxLength: 6 }))
+  .map(([t, ms]) => mutate(t, ms));
+
+describe('fieldReader: direct reader against JSON.parse + compileExtractor and the pruned-object reference', () => {
+  const readers = SPECS.map((spec) => ({ spec, extract: compileExtractor(spec), direct: compileFieldReader(spec), pruned: compilePrunedFieldReader(spec) }));
+
+  /** how often the reference found each fact: the generators must reach the configured fields, or the property says little */
+  let seen = { actor: 0, groups: 0, id: 0, timestamp: 0, application: 0 };
+  const check = (text: string, i: number): boolean => {
+    const { extract, direct, pruned } = readers[i % readers.length];
+    // the reference: what the gateway did before the engine (must be valid JSON, or the generator is wrong)
+    const expected = extract(JSON.parse(text));
+    const b = Buffer.from(text, 'utf8');
+    const js = scanJson(b, { fields: direct.plan }).slots!;
+    const wasm = scanJsonFast(b, { fields: direct.plan }).slots!;
+    expect(direct.fromSlots(b, 0, b.length, js)).toStrictEqual(expected);
+    expect(direct.fromSlots(b, 0, b.length, wasm)).toStrictEqual(expected);
+    expect(pruned.fromSlots(b, 0, b.length, js)).toStrictEqual(expected);
+    if (expected.actor !== undefined) seen.actor++;
+    if (expected.groups.length > 0) seen.groups++;
+    if (expected.id !== undefined) seen.id++;
+    if (expected.timestamp !== undefined) seen.timestamp++;
+    if (expected.isApplication) seen.application++;
+    return expected.actor !== undefined || expected.groups.length > 0 || expected.id !== undefined;
+  };
+
+  it('equal facts on 6,000 generated records, for every spec shape', () => {
+    seen = { actor: 0, groups: 0, id: 0, timestamp: 0, application: 0 };
+    let informative = 0;
+    fc.assert(
+      fc.property(generated, fc.nat(), (text, i) => {
+        if (check(text, i)) informative++;
+      }),
+      { numRuns: 6000 },
+    );
+    expect(informative).toBeGreaterThan(800);
+    for (const n of Object.values(seen)) expect(n).toBeGreaterThan(100);
+  });
+
+  it('equal facts on 4,000 mutated records (members added first and last, values replaced)', () => {
+    seen = { actor: 0, groups: 0, id: 0, timestamp: 0, application: 0 };
+    let informative = 0;
+    fc.assert(
+      fc.property(mutated, fc.nat(), (text, i) => {
+        if (check(text, i)) informative++;
+      }),
+      { numRuns: 4000 },
+    );
+    expect(informative).toBeGreaterThan(1400);
+    for (const n of Object.values(seen)) expect(n).toBeGreaterThan(200);
+  });
+
+  it('every path read from the slots equals dotpath over JSON.parse (values, not just facts)', () => {
+    const plan = compileFieldPlan(ALL_PATHS);
+    const pairs = ALL_PATHS.map((p) => ({ slot: compileSlotReader(plan, p), dot: compilePath(p) }));
+    let defined = 0;
+    fc.assert(
+      fc.property(fc.oneof(generated, mutated), ws, (text, w) => {
+        const full = JSON.parse(text);
+        if (full === null || typeof full !== 'object' || Array.isArray(full)) return;
+        // the record inside an items array, after another record: slots at an offset
+        const body = Buffer.from(`{"data":[{"_id":1},${w}${text}${w}]}`);
+        const res = scanJson(body, { items: 'data', fields: plan });
+        const el = res.arrays[0].elements[1];
+        for (const { slot, dot } of pairs) {
+          const v = dot(full);
+          if (v !== undefined) defined++;
+          // toEqual: toStrictEqual would compare the own "constructor" keys of parsed objects as constructors
+          expect(slot(body, res.slots!, el.slot)).toEqual(v);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(defined).toBeGreaterThan(3000);
+  });
+
+  it('reads values from their bytes as JSON.parse does', () => {
+    for (const text of [...STRING_TEXTS, ...SCALAR_TEXTS, '"\\u0000"', '[1,"a"]', '{"a":1}', '-0', '0', '100000000000000', '999999999999999']) {
+      const b = Buffer.from(` ${text} `);
+      expect(parseValue(b, 1, b.length - 1)).toStrictEqual(JSON.parse(text));
+    }
+    expect(Object.is(parseValue(Buffer.from('-0'), 0, 2), -0)).toBe(true);
+  });
+
+  it('a path that is a prefix of another: both read, the longer one from the parsed value', () => {
+    const { direct, extract } = readers[1];
+    for (const text of [
+      '{"user":{"userName":"a@x.com","userTags":["q","hr"],"timestamp":5}}',
+      '{"user":"Bob@x.com"}',
+      '{"user":{"userName":"a@x.com"},"user":{"userTags":"hr"}}',
+      '{"groups":[["g"],"h"],"users":[{"name":"N@x.com"}]}',
+    ]) {
+      const b = Buffer.from(text);
+      expect(direct.fromSlots(b, 0, b.length, scanJson(b, { fields: direct.plan }).slots!)).toStrictEqual(extract(JSON.parse(text)));
     }
   });
 });

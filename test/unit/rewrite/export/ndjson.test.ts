@@ -218,7 +218,7 @@ describe('ndjson parser with the fused field reader', () => {
     builtinTags: {},
   };
   const extract = compileExtractor(SPEC);
-  const read = compileFieldReader(SPEC, extract);
+  const read = compileFieldReader(SPEC);
   const recordLine = fc
     .tuple(
       fc.constantFrom('"_id"', '"\\u005fid"'),
