@@ -76,6 +76,8 @@ const NO_FSYNC: Patch = {
   from: 'await writeAll(this.handle, buf, this.goodOffset);\n            await this.handle.datasync();',
   to: 'await writeAll(this.handle, buf, this.goodOffset);',
 };
+const NO_CASE: Patch = { file: 'http/upstream.js', from: 'preserveHeaderKeyCase: true', to: 'preserveHeaderKeyCase: false' };
+const NO_WATCH: Patch = { file: 'http/relay.js', from: '    cutOffWhenUpstreamDies(ex, upstream);\n    idleTimeout(ex, upstream);\n}', to: '    ex.clearDeadline();\n}' };
 const JS_SCAN: Patch = {
   file: 'rewrite/list.js',
   from: "import { scanJsonFast } from '../engine/wasmScan.js';",
@@ -99,6 +101,9 @@ const VARIANTS: Variant[] = [
   { name: 'malloc-reuse', what: 'as built, glibc keeps freed large blocks (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_)', patches: [], env: MALLOC_REUSE },
   { name: 'malloc-reuse-8m', what: 'as malloc-reuse, mmap above 1 MiB, trim above 8 MiB', patches: [], env: MALLOC_REUSE_SMALL },
   { name: 'no-filter-malloc-reuse', what: 'no-filter + malloc-reuse', patches: [NO_FILTER], env: MALLOC_REUSE },
+  { name: 'no-header-case', what: 'http-proxy-3 preserveHeaderKeyCase off (response header names lower-cased)', patches: [NO_CASE] },
+  { name: 'no-watch', what: 'passthrough: no idle timeout, no cut-off listeners on the upstream answer', patches: [NO_WATCH] },
+  { name: 'no-pass-extras', what: 'no access line, metrics, timer, header case, idle watch', patches: [NO_LOG, ...NO_METRICS, NO_TIMER, NO_CASE, NO_WATCH] },
   { name: 'no-fsync', what: 'reveal: the governance batch is written but not fdatasync’d (diagnostic only)', patches: [NO_FSYNC] },
   { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
 ];
