@@ -18,6 +18,7 @@
  * Memory layout (JS owns it; all offsets fixed except the output regions):
  *   CFG     config written by JS (paths, plan trie)
  *   STK     container kinds, plan nodes, pending slot ids
+ *   STATUS  scan's counts, root kind and error, for JS
  *   IDX     index window
  *   FRAME   the JSON-array export framer's window (frame.ts)
  *   INPUT   the document, padded with spaces to a 64-byte block + 64
@@ -34,6 +35,8 @@ export const CFG: u32 = 65536;
 const STK_KIND: u32 = 131072; // u8[MAX_DEPTH]
 const STK_NODE: u32 = 132096; // i32[MAX_DEPTH]
 const STK_PEND: u32 = 135168; // i32[MAX_DEPTH + 1]
+/** scan's results for JS: outCount, slotCount, root, errCode, errPos (i32 each), after STK_PEND */
+export const STATUS: u32 = 138240;
 export const IDX: u32 = 139264;
 const WINDOW: u32 = 32768;
 // FRAME (278528) holds the JSON-array framer's window: FRAME_BYTES + 64, see frame.ts
@@ -467,6 +470,12 @@ export function scan(length: u32, outBase_: u32, outEnd_: u32, slotBase_: u32, s
   slotCount = 0;
   full = false;
   const r = stage2();
+  // the results JS reads, in one place (a memory read is cheaper there than five Global reads)
+  store<i32>(STATUS, outCount);
+  store<i32>(STATUS, slotCount, 4);
+  store<i32>(STATUS, root, 8);
+  store<i32>(STATUS, errCode, 12);
+  store<i32>(STATUS, errPos, 16);
   if (full) return 3;
   if (failed) return 1;
   return r;

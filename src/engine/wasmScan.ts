@@ -37,6 +37,7 @@ interface Exports {
   memory: WebAssembly.Memory;
   CFG: WebAssembly.Global;
   INPUT: WebAssembly.Global;
+  STATUS: WebAssembly.Global;
   errCode: WebAssembly.Global;
   errPos: WebAssembly.Global;
   root: WebAssembly.Global;
@@ -78,6 +79,8 @@ let module: WebAssembly.Module | null = null;
 let inst: Exports | null = null;
 let CFG = 0;
 let INPUT = 0;
+/** i32 index of the STATUS block: outCount, slotCount, root, errCode, errPos */
+let ST = 0;
 
 /** Where the built module is: next to this file in dist/, or dist/engine/ when running from src/ (tests). */
 function wasmBytes(): Uint8Array<ArrayBuffer> {
@@ -110,6 +113,7 @@ function instance(): Exports {
   const e = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
   CFG = e.CFG.value as number;
   INPUT = e.INPUT.value as number;
+  ST = (e.STATUS.value as number) >> 2;
   grow(e.memory, INPUT + 65536);
   e.reset();
   inst = e;
@@ -251,9 +255,10 @@ export interface FastScanResult extends Omit<ScanResult, 'slots'> {
  * Validates `buf` as one JSON text and locates the items arrays, total numbers
  * and field slots: exactly scanJson(buf, opts), faster.
  */
-export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}): FastScanResult {
+export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}, utf8Checked = false): FastScanResult {
   if (buf.length > MAX_ENGINE_BYTES) return fallback(buf, opts);
-  if (!isUtf8(buf)) throw new BodyInvalidError('invalid UTF-8');
+  // utf8Checked: the caller validated a span that holds all of buf (an NDJSON chunk's complete lines)
+  if (!utf8Checked && !isUtf8(buf)) throw new BodyInvalidError('invalid UTF-8');
   const e = instance();
   // the same options as the previous scan (an NDJSON stream, line after line): no lookup
   let cfg: Encoded;
@@ -288,8 +293,9 @@ export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}): FastScanResul
     }
     e.reset();
     if (status === 1) {
-      const reason = REASONS[e.errCode.value as number] ?? REASONS[0];
-      const pos = e.errPos.value as number;
+      const w = wordsOf(e);
+      const reason = REASONS[w[ST + 3]] ?? REASONS[0];
+      const pos = w[ST + 4];
       release(e);
       throw new BodyInvalidError(`${reason} at byte ${pos}`);
     }
@@ -314,8 +320,8 @@ function release(e: Exports): void {
 }
 
 function collect(e: Exports, outBase: number, slotBase: number, withSlots: boolean, itemsGiven: boolean): FastScanResult {
-  const n = e.outCount.value as number;
   const t = wordsOf(e);
+  const n = t[ST];
   const arrays: ArrayHit[] = [];
   const totals: ByteRange[] = [];
   let cur: ElementHit[] = [];
@@ -330,11 +336,11 @@ function collect(e: Exports, outBase: number, slotBase: number, withSlots: boole
     } else if (tag === 3) arr!.end = t[i + 1];
     else totals.push({ start: t[i + 1], end: t[i + 2] });
   }
-  const root = KINDS[e.root.value as number];
+  const root = KINDS[t[ST + 2]];
   if (itemsGiven && arrays.length === 0) throw new BodyInvalidError('items path not found');
   if (!withSlots) return { root, arrays, totals };
   const s0 = slotBase >> 2;
-  const count = e.slotCount.value as number;
+  const count = t[ST + 1];
   const w = wordsOf(e);
   // one record (an NDJSON line, an item): a plain array stays on the JS heap; a typed
   // array above 64 bytes would get an off-heap backing store per line (external memory, GC pressure)

@@ -9,15 +9,31 @@ import type { Op, RecordParser } from './types.js';
 export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; read?: ByteReader; maxRecordBytes: number }): RecordParser {
   const framer = new LineFramer(o.maxRecordBytes);
   let first = true;
+  let spanOk = false;
+  let spanBuf: ArrayBufferLike | null = null;
+  let spanStart = 0;
+  let spanEnd = 0;
+  const inCheckedSpan = (line: Buffer): boolean =>
+    spanOk && line.buffer === spanBuf && line.byteOffset >= spanStart && line.byteOffset + line.length <= spanEnd;
   const frame = (line: Buffer): Op => {
     const bom = first && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf;
     first = false;
     if (isBlank(line)) return { kind: 'raw', bytes: line };
-    return { kind: 'record', bytes: line, facts: readLine(bom ? line.subarray(3) : line, o.extract, o.read) };
+    return { kind: 'record', bytes: line, facts: readLine(bom ? line.subarray(3) : line, o.extract, o.read, inCheckedSpan(line)) };
   };
   return {
     push(chunk, out) {
+      // UTF-8 of the chunk's complete lines in one native call (a span from line start to
+      // line end never splits a character); a line outside it, or any line when the span
+      // is not valid UTF-8, is checked on its own by the scan
+      const first = chunk.indexOf(0x0a);
+      const last = first < 0 ? -1 : chunk.lastIndexOf(0x0a);
+      spanOk = first < last && isUtf8(chunk.subarray(first + 1, last + 1));
+      spanBuf = chunk.buffer;
+      spanStart = chunk.byteOffset + first + 1;
+      spanEnd = chunk.byteOffset + last + 1;
       framer.push(chunk, (line) => out.push(frame(line)));
+      spanOk = false;
     },
     end(out) {
       const line = framer.end();
@@ -33,12 +49,12 @@ export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; r
 export type ByteReader = FieldReader;
 
 /** A line that is not UTF-8 JSON is withheld (null), not a structural error. */
-function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, read?: ByteReader): ActivityFacts | null {
+function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, read: ByteReader | undefined, utf8Checked: boolean): ActivityFacts | null {
   if (read) {
-    // validate (the engine also checks UTF-8) and locate the fields in the same pass
+    // validate (UTF-8 too, unless the chunk's span was) and locate the fields in the same pass
     let slots: ArrayLike<number> | undefined;
     try {
-      slots = scanJsonFast(line, { fields: read.plan }).slots;
+      slots = scanJsonFast(line, { fields: read.plan }, utf8Checked).slots;
     } catch {
       return null;
     }

@@ -148,6 +148,22 @@ describe('ndjson export filter', () => {
     expect(seen.reduce((a, b) => a + b, 0)).toBe(2);
   });
 
+  test('UTF-8 checked once per chunk: a bad line among good ones is withheld alone, a character split across chunks is read', async () => {
+    const good = (id: string) => `{"id":"${id}","s":"é€😀"}\n`;
+    const bad = Buffer.concat([Buffer.from('{"id":"bad","s":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]);
+    const whole = Buffer.concat([Buffer.from(good('1')), Buffer.from(good('2')), bad, Buffer.from(good('3')), Buffer.from(good('4'))]);
+    const want = good('1') + good('2') + good('3') + good('4');
+    // the engine path (a field reader): UTF-8 is checked per chunk, not by JSON.parse per line
+    const spec: ActivitiesSpec = { id: 'id', timestamp: 'timestamp', actor: ['user.userName'], groups: ['user.userTags'], application: null, builtinTags: {} };
+    const opts = { ...options(false), extract: compileExtractor(spec), read: compileFieldReader(spec) };
+    // one chunk (the span holds the bad line), and every two-chunk split (splits inside é, € and 😀 too)
+    expect((await run(opts, [whole])).out.toString()).toBe(want);
+    for (let at = 1; at < whole.length; at++) {
+      const r = await run(opts, [whole.subarray(0, at), whole.subarray(at)]);
+      expect(r.out.toString()).toBe(want);
+    }
+  });
+
   test('a UTF-8 BOM on the first line is kept and does not make it unreadable', async () => {
     const src = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"id":"1","user":{"userName":"bob@private"}}\n{"id":"2"}\n')]);
     const r = await run(options(false), [src]);
