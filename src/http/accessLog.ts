@@ -3,7 +3,7 @@
  * line. Called only by observeEnd (src/http/exchange.ts). Never a body, token,
  * reason text or private id: item routes log their pattern, not the path.
  */
-import type { Logger } from '../log.js';
+import { fastInfo, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { EndFacts, Exchange } from './exchange.js';
 
@@ -13,6 +13,8 @@ export interface AccessLogDeps {
 }
 
 export function recordEnd(deps: AccessLogDeps): (ex: Exchange, end: EndFacts) => void {
+  // the line every request writes: winston's bytes without its stream pipeline when the logger allows (log.ts)
+  const write = fastInfo(deps.logger) ?? ((line: Record<string, unknown>) => deps.logger.info(line));
   return (ex, { completed, status }) => {
     deps.metrics.requests.inc({ kind: ex.kind, status: String(status) });
     if (ex.removed > 0) deps.metrics.removed.inc({ kind: ex.kind }, ex.removed);
@@ -32,6 +34,6 @@ export function recordEnd(deps: AccessLogDeps): (ex: Exchange, end: EndFacts) =>
     if (ex.reason !== undefined) line.reason = ex.reason;
     if (ex.tokenError) line.tokenError = ex.tokenError;
     if (ex.note) line.note = ex.note;
-    deps.logger.info(line);
+    write(line);
   };
 }
