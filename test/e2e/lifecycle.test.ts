@@ -183,6 +183,27 @@ describe('the CLI process: reload, shutdown, restart', () => {
       expect(metrics).toMatch(/^apg_config_reloads_total\{result="rejected"\} 1$/m);
       // every stdout line is a JSON log line
       expect(gw.logs.filter((l: any) => 'notJson' in l)).toEqual([]);
+      // the access line (src/log.ts fastInfo, the real CLI's stdout): one flat object, winston's sorted keys
+      const access = await gw.waitForLog((l) => l.msg === 'access' && l.path === '/api/v1/alerts/' && l.status === 404);
+      expect(access).toMatchObject({ level: 'info', message: 'access', method: 'GET', kind: 'deny', removed: 0, reveal: 'none' });
+      expect(Object.keys(access).sort()).toEqual([
+        'instance',
+        'kind',
+        'level',
+        'message',
+        'method',
+        'ms',
+        'msg',
+        'path',
+        'removed',
+        'requestId',
+        'reveal',
+        'status',
+        'timestamp',
+      ]);
+      expect(Number.isNaN(Date.parse(access.timestamp))).toBe(false);
+      const raw = gw.rawLines.find((r) => r.includes('"msg":"access"'))!;
+      expect(Object.keys(JSON.parse(raw))).toEqual(Object.keys(JSON.parse(raw)).sort());
 
       gw.proc.kill('SIGTERM');
       expect((await gw.exited).code).toBe(0);
