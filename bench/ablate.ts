@@ -77,7 +77,21 @@ const NO_FSYNC: Patch = {
   to: 'await writeAll(this.handle, buf, this.goodOffset);',
 };
 const NO_CASE: Patch = { file: 'http/upstream.js', from: 'preserveHeaderKeyCase: true', to: 'preserveHeaderKeyCase: false' };
-const NO_WATCH: Patch = { file: 'http/relay.js', from: '    cutOffWhenUpstreamDies(ex, upstream);\n    idleTimeout(ex, upstream);\n}', to: '    ex.clearDeadline();\n}' };
+const NO_WATCH: Patch = {
+  file: 'http/relay.js',
+  from: '    cutOffWhenUpstreamDies(ex, upstream);\n    idleTimeout(ex, upstream);\n}',
+  to: '    ex.clearDeadline();\n}',
+};
+const NO_GOVERNANCE: Patch = {
+  file: 'http/governance.js',
+  from: 'const entry = await deps.sink.append(viewedEntry(ex, identity, via, grant, shown));',
+  to: "const entry = (viewedEntry(ex, identity, via, grant, shown), { id: 'ablated' });",
+};
+const COMMIT_DELAY: Patch = {
+  file: 'governance/fileSink.js',
+  from: '        void this.pump();\n        return done;',
+  to: '        if (!this.busy && !this.delayed) { this.delayed = true; setTimeout(() => { this.delayed = false; void this.pump(); }, 2); }\n        return done;',
+};
 const JS_SCAN: Patch = {
   file: 'rewrite/list.js',
   from: "import { scanJsonFast } from '../engine/wasmScan.js';",
@@ -104,6 +118,8 @@ const VARIANTS: Variant[] = [
   { name: 'no-header-case', what: 'http-proxy-3 preserveHeaderKeyCase off (response header names lower-cased)', patches: [NO_CASE] },
   { name: 'no-watch', what: 'passthrough: no idle timeout, no cut-off listeners on the upstream answer', patches: [NO_WATCH] },
   { name: 'no-pass-extras', what: 'no access line, metrics, timer, header case, idle watch', patches: [NO_LOG, ...NO_METRICS, NO_TIMER, NO_CASE, NO_WATCH] },
+  { name: 'no-governance', what: 'reveal: the governance entry is built but never appended (diagnostic only)', patches: [NO_GOVERNANCE] },
+  { name: 'commit-delay-2ms', what: 'reveal: a governance batch starts 2 ms after its first entry (group commit window)', patches: [COMMIT_DELAY] },
   { name: 'no-fsync', what: 'reveal: the governance batch is written but not fdatasync’d (diagnostic only)', patches: [NO_FSYNC] },
   { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
 ];
