@@ -92,6 +92,11 @@ const COMMIT_DELAY: Patch = {
   from: '        void this.pump();\n        return done;',
   to: '        if (!this.busy && !this.delayed) { this.delayed = true; setTimeout(() => { this.delayed = false; void this.pump(); }, 2); }\n        return done;',
 };
+const WRITE_64K: Patch = {
+  file: 'http/respond.js',
+  from: 'res.end(ex.headOnly ? undefined : rewritten.body);',
+  to: 'if (ex.headOnly) res.end(); else { const b = rewritten.body; for (let i = 0; i + 65536 < b.length; i += 65536) res.write(b.subarray(i, i + 65536)); res.end(b.subarray(Math.floor((b.length - 1) / 65536) * 65536)); }',
+};
 const JS_SCAN: Patch = {
   file: 'rewrite/list.js',
   from: "import { scanJsonFast } from '../engine/wasmScan.js';",
@@ -120,6 +125,7 @@ const VARIANTS: Variant[] = [
   { name: 'no-pass-extras', what: 'no access line, metrics, timer, header case, idle watch', patches: [NO_LOG, ...NO_METRICS, NO_TIMER, NO_CASE, NO_WATCH] },
   { name: 'no-governance', what: 'reveal: the governance entry is built but never appended (diagnostic only)', patches: [NO_GOVERNANCE] },
   { name: 'commit-delay-2ms', what: 'reveal: a governance batch starts 2 ms after its first entry (group commit window)', patches: [COMMIT_DELAY] },
+  { name: 'write-64k', what: 'list: the filtered body written in 64 KiB pieces instead of one res.end(buf)', patches: [WRITE_64K] },
   { name: 'no-fsync', what: 'reveal: the governance batch is written but not fdatasync’d (diagnostic only)', patches: [NO_FSYNC] },
   { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
 ];
