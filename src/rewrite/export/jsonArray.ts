@@ -107,6 +107,8 @@ class JsonArrayParser implements RecordParser {
   /** the engine's framer (src/engine/wasmFrame.ts): its state and answer, reused per call */
   private readonly fs: FrameState = { depth: 0, inStr: false, esc: false };
   private readonly fr: FrameResult = { at: 0, resume: false };
+  /** the current chunk is valid UTF-8 as a whole */
+  private chunkUtf8 = false;
 
   // per push
   private chunk: Buffer = Buffer.alloc(0);
@@ -130,6 +132,9 @@ class JsonArrayParser implements RecordParser {
     this.chunk = chunk;
     this.searched = null; // a new chunk: nothing searched yet
     if (this.engineFraming) forgetFrame();
+    // UTF-8 of the whole chunk in one native call; an element inside it then needs no check of its own
+    // (a chunk that ends inside a character fails this, and its elements are checked one by one)
+    this.chunkUtf8 = this.read !== undefined && isUtf8(chunk);
     this.out = out;
     const inTarget = this.st >= T_FIRST;
     this.rawStart = inTarget ? -1 : 0;
@@ -468,13 +473,19 @@ class JsonArrayParser implements RecordParser {
     } else this.out.push({ kind: 'record', bytes, facts, comma: true });
   }
 
+  /** elem is a view of the current chunk's bytes (not a copy joined across chunks) */
+  private inChunk(elem: Buffer): boolean {
+    const c = this.chunk;
+    return elem.buffer === c.buffer && elem.byteOffset >= c.byteOffset && elem.byteOffset + elem.length <= c.byteOffset + c.length;
+  }
+
   /** Facts of one element (null = unreadable, withheld); a malformed element is a structural error. */
   private decide(elem: Buffer): ActivityFacts | null {
     const read = this.read;
     if (read) {
       let slots: ArrayLike<number> | undefined;
       try {
-        slots = scanJsonFast(elem, { fields: read.plan }).slots;
+        slots = scanJsonFast(elem, { fields: read.plan }, this.chunkUtf8 && this.inChunk(elem)).slots;
       } catch (err) {
         if (err instanceof BodyInvalidError) fail(`an element is not valid JSON (${err.reason})`);
         throw err;

@@ -95,6 +95,19 @@ const jsonDoc = fc
   });
 
 describe('export filters on the engine ≡ the JSON.parse path', () => {
+  it('UTF-8 is checked per chunk: a bad element or line among good ones, at every two-chunk split', async () => {
+    const good = (id: string): string => JSON.stringify({ _id: id, timestamp: 1700000000000, user: { userName: 'é€😀@contoso.com' } });
+    const bad = Buffer.concat([Buffer.from('{"_id":"bad","s":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]);
+    const docs: [ExportFormat, Buffer][] = [
+      ['json', Buffer.concat([Buffer.from(`{"data":[${good('1')},`), bad, Buffer.from(`,${good('2')}]}`)])],
+      ['ndjson', Buffer.concat([Buffer.from(`${good('1')}\n`), bad, Buffer.from(`\n${good('2')}\n`)])],
+    ];
+    for (const [format, doc] of docs) {
+      await same(format, [doc]);
+      for (let at = 1; at < doc.length; at++) await same(format, [doc.subarray(0, at), doc.subarray(at)]);
+    }
+  });
+
   it('NDJSON: random documents, valid and mutated, at random chunk splits', async () => {
     await fc.assert(
       fc.asyncProperty(ndjsonDoc, fc.array(fc.integer({ min: 1, max: 97 }), { maxLength: 4 }), async (buf, sizes) => same('ndjson', chunked(buf, sizes))),
