@@ -57,25 +57,241 @@ export function parseCefExtension(line: string): Map<string, string> | null {
 }
 
 /** Keys the decision reads: suser, rt, start, externalId, userTags, actorType and every csN / csNLabel. */
-const DECISION_KEY = /^(?:suser|rt|start|externalId|userTags|actorType|cs\d+(?:Label)?)$/;
-/** an `=` not escaped by a backslash */
-const BARE_EQUALS = /(?:^|[^\\])(?:\\\\)*=/;
+const enum Key {
+  None,
+  Suser,
+  Rt,
+  Start,
+  ExternalId,
+  UserTags,
+  ActorType,
+  Cs,
+  CsLabel,
+}
+
+/** `[A-Za-z0-9_.]`: the characters of an extension key */
+const KEY_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.') KEY_CHAR[c.charCodeAt(0)] = 1;
+
+const EQUALS = 0x3d;
+const SPACE = 0x20;
+
+/** The `=` ending the key that starts at k (`[A-Za-z0-9_.]+=`), or -1. */
+function keyEnd(s: string, k: number): number {
+  let j = k;
+  for (; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c >= 128 || KEY_CHAR[c] === 0) break;
+  }
+  return j > k && s.charCodeAt(j) === EQUALS ? j : -1;
+}
+
+function isDigits(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** Which decision key s[k, e) is (DECISION_KEY of parseCefEntries' keys). */
+function decisionKey(s: string, k: number, e: number): Key {
+  switch (e - k) {
+    case 2:
+      if (s.startsWith('rt', k)) return Key.Rt;
+      break;
+    case 5:
+      if (s.startsWith('suser', k)) return Key.Suser;
+      if (s.startsWith('start', k)) return Key.Start;
+      break;
+    case 8:
+      if (s.startsWith('userTags', k)) return Key.UserTags;
+      break;
+    case 9:
+      if (s.startsWith('actorType', k)) return Key.ActorType;
+      break;
+    case 10:
+      if (s.startsWith('externalId', k)) return Key.ExternalId;
+      break;
+  }
+  if (e - k < 3 || s.charCodeAt(k) !== 0x63 /* c */ || s.charCodeAt(k + 1) !== 0x73 /* s */) return Key.None;
+  if (isDigits(s, k + 2, e)) return Key.Cs;
+  if (e - k >= 8 && s.startsWith('Label', e - 5) && isDigits(s, k + 2, e - 5)) return Key.CsLabel;
+  return Key.None;
+}
+
+/** An `=` in s[from, to) not escaped by a backslash (BARE_EQUALS). */
+function hasBareEquals(s: string, from: number, to: number): boolean {
+  for (let at = s.indexOf('=', from); at >= 0 && at < to; at = s.indexOf('=', at + 1)) {
+    let b = at;
+    while (b > from && s.charCodeAt(b - 1) === BACKSLASH) b--;
+    if (((at - b) & 1) === 0) return true;
+  }
+  return false;
+}
+
+/** The unescaped value s[from, to). */
+function valueAt(s: string, from: number, to: number): string {
+  const v = s.slice(from, to);
+  return v.indexOf('\\') < 0 ? v : unescapeValue(v);
+}
 
 /**
  * The decision fields of a CEF line, or null when it cannot be decided on: not CEF, a
  * decision key given twice (`suser=a … suser=b`: consumers disagree on which counts), or
  * a decision value holding an unescaped `=` (where it ends is a guess).
+ *
+ * One pass over the line: the header's seven unescaped pipes, then the extension keys
+ * (the grammar of KEY: a key starts the extension or follows a space, and its value
+ * runs to the next key); only the decision keys' values are cut out and unescaped.
+ * Decides exactly as cefFields(parseCefExtension(line)) with the checks above.
  */
-export function readCefEvent(line: string): ExportFields | null {
-  const entries = parseCefEntries(line);
-  if (!entries) return null;
-  const seen = new Set<string>();
-  for (const [key, raw] of entries) {
-    if (!DECISION_KEY.test(key)) continue;
-    if (seen.has(key) || BARE_EQUALS.test(raw)) return null;
-    seen.add(key);
+export function readCefEvent(s: string): ExportFields | null {
+  const at = s.indexOf('CEF:');
+  if (at < 0) return null;
+  // seven unescaped pipes end the header (`\|` and `\\` are escapes there)
+  const n = s.length;
+  let i = at + 4;
+  let pipes = 0;
+  let bs = s.indexOf('\\', i);
+  if (bs < 0) bs = n + 1;
+  for (;;) {
+    const p = s.indexOf('|', i);
+    if (p < 0) return null;
+    if (bs < p) {
+      i = bs + 2;
+      if (bs < i) {
+        bs = s.indexOf('\\', i);
+        if (bs < 0) bs = n + 1;
+      }
+      continue;
+    }
+    i = p + 1;
+    if (++pipes === 7) break;
   }
-  return cefFields(new Map(entries.map(([k, v]) => [k, unescapeValue(v)])));
+  const ext = i;
+
+  let seen = 0; // bit per Key of the fixed decision keys
+  let suser = -1,
+    suserEnd = 0,
+    rt = -1,
+    rtEnd = 0,
+    start = -1,
+    startEnd = 0,
+    extId = -1,
+    extIdEnd = 0;
+  let tags = -1,
+    tagsEnd = 0,
+    actor = -1,
+    actorEnd = 0;
+  let cs: Array<{ n: string; label: boolean; from: number; to: number }> | undefined;
+
+  // the current entry: key [k, kEnd), value from v; it ends where the next key's match starts
+  let key = Key.None;
+  let k = 0;
+  let kEnd = 0;
+  let v = -1;
+  const close = (to: number): boolean => {
+    if (key === Key.None) return true;
+    if (hasBareEquals(s, v, to)) return false;
+    if (key === Key.Cs || key === Key.CsLabel) {
+      const label = key === Key.CsLabel;
+      const num = s.slice(k + 2, label ? kEnd - 5 : kEnd);
+      cs ??= [];
+      for (const c of cs) if (c.label === label && c.n === num) return false;
+      cs.push({ n: num, label, from: v, to });
+      return true;
+    }
+    const bit = 1 << key;
+    if (seen & bit) return false;
+    seen |= bit;
+    switch (key) {
+      case Key.Suser:
+        suser = v;
+        suserEnd = to;
+        break;
+      case Key.Rt:
+        rt = v;
+        rtEnd = to;
+        break;
+      case Key.Start:
+        start = v;
+        startEnd = to;
+        break;
+      case Key.ExternalId:
+        extId = v;
+        extIdEnd = to;
+        break;
+      case Key.UserTags:
+        tags = v;
+        tagsEnd = to;
+        break;
+      case Key.ActorType:
+        actor = v;
+        actorEnd = to;
+        break;
+    }
+    return true;
+  };
+
+  // a key at the very start of the extension (`^`), else after each space (` `)
+  let first = -1; // where the first key's match starts
+  let eq = keyEnd(s, ext);
+  if (eq >= 0 || (s.charCodeAt(ext) === SPACE && (eq = keyEnd(s, ext + 1)) >= 0)) {
+    first = ext;
+    k = s.charCodeAt(ext) === SPACE ? ext + 1 : ext;
+    kEnd = eq;
+    key = decisionKey(s, k, kEnd);
+    v = eq + 1;
+  }
+  for (let sp = s.indexOf(' ', ext + 1); sp >= 0; sp = s.indexOf(' ', sp + 1)) {
+    const e = keyEnd(s, sp + 1);
+    if (e < 0) continue;
+    if (first < 0) first = sp;
+    else if (!close(sp)) return null;
+    k = sp + 1;
+    kEnd = e;
+    key = decisionKey(s, k, kEnd);
+    v = e + 1;
+    sp = e;
+  }
+  // text before the first key would be a value without a key: not a readable event
+  const head = first < 0 ? n : first;
+  if (head > ext && s.slice(ext, head).trim() !== '') return null;
+  if (first >= 0 && !close(n)) return null;
+
+  const groups: string[] = [];
+  const addGroups = (g: string | undefined): void => {
+    if (g === undefined) return;
+    for (const x of g.split(';')) if (x.trim()) groups.push(x.trim());
+  };
+  addGroups(tags < 0 ? undefined : valueAt(s, tags, tagsEnd));
+  let application = actor < 0 ? undefined : valueAt(s, actor, actorEnd);
+  if (cs) {
+    const value = (num: string): string | undefined => {
+      for (const c of cs!) if (!c.label && c.n === num) return valueAt(s, c.from, c.to);
+      return undefined;
+    };
+    for (const c of cs) {
+      if (!c.label) continue;
+      const l = valueAt(s, c.from, c.to).trim().toLowerCase();
+      if (l === 'usertags') addGroups(value(c.n));
+      if (l === 'actortype') application = value(c.n);
+    }
+  }
+  const trimmed = (from: number, to: number): string | undefined => {
+    if (from < 0) return undefined;
+    const t = valueAt(s, from, to).trim();
+    return t ? t : undefined;
+  };
+  return {
+    id: trimmed(extId, extIdEnd),
+    actor: trimmed(suser, suserEnd),
+    timestamp: cefTime(trimmed(rt, rtEnd) ?? trimmed(start, startEnd)),
+    groups,
+    application: application?.trim() || undefined,
+  };
 }
 
 function unescapeValue(v: string): string {
@@ -134,6 +350,12 @@ export function cefParser(o: { fromFields: (f: ExportFields) => ActivityFacts; m
 
 function readLine(line: Buffer, fromFields: (f: ExportFields) => ActivityFacts): ActivityFacts | null {
   if (!isUtf8(line)) return null;
-  const fields = readCefEvent(line.toString('utf8').replace(/\r?\n$/, ''));
+  // without its `\n` / `\r\n` terminator
+  let end = line.length;
+  if (line[end - 1] === 0x0a) {
+    end--;
+    if (line[end - 1] === 0x0d) end--;
+  }
+  const fields = readCefEvent(line.toString('utf8', 0, end));
   return fields ? safely(fromFields, fields) : null;
 }
