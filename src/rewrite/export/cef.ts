@@ -73,18 +73,7 @@ const enum Key {
 const KEY_CHAR = new Uint8Array(128);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.') KEY_CHAR[c.charCodeAt(0)] = 1;
 
-const EQUALS = 0x3d;
 const SPACE = 0x20;
-
-/** The `=` ending the key that starts at k (`[A-Za-z0-9_.]+=`), or -1. */
-function keyEnd(s: string, k: number): number {
-  let j = k;
-  for (; j < s.length; j++) {
-    const c = s.charCodeAt(j);
-    if (c >= 128 || KEY_CHAR[c] === 0) break;
-  }
-  return j > k && s.charCodeAt(j) === EQUALS ? j : -1;
-}
 
 function isDigits(s: string, from: number, to: number): boolean {
   if (to <= from) return false;
@@ -235,26 +224,27 @@ export function readCefEvent(s: string): ExportFields | null {
     return true;
   };
 
-  // a key at the very start of the extension (`^`), else after each space (` `)
+  // Keys end in `=`: from each `=`, back over the key's characters. A key starts the
+  // extension (`^`) or follows a space (` `); its match starts there (at the space).
   let first = -1; // where the first key's match starts
-  let eq = keyEnd(s, ext);
-  if (eq >= 0 || (s.charCodeAt(ext) === SPACE && (eq = keyEnd(s, ext + 1)) >= 0)) {
-    first = ext;
-    k = s.charCodeAt(ext) === SPACE ? ext + 1 : ext;
-    kEnd = eq;
-    key = decisionKey(s, k, kEnd);
-    v = eq + 1;
-  }
-  for (let sp = s.indexOf(' ', ext + 1); sp >= 0; sp = s.indexOf(' ', sp + 1)) {
-    const e = keyEnd(s, sp + 1);
-    if (e < 0) continue;
-    if (first < 0) first = sp;
-    else if (!close(sp)) return null;
-    k = sp + 1;
+  for (let e = s.indexOf('=', ext); e >= 0; e = s.indexOf('=', e + 1)) {
+    let j = e;
+    // s[ext - 1] is the seventh pipe: the walk stops there at the latest
+    for (; j > ext; j--) {
+      const c = s.charCodeAt(j - 1);
+      if (c >= 128 || KEY_CHAR[c] === 0) break;
+    }
+    if (j === e) continue;
+    let at: number;
+    if (j === ext) at = ext;
+    else if (s.charCodeAt(j - 1) === SPACE) at = j - 1;
+    else continue;
+    if (first < 0) first = at;
+    else if (!close(at)) return null;
+    k = j;
     kEnd = e;
     key = decisionKey(s, k, kEnd);
     v = e + 1;
-    sp = e;
   }
   // text before the first key would be a value without a key: not a readable event
   const head = first < 0 ? n : first;
