@@ -254,7 +254,14 @@ export function readCefEvent(s: string): ExportFields | null {
   const groups: string[] = [];
   const addGroups = (g: string | undefined): void => {
     if (g === undefined) return;
-    for (const x of g.split(';')) if (x.trim()) groups.push(x.trim());
+    // the `;`-separated ids, trimmed, empty ones skipped
+    for (let from = 0; ;) {
+      const semi = g.indexOf(';', from);
+      const x = (semi < 0 ? g.slice(from) : g.slice(from, semi)).trim();
+      if (x) groups.push(x);
+      if (semi < 0) return;
+      from = semi + 1;
+    }
   };
   addGroups(tags < 0 ? undefined : valueAt(s, tags, tagsEnd));
   let application = actor < 0 ? undefined : valueAt(s, actor, actorEnd);

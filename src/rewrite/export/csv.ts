@@ -100,21 +100,39 @@ function wantedColumns(l: Layout): Int8Array {
   return want;
 }
 
+/** The first non-empty cell of the columns, in order. */
+function firstOf(cells: string[], idx: number[]): string | undefined {
+  for (let k = 0; k < idx.length; k++) {
+    const c = cells[idx[k]];
+    if (c !== '') return c;
+  }
+  return undefined;
+}
+
+/** Adds the `;`-separated ids of a cell (trimmed, empty ones skipped) to groups. */
+function addGroups(cell: string, groups: string[]): void {
+  let from = 0;
+  for (;;) {
+    const semi = cell.indexOf(';', from);
+    const g = (semi < 0 ? cell.slice(from) : cell.slice(from, semi)).trim();
+    if (g) groups.push(g);
+    if (semi < 0) return;
+    from = semi + 1;
+  }
+}
+
 function fieldsOf(cells: string[], l: Layout): ExportFields {
-  const first = (idx: number[]): string | undefined => {
-    for (const i of idx) if (cells[i] !== '') return cells[i];
-    return undefined;
-  };
   const groups: string[] = [];
-  for (const i of l.groups) {
-    for (const g of cells[i].split(';')) if (g.trim()) groups.push(g.trim());
+  for (let k = 0; k < l.groups.length; k++) {
+    const cell = cells[l.groups[k]];
+    if (cell !== '') addGroups(cell, groups);
   }
   return {
-    id: first(l.id),
-    actor: first(l.actor),
-    timestamp: first(l.timestamp),
+    id: firstOf(cells, l.id),
+    actor: firstOf(cells, l.actor),
+    timestamp: firstOf(cells, l.timestamp),
     groups,
-    application: first(l.application),
+    application: firstOf(cells, l.application),
   };
 }
 
