@@ -161,68 +161,13 @@ export function readCefEvent(s: string): ExportFields | null {
   }
   const ext = i;
 
-  let seen = 0; // bit per Key of the fixed decision keys
-  let suser = -1,
-    suserEnd = 0,
-    rt = -1,
-    rtEnd = 0,
-    start = -1,
-    startEnd = 0,
-    extId = -1,
-    extIdEnd = 0;
-  let tags = -1,
-    tagsEnd = 0,
-    actor = -1,
-    actorEnd = 0;
-  let cs: Array<{ n: string; label: boolean; from: number; to: number }> | undefined;
-
+  FROM.fill(-1);
+  CS.length = 0;
   // the current entry: key [k, kEnd), value from v; it ends where the next key's match starts
   let key = Key.None;
   let k = 0;
   let kEnd = 0;
   let v = -1;
-  const close = (to: number): boolean => {
-    if (key === Key.None) return true;
-    if (hasBareEquals(s, v, to)) return false;
-    if (key === Key.Cs || key === Key.CsLabel) {
-      const label = key === Key.CsLabel;
-      const num = s.slice(k + 2, label ? kEnd - 5 : kEnd);
-      cs ??= [];
-      for (const c of cs) if (c.label === label && c.n === num) return false;
-      cs.push({ n: num, label, from: v, to });
-      return true;
-    }
-    const bit = 1 << key;
-    if (seen & bit) return false;
-    seen |= bit;
-    switch (key) {
-      case Key.Suser:
-        suser = v;
-        suserEnd = to;
-        break;
-      case Key.Rt:
-        rt = v;
-        rtEnd = to;
-        break;
-      case Key.Start:
-        start = v;
-        startEnd = to;
-        break;
-      case Key.ExternalId:
-        extId = v;
-        extIdEnd = to;
-        break;
-      case Key.UserTags:
-        tags = v;
-        tagsEnd = to;
-        break;
-      case Key.ActorType:
-        actor = v;
-        actorEnd = to;
-        break;
-    }
-    return true;
-  };
 
   // Keys end in `=`: from each `=`, back over the key's characters. A key starts the
   // extension (`^`) or follows a space (` `); its match starts there (at the space).
@@ -240,7 +185,7 @@ export function readCefEvent(s: string): ExportFields | null {
     else if (s.charCodeAt(j - 1) === SPACE) at = j - 1;
     else continue;
     if (first < 0) first = at;
-    else if (!close(at)) return null;
+    else if (key !== Key.None && !keep(s, key, k, kEnd, v, at)) return null;
     k = j;
     kEnd = e;
     key = decisionKey(s, k, kEnd);
@@ -249,46 +194,76 @@ export function readCefEvent(s: string): ExportFields | null {
   // text before the first key would be a value without a key: not a readable event
   const head = first < 0 ? n : first;
   if (head > ext && s.slice(ext, head).trim() !== '') return null;
-  if (first >= 0 && !close(n)) return null;
+  if (first >= 0 && key !== Key.None && !keep(s, key, k, kEnd, v, n)) return null;
 
   const groups: string[] = [];
-  const addGroups = (g: string | undefined): void => {
-    if (g === undefined) return;
-    // the `;`-separated ids, trimmed, empty ones skipped
-    for (let from = 0; ;) {
-      const semi = g.indexOf(';', from);
-      const x = (semi < 0 ? g.slice(from) : g.slice(from, semi)).trim();
-      if (x) groups.push(x);
-      if (semi < 0) return;
-      from = semi + 1;
+  if (FROM[Key.UserTags] >= 0) addGroupIds(valueAt(s, FROM[Key.UserTags], TO[Key.UserTags]), groups);
+  let application = FROM[Key.ActorType] < 0 ? undefined : valueAt(s, FROM[Key.ActorType], TO[Key.ActorType]);
+  for (let c = 0; c < CS.length; c++) {
+    const label = CS[c];
+    if (!label.label) continue;
+    const l = valueAt(s, label.from, label.to).trim().toLowerCase();
+    if (l === 'usertags') {
+      const g = csValue(s, label.n);
+      if (g !== undefined) addGroupIds(g, groups);
     }
-  };
-  addGroups(tags < 0 ? undefined : valueAt(s, tags, tagsEnd));
-  let application = actor < 0 ? undefined : valueAt(s, actor, actorEnd);
-  if (cs) {
-    const value = (num: string): string | undefined => {
-      for (const c of cs!) if (!c.label && c.n === num) return valueAt(s, c.from, c.to);
-      return undefined;
-    };
-    for (const c of cs) {
-      if (!c.label) continue;
-      const l = valueAt(s, c.from, c.to).trim().toLowerCase();
-      if (l === 'usertags') addGroups(value(c.n));
-      if (l === 'actortype') application = value(c.n);
-    }
+    if (l === 'actortype') application = csValue(s, label.n);
   }
-  const trimmed = (from: number, to: number): string | undefined => {
-    if (from < 0) return undefined;
-    const t = valueAt(s, from, to).trim();
-    return t ? t : undefined;
-  };
   return {
-    id: trimmed(extId, extIdEnd),
-    actor: trimmed(suser, suserEnd),
-    timestamp: cefTime(trimmed(rt, rtEnd) ?? trimmed(start, startEnd)),
+    id: trimmedAt(s, Key.ExternalId),
+    actor: trimmedAt(s, Key.Suser),
+    timestamp: cefTime(trimmedAt(s, Key.Rt) ?? trimmedAt(s, Key.Start)),
     groups,
     application: application?.trim() || undefined,
   };
+}
+
+/**
+ * readCefEvent's per-line scratch (it is synchronous and never re-entered): the value
+ * range of each fixed decision key by Key (FROM -1: absent), and the csN / csNLabel entries in line order.
+ */
+const FROM = new Int32Array(Key.CsLabel + 1);
+const TO = new Int32Array(Key.CsLabel + 1);
+const CS: Array<{ n: string; label: boolean; from: number; to: number }> = [];
+
+/** Records a decision key's value s[v, to); false when the line must be withheld (key given twice, unescaped `=`). */
+function keep(s: string, key: Key, k: number, kEnd: number, v: number, to: number): boolean {
+  if (hasBareEquals(s, v, to)) return false;
+  if (key === Key.Cs || key === Key.CsLabel) {
+    const label = key === Key.CsLabel;
+    const num = s.slice(k + 2, label ? kEnd - 5 : kEnd);
+    for (let c = 0; c < CS.length; c++) if (CS[c].label === label && CS[c].n === num) return false;
+    CS.push({ n: num, label, from: v, to });
+    return true;
+  }
+  if (FROM[key] >= 0) return false;
+  FROM[key] = v;
+  TO[key] = to;
+  return true;
+}
+
+/** The unescaped value of `csN` (N = num), if the line has one. */
+function csValue(s: string, num: string): string | undefined {
+  for (let c = 0; c < CS.length; c++) if (!CS[c].label && CS[c].n === num) return valueAt(s, CS[c].from, CS[c].to);
+  return undefined;
+}
+
+/** A fixed decision key's unescaped, trimmed value; undefined when absent or blank. */
+function trimmedAt(s: string, key: Key): string | undefined {
+  if (FROM[key] < 0) return undefined;
+  const t = valueAt(s, FROM[key], TO[key]).trim();
+  return t ? t : undefined;
+}
+
+/** Adds the `;`-separated ids of a value (trimmed, empty ones skipped) to groups. */
+function addGroupIds(g: string, groups: string[]): void {
+  for (let from = 0; ;) {
+    const semi = g.indexOf(';', from);
+    const x = (semi < 0 ? g.slice(from) : g.slice(from, semi)).trim();
+    if (x) groups.push(x);
+    if (semi < 0) return;
+    from = semi + 1;
+  }
 }
 
 function unescapeValue(v: string): string {
