@@ -62,7 +62,7 @@ function isEmptyLine(line: Buffer): boolean {
 }
 
 /** Column indexes of the header, per field of the decision. */
-interface Layout {
+export interface Layout {
   width: number;
   id: number[];
   actor: number[];
@@ -93,27 +93,114 @@ function layout(header: string[], c: CsvColumns): Layout {
   };
 }
 
-function rowFields(row: string[], l: Layout): ExportFields {
-  const first = (idx: number[]): string | undefined => {
-    for (const i of idx) if (row[i] !== '') return row[i];
-    return undefined;
-  };
+/** Where each layout column's cell goes while a row is read: the column's index, or -1 for a column no field needs. */
+function wantedColumns(l: Layout): Int8Array {
+  const want = new Int8Array(l.width);
+  for (const idx of [l.id, l.actor, l.timestamp, l.groups, l.application]) for (const i of idx) want[i] = 1;
+  return want;
+}
+
+/** The first non-empty cell of the columns, in order. */
+function firstOf(cells: string[], idx: number[]): string | undefined {
+  for (let k = 0; k < idx.length; k++) {
+    const c = cells[idx[k]];
+    if (c !== '') return c;
+  }
+  return undefined;
+}
+
+/** Adds the `;`-separated ids of a cell (trimmed, empty ones skipped) to groups. */
+function addGroups(cell: string, groups: string[]): void {
+  let from = 0;
+  for (;;) {
+    const semi = cell.indexOf(';', from);
+    const g = (semi < 0 ? cell.slice(from) : cell.slice(from, semi)).trim();
+    if (g) groups.push(g);
+    if (semi < 0) return;
+    from = semi + 1;
+  }
+}
+
+function fieldsOf(cells: string[], l: Layout): ExportFields {
   const groups: string[] = [];
-  for (const i of l.groups) {
-    for (const g of row[i].split(';')) if (g.trim()) groups.push(g.trim());
+  for (let k = 0; k < l.groups.length; k++) {
+    const cell = cells[l.groups[k]];
+    if (cell !== '') addGroups(cell, groups);
   }
   return {
-    id: first(l.id),
-    actor: first(l.actor),
-    timestamp: first(l.timestamp),
+    id: firstOf(cells, l.id),
+    actor: firstOf(cells, l.actor),
+    timestamp: firstOf(cells, l.timestamp),
     groups,
-    application: first(l.application),
+    application: firstOf(cells, l.application),
   };
+}
+
+const COMMA = 0x2c;
+
+/**
+ * The decision fields of one record (terminator already removed), or null when the
+ * record is not strict RFC 4180 or has other than `l.width` fields. One pass; only the
+ * cells of the layout's columns become strings (in `cells`, reused between rows).
+ * Decides exactly as parseCsvRecord + a field count check + the layout would.
+ */
+export function readCsvRow(text: string, l: Layout, want: Int8Array, cells: string[]): ExportFields | null {
+  const n = text.length;
+  const width = l.width;
+  // next quote / CR at or after i (n + 1: none)
+  let q = text.indexOf('"');
+  if (q < 0) q = n + 1;
+  let cr = text.indexOf('\r');
+  if (cr < 0) cr = n + 1;
+  let i = 0;
+  let col = 0;
+  for (;;) {
+    if (col === width) return null; // more fields than the header
+    if (q === i) {
+      let j = i + 1;
+      let doubled = false;
+      let close: number;
+      for (;;) {
+        close = text.indexOf('"', j);
+        if (close < 0) return null;
+        if (text.charCodeAt(close + 1) !== QUOTE) break;
+        doubled = true;
+        j = close + 2;
+      }
+      if (want[col] === 1) {
+        const v = text.slice(i + 1, close);
+        cells[col] = doubled ? v.replace(/""/g, '"') : v;
+      }
+      col++;
+      i = close + 1;
+      if (i === n) break;
+      if (text.charCodeAt(i) !== COMMA) return null;
+      i++;
+      q = text.indexOf('"', i);
+      if (q < 0) q = n + 1;
+      if (cr < i) {
+        cr = text.indexOf('\r', i);
+        if (cr < 0) cr = n + 1;
+      }
+    } else {
+      const comma = text.indexOf(',', i);
+      const end = comma < 0 ? n : comma;
+      // a quote or CR inside an unquoted field
+      if (q < end || cr < end) return null;
+      if (want[col] === 1) cells[col] = text.slice(i, end);
+      col++;
+      if (comma < 0) break;
+      i = comma + 1;
+    }
+  }
+  return col === width ? fieldsOf(cells, l) : null;
 }
 
 export function csvParser(o: { fromFields: (f: ExportFields) => ActivityFacts; columns: CsvColumns; maxRecordBytes: number }): RecordParser {
   const framer = new LineFramer(o.maxRecordBytes, QUOTE);
   let cols: Layout | null = null;
+  let want: Int8Array = new Int8Array(0);
+  let cells: string[] = [];
 
   const frame = (line: Buffer): Op => {
     if (!cols) {
@@ -121,12 +208,14 @@ export function csvParser(o: { fromFields: (f: ExportFields) => ActivityFacts; c
       if (!header) throw new SyntaxError('the CSV header row is not well-formed');
       // no actor / time column: every row is undecidable and `hide` decides
       cols = layout(header, o.columns);
+      want = wantedColumns(cols);
+      cells = new Array<string>(cols.width).fill('');
       return { kind: 'raw', bytes: line };
     }
     // an empty line holds no record (a line of spaces is a one-field record)
     if (isEmptyLine(line)) return { kind: 'raw', bytes: line };
-    const row = isUtf8(line) ? parseCsvRecord(recordText(line)) : null;
-    const facts = row && row.length === cols.width ? safely(o.fromFields, rowFields(row, cols)) : null;
+    const fields = isUtf8(line) ? readCsvRow(recordText(line), cols, want, cells) : null;
+    const facts = fields ? safely(o.fromFields, fields) : null;
     return { kind: 'record', bytes: line, facts };
   };
 
