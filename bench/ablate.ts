@@ -59,7 +59,7 @@ interface Variant {
   env?: Record<string, string>;
 }
 
-const NO_LOG: Patch = { file: 'http/accessLog.js', from: 'deps.logger.info(line);', to: ';' };
+const NO_LOG: Patch = { file: 'http/accessLog.js', from: '        write(line);', to: '        ;' };
 const NO_METRICS: Patch[] = [
   { file: 'http/upstream.js', from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
   { file: 'http/accessLog.js', from: 'deps.metrics.requests.inc(', to: 'void (' },
@@ -97,6 +97,7 @@ const WRITE_64K: Patch = {
   from: 'res.end(ex.headOnly ? undefined : rewritten.body);',
   to: 'if (ex.headOnly) res.end(); else { const b = rewritten.body; for (let i = 0; i + 65536 < b.length; i += 65536) res.write(b.subarray(i, i + 65536)); res.end(b.subarray(Math.floor((b.length - 1) / 65536) * 65536)); }',
 };
+const NO_SPLICE: Patch = { file: 'http/rewrite.js', from: 'hide, remove: true });', to: 'hide, remove: false });' };
 const JS_SCAN: Patch = {
   file: 'rewrite/list.js',
   from: "import { scanJsonFast } from '../engine/wasmScan.js';",
@@ -126,6 +127,7 @@ const VARIANTS: Variant[] = [
   { name: 'no-governance', what: 'reveal: the governance entry is built but never appended (diagnostic only)', patches: [NO_GOVERNANCE] },
   { name: 'commit-delay-2ms', what: 'reveal: a governance batch starts 2 ms after its first entry (group commit window)', patches: [COMMIT_DELAY] },
   { name: 'write-64k', what: 'list: the filtered body written in 64 KiB pieces instead of one res.end(buf)', patches: [WRITE_64K] },
+  { name: 'no-splice', what: 'list: hide() decides, but nothing is cut out (the body is sent as received; diagnostic only)', patches: [NO_SPLICE] },
   { name: 'no-fsync', what: 'reveal: the governance batch is written but not fdatasync’d (diagnostic only)', patches: [NO_FSYNC] },
   { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
 ];
