@@ -174,7 +174,10 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
   timer.unref();
   lease.onChange = (leader) => {
     logger.info({ msg: leader ? 'this instance now forwards the governance log' : 'this instance no longer forwards the governance log' });
-    if (leader) wakeAll();
+    if (!leader) return;
+    // a new leader makes the checkpoints that are due at once, not at its next timer tick
+    if (checkpointer) tickSafely();
+    wakeAll();
   };
   for (const f of forwarders.values()) f.start();
 
