@@ -98,7 +98,10 @@ async function writeState(client: pg.PoolClient, state: PrivacyState): Promise<v
   }
 }
 
-export async function openPostgresStateStore(opts: PostgresStateOptions): Promise<StateStore> {
+/** The PostgreSQL store: a StateStore that can also be told to reload now (what a notification or a poll does). */
+export type PostgresStateStoreApi = StateStore & { reload(): Promise<void> };
+
+export async function openPostgresStateStore(opts: PostgresStateOptions): Promise<PostgresStateStoreApi> {
   if (!opts.pool && !opts.url) throw new TypeError('openPostgresStateStore: url or pool is required');
   const instance = opts.instance ?? 'apg';
   const ownPool = !opts.pool;
