@@ -19,6 +19,8 @@
  * JS copies (a window of) the chunk to FRAME; bytes past `end` are ignored.
  */
 
+import { eqMask, prefixXor } from './simd';
+
 export const FRAME: u32 = 278528;
 /** the window JS may copy to FRAME; the 64 bytes after it are the last block's over-read */
 export const FRAME_BYTES: u32 = 65536;
@@ -30,17 +32,6 @@ export let frameEsc: i32 = 0;
 /** -3: the offset JS resumes at, with the state above */
 export let frameStop: i32 = 0;
 
-@inline function mask64(a: v128, b: v128, c: v128, d: v128): u64 {
-  return <u64><u32>i8x16.bitmask(a)
-    | (<u64><u32>i8x16.bitmask(b) << 16)
-    | (<u64><u32>i8x16.bitmask(c) << 32)
-    | (<u64><u32>i8x16.bitmask(d) << 48);
-}
-
-@inline function eqMask(v0: v128, v1: v128, v2: v128, v3: v128, ch: i8): u64 {
-  const s = i8x16.splat(ch);
-  return mask64(i8x16.eq(v0, s), i8x16.eq(v1, s), i8x16.eq(v2, s), i8x16.eq(v3, s));
-}
 
 /** `{` or `[` (`| 0x20` would also fold other bytes, so both are compared) */
 @inline function openMask(v0: v128, v1: v128, v2: v128, v3: v128): u64 {
@@ -95,14 +86,7 @@ export function frame(p: u32, end: u32, depth: i32, inStr: i32, esc: i32, limit:
       }
     }
     const quote = quoteRaw & ~escaped;
-    let x = quote;
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    const inString = x ^ prevIn;
+    const inString = prefixXor(quote) ^ prevIn;
 
     // a backslash outside a string: JavaScript reads this element from the block's start
     if ((bs & ~inString) != 0) {

@@ -29,6 +29,8 @@
  * the output regions and scans again).
  */
 
+import { eqMask, mask64, prefixXor } from './simd';
+
 export { frame, frameDepth, frameInStr, frameEsc, frameStop, FRAME, FRAME_BYTES } from './frame';
 
 export const CFG: u32 = 65536;
@@ -92,17 +94,6 @@ let failed: bool = false;
   }
 }
 
-@inline function mask64(a: v128, b: v128, c: v128, d: v128): u64 {
-  return <u64><u32>i8x16.bitmask(a)
-    | (<u64><u32>i8x16.bitmask(b) << 16)
-    | (<u64><u32>i8x16.bitmask(c) << 32)
-    | (<u64><u32>i8x16.bitmask(d) << 48);
-}
-
-@inline function eqMask(v0: v128, v1: v128, v2: v128, v3: v128, ch: i8): u64 {
-  const s = i8x16.splat(ch);
-  return mask64(i8x16.eq(v0, s), i8x16.eq(v1, s), i8x16.eq(v2, s), i8x16.eq(v3, s));
-}
 
 @inline function opVec(v: v128, c20: v128): v128 {
   const f = v128.or(v, c20);
@@ -157,14 +148,7 @@ function block(b: u32): bool {
   const quote = quoteRaw & ~escaped;
 
   // in-string mask: prefix XOR of the quotes (opening quote in, closing quote out)
-  let x = quote;
-  x ^= x << 1;
-  x ^= x << 2;
-  x ^= x << 4;
-  x ^= x << 8;
-  x ^= x << 16;
-  x ^= x << 32;
-  const inString = x ^ prevInString;
+  const inString = prefixXor(quote) ^ prevInString;
   prevInString = <u64>(<i64>inString >> 63);
 
   const c20 = i8x16.splat(0x20);
