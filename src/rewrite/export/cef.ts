@@ -18,43 +18,7 @@ import type { ActivityFacts } from '../../privacy/types.js';
 import { LineFramer, isBlank, safely } from './framing.js';
 import type { ExportFields, Op, RecordParser } from './types.js';
 
-const PIPE = 0x7c;
 const BACKSLASH = 0x5c;
-const KEY = /(?:^| )([A-Za-z0-9_.]+)=/g;
-
-/** The extension of a CEF line as [key, raw (still escaped) value] in line order, or null when the line is not CEF. */
-export function parseCefEntries(line: string): Array<[string, string]> | null {
-  const at = line.indexOf('CEF:');
-  if (at < 0) return null;
-  // seven unescaped pipes end the header (`\|` and `\\` are escapes there)
-  let pipes = 0;
-  let i = at + 4;
-  for (; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c === BACKSLASH) i++;
-    else if (c === PIPE && ++pipes === 7) break;
-  }
-  if (pipes < 7) return null;
-  const ext = line.slice(i + 1);
-  const keys = [...ext.matchAll(KEY)];
-  // text before the first key would be a value without a key: not a readable event
-  const head = keys.length ? ext.slice(0, keys[0].index) : ext;
-  if (head.trim() !== '') return null;
-  const entries: Array<[string, string]> = [];
-  for (let k = 0; k < keys.length; k++) {
-    const m = keys[k];
-    const from = m.index + m[0].length;
-    const to = k + 1 < keys.length ? keys[k + 1].index : ext.length;
-    entries.push([m[1], ext.slice(from, to)]);
-  }
-  return entries;
-}
-
-/** The extension of a CEF line as key -> unescaped value (a repeated key: the last), or null when the line is not CEF. */
-export function parseCefExtension(line: string): Map<string, string> | null {
-  const entries = parseCefEntries(line);
-  return entries && new Map(entries.map(([k, v]) => [k, unescapeValue(v)]));
-}
 
 /** Keys the decision reads: suser, rt, start, externalId, userTags, actorType and every csN / csNLabel. */
 const enum Key {
@@ -84,7 +48,7 @@ function isDigits(s: string, from: number, to: number): boolean {
   return true;
 }
 
-/** Which decision key s[k, e) is (DECISION_KEY of parseCefEntries' keys). */
+/** Which decision key s[k, e) is (DECISION_KEY of the reference reader, test/helpers/cefReference.ts). */
 function decisionKey(s: string, k: number, e: number): Key {
   switch (e - k) {
     case 2:
@@ -132,9 +96,10 @@ function valueAt(s: string, from: number, to: number): string {
  * a decision value holding an unescaped `=` (where it ends is a guess).
  *
  * One pass over the line: the header's seven unescaped pipes, then the extension keys
- * (the grammar of KEY: a key starts the extension or follows a space, and its value
+ * (the key grammar `(?:^| )([A-Za-z0-9_.]+)=`: a key starts the extension or follows a space, and its value
  * runs to the next key); only the decision keys' values are cut out and unescaped.
- * Decides exactly as cefFields(parseCefExtension(line)) with the checks above.
+ * Decides exactly as the previous reader, cefFields(parseCefExtension(line)) with the
+ * checks above (kept as the oracle in test/helpers/cefReference.ts).
  */
 export function readCefEvent(s: string): ExportFields | null {
   const at = s.indexOf('CEF:');
@@ -273,34 +238,6 @@ function unescapeValue(v: string): string {
 /** A CEF date form as epoch ms; other forms (epoch ms, ISO-8601) stay text for the shared reader. */
 function cefTime(v: string | undefined): string | number | undefined {
   return v === undefined ? undefined : (parseCefDate(v) ?? v);
-}
-
-/** The fields the decision needs, from a parsed extension. */
-export function cefFields(ext: Map<string, string>): ExportFields {
-  const groups: string[] = [];
-  const addGroups = (v: string | undefined): void => {
-    if (v === undefined) return;
-    for (const g of v.split(';')) if (g.trim()) groups.push(g.trim());
-  };
-  addGroups(ext.get('userTags'));
-  let application = ext.get('actorType');
-  for (const [k, label] of ext) {
-    const m = /^(cs\d+)Label$/.exec(k);
-    const l = label.trim().toLowerCase();
-    if (m && l === 'usertags') addGroups(ext.get(m[1]));
-    if (m && l === 'actortype') application = ext.get(m[1]);
-  }
-  const trimmed = (k: string): string | undefined => {
-    const v = ext.get(k)?.trim();
-    return v ? v : undefined;
-  };
-  return {
-    id: trimmed('externalId'),
-    actor: trimmed('suser'),
-    timestamp: cefTime(trimmed('rt') ?? trimmed('start')),
-    groups,
-    application: application?.trim() || undefined,
-  };
 }
 
 export function cefParser(o: { fromFields: (f: ExportFields) => ActivityFacts; maxRecordBytes: number }): RecordParser {

@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { ExportStructureError, type ExportFilterOptions, type ExportFields } from '../../../../src/rewrite/export/index.js';
-import { cefFields, parseCefExtension, readCefEvent } from '../../../../src/rewrite/export/cef.js';
+import { readCefEvent } from '../../../../src/rewrite/export/cef.js';
+// the whole-extension reader the production reader replaced, kept as its oracle
+import { cefFields, parseCefExtension } from '../../../helpers/cefReference.js';
 import { parseCefDate } from '../../../../src/privacy/time.js';
 
 import { run, chunked, hostile } from '../../../helpers/exportHarness.js';
