@@ -23,7 +23,7 @@ module.exports = {
       name: 'leaf-modules-import-nothing',
       severity: 'error',
       comment: 'src/errors.ts and src/principal.ts are used by every layer.',
-      from: { path: '^src/(errors|principal)\\.ts$' },
+      from: { path: '^src/(errors|principal|clock)\\.ts$' },
       to: { path: '^src/' },
     },
     {
