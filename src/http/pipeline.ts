@@ -142,7 +142,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (status < 200 || status > 299) return relayUnchanged(ex, answer);
 
     // 6. rewrite
-    if (route.kind === 'export') return await streamExport(ex, answer, engine.hideBatch());
+    if (route.kind === 'export') return await streamExport(ex, route, answer, engine.hideBatch());
     const body = await readBody(ex, answer);
     if (ex.answered) return;
     // a granted reveal shows what its scope and permission allow, and withholds the rest as for anyone else

@@ -35,7 +35,7 @@ export async function readBody(ex: Exchange, upstream: http.IncomingMessage): Pr
 export async function rewriteBody(ex: Exchange, body: Buffer, hide: HideBatch): Promise<Rewritten> {
   const { rt, route } = ex;
   if (route?.kind === 'list') {
-    const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, read: rt.read, hide, remove: true });
+    const r = await filterList(body, { items: route.items, total: route.total, extract: rt.extract, read: rt.read, hide, remove: true });
     ex.removed = r.removed;
     return { body: r.body, withheldItem: false };
   }
