@@ -27,7 +27,7 @@ import {
   type VerifyResult,
 } from './types.js';
 import type { Pending } from './pending.js';
-import { compileFilter, matches } from './query.js';
+import { clampLimit, compileFilter, matches } from './query.js';
 import { isTornTail, MAX_TORN_LINES, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
 
 /** The file operations the sink uses; node's fs/promises fits, tests inject faults. */
@@ -76,8 +76,6 @@ const MAX_BATCH_ENTRIES = 512;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** every INDEX_EVERY-th entry's offset is kept, so read() can seek without holding the file */
 const INDEX_EVERY = 1024;
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 
 export async function openFileSink(opts: FileSinkOptions): Promise<FileGovernanceSink> {
   const fs = opts.fs ?? nodeFs;
@@ -441,9 +439,4 @@ async function writeAll(h: SinkFileHandle, buf: Buffer, position: number): Promi
     if (bytesWritten <= 0) throw new Error('short write');
     done += bytesWritten;
   }
-}
-
-function clampLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
-  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
 }

@@ -30,7 +30,7 @@ import {
   type VerifyResult,
 } from './types.js';
 import type { Pending } from './pending.js';
-import { compileFilter, sqlFilter } from './query.js';
+import { clampLimit, compileFilter, sqlFilter } from './query.js';
 
 export interface PostgresSinkOptions {
   /** one of url / pool; a pool passed in is not ended by close() */
@@ -53,8 +53,6 @@ const MAX_BATCH_ENTRIES = 256;
 const MIN_BUDGET_MS = 30;
 /** a batch that failed on a lost connection before COMMIT is retried once, on a fresh connection */
 const MAX_ATTEMPTS = 2;
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 const STREAM_PAGE = 500;
 
 export async function openPostgresSink(opts: PostgresSinkOptions): Promise<GovernanceSink> {
@@ -255,11 +253,6 @@ function chainOnto(head: { nextSeq: number; prevHash: string }, batch: Pending[]
     prevHash = entry.hash;
     return entry;
   });
-}
-
-function clampLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
-  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
 }
 
 /** Committed entries with seq > afterSeq, in seq order, as chained (forwarding reads with its own pool). */
