@@ -5,7 +5,7 @@ import { compileExtractor, specPaths, type ActivitiesSpec } from '../../../src/p
 import { compileFieldPlan, compileFieldReader, compileSlotReader, parseValue } from '../../../src/rewrite/fieldReader.js';
 import { compilePrunedFieldReader, prunedFromSlots } from '../../helpers/prunedFromSlots.js';
 import { compileLazyFieldReader, compilePruner } from '../../helpers/lazyFieldReader.js';
-import { scanJson } from '../../../src/rewrite/jsonScan.js';
+import { scanJson } from '../../../src/engine/jsonScan.js';
 import { scanJsonFast } from '../../../src/engine/wasmScan.js';
 
 const SPEC: ActivitiesSpec = {
