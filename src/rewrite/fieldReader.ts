@@ -23,8 +23,8 @@
 import { isWs } from '../engine/jsonBytes.js';
 import type { FieldPlan, PlanNode } from '../engine/types.js';
 import { compileSegments, type PathReader } from '../privacy/dotpath.js';
-import { compileExtractor, compileFactsReader, specPaths, type ActivitiesSpec } from '../privacy/extract.js';
-import type { ActivityFacts } from '../privacy/types.js';
+import { compileExtractor, compileFactsReader, specPaths } from '../privacy/extract.js';
+import type { ActivitiesSpec, ActivityFacts } from '../privacy/types.js';
 
 /** A node of the path trie: `whole` = some path ends here, so the value is parsed whole. */
 interface PathNode {

@@ -9,8 +9,8 @@
  * Precondition: the slots come from the scan that validated [start, end) as
  * ONE valid JSON value in valid UTF-8.
  */
-import { compileExtractor, specPaths, type ActivitiesSpec } from '../../src/privacy/extract.js';
-import type { ActivityFacts } from '../../src/privacy/types.js';
+import { compileExtractor, specPaths } from '../../src/privacy/extract.js';
+import type { ActivitiesSpec, ActivityFacts } from '../../src/privacy/types.js';
 import type { FieldPlan, PlanNode } from '../../src/engine/types.js';
 import { compileFieldPlan } from '../../src/rewrite/fieldReader.js';
 
