@@ -149,7 +149,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const io = await openIo(initial, opts, base);
   const directoryParts = { ...base, directoryClock: opts.directoryClock, config: () => live.config, state: io.state };
   const live: Live = new Live(await buildRuntime(initial), makeDirectory(initial, directoryParts), (c) => makeDirectory(c, directoryParts));
-  const engine = new PrivacyEngine(engineOptions(initial, live.directory), io.state);
+  const engine = new PrivacyEngine(engineOptions(initial, live.directory), io.state, base.clock);
   const consoleParts = initial.console
     ? await openConsole(initial.console, initial, instance, { clock: base.clock, logger, metrics: base.metrics, uiDir: opts.uiDir })
     : null;

@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { filterProblem } from '../directory/ldapFilter.js';
 import { isPrincipal, normalizePrincipal } from '../principal.js';
-import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
+import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivitiesSpec } from '../privacy/types.js';
 import { parseIsoTimestamp } from '../privacy/time.js';
 
 // ---------- reusable field validators ----------
@@ -750,7 +750,9 @@ export const configSchema = z.strictObject(
 export type GatewayConfig = z.output<typeof configSchema>;
 export type IdentityConfig = NonNullable<GatewayConfig['identity']>;
 export type PrivacyConfig = GatewayConfig['privacy'];
-export type ActivitiesConfig = GatewayConfig['activities'];
+/** privacy/ reads activities with this section as its ActivitiesSpec (a compile error here if it stops fitting) */
+export type ActivitiesConfig = Fits<ActivitiesSpec, GatewayConfig['activities']>;
+type Fits<Want, T extends Want> = T;
 export type DirectoryConfig = GatewayConfig['directory'];
 export type GovernanceConfig = GatewayConfig['governance'];
 export type ForwardTargetConfig = GovernanceConfig['forward'][number];
