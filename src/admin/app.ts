@@ -13,7 +13,7 @@ import type { Exchange } from '../http/exchange.js';
 import { failWith } from '../http/fail.js';
 import { authenticateAdmin } from './authenticate.js';
 import { isBodyParserError } from './body.js';
-import { auditWith, createSerialiser } from './changes.js';
+import { auditWith, createSerialiser, recordWith } from './changes.js';
 import { AdminContext, attachContext, contextOf } from './context.js';
 import type { AdminDeps, ChangeTools } from './deps.js';
 import { consoleRoutes } from './routes/console.js';
@@ -29,7 +29,11 @@ export type { AdminDeps } from './deps.js';
 /** The admin API under /api: authenticated, JSON bodies, one route module per resource. */
 function apiRouter(deps: AdminDeps): express.Router {
   // Mutations are serialised so that "check, audit, apply" is one step per instance.
-  const tools: ChangeTools = { serialised: createSerialiser(), audit: auditWith(deps.governance) };
+  const lost = (err: unknown) => {
+    deps.metrics.governanceFailures.inc();
+    deps.logger.error({ msg: 'a failed change could not be recorded as failed', error: err instanceof Error ? err.name : 'error' });
+  };
+  const tools: ChangeTools = { serialised: createSerialiser(), record: recordWith(auditWith(deps.governance), lost) };
   const api = express.Router();
   api.use(authenticateAdmin(deps));
   api.use(express.json({ limit: '16kb', type: () => true }));

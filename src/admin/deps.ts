@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics.js';
 import type { RevealRequest } from '../privacy/approval.js';
 import type { PermissionFacts } from '../privacy/grant.js';
 import type { StateStore } from '../state/types.js';
-import type { Audit, Serialise } from './changes.js';
+import type { RecordChange, Serialise } from './changes.js';
 
 export type RequestEvent = 'created' | 'approved' | 'denied';
 
@@ -48,8 +48,8 @@ export interface AdminDeps {
   proxy: ExchangeHandler;
 }
 
-/** What the API's change routes share: the serialiser and the audit of the one admin app. */
+/** What the API's change routes share: the serialiser and the record-then-apply of the one admin app. */
 export interface ChangeTools {
   serialised: Serialise;
-  audit: Audit;
+  record: RecordChange;
 }

@@ -37,9 +37,8 @@ export function groupRoutes(deps: Pick<AdminDeps, 'state' | 'directory' | 'clock
     refuse(choice);
     await tools.serialised(async () => {
       if (isPrivate(id)) throw new GatewayError('conflict', `Group ${id} is already private.`);
-      await tools.audit(contextOf(res), 'privacy-group.added', id);
-      const g = await deps.state().addGroup(id, name ?? (choice.ok ? choice.name : undefined), deps.clock.now());
-      sendJson(res, 201, groupView(g));
+      const apply = () => deps.state().addGroup(id, name ?? (choice.ok ? choice.name : undefined), deps.clock.now());
+      sendJson(res, 201, groupView(await tools.record(contextOf(res), { action: 'privacy-group.added', target: id, apply })));
     });
   });
 
@@ -47,8 +46,7 @@ export function groupRoutes(deps: Pick<AdminDeps, 'state' | 'directory' | 'clock
     const id = String(req.params.id);
     await tools.serialised(async () => {
       if (!isPrivate(id)) throw new GatewayError('not_found', `Group ${id} is not private.`);
-      await tools.audit(contextOf(res), 'privacy-group.removed', id);
-      await deps.state().removeGroup(id, deps.clock.now());
+      await tools.record(contextOf(res), { action: 'privacy-group.removed', target: id, apply: () => deps.state().removeGroup(id, deps.clock.now()) });
       sendEmpty(res, 204);
     });
   });

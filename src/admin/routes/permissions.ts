@@ -81,8 +81,8 @@ export function permissionRoutes(deps: Deps, tools: ChangeTools): express.Router
         .current()
         .permissions.find((p) => p.principal === principal);
       if (existing && !isExpired(existing, t)) throw new GatewayError('conflict', `${principal} already has the permission.`);
-      await tools.audit(ctx, 'reveal-permission.granted', principal, recorded(limits));
-      sendJson(res, 201, await deps.state().grant(principal, ctx.admin.principal, t, limits));
+      const apply = () => deps.state().grant(principal, ctx.admin.principal, t, limits);
+      sendJson(res, 201, await tools.record(ctx, { action: 'reveal-permission.granted', target: principal, extra: recorded(limits), apply }));
     });
   });
 
@@ -95,8 +95,7 @@ export function permissionRoutes(deps: Deps, tools: ChangeTools): express.Router
         .current()
         .permissions.find((p) => p.principal === principal);
       if (!rec || isExpired(rec, deps.clock.now())) throw new GatewayError('not_found', `${principal} has no permission.`);
-      await tools.audit(contextOf(res), 'reveal-permission.revoked', principal);
-      await deps.state().revoke(principal);
+      await tools.record(contextOf(res), { action: 'reveal-permission.revoked', target: principal, apply: () => deps.state().revoke(principal) });
       sendEmpty(res, 204);
     });
   });

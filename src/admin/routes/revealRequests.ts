@@ -126,13 +126,9 @@ export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Rou
     const ctx = contextOf(res);
     const request = await newRequest(deps, ctx.admin.principal, req.body);
     await tools.serialised(async () => {
-      await tools.audit(
-        ctx,
-        'reveal-request.created',
-        request.id,
-        request.scope ? { reason: request.reason, scope: request.scope } : { reason: request.reason },
-      );
-      const stored = await deps.state().createRevealRequest(request);
+      const extra = request.scope ? { reason: request.reason, scope: request.scope } : { reason: request.reason };
+      const apply = () => deps.state().createRevealRequest(request);
+      const stored = await tools.record(ctx, { action: 'reveal-request.created', target: request.id, extra, apply });
       sendJson(res, 201, { ...stored });
       deps.notify('created', stored);
     });
@@ -153,15 +149,16 @@ export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Rou
     await tools.serialised(async () => {
       const fresh = find(deps, id);
       if (fresh?.status !== 'pending') throw new GatewayError('conflict', `The reveal request is already ${fresh?.status}.`);
-      await tools.audit(ctx, status === 'approved' ? 'reveal-request.approved' : 'reveal-request.denied', id);
-      const decided = await deps
-        .state()
-        .decideRevealRequest(id, { status, by: me, at: deps.clock.now(), ...(comment !== undefined ? { comment } : {}) })
-        .catch((err: unknown) => {
-          // another replica decided it between our check and our write: its decision stands
-          if (err instanceof StateConflictError) throw new GatewayError('conflict', 'The reveal request was decided by someone else meanwhile.');
-          throw err;
-        });
+      const apply = () =>
+        deps
+          .state()
+          .decideRevealRequest(id, { status, by: me, at: deps.clock.now(), ...(comment !== undefined ? { comment } : {}) })
+          .catch((err: unknown) => {
+            // another replica decided it between our check and our write: its decision stands
+            if (err instanceof StateConflictError) throw new GatewayError('conflict', 'The reveal request was decided by someone else meanwhile.');
+            throw err;
+          });
+      const decided = await tools.record(ctx, { action: status === 'approved' ? 'reveal-request.approved' : 'reveal-request.denied', target: id, apply });
       sendJson(res, 200, { ...decided });
       deps.notify(status, decided);
     });
