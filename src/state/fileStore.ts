@@ -13,9 +13,11 @@ import {
   withPermissionRevoked,
   withRevealRequestCreated,
   withRevealRequestDecided,
+  withChangeCreated,
+  withChangeDecided,
   type StateSeed,
 } from './mutations.js';
-import { StateUnavailableError, type PermissionRecord, type PrivacyState, type StateStore } from './types.js';
+import { StateUnavailableError, type PermissionRecord, type PrivacyChange, type PrivacyState, type StateStore } from './types.js';
 
 /** Writes `data` so that a crash leaves either the old or the new file, never a mix. */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
@@ -92,6 +94,8 @@ export async function openFileStateStore(file: string, seed: StateSeed, now: num
     revoke: (p) => mutate<PermissionRecord>((s) => withPermissionRevoked(s, p)),
     createRevealRequest: (r) => mutate<RevealRequest>((s) => withRevealRequestCreated(s, r)),
     decideRevealRequest: (id, d) => mutate<RevealRequest>((s) => withRevealRequestDecided(s, id, d)),
+    createChange: (c) => mutate<PrivacyChange>((s) => withChangeCreated(s, c)),
+    decideChange: (id, d) => mutate<PrivacyChange>((s) => withChangeDecided(s, id, d)),
     onChange(l) {
       listeners.add(l);
       return () => listeners.delete(l);
