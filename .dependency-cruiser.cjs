@@ -41,6 +41,13 @@ module.exports = {
       to: { path: '^src/(http|admin|rewrite|demo)/|^src/gateway\\.ts$' },
     },
     {
+      name: 'directory-knows-no-config',
+      severity: 'error',
+      comment: 'The directory is below config, HTTP, admin and console: callers hand it its config slice as data (directory/types.ts).',
+      from: { path: '^src/directory/' },
+      to: { path: '^src/(config|http|admin|console)/|^src/gateway\\.ts$' },
+    },
+    {
       name: 'no-test-code-in-src',
       severity: 'error',
       from: { path: '^src/' },
