@@ -9,6 +9,7 @@
  * - `catalogue`: the group catalogue.
  * The pure decision never sees this module, only the Membership it hands over.
  */
+import type { Clock } from '../clock.js';
 import { IncompleteGroups } from '../privacy/membership.js';
 import type { Membership, MembershipSource } from '../privacy/types.js';
 import type { CachedSource } from './cache.js';
@@ -23,8 +24,10 @@ export interface DirectoryDeps {
   warn?: Warn;
   /** privacy.groups and state names by id, for the catalogue */
   localNames?: () => ReadonlyMap<string, string>;
-  /** monotonic clock in ms (tests) */
+  /** monotonic clock in ms of the caches and the catalogue (tests) */
   now?: () => number;
+  /** wall clock of the sources (Graph token expiry, Retry-After dates); default systemClock */
+  clock?: Clock;
   /** reads a file the settings name (CA, certificate, key); default: UTF-8 from disk */
   readText?: (path: string) => string;
 }
@@ -52,7 +55,7 @@ const NONE: ReadonlySet<string> = new Set<string>();
 /** `settings` is the `directory` slice of the configuration, as data (types.ts). */
 export function createDirectory(settings: DirectorySettings, deps: DirectoryDeps = {}): Directory {
   const observer = deps.observer ?? NO_OBSERVER;
-  const { sources, remotes } = buildSources(settings, { observer, warn: deps.warn, now: deps.now, readText: deps.readText });
+  const { sources, remotes } = buildSources(settings, { observer, warn: deps.warn, now: deps.now, clock: deps.clock, readText: deps.readText });
   const catalogue = catalogueOf(settings, remotes, { ...deps, observer });
   return {
     sources,

@@ -5,6 +5,7 @@
  * through `readText`, once per build.
  */
 import { readFileSync } from 'node:fs';
+import type { Clock } from '../clock.js';
 import { cachedSource, type CachedSource, type CacheOptions } from './cache.js';
 import type { RemoteList } from './catalogue.js';
 import { graphSource, type GraphOptions } from './graph.js';
@@ -19,6 +20,8 @@ export interface SourceDeps {
   warn?: Warn;
   /** monotonic clock in ms of the caches */
   now?: () => number;
+  /** wall clock (Graph token expiry, Retry-After dates); default systemClock */
+  clock?: Clock;
   /** reads a file the settings name (CA, certificate, key); default: UTF-8 from disk */
   readText?: (path: string) => string;
 }
@@ -63,7 +66,7 @@ export function ldapOptions(l: LdapSettings, readText: (path: string) => string 
   };
 }
 
-export function graphOptions(g: GraphSettings, readText: (path: string) => string = readUtf8): GraphOptions {
+export function graphOptions(g: GraphSettings, readText: (path: string) => string = readUtf8, clock?: Clock): GraphOptions {
   return {
     tenantId: g.tenantId,
     clientId: g.clientId,
@@ -73,18 +76,19 @@ export function graphOptions(g: GraphSettings, readText: (path: string) => strin
     graphUrl: g.graphUrl,
     timeoutMs: g.timeoutMs,
     ca: g.tls.caFile ? readText(g.tls.caFile) : undefined,
+    clock,
   };
 }
 
 /** The remote sources the settings configure, each made once (the same `DirectorySource` serves lookups and listing). */
 export function remoteSources(
   settings: DirectorySettings,
-  deps: Pick<SourceDeps, 'warn' | 'readText'> = {},
+  deps: Pick<SourceDeps, 'warn' | 'readText' | 'clock'> = {},
 ): Array<{ source: DirectorySource; settings: CacheSettings }> {
   const readText = deps.readText ?? readUtf8;
   const out: Array<{ source: DirectorySource; settings: CacheSettings }> = [];
   if (settings.ldap) out.push({ source: ldapSource(ldapOptions(settings.ldap, readText, deps.warn)), settings: settings.ldap });
-  if (settings.graph) out.push({ source: graphSource(graphOptions(settings.graph, readText)), settings: settings.graph });
+  if (settings.graph) out.push({ source: graphSource(graphOptions(settings.graph, readText, deps.clock)), settings: settings.graph });
   if (settings.http) {
     const h = settings.http;
     out.push({ source: httpSource({ url: h.url, headers: h.headers, groupsUrl: h.groupsUrl }), settings: h });

@@ -71,6 +71,12 @@ describe('directory settings', () => {
     expect(withCert).toMatchObject({ certificate: { cert: 'CERT', key: 'KEY' }, ca: 'CA PEM' });
   });
 
+  it('graphOptions passes the wall clock on (token expiry, Retry-After dates)', () => {
+    const clock = { now: () => 42 };
+    expect(graphOptions(graph, readText, clock).clock).toBe(clock);
+    expect(graphOptions(graph, readText).clock).toBeUndefined(); // graphSource then uses systemClock
+  });
+
   it('cacheOptions keeps the cache knobs and adds the observer and clock', () => {
     const now = () => 7;
     expect(cacheOptions({ ...cache, extra: 1 } as typeof cache, { observer: NO_OBSERVER, now })).toEqual({ ...cache, observer: NO_OBSERVER, now });
