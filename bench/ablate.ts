@@ -101,7 +101,7 @@ const NO_SPLICE: Patch = { file: 'http/rewrite.js', from: 'hide, remove: true })
 const JS_SCAN: Patch = {
   file: 'rewrite/list.js',
   from: "import { scanJsonFast } from '../engine/wasmScan.js';",
-  to: "import { scanJson as scanJsonFast } from './jsonScan.js';",
+  to: "import { scanJson as scanJsonFast } from '../engine/jsonScan.js';",
 };
 
 /** glibc: serve 128 KiB–4 MiB blocks from the heap and keep freed memory, instead of a fresh mmap (page faults) per large Buffer */

@@ -8,7 +8,7 @@
  */
 import type { Catalogue } from '../directory/catalogue.js';
 import type { Directory } from '../directory/index.js';
-import type { ErrorCode } from '../errors.js';
+import { GatewayError, type ErrorCode } from '../errors.js';
 
 export type CheckResult = { ok: true; name?: string } | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
 
@@ -76,4 +76,9 @@ export async function checkGrant(c: GrantCheck): Promise<CheckResult> {
     if (!r.ok) return r;
   }
   return OK;
+}
+
+/** A refused check (SPEC §9, §10) as the error the client gets; nothing has been changed. */
+export function refuse(r: CheckResult): void {
+  if (!r.ok) throw new GatewayError(r.code, r.message, r.details ? { details: r.details } : {});
 }

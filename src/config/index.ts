@@ -1,5 +1,5 @@
 /** The configuration module: schema and types, loading and problem reporting. */
-export { configSchema, DEFAULT_ROUTES, EXPORT_FORMATS, JWT_ALGORITHMS, LOG_LEVELS, ROUTE_KINDS, isPrincipal, parseIsoWithOffset } from './schema.js';
+export { configSchema, DEFAULT_ROUTES, EXPORT_FORMATS, JWT_ALGORITHMS, LOG_LEVELS, ROUTE_KINDS, isPrincipal } from './schema.js';
 export type {
   ActivitiesConfig,
   ConfigProblem,

@@ -6,7 +6,8 @@
 import * as z from 'zod';
 import { filterProblem } from '../directory/ldapFilter.js';
 import { isPrincipal, normalizePrincipal } from '../principal.js';
-import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL } from '../privacy/types.js';
+import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivitiesSpec } from '../privacy/types.js';
+import { parseIsoTimestamp } from '../privacy/time.js';
 
 // ---------- reusable field validators ----------
 
@@ -16,7 +17,8 @@ const DOMAIN_RE = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-
 const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const METHOD_RE = /^[A-Za-z]+$/;
 const PARAM_RE = /^:[A-Za-z_][A-Za-z0-9_]*$/;
-const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
+// Literal pattern segments: RFC 3986 pchars minus ';' (which path normalisation rejects), '%XX' allowed.
+const LITERAL_RE = /^(?:[A-Za-z0-9\-._~!$&'()+,=:@]|%[0-9A-Fa-f]{2})+$/;
 
 /** Asymmetric JWS algorithms jose verifies; HS* and none are never accepted. */
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -108,20 +110,6 @@ const whenClean = (...keys: string[]) => ({
 /** A list without duplicates, keeping first occurrences (duplicates are harmless, so not an error). */
 const unique = <T>(list: T[]): T[] => [...new Set(list)];
 
-/** Parses an ISO-8601 timestamp that carries an offset; rejects impossible calendar dates. */
-export function parseIsoWithOffset(value: string): number | undefined {
-  const m = ISO_RE.exec(value);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s = '0'] = m;
-  const month = Number(mo);
-  const day = Number(d);
-  const daysInMonth = new Date(Date.UTC(Number(y), month, 0)).getUTCDate();
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return undefined;
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return undefined;
-  const ms = Date.parse(value);
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
 /** ISO-8601 with offset or epoch ms -> epoch ms. */
 const timestamp = () =>
   z.unknown().transform((v, ctx): number => {
@@ -131,7 +119,7 @@ const timestamp = () =>
     }
     if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
     if (typeof v === 'string') {
-      const ms = parseIsoWithOffset(v);
+      const ms = parseIsoTimestamp(v);
       if (ms !== undefined) return ms;
     }
     ctx.addIssue({
@@ -457,14 +445,14 @@ export interface ListRoute extends RouteBase {
 export interface ItemRoute extends RouteBase {
   kind: 'item';
 }
-export interface ExportRoute extends RouteBase {
+interface ExportBase extends RouteBase {
   kind: 'export';
-  format: ExportFormat;
-  /** json exports only (default "data") */
-  items?: string;
-  /** csv exports only; absent = derive header names from the activities paths */
-  columns?: ExportColumns;
 }
+/** An export route: which fields it has follows from its format (SPEC §3). */
+export type ExportRoute =
+  | (ExportBase & { format: 'json'; /** dot path of the activity array (default "data") */ items: string })
+  | (ExportBase & { format: 'csv'; /** absent = derive header names from the activities paths */ columns?: ExportColumns })
+  | (ExportBase & { format: 'ndjson' | 'cef' });
 export interface PassthroughRoute extends RouteBase {
   kind: 'passthrough';
 }
@@ -485,6 +473,9 @@ function routePathProblem(p: string): string | undefined {
     if (s.includes('*') && (s !== '**' || !(last || (i === segments.length - 2 && segments[i + 1] === ''))))
       return '** is only allowed as the whole last segment';
     if (s.includes(':') && !PARAM_RE.test(s)) return 'a parameter must be a whole segment like :id';
+    if (s === ':__proto__') return 'a parameter must not be named __proto__';
+    if (s.startsWith(':') && segments.indexOf(s) !== i) return `duplicate parameter ${s}`;
+    if (s !== '' && s !== '**' && !s.startsWith(':') && !LITERAL_RE.test(s)) return `invalid characters in segment ${JSON.stringify(s)}`;
   }
   return undefined;
 }
@@ -543,10 +534,10 @@ const routeSchema = obj({
         return list;
       }
       case 'export': {
-        const exp: ExportRoute = { ...base, kind: 'export', format: r.format as ExportFormat };
-        if (exp.format === 'json') exp.items = r.items ?? 'data';
-        if (exp.format === 'csv' && r.columns != null) exp.columns = r.columns;
-        return exp;
+        const format = r.format as ExportFormat;
+        if (format === 'json') return { ...base, kind: 'export', format, items: r.items ?? 'data' };
+        if (format === 'csv') return r.columns != null ? { ...base, kind: 'export', format, columns: r.columns } : { ...base, kind: 'export', format };
+        return { ...base, kind: 'export', format };
       }
       default:
         return { ...base, kind: r.kind };
@@ -759,7 +750,9 @@ export const configSchema = z.strictObject(
 export type GatewayConfig = z.output<typeof configSchema>;
 export type IdentityConfig = NonNullable<GatewayConfig['identity']>;
 export type PrivacyConfig = GatewayConfig['privacy'];
-export type ActivitiesConfig = GatewayConfig['activities'];
+/** privacy/ reads activities with this section as its ActivitiesSpec (a compile error here if it stops fitting) */
+export type ActivitiesConfig = Fits<ActivitiesSpec, GatewayConfig['activities']>;
+type Fits<Want, T extends Want> = T;
 export type DirectoryConfig = GatewayConfig['directory'];
 export type GovernanceConfig = GatewayConfig['governance'];
 export type ForwardTargetConfig = GovernanceConfig['forward'][number];

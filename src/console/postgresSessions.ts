@@ -4,6 +4,7 @@
  * every later API call, may land on any replica behind a plain load balancer, and signing
  * out on one replica ends the session on all of them at once.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type pg from 'pg';
 import { boundedQuery, createPool } from '../db/pool.js';
 import { keyOf, type LoginData, type SessionData, type SessionStore } from './sessions.js';
@@ -25,6 +26,8 @@ export interface PostgresSessionOptions {
   pool?: pg.Pool;
   instance?: string;
   onError?: (err: unknown) => void;
+  /** the clock expired rows are swept by (default the system's) */
+  clock?: Clock;
 }
 
 export async function openPostgresSessionStore(opts: PostgresSessionOptions): Promise<SessionStore> {
@@ -61,7 +64,7 @@ export async function openPostgresSessionStore(opts: PostgresSessionOptions): Pr
       // expired rows are swept now and then, a bounded batch at a time
       if (++puts % 20 === 1) {
         await boundedQuery(pool, `DELETE FROM console_sessions WHERE key IN (SELECT key FROM console_sessions WHERE expires_at <= $1 LIMIT 1000)`, [
-          Date.now(),
+          (opts.clock ?? systemClock).now(),
         ]).catch((err: unknown) => opts.onError?.(err));
       }
     },

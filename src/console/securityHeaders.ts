@@ -24,3 +24,17 @@ export function setSecurityHeaders(res: http.ServerResponse): void {
   res.setHeader('x-frame-options', 'DENY');
   res.setHeader('cross-origin-opener-policy', 'same-origin');
 }
+
+/**
+ * Every answer on this response carries the console's headers, whoever writes it: the
+ * console's pages, the one error mapping (which resets headers before it answers) and the
+ * proxy journey answering the activity log.
+ */
+export function keepSecurityHeaders(res: http.ServerResponse): void {
+  setSecurityHeaders(res);
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
+    setSecurityHeaders(this);
+    return writeHead.apply(this, args);
+  } as typeof writeHead;
+}

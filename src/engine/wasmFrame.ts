@@ -2,8 +2,9 @@
  * The JSON-array export's element framer in the engine (assembly/frame.ts):
  * given an element that continues at b[p] in a framing state, where does it
  * end? Exactly what the byte loop in src/rewrite/export/jsonArray.ts
- * (scanElement) answers, at SIMD speed; that loop stays the reference (and
- * takes over for scalars and for the rare element the engine hands back).
+ * (scanElement) answers, at SIMD speed. That loop is production code too: it
+ * frames scalar elements and finishes the rare element the engine hands back
+ * (resume); with engineFraming off it is what the tests compare the engine with.
  *
  * The chunk is copied into the instance's FRAME window once (a window of
  * FRAME_BYTES at a time) and reused by the following calls on the same chunk.

@@ -1,9 +1,10 @@
 /**
  * The WebAssembly SIMD scanning engine (assembly/scan.ts, built by `npm run
- * build` into dist/engine/scan.wasm): the same contract as scanJson in
- * src/rewrite/jsonScan.ts — same accept/reject, same element ranges, totals
- * and field slots — in about half its CPU time. jsonScan.ts stays the
- * reference oracle (test/unit/engine/) and the fallback:
+ * build` into dist/engine/scan.wasm): the contract of types.ts, exactly as
+ * scanJson in jsonScan.ts answers it — same accept/reject, same element
+ * ranges, totals and field slots — in about half its CPU time. The JavaScript
+ * scanner is its production fallback (and, in test/unit/engine/, the second
+ * implementation it is compared with):
  *   - a configured path segment that is not well-formed Unicode (a lone
  *     surrogate has no UTF-8 form to compare raw key bytes with) → the
  *     JavaScript scanner;
@@ -22,9 +23,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { BodyInvalidError } from '../rewrite/errors.js';
-import { scanJson, type ArrayHit, type ByteRange, type ElementHit, type JsonKind, type ScanOptions, type ScanResult } from '../rewrite/jsonScan.js';
-import type { FieldPlan, PlanNode } from '../rewrite/fieldReader.js';
+import { BodyInvalidError } from './errors.js';
+import { scanJson } from './jsonScan.js';
+import type { ArrayHit, ByteRange, ElementHit, FastScanResult, FieldPlan, JsonKind, PlanNode, ScanOptions } from './types.js';
 
 /** Bodies above this go to the JavaScript scanner (the gateway's own limit is maxBufferedBytes). */
 export const MAX_ENGINE_BYTES = 256 * 1024 * 1024;
@@ -244,11 +245,6 @@ function bytesOf(e: Exports): Uint8Array {
 function wordsOf(e: Exports): Int32Array {
   bytesOf(e);
   return i32!;
-}
-
-/** scanJson's result, with the field slots as a typed array (a copy, owned by the caller). */
-export interface FastScanResult extends Omit<ScanResult, 'slots'> {
-  slots?: ArrayLike<number>;
 }
 
 /**

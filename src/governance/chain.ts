@@ -3,6 +3,7 @@
  * hash = SHA-256 hex of prevHash + "\n" + canonical(entry without hash).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
 import { canonicalJson } from './canonical.js';
 import { GOVERNANCE_ACTIONS, MAX_IDS, type GovernanceEntry, type GovernanceEntryInput } from './types.js';
 
@@ -46,12 +47,12 @@ export function validateInput(input: GovernanceEntryInput): void {
  */
 export function buildEntry(
   input: GovernanceEntryInput,
-  meta: { seq: number; prevHash: string; instance: string; time?: string; id?: string },
+  meta: { seq: number; prevHash: string; instance: string; time?: string; id?: string; clock?: Clock },
 ): GovernanceEntry {
   const e: Record<string, unknown> = {};
   e.seq = meta.seq;
   e.id = meta.id ?? randomUUID();
-  e.time = meta.time ?? new Date().toISOString();
+  e.time = meta.time ?? new Date((meta.clock ?? systemClock).now()).toISOString();
   e.action = input.action;
   e.principal = input.principal;
   if (input.via !== undefined) e.via = input.via;

@@ -11,7 +11,9 @@
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { buildEntry, GENESIS, isEntryLike, validateInput } from './chain.js';
+import type { Clock } from '../clock.js';
+import { BatchQueue } from './batchQueue.js';
+import { buildEntry, GENESIS, isEntryLike } from './chain.js';
 import {
   GovernanceUnavailableError,
   type ChainHead,
@@ -24,8 +26,8 @@ import {
   type ReadResult,
   type VerifyResult,
 } from './types.js';
-import { enqueue, type Pending } from './pending.js';
-import { compileFilter, matches } from './query.js';
+import type { Pending } from './pending.js';
+import { clampLimit, compileFilter, matches } from './query.js';
 import { isTornTail, MAX_TORN_LINES, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
 
 /** The file operations the sink uses; node's fs/promises fits, tests inject faults. */
@@ -60,6 +62,8 @@ export interface FileSinkOptions {
   probeIntervalMs?: number;
   /** told about I/O failures (for logs/metrics); messages carry no entry content */
   onError?: (err: unknown) => void;
+  /** the time of entries and deadlines (default: the system clock) */
+  clock?: Clock;
 }
 
 export interface FileGovernanceSink extends GovernanceSink {
@@ -72,8 +76,6 @@ const MAX_BATCH_ENTRIES = 512;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** every INDEX_EVERY-th entry's offset is kept, so read() can seek without holding the file */
 const INDEX_EVERY = 1024;
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 
 export async function openFileSink(opts: FileSinkOptions): Promise<FileGovernanceSink> {
   const fs = opts.fs ?? nodeFs;
@@ -159,22 +161,16 @@ async function recover(handle: SinkFileHandle): Promise<RecoveredState> {
 }
 
 class FileSink implements FileGovernanceSink {
-  private readonly deadlineMs: number;
   private readonly probeIntervalMs: number;
+  private readonly queue: BatchQueue;
   private goodOffset: number;
   private nextSeq: number;
   private lastHash: string;
   private readonly checkpoints: Array<{ seq: number; offset: number }>;
-  private readonly queue: Pending[] = [];
-  /** the writer (or a probe) owns the file tail */
-  private busy = false;
-  private batchStartedAt: number | undefined;
   /** a failed batch may have left bytes past goodOffset */
   private needsTruncate = false;
   private ok = true;
-  private closed = false;
   private probeTimer: NodeJS.Timeout | undefined;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly opts: FileSinkOptions,
@@ -182,70 +178,57 @@ class FileSink implements FileGovernanceSink {
     private readonly handle: SinkFileHandle,
     state: RecoveredState,
   ) {
-    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.probeIntervalMs = opts.probeIntervalMs ?? 1000;
+    // the writer (or a probe, through queue.exclusive) owns the file tail
+    this.queue = new BatchQueue({
+      deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
+      maxEntries: MAX_BATCH_ENTRIES,
+      promise: 'durable',
+      clock: opts.clock,
+      write: (batch) => this.writeBatch(batch),
+      onExpire: () => this.markUnhealthy(),
+    });
     this.goodOffset = state.goodOffset;
     this.nextSeq = state.nextSeq;
     this.lastHash = state.lastHash;
     this.checkpoints = state.checkpoints;
   }
 
+  private get closed(): boolean {
+    return this.queue.closed;
+  }
+
   append(input: GovernanceEntryInput): Promise<GovernanceEntry> {
-    try {
-      validateInput(input);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    if (this.closed) return Promise.reject(new GovernanceUnavailableError('governance log is closed'));
-    const done = enqueue(this.queue, input, this.deadlineMs, (p) => this.expire(p));
-    void this.pump();
-    return done;
+    return this.queue.add(input);
   }
 
-  /**
-   * Deadline passed. Still queued: dropped, no seq used. Already in a batch:
-   * the caller is told it failed (and sends nothing private); if the batch does
-   * land later the log records an access that was refused, never the reverse.
-   */
-  private expire(p: Pending): void {
-    const i = this.queue.indexOf(p);
-    if (i >= 0) this.queue.splice(i, 1);
-    this.markUnhealthy();
-    p.reject(new GovernanceUnavailableError(`governance entry not durable within ${this.deadlineMs} ms`));
-  }
-
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch();
-        if (batch.length > 0) await this.writeBatch(batch);
-      }
-    } finally {
-      this.busy = false;
-      this.batchStartedAt = undefined;
-      for (const w of this.idleWaiters.splice(0)) w();
-    }
-  }
-
-  private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
-    while (this.queue.length > 0 && batch.length < MAX_BATCH_ENTRIES) {
-      const p = this.queue.shift()!;
-      if (!p.settled) batch.push(p);
-    }
-    return batch;
-  }
-
+  /** One write + one fdatasync for the batch (up to MAX_BATCH_BYTES; the rest goes back, in order). */
   private async writeBatch(batch: Pending[]): Promise<void> {
-    this.batchStartedAt = Date.now();
+    const chunk = this.chainChunk(batch);
+    const taken = batch.slice(0, chunk.entries.length);
+    this.queue.requeue(batch.slice(taken.length));
+    try {
+      await this.cutFailedTail();
+      await writeAll(this.handle, Buffer.concat(chunk.lines), this.goodOffset);
+      await this.handle.datasync();
+    } catch (err) {
+      await this.batchFailed(err);
+      const failure = new GovernanceUnavailableError('governance log write failed', { cause: err });
+      for (const p of taken) p.reject(failure);
+      return;
+    }
+    this.advance(chunk);
+    this.markHealthy();
+    taken.forEach((p, i) => p.resolve(chunk.entries[i]));
+  }
+
+  /** The batch's entries chained onto the durable head, and their lines, up to the byte cap. */
+  private chainChunk(batch: Pending[]): Chunk {
     const entries: GovernanceEntry[] = [];
     const lines: Buffer[] = [];
     let seq = this.nextSeq;
     let prevHash = this.lastHash;
     let bytes = 0;
-    let taken = 0;
     for (const p of batch) {
       if (bytes >= MAX_BATCH_BYTES) break;
       const entry = buildEntry(p.input, { seq, prevHash, instance: this.opts.instance, time: p.time });
@@ -255,81 +238,79 @@ class FileSink implements FileGovernanceSink {
       bytes += line.length;
       prevHash = entry.hash;
       seq++;
-      taken++;
     }
-    // Over the byte cap: the rest goes back to the front of the queue, in order.
-    if (taken < batch.length) this.queue.unshift(...batch.slice(taken));
-    const buf = Buffer.concat(lines);
+    return { entries, lines };
+  }
+
+  /** Cuts what an earlier failed batch may have left past goodOffset. */
+  private async cutFailedTail(): Promise<void> {
+    if (!this.needsTruncate) return;
+    await this.handle.truncate(this.goodOffset);
+    this.needsTruncate = false;
+  }
+
+  private async batchFailed(err: unknown): Promise<void> {
+    this.needsTruncate = true;
+    // Cut a partial write now, so the space it took is free again; if this
+    // fails too, the next batch retries it before writing.
     try {
-      if (this.needsTruncate) {
-        await this.handle.truncate(this.goodOffset);
-        this.needsTruncate = false;
-      }
-      await writeAll(this.handle, buf, this.goodOffset);
-      await this.handle.datasync();
-    } catch (err) {
-      this.needsTruncate = true;
-      // Cut a partial write now, so the space it took is free again; if this
-      // fails too, the next batch retries it before writing.
-      try {
-        await this.handle.truncate(this.goodOffset);
-        this.needsTruncate = false;
-      } catch {
-        /* retried before the next write */
-      }
-      this.opts.onError?.(err);
-      this.markUnhealthy();
-      const failure = new GovernanceUnavailableError('governance log write failed', { cause: err });
-      for (let i = 0; i < taken; i++) batch[i].reject(failure);
-      return;
+      await this.handle.truncate(this.goodOffset);
+      this.needsTruncate = false;
+    } catch {
+      /* retried before the next write */
     }
+    this.opts.onError?.(err);
+    this.markUnhealthy();
+  }
+
+  /** The chunk is durable: the head, the sparse index and goodOffset move past it. */
+  private advance(chunk: Chunk): void {
     let offset = this.goodOffset;
-    for (let i = 0; i < entries.length; i++) {
-      if ((entries[i].seq - 1) % INDEX_EVERY === 0) this.checkpoints.push({ seq: entries[i].seq, offset });
-      offset += lines[i].length;
+    for (let i = 0; i < chunk.entries.length; i++) {
+      if ((chunk.entries[i].seq - 1) % INDEX_EVERY === 0) this.checkpoints.push({ seq: chunk.entries[i].seq, offset });
+      offset += chunk.lines[i].length;
     }
     this.goodOffset = offset;
-    this.nextSeq = seq;
-    this.lastHash = prevHash;
-    this.markHealthy();
-    for (let i = 0; i < taken; i++) batch[i].resolve(entries[i]);
+    this.nextSeq += chunk.entries.length;
+    this.lastHash = chunk.entries.at(-1)?.hash ?? this.lastHash;
   }
 
   private markUnhealthy(): void {
     this.ok = false;
     if (this.probeTimer || this.closed || this.probeIntervalMs <= 0) return;
     this.probeTimer = setInterval(() => {
-      if (!this.busy) void this.probe();
+      if (!this.queue.busy) void this.probe();
     }, this.probeIntervalMs);
     this.probeTimer.unref();
   }
 
   private markHealthy(): void {
     this.ok = true;
+    this.stopProbing();
+  }
+
+  private stopProbing(): void {
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = undefined;
   }
 
   healthy(): boolean {
-    if (!this.ok || this.closed) return false;
-    // a batch stuck past the deadline means the store hangs, even before anyone times out
-    return this.batchStartedAt === undefined || Date.now() - this.batchStartedAt <= this.deadlineMs;
+    return this.ok && !this.closed && !this.queue.stuck();
   }
 
   async probe(): Promise<boolean> {
     if (this.closed) return false;
-    if (this.busy) return this.healthy();
-    this.busy = true;
+    return (await this.queue.exclusive(() => this.probeDisk())) ?? this.healthy();
+  }
+
+  /** Writes and syncs a small file beside the log (with the file tail held). */
+  private async probeDisk(): Promise<boolean> {
     const probeFile = this.opts.file + '.probe';
     try {
-      if (this.needsTruncate) {
-        await this.handle.truncate(this.goodOffset);
-        this.needsTruncate = false;
-      }
+      await this.cutFailedTail();
       const h = await this.fs.open(probeFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
       try {
-        const block = Buffer.alloc(4096);
-        await writeAll(h, block, 0);
+        await writeAll(h, Buffer.alloc(4096), 0);
         await h.datasync();
       } finally {
         await h.close();
@@ -342,9 +323,6 @@ class FileSink implements FileGovernanceSink {
       return false;
     } finally {
       await this.fs.unlink(probeFile).catch(() => {});
-      this.busy = false;
-      for (const w of this.idleWaiters.splice(0)) w();
-      if (this.queue.length > 0) void this.pump();
     }
   }
 
@@ -422,24 +400,18 @@ class FileSink implements FileGovernanceSink {
     return r.ok ? { ok: true, count: r.count } : { ok: false, count: r.count, brokenAtSeq: r.brokenAtSeq };
   }
 
-  /** Lets queued entries finish (bounded by the deadline), then releases the file. */
+  /** Lets the running batch finish (bounded by the deadline), refuses what is queued, releases the file. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
-    if (this.probeTimer) clearInterval(this.probeTimer);
-    this.probeTimer = undefined;
-    if (this.busy) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.deadlineMs);
-        this.idleWaiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    for (const p of this.queue.splice(0)) p.reject(new GovernanceUnavailableError('governance log is closed'));
+    this.stopProbing();
+    await this.queue.close();
     await this.handle.close();
   }
+}
+
+interface Chunk {
+  entries: GovernanceEntry[];
+  lines: Buffer[];
 }
 
 const SEQ_PREFIX = Buffer.from('{"seq":');
@@ -467,9 +439,4 @@ async function writeAll(h: SinkFileHandle, buf: Buffer, position: number): Promi
     if (bytesWritten <= 0) throw new Error('short write');
     done += bytesWritten;
   }
-}
-
-function clampLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
-  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
 }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import type { GovernanceEntry, GovernanceEntryInput } from './types.js';
 
 /** An append waiting for its batch: settles once, and its deadline timer goes with it. */
@@ -6,6 +7,7 @@ export interface Pending {
   /** the entry's time: when append() was called */
   time: string;
   deadlineAt: number;
+  /** how many batches it was handed to (PostgreSQL retries a batch once on a lost connection) */
   attempts: number;
   settled: boolean;
   resolve(e: GovernanceEntry): void;
@@ -15,16 +17,23 @@ export interface Pending {
 
 /**
  * Queues one append for a sink's writer. `onExpire` runs when the deadline passes
- * before the entry was acknowledged; the sink decides what that means for a batch
- * already in flight. Shared by the file and PostgreSQL sinks so both keep the same
+ * before the entry was acknowledged; the queue and the sink decide what that means
+ * for a batch already in flight. Used by `BatchQueue`, so both sinks keep the same
  * "settle exactly once" rule.
  */
-export function enqueue(queue: Pending[], input: GovernanceEntryInput, deadlineMs: number, onExpire: (p: Pending) => void): Promise<GovernanceEntry> {
+export function enqueue(
+  queue: Pending[],
+  input: GovernanceEntryInput,
+  deadlineMs: number,
+  onExpire: (p: Pending) => void,
+  clock: Clock = systemClock,
+): Promise<GovernanceEntry> {
   return new Promise<GovernanceEntry>((resolve, reject) => {
+    const now = clock.now();
     const p: Pending = {
       input,
-      time: new Date().toISOString(),
-      deadlineAt: Date.now() + deadlineMs,
+      time: new Date(now).toISOString(),
+      deadlineAt: now + deadlineMs,
       attempts: 0,
       settled: false,
       resolve: (e) => {

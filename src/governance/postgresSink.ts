@@ -10,9 +10,12 @@
  * deadline, plus a client-side timer that drops a hung connection).
  */
 import type pg from 'pg';
-import { LOCK_KEYS, migrate } from '../db/migrate.js';
+import type { Clock } from '../clock.js';
+import { migrate } from '../db/migrate.js';
 import { boundedQuery, createPool, isConnectionError } from '../db/pool.js';
-import { buildEntry, GENESIS, validateInput } from './chain.js';
+import { BatchQueue } from './batchQueue.js';
+import { buildEntry, GENESIS } from './chain.js';
+import { BatchTransaction } from './postgresBatch.js';
 import { verifyGovernanceTable } from './postgresVerify.js';
 import {
   GovernanceUnavailableError,
@@ -26,8 +29,8 @@ import {
   type ReadResult,
   type VerifyResult,
 } from './types.js';
-import { enqueue, type Pending } from './pending.js';
-import { compileFilter, sqlFilter } from './query.js';
+import type { Pending } from './pending.js';
+import { clampLimit, compileFilter, sqlFilter } from './query.js';
 
 export interface PostgresSinkOptions {
   /** one of url / pool; a pool passed in is not ended by close() */
@@ -40,21 +43,17 @@ export interface PostgresSinkOptions {
   probeIntervalMs?: number;
   /** told about database failures (for logs/metrics); messages carry no entry content */
   onError?: (err: unknown) => void;
+  /** the time of entries and deadlines (default: the system clock) */
+  clock?: Clock;
 }
 
 const DEFAULT_DEADLINE_MS = 2000;
 const MAX_BATCH_ENTRIES = 256;
 /** below this much time left, an entry is not started (its timer rejects it) */
 const MIN_BUDGET_MS = 30;
-/** server-side timeouts fire this much before the client-side deadline */
-const SERVER_MARGIN_MS = 100;
 /** a batch that failed on a lost connection before COMMIT is retried once, on a fresh connection */
 const MAX_ATTEMPTS = 2;
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 const STREAM_PAGE = 500;
-
-class DeadlineExceeded extends Error {}
 
 export async function openPostgresSink(opts: PostgresSinkOptions): Promise<GovernanceSink> {
   if (!opts.pool && !opts.url) throw new TypeError('openPostgresSink: url or pool is required');
@@ -70,22 +69,27 @@ export async function openPostgresSink(opts: PostgresSinkOptions): Promise<Gover
 }
 
 class PostgresSink implements GovernanceSink {
-  private readonly deadlineMs: number;
-  private readonly queue: Pending[] = [];
-  private busy = false;
-  private batchStartedAt: number | undefined;
+  private readonly queue: BatchQueue;
   private ok = true;
-  private closed = false;
   private probing = false;
   private readonly probeTimer: NodeJS.Timeout | undefined;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly opts: PostgresSinkOptions,
     private readonly pool: pg.Pool,
     private readonly ownPool: boolean,
   ) {
-    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    // In a transaction an expired entry makes the writer roll back instead of committing;
+    // only a COMMIT already on the wire can still land (a refused access recorded, never the reverse).
+    this.queue = new BatchQueue({
+      deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
+      maxEntries: MAX_BATCH_ENTRIES,
+      minBudgetMs: MIN_BUDGET_MS,
+      promise: 'committed',
+      clock: opts.clock,
+      write: (batch) => this.writeBatch(batch),
+      onExpire: () => (this.ok = false),
+    });
     const every = opts.probeIntervalMs ?? 1000;
     if (every > 0) {
       this.probeTimer = setInterval(() => void this.probe(), every);
@@ -93,161 +97,48 @@ class PostgresSink implements GovernanceSink {
     }
   }
 
+  private get closed(): boolean {
+    return this.queue.closed;
+  }
+
   append(input: GovernanceEntryInput): Promise<GovernanceEntry> {
-    try {
-      validateInput(input);
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    if (this.closed) return Promise.reject(new GovernanceUnavailableError('governance log is closed'));
-    const done = enqueue(this.queue, input, this.deadlineMs, (p) => this.expire(p));
-    void this.pump();
-    return done;
+    return this.queue.add(input);
   }
 
-  /**
-   * Deadline passed. Still queued: dropped, no seq used. In a transaction:
-   * the writer rolls back instead of committing; only a COMMIT already on
-   * the wire can still land, and then the log records an access that was
-   * refused, never the reverse.
-   */
-  private expire(p: Pending): void {
-    const i = this.queue.indexOf(p);
-    if (i >= 0) this.queue.splice(i, 1);
-    this.ok = false;
-    p.reject(new GovernanceUnavailableError(`governance entry not committed within ${this.deadlineMs} ms`));
-  }
-
-  private async pump(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch();
-        if (batch.length > 0) await this.writeBatch(batch);
-      }
-    } finally {
-      this.busy = false;
-      this.batchStartedAt = undefined;
-      for (const w of this.idleWaiters.splice(0)) w();
-    }
-  }
-
-  private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
-    const now = Date.now();
-    while (this.queue.length > 0 && batch.length < MAX_BATCH_ENTRIES) {
-      const p = this.queue.shift()!;
-      // nearly expired entries are left to their timers rather than started
-      if (!p.settled && p.deadlineAt - now > MIN_BUDGET_MS) batch.push(p);
-    }
-    return batch;
-  }
-
+  /** One transaction for the batch: lock, read the head, insert head+1.., COMMIT. */
   private async writeBatch(batch: Pending[]): Promise<void> {
-    this.batchStartedAt = Date.now();
-    for (const p of batch) p.attempts++;
     // FIFO with one deadline length: the first entry has the least time left
-    const budget = Math.min(...batch.map((p) => p.deadlineAt)) - Date.now();
-    const serverTimeout = Math.max(10, budget - SERVER_MARGIN_MS);
-    let client: pg.PoolClient | undefined;
-    let timedOut = false;
-    let commitSent = false;
-    let timer: NodeJS.Timeout | undefined;
-    const abort = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        // a hung connection is dropped: the server rolls back what did not commit
-        client?.release(true);
-        client = undefined;
-        reject(new DeadlineExceeded());
-      }, budget);
-    });
-    abort.catch(() => {});
-    const bounded = <T>(p: Promise<T>): Promise<T> => Promise.race([p, abort]);
+    const tx = new BatchTransaction(Math.min(...batch.map((p) => p.deadlineAt)) - this.queue.clock.now());
     try {
-      const connecting = this.pool.connect();
-      // a connection that arrives after the deadline goes straight back
-      connecting.then(
-        (c) => {
-          if (timedOut) c.release();
-        },
-        () => {},
-      );
-      const c = await bounded(connecting);
-      client = c;
-      const head = (await bounded(
-        c.query(
-          `BEGIN; SET LOCAL statement_timeout = ${serverTimeout}; SET LOCAL lock_timeout = ${serverTimeout};
-         SET LOCAL synchronous_commit = on;
-         SELECT pg_advisory_xact_lock(${LOCK_KEYS.governance});
-         SELECT seq::text AS seq, hash FROM governance_log ORDER BY governance_log.seq DESC LIMIT 1`,
-        ),
-      )) as unknown as pg.QueryResult[];
-      const last = head[head.length - 1].rows[0] as { seq: string; hash: string } | undefined;
-      let seq = last ? Number(last.seq) + 1 : 1;
-      let prevHash = last ? last.hash : GENESIS;
-      const entries: GovernanceEntry[] = [];
-      for (const p of batch) {
-        const entry = buildEntry(p.input, { seq, prevHash, instance: this.opts.instance, time: p.time });
-        entries.push(entry);
-        prevHash = entry.hash;
-        seq++;
-      }
-      await bounded(
-        c.query(
-          `INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash)
-         SELECT s, i, t, a, l::jsonb, l, p, h
-           FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
-             AS u(s, i, t, a, l, p, h)`,
-          [
-            entries.map((e) => e.seq),
-            entries.map((e) => e.id),
-            entries.map((e) => e.time),
-            entries.map((e) => e.action),
-            entries.map((e) => JSON.stringify(e)),
-            entries.map((e) => e.prevHash),
-            entries.map((e) => e.hash),
-          ],
-        ),
-      );
+      await tx.connect(this.pool);
+      const entries = chainOnto(await tx.lockHead(), batch, this.opts.instance);
+      await tx.insert(entries);
       if (batch.some((p) => p.settled)) {
         // someone's deadline passed meanwhile: do not record what was refused; the rest go again
-        await bounded(c.query('ROLLBACK'));
-        clearTimeout(timer);
-        c.release();
-        client = undefined;
-        this.requeue(batch);
+        await tx.rollback();
+        this.queue.requeue(batch);
         return;
       }
-      commitSent = true;
-      await bounded(c.query('COMMIT'));
-      clearTimeout(timer);
-      c.release();
-      client = undefined;
+      await tx.commit();
       this.ok = true;
       batch.forEach((p, i) => p.resolve(entries[i]));
     } catch (err) {
-      clearTimeout(timer);
-      client?.release(true);
-      client = undefined;
-      if (!timedOut) this.report(err);
-      this.ok = false;
-      if (!timedOut && !commitSent && isConnectionError(err) && batch.every((p) => p.attempts < MAX_ATTEMPTS)) {
-        // e.g. a pooled connection the server had closed: nothing was written, try a fresh one
-        this.requeue(batch);
-        return;
-      }
-      const failure = timedOut
-        ? new GovernanceUnavailableError(`governance entry not committed within ${this.deadlineMs} ms`)
-        : new GovernanceUnavailableError('governance log write failed', { cause: err });
-      for (const p of batch) p.reject(failure);
+      tx.drop();
+      this.batchFailed(batch, tx, err);
     }
   }
 
-  /** Puts unsettled entries back at the front of the queue, in their order. */
-  private requeue(batch: Pending[]): void {
-    this.queue.unshift(...batch.filter((p) => !p.settled));
+  /** Nothing of the batch committed (or it may have, with COMMIT sent): retry once or refuse it. */
+  private batchFailed(batch: Pending[], tx: BatchTransaction, err: unknown): void {
+    if (!tx.timedOut) this.report(err);
+    this.ok = false;
+    if (!tx.timedOut && !tx.commitSent && isConnectionError(err) && batch.every((p) => p.attempts < MAX_ATTEMPTS)) {
+      // e.g. a pooled connection the server had closed: nothing was written, try a fresh one
+      this.queue.requeue(batch);
+      return;
+    }
+    const failure = tx.timedOut ? this.queue.deadlineError() : new GovernanceUnavailableError('governance log write failed', { cause: err });
+    for (const p of batch) p.reject(failure);
   }
 
   private report(err: unknown): void {
@@ -259,9 +150,7 @@ class PostgresSink implements GovernanceSink {
   }
 
   healthy(): boolean {
-    if (!this.ok || this.closed) return false;
-    // a batch stuck past the deadline means the store hangs, even before anyone times out
-    return this.batchStartedAt === undefined || Date.now() - this.batchStartedAt <= this.deadlineMs;
+    return this.ok && !this.closed && !this.queue.stuck();
   }
 
   /** Checks the database answers; healthy() follows the answer. */
@@ -270,8 +159,8 @@ class PostgresSink implements GovernanceSink {
     this.probing = true;
     try {
       // connect is bounded by the pool's connect timeout, the query by query_timeout
-      await boundedQuery(this.pool, 'SELECT 1', [], this.deadlineMs);
-      if (!this.busy) this.ok = true;
+      await boundedQuery(this.pool, 'SELECT 1', [], this.queue.deadlineMs);
+      if (!this.queue.busy) this.ok = true;
       return true;
     } catch (err) {
       this.ok = false;
@@ -350,25 +239,20 @@ class PostgresSink implements GovernanceSink {
   /** Lets the running batch finish (bounded by the deadline), refuses what is queued, releases the pool. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     if (this.probeTimer) clearInterval(this.probeTimer);
-    if (this.busy) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.deadlineMs);
-        this.idleWaiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    for (const p of this.queue.splice(0)) p.reject(new GovernanceUnavailableError('governance log is closed'));
+    await this.queue.close();
     if (this.ownPool) await this.pool.end().catch(() => {});
   }
 }
 
-function clampLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
-  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+/** The batch's entries chained onto the head read under the lock. */
+function chainOnto(head: { nextSeq: number; prevHash: string }, batch: Pending[], instance: string): GovernanceEntry[] {
+  let { nextSeq: seq, prevHash } = head;
+  return batch.map((p) => {
+    const entry = buildEntry(p.input, { seq: seq++, prevHash, instance, time: p.time });
+    prevHash = entry.hash;
+    return entry;
+  });
 }
 
 /** Committed entries with seq > afterSeq, in seq order, as chained (forwarding reads with its own pool). */

@@ -26,6 +26,15 @@ export function compileFilter(f: QueryFilter): CompiledFilter {
   return out;
 }
 
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+/** A page size for read(): 100 when not given, otherwise a whole number in 1..1000. */
+export function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
+  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+}
+
 /** Does a parsed entry match? (seq > afterSeq is checked too.) */
 export function matches(c: CompiledFilter, e: GovernanceEntry): boolean {
   if (!(e.seq > c.afterSeq)) return false;

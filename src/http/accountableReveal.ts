@@ -17,7 +17,8 @@ import type http from 'node:http';
 import type { GatewayConfig } from '../config/index.js';
 import { unknownGroups, type KnownGroups } from '../directory/knownGroups.js';
 import { GatewayError } from '../errors.js';
-import type { GovernanceEntryInput, GovernanceRequestInfo, GovernanceSink } from '../governance/types.js';
+import { deniedEntry, type EntryActor, type RevealFacts } from '../governance/entries.js';
+import type { GovernanceSink } from '../governance/types.js';
 import type { IdentityResult } from '../identity/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -62,21 +63,9 @@ export interface GrantedReveal {
 /** SPEC §11: the header naming the approved reveal request. */
 export const REVEAL_REQUEST_HEADER = 'x-reveal-request';
 
-export function requestInfo(ctx: RevealExchange): GovernanceRequestInfo {
-  const { req } = ctx;
-  const ua = req.headers['user-agent'];
-  return {
-    id: ctx.id,
-    method: ctx.method,
-    path: ctx.path,
-    query: ctx.query,
-    clientIp: req.socket.remoteAddress ?? '',
-    userAgent: typeof ua === 'string' ? ua : '',
-  };
-}
-
-function token(caller: VerifiedCaller): { iss?: string; jti?: string } {
-  return caller.jti === undefined ? { iss: caller.iss } : { iss: caller.iss, jti: caller.jti };
+/** The caller of a reveal as its governance entries name it. */
+export function revealActor(caller: VerifiedCaller, via: 'header' | 'token' | 'console'): EntryActor {
+  return { principal: caller.principal, via, token: caller.jti === undefined ? { iss: caller.iss } : { iss: caller.iss, jti: caller.jti } };
 }
 
 /** Steps 1–4 above. Throws GatewayError (403 / 400 / 503); resolves with what the granted reveal may show. */
@@ -109,7 +98,7 @@ export async function authorizeReveal(
   const decision = decideGrant(caller.isAdmin, deps.permission(caller.principal), deps.now(), scope);
   if (!decision.granted) {
     deps.metrics.reveals.inc({ outcome: decision.why === 'expired' ? 'expired' : 'forbidden' });
-    await recordDenial(deps, ctx, caller, via, { code: 'reveal_forbidden', message: decision.message }, reason, scope);
+    await recordDenial(deps, ctx, revealActor(caller, via), { code: 'reveal_forbidden', message: decision.message }, { reason, scope });
     throw new GatewayError('reveal_forbidden', decision.message);
   }
   if (inputError) {
@@ -155,14 +144,14 @@ async function authorizeApproved(
   ctx.reason = request?.reason !== undefined;
   if (!decision.granted) {
     deps.metrics.reveals.inc({ outcome: decision.why === 'expired' ? 'expired' : 'forbidden' });
-    await recordDenial(deps, ctx, caller, via, { code: 'reveal_forbidden', message: decision.message }, undefined, undefined, request?.id);
+    await recordDenial(deps, ctx, revealActor(caller, via), { code: 'reveal_forbidden', message: decision.message }, { revealRequest: request?.id });
     throw new GatewayError('reveal_forbidden', decision.message);
   }
   const check = checkApproval(id, request, caller.principal, now);
   if (!check.ok) {
     ctx.reason = false;
     deps.metrics.reveals.inc({ outcome: 'approval_required' });
-    await recordDenial(deps, ctx, caller, via, { code: 'approval_required', message: check.message }, undefined, undefined, request?.id);
+    await recordDenial(deps, ctx, revealActor(caller, via), { code: 'approval_required', message: check.message }, { revealRequest: request?.id });
     throw new GatewayError('approval_required', check.message);
   }
   const out: GrantedReveal = { limits: decision.limits, reason: check.request.reason, revealRequest: check.request.id };
@@ -178,47 +167,20 @@ async function authorizeApproved(
 async function recordDenial(
   deps: AccountableRevealDeps,
   ctx: RevealExchange,
-  caller: VerifiedCaller,
-  via: 'header' | 'token' | 'console',
+  actor: EntryActor,
   denial: { code: string; message: string },
-  reason: string | undefined,
-  scope: RevealScope | undefined,
-  revealRequest?: string,
+  facts: { reason?: string; scope?: RevealScope; revealRequest?: string },
 ): Promise<void> {
-  const input: GovernanceEntryInput = { action: 'private-activities.denied', principal: caller.principal, via, request: requestInfo(ctx) };
-  if (reason !== undefined) input.reason = reason;
-  if (scope !== undefined) input.scope = { groups: [...scope.groups], actors: [...scope.actors] };
-  input.denial = denial;
-  if (revealRequest !== undefined) input.revealRequest = revealRequest;
-  input.token = token(caller);
+  const present: RevealFacts = {};
+  if (facts.reason !== undefined) present.reason = facts.reason;
+  if (facts.scope !== undefined) present.scope = facts.scope;
+  if (facts.revealRequest !== undefined) present.revealRequest = facts.revealRequest;
   try {
     const sink = deps.governance();
     if (!sink) throw new Error('no governance sink');
-    await sink.append(input);
+    await sink.append(deniedEntry(actor, ctx, denial, present));
   } catch (err) {
     deps.metrics.governanceFailures.inc();
     deps.logger.warn({ msg: 'denied reveal could not be recorded', requestId: ctx.id, error: err instanceof Error ? err.name : 'error' });
   }
-}
-
-/** The `private-activities.viewed` entry of a granted reveal (SPEC §6, §10). */
-export function viewedEntry(
-  ctx: RevealExchange,
-  caller: VerifiedCaller,
-  via: 'header' | 'token' | 'console',
-  granted: GrantedReveal,
-  shown: { count: number; ids: string[] },
-): GovernanceEntryInput {
-  const input: GovernanceEntryInput = {
-    action: 'private-activities.viewed',
-    principal: caller.principal,
-    via,
-    request: requestInfo(ctx),
-    privateActivities: { count: shown.count, ids: shown.ids },
-  };
-  if (granted.reason !== undefined) input.reason = granted.reason;
-  if (granted.scope !== undefined) input.scope = { groups: [...granted.scope.groups], actors: [...granted.scope.actors] };
-  if (granted.revealRequest !== undefined) input.revealRequest = granted.revealRequest;
-  input.token = token(caller);
-  return input;
 }

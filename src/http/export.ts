@@ -6,6 +6,7 @@
  */
 import type http from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
+import type { ExportRoute } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { HideBatch } from '../privacy/types.js';
 import { createExportFilter, type CsvColumns } from '../rewrite/export/index.js';
@@ -14,10 +15,10 @@ import { filteredResponseHeaders } from './headers.js';
 import { decoderFor } from './upstreamBody.js';
 
 /** CSV header names: the route's overrides, else the last segment of each activities path. */
-function csvColumns(ex: Exchange): CsvColumns {
+function csvColumns(ex: Exchange, route: ExportRoute): CsvColumns {
   const acts = ex.rt.config.activities;
   const last = (p: string): string => p.slice(p.lastIndexOf('.') + 1);
-  const cols = ex.route?.columns ?? {};
+  const cols = (route.format === 'csv' ? route.columns : undefined) ?? {};
   return {
     id: cols.id ?? last(acts.id),
     actor: cols.actor ? [cols.actor] : acts.actor.map(last),
@@ -40,8 +41,8 @@ export const HOLD_BACK_BYTES = 64 * 1024;
  * after its first bytes left); rejects when it failed before anything was
  * sent, so the caller answers with the JSON error.
  */
-export async function streamExport(ex: Exchange, upstream: http.IncomingMessage, hide: HideBatch): Promise<void> {
-  const { res, rt, route } = ex;
+export async function streamExport(ex: Exchange, route: ExportRoute, upstream: http.IncomingMessage, hide: HideBatch): Promise<void> {
+  const { res, rt } = ex;
   const enc = upstream.headers['content-encoding'];
   const encoding = typeof enc === 'string' ? enc : undefined;
   // Decide on the decoder before sending anything, so an unknown encoding is still a clean 502.
@@ -54,12 +55,12 @@ export async function streamExport(ex: Exchange, upstream: http.IncomingMessage,
   ex.clearDeadline();
 
   const filter = createExportFilter({
-    format: route?.format ?? 'ndjson',
-    items: route?.items ?? 'data',
+    format: route.format,
+    items: route.format === 'json' ? route.items : undefined,
     extract: rt.extract,
     read: rt.read,
     fromFields: rt.fromFields,
-    csvColumns: csvColumns(ex),
+    csvColumns: csvColumns(ex, route),
     hide,
     onRemoved: (n) => {
       ex.removed += n;

@@ -8,7 +8,8 @@
 import { GovernanceUnavailableError, type GovernanceEntry, type GovernanceSink } from '../governance/types.js';
 import type { Metrics } from '../metrics.js';
 import type { ShownTally } from '../privacy/revealFilter.js';
-import { viewedEntry } from './accountableReveal.js';
+import { viewedEntry } from '../governance/entries.js';
+import { revealActor } from './accountableReveal.js';
 import type { Exchange } from './exchange.js';
 
 export interface GovernanceDeps {
@@ -20,7 +21,7 @@ export async function recordReveal(ex: Exchange, shown: ShownTally, deps: Govern
   const { identity, via, grant } = ex.reveal;
   if (!deps.sink || !identity || !via || !grant) throw new GovernanceUnavailableError('no governance sink');
   const t0 = performance.now();
-  const entry = await deps.sink.append(viewedEntry(ex, identity, via, grant, shown));
+  const entry = await deps.sink.append(viewedEntry(revealActor(identity, via), ex, grant, shown));
   deps.metrics.governanceLatency.observe((performance.now() - t0) / 1000);
   return entry;
 }

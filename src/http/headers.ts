@@ -79,3 +79,6 @@ export function appendVary(res: http.ServerResponse, names: string[]): void {
   for (const n of names) list.add(n);
   res.setHeader('vary', [...list].join(', '));
 }
+
+/** The console's CSRF token header (SPEC §13): the gateway's own, never sent upstream. */
+export const CSRF_HEADER = 'x-csrf-token';

@@ -8,6 +8,7 @@
  * its governance entry (the pipeline throws it then).
  */
 import type http from 'node:http';
+import type { ItemRoute, ListRoute } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { HideBatch } from '../privacy/types.js';
 import { classifyItem } from '../rewrite/item.js';
@@ -32,10 +33,10 @@ export async function readBody(ex: Exchange, upstream: http.IncomingMessage): Pr
   return body;
 }
 
-export async function rewriteBody(ex: Exchange, body: Buffer, hide: HideBatch): Promise<Rewritten> {
-  const { rt, route } = ex;
-  if (route?.kind === 'list') {
-    const r = await filterList(body, { items: route.items ?? 'data', total: route.total, extract: rt.extract, read: rt.read, hide, remove: true });
+export async function rewriteBody(ex: Exchange, route: ListRoute | ItemRoute, body: Buffer, hide: HideBatch): Promise<Rewritten> {
+  const { rt } = ex;
+  if (route.kind === 'list') {
+    const r = await filterList(body, { items: route.items, total: route.total, extract: rt.extract, read: rt.read, hide, remove: true });
     ex.removed = r.removed;
     return { body: r.body, withheldItem: false };
   }

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { REVEAL_REQUEST_HEADER } from './accountableReveal.js';
 import type { Exchange } from './exchange.js';
-import { CONDITIONAL_REQUEST_HEADERS, decodableAcceptEncoding } from './headers.js';
+import { CONDITIONAL_REQUEST_HEADERS, CSRF_HEADER, decodableAcceptEncoding } from './headers.js';
 
 export interface UpstreamDeps {
   metrics: Pick<Metrics, 'upstreamLatency'>;
@@ -37,9 +37,14 @@ export function prepareUpstreamRequest(ex: Exchange, filtered: boolean): void {
   delete req.headers[rt.config.reveal.reasonHeader];
   delete req.headers[rt.config.reveal.scopeHeader];
   delete req.headers[REVEAL_REQUEST_HEADER];
-  if (ex.reveal.identity && rt.config.upstream.serviceAuthorization) {
-    req.headers[rt.config.identity?.header.toLowerCase() ?? 'authorization'] = rt.config.upstream.serviceAuthorization;
+  const idHeader = rt.config.identity?.header.toLowerCase() ?? 'authorization';
+  if (ex.vouched) {
+    // a console session is a credential for the admin prefix only: it never goes upstream
+    delete req.headers.cookie;
+    delete req.headers[CSRF_HEADER];
+    delete req.headers[idHeader];
   }
+  if (ex.reveal.identity && rt.config.upstream.serviceAuthorization) req.headers[idHeader] = rt.config.upstream.serviceAuthorization;
   req.url = ex.query ? `${ex.path}?${ex.query}` : ex.path;
   if (filtered) {
     for (const h of CONDITIONAL_REQUEST_HEADERS) delete req.headers[h];

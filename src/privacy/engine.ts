@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock.js';
 import { normalizePrincipal } from '../principal.js';
 import { compilePolicy, makeHideBatch, type CompiledPolicy } from './decision.js';
 import { permissionExpired, type PermissionFacts } from './grant.js';
@@ -31,6 +32,8 @@ export class PrivacyEngine {
   constructor(
     private opts: EngineOptions,
     private readonly state: PrivacyStateSource,
+    /** the time of permission expiry (isPermitted); gateway.ts passes its one clock, tests move theirs */
+    private readonly clock: Clock = systemClock,
   ) {
     this.compile(state.current());
     this.unsubscribe = state.onChange((s) => this.compile(s));
@@ -116,8 +119,8 @@ export class PrivacyEngine {
     return this.snapshot.permissions.get(normalizePrincipal(principal) ?? '');
   }
 
-  /** On the permission list and not expired at `now`. */
-  isPermitted(principal: string, now = Date.now()): boolean {
+  /** On the permission list and not expired at `now` (default: the engine's clock). */
+  isPermitted(principal: string, now = this.clock.now()): boolean {
     const p = this.permission(principal);
     return p !== undefined && !permissionExpired(p, now);
   }

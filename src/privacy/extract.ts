@@ -3,21 +3,10 @@
  * ActivityFacts the decision needs. Paths are compiled once per spec; the per-record
  * functions allocate only the facts and their groups array.
  */
-import type { ActivitiesConfig } from '../config/schema.js';
 import { normalizePrincipal } from '../principal.js';
 import { compilePath, type PathReader } from './dotpath.js';
 import { parseTimestamp } from './time.js';
-import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivityFacts } from './types.js';
-
-/**
- * Where the decision's fields are in a record: the `activities` config section
- * (its validated form, SPEC §3), with one path or several for actor and groups.
- */
-export type ActivitiesSpec = Omit<ActivitiesConfig, 'actor' | 'groups' | 'builtinTags'> & {
-  actor: string | string[];
-  groups: string | string[];
-  builtinTags: Partial<ActivitiesConfig['builtinTags']>;
-};
+import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivitiesSpec, type ActivityFacts } from './types.js';
 
 /** Fields already located in a CSV row or CEF line: text as those formats carry it, or epoch ms already read. */
 export interface ActivityFields {

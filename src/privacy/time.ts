@@ -24,7 +24,11 @@ function daysInMonth(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
-function parseIso(s: string): number | undefined {
+/**
+ * An ISO-8601 date-time with an offset as epoch ms, or undefined: the one parser of the
+ * configuration, the admin API and activity timestamps.
+ */
+export function parseIsoTimestamp(s: string): number | undefined {
   const m = ISO.exec(s);
   if (m === null) return undefined;
   const year = +m[1];
@@ -53,7 +57,7 @@ function parseIso(s: string): number | undefined {
 /** epoch ms, or undefined when the value is not a readable timestamp */
 export function parseTimestamp(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 && v <= MAX_MS ? v : undefined;
-  if (typeof v === 'string') return parseIso(v);
+  if (typeof v === 'string') return parseIsoTimestamp(v);
   return undefined;
 }
 
@@ -69,5 +73,5 @@ export function parseCefDate(s: string): number | undefined {
   const pad = (v: string): string => v.padStart(2, '0');
   const zone = m[9] === undefined ? 'Z' : `${m[9]}${m[10]}:${m[11] ?? '00'}`;
   const frac = m[7] === undefined ? '' : `.${m[7]}`;
-  return parseIso(`${m[3]}-${pad(String(month))}-${pad(m[2])}T${m[4]}:${m[5]}:${m[6]}${frac}${zone}`);
+  return parseIsoTimestamp(`${m[3]}-${pad(String(month))}-${pad(m[2])}T${m[4]}:${m[5]}:${m[6]}${frac}${zone}`);
 }

@@ -34,6 +34,27 @@ export interface ActivityFacts {
   isApplication: boolean;
 }
 
+/**
+ * Where the decision's fields are in a record: the paths privacy/extract.ts reads
+ * (one path or several for actor and groups) and the builtin tags. Plain data handed
+ * in by the caller; the validated `activities` config section (config/schema.ts
+ * ActivitiesConfig) satisfies it, and privacy/ never imports the config.
+ */
+export interface ActivitiesSpec {
+  /** dot path of the activity id */
+  id: string;
+  /** dot path of the timestamp */
+  timestamp: string;
+  /** dot path(s) of the actor: the first that holds a string wins */
+  actor: string | string[];
+  /** dot path(s) of group tags: all are read */
+  groups: string | string[];
+  /** the record is an application's when the value at `path` is one of `equals` (case-insensitive); null = no such field */
+  application: { path: string; equals: string[] } | null;
+  /** group tags that stand for the builtin groups; absent = no such tag */
+  builtinTags: { 'external-users'?: string; application?: string };
+}
+
 export const BUILTIN_EXTERNAL = 'builtin:external-users';
 export const BUILTIN_APPLICATION = 'builtin:application';
 

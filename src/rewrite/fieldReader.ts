@@ -4,7 +4,7 @@
  * exports, where records are ~2 KB and the decision reads 4–6 fields).
  *
  * The configured paths (id, timestamp, actor, groups, application) compile to a
- * plan; the validating scan (jsonScan / the wasm engine) records the byte range
+ * plan; the validating scan (the engine, src/engine/) records the byte range
  * of the last value at every plan node. The value at each spec path is read
  * straight from those slots (descending through objects, parsing only the value
  * where the path ends or leaves the plan: a string, a number, a tag array) and
@@ -20,9 +20,11 @@
  * Precondition: the slots come from the scan that validated [start, end) as
  * ONE valid JSON value in valid UTF-8. Pure: no I/O.
  */
+import { isWs } from '../engine/jsonBytes.js';
+import type { FieldPlan, PlanNode } from '../engine/types.js';
 import { compileSegments, type PathReader } from '../privacy/dotpath.js';
-import { compileExtractor, compileFactsReader, specPaths, type ActivitiesSpec } from '../privacy/extract.js';
-import type { ActivityFacts } from '../privacy/types.js';
+import { compileExtractor, compileFactsReader, specPaths } from '../privacy/extract.js';
+import type { ActivitiesSpec, ActivityFacts } from '../privacy/types.js';
 
 /** A node of the path trie: `whole` = some path ends here, so the value is parsed whole. */
 interface PathNode {
@@ -51,41 +53,12 @@ function buildTrie(paths: readonly string[]): PathNode {
   return root;
 }
 
-const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
 function skipWs(buf: Buffer, p: number): number {
   while (isWs(buf[p])) p++;
   return p;
 }
 
-/**
- * Compiled paths for the fused scan (jsonScan records the byte range of the
- * last value at every trie node while it validates). Nodes are numbered in
- * depth-first preorder, so a node's subtree is the id range [id, last].
- * Slot layout of one record from its offset `at`: slots[at+2*id] = start,
- * slots[at+2*id+1] = end, -1 = absent.
- */
-export interface FieldPlan {
-  /** number of nodes, root included (id 0) */
-  size: number;
-  root: PlanNode;
-}
-
-export interface PlanNode {
-  id: number;
-  /** last id of this node's subtree */
-  last: number;
-  /** some path ends here: the value is parsed whole, never descended */
-  whole: boolean;
-  keys: PlanKey[];
-}
-
-export interface PlanKey {
-  text: string;
-  bytes: Buffer;
-  node: PlanNode;
-}
-
+/** The engine's FieldPlan (engine/types.ts) of these dot paths: the scan records the last value at each node. */
 export function compileFieldPlan(paths: readonly string[]): FieldPlan {
   let next = 0;
   const number = (t: PathNode): PlanNode => {

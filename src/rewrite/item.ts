@@ -6,7 +6,7 @@
  * Fail closed: a hide() answer that is not exactly `false` hides the activity.
  */
 import type { ActivityFacts, HideBatch } from '../privacy/types.js';
-import { BodyInvalidError } from './errors.js';
+import { BodyInvalidError } from '../engine/errors.js';
 import { scanJsonFast } from '../engine/wasmScan.js';
 import type { FieldReader } from './fieldReader.js';
 

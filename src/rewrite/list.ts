@@ -1,8 +1,8 @@
 /**
  * Byte-preserving filter for list responses (SPEC §4 step 6, route kind `list`).
  *
- * The body is validated and scanned once (the WebAssembly engine, src/engine/,
- * same contract as jsonScan); each activity is parsed
+ * The body is validated and scanned once (the scanning engine, src/engine/);
+ * each activity is parsed
  * only to decide, and the output is spliced from the original bytes: kept
  * activities, the whitespace around them and the whole envelope are exactly
  * what upstream sent. Only the removed elements (with one adjacent comma each)
@@ -16,7 +16,7 @@
  * Fail closed: a hide() answer that is not exactly `false` hides the activity.
  */
 import type { ActivityFacts, HideBatch } from '../privacy/types.js';
-import type { ArrayHit, ByteRange } from './jsonScan.js';
+import type { ArrayHit, ByteRange } from '../engine/types.js';
 import { scanJsonFast } from '../engine/wasmScan.js';
 import type { FieldReader } from './fieldReader.js';
 

@@ -7,6 +7,7 @@
  * a safety net, and keeps serving the last known state while the database is
  * away — filtering never waits for the database.
  */
+import { systemClock } from '../clock.js';
 import pg from 'pg';
 import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
@@ -114,8 +115,8 @@ export async function openPostgresStateStore(opts: PostgresStateOptions): Promis
       then: async (client) => {
         const { rows } = await client.query('SELECT 1 FROM state_meta WHERE key = $1', [SEEDED_KEY]);
         if (rows.length > 0) return;
-        await writeState(client, seedState(opts.seed, opts.now ?? Date.now()));
-        await client.query('INSERT INTO state_meta (key, value) VALUES ($1, $2)', [SEEDED_KEY, new Date().toISOString()]);
+        await writeState(client, seedState(opts.seed, opts.now ?? systemClock.now()));
+        await client.query('INSERT INTO state_meta (key, value) VALUES ($1, $2)', [SEEDED_KEY, new Date(opts.now ?? systemClock.now()).toISOString()]);
       },
     });
     const initial = await loadState((t, v) => boundedQuery(pool, t, v));

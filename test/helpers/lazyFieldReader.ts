@@ -8,10 +8,11 @@
  * Precondition: [start, end) is ONE valid JSON value in valid UTF-8 (validated
  * by scanJson). Malformed input gives unspecified facts.
  */
-import { compileExtractor, type ActivitiesSpec } from '../../src/privacy/extract.js';
-import type { ActivityFacts } from '../../src/privacy/types.js';
+import { compileExtractor } from '../../src/privacy/extract.js';
+import type { ActivitiesSpec, ActivityFacts } from '../../src/privacy/types.js';
 import { specPaths } from '../../src/privacy/extract.js';
-import { compileFieldPlan, type PlanNode } from '../../src/rewrite/fieldReader.js';
+import type { PlanNode } from '../../src/engine/types.js';
+import { compileFieldPlan } from '../../src/rewrite/fieldReader.js';
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 

@@ -9,9 +9,10 @@
  * Precondition: the slots come from the scan that validated [start, end) as
  * ONE valid JSON value in valid UTF-8.
  */
-import { compileExtractor, specPaths, type ActivitiesSpec } from '../../src/privacy/extract.js';
-import type { ActivityFacts } from '../../src/privacy/types.js';
-import { compileFieldPlan, type FieldPlan, type PlanNode } from '../../src/rewrite/fieldReader.js';
+import { compileExtractor, specPaths } from '../../src/privacy/extract.js';
+import type { ActivitiesSpec, ActivityFacts } from '../../src/privacy/types.js';
+import type { FieldPlan, PlanNode } from '../../src/engine/types.js';
+import { compileFieldPlan } from '../../src/rewrite/fieldReader.js';
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 

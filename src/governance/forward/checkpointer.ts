@@ -5,6 +5,7 @@
  * Runs on the forwarding replica only; checkpoints are stored beside the sink
  * until every target has them. Time comes from an injected clock.
  */
+import { clockOf, type Clock } from '../../clock.js';
 import type { CheckpointSigner } from '../checkpoint.js';
 import type { ForwarderSource } from './forwarder.js';
 import type { ForwardStore } from './store.js';
@@ -15,6 +16,9 @@ export interface CheckpointerOptions {
   store: ForwardStore;
   everyEntries: number;
   everySec: number;
+  /** the time of checkpoints and of `everySec` (default: the system clock) */
+  clock?: Clock;
+  /** the older shape of `clock`; used when no clock is given */
   now?: () => number;
   /** at most this many count checkpoints are made per tick (a long backlog catches up over several) */
   maxPerTick?: number;
@@ -24,14 +28,14 @@ export interface CheckpointerOptions {
 const BACKFILL = 10;
 
 export class Checkpointer {
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private last: number | undefined;
   private lastTimeAt: number;
   private running: Promise<number> | undefined;
 
   constructor(private readonly opts: CheckpointerOptions) {
-    this.now = opts.now ?? Date.now;
-    this.lastTimeAt = this.now();
+    this.clock = opts.clock ?? clockOf(opts.now);
+    this.lastTimeAt = this.clock.now();
   }
 
   /** Makes whatever checkpoints are due; answers how many. Concurrent calls share one run. */
@@ -56,11 +60,11 @@ export class Checkpointer {
       const [entry] = await source.readRange(m - 1, 1);
       if (!entry || entry.seq !== m) break;
       const hash = (JSON.parse(entry.line) as { hash: string }).hash;
-      await store.addCheckpoint({ seq: m, jws: await signer.sign({ seq: m, hash }, new Date(this.now())) });
+      await store.addCheckpoint({ seq: m, jws: await signer.sign({ seq: m, hash }, new Date(this.clock.now())) });
       this.last = m;
       made++;
     }
-    const now = this.now();
+    const now = this.clock.now();
     if (now - this.lastTimeAt >= this.opts.everySec * 1000) {
       if (head.seq > this.last) {
         await store.addCheckpoint({ seq: head.seq, jws: await signer.sign(head, new Date(now)) });

@@ -6,6 +6,7 @@
  * restart or an outage of the target resumes where it stopped; a repeat carries
  * the same seq and id. Failures back off with jitter and never reach a request.
  */
+import { clockOf, type Clock } from '../../clock.js';
 import type { ChainHead, RawEntry } from '../types.js';
 import type { ForwardPosition, ForwardStore, StoredCheckpoint } from './store.js';
 import { Signal } from './signal.js';
@@ -32,6 +33,9 @@ export interface ForwarderOptions {
   pollMs?: number;
   /** progress is written at most this often (default 200 ms) and when idle */
   saveEveryMs?: number;
+  /** the time of settle marks and progress saves (default: the system clock) */
+  clock?: Clock;
+  /** the older shape of `clock`; used when no clock is given */
   now?: () => number;
   random?: () => number;
   onFailure: (err: DeliveryError | Error, attempt: number) => void;
@@ -50,7 +54,7 @@ const MAX_MARKS = 1000;
 
 export class Forwarder {
   private readonly signal = new Signal();
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private stopped = false;
   private loop: Promise<void> | undefined;
@@ -67,7 +71,7 @@ export class Forwarder {
   private cancelSleep: (() => void) | undefined;
 
   constructor(private readonly opts: ForwarderOptions) {
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? clockOf(opts.now);
     this.random = opts.random ?? Math.random;
     opts.transport.onBroken = () => {
       this.rewind();
@@ -139,7 +143,7 @@ export class Forwarder {
         this.settle();
         await this.save(!sentSomething);
         if (sentSomething) continue;
-        if (this.marks.length > 0) waitMs = Math.min(waitMs, this.marks[0].at + this.opts.transport.settleMs - this.now() + 1);
+        if (this.marks.length > 0) waitMs = Math.min(waitMs, this.marks[0].at + this.opts.transport.settleMs - this.clock.now() + 1);
       } catch (err) {
         if (this.stopped) break;
         this.failures++;
@@ -203,7 +207,7 @@ export class Forwarder {
         if (this.opts.transport.settleMs <= 0) this.confirmed = positions[i];
       });
     } finally {
-      if (last && this.opts.transport.settleMs > 0) this.marks.push({ ...last, at: this.now() });
+      if (last && this.opts.transport.settleMs > 0) this.marks.push({ ...last, at: this.clock.now() });
     }
     this.opts.onLag(Math.max(0, this.head - this.sent.seq));
     return true;
@@ -239,7 +243,7 @@ export class Forwarder {
 
   /** Marks older than settleMs on a connection that has not broken are settled. */
   private settle(): void {
-    const cutoff = this.now() - this.opts.transport.settleMs;
+    const cutoff = this.clock.now() - this.opts.transport.settleMs;
     while (this.marks.length > 0 && this.marks[0].at <= cutoff) {
       const m = this.marks.shift()!;
       this.confirmed = { seq: m.seq, checkpointSeq: m.checkpointSeq };
@@ -249,9 +253,9 @@ export class Forwarder {
   private async save(force: boolean): Promise<void> {
     const c = this.confirmed;
     if (c.seq === this.saved.seq && c.checkpointSeq === this.saved.checkpointSeq) return;
-    if (!force && this.now() - this.lastSaveAt < (this.opts.saveEveryMs ?? 200)) return;
+    if (!force && this.clock.now() - this.lastSaveAt < (this.opts.saveEveryMs ?? 200)) return;
     if (!this.leading && !force) return;
-    this.lastSaveAt = this.now();
+    this.lastSaveAt = this.clock.now();
     await this.opts.store.save(this.opts.target, c);
     this.saved = { ...c };
   }

@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import type pg from 'pg';
+import { clockOf, type Clock } from '../../clock.js';
 import type { GovernanceConfig, ForwardTargetConfig } from '../../config/index.js';
 import { createPool } from '../../db/pool.js';
 import type { Logger } from '../../log.js';
@@ -29,6 +31,9 @@ export interface ForwardingOptions {
   instance: string;
   logger: Logger;
   metrics: Metrics;
+  /** the time of checkpoints, settle marks and progress saves (default: the system clock) */
+  clock?: Clock;
+  /** the older shape of `clock` (the gateway's `forwarding.now`); used when no clock is given */
   now?: () => number;
   /** how often to look for entries appended by other replicas and for due checkpoints (default 1000 ms) */
   pollMs?: number;
@@ -48,6 +53,8 @@ export interface Forwarding {
   tickCheckpoints(): Promise<number>;
   close(): Promise<void>;
 }
+
+const DEFAULT_POLL_MS = 1000;
 
 function readPem(file: string | null): string | undefined {
   return file === null ? undefined : readFileSync(file, 'utf8');
@@ -76,101 +83,159 @@ export function createTransport(t: ForwardTargetConfig, origin: SyslogOrigin, on
 }
 
 export async function startForwarding(opts: ForwardingOptions): Promise<Forwarding> {
-  const { config, sink, logger, metrics } = opts;
-  const now = opts.now ?? Date.now;
-  const pollMs = opts.pollMs ?? 1000;
-  const signer: CheckpointSigner | null = config.checkpoint ? await loadCheckpointSigner(config.checkpoint.keyFile, opts.instance) : null;
-  const targets = config.forward;
-  if (targets.length === 0) {
-    return {
-      wake: () => {},
-      checkpoint: () => (signer ? sink.head().then((h) => signer.sign(h, new Date(now()))) : null),
-      isLeader: () => false,
-      positions: () => ({}),
-      tickCheckpoints: () => Promise.resolve(0),
-      close: () => Promise.resolve(),
-    };
-  }
+  const clock = opts.clock ?? clockOf(opts.now);
+  const { config } = opts;
+  const signer = config.checkpoint ? await loadCheckpointSigner(config.checkpoint.keyFile, opts.instance) : null;
+  const checkpoint = signedHead(opts.sink, signer, clock);
+  if (config.forward.length === 0) return idleForwarding(checkpoint);
+  const progress = await openProgress(opts);
+  const forwarders = createForwarders(opts, progress, signer !== null, clock);
+  const wakeAll = (committedSeq?: number) => {
+    for (const f of forwarders.values()) f.wake(committedSeq);
+  };
+  const checkpoints = startCheckpointing(opts, progress, signer, wakeAll, clock);
+  for (const f of forwarders.values()) f.start();
+  let closing: Promise<void> | undefined;
+  return {
+    wake(committedSeq) {
+      checkpoints.tickIfLeader();
+      wakeAll(committedSeq);
+    },
+    checkpoint,
+    isLeader: () => progress.lease.isLeader(),
+    positions: () => Object.fromEntries([...forwarders].map(([k, f]) => [k, f.position().seq])),
+    tickCheckpoints: checkpoints.tick,
+    close() {
+      closing ??= stopAll(forwarders, checkpoints, progress);
+      return closing;
+    },
+  };
+}
 
-  const onDbError = (err: unknown) =>
+/** A fresh signed checkpoint of the sink's head, or null without a signing key. */
+function signedHead(sink: GovernanceSink, signer: CheckpointSigner | null, clock: Clock): Forwarding['checkpoint'] {
+  return () => (signer ? sink.head().then((h) => signer.sign(h, new Date(clock.now()))) : null);
+}
+
+/** No targets: nothing is forwarded, but checkpoints can still be asked for. */
+function idleForwarding(checkpoint: Forwarding['checkpoint']): Forwarding {
+  return {
+    wake: () => {},
+    checkpoint,
+    isLeader: () => false,
+    positions: () => ({}),
+    tickCheckpoints: () => Promise.resolve(0),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Where forwarding reads entries and keeps its progress, and who may forward. */
+interface Progress {
+  source: ForwarderSource;
+  store: ForwardStore;
+  lease: Lease;
+  /** forwarding's own PostgreSQL pool, if any */
+  pool?: pg.Pool;
+}
+
+async function openProgress(opts: ForwardingOptions): Promise<Progress> {
+  const { config, logger } = opts;
+  if (config.sink !== 'postgres') return { source: opts.sink, store: await openFileForwardStore(config.file), lease: soleLease() };
+  const onError = (err: unknown) =>
     logger.warn({ msg: 'governance forward database error', code: (err as { code?: string })?.code, error: (err as Error)?.message });
-  let store: ForwardStore;
-  let lease: Lease;
-  let pool: ReturnType<typeof createPool> | undefined;
-  // reads of pending entries: with PostgreSQL on forwarding's own pool, so they never take a connection an append needs
-  let source: ForwarderSource = sink;
-  if (config.sink === 'postgres') {
-    const p = createPool({ url: config.postgresUrl!, max: 3, applicationName: `apg-forward-${opts.instance}`, onError: onDbError });
-    pool = p;
-    source = { readRange: (after, limit) => readRangeOn(p, after, limit), head: () => headOn(p) };
-    store = postgresForwardStore(p);
-    lease = new PgLease({ url: config.postgresUrl!, instance: opts.instance, retryMs: opts.leaseRetryMs, onError: onDbError });
-  } else {
-    store = await openFileForwardStore(config.file);
-    lease = soleLease();
-  }
+  // reads of pending entries on forwarding's own pool, so they never take a connection an append needs
+  const pool = createPool({ url: config.postgresUrl!, max: 3, applicationName: `apg-forward-${opts.instance}`, onError });
+  return {
+    source: { readRange: (after, limit) => readRangeOn(pool, after, limit), head: () => headOn(pool) },
+    store: postgresForwardStore(pool),
+    lease: new PgLease({ url: config.postgresUrl!, instance: opts.instance, retryMs: opts.leaseRetryMs, onError }),
+    pool,
+  };
+}
 
+/** One Forwarder per target, with its metrics and logs. */
+function createForwarders(opts: ForwardingOptions, progress: Progress, checkpoints: boolean, clock: Clock): Map<string, Forwarder> {
   const origin: SyslogOrigin = { hostname: os.hostname(), procid: String(process.pid) };
   const forwarders = new Map<string, Forwarder>();
-  for (const t of targets) {
-    metrics.forwardFailures.inc({ target: t.name }, 0);
-    metrics.forwardLag.set({ target: t.name }, 0);
-    const transport = createTransport(t, origin, (seq, bytes) => {
-      metrics.forwardFailures.inc({ target: t.name });
-      logger.error({ msg: 'governance entry too large for a UDP datagram; not sent to this target (use tcp:// or tls://)', target: t.name, seq, bytes });
-    });
+  for (const t of opts.config.forward) {
+    const reports = targetReports(t.name, opts.logger, opts.metrics);
     forwarders.set(
       t.name,
       new Forwarder({
         target: t.name,
-        transport,
-        source,
-        store,
-        isLeader: () => lease.isLeader(),
-        checkpoints: signer !== null,
+        transport: createTransport(t, origin, reports.onOversize),
+        source: progress.source,
+        store: progress.store,
+        isLeader: () => progress.lease.isLeader(),
+        checkpoints,
         batchSize: t.batchSize,
         retry: t.retry,
-        pollMs,
-        now,
-        onFailure: (err, attempt) => {
-          metrics.forwardFailures.inc({ target: t.name });
-          logger.warn({
-            msg: 'governance forward failed; retrying with back-off',
-            target: t.name,
-            attempt,
-            code: err instanceof DeliveryError ? err.code : (err as { code?: string }).code,
-            error: err.message,
-          });
-        },
-        onLag: (lag) => metrics.forwardLag.set({ target: t.name }, lag),
-        onReset: (stored, head) =>
-          logger.error({
-            msg: 'forward progress is beyond the end of the governance log (was it replaced?); delivering it from seq 1',
-            target: t.name,
-            stored,
-            head,
-          }),
+        pollMs: opts.pollMs ?? DEFAULT_POLL_MS,
+        clock,
+        onFailure: reports.onFailure,
+        onLag: reports.onLag,
+        onReset: reports.onReset,
       }),
     );
   }
+  return forwarders;
+}
 
-  const checkpointer =
-    signer && config.checkpoint
-      ? new Checkpointer({ signer, source, store, everyEntries: config.checkpoint.everyEntries, everySec: config.checkpoint.everySec, now })
-      : null;
-  const wakeAll = (committedSeq?: number) => {
-    for (const f of forwarders.values()) f.wake(committedSeq);
+/** What a target's forwarder tells metrics and logs (seq and sizes only, never entry content). */
+function targetReports(target: string, logger: Logger, metrics: Metrics) {
+  metrics.forwardFailures.inc({ target }, 0);
+  metrics.forwardLag.set({ target }, 0);
+  return {
+    onOversize(seq: number, bytes: number) {
+      metrics.forwardFailures.inc({ target });
+      logger.error({ msg: 'governance entry too large for a UDP datagram; not sent to this target (use tcp:// or tls://)', target, seq, bytes });
+    },
+    onFailure(err: DeliveryError | Error, attempt: number) {
+      metrics.forwardFailures.inc({ target });
+      logger.warn({
+        msg: 'governance forward failed; retrying with back-off',
+        target,
+        attempt,
+        code: err instanceof DeliveryError ? err.code : (err as { code?: string }).code,
+        error: err.message,
+      });
+    },
+    onLag: (lag: number) => metrics.forwardLag.set({ target }, lag),
+    onReset: (stored: number, head: number) =>
+      logger.error({ msg: 'forward progress is beyond the end of the governance log (was it replaced?); delivering it from seq 1', target, stored, head }),
   };
-  const tickCheckpoints = async (): Promise<number> => {
+}
+
+interface Checkpointing {
+  /** makes due checkpoints now (on the forwarding replica); answers how many */
+  tick(): Promise<number>;
+  /** an entry was committed: on the forwarding replica, see whether a checkpoint is due */
+  tickIfLeader(): void;
+  stop(): void;
+}
+
+/** The Checkpointer on a timer, and on becoming the forwarding replica. */
+function startCheckpointing(
+  opts: ForwardingOptions,
+  { source, store, lease }: Progress,
+  signer: CheckpointSigner | null,
+  wakeAll: () => void,
+  clock: Clock,
+): Checkpointing {
+  const { config, logger } = opts;
+  const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+  const every = config.checkpoint;
+  const checkpointer = signer && every ? new Checkpointer({ signer, source, store, everyEntries: every.everyEntries, everySec: every.everySec, clock }) : null;
+  const tick = async (): Promise<number> => {
     if (!checkpointer || !lease.isLeader()) return 0;
     const made = await checkpointer.tick();
     if (made > 0) wakeAll();
     return made;
   };
   const tickSafely = () => {
-    tickCheckpoints().catch((err) => logger.warn({ msg: 'governance checkpoint not made; retrying', error: (err as Error).message }));
+    tick().catch((err) => logger.warn({ msg: 'governance checkpoint not made; retrying', error: (err as Error).message }));
   };
-  const timer = setInterval(tickSafely, checkpointer ? Math.min(pollMs, config.checkpoint!.everySec * 1000) : pollMs);
+  const timer = setInterval(tickSafely, checkpointer && every ? Math.min(pollMs, every.everySec * 1000) : pollMs);
   timer.unref();
   lease.onChange = (leader) => {
     logger.info({ msg: leader ? 'this instance now forwards the governance log' : 'this instance no longer forwards the governance log' });
@@ -179,27 +244,19 @@ export async function startForwarding(opts: ForwardingOptions): Promise<Forwardi
     if (checkpointer) tickSafely();
     wakeAll();
   };
-  for (const f of forwarders.values()) f.start();
-
-  let closing: Promise<void> | undefined;
   return {
-    wake(committedSeq) {
-      if (checkpointer && config.checkpoint && lease.isLeader()) tickSafely();
-      wakeAll(committedSeq);
+    tick,
+    tickIfLeader: () => {
+      if (checkpointer && lease.isLeader()) tickSafely();
     },
-    checkpoint: () => (signer ? sink.head().then((h) => signer.sign(h, new Date(now()))) : null),
-    isLeader: () => lease.isLeader(),
-    positions: () => Object.fromEntries([...forwarders].map(([k, f]) => [k, f.position().seq])),
-    tickCheckpoints,
-    close() {
-      closing ??= (async () => {
-        clearInterval(timer);
-        await Promise.all([...forwarders.values()].map((f) => f.stop()));
-        await lease.close();
-        await store.close();
-        await pool?.end().catch(() => {});
-      })();
-      return closing;
-    },
+    stop: () => clearInterval(timer),
   };
+}
+
+async function stopAll(forwarders: Map<string, Forwarder>, checkpoints: Checkpointing, progress: Progress): Promise<void> {
+  checkpoints.stop();
+  await Promise.all([...forwarders.values()].map((f) => f.stop()));
+  await progress.lease.close();
+  await progress.store.close();
+  await progress.pool?.end().catch(() => {});
 }

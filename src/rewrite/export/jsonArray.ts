@@ -14,12 +14,12 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
-import { isDigit, isHex, isWs, MAX_DEPTH } from '../jsonBytes.js';
+import { isDigit, isHex, isWs, MAX_DEPTH } from '../../engine/jsonBytes.js';
 import { Carry, safely } from './framing.js';
 import type { ByteReader } from './ndjson.js';
 import { scanJsonFast } from '../../engine/wasmScan.js';
 import { FRAME_TOO_DEEP, forgetFrame, frameElement, type FrameResult, type FrameState } from '../../engine/wasmFrame.js';
-import { BodyInvalidError } from '../errors.js';
+import { BodyInvalidError } from '../../engine/errors.js';
 import type { Op, RecordParser } from './types.js';
 
 export const DEFAULT_MAX_DEPTH = MAX_DEPTH;

@@ -13,6 +13,7 @@ import {
   type ConfigProblem,
   type GatewayConfig,
 } from '../../../src/config/index.js';
+import { parseTimestamp } from '../../../src/privacy/time.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const MIN = 'upstream:\n  url: http://127.0.0.1:8081\n';
@@ -187,6 +188,17 @@ describe('normalisation', () => {
     expect(c.privacy.groups[0].privateSince).toBe(0);
     expect(c.governance.sink).toBe('postgres');
     expect(c.state.postgresUrl).toBe('postgresql://db/apg');
+  });
+
+  it('reads timestamps with the one ISO-8601 parser the admin API and activities use', () => {
+    const forms = ['2026-03-01T01:00:00+01:00', '2026-03-01 00:00:00Z', '2026-03-01t01:00+0100', '2026-03-01T00:00:00,000Z', '2026-03-01T01:00:00+01'];
+    for (const privateSince of forms) {
+      const c = ok(withMin({ privacy: { groups: [{ id: 'hr', privateSince }] } }));
+      expect(c.privacy.groups[0].privateSince, privateSince).toBe(Date.UTC(2026, 2, 1));
+      expect(parseTimestamp(privateSince), privateSince).toBe(Date.UTC(2026, 2, 1));
+    }
+    for (const privateSince of ['2026-02-30T00:00:00Z', '2026-03-01T00:00:00', '1900-01-01T00:00:00Z'])
+      expect(problems(withMin({ privacy: { groups: [{ id: 'hr', privateSince }] } }))[0].path, privateSince).toContain('privateSince');
   });
 
   it('accepts successive intervals of the same group (history)', () => {

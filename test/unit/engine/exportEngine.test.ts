@@ -7,8 +7,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileExtractor, type ActivitiesSpec } from '../../../src/privacy/extract.js';
-import type { ActivityFacts } from '../../../src/privacy/types.js';
+import { compileExtractor } from '../../../src/privacy/extract.js';
+import type { ActivitiesSpec, ActivityFacts } from '../../../src/privacy/types.js';
 import { ExportStructureError, type ExportFilterOptions, type ExportFormat } from '../../../src/rewrite/export/index.js';
 import { compileFieldReader } from '../../../src/rewrite/fieldReader.js';
 import { chunked, hostile, run } from '../../helpers/exportHarness.js';

@@ -9,10 +9,12 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RETAIN_BYTES, engineStats, scanJsonFast, type FastScanResult } from '../../../src/engine/wasmScan.js';
-import { BodyInvalidError } from '../../../src/rewrite/errors.js';
+import { BodyInvalidError } from '../../../src/engine/errors.js';
+import { MAX_DEPTH } from '../../../src/engine/jsonBytes.js';
+import { scanJson } from '../../../src/engine/jsonScan.js';
+import type { FastScanResult, ScanOptions } from '../../../src/engine/types.js';
+import { RETAIN_BYTES, engineStats, scanJsonFast } from '../../../src/engine/wasmScan.js';
 import { compileFieldPlan } from '../../../src/rewrite/fieldReader.js';
-import { MAX_DEPTH, scanJson, type ScanOptions } from '../../../src/rewrite/jsonScan.js';
 import { MUTATION_BYTES, jsonish, prng, styled, trickyString, write, ws } from '../../helpers/jsonStyle.js';
 
 const plan = compileFieldPlan(['_id', 'user.userName', 'user.userTags', 'data', 'a.b.c', '']);

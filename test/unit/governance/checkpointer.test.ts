@@ -28,7 +28,7 @@ describe('Checkpointer (injected clock, real file sink and store)', () => {
     publicKeyFile = keys.publicKeyFile;
     const signer = await createCheckpointSigner(readFileSync(keys.keyFile, 'utf8'), 'gw-1');
     clock = Date.parse('2026-11-26T10:00:00.000Z');
-    cp = new Checkpointer({ signer, source: sink, store, everyEntries: 10, everySec: 300, now: () => clock });
+    cp = new Checkpointer({ signer, source: sink, store, everyEntries: 10, everySec: 300, clock: { now: () => clock } });
   });
   afterEach(async () => {
     await store.close();

@@ -115,6 +115,13 @@ describe('file sink: appends and group commit', () => {
     expect(line).toMatchObject({ seq: 1, action: 'privacy-group.added', target: 'g1', instance: 'gw-1', via: 'admin-api' });
   });
 
+  it('stamps entries with the time of its clock', async () => {
+    const sink = await openFileSink({ file, instance: 'gw-1', clock: { now: () => Date.parse('2031-05-06T07:08:09.010Z') } });
+    expect((await sink.append(added('g1'))).time).toBe('2031-05-06T07:08:09.010Z');
+    await sink.close();
+    expect(verifyChainFile(file).entries[0].time).toBe('2031-05-06T07:08:09.010Z');
+  });
+
   it('continues seq and prevHash across a restart', async () => {
     let sink = await openFileSink({ file, instance: 'gw-1' });
     await Promise.all([1, 2, 3].map((n) => sink.append(viewed(n))));

@@ -290,6 +290,14 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
     }
   });
 
+  it('stamps entries with the time of its clock', async () => {
+    const sink = await open({ url, instance: 'clocked', clock: { now: () => Date.parse('2031-05-06T07:08:09.010Z') } });
+    const e = await sink.append(viewed(1));
+    expect(e.time).toBe('2031-05-06T07:08:09.010Z');
+    const [row] = await sql<{ time: Date }>(url, 'SELECT time FROM governance_log WHERE id = $1', [e.id]);
+    expect(row.time.toISOString()).toBe('2031-05-06T07:08:09.010Z');
+  });
+
   it('rejects malformed input as a programming error, not an outage', async () => {
     const sink = await open({ url, instance: 'strict' });
     await expect(sink.append({ action: 'nope' as never, principal: 'a@b.c' })).rejects.toBeInstanceOf(TypeError);

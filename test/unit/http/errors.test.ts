@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS, GatewayError } from '../../../src/errors.js';
 import { errorBody, toGatewayError } from '../../../src/http/errors.js';
 import { GovernanceUnavailableError } from '../../../src/governance/types.js';
-import { BodyInvalidError } from '../../../src/rewrite/errors.js';
+import { BodyInvalidError } from '../../../src/engine/errors.js';
 import { ExportStructureError } from '../../../src/rewrite/export/index.js';
 import { StateConflictError, StateNotFoundError, StateUnavailableError } from '../../../src/state/types.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { normalizePath, splitTarget } from '../../../src/http/normalize.js';
-import { compileRoutes, type RouteSpec } from '../../../src/routes/table.js';
+import type { RouteConfig } from '../../../src/config/schema.js';
+import { compileRoutes } from '../../../src/routes/table.js';
 
 /** [input, expected normalised path | rejection reason prefixed with '!'] */
 const CASES: Array<[string, string]> = [
@@ -255,7 +256,7 @@ const TABLE = compileRoutes([
   { path: '/api/v1/activities/:id/', methods: ['GET'], kind: 'item' },
   { path: '/api/v1/**', kind: 'passthrough' },
   { path: '/**', kind: 'deny' },
-] satisfies RouteSpec[]);
+] satisfies RouteConfig[]);
 
 describe('normalizePath properties', () => {
   it('a successful result is a clean fixed point and matches the same route', () => {

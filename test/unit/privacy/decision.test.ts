@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compilePolicy, decide, hides, makeHideBatch } from '../../../src/privacy/decision.js';
-import { compileExtractor, type ActivitiesSpec } from '../../../src/privacy/extract.js';
+import { compileExtractor } from '../../../src/privacy/extract.js';
 import { combineMembership, staticMembership } from '../../../src/privacy/membership.js';
 import {
   BUILTIN_APPLICATION as APP,
@@ -11,6 +11,7 @@ import {
   type Membership,
   type PolicySnapshot,
   type Verdict,
+  type ActivitiesSpec,
 } from '../../../src/privacy/types.js';
 
 const ms = (iso: string) => Date.parse(iso);

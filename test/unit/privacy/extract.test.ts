@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compilePath } from '../../../src/privacy/dotpath.js';
 import { parseTimestamp } from '../../../src/privacy/time.js';
-import { compileExtractor, compileFieldsExtractor, factsFromFields, type ActivitiesSpec } from '../../../src/privacy/extract.js';
+import { compileExtractor, compileFieldsExtractor, factsFromFields } from '../../../src/privacy/extract.js';
+import type { ActivitiesSpec } from '../../../src/privacy/types.js';
 import { normalizePrincipal } from '../../../src/principal.js';
 
 const EXT_TAG = '000000200000000000000000';

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compilePath } from '../../../src/privacy/dotpath.js';
-import { compileExtractor, specPaths, type ActivitiesSpec } from '../../../src/privacy/extract.js';
+import { compileExtractor, specPaths } from '../../../src/privacy/extract.js';
+import type { ActivitiesSpec } from '../../../src/privacy/types.js';
 import { compileFieldPlan, compileFieldReader, compileSlotReader, parseValue } from '../../../src/rewrite/fieldReader.js';
 import { compilePrunedFieldReader, prunedFromSlots } from '../../helpers/prunedFromSlots.js';
 import { compileLazyFieldReader, compilePruner } from '../../helpers/lazyFieldReader.js';
-import { scanJson } from '../../../src/rewrite/jsonScan.js';
+import { scanJson } from '../../../src/engine/jsonScan.js';
 import { scanJsonFast } from '../../../src/engine/wasmScan.js';
 
 const SPEC: ActivitiesSpec = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActivityFacts, HideBatch } from '../../../src/privacy/types.js';
-import { BodyInvalidError } from '../../../src/rewrite/errors.js';
+import { BodyInvalidError } from '../../../src/engine/errors.js';
 import { classifyItem } from '../../../src/rewrite/item.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');

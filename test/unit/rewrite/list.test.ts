@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ActivityFacts, HideBatch } from '../../../src/privacy/types.js';
-import { BodyInvalidError } from '../../../src/rewrite/errors.js';
+import type { ActivitiesSpec, ActivityFacts, HideBatch } from '../../../src/privacy/types.js';
+import { BodyInvalidError } from '../../../src/engine/errors.js';
 import { filterList, type ListFilterOptions } from '../../../src/rewrite/list.js';
-import { compileExtractor, type ActivitiesSpec } from '../../../src/privacy/extract.js';
+import { compileExtractor } from '../../../src/privacy/extract.js';
 import { compileFieldReader } from '../../../src/rewrite/fieldReader.js';
 import { mulberry32 } from '../../../src/demo/dataset.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { ExportStructureError, type ExportFilterOptions } from '../../../../src/rewrite/export/index.js';
-import type { ActivityFacts } from '../../../../src/privacy/types.js';
-import { compileExtractor, type ActivitiesSpec } from '../../../../src/privacy/extract.js';
+import type { ActivitiesSpec, ActivityFacts } from '../../../../src/privacy/types.js';
+import { compileExtractor } from '../../../../src/privacy/extract.js';
 import { compileFieldReader } from '../../../../src/rewrite/fieldReader.js';
 import { ndjsonParser } from '../../../../src/rewrite/export/ndjson.js';
 import type { Op } from '../../../../src/rewrite/export/index.js';

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { consoleListRoute, isStateChanging } from '../../../src/console/handler.js';
+import { consoleListRoute } from '../../../src/console/info.js';
+import { isStateChanging } from '../../../src/console/session.js';
 import { validConfig } from '../../helpers/gateway.js';
 
 const config = (routes: unknown[], adminPrefix = '/_gateway') => validConfig({ server: { adminPrefix }, upstream: { url: 'http://127.0.0.1:1' }, routes });

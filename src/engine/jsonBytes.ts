@@ -1,9 +1,8 @@
 /**
  * What the gateway's JSON readers agree on about JSON bytes (RFC 8259): the
- * nesting limit and the byte classes. The streaming export framer uses these;
- * the list scanner (jsonScan.ts) and the field reader (fieldReader.ts) keep
- * their own table-driven copies until the scanning engine is replaced, and
- * must stay equal to these (jsonScan exports MAX_DEPTH; a test pins both).
+ * nesting limit and the byte classes. The JavaScript scanner (jsonScan.ts),
+ * the field reader and the JSON-array export framer (rewrite/) use these;
+ * assembly/scan.ts has its own MAX_DEPTH, which the engine's tests pin to this one.
  */
 
 /** Deepest nesting of arrays and objects accepted; one more is a malformed body. */

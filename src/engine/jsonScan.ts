@@ -1,5 +1,10 @@
 /**
- * Strict RFC 8259 validator and scanner over the raw bytes of a JSON body.
+ * The engine's JavaScript scanner: strict RFC 8259 validator and scanner over
+ * the raw bytes of a JSON body, the same contract (types.ts) as the
+ * WebAssembly engine (wasmScan.ts). Production runs it only where the engine
+ * hands a scan over (wasmScan.ts: a path segment that is not well-formed
+ * Unicode, a body above MAX_ENGINE_BYTES); the engine's tests use it as the
+ * second implementation to compare with (test/unit/engine/).
  *
  * Why not JSON.parse + JSON.stringify: kept activities must leave the gateway
  * as the exact bytes upstream sent. So we validate the whole body and report
@@ -22,60 +27,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { BodyInvalidError } from './errors.js';
-import type { FieldPlan, PlanNode } from './fieldReader.js';
-
-/** Deepest accepted nesting of arrays/objects; deeper bodies are rejected. */
-export const MAX_DEPTH = 512;
-
-export interface ByteRange {
-  /** offset of the first byte */
-  start: number;
-  /** offset just past the last byte */
-  end: number;
-}
-
-/** One element (record) of an items array. */
-export interface ElementHit extends ByteRange {
-  /** with `fields`: where this element's slots start in ScanResult.slots */
-  slot?: number;
-}
-
-/** One array found at the items path: [start,end) spans `[` … `]`. */
-export interface ArrayHit extends ByteRange {
-  elements: ElementHit[];
-}
-
-export type JsonKind = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null';
-
-export interface ScanOptions {
-  /** dot path of the array(s) to report; '' = the top-level value. Absent = validate only. */
-  items?: string;
-  /** dot path of the number(s) to report; non-number values there are ignored. */
-  total?: string;
-  /**
-   * Fused field read: while validating each record (each element of the items
-   * arrays, or the top-level value when no items path is given), record the
-   * byte range of the LAST value of every plan node, as JSON.parse would keep it
-   * (a later duplicate key replaces the whole earlier value, so it clears the
-   * ranges recorded under it). Only objects are descended.
-   */
-  fields?: FieldPlan;
-}
-
-export interface ScanResult {
-  /** kind of the top-level value */
-  root: JsonKind;
-  /** every array at the items path, in body order (empty when no items path was given) */
-  arrays: ArrayHit[];
-  /** every number at the total path, in body order */
-  totals: ByteRange[];
-  /**
-   * with `fields`: the byte ranges of the last value at each plan node, per
-   * record (FieldPlan slot layout from the record's offset: ElementHit.slot, or
-   * 0 for the top-level value when no items path is given)
-   */
-  slots?: number[];
-}
+import { MAX_DEPTH } from './jsonBytes.js';
+import type { ArrayHit, ByteRange, JsonKind, PlanNode, ScanOptions, ScanResult } from './types.js';
 
 const ARR = 1;
 const OBJ = 2;
@@ -305,7 +258,7 @@ function scan(buf: Buffer, opts: ScanOptions): ScanResult {
   let pos = skipWs(buf, 0, len);
   value: for (;;) {
     if (expectKey) {
-      expectKey = false;
+      // every way back to `value` sets expectKey again, so it needs no reset here
       if (pos >= len || buf[pos] !== 0x22) fail('expected key', pos);
       const q0 = pos;
       pos = scanString(buf, pos, len);

@@ -1,0 +1,55 @@
+/**
+ * What the admin application is built from: one object, made once by gateway.ts. Each
+ * route module takes only the part it uses (`Pick<AdminDeps, …>`), so its tests build it
+ * from real modules with in-memory stores.
+ */
+import type { Clock } from '../clock.js';
+import type { GatewayConfig } from '../config/index.js';
+import type { ConsoleParts } from '../console/index.js';
+import type { Directory } from '../directory/index.js';
+import type { KnownGroups } from '../directory/knownGroups.js';
+import type { GovernanceSink } from '../governance/types.js';
+import type { ExchangeHandler } from '../http/dispatch.js';
+import type { IdentityVerifier } from '../identity/index.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { RevealRequest } from '../privacy/approval.js';
+import type { PermissionFacts } from '../privacy/grant.js';
+import type { StateStore } from '../state/types.js';
+import type { Audit, Serialise } from './changes.js';
+
+export type RequestEvent = 'created' | 'approved' | 'denied';
+
+export interface AdminDeps {
+  clock: Clock;
+  /** the live configuration (reveal, privacy, directory.groups, server.adminPrefix, identity) */
+  config: () => GatewayConfig;
+  state: () => StateStore;
+  governance: () => GovernanceSink | null;
+  identity: () => IdentityVerifier | null;
+  /** the directory of the current configuration (membership checks, the group catalogue) */
+  directory: () => Directory;
+  /** SPEC §9/§10 catalogue check for scopes and scoped permissions */
+  knownGroups: KnownGroups;
+  /** the compiled policy's view of permissions and memberships */
+  permission: (principal: string) => PermissionFacts | undefined;
+  memberOfAny: (principal: string, groups: readonly string[]) => Promise<boolean | 'unknown'>;
+  /** SPEC §11 notifications; never blocks */
+  notify: (event: RequestEvent, request: RevealRequest) => void;
+  metrics: Metrics;
+  logger: Logger;
+  /** readiness of every part the gateway needs (config, state, governance, JWKS) */
+  ready: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /** a fresh signed checkpoint of the chain head (SPEC §12); null when none is configured */
+  checkpoint: () => Promise<string> | null;
+  /** the admin console (SPEC §13), when configured */
+  console: ConsoleParts | null;
+  /** the proxy journey: the console's activity log is a request to it with the session's identity */
+  proxy: ExchangeHandler;
+}
+
+/** What the API's change routes share: the serialiser and the audit of the one admin app. */
+export interface ChangeTools {
+  serialised: Serialise;
+  audit: Audit;
+}

@@ -1,0 +1,104 @@
+/** SPEC §7/§10: `api/privacy/permissions` — who may reveal, for which groups, until when. */
+import express from 'express';
+import { z } from 'zod';
+import { GatewayError } from '../../errors.js';
+import { sendEmpty, sendJson } from '../../http/responder.js';
+import { isPrincipal, normalizePrincipal, parsePrincipal } from '../../principal.js';
+import { parseIsoTimestamp } from '../../privacy/time.js';
+import { activePermissions, isExpired } from '../../state/mutations.js';
+import type { PermissionLimits } from '../../state/types.js';
+import { parseBody } from '../body.js';
+import { checkGrant, refuse } from '../checks.js';
+import { contextOf } from '../context.js';
+import type { AdminDeps, ChangeTools } from '../deps.js';
+
+const permissionBody = z
+  .object({
+    principal: z
+      .string()
+      .refine(isPrincipal, 'must be a UPN or e-mail address')
+      .transform((p) => parsePrincipal(p) ?? p),
+    // validated here (SPEC §10: catalogue ids, checked by checkGrant); what a scoped permission does is the reveal stage's
+    groups: z
+      .array(z.string().trim().min(1, 'must not be empty').max(200))
+      .min(1, 'must name at least one group (omit it for every group)')
+      .max(100)
+      .optional(),
+    expiresAt: z.string().max(64).optional(),
+  })
+  .strict();
+const EXPECTED = '{"principal": "<UPN or e-mail address>", "groups"?: [catalogue group ids], "expiresAt"?: "<ISO-8601 with an offset>"}';
+
+type Deps = Pick<AdminDeps, 'state' | 'directory' | 'config' | 'clock'>;
+
+/** The grant's limits from the body: an expiry in the future, groups without duplicates. */
+function limitsOf(body: z.output<typeof permissionBody>, now: number): PermissionLimits {
+  const limits: PermissionLimits = {};
+  if (body.expiresAt !== undefined) {
+    const at = parseIsoTimestamp(body.expiresAt);
+    if (at === undefined) throw new GatewayError('bad_request', '"expiresAt" must be an ISO-8601 date-time with an offset, like 2026-12-01T18:00:00+01:00.');
+    if (!(Math.floor(at) > now)) throw new GatewayError('bad_request', '"expiresAt" must be in the future.');
+    limits.expiresAt = Math.floor(at);
+  }
+  if (body.groups !== undefined) limits.groups = [...new Set(body.groups)];
+  return limits;
+}
+
+/** The permission's limits as its governance entry records them. */
+function recorded(limits: PermissionLimits): { permission?: { groups?: string[]; expiresAt?: string } } {
+  const permission: { groups?: string[]; expiresAt?: string } = {};
+  if (limits.groups !== undefined) permission.groups = limits.groups;
+  if (limits.expiresAt !== undefined) permission.expiresAt = new Date(limits.expiresAt).toISOString();
+  return Object.keys(permission).length > 0 ? { permission } : {};
+}
+
+export function permissionRoutes(deps: Deps, tools: ChangeTools): express.Router {
+  const r = express.Router();
+  // expired permissions are not listed (SPEC §10); the record stays until granted again or revoked
+  r.get('/privacy/permissions', (_req, res) => sendJson(res, 200, { permissions: activePermissions(deps.state().current(), deps.clock.now()) }));
+
+  r.post('/privacy/permissions', async (req, res) => {
+    const body = parseBody(permissionBody, req.body, EXPECTED);
+    const { principal } = body;
+    const limits = limitsOf(body, deps.clock.now());
+    const ctx = contextOf(res);
+    const { privacy, directory } = deps.config();
+    const granter = normalizePrincipal(ctx.admin.principal) ?? ctx.admin.principal;
+    refuse(
+      await checkGrant({
+        granter,
+        principal,
+        groups: limits.groups,
+        directory: deps.directory(),
+        adminGroups: privacy.adminGroups,
+        staticGroups: directory.groups ?? {},
+      }),
+    );
+    await tools.serialised(async () => {
+      const t = deps.clock.now();
+      const existing = deps
+        .state()
+        .current()
+        .permissions.find((p) => p.principal === principal);
+      if (existing && !isExpired(existing, t)) throw new GatewayError('conflict', `${principal} already has the permission.`);
+      await tools.audit(ctx, 'reveal-permission.granted', principal, recorded(limits));
+      sendJson(res, 201, await deps.state().grant(principal, ctx.admin.principal, t, limits));
+    });
+  });
+
+  r.delete('/privacy/permissions/:principal', async (req, res) => {
+    const principal = normalizePrincipal(String(req.params.principal)) ?? '';
+    await tools.serialised(async () => {
+      // an expired permission counts as absent, as everywhere else (not listed; granting again is 201)
+      const rec = deps
+        .state()
+        .current()
+        .permissions.find((p) => p.principal === principal);
+      if (!rec || isExpired(rec, deps.clock.now())) throw new GatewayError('not_found', `${principal} has no permission.`);
+      await tools.audit(contextOf(res), 'reveal-permission.revoked', principal);
+      await deps.state().revoke(principal);
+      sendEmpty(res, 204);
+    });
+  });
+  return r;
+}

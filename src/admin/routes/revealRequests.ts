@@ -1,0 +1,172 @@
+/**
+ * Four-eyes approval (SPEC §11): `api/reveal-requests`. A permitted admin asks
+ * (reason, duration, optional scope); an approver other than the requester
+ * approves or denies; the approved request opens a window in which that admin,
+ * and only that admin, may reveal (checked in src/http/accountableReveal.ts).
+ * Every change is audited before it is applied, like every admin change.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { GatewayConfig } from '../../config/index.js';
+import { unknownGroups } from '../../directory/knownGroups.js';
+import { GatewayError } from '../../errors.js';
+import type { RevealRequest } from '../../privacy/approval.js';
+import { normalizePrincipal } from '../../principal.js';
+import { permissionExpired } from '../../privacy/grant.js';
+import { parseReason, RevealInputError, MAX_SCOPE_ITEMS } from '../../privacy/revealInput.js';
+import { StateConflictError } from '../../state/types.js';
+import { sendJson } from '../../http/responder.js';
+import { parseBody } from '../body.js';
+import { contextOf } from '../context.js';
+import type { AdminDeps, ChangeTools } from '../deps.js';
+
+type Deps = Pick<AdminDeps, 'state' | 'config' | 'permission' | 'memberOfAny' | 'knownGroups' | 'clock' | 'notify'>;
+
+const createBody = z
+  .object({
+    reason: z.string().max(4000),
+    durationMin: z.number(),
+    scope: z
+      .object({
+        groups: z.array(z.string().trim().min(1).max(200)).max(MAX_SCOPE_ITEMS).optional(),
+        actors: z.array(z.string().trim().min(1).max(320)).max(MAX_SCOPE_ITEMS).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+const CREATE_EXPECTED = '{"reason": string, "durationMin": integer, "scope"?: {"groups"?: [ids], "actors"?: [principals]}}';
+const decideBody = z.object({ comment: z.string().max(1000).optional() }).strict();
+const STATUSES = new Set(['pending', 'approved', 'denied']);
+const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+type Approval = NonNullable<GatewayConfig['reveal']['approval']>;
+
+function approvalOf(deps: Deps): Approval {
+  const a = deps.config().reveal.approval;
+  if (!a) throw new GatewayError('not_found', 'Four-eyes approval is not configured (reveal.approval).');
+  return a;
+}
+
+function reasonOf(raw: string, minReasonLength: number): string {
+  try {
+    return parseReason(undefined, raw, { requireReason: true, minReasonLength })!;
+  } catch (err) {
+    if (err instanceof RevealInputError) throw new GatewayError('bad_request', `"reason": ${err.message}`);
+    throw err;
+  }
+}
+
+async function scopeOf(deps: Deps, raw: z.output<typeof createBody>['scope']): Promise<RevealRequest['scope']> {
+  if (raw === undefined) return undefined;
+  const groups = [...new Set(raw.groups ?? [])];
+  const actors = [...new Set((raw.actors ?? []).map((a) => normalizePrincipal(a)!))];
+  if (groups.length + actors.length === 0) throw new GatewayError('bad_request', '"scope" must name at least one group or actor (omit it for no scope).');
+  if (groups.length + actors.length > MAX_SCOPE_ITEMS) throw new GatewayError('bad_request', `"scope" may name at most ${MAX_SCOPE_ITEMS} groups and actors.`);
+  if ([...groups, ...actors].some((v) => CONTROL.test(v))) throw new GatewayError('bad_request', '"scope" must not contain control characters.');
+  const unknown = await unknownGroups(deps.knownGroups, groups);
+  if (unknown.length > 0) throw new GatewayError('bad_request', `"scope.groups": not in the group catalogue: ${unknown.join(', ')}.`);
+  return { groups, actors };
+}
+
+/** A new pending request from the body of a permitted admin. */
+async function newRequest(deps: Deps, me: string, rawBody: unknown): Promise<RevealRequest> {
+  const approval = approvalOf(deps);
+  const perm = deps.permission(me);
+  if (!perm || permissionExpired(perm, deps.clock.now()))
+    throw new GatewayError('forbidden', 'Only admins on the permission list (not expired) may ask for a reveal.');
+  const body = parseBody(createBody, rawBody, CREATE_EXPECTED);
+  const reason = reasonOf(body.reason, deps.config().reveal.minReasonLength);
+  const d = body.durationMin;
+  if (!Number.isInteger(d) || d < 1 || d > approval.maxDurationMin)
+    throw new GatewayError('bad_request', `"durationMin" must be an integer from 1 to ${approval.maxDurationMin}.`);
+  const scope = await scopeOf(deps, body.scope);
+  const request: RevealRequest = {
+    id: randomUUID(),
+    status: 'pending',
+    requester: me,
+    reason,
+    durationMin: d,
+    createdAt: new Date(deps.clock.now()).toISOString(),
+  };
+  if (scope) request.scope = scope;
+  return request;
+}
+
+/** Only a configured approver other than the requester decides (SPEC §11). */
+async function checkApprover(deps: Deps, approval: Approval, request: RevealRequest, me: string): Promise<void> {
+  if (request.requester === me.toLowerCase())
+    throw new GatewayError('self_approval', 'The requester cannot approve or deny their own reveal request; another approver must.');
+  const direct = approval.approvers.filter((a) => !a.startsWith('group:'));
+  const groups = approval.approvers.filter((a) => a.startsWith('group:')).map((a) => a.slice('group:'.length));
+  if (direct.includes(me.toLowerCase())) return;
+  const member = await deps.memberOfAny(me, groups);
+  if (member === 'unknown') throw new GatewayError('directory_unavailable', 'The directory cannot say whether this principal is an approver; try again later.');
+  if (!member) throw new GatewayError('forbidden', 'Only the configured approvers may approve or deny reveal requests.');
+}
+
+function listed(deps: Deps, query: string): RevealRequest[] {
+  let status: string | undefined;
+  for (const [k, v] of new URLSearchParams(query)) {
+    if (k !== 'status') throw new GatewayError('bad_request', `Unknown query parameter "${k}". Known: status.`);
+    if (status !== undefined || !STATUSES.has(v))
+      throw new GatewayError('bad_request', 'Query parameter "status" must be given once: pending, approved or denied.');
+    status = v;
+  }
+  const all = deps.state().current().revealRequests ?? [];
+  return all.filter((x) => status === undefined || x.status === status).reverse();
+}
+
+const find = (deps: Deps, id: string) => (deps.state().current().revealRequests ?? []).find((x) => x.id === id);
+
+export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Router {
+  const r = express.Router();
+
+  r.post('/reveal-requests', async (req, res) => {
+    const ctx = contextOf(res);
+    const request = await newRequest(deps, ctx.admin.principal, req.body);
+    await tools.serialised(async () => {
+      await tools.audit(
+        ctx,
+        'reveal-request.created',
+        request.id,
+        request.scope ? { reason: request.reason, scope: request.scope } : { reason: request.reason },
+      );
+      const stored = await deps.state().createRevealRequest(request);
+      sendJson(res, 201, { ...stored });
+      deps.notify('created', stored);
+    });
+  });
+
+  r.get('/reveal-requests', (_req, res) => sendJson(res, 200, { requests: listed(deps, contextOf(res).ex.query).map((x) => ({ ...x })) }));
+
+  const decide = (status: 'approved' | 'denied') => async (req: Request, res: Response) => {
+    const approval = approvalOf(deps);
+    const id = String(req.params.id);
+    const ctx = contextOf(res);
+    const me = ctx.admin.principal;
+    const current = find(deps, id);
+    if (!current) throw new GatewayError('not_found', 'No such reveal request.');
+    await checkApprover(deps, approval, current, me);
+    const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
+    if (comment !== undefined && CONTROL.test(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
+    await tools.serialised(async () => {
+      const fresh = find(deps, id);
+      if (fresh?.status !== 'pending') throw new GatewayError('conflict', `The reveal request is already ${fresh?.status}.`);
+      await tools.audit(ctx, status === 'approved' ? 'reveal-request.approved' : 'reveal-request.denied', id);
+      const decided = await deps
+        .state()
+        .decideRevealRequest(id, { status, by: me, at: deps.clock.now(), ...(comment !== undefined ? { comment } : {}) })
+        .catch((err: unknown) => {
+          // another replica decided it between our check and our write: its decision stands
+          if (err instanceof StateConflictError) throw new GatewayError('conflict', 'The reveal request was decided by someone else meanwhile.');
+          throw err;
+        });
+      sendJson(res, 200, { ...decided });
+      deps.notify(status, decided);
+    });
+  };
+  r.post('/reveal-requests/:id/approve', decide('approved'));
+  r.post('/reveal-requests/:id/deny', decide('denied'));
+  return r;
+}
