@@ -90,6 +90,7 @@ export function makeDirectory(config: GatewayConfig, parts: DirectoryParts): Dir
     warn: (msg, fields) => parts.logger.warn({ msg, ...fields }),
     localNames,
     now: parts.directoryClock,
+    clock: parts.clock,
   });
 }
 
