@@ -220,6 +220,8 @@ const revealSchema = obj({
       .min(1, { error: 'must not be an empty list (nobody could approve)' })
       .transform((list) => unique(list.map((a) => (a.startsWith('group:') ? a : a.toLowerCase())))),
     maxDurationMin: int(1, 10_080, ' (minutes)').default(240),
+    // v3: a request or change still pending after this long expires
+    pendingTtlMin: int(1, 525_600, ' (minutes)').default(1440),
     webhookUrl: httpUrl().nullable().default(null),
   })
     .nullable()

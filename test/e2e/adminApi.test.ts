@@ -235,7 +235,8 @@ describe('admin API over real sockets', () => {
 
     const p = await call('POST', 'privacy/permissions', { token: admin, body: { principal: 'Grace@Contoso.COM' } });
     expect(p.status).toBe(201);
-    expect(p.json()).toEqual({ principal: 'grace@contoso.com', grantedAt: expect.any(String), grantedBy: 'alice@contoso.com' });
+    // no privacy.adminGroups here: nothing can tell whether grace is an admin, and the answer says so (v3)
+    expect(p.json()).toEqual({ principal: 'grace@contoso.com', grantedAt: expect.any(String), grantedBy: 'alice@contoso.com', adminChecked: false });
     expect(Number.isNaN(Date.parse(p.json().grantedAt))).toBe(false);
     expect(lastEntry()).toMatchObject({ action: 'reveal-permission.granted', principal: 'alice@contoso.com', via: 'admin-api', target: 'grace@contoso.com' });
 
