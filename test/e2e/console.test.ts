@@ -330,6 +330,25 @@ describe('console settings', () => {
     }
   });
 
+  test("attacker: a forged Host header never becomes the redirect URI (v3: the gateway's own address without publicUrl)", async () => {
+    const s = await startConsoleStack();
+    try {
+      const { port } = new URL(s.gw.url);
+      const location = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: `${PREFIX}/console/login`, headers: { host: 'evil.example:443' } }, (res) => {
+          res.resume();
+          resolve(String(res.headers.location ?? ''));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(new URL(location).searchParams.get('redirect_uri')).toBe(`http://127.0.0.1:${port}${PREFIX}/console/callback`);
+      expect(location).not.toContain('evil.example');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('publicUrl https: the redirect URI comes from it and the cookies are Secure', async () => {
     const s = await startConsoleStack({}, { publicUrl: 'https://gw.contoso.example' });
     try {
