@@ -19,7 +19,7 @@ import type { GovernanceSink } from '../../src/governance/types.js';
 import { buildRuntime, engineOptions, makeDirectory, stateSeed } from '../../src/gatewayParts.js';
 import type { ExchangeHandler } from '../../src/http/dispatch.js';
 import type { Runtime } from '../../src/http/runtime.js';
-import type { Logger } from '../../src/log.js';
+import { flatten, type Logger } from '../../src/log.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { RevealRequest } from '../../src/privacy/approval.js';
 import { PrivacyEngine } from '../../src/privacy/engine.js';
@@ -49,7 +49,7 @@ export function manualClock(start = T0): ManualClock {
   };
 }
 
-/** A winston logger whose lines are kept as objects (not the fast access-line path: that needs createLogger). */
+/** A winston logger with the gateway's flat fields, whose lines are kept as objects (no fast access-line path: that needs createLogger). */
 export function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
@@ -59,7 +59,7 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
       cb();
     },
   });
-  const logger = winston.createLogger({ level: 'info', transports: [new winston.transports.Stream({ stream })] });
+  const logger = winston.createLogger({ level: 'info', format: flatten(), transports: [new winston.transports.Stream({ stream })] });
   return { logger, lines };
 }
 
