@@ -17,7 +17,8 @@ import type { KnownGroups } from '../../src/directory/knownGroups.js';
 import { openFileSink, type FileGovernanceSink } from '../../src/governance/fileSink.js';
 import type { GovernanceSink } from '../../src/governance/types.js';
 import { buildRuntime, engineOptions, makeDirectory, stateSeed } from '../../src/gatewayParts.js';
-import type { ExchangeHandler } from '../../src/http/dispatch.js';
+import { createDispatcher, type ExchangeHandler } from '../../src/http/dispatch.js';
+import { createPipeline, type Pipeline } from '../../src/http/pipeline.js';
 import type { Runtime } from '../../src/http/runtime.js';
 import { flatten, type Logger } from '../../src/log.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
@@ -25,6 +26,7 @@ import type { RevealRequest } from '../../src/privacy/approval.js';
 import { PrivacyEngine } from '../../src/privacy/engine.js';
 import { createMemoryStateStore } from '../../src/state/memoryStore.js';
 import { seedState } from '../../src/state/mutations.js';
+import { createAdminApp } from '../../src/admin/app.js';
 import type { AdminDeps, RequestEvent } from '../../src/admin/deps.js';
 import { demoLikeConfig, tempDir, validConfig } from './gateway.js';
 
@@ -227,4 +229,30 @@ export function rawRequest(
     req.on('error', reject);
     req.end(o.body);
   });
+}
+
+/** The gateway's two peers behind the real dispatcher, from `parts`: the real pipeline and the real admin app. */
+export interface ProxyServer extends Listening {
+  pipeline: Pipeline;
+}
+
+export async function startDispatcher(parts: Parts): Promise<ProxyServer> {
+  const pipeline = createPipeline({
+    engine: parts.engine,
+    governance: parts.governance,
+    logger: parts.logger,
+    metrics: parts.metrics,
+    knownGroups: parts.knownGroups,
+    clock: parts.clock,
+  });
+  const admin = createAdminApp(parts.adminDeps({ proxy: pipeline }));
+  const l = await listen(createDispatcher({ runtime: () => parts.rt, admin, proxy: pipeline, metrics: parts.metrics, logger: parts.logger }));
+  return {
+    ...l,
+    pipeline,
+    close: async () => {
+      await l.close();
+      pipeline.close();
+    },
+  };
 }
