@@ -1,0 +1,101 @@
+import http from 'node:http';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditWith, createSerialiser } from '../../../src/admin/changes.js';
+import { AdminContext } from '../../../src/admin/context.js';
+import { GovernanceUnavailableError } from '../../../src/governance/types.js';
+import { toGatewayError } from '../../../src/http/errors.js';
+import { Exchange } from '../../../src/http/exchange.js';
+import { entries, makeParts, type Parts } from '../../helpers/units.js';
+
+describe('createSerialiser', () => {
+  it('runs changes one after another in call order; a failed one does not stop the next', async () => {
+    const serialised = createSerialiser();
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const a = serialised(async () => {
+      order.push('a:start');
+      await gate;
+      order.push('a:end');
+      return 'a';
+    });
+    const b = serialised(async () => {
+      order.push('b');
+      throw new Error('b failed');
+    });
+    const c = serialised(async () => {
+      order.push('c');
+      return 'c';
+    });
+    // b and c wait for a, however many turns pass
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(order).toEqual(['a:start']);
+    release();
+    await expect(a).resolves.toBe('a');
+    await expect(b).rejects.toThrow('b failed');
+    await expect(c).resolves.toBe('c');
+    expect(order).toEqual(['a:start', 'a:end', 'b', 'c']);
+  });
+
+  it('two serialisers do not wait for each other', async () => {
+    const one = createSerialiser();
+    const two = createSerialiser();
+    const blocked = one(() => new Promise<void>(() => undefined));
+    await expect(two(async () => 'free')).resolves.toBe('free');
+    void blocked;
+  });
+});
+
+describe('auditWith', () => {
+  let parts: Parts;
+  beforeAll(async () => {
+    parts = await makeParts('http://127.0.0.1:9');
+  });
+  afterAll(() => parts.close());
+
+  function context(): AdminContext {
+    const req = new http.IncomingMessage(new net.Socket());
+    req.headers['user-agent'] = 'unit/1';
+    const ex = new Exchange('rid-audit', req, new http.ServerResponse(req), parts.rt);
+    ex.path = '/_gateway/api/privacy/groups';
+    ex.query = 'x=1';
+    const ctx = new AdminContext(ex);
+    ctx.authenticated({ principal: 'alice@contoso.com', roles: [], via: 'admin-api' });
+    return ctx;
+  }
+
+  it('writes the change entry (actor, request, target, extra) durably', async () => {
+    await auditWith(() => parts.sink)(context(), 'reveal-permission.granted', 'dave@contoso.com', { permission: { groups: ['hr'] } });
+    const log = await entries(parts);
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({
+      action: 'reveal-permission.granted',
+      principal: 'alice@contoso.com',
+      via: 'admin-api',
+      target: 'dave@contoso.com',
+      permission: { groups: ['hr'] },
+      request: { id: 'rid-audit', method: 'GET', path: '/_gateway/api/privacy/groups', query: 'x=1', userAgent: 'unit/1' },
+    });
+  });
+
+  it('no sink: 503 governance_unavailable, nothing written', async () => {
+    const before = (await entries(parts)).length;
+    const err = await auditWith(() => null)(context(), 'privacy-group.added', 'hr').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GovernanceUnavailableError);
+    expect(toGatewayError(err).status).toBe(503);
+    expect(toGatewayError(err).code).toBe('governance_unavailable');
+    expect(await entries(parts)).toHaveLength(before);
+  });
+
+  it('asks for the sink at each change (a sink that comes back is used)', async () => {
+    let sink: Parts['sink'] = null;
+    const audit = auditWith(() => sink);
+    await expect(audit(context(), 'privacy-group.added', 'hr')).rejects.toThrow();
+    sink = parts.fileSink;
+    await expect(audit(context(), 'privacy-group.added', 'hr')).resolves.toBeUndefined();
+    expect((await entries(parts)).at(-1)).toMatchObject({ action: 'privacy-group.added', target: 'hr' });
+  });
+});
