@@ -48,6 +48,14 @@ function apiRouter(deps: AdminDeps): express.Router {
   return api;
 }
 
+/** Express 5 forwards thrown errors and rejected promises here: the one mapping (`fail`) for every admin error. */
+export function adminErrorHandler(deps: Parameters<typeof failWith>[0]) {
+  const fail = failWith(deps);
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    fail(contextOf(res).ex, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err);
+  };
+}
+
 export function createAdminApp(deps: AdminDeps): ExchangeHandler {
   const app = express();
   app.disable('x-powered-by');
@@ -58,11 +66,7 @@ export function createAdminApp(deps: AdminDeps): ExchangeHandler {
   app.use(() => {
     throw new GatewayError('not_found');
   });
-  const fail = failWith(deps);
-  // Express 5 forwards thrown errors and rejected promises here: the one mapping for every error.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    fail(contextOf(res).ex, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err);
-  });
+  app.use(adminErrorHandler(deps));
   return {
     handle(ex: Exchange) {
       const prefix = ex.rt.config.server.adminPrefix;

@@ -3,18 +3,17 @@
  * runs it: a first middleware makes the request's real Exchange (normalised by the real
  * `normaliseTarget`) and AdminContext, and authenticates as the principal named by the test
  * header `x-test-principal` (via `x-test-via`, default `admin-api`); then the JSON body
- * parser, the module, not_found, and the one error mapping (`failWith`).
+ * parser, the module, not_found, and the admin app's own error handler.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { isBodyParserError } from '../../src/admin/body.js';
-import { auditWith, createSerialiser } from '../../src/admin/changes.js';
-import { AdminContext, attachContext, contextOf, type AdminVia } from '../../src/admin/context.js';
+import { adminErrorHandler } from '../../src/admin/app.js';
+import { auditWith, createSerialiser, recordWith } from '../../src/admin/changes.js';
+import { AdminContext, attachContext, type AdminVia } from '../../src/admin/context.js';
 import type { ChangeTools } from '../../src/admin/deps.js';
 import { GatewayError } from '../../src/errors.js';
 import type { GovernanceSink } from '../../src/governance/types.js';
 import { normaliseTarget } from '../../src/http/dispatch.js';
 import { Exchange, observeEnd, type EndFacts } from '../../src/http/exchange.js';
-import { failWith } from '../../src/http/fail.js';
 import { requestIdFrom } from '../../src/http/requestId.js';
 import type { Runtime } from '../../src/http/runtime.js';
 import type { Logger } from '../../src/log.js';
@@ -35,9 +34,9 @@ export interface Mounted extends Listening {
   exchanges: Array<{ ex: Exchange; end?: EndFacts }>;
 }
 
-/** The change tools of one admin app: the real serialiser and audit over `governance`. */
+/** The change tools of one admin app: the real serialiser and record-then-apply over `governance`. */
 export function changeTools(governance: () => GovernanceSink | null): ChangeTools {
-  return { serialised: createSerialiser(), audit: auditWith(governance) };
+  return { serialised: createSerialiser(), record: recordWith(auditWith(governance)) };
 }
 
 export async function mountRoute(router: express.Router, deps: MountDeps, o: { json?: boolean } = {}): Promise<Mounted> {
@@ -68,10 +67,7 @@ export async function mountRoute(router: express.Router, deps: MountDeps, o: { j
   app.use(() => {
     throw new GatewayError('not_found');
   });
-  const fail = failWith(deps);
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    fail(contextOf(res).ex, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err);
-  });
+  app.use(adminErrorHandler(deps));
   const l = await listen((req, res) => app(req, res));
   return { ...l, exchanges };
 }

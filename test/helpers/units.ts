@@ -183,6 +183,7 @@ export async function makeParts(upstreamUrl: string, extra: Record<string, unkno
       governance: () => parts.sink,
       identity: () => rt.identity,
       directory: () => directory,
+      samePerson: async (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase(),
       knownGroups,
       permission: (p) => engine.permission(p),
       memberOfAny: (p, g) => engine.memberOfAny(p, g),

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditWith, createSerialiser } from '../../../src/admin/changes.js';
+import { auditWith, recordWith, createSerialiser } from '../../../src/admin/changes.js';
 import { AdminContext } from '../../../src/admin/context.js';
 import { GovernanceUnavailableError } from '../../../src/governance/types.js';
 import { toGatewayError } from '../../../src/http/errors.js';
@@ -95,7 +95,24 @@ describe('auditWith', () => {
     const audit = auditWith(() => sink);
     await expect(audit(context(), 'privacy-group.added', 'hr')).rejects.toThrow();
     sink = parts.fileSink;
-    await expect(audit(context(), 'privacy-group.added', 'hr')).resolves.toBeUndefined();
-    expect((await entries(parts)).at(-1)).toMatchObject({ action: 'privacy-group.added', target: 'hr' });
+    const written = await audit(context(), 'privacy-group.added', 'hr');
+    expect((await entries(parts)).at(-1)).toMatchObject({ action: 'privacy-group.added', target: 'hr', id: written.id });
+  });
+
+  // recordWith (v3): the log never says a change happened when it did not
+  it('a change whose storage fails is followed by privacy-change.failed naming its entry; the error still answers', async () => {
+    const record = recordWith(auditWith(() => parts.sink));
+    const boom = new Error('disk gone');
+    await expect(record(context(), { action: 'reveal-permission.revoked', target: 'alice@contoso.com', apply: () => Promise.reject(boom) })).rejects.toBe(boom);
+    const [change, failed] = (await entries(parts)).slice(-2);
+    expect(change).toMatchObject({ action: 'reveal-permission.revoked', target: 'alice@contoso.com' });
+    expect(failed).toMatchObject({ action: 'privacy-change.failed', target: change.id, principal: change.principal });
+  });
+
+  it('a change that stores writes one entry and returns what the store returned', async () => {
+    const record = recordWith(auditWith(() => parts.sink));
+    const before = (await entries(parts)).length;
+    await expect(record(context(), { action: 'privacy-group.added', target: 'ops', apply: async () => 42 })).resolves.toBe(42);
+    expect((await entries(parts)).length).toBe(before + 1);
   });
 });

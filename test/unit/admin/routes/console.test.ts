@@ -230,11 +230,8 @@ describe('console routes', () => {
     expect(answers.find(([w]) => w === 'upstream error')![1].status).toBe(500);
   });
 
-  // KNOWN BUG (reported, not fixed here): relayUnchanged (src/http/relay.ts) hands the upstream's headers to
-  // res.writeHead as an object; keepSecurityHeaders (src/console/securityHeaders.ts) sets the console's headers
-  // with setHeader just before, and writeHead's object wins. A non-2xx answer of the activity log thus carries the
-  // upstream's CSP, X-Frame-Options and Referrer-Policy instead of the console's. `it.fails` until it is fixed.
-  it.fails('an upstream’s own security headers never replace the console’s, on a relayed error either', async () => {
+  // the console wraps writeHead: a relayed upstream error keeps the console's headers, not the upstream's
+  it('an upstream’s own security headers never replace the console’s, on a relayed error either', async () => {
     const hostile = { 'content-security-policy': 'default-src *', 'x-frame-options': 'ALLOWALL', 'referrer-policy': 'unsafe-url' };
     for (const status of [200, 500]) {
       upstream.reply = json(status, { data: [PUBLIC_ACTIVITY], total: 1 }, hostile);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { groupRoutes } from '../../../../src/admin/routes/groups.js';
+import { pendingChanges } from '../../../../src/admin/routes/changes.js';
 import { call, changeTools, mountRoute, type Mounted } from '../../../helpers/adminRoute.js';
 import { entries, makeParts, type Parts } from '../../../helpers/units.js';
 
@@ -7,9 +8,17 @@ const ADMIN = 'alice@contoso.com';
 let parts: Parts;
 let app: Mounted;
 
+/** The module as app.ts mounts it: its change tools and the pending changes of SPEC §11 v3. */
+function withPending<R>(
+  make: (deps: ReturnType<Parts['adminDeps']>, tools: ReturnType<typeof changeTools>, pending: ReturnType<typeof pendingChanges>) => R,
+): R {
+  const tools = changeTools(parts.governance);
+  return make(parts.adminDeps(), tools, pendingChanges(parts.adminDeps(), tools));
+}
+
 beforeEach(async () => {
   parts = await makeParts('http://127.0.0.1:9');
-  app = await mountRoute(groupRoutes(parts.adminDeps(), changeTools(parts.governance)), parts);
+  app = await mountRoute(withPending(groupRoutes), parts);
 });
 afterEach(async () => {
   await app.close();
