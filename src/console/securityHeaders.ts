@@ -53,5 +53,5 @@ export function keepSecurityHeaders(res: http.ServerResponse): void {
   res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
     setSecurityHeaders(this);
     return writeHead.apply(this, args.map((a, i) => (i > 0 ? overriding(a) : a)) as Parameters<typeof writeHead>);
-  } as typeof writeHead;
+  };
 }
