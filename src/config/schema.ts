@@ -627,10 +627,10 @@ const forwardTargetSchema = obj({
   /** back-off after a failure: from minMs doubling up to maxMs, with full jitter */
   retry: obj({ minMs: positive('ms').default(500), maxMs: positive('ms').default(30000) }).prefault({}),
   /**
-   * syslog over tcp/tls: what was written in the last settleMs before a connection broke is
-   * sent again (the receiver may not have read it); progress is stored only once settled.
+   * syslog over tcp/tls: what was written in the last resendSec before a connection broke is
+   * sent again (the receiver may not have read it); until then it counts as not delivered.
    */
-  settleMs: int(0, 600000, ' (ms)').default(2000),
+  resendSec: int(0, 3600, ' (seconds)').default(60),
 }).superRefine(
   (t, ctx) => {
     const problem = forwardUrlProblem(t.type, t.url);

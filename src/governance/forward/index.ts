@@ -31,7 +31,7 @@ export interface ForwardingOptions {
   instance: string;
   logger: Logger;
   metrics: Metrics;
-  /** the time of checkpoints, settle marks and progress saves (default: the system clock) */
+  /** the time of checkpoints, resend marks and progress saves (default: the system clock) */
   clock?: Clock;
   /** the older shape of `clock` (the gateway's `forwarding.now`); used when no clock is given */
   now?: () => number;
@@ -77,7 +77,7 @@ export function createTransport(t: ForwardTargetConfig, origin: SyslogOrigin, on
     tls: u.protocol === 'tls:' ? tlsFiles : null,
     connectTimeoutMs: t.connectTimeoutMs,
     timeoutMs: t.timeoutMs,
-    settleMs: t.settleMs,
+    resendMs: t.resendSec * 1000,
     origin,
   });
 }
