@@ -575,7 +575,7 @@ function checkBackend(kindKey: 'sink' | 'store', kind: string, url: string | nul
 // ---------- governance forwarding and checkpoints (SPEC §12) ----------
 
 export const FORWARD_TYPES = ['syslog', 'webhook'] as const;
-const SYSLOG_SCHEMES = ['tcp:', 'tls:', 'udp:'];
+const SYSLOG_SCHEMES = ['tcp:', 'tls:', 'udp:', 'relp:'];
 const TARGET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** Why `url` is not usable for a target of `type` (undefined = fine). */
@@ -584,13 +584,13 @@ export function forwardUrlProblem(type: string, url: string): string | undefined
   try {
     u = new URL(url);
   } catch {
-    return type === 'webhook' ? 'must be an http(s) URL' : 'must be a URL like tcp://host:514, tls://host:6514 or udp://host:514';
+    return type === 'webhook' ? 'must be an http(s) URL' : 'must be a URL like tcp://host:514, tls://host:6514, udp://host:514 or relp://host:2514';
   }
   if (type === 'webhook') {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') return `unknown scheme ${u.protocol}// for a webhook: use http:// or https://`;
     return u.hostname === '' ? 'must name a host' : undefined;
   }
-  if (!SYSLOG_SCHEMES.includes(u.protocol)) return `unknown scheme ${u.protocol}// for syslog: use tcp://, tls:// or udp://`;
+  if (!SYSLOG_SCHEMES.includes(u.protocol)) return `unknown scheme ${u.protocol}// for syslog: use tcp://, tls://, udp:// or relp://`;
   if (u.hostname === '') return 'must name a host';
   if (u.port === '') return 'must name a port (e.g. tcp://siem:514, tls://siem:6514)';
   if ((u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {

@@ -19,6 +19,7 @@ import { Checkpointer } from './checkpointer.js';
 import { Forwarder, type ForwarderSource } from './forwarder.js';
 import { PgLease, soleLease, type Lease } from './lease.js';
 import { openFileForwardStore, postgresForwardStore, type ForwardStore } from './store.js';
+import { RelpTransport } from './relpTransport.js';
 import { StreamTransport } from './streamTransport.js';
 import type { SyslogOrigin } from './syslog.js';
 import { DeliveryError, type Transport } from './types.js';
@@ -68,6 +69,9 @@ export function createTransport(t: ForwardTargetConfig, origin: SyslogOrigin, on
   const u = new URL(t.url);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const port = Number(u.port);
+  if (u.protocol === 'relp:') {
+    return new RelpTransport({ host, port, connectTimeoutMs: t.connectTimeoutMs, timeoutMs: t.timeoutMs, origin });
+  }
   if (u.protocol === 'udp:') {
     return new UdpTransport({ host, port, timeoutMs: t.timeoutMs, origin, onOversize: (m, bytes) => onOversize(m.seq, bytes) });
   }
