@@ -75,14 +75,22 @@ function stringsIn(v: unknown, out: string[]): string[] {
 export function extractJws(line: string): string | null | undefined {
   const t = line.trim();
   if (t === '') return null;
+  // the known shapes by their shape alone (a forgery there is reported as a bad signature)
+  if (JWS_RE.test(t)) return t;
   if (t.startsWith('{') || t.startsWith('[')) {
     try {
-      const found = stringsIn(JSON.parse(t), []).find((s) => looksLikeJws(s.trim()));
+      const v: unknown = JSON.parse(t);
+      const o = v as { checkpoint?: unknown; jws?: unknown } | null;
+      for (const k of [o?.checkpoint, o?.jws]) if (typeof k === 'string' && JWS_RE.test(k.trim())) return k.trim();
+      const found = stringsIn(v, []).find((s) => looksLikeJws(s.trim()));
       if (found !== undefined) return found.trim();
     } catch {
       /* not JSON after all: look in the text */
     }
   }
+  const last = t.slice(t.lastIndexOf(' ') + 1);
+  if (JWS_RE.test(last)) return last; // a syslog line: the message is the JWS
+  // anything else: the first JWS in the text whose first part is a JOSE header
   for (const m of t.matchAll(JWS_IN_TEXT)) if (looksLikeJws(m[0])) return m[0];
   return undefined;
 }
