@@ -300,6 +300,8 @@ describe('console settings', () => {
       const alice = await signIn(s, 'alice');
       const info = await (await fetch(`${s.gw.url}${PREFIX}/console/session`, { headers: { cookie: alice.cookie } })).json();
       expect(info.reveal).toMatchObject({ requireReason: true, minReasonLength: 10, reasonHeader: 'x-reveal-reason', approval: false });
+      // no privacy.adminGroups: the console must not claim that only admins can be given the permission (v3)
+      expect(info.adminMembershipChecked).toBe(false);
       const url = `${s.gw.url}${PREFIX}/console/activities?limit=5`;
       const headers = { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'x-show-private-activities': 'confirm' };
       const without = await fetch(url, { headers });
