@@ -7,8 +7,9 @@
  *   RFC 4515, ldapFilter.ts). No entry: no groups. Two or more entries: the lookup fails
  *   (ambiguous: fail closed).
  * - Groups: the user's `memberOfAttribute` values, each read (base scope, `groupFilter`)
- *   for its id; or, with `memberOfAttribute: null`, the groups under `groupBaseDN` whose
- *   `memberAttribute` holds the user's DN. With `nested`, the same step from the groups
+ *   for its id; or, with `memberOfAttribute: null` or a user entry that carries no
+ *   memberOfAttribute value at all (a server without the memberof overlay), the groups
+ *   under `groupBaseDN` whose `memberAttribute` holds the user's DN. With `nested`, the same step from the groups
  *   found, breadth first, until nothing new appears (a visited set makes cycles harmless);
  *   more than `maxGroups` groups fails the lookup instead of running on.
  * - A group's id is its `groupIdAttribute` (guid.ts); a malformed or missing value is
@@ -192,9 +193,19 @@ export function visitor(firstDn: string, maxGroups: number): (dns: Iterable<stri
   };
 }
 
+/**
+ * How a user's groups are found: through its memberOfAttribute values, or (null) by searching
+ * the groups whose memberAttribute holds its DN. A user entry with no memberOfAttribute value
+ * at all is searched for too: on a server that does not maintain memberOf (OpenLDAP without
+ * the memberof overlay) every user would otherwise look group-less, so nobody private (SPEC §9).
+ */
+export function membershipAttribute(configured: string | null, user: Entry): string | null {
+  return configured !== null && values(user, configured).length > 0 ? configured : null;
+}
+
 /** The user's group ids: one step (memberOf reads or member searches), then, with `nested`, breadth first until nothing new. */
 async function groupsOf(s: LdapSearch, user: Entry, signal: AbortSignal): Promise<Set<string>> {
-  const memberOf = s.opts.memberOfAttribute;
+  const memberOf = membershipAttribute(s.opts.memberOfAttribute, user);
   const groups = new Set<string>();
   const fresh = visitor(user.dn, s.maxGroups);
   const dnsOf = (e: Entry) => (memberOf ? values(e, memberOf).map(String) : []);
