@@ -7,7 +7,8 @@
  * - A user's groups: `GET {graphUrl}/users/{principal}/transitiveMemberOf/microsoft.graph.group
  *   ?$select=id,displayName`, following every `@odata.nextLink` (same origin as graphUrl,
  *   or the lookup fails); 404 = the user does not exist: no groups. A principal without `@`
- *   is not a Graph user name: no groups, not asked.
+ *   is not a Graph user name: no groups, not asked. A principal beginning with `$` is
+ *   addressed as `/users('{principal}')` (userUrl).
  * - 429 and 503 are retried after Retry-After (1 s when absent) while the deadline allows.
  * - Anything not shaped like Graph's JSON fails the lookup (withhold).
  * Nothing here logs; errors carry no directory data.
@@ -156,10 +157,21 @@ export function nextLink(link: unknown, graphOrigin: string): string | undefined
   return link;
 }
 
+/**
+ * The URL of a user: `{graphUrl}/users/{principal}`, or, for a principal beginning with `$`,
+ * `{graphUrl}/users('{principal}')`: Graph reads a path segment beginning with `$` as a
+ * system segment and answers 400 (SPEC §9, v3). Inside the quotes a quote is doubled (OData).
+ */
+export function userUrl(graphUrl: string, principal: string): string {
+  if (!principal.startsWith('$')) return `${graphUrl}/users/${encodeURIComponent(principal)}`;
+  const quoted = encodeURIComponent(principal.replace(/'/g, "''")).replace(/%24/g, '$');
+  return `${graphUrl}/users('${quoted}')`;
+}
+
 /** A principal without `@` is not a Graph user name: no groups, not asked. 404: the user does not exist. */
 async function lookupUser(collectFrom: Collect, graphUrl: string, principal: string, signal: AbortSignal, deadline: number): Promise<UserAnswer> {
   if (!principal.includes('@')) return { exists: false, groups: new Set() };
-  const url = `${graphUrl}/users/${encodeURIComponent(principal)}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName`;
+  const url = `${userUrl(graphUrl, principal)}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName`;
   const r = await collectFrom(url, signal, deadline);
   if (r === 'not_found') return { exists: false, groups: new Set() };
   return { exists: true, groups: new Set(r.map((g) => g.id)) };
