@@ -21,6 +21,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LdapOptions } from '../../src/directory/ldap.js';
+import type { LdapSettings } from '../../src/directory/types.js';
 import { makeTestCa, opensslAvailable, type TestCa } from './testCa.js';
 
 export const SLAPD = process.env.APG_SLAPD ?? '/usr/sbin/slapd';
@@ -157,6 +158,31 @@ export function contosoLdapOptions(url: string, extra: Partial<LdapOptions> = {}
     memberOfAttribute: 'memberOf',
     nested: true,
     timeoutMs: 3000,
+    ...extra,
+  };
+}
+
+/** `directory.ldap` settings (as the configuration gives them) for the contoso tree: the defaults of SPEC §9 plus the service bind. */
+export function contosoLdapSettings(url: string, extra: Partial<LdapSettings> = {}): LdapSettings {
+  return {
+    url: [url],
+    bindDN: SERVICE_DN,
+    bindPassword: SERVICE_PW,
+    startTLS: false,
+    tls: { caFile: null, rejectUnauthorized: true },
+    userBaseDN: 'ou=people,dc=contoso,dc=com',
+    userFilter: '(|(userPrincipalName={principal})(mail={principal}))',
+    groupBaseDN: 'ou=groups,dc=contoso,dc=com',
+    groupFilter: '(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))',
+    groupIdAttribute: 'entryUUID',
+    groupNameAttribute: 'cn',
+    memberAttribute: 'member',
+    memberOfAttribute: 'memberOf',
+    nested: true,
+    timeoutMs: 3000,
+    ttlSec: 300,
+    staleSec: 3600,
+    maxEntries: 1000,
     ...extra,
   };
 }

@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDirectory } from '../../../src/directory/index.js';
 import { ldapSource, type LdapOptions } from '../../../src/directory/ldap.js';
-import type { LdapSettings, UserAnswer } from '../../../src/directory/types.js';
-import { contosoLdapOptions, requireSlapd, startSlapd, type Slapd } from '../../helpers/slapd.js';
+import type { UserAnswer } from '../../../src/directory/types.js';
+import { contosoLdapOptions, contosoLdapSettings, requireSlapd, startSlapd, type Slapd } from '../../helpers/slapd.js';
 
 const enabled = requireSlapd('directory/ldapNoMemberOf.test.ts');
 let slapd: Slapd;
@@ -56,27 +56,7 @@ describe.skipIf(!enabled)('LDAP source on an OpenLDAP without the memberof overl
   });
 
   it('through the directory with the default settings: a member of a private group is private, not group-less', async () => {
-    const settings: LdapSettings = {
-      url: [slapd.url],
-      bindDN: opts().bindDN,
-      bindPassword: opts().bindPassword,
-      startTLS: false,
-      tls: { caFile: null, rejectUnauthorized: true },
-      userBaseDN: 'ou=people,dc=contoso,dc=com',
-      userFilter: '(|(userPrincipalName={principal})(mail={principal}))',
-      groupBaseDN: 'ou=groups,dc=contoso,dc=com',
-      groupFilter: '(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))',
-      groupIdAttribute: 'entryUUID',
-      groupNameAttribute: 'cn',
-      memberAttribute: 'member',
-      memberOfAttribute: 'memberOf',
-      nested: true,
-      timeoutMs: 3000,
-      ttlSec: 300,
-      staleSec: 3600,
-      maxEntries: 1000,
-    };
-    const d = createDirectory({ ldap: settings });
+    const d = createDirectory({ ldap: contosoLdapSettings(slapd.url) });
     const m = await d.prefetch(['bob@contoso.com', 'alice@contoso.com']);
     expect(m('bob@contoso.com')).toEqual(new Set([ids.get('hr'), ids.get('staff')]));
     expect(m('alice@contoso.com')).toEqual(new Set([ids.get('admins')]));
