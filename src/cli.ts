@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatProblems, loadConfigFile, resolveConfigPath, type GatewayConfig } from './config/index.js';
-import { checkConfigFiles } from './config/files.js';
+import { checkConfigFile } from './config/check.js';
 import { checkDirectory, type PrivateGroup } from './directory/check.js';
 import { createDirectory, localGroupNames } from './directory/index.js';
 import { startGateway, type Gateway } from './gateway.js';
@@ -75,6 +75,19 @@ async function serve(file: string): Promise<number> {
   });
 }
 
+/** `apg check-config`: schema and file problems in one run (exit 1 on any), then warnings (which do not fail). */
+function checkConfig(file: string): number {
+  const { problems, warnings } = checkConfigFile(file, process.env);
+  if (problems.length > 0) process.stdout.write(`${formatProblems(problems)}\n`);
+  for (const w of warnings) process.stdout.write(`warning: ${w.path}: ${w.message}\n`);
+  if (problems.length === 0) {
+    process.stdout.write(`${file}: OK\n`);
+    return 0;
+  }
+  process.stderr.write(`${file}: ${problems.length} problem(s)\n`);
+  return 1;
+}
+
 /** The state's group intervals, read without writing anything: the file as it is (none yet: none), or PostgreSQL. */
 async function stateGroups(config: GatewayConfig): Promise<GroupInterval[]> {
   if (config.state.store === 'postgres') {
@@ -138,18 +151,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serve(file);
-    case 'check-config': {
-      const r = loadConfigFile(file, process.env);
-      // the files the config names are opened only once the config itself is valid
-      const problems = r.ok ? checkConfigFiles(r.config) : r.problems;
-      if (problems.length === 0) {
-        process.stdout.write(`${file}: OK\n`);
-        return 0;
-      }
-      process.stdout.write(`${formatProblems(problems)}\n`);
-      process.stderr.write(`${file}: ${problems.length} problem(s)\n`);
-      return 1;
-    }
+    case 'check-config':
+      return checkConfig(file);
     case 'directory': {
       if (sub !== 'check') break;
       const config = load(file);
