@@ -57,82 +57,23 @@ const json = (res: ServerResponse, status: number, v: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v));
 };
 
-export async function startGraphDouble(ca: TestCa): Promise<GraphDouble> {
-  const d: Omit<GraphDouble, 'authority' | 'graphUrl' | 'close'> = {
-    tenant: 'contoso.onmicrosoft.com',
-    clientId: '11111111-2222-3333-4444-555555555555',
-    secret: 'graph-secret',
-    users: new Map(),
-    accounts: [],
-    groups: [],
-    pageSize: 2,
-    throttle: { remaining: 0, status: 429 },
-    garbage: null,
-    expiresIn: 3600,
-    issued: [],
-    revoked: new Set(),
-    tokenRequests: [],
-    graphRequests: [],
-    clientCert: null,
-  };
-  let base = '';
-
-  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = Object.fromEntries(new URLSearchParams(await body(req)));
-    d.tokenRequests.push(form);
-    const tokenUrl = `${base}/${d.tenant}/oauth2/v2.0/token`;
-    if (form.grant_type !== 'client_credentials' || form.client_id !== d.clientId || form.scope !== `${base}/.default`) {
-      return json(res, 400, { error: 'invalid_request' });
-    }
-    if (form.client_assertion !== undefined) {
-      if (!d.clientCert || form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
-        return json(res, 401, { error: 'invalid_client' });
-      try {
-        const x509 = new X509Certificate(d.clientCert);
-        const header = decodeProtectedHeader(form.client_assertion);
-        if (header.x5t !== createHash('sha1').update(x509.raw).digest('base64url')) throw new Error('x5t');
-        const { payload } = await compactVerify(form.client_assertion, createPublicKey(d.clientCert));
-        const claims = JSON.parse(Buffer.from(payload).toString()) as Record<string, unknown>;
-        if (claims.aud !== tokenUrl || claims.iss !== d.clientId || claims.sub !== d.clientId || typeof claims.jti !== 'string') throw new Error('claims');
-      } catch {
-        return json(res, 401, { error: 'invalid_client' });
-      }
-    } else if (form.client_secret !== d.secret) {
-      return json(res, 401, { error: 'invalid_client' });
-    }
-    const t = `token-${d.issued.length + 1}`;
-    d.issued.push(t);
-    json(res, 200, { token_type: 'Bearer', expires_in: d.expiresIn, access_token: t });
+/** One page of a collection, `$skiptoken` paging with an `@odata.nextLink` while more remain. */
+function pageOf(pageSize: number, res: ServerResponse, url: URL, items: object[]): void {
+  const skip = Number(url.searchParams.get('$skiptoken') ?? '0');
+  const slice = items.slice(skip, skip + pageSize);
+  const out: Record<string, unknown> = { '@odata.context': 'x', value: slice };
+  if (skip + pageSize < items.length) {
+    const next = new URL(url);
+    next.searchParams.set('$skiptoken', String(skip + pageSize));
+    out['@odata.nextLink'] = next.toString();
   }
+  json(res, 200, out);
+}
+type State = Omit<GraphDouble, 'authority' | 'graphUrl' | 'close'>;
 
-  function page(res: ServerResponse, url: URL, items: Array<{ id: string; displayName: string }>): void {
-    const skip = Number(url.searchParams.get('$skiptoken') ?? '0');
-    const slice = items.slice(skip, skip + d.pageSize);
-    const out: Record<string, unknown> = { '@odata.context': 'x', value: slice };
-    if (skip + d.pageSize < items.length) {
-      const next = new URL(url);
-      next.searchParams.set('$skiptoken', String(skip + d.pageSize));
-      out['@odata.nextLink'] = next.toString();
-    }
-    json(res, 200, out);
-  }
-
-  const server = https.createServer({ cert: ca.cert, key: ca.key }, (req, res) => {
-    const url = new URL(req.url ?? '/', base);
-    if (req.method === 'POST' && url.pathname === `/${d.tenant}/oauth2/v2.0/token`) return void token(req, res);
-    d.graphRequests.push(`${url.pathname}${url.search}`);
-    const auth = req.headers.authorization ?? '';
-    const t = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (!d.issued.includes(t) || d.revoked.has(t)) return json(res, 401, { error: { code: 'InvalidAuthenticationToken' } });
-    if (d.throttle.remaining > 0) {
-      d.throttle.remaining--;
-      const h: Record<string, string> = { 'content-type': 'application/json' };
-      if (d.throttle.retryAfter !== undefined) h['retry-after'] = d.throttle.retryAfter;
-      return void res.writeHead(d.throttle.status, h).end('{"error":{"code":"TooManyRequests"}}');
-    }
-    if (d.garbage !== null) return void res.writeHead(200, { 'content-type': 'text/html' }).end(d.garbage);
-    graph(req.method ?? 'GET', url, res);
-  });
+/** The Graph part of the double: users (by id, UPN, the `('...')` form), user search, group members, groups. */
+function graphRoutes(d: State): (method: string, url: URL, res: ServerResponse) => void {
+  const page = (res: ServerResponse, url: URL, items: object[]) => pageOf(d.pageSize, res, url, items);
 
   const notFound = (res: ServerResponse) => json(res, 404, { error: { code: 'Request_ResourceNotFound' } });
   const badRequest = (res: ServerResponse) => json(res, 400, { error: { code: 'BadRequest' } });
@@ -202,6 +143,75 @@ export async function startGraphDouble(ca: TestCa): Promise<GraphDouble> {
     if (url.pathname === '/v1.0/groups' && url.searchParams.get('$select') === 'id,displayName') return page(res, url, d.groups);
     badRequest(res);
   }
+  return graph;
+}
+
+export async function startGraphDouble(ca: TestCa): Promise<GraphDouble> {
+  const d: State = {
+    tenant: 'contoso.onmicrosoft.com',
+    clientId: '11111111-2222-3333-4444-555555555555',
+    secret: 'graph-secret',
+    users: new Map(),
+    accounts: [],
+    groups: [],
+    pageSize: 2,
+    throttle: { remaining: 0, status: 429 },
+    garbage: null,
+    expiresIn: 3600,
+    issued: [],
+    revoked: new Set(),
+    tokenRequests: [],
+    graphRequests: [],
+    clientCert: null,
+  };
+  let base = '';
+  const routes = graphRoutes(d);
+
+  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const form = Object.fromEntries(new URLSearchParams(await body(req)));
+    d.tokenRequests.push(form);
+    const tokenUrl = `${base}/${d.tenant}/oauth2/v2.0/token`;
+    if (form.grant_type !== 'client_credentials' || form.client_id !== d.clientId || form.scope !== `${base}/.default`) {
+      return json(res, 400, { error: 'invalid_request' });
+    }
+    if (form.client_assertion !== undefined) {
+      if (!d.clientCert || form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+        return json(res, 401, { error: 'invalid_client' });
+      try {
+        const x509 = new X509Certificate(d.clientCert);
+        const header = decodeProtectedHeader(form.client_assertion);
+        if (header.x5t !== createHash('sha1').update(x509.raw).digest('base64url')) throw new Error('x5t');
+        const { payload } = await compactVerify(form.client_assertion, createPublicKey(d.clientCert));
+        const claims = JSON.parse(Buffer.from(payload).toString()) as Record<string, unknown>;
+        if (claims.aud !== tokenUrl || claims.iss !== d.clientId || claims.sub !== d.clientId || typeof claims.jti !== 'string') throw new Error('claims');
+      } catch {
+        return json(res, 401, { error: 'invalid_client' });
+      }
+    } else if (form.client_secret !== d.secret) {
+      return json(res, 401, { error: 'invalid_client' });
+    }
+    const t = `token-${d.issued.length + 1}`;
+    d.issued.push(t);
+    json(res, 200, { token_type: 'Bearer', expires_in: d.expiresIn, access_token: t });
+  }
+
+  const server = https.createServer({ cert: ca.cert, key: ca.key }, (req, res) => {
+    const url = new URL(req.url ?? '/', base);
+    if (req.method === 'POST' && url.pathname === `/${d.tenant}/oauth2/v2.0/token`) return void token(req, res);
+    d.graphRequests.push(`${url.pathname}${url.search}`);
+    const auth = req.headers.authorization ?? '';
+    const t = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (!d.issued.includes(t) || d.revoked.has(t)) return json(res, 401, { error: { code: 'InvalidAuthenticationToken' } });
+    if (d.throttle.remaining > 0) {
+      d.throttle.remaining--;
+      const h: Record<string, string> = { 'content-type': 'application/json' };
+      if (d.throttle.retryAfter !== undefined) h['retry-after'] = d.throttle.retryAfter;
+      return void res.writeHead(d.throttle.status, h).end('{"error":{"code":"TooManyRequests"}}');
+    }
+    if (d.garbage !== null) return void res.writeHead(200, { 'content-type': 'text/html' }).end(d.garbage);
+    routes(req.method ?? 'GET', url, res);
+  });
+
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return Object.assign(d, {
