@@ -1,15 +1,24 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatProblems, loadConfigFile, resolveConfigPath, type GatewayConfig } from './config/index.js';
-import { checkConfigFiles } from './config/files.js';
+import { checkConfigFile } from './config/check.js';
+import { checkDirectory, type PrivateGroup } from './directory/check.js';
+import { createDirectory, localGroupNames } from './directory/index.js';
 import { startGateway, type Gateway } from './gateway.js';
+import { stateSeed } from './gatewayParts.js';
 import { verifyFile } from './governance/verify.js';
+import type { GroupInterval } from './privacy/types.js';
+import { parseState } from './state/mutations.js';
 
 const USAGE = `Activity Privacy Gateway
 
 Usage:
   apg serve [--config FILE]                 run the gateway
   apg check-config [--config FILE]          validate a configuration file (exit 1 on any problem)
+  apg directory check [--config FILE]       read up to 20 members of every private group from the LDAP /
+                                            Graph source that lists it and look each up as an actor:
+                                            one ok / FAIL line per group (exit 1 on any FAIL)
   apg governance verify [--config FILE]     re-compute the governance hash chain (exit 1 if broken);
                                             bytes after the last entry are reported as a torn tail
         [--strict]                          a torn tail fails too (exit 1)
@@ -73,6 +82,62 @@ async function serve(file: string): Promise<number> {
   });
 }
 
+/** `apg check-config`: schema and file problems in one run (exit 1 on any), then warnings (which do not fail). */
+function checkConfig(file: string): number {
+  const { problems, warnings } = checkConfigFile(file, process.env);
+  if (problems.length > 0) process.stdout.write(`${formatProblems(problems)}\n`);
+  for (const w of warnings) process.stdout.write(`warning: ${w.path}: ${w.message}\n`);
+  if (problems.length === 0) {
+    process.stdout.write(`${file}: OK\n`);
+    return 0;
+  }
+  process.stderr.write(`${file}: ${problems.length} problem(s)\n`);
+  return 1;
+}
+
+/** The state's group intervals, read without writing anything: the file as it is (none yet: none), or PostgreSQL. */
+async function stateGroups(config: GatewayConfig): Promise<GroupInterval[]> {
+  if (config.state.store === 'postgres') {
+    const { openPostgresStateStore } = await import('./state/postgresStore.js');
+    const store = await openPostgresStateStore({ url: config.state.postgresUrl!, seed: stateSeed(config), instance: 'apg-directory-check' });
+    try {
+      return store.current().groups;
+    } finally {
+      await store.close();
+    }
+  }
+  let text: string;
+  try {
+    text = readFileSync(config.state.file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []; // not seeded yet: privacy.groups are all there is
+    throw err;
+  }
+  return text.trim() === '' ? [] : parseState(JSON.parse(text)).groups;
+}
+
+/** Every group private now or later: privacy.groups and the state's groups, named as the catalogue names them locally. */
+async function privateGroups(config: GatewayConfig, now = Date.now()): Promise<PrivateGroup[]> {
+  const state = await stateGroups(config);
+  const names = localGroupNames(config, state);
+  const ids = new Set<string>();
+  for (const g of [...config.privacy.groups, ...state]) if (g.privateUntil === null || g.privateUntil > now) ids.add(g.id);
+  return [...ids].map((id) => ({ id, name: names.get(id) ?? id }));
+}
+
+/** `apg directory check` (SPEC §9): one line per private group; 1 when any group failed or a source could not be asked. */
+async function directoryCheck(config: GatewayConfig): Promise<number> {
+  const groups = await privateGroups(config);
+  const directory = createDirectory(config.directory);
+  try {
+    const r = await checkDirectory(directory, groups);
+    process.stdout.write(`${r.lines.join('\n')}\n`);
+    return r.failed ? 1 : 0;
+  } finally {
+    directory.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -94,17 +159,12 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
       return serve(file);
-    case 'check-config': {
-      const r = loadConfigFile(file, process.env);
-      // the files the config names are opened only once the config itself is valid
-      const problems = r.ok ? checkConfigFiles(r.config) : r.problems;
-      if (problems.length === 0) {
-        process.stdout.write(`${file}: OK\n`);
-        return 0;
-      }
-      process.stdout.write(`${formatProblems(problems)}\n`);
-      process.stderr.write(`${file}: ${problems.length} problem(s)\n`);
-      return 1;
+    case 'check-config':
+      return checkConfig(file);
+    case 'directory': {
+      if (sub !== 'check') break;
+      const config = load(file);
+      return config ? directoryCheck(config) : 1;
     }
     case 'governance': {
       if (sub !== 'verify') break;

@@ -8,7 +8,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { jwksFileProblem } from '../identity/index.js';
 import { parseState } from '../state/mutations.js';
-import type { ConfigProblem, GatewayConfig } from './schema.js';
+import type { ConfigProblem } from './schema.js';
 
 /** A file the gateway appends to or rewrites: an existing regular file it may read and write, or a place it may create one. */
 function writableFileProblem(file: string): string | undefined {
@@ -98,23 +98,45 @@ function privateKeyProblem(pem: string): string | undefined {
   }
 }
 
-export function checkConfigFiles(config: GatewayConfig): ConfigProblem[] {
+/**
+ * The parts of a configuration that name files. A valid GatewayConfig fits; so does the view
+ * `apg check-config` builds of a configuration that did not validate (config/check.ts), holding
+ * only what parsed, so every file problem is reported in the same run as the schema problems.
+ */
+export interface FileSettings {
+  identity?: { jwksFile: string | null } | null;
+  governance?: {
+    sink: string;
+    file?: string;
+    checkpoint?: { keyFile: string } | null;
+    forward?: ReadonlyArray<{ caFile: string | null; certFile: string | null; keyFile: string | null }>;
+  };
+  state?: { store: string; file?: string };
+  directory?: {
+    ldap?: { tls: { caFile: string | null } } | null;
+    graph?: { tls: { caFile: string | null }; certificate?: { certFile: string; keyFile: string } | null } | null;
+  };
+}
+
+/** Every file the configuration names, opened as the gateway opens it: problems with their key paths. */
+export function checkConfigFiles(config: FileSettings): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (key: string, message: string | undefined): void => {
     if (message !== undefined) problems.push({ path: key, message });
   };
   if (config.identity?.jwksFile) add('identity.jwksFile', jwksFileProblem(config.identity.jwksFile));
-  if (config.governance.sink === 'file') add('governance.file', writableFileProblem(config.governance.file));
-  if (config.state.store === 'file') add('state.file', stateFileProblem(config.state.file));
+  const gov = config.governance;
+  if (gov?.sink === 'file' && gov.file) add('governance.file', writableFileProblem(gov.file));
+  if (config.state?.store === 'file' && config.state.file) add('state.file', stateFileProblem(config.state.file));
   // SPEC §12: the checkpoint signing key and the TLS material of forward targets
-  const cp = config.governance.checkpoint;
+  const cp = gov?.checkpoint;
   if (cp) add('governance.checkpoint.keyFile', pemFileProblem(cp.keyFile, ed25519KeyProblem));
-  config.governance.forward.forEach((t, i) => {
+  (gov?.forward ?? []).forEach((t, i) => {
     if (t.caFile) add(`governance.forward.${i}.caFile`, pemFileProblem(t.caFile, certProblem));
     if (t.certFile) add(`governance.forward.${i}.certFile`, pemFileProblem(t.certFile, certProblem));
     if (t.keyFile) add(`governance.forward.${i}.keyFile`, pemFileProblem(t.keyFile, privateKeyProblem));
   });
-  return problems;
+  return [...problems, ...directoryFileProblems(config)];
 }
 
 type PemKind = 'certificate' | 'key';
@@ -144,12 +166,13 @@ function pemProblem(file: string, kind: PemKind): string | undefined {
  * The directory's CA files and Graph certificate must be readable PEM (SPEC §9). Run by
  * loadConfigFile, so `serve` refuses them as `check-config` reports them.
  */
-export function directoryFileProblems(config: GatewayConfig): ConfigProblem[] {
+export function directoryFileProblems(config: Pick<FileSettings, 'directory'>): ConfigProblem[] {
+  const d = config.directory;
   const checks: Array<[string, string | null | undefined, PemKind]> = [
-    ['directory.ldap.tls.caFile', config.directory.ldap?.tls.caFile, 'certificate'],
-    ['directory.graph.tls.caFile', config.directory.graph?.tls.caFile, 'certificate'],
-    ['directory.graph.certificate.certFile', config.directory.graph?.certificate?.certFile, 'certificate'],
-    ['directory.graph.certificate.keyFile', config.directory.graph?.certificate?.keyFile, 'key'],
+    ['directory.ldap.tls.caFile', d?.ldap?.tls.caFile, 'certificate'],
+    ['directory.graph.tls.caFile', d?.graph?.tls.caFile, 'certificate'],
+    ['directory.graph.certificate.certFile', d?.graph?.certificate?.certFile, 'certificate'],
+    ['directory.graph.certificate.keyFile', d?.graph?.certificate?.keyFile, 'key'],
   ];
   const out: ConfigProblem[] = [];
   for (const [key, file, kind] of checks) {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { directoryFileProblems } from './files.js';
 import * as z from 'zod';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { closestKey, knownKeysAt } from './keys.js';
 import { configSchema, type ConfigProblem, type GatewayConfig } from './schema.js';
 
 export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: ConfigProblem[] };
@@ -121,12 +122,18 @@ function keyPathAt(node: unknown, offset: number, path: string[] = []): string[]
 
 const joinPath = (p: readonly PropertyKey[]): string => (p.length ? p.map(String).join('.') : '(root)');
 
+/** `unknown key`, with the closest key the schema knows there (`did you mean adminPrefix?`). */
+function unknownKeyMessage(path: readonly PropertyKey[], key: string): string {
+  const meant = closestKey(key, knownKeysAt(configSchema, path));
+  return meant === undefined ? 'unknown key' : `unknown key, did you mean ${meant}?`;
+}
+
 /** zod issues -> problems; an unknown key is reported at its own path. */
 function issuesToProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const iss of issues) {
     if (iss.code === 'unrecognized_keys') {
-      for (const key of iss.keys) problems.push({ path: joinPath([...iss.path, key]), message: 'unknown key' });
+      for (const key of iss.keys) problems.push({ path: joinPath([...iss.path, key]), message: unknownKeyMessage(iss.path, key) });
     } else {
       problems.push({ path: joinPath(iss.path), message: iss.message });
     }
@@ -136,6 +143,11 @@ function issuesToProblems(issues: readonly z.core.$ZodIssue[]): ConfigProblem[] 
 
 /** Validates config text (YAML or JSON). Reports every problem found, not just the first. */
 export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env): ConfigResult {
+  return parseConfigWithData(text, env).result;
+}
+
+/** parseConfig, plus the document as data (undefined when it is not YAML), for checks of the parts that did parse. */
+export function parseConfigWithData(text: string, env: NodeJS.ProcessEnv = process.env): { result: ConfigResult; data: unknown } {
   const expanded = expandEnv(text, env);
   const lineCounter = new LineCounter();
   const doc = parseDocument(expanded.text, { prettyErrors: false, lineCounter, uniqueKeys: true });
@@ -153,7 +165,7 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
       const pos = lineCounter.linePos(e.pos[0]);
       return { path: '(yaml)', message: `line ${pos.line}, column ${pos.col}: ${e.message}` };
     });
-    return { ok: false, problems: [...envProblems, ...yamlProblems] };
+    return { result: { ok: false, problems: [...envProblems, ...yamlProblems] }, data: undefined };
   }
 
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
@@ -164,8 +176,8 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
     ? []
     : issuesToProblems(result.error.issues).filter((p) => !envPaths.some((e) => p.path === e || p.path.startsWith(e + '.')));
   const problems = [...envProblems, ...schemaProblems];
-  if (problems.length || !result.success) return { ok: false, problems };
-  return { ok: true, config: result.data };
+  if (problems.length || !result.success) return { result: { ok: false, problems }, data };
+  return { result: { ok: true, config: result.data }, data };
 }
 
 /** Reads and validates a config file; an unreadable file is a problem at `(file)`. */

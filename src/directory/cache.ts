@@ -48,6 +48,12 @@ export interface CachedSource {
   readonly source: DirectorySource;
   /** `principal` as read from a record or a request; normalised here. Never rejects. */
   resolve(principal: string): Promise<UserAnswer | 'failed'>;
+  /**
+   * The source's key of the directory entry `principal` resolves to (DirectorySource.person),
+   * `{key: null}` when none; cached like `resolve` (ttlSec, staleSec, maxEntries, timeoutMs), in a
+   * cache of its own. undefined when the source cannot tell (HTTP). Never rejects.
+   */
+  readonly person?: (principal: string) => Promise<PersonBox | 'failed'>;
   /** Never rejects. The Membership answers for the given principals only; others are 'unknown'. */
   prefetch(principals: readonly string[]): Promise<Membership>;
   stats(): CacheStats;
@@ -55,11 +61,19 @@ export interface CachedSource {
   close(): void;
 }
 
-export interface Entry {
-  answer: UserAnswer;
+/** A source's person answer (DirectorySource.person), boxed: lru-cache cannot hold null. */
+export interface PersonBox {
+  key: string | null;
+}
+
+/** A cached answer with the clock time of the source's answer. */
+export interface Stamped<T> {
+  answer: T;
   /** clock time of the source's answer */
   at: number;
 }
+
+export type Entry = Stamped<UserAnswer>;
 
 const DEFAULT_MAX_IN_FLIGHT = 16;
 
@@ -138,7 +152,12 @@ export function holdSlot(slots: Slots, signal: AbortSignal): () => void {
 }
 
 /** One source call; timeoutMs covers waiting for a slot too, so a lookup never waits longer. */
-export async function callSource(d: CallDeps, principal: string): Promise<UserAnswer> {
+export function callSource(d: CallDeps, principal: string): Promise<UserAnswer> {
+  return callWith(d, (signal) => d.source.lookup(principal, signal));
+}
+
+/** One call `op` to the source, under the same slots, deadline and observation as a lookup. */
+export async function callWith<T>(d: CallDeps, op: (signal: AbortSignal) => Promise<T>): Promise<T> {
   try {
     return await withDeadline(
       d.timeoutMs,
@@ -148,7 +167,7 @@ export async function callSource(d: CallDeps, principal: string): Promise<UserAn
         const release = holdSlot(d.slots, signal);
         try {
           if (d.closing.aborted) throw new DirectoryError('closed');
-          return await d.source.lookup(principal, signal);
+          return await op(signal);
         } finally {
           d.observer.latency(d.source.name, (performance.now() - started) / 1000);
           release();
@@ -163,8 +182,8 @@ export async function callSource(d: CallDeps, principal: string): Promise<UserAn
 }
 
 /** The LRU of answers: ttl on the injected clock, an expired entry kept (and handed back) when its refresh fails. */
-function answerCache(opts: CacheOptions, now: () => number, fetch: (key: string) => Promise<Entry>): LRUCache<string, Entry> {
-  return new LRUCache<string, Entry>({
+function answerCache<T extends object>(opts: CacheOptions, now: () => number, fetch: (key: string) => Promise<Stamped<T>>): LRUCache<string, Stamped<T>> {
+  return new LRUCache<string, Stamped<T>>({
     max: opts.maxEntries,
     ttl: opts.ttlSec * 1000,
     // read the clock on every check: the default 1 ms debounce would hide an injected clock's steps
@@ -191,7 +210,7 @@ export type Outcome = 'hit' | 'miss' | 'stale' | 'failure';
  */
 export function outcomeOf(
   fetchStatus: string | undefined,
-  entry: Entry | undefined,
+  entry: Stamped<unknown> | undefined,
   age: number,
   ttlMs: number,
   staleMs: number,
@@ -234,6 +253,34 @@ export async function prefetchWith(resolve: (key: string) => Promise<UserAnswer 
   };
 }
 
+/** What a keyed resolver needs: the clock, the bounds, the closing signal, and where outcomes go. */
+interface ResolverDeps {
+  now: () => number;
+  ttlMs: number;
+  staleMs: number;
+  closing: AbortSignal;
+  outcome: (o: Outcome) => void;
+}
+
+/** A normalised key's answer from the cache: fresh, or stale within staleSec while the source fails, else 'failed'. */
+function keyedResolver<T extends object>(cache: LRUCache<string, Stamped<T>>, d: ResolverDeps): (principal: string) => Promise<T | 'failed'> {
+  async function resolveKey(key: string): Promise<T | 'failed'> {
+    const status: LRUCache.Status<string, Stamped<T>> = {};
+    // a rejection is not expected with allowStaleOnFetchRejection; a failure all the same
+    const entry = await cache.fetch(key, { status }).catch(() => undefined);
+    if (d.closing.aborted) return 'failed';
+    const { outcome, drop } = outcomeOf(status.fetch, entry, entry ? d.now() - entry.at : 0, d.ttlMs, d.staleMs);
+    d.outcome(outcome);
+    if (drop && cache.peek(key, { allowStale: true }) === entry) cache.delete(key);
+    return outcome === 'failure' ? 'failed' : entry!.answer;
+  }
+  return async (principal) => {
+    const key = normalizePrincipal(principal);
+    if (key === undefined || d.closing.aborted) return 'failed';
+    return resolveKey(key).catch(() => 'failed' as const);
+  };
+}
+
 export function cachedSource(source: DirectorySource, opts: CacheOptions): CachedSource {
   checkCacheOptions(`${source.name} directory`, opts);
   const now = opts.now ?? (() => performance.now());
@@ -243,31 +290,21 @@ export function cachedSource(source: DirectorySource, opts: CacheOptions): Cache
   setMaxListeners(0, closing.signal); // one listener per lookup in flight
   const counts: CacheStats = { hits: 0, misses: 0, failures: 0, stale: 0 };
   const call: CallDeps = { source, slots, timeoutMs: opts.timeoutMs, closing: closing.signal, observer };
-  const cache = answerCache(opts, now, async (key) => ({ answer: await callSource(call, key), at: now() }));
-  const ttlMs = opts.ttlSec * 1000;
-  const staleMs = opts.staleSec * 1000;
-
-  async function resolveKey(key: string): Promise<UserAnswer | 'failed'> {
-    const status: LRUCache.Status<string, Entry> = {};
-    // a rejection is not expected with allowStaleOnFetchRejection; a failure all the same
-    const entry = await cache.fetch(key, { status }).catch(() => undefined);
-    if (closing.signal.aborted) return 'failed';
-    const { outcome, drop } = outcomeOf(status.fetch, entry, entry ? now() - entry.at : 0, ttlMs, staleMs);
-    count(counts, outcome);
-    observer.lookup(source.name, outcome);
-    if (drop && cache.peek(key, { allowStale: true }) === entry) cache.delete(key);
-    return outcome === 'failure' ? 'failed' : entry!.answer;
-  }
-
-  const resolve = async (principal: string): Promise<UserAnswer | 'failed'> => {
-    const key = normalizePrincipal(principal);
-    if (key === undefined || closing.signal.aborted) return 'failed';
-    return resolveKey(key).catch(() => 'failed' as const);
-  };
+  const cache = answerCache<UserAnswer>(opts, now, async (key) => ({ answer: await callSource(call, key), at: now() }));
+  const base = { now, ttlMs: opts.ttlSec * 1000, staleMs: opts.staleSec * 1000, closing: closing.signal };
+  const resolve = keyedResolver(cache, {
+    ...base,
+    outcome: (o) => {
+      count(counts, o);
+      observer.lookup(source.name, o);
+    },
+  });
+  const person = personResolver(source, opts, call, base);
 
   return {
     source,
     resolve,
+    ...(person ? { person } : {}),
     prefetch: (principals) => prefetchWith(resolve, principals),
     stats: () => ({ ...counts }),
     close() {
@@ -278,4 +315,21 @@ export function cachedSource(source: DirectorySource, opts: CacheOptions): Cache
       source.close();
     },
   };
+}
+
+/** The person cache of a source that can tell (LDAP, Graph): its own LRU, the same slots and bounds; not in stats(). */
+function personResolver(
+  source: DirectorySource,
+  opts: CacheOptions,
+  call: CallDeps,
+  base: Omit<ResolverDeps, 'outcome'>,
+): ((principal: string) => Promise<PersonBox | 'failed'>) | undefined {
+  const person = source.person;
+  if (!person) return undefined;
+  const cache = answerCache<PersonBox>(opts, base.now, async (key) => ({
+    answer: { key: await callWith(call, (signal) => person(key, signal)) },
+    at: base.now(),
+  }));
+  call.closing.addEventListener('abort', () => cache.clear(), { once: true });
+  return keyedResolver(cache, { ...base, outcome: () => {} });
 }

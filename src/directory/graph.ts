@@ -7,7 +7,8 @@
  * - A user's groups: `GET {graphUrl}/users/{principal}/transitiveMemberOf/microsoft.graph.group
  *   ?$select=id,displayName`, following every `@odata.nextLink` (same origin as graphUrl,
  *   or the lookup fails); 404 = the user does not exist: no groups. A principal without `@`
- *   is not a Graph user name: no groups, not asked.
+ *   is not a Graph user name: no groups, not asked. A principal beginning with `$` is
+ *   addressed as `/users('{principal}')` (userUrl).
  * - 429 and 503 are retried after Retry-After (1 s when absent) while the deadline allows.
  * - Anything not shaped like Graph's JSON fails the lookup (withhold).
  * Nothing here logs; errors carry no directory data.
@@ -70,11 +71,14 @@ export function graphSource(opts: GraphOptions, client: HttpsClient = httpsClien
   );
   const get = (url: string, signal: AbortSignal, deadline: number) => graphGet(tokens, call, url, signal, deadline);
   const collectFrom = (url: string, signal: AbortSignal, deadline: number) => collect(get, graphOrigin, url, signal, deadline);
+  const listDeadline = () => performance.now() + (opts.listTimeoutMs ?? opts.timeoutMs * 10);
   return {
     name: 'graph',
     knowsUsers: true,
     lookup: (principal, signal) => lookupUser(collectFrom, graphUrl, principal, signal, performance.now() + opts.timeoutMs),
-    listGroups: (signal) => listGroups(collectFrom, graphUrl, signal, performance.now() + (opts.listTimeoutMs ?? opts.timeoutMs * 10)),
+    person: (principal, signal) => personOf(get, graphUrl, principal, signal, performance.now() + opts.timeoutMs),
+    members: (groupId, limit, signal) => groupMembers({ get, graphUrl, graphOrigin }, groupId, limit, signal, listDeadline()),
+    listGroups: (signal) => listGroups(collectFrom, graphUrl, signal, listDeadline()),
     close() {
       client.close();
     },
@@ -156,10 +160,21 @@ export function nextLink(link: unknown, graphOrigin: string): string | undefined
   return link;
 }
 
+/**
+ * The URL of a user: `{graphUrl}/users/{principal}`, or, for a principal beginning with `$`,
+ * `{graphUrl}/users('{principal}')`: Graph reads a path segment beginning with `$` as a
+ * system segment and answers 400 (SPEC §9, v3). Inside the quotes a quote is doubled (OData).
+ */
+export function userUrl(graphUrl: string, principal: string): string {
+  if (!principal.startsWith('$')) return `${graphUrl}/users/${encodeURIComponent(principal)}`;
+  const quoted = encodeURIComponent(principal.replace(/'/g, "''")).replace(/%24/g, '$');
+  return `${graphUrl}/users('${quoted}')`;
+}
+
 /** A principal without `@` is not a Graph user name: no groups, not asked. 404: the user does not exist. */
 async function lookupUser(collectFrom: Collect, graphUrl: string, principal: string, signal: AbortSignal, deadline: number): Promise<UserAnswer> {
   if (!principal.includes('@')) return { exists: false, groups: new Set() };
-  const url = `${graphUrl}/users/${encodeURIComponent(principal)}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName`;
+  const url = `${userUrl(graphUrl, principal)}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName`;
   const r = await collectFrom(url, signal, deadline);
   if (r === 'not_found') return { exists: false, groups: new Set() };
   return { exists: true, groups: new Set(r.map((g) => g.id)) };
@@ -169,4 +184,74 @@ async function listGroups(collectFrom: Collect, graphUrl: string, signal: AbortS
   const r = await collectFrom(`${graphUrl}/groups?$select=id,displayName`, signal, deadline);
   if (r === 'not_found') throw new DirectoryError('Graph answered 404 for /groups');
   return r;
+}
+
+/** The `value` array of a Graph answer whose status must be 200. */
+function valueOf(res: HttpsResponse): unknown[] {
+  if (res.status !== 200) throw new DirectoryError(`Graph answered ${res.status}`);
+  let v: unknown;
+  try {
+    v = JSON.parse(res.body);
+  } catch {
+    throw new DirectoryError('Graph answer is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || !Array.isArray((v as { value?: unknown }).value)) throw new DirectoryError('Graph answer has no value array');
+  return (v as { value: unknown[] }).value;
+}
+
+/** The object id of one user object (`{id}`), lower-cased. */
+export function objectIdOf(item: unknown): string {
+  const id = typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : undefined;
+  if (typeof id !== 'string' || id === '') throw new DirectoryError('Graph answer: a user without id');
+  return id.toLowerCase();
+}
+
+/** An OData string literal's inside: a quote doubled. */
+const odataString = (s: string) => s.replace(/'/g, "''");
+
+/**
+ * The object id of the user `principal` names (SPEC §9 "One person, several names"): by UPN
+ * (`/users/{principal}`), else by mail or proxy address (`$filter`), so a mail and a UPN of
+ * one user are one person. null when no user has it; two users with that address fail.
+ */
+async function personOf(get: Get, graphUrl: string, principal: string, signal: AbortSignal, deadline: number): Promise<string | null> {
+  if (!principal.includes('@')) return null;
+  const byName = await get(`${userUrl(graphUrl, principal)}?$select=id`, signal, deadline);
+  if (byName.status === 200) {
+    try {
+      return objectIdOf(JSON.parse(byName.body));
+    } catch {
+      throw new DirectoryError('Graph answer: a user without id');
+    }
+  }
+  if (byName.status !== 404) throw new DirectoryError(`Graph answered ${byName.status}`);
+  const p = odataString(principal);
+  const filter = `mail eq '${p}' or proxyAddresses/any(x:x eq 'smtp:${p}')`;
+  const found = valueOf(await get(`${graphUrl}/users?$filter=${encodeURIComponent(filter)}&$select=id`, signal, deadline)).map(objectIdOf);
+  const ids = [...new Set(found)];
+  if (ids.length > 1) throw new DirectoryError('more than one user has this address');
+  return ids[0] ?? null;
+}
+
+/** Up to `limit` userPrincipalNames of a group's direct members (`/groups/{id}/members`), page by page; members without one are skipped. */
+async function groupMembers(
+  g: { get: Get; graphUrl: string; graphOrigin: string },
+  groupId: string,
+  limit: number,
+  signal: AbortSignal,
+  deadline: number,
+): Promise<string[] | 'not_listed'> {
+  const out: string[] = [];
+  let next: string | undefined = `${g.graphUrl}/groups/${encodeURIComponent(groupId)}/members?$select=id,userPrincipalName`;
+  for (let page = 0; next !== undefined && out.length < limit; page++) {
+    if (page >= MAX_PAGES) throw new DirectoryError('too many pages');
+    const res = await g.get(next, signal, deadline);
+    if (res.status === 404 && page === 0) return 'not_listed';
+    for (const m of valueOf(res)) {
+      const upn = typeof m === 'object' && m !== null ? (m as { userPrincipalName?: unknown }).userPrincipalName : undefined;
+      if (typeof upn === 'string' && upn !== '' && out.length < limit) out.push(upn);
+    }
+    next = nextLink((JSON.parse(res.body) as Record<string, unknown>)['@odata.nextLink'], g.graphOrigin);
+  }
+  return out;
 }

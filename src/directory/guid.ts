@@ -33,3 +33,11 @@ export function groupIdFrom(attribute: string, value: Buffer | string): string |
   if (/[\u0000-\u001f\u007f]/.test(text)) return undefined;
   return text;
 }
+
+/** The 16 bytes of a GUID text (inverse of guidText); undefined when it is not one. */
+export function guidBytes(text: string): Buffer | undefined {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) return undefined;
+  const b = Buffer.from(text.replace(/-/g, ''), 'hex');
+  const order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+  return Buffer.from(order.map((i) => b[i]));
+}

@@ -6,10 +6,13 @@
  *   incomplete (decide(): private if the known groups already make it so, else undecidable);
  * - `user` for the admin checks (SPEC §10): does an LDAP/Graph directory know the principal,
  *   and its groups from every source (failed if any source failed);
+ * - `personOf` / `samePerson` (SPEC §9 "One person, several names"): which directory entry a
+ *   principal names, so self-grant and self-approval compare persons, not strings;
  * - `catalogue`: the group catalogue.
  * The pure decision never sees this module, only the Membership it hands over.
  */
 import type { Clock } from '../clock.js';
+import { normalizePrincipal } from '../principal.js';
 import { IncompleteGroups } from '../privacy/membership.js';
 import type { Membership, MembershipSource } from '../privacy/types.js';
 import type { CachedSource } from './cache.js';
@@ -43,9 +46,30 @@ export interface UserLookup {
   groups: ReadonlySet<string>;
 }
 
+/**
+ * A person key (`ldap:<normalised DN>`, `graph:<object id>`: always holding a colon, so never
+ * the word 'unknown'), null when no LDAP / Graph source knows the principal, or 'unknown'.
+ */
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'unknown' names the third answer; keys hold a colon
+export type PersonKey = string | null | 'unknown';
+
 export interface Directory extends MembershipSource {
   readonly sources: readonly CachedSource[];
   user(principal: string): Promise<UserLookup>;
+  /**
+   * The person `principal` names (SPEC §9 "One person, several names"): a stable key of the
+   * directory entry it resolves to in the first LDAP / Graph source that has it
+   * (`ldap:<normalised DN>`, `graph:<object id>`); null when no such source knows it (or none
+   * is configured); 'unknown' when one of them cannot be asked. Cached per source like the
+   * membership lookups.
+   */
+  personOf(principal: string): Promise<PersonKey>;
+  /**
+   * Are `a` and `b` one person? true when they are equal once normalised, or when some LDAP /
+   * Graph source resolves both to the same entry; 'unknown' when not shown to be the same and a
+   * source that might could not be asked; else false.
+   */
+  samePerson(a: string, b: string): Promise<boolean | 'unknown'>;
   readonly catalogue: Catalogue;
   close(): void;
 }
@@ -62,6 +86,8 @@ export function createDirectory(settings: DirectorySettings, deps: DirectoryDeps
     catalogue,
     prefetch: (principals) => prefetchAll(sources, principals),
     user: (principal) => lookupUser(sources, principal),
+    personOf: (principal) => personOf(sources, principal),
+    samePerson: (a, b) => samePerson(sources, a, b),
     close() {
       for (const s of sources) s.close();
     },
@@ -93,6 +119,44 @@ export async function lookupUser(sources: readonly CachedSource[], principal: st
     sources.map((s) => s.source.knowsUsers),
     answers,
   );
+}
+
+/** One source's answer: the person key `<source>:<key>`, null (no such user), or false (the source failed). */
+export type SourceAnswer = string | null | false;
+
+/** Every person-capable source's answer about one principal, in source order. */
+async function personsOf(sources: readonly CachedSource[], principal: string): Promise<SourceAnswer[]> {
+  return Promise.all(
+    sources.map(async (s): Promise<SourceAnswer | undefined> => {
+      if (!s.person) return undefined;
+      const r = await s.person(principal);
+      if (r === 'failed') return false;
+      return r.key === null ? null : `${s.source.name}:${r.key}`;
+    }),
+  ).then((all) => all.filter((a): a is SourceAnswer => a !== undefined));
+}
+
+/** SPEC §9 v3: the first entry an LDAP / Graph source resolves `principal` to; 'unknown' when one cannot be asked. */
+export async function personOf(sources: readonly CachedSource[], principal: string): Promise<PersonKey> {
+  const answers = await personsOf(sources, principal);
+  if (answers.includes(false)) return 'unknown';
+  return answers.find((a) => typeof a === 'string') ?? null;
+}
+
+/** Pure: one person when some source resolved both to one entry; else 'unknown' if a source failed for either; else not. */
+export function samePersonOf(a: readonly SourceAnswer[], b: readonly SourceAnswer[]): boolean | 'unknown' {
+  if (a.some((x, i) => typeof x === 'string' && x === b[i])) return true;
+  return a.includes(false) || b.includes(false) ? 'unknown' : false;
+}
+
+/** SPEC §9 v3 "One person, several names": compares persons, not strings. */
+export async function samePerson(sources: readonly CachedSource[], a: string, b: string): Promise<boolean | 'unknown'> {
+  const na = normalizePrincipal(a);
+  const nb = normalizePrincipal(b);
+  if (na === undefined || nb === undefined) return false;
+  if (na === nb) return true;
+  const [pa, pb] = await Promise.all([personsOf(sources, na), personsOf(sources, nb)]);
+  return samePersonOf(pa, pb);
 }
 
 /** Pure: one UserLookup from the sources' answers; `knowsUsers[i]` says whether source i can tell that a user exists. */

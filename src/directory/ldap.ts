@@ -7,8 +7,9 @@
  *   RFC 4515, ldapFilter.ts). No entry: no groups. Two or more entries: the lookup fails
  *   (ambiguous: fail closed).
  * - Groups: the user's `memberOfAttribute` values, each read (base scope, `groupFilter`)
- *   for its id; or, with `memberOfAttribute: null`, the groups under `groupBaseDN` whose
- *   `memberAttribute` holds the user's DN. With `nested`, the same step from the groups
+ *   for its id; or, with `memberOfAttribute: null` or a user entry that carries no
+ *   memberOfAttribute value at all (a server without the memberof overlay), the groups
+ *   under `groupBaseDN` whose `memberAttribute` holds the user's DN. With `nested`, the same step from the groups
  *   found, breadth first, until nothing new appears (a visited set makes cycles harmless);
  *   more than `maxGroups` groups fails the lookup instead of running on.
  * - A group's id is its `groupIdAttribute` (guid.ts); a malformed or missing value is
@@ -18,7 +19,7 @@
 import { ResultCodeError, NoSuchObjectError, type Client, type Entry } from 'ldapts';
 import { groupIdFrom } from './guid.js';
 import { LdapConnection, type LdapConnectionOptions } from './ldapConnection.js';
-import { memberFilter, userFilterFor } from './ldapFilter.js';
+import { idFilterValue, memberFilter, userFilterFor } from './ldapFilter.js';
 import { DirectoryError, type CatalogueEntry, type DirectorySource, type UserAnswer } from './types.js';
 
 export interface LdapOptions extends LdapConnectionOptions {
@@ -90,6 +91,11 @@ export function ldapSource(opts: LdapOptions): DirectorySource {
     name: 'ldap',
     knowsUsers: true,
     lookup: (principal, signal) => lookupUser(search, principal, signal),
+    person: async (principal, signal) => {
+      const user = await findUser(search, principal, signal);
+      return user === undefined ? null : dnKey(user.dn);
+    },
+    members: (groupId, limit, signal) => groupMembers(search, groupId, limit, signal),
     listGroups: (signal) => listGroups(search, signal),
     close: () => connection.close(),
   };
@@ -192,9 +198,19 @@ export function visitor(firstDn: string, maxGroups: number): (dns: Iterable<stri
   };
 }
 
+/**
+ * How a user's groups are found: through its memberOfAttribute values, or (null) by searching
+ * the groups whose memberAttribute holds its DN. A user entry with no memberOfAttribute value
+ * at all is searched for too: on a server that does not maintain memberOf (OpenLDAP without
+ * the memberof overlay) every user would otherwise look group-less, so nobody private (SPEC §9).
+ */
+export function membershipAttribute(configured: string | null, user: Entry): string | null {
+  return configured !== null && values(user, configured).length > 0 ? configured : null;
+}
+
 /** The user's group ids: one step (memberOf reads or member searches), then, with `nested`, breadth first until nothing new. */
 async function groupsOf(s: LdapSearch, user: Entry, signal: AbortSignal): Promise<Set<string>> {
-  const memberOf = s.opts.memberOfAttribute;
+  const memberOf = membershipAttribute(s.opts.memberOfAttribute, user);
   const groups = new Set<string>();
   const fresh = visitor(user.dn, s.maxGroups);
   const dnsOf = (e: Entry) => (memberOf ? values(e, memberOf).map(String) : []);
@@ -250,5 +266,56 @@ async function listGroups(s: LdapSearch, signal: AbortSignal): Promise<Catalogue
       }
     })
     .catch(fail);
+  return out;
+}
+
+/** Attributes that name a member as a principal, in order (SPEC §9 "Checking the directory"). */
+export const MEMBER_PRINCIPAL_ATTRIBUTES = ['mail', 'userPrincipalName'] as const;
+/** A member check reads at most this many entries per wanted principal (groups inside groups, services). */
+const READS_PER_MEMBER = 5;
+
+/** The group entry with this id under groupBaseDN (matching groupFilter); undefined when none. */
+async function groupById(s: LdapSearch, groupId: string, signal: AbortSignal): Promise<Entry | undefined> {
+  const o = s.opts;
+  const value = idFilterValue(o.groupIdAttribute, groupId);
+  if (value === undefined) return undefined;
+  const r = await s
+    .run(signal, (c) =>
+      c.search(o.groupBaseDN, { scope: 'sub', filter: `(&${o.groupFilter}(${o.groupIdAttribute}=${value}))`, attributes: [o.memberAttribute], sizeLimit: 2 }),
+    )
+    .catch(fail);
+  if (r.searchEntries.length > 1) throw new DirectoryError('more than one group has this id');
+  return r.searchEntries[0];
+}
+
+/** One member entry: its principal (the first of mail, userPrincipalName), and its own members (a group inside). */
+async function readMember(s: LdapSearch, dn: string, signal: AbortSignal): Promise<{ principal?: string; members: string[] }> {
+  const o = s.opts;
+  const r = await s
+    .run(signal, (c) =>
+      c.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: [...MEMBER_PRINCIPAL_ATTRIBUTES, o.memberAttribute], sizeLimit: 1 }),
+    )
+    .catch((err: unknown) => (err instanceof NoSuchObjectError ? undefined : fail(err)));
+  const e = r?.searchEntries[0];
+  if (!e) return { members: [] };
+  const principal = MEMBER_PRINCIPAL_ATTRIBUTES.map((a) => values(e, a)[0]).find((v) => v !== undefined && String(v) !== '');
+  return { principal: principal === undefined ? undefined : String(principal), members: values(e, o.memberAttribute).map(String) };
+}
+
+/**
+ * Up to `limit` principals of the group's members (memberAttribute), breadth first; with
+ * `nested`, the members of a member that has no principal (a group inside) count too.
+ */
+async function groupMembers(s: LdapSearch, groupId: string, limit: number, signal: AbortSignal): Promise<string[] | 'not_listed'> {
+  const group = await groupById(s, groupId, signal);
+  if (group === undefined) return 'not_listed';
+  const fresh = visitor(group.dn, s.maxGroups);
+  const queue = fresh(values(group, s.opts.memberAttribute).map(String));
+  const out: string[] = [];
+  for (let reads = 0; queue.length > 0 && out.length < limit && reads < limit * READS_PER_MEMBER; reads++) {
+    const m = await readMember(s, queue.shift()!, signal);
+    if (m.principal !== undefined) out.push(m.principal);
+    else if (s.opts.nested) queue.push(...fresh(m.members));
+  }
   return out;
 }

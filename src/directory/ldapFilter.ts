@@ -7,6 +7,7 @@
  * so a principal such as `*)(uid=*` or one holding NUL can only ever match itself.
  */
 import { FilterParser } from 'ldapts';
+import { guidBytes, isBinaryGuidAttribute } from './guid.js';
 
 /** RFC 4515 value escaping: `\` `*` `(` `)` NUL and every other control character as `\XX`. */
 export function escapeFilterValue(value: string): string {
@@ -60,4 +61,15 @@ export function filterProblem(template: string): string | undefined {
 export function memberFilter(base: string, attribute: string, dns: readonly string[]): string {
   const terms = dns.map((dn) => `(${attribute}=${escapeFilterValue(dn)})`);
   return `(&${base}${terms.length === 1 ? terms[0] : `(|${terms.join('')})`})`;
+}
+
+/**
+ * A group id as an assertion value for `attribute`: objectGUID ids are their 16 bytes, each
+ * `\XX` (the text form is Microsoft's mixed-endian layout, guid.ts); anything else escaped
+ * text. undefined when an objectGUID id is not a GUID.
+ */
+export function idFilterValue(attribute: string, id: string): string | undefined {
+  if (!isBinaryGuidAttribute(attribute)) return escapeFilterValue(id);
+  const bytes = guidBytes(id);
+  return bytes && [...bytes].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('');
 }

@@ -27,6 +27,17 @@ export interface DirectorySource {
   readonly knowsUsers: boolean;
   /** `principal` is already normalised (trimmed, lower-cased). Rejects with DirectoryError on any failure. */
   lookup(principal: string, signal: AbortSignal): Promise<UserAnswer>;
+  /**
+   * The directory entry `principal` resolves to (SPEC §9 "One person, several names"): a key
+   * stable for that entry within this source (LDAP: the normalised DN of the entry userFilter
+   * finds; Graph: the user's object id), null when there is no such user. LDAP and Graph only.
+   */
+  person?: (principal: string, signal: AbortSignal) => Promise<string | null>;
+  /**
+   * Up to `limit` member principals of the group with this id, read from the source (SPEC §9
+   * "Checking the directory"); 'not_listed' when the source has no such group. LDAP and Graph only.
+   */
+  members?: (groupId: string, limit: number, signal: AbortSignal) => Promise<string[] | 'not_listed'>;
   /** every group the source offers for the catalogue; undefined when the source lists none (HTTP without groupsUrl) */
   listGroups?: (signal: AbortSignal) => Promise<CatalogueEntry[]>;
   close(): void;

@@ -120,6 +120,46 @@ describe('apg CLI', () => {
     expect(r2.stdout).toContain(`directory.ldap.tls.caFile: cannot read ${path.join(dir, 'no-such-ca.pem')} (ENOENT)`);
   });
 
+  it('check-config reports schema problems and file problems in one run, says "did you mean", warns on empty adminGroups (issue 21.5)', async () => {
+    const work = path.join(dir, 'all-at-once');
+    await mkdir(work, { recursive: true });
+    const file = path.join(work, 'gateway.yaml');
+    await writeFile(
+      file,
+      [
+        'server:',
+        '  adminprefix: /_gw',
+        'upstream:',
+        '  url: http://127.0.0.1:8081',
+        'identity:',
+        '  issuer: https://idp.example.com/',
+        `  jwksFile: ${path.join(work, 'missing-jwks.json')}`,
+        'directory:',
+        '  ldap:',
+        '    url: ldap://127.0.0.1:389',
+        '    startTLS: true',
+        `    tls: {caFile: ${path.join(work, 'no-such-ca.pem')}}`,
+        '    userBaseDN: ou=people,dc=contoso,dc=com',
+        '    userFilter: "(mail={principal}"',
+        '    groupBaseDN: ou=groups,dc=contoso,dc=com',
+        'governance:',
+        `  file: ${path.join(work, 'governance.jsonl')}`,
+        'state:',
+        `  file: ${path.join(work, 'state.json')}`,
+        '',
+      ].join('\n'),
+    );
+    const r = apg(['check-config', '--config', file]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContain('server.adminprefix: unknown key, did you mean adminPrefix?');
+    expect(lines).toContain('directory.ldap.userFilter: has unbalanced parentheses');
+    expect(lines).toContain(`directory.ldap.tls.caFile: cannot read ${path.join(work, 'no-such-ca.pem')} (ENOENT)`);
+    expect(lines.some((l) => l.startsWith('identity.jwksFile: ') && l.includes('missing-jwks.json'))).toBe(true);
+    expect(lines.some((l) => /^warning: privacy\.adminGroups: .*admin membership of grantees cannot be checked/.test(l))).toBe(true);
+    expect(r.stderr).toMatch(/4 problem\(s\)/);
+  });
+
   it('check-config prints every problem with its key path and exits 1', async () => {
     const file = path.join(dir, 'bad.yaml');
     await writeFile(

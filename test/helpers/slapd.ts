@@ -4,7 +4,8 @@
  * temporary slapd.conf, mdb databases, schema (core, cosine, inetorgperson, nis), TLS from a
  * throwaway CA (ldaps:// and StartTLS) and test data:
  *
- * dc=contoso,dc=com — memberof + refint overlays (the server maintains memberOf):
+ * dc=contoso,dc=com — memberof + refint overlays (the server maintains memberOf; without
+ *   them with `startSlapd({ memberOf: false })`):
  *   people: alice (admin), bob, carol, dave, erin; service account cn=apg,ou=service
  *   groups: hr {bob}, legal {carol}, staff {cn=hr} (nested), admins {alice},
  *           cycle-a {cycle-b, dave}, cycle-b {cycle-a} (a cycle), finance {erin} (renamed in tests)
@@ -20,6 +21,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LdapOptions } from '../../src/directory/ldap.js';
+import type { LdapSettings } from '../../src/directory/types.js';
 import { makeTestCa, opensslAvailable, type TestCa } from './testCa.js';
 
 export const SLAPD = process.env.APG_SLAPD ?? '/usr/sbin/slapd';
@@ -75,7 +77,22 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
 
 const SCHEMA = ['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include /etc/ldap/schema/${s}.schema`).join('\n');
 
-function slapdConf(dir: string, ca: TestCa): string {
+/** What the started server maintains. */
+export interface SlapdOptions {
+  /** false: contoso runs without the memberof (and refint) overlay, like an OpenLDAP that never enabled it (default true) */
+  memberOf?: boolean;
+}
+
+const MEMBEROF_OVERLAY = `overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE
+overlay refint
+refint_attributes member
+`;
+
+function slapdConf(dir: string, ca: TestCa, o: SlapdOptions = {}): string {
   return `${SCHEMA}
 modulepath /usr/lib/ldap
 moduleload back_mdb
@@ -96,14 +113,7 @@ rootpw ${ADMIN_PW}
 directory ${dir}/contoso
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by dn.exact="${SERVICE_DN}" read by * none
-overlay memberof
-memberof-group-oc groupOfNames
-memberof-member-ad member
-memberof-memberof-ad memberOf
-memberof-refint TRUE
-overlay refint
-refint_attributes member
-
+${o.memberOf === false ? '' : MEMBEROF_OVERLAY}
 database mdb
 maxsize 104857600
 suffix "dc=fabrikam,dc=com"
@@ -148,6 +158,31 @@ export function contosoLdapOptions(url: string, extra: Partial<LdapOptions> = {}
     memberOfAttribute: 'memberOf',
     nested: true,
     timeoutMs: 3000,
+    ...extra,
+  };
+}
+
+/** `directory.ldap` settings (as the configuration gives them) for the contoso tree: the defaults of SPEC §9 plus the service bind. */
+export function contosoLdapSettings(url: string, extra: Partial<LdapSettings> = {}): LdapSettings {
+  return {
+    url: [url],
+    bindDN: SERVICE_DN,
+    bindPassword: SERVICE_PW,
+    startTLS: false,
+    tls: { caFile: null, rejectUnauthorized: true },
+    userBaseDN: 'ou=people,dc=contoso,dc=com',
+    userFilter: '(|(userPrincipalName={principal})(mail={principal}))',
+    groupBaseDN: 'ou=groups,dc=contoso,dc=com',
+    groupFilter: '(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))',
+    groupIdAttribute: 'entryUUID',
+    groupNameAttribute: 'cn',
+    memberAttribute: 'member',
+    memberOfAttribute: 'memberOf',
+    nested: true,
+    timeoutMs: 3000,
+    ttlSec: 300,
+    staleSec: 3600,
+    maxEntries: 1000,
     ...extra,
   };
 }
@@ -202,13 +237,13 @@ export interface Slapd {
   close(): Promise<void>;
 }
 
-export async function startSlapd(): Promise<Slapd> {
+export async function startSlapd(o: SlapdOptions = {}): Promise<Slapd> {
   const dir = mkdtempSync(join(tmpdir(), 'apg-slapd-'));
   mkdirSync(join(dir, 'contoso'));
   mkdirSync(join(dir, 'fabrikam'));
   const ca = makeTestCa(dir, 'apg-slapd');
   const conf = join(dir, 'slapd.conf');
-  writeFileSync(conf, slapdConf(dir, ca));
+  writeFileSync(conf, slapdConf(dir, ca, o));
   let port = await freePort();
   let tlsPort = await freePort();
   let url = `ldap://127.0.0.1:${port}`;

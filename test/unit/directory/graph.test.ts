@@ -57,6 +57,7 @@ describe.skipIf(!enabled)('Graph source against a local HTTPS double', () => {
     g.throttle = { remaining: 0, status: 429 };
     g.garbage = null;
     g.expiresIn = 3600;
+    g.accounts = [];
     g.revoked.clear();
     g.tokenRequests.length = 0;
     g.graphRequests.length = 0;
@@ -78,6 +79,21 @@ describe.skipIf(!enabled)('Graph source against a local HTTPS double', () => {
     expect(await s.lookup('contoso\\bob', signal())).toEqual({ exists: false, groups: new Set() }); // not a UPN: not asked
     expect(g.tokenRequests).toHaveLength(1); // one token for all of it
     expect(g.tokenRequests[0]).toMatchObject({ grant_type: 'client_credentials', client_secret: g.secret });
+    s.close();
+  });
+
+  it("a principal beginning with $ is addressed as /users('...') (the path form is Graph's 400), so it is decidable (issue 21.2)", async () => {
+    g.users.set('$adele@contoso.com', [g.groups[6].id]);
+    g.users.set("o'$brien@contoso.com", [g.groups[5].id]);
+    const s = graphSource(opts());
+    expect(await s.lookup('$adele@contoso.com', signal())).toEqual({ exists: true, groups: new Set([g.groups[6].id]) });
+    expect(g.graphRequests.some((r) => decodeURIComponent(r).startsWith("/v1.0/users('$adele@contoso.com')/transitiveMemberOf/microsoft.graph.group?"))).toBe(
+      true,
+    );
+    expect(await s.lookup('$nobody@contoso.com', signal())).toEqual({ exists: false, groups: new Set() });
+    // an ordinary principal keeps the path form, a quote in it included
+    expect(await s.lookup("o'$brien@contoso.com", signal())).toEqual({ exists: true, groups: new Set([g.groups[5].id]) });
+    expect(g.graphRequests.some((r) => r.startsWith("/v1.0/users/o'%24brien%40contoso.com/transitiveMemberOf/"))).toBe(true);
     s.close();
   });
 

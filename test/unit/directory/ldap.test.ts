@@ -84,9 +84,10 @@ describe.skipIf(!enabled)('LDAP source against slapd', () => {
     s.close();
   });
 
-  it('the memberOf mode on a database without memberOf finds no groups (why memberOfAttribute: null exists)', async () => {
+  it('memberOfAttribute set on a database without memberOf: users with no value are searched by member (issue 21.1)', async () => {
     const s = ldapSource(fabrikam({ memberOfAttribute: 'memberOf' }));
-    expect(names(await s.lookup('frank@fabrikam.com', signal()))).toEqual([]);
+    expect(names(await s.lookup('frank@fabrikam.com', signal()))).toEqual(['all-ops', 'ops']);
+    expect(names(await s.lookup('grace@fabrikam.com', signal()))).toEqual(['loop-1', 'loop-2']);
     s.close();
   });
 

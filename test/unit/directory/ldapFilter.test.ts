@@ -2,8 +2,8 @@
 import fc from 'fast-check';
 import { FilterParser } from 'ldapts';
 import { describe, expect, it } from 'vitest';
-import { groupIdFrom, guidText } from '../../../src/directory/guid.js';
-import { escapeFilterValue, filterProblem, localPart, memberFilter, userFilterFor } from '../../../src/directory/ldapFilter.js';
+import { groupIdFrom, guidBytes, guidText } from '../../../src/directory/guid.js';
+import { escapeFilterValue, filterProblem, idFilterValue, localPart, memberFilter, userFilterFor } from '../../../src/directory/ldapFilter.js';
 
 describe('filters', () => {
   it('escapes the RFC 4515 specials and control characters', () => {
@@ -78,5 +78,18 @@ describe('suggestion distance', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('group ids as filter values (apg directory check)', () => {
+  it('an objectGUID id becomes its 16 bytes in AD order; other ids are escaped text', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (bytes) => {
+        expect(guidBytes(guidText(bytes)!)).toEqual(Buffer.from(bytes));
+      }),
+    );
+    expect(idFilterValue('objectGUID', '33221100-5544-7766-8899-aabbccddeeff')).toBe('\\00\\11\\22\\33\\44\\55\\66\\77\\88\\99\\aa\\bb\\cc\\dd\\ee\\ff');
+    expect(idFilterValue('objectGUID', 'not-a-guid')).toBeUndefined();
+    expect(idFilterValue('entryUUID', 'a*)(b')).toBe('a\\2a\\29\\28b');
   });
 });
