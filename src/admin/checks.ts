@@ -52,7 +52,10 @@ export interface GrantCheck {
 
 /** POST api/privacy/permissions, in SPEC order: self_grant, unknown_principal, not_an_admin, unknown_group. */
 export async function checkGrant(c: GrantCheck): Promise<CheckResult> {
-  if (c.principal === c.granter) {
+  // a person, not a string (SPEC §9 v3): a second mail, a UPN and a mail, {local} across domains
+  const same = await c.directory.samePerson(c.principal, c.granter);
+  if (same === 'unknown') return unavailable('Whether the grantee is you');
+  if (same) {
     return { ok: false, code: 'self_grant', message: 'Nobody can grant the reveal permission to themselves; ask another administrator. Nothing was changed.' };
   }
   const askDirectory = c.directory.sources.length > 0 && (c.directory.sources.some((s) => s.source.knowsUsers) || c.adminGroups.length > 0);
