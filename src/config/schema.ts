@@ -450,7 +450,11 @@ interface ExportBase extends RouteBase {
 }
 /** An export route: which fields it has follows from its format (SPEC §3). */
 export type ExportRoute =
-  | (ExportBase & { format: 'json'; /** dot path of the activity array (default "data") */ items: string })
+  | (ExportBase & {
+      format: 'json';
+      /** dot path of the activity array (default "data") */ items: string;
+      /** dot path of the count (optional, v3) */ total?: string;
+    })
   | (ExportBase & { format: 'csv'; /** absent = derive header names from the activities paths */ columns?: ExportColumns })
   | (ExportBase & { format: 'ndjson' | 'cef' });
 export interface PassthroughRoute extends RouteBase {
@@ -518,7 +522,7 @@ const routeSchema = obj({
       if (r.kind !== 'export' && r.format !== undefined) notFor('format', 'export routes');
       const itemsOk = r.kind === 'list' || (r.kind === 'export' && r.format === 'json');
       if (!itemsOk && r.items !== undefined) notFor('items', 'list routes and json exports');
-      if (r.kind !== 'list' && r.total !== undefined && r.total !== null) notFor('total', 'list routes');
+      if (!itemsOk && r.total !== undefined && r.total !== null) notFor('total', 'list routes and json exports');
       const columnsOk = r.kind === 'export' && r.format === 'csv';
       if (!columnsOk && r.columns !== undefined && r.columns !== null) notFor('columns', 'csv exports');
     },
@@ -535,7 +539,7 @@ const routeSchema = obj({
       }
       case 'export': {
         const format = r.format as ExportFormat;
-        if (format === 'json') return { ...base, kind: 'export', format, items: r.items ?? 'data' };
+        if (format === 'json') return { ...base, kind: 'export', format, items: r.items ?? 'data', ...(r.total != null ? { total: r.total } : {}) };
         if (format === 'csv') return r.columns != null ? { ...base, kind: 'export', format, columns: r.columns } : { ...base, kind: 'export', format };
         return { ...base, kind: 'export', format };
       }

@@ -114,3 +114,26 @@ describe('existence oracle: when nothing can be learned the gateway answers its 
     }
   });
 });
+
+describe('existence oracle: a json export’s total does not count private activities', () => {
+  it('the upstream total after the array is reduced by the number removed', async () => {
+    const t = await tempDir();
+    const routes = (demoLikeConfig('http://x', t.dir).routes as Array<Record<string, unknown>>).map((r) =>
+      r.format === 'json' ? { ...r, total: 'total' } : r,
+    );
+    await t.cleanup();
+    const stack = await startDemoStack({ routes });
+    try {
+      const direct = (await get(`${stack.upstream}/api/v1/activities/export/json/?count=3000`)).json();
+      const via = (await get(`${stack.gw.url}/api/v1/activities/export/json/?count=3000`)).json();
+      const privateCount = direct.data.filter((a: any) => demoHides(a)).length;
+      expect(privateCount).toBeGreaterThan(0);
+      expect(direct.total).toBe(3000);
+      expect(via.data.length).toBe(3000 - privateCount);
+      // upstream total - data shown would reveal how many private activities exist: it must be 0
+      expect(via.total - via.data.length).toBe(0);
+    } finally {
+      await stack.close();
+    }
+  });
+});
