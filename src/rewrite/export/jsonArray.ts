@@ -221,19 +221,7 @@ class JsonArrayParser implements RecordParser {
           p++;
           break;
         case AFTER:
-          if (isWs(c)) p++;
-          else if (this.isObj.length === 0)
-            this.st = END; // reread c
-          else {
-            const obj = this.isObj[this.isObj.length - 1];
-            if (c === 0x2c) {
-              this.st = obj ? KEY : VALUE;
-              this.pending = -1;
-              this.tpending = -1;
-            } else if (c === (obj ? 0x7d : 0x5d)) this.pop();
-            else fail(`unexpected '${String.fromCharCode(c)}'`);
-            p++;
-          }
+          p = this.stepAfter(c, p);
           break;
         case END:
           if (!isWs(c)) fail('data after the JSON value');
@@ -276,6 +264,23 @@ class JsonArrayParser implements RecordParser {
           break;
       }
     }
+  }
+
+  /** After an envelope value: a separator, the container's end, or (at the top) the end of the document. */
+  private stepAfter(c: number, p: number): number {
+    if (isWs(c)) return p + 1;
+    if (this.isObj.length === 0) {
+      this.st = END;
+      return p; // reread c
+    }
+    const obj = this.isObj[this.isObj.length - 1];
+    if (c === 0x2c) {
+      this.st = obj ? KEY : VALUE;
+      this.pending = -1;
+      this.tpending = -1;
+    } else if (c === (obj ? 0x7d : 0x5d)) this.pop();
+    else fail(`unexpected '${String.fromCharCode(c)}'`);
+    return p + 1;
   }
 
   private startValue(c: number, at: number): void {
