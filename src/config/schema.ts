@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { filterProblem } from '../directory/ldapFilter.js';
 import { isPrincipal, normalizePrincipal } from '../principal.js';
+import { hasControlOrBidi } from '../text.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivitiesSpec } from '../privacy/types.js';
 import { parseIsoTimestamp } from '../privacy/time.js';
 
@@ -212,8 +213,8 @@ const revealSchema = obj({
   approval: obj({
     approvers: z
       .array(
-        nonEmpty().refine((a) => (a.startsWith('group:') ? a.length > 'group:'.length : isPrincipal(a)), {
-          error: 'must be a principal like dpo@contoso.com or group:<catalogue id>',
+        nonEmpty().refine((a) => (a.startsWith('group:') ? a.length > 'group:'.length && !hasControlOrBidi(a) : isPrincipal(a)), {
+          error: 'must be a principal like dpo@contoso.com or group:<catalogue id> (no control or bidirectional characters)',
         }),
         { error: 'expected a list of approvers' },
       )
