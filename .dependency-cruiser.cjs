@@ -23,14 +23,7 @@ const LAYERS = [
   { name: 'identity', tier: 2, path: '^src/identity/' },
   { name: 'notify', tier: 2, path: '^src/notify/' },
   // tier 3: state and directory sources (they speak privacy/'s interfaces)
-  {
-    name: 'directory',
-    tier: 3,
-    path: '^src/directory/',
-    // TODO(issue 20): src/directory/index.ts → src/config/index.ts runs up a tier; the directory
-    // engineer removes it. Then drop `pending` and enable 'directory-below-config' below.
-    pending: ['config'],
-  },
+  { name: 'directory', tier: 3, path: '^src/directory/' },
   { name: 'state', tier: 3, path: '^src/state/' },
   // tier 4: the configuration (its schema checks paths, filters, state files, JWKS files)
   { name: 'config', tier: 4, path: '^src/config/' },
@@ -111,14 +104,20 @@ module.exports = {
       to: { path: '^src/(state|db|identity|directory|notify)/' },
     },
     {
+      name: 'directory-knows-no-config',
+      severity: 'error',
+      comment:
+        'The directory is below config, HTTP, admin, console and the wiring: callers hand it its config slice as data (DirectorySettings, directory/types.ts).',
+      from: { path: '^src/directory/' },
+      to: { path: '^src/(config|http|admin|console)/|^src/(gateway|gatewayParts|live)\\.ts$' },
+    },
+    {
       name: 'no-test-code-in-src',
       severity: 'error',
       from: { path: '^src/' },
       to: { path: '^test/' },
     },
-    // Up-arrows still in the code (see `pending` in LAYERS); enable each when its arrow is gone:
-    // TODO(issue 20): src/directory/index.ts → src/config/index.ts (directory engineer)
-    // { name: 'directory-below-config', severity: 'error', from: { path: '^src/directory/' }, to: { path: '^src/config/' } },
+    // Up-arrows still in the code: give the layer `pending: ['<layer>']` in LAYERS and a TODO here.
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -10,9 +10,16 @@ const USAGE = `Activity Privacy Gateway
 Usage:
   apg serve [--config FILE]                 run the gateway
   apg check-config [--config FILE]          validate a configuration file (exit 1 on any problem)
-  apg governance verify [--config FILE]     re-compute the governance hash chain (exit 1 if broken)
-        [--checkpoints FILE --public-key PEM]  also check signed checkpoints (one JWS a line) against
-                                            the chain: bad signature, truncation, rewrite (exit 1)
+  apg governance verify [--config FILE]     re-compute the governance hash chain (exit 1 if broken);
+                                            bytes after the last entry are reported as a torn tail
+        [--strict]                          a torn tail fails too (exit 1)
+        [--checkpoints FILE --public-key PEM]  also check signed checkpoints (one JWS a line, any line
+                                            format, e.g. the gateway's own <log>.checkpoints.jsonl)
+                                            against the chain: bad signature, truncation, rewrite
+                                            (exit 1; a file with no checkpoint is an error too)
+
+The chain alone shows that entries fit together, not that none were removed: whoever can
+rewrite the file can rewrite the chain. Checkpoints kept outside the gateway's reach show it.
 
 Without --config: $APG_CONFIG, else config/gateway.yaml.
 `;
@@ -74,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       checkpoints: { type: 'string' },
       'public-key': { type: 'string' },
+      strict: { type: 'boolean' },
     },
     allowPositionals: true,
   });
@@ -109,9 +117,9 @@ async function main(argv: string[]): Promise<number> {
       let code: number;
       if (config.governance.sink === 'postgres') {
         const { verifyPostgres } = await import('./governance/postgresVerify.js');
-        code = report(await verifyPostgres(config.governance.postgresUrl!));
+        code = report(await verifyPostgres(config.governance.postgresUrl!), values.strict === true);
       } else {
-        code = report(await verifyFile(config.governance.file));
+        code = report(await verifyFile(config.governance.file), values.strict === true);
       }
       if (values.checkpoints !== undefined && values['public-key'] !== undefined) {
         const { checkCheckpoints } = await import('./governance/checkpointCli.js');
@@ -124,13 +132,16 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
-function report(r: { ok: boolean; count: number; brokenAtSeq?: number }): number {
-  if (r.ok) {
-    process.stdout.write(`governance log OK: ${r.count} entries\n`);
-    return 0;
+function report(r: { ok: boolean; count: number; brokenAtSeq?: number; tornTail?: { bytes: number; afterSeq: number } }, strict: boolean): number {
+  if (!r.ok) {
+    process.stdout.write(`governance log BROKEN at seq ${r.brokenAtSeq} (${r.count} entries read)\n`);
+    return 1;
   }
-  process.stdout.write(`governance log BROKEN at seq ${r.brokenAtSeq} (${r.count} entries read)\n`);
-  return 1;
+  process.stdout.write(`governance log OK: ${r.count} entries\n`);
+  if (!r.tornTail) return 0;
+  // what a crash mid-write leaves (the gateway cuts it on start), or bytes someone appended
+  process.stdout.write(`torn tail: ${r.tornTail.bytes} bytes after seq ${r.tornTail.afterSeq}${strict ? ' (--strict: fails)' : ''}\n`);
+  return strict ? 1 : 0;
 }
 
 main(process.argv.slice(2)).then(

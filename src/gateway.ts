@@ -22,6 +22,7 @@ import { Live } from './live.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine } from './privacy/engine.js';
+import { normalizePrincipal } from './principal.js';
 import type { StateStore } from './state/types.js';
 
 export { openStores, stateSeed } from './gatewayParts.js';
@@ -119,6 +120,7 @@ function handlers(base: Base, io: Io, live: Live, engine: PrivacyEngine, console
     knownGroups,
     permission: (p) => engine.permission(p),
     memberOfAny: (p, g) => engine.memberOfAny(p, g),
+    samePerson: async (a, b) => (normalizePrincipal(a) ?? a) === (normalizePrincipal(b) ?? b),
     notify: approvalNotifier(() => live.config, logger),
     metrics,
     logger,

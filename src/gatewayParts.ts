@@ -90,6 +90,7 @@ export function makeDirectory(config: GatewayConfig, parts: DirectoryParts): Dir
     warn: (msg, fields) => parts.logger.warn({ msg, ...fields }),
     localNames,
     now: parts.directoryClock,
+    clock: parts.clock,
   });
 }
 
@@ -116,8 +117,14 @@ export async function openStores(config: GatewayConfig, instance: string, logger
     logger?.warn({ msg: `${what} database error`, code: (err as { code?: string })?.code, error: (err as Error)?.message });
   const state =
     config.state.store === 'postgres'
-      ? await openPostgresStateStore({ url: config.state.postgresUrl!, seed: stateSeed(config), instance, onError: onError('state') })
-      : await openFileStateStore(config.state.file, stateSeed(config));
+      ? await openPostgresStateStore({
+          url: config.state.postgresUrl!,
+          seed: stateSeed(config),
+          instance,
+          onError: onError('state'),
+          ...(clock ? { now: clock.now() } : {}),
+        })
+      : await openFileStateStore(config.state.file, stateSeed(config), clock?.now());
   try {
     const governance =
       config.governance.sink === 'postgres'

@@ -3,11 +3,27 @@ import client from 'prom-client';
 /**
  * One registry per gateway instance (tests run several in one process).
  * Labels carry route kinds, status codes and outcomes only: never a principal,
- * an activity id or a path with an id in it.
+ * an activity id or a path with an id in it. Metrics are registered in this order
+ * (the order of the exposition).
  */
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    ...requestMetrics(registry),
+    ...governanceWriteMetrics(registry),
+    ...edgeMetrics(registry),
+    ...directoryMetrics(registry),
+    ...forwardMetrics(registry),
+    ...consoleMetrics(registry),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Requests, removed activities and reveals (SPEC §4). */
+export function requestMetrics(registry: client.Registry) {
   const requests = new client.Counter({
     name: 'apg_requests_total',
     help: 'Requests by route kind and status',
@@ -26,6 +42,11 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  return { requests, removed, reveals };
+}
+
+/** Governance entry writes. */
+export function governanceWriteMetrics(registry: client.Registry) {
   const governanceLatency = new client.Histogram({
     name: 'apg_governance_write_seconds',
     help: 'Governance entry write latency',
@@ -37,6 +58,11 @@ export function createMetrics() {
     help: 'Governance writes that failed or timed out',
     registers: [registry],
   });
+  return { governanceLatency, governanceFailures };
+}
+
+/** The upstream, path normalisation, reloads and exports. */
+export function edgeMetrics(registry: client.Registry) {
   const upstreamLatency = new client.Histogram({
     name: 'apg_upstream_response_seconds',
     help: 'Time to upstream response headers, by route kind',
@@ -61,7 +87,11 @@ export function createMetrics() {
     help: 'Exports cut off because the upstream stream was broken',
     registers: [registry],
   });
-  // per directory source (ldap | graph | http); outcome hit | miss | stale | failure — never a principal or group
+  return { upstreamLatency, pathRejections, reloads, exportCutoffs };
+}
+
+/** Per directory source (ldap | graph | http); outcome hit | miss | stale | failure — never a principal or group. */
+export function directoryMetrics(registry: client.Registry) {
   const directoryLookups = new client.Counter({
     name: 'apg_directory_lookups_total',
     help: 'Directory membership lookups by source and outcome (hit, miss, stale, failure)',
@@ -81,7 +111,11 @@ export function createMetrics() {
     labelNames: ['source', 'outcome'] as const,
     registers: [registry],
   });
-  // SPEC §12; the label is the configured target name, never anything from an entry
+  return { directoryLookups, directoryLatency, directoryCatalogue };
+}
+
+/** SPEC §12; the label is the configured target name, never anything from an entry. */
+export function forwardMetrics(registry: client.Registry) {
   const forwardLag = new client.Gauge({
     name: 'apg_governance_forward_lag',
     help: 'Governance entries committed but not yet delivered, per forward target',
@@ -94,31 +128,16 @@ export function createMetrics() {
     labelNames: ['target'] as const,
     registers: [registry],
   });
-  // SPEC §13: sign-ins to the admin console by outcome (ok, not_admin, refused, provider_unavailable)
+  return { forwardLag, forwardFailures };
+}
+
+/** SPEC §13: sign-ins to the admin console by outcome (ok, not_admin, refused, provider_unavailable). */
+export function consoleMetrics(registry: client.Registry) {
   const consoleSignIns = new client.Counter({
     name: 'apg_console_signins_total',
     help: 'Admin console sign-ins by outcome',
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  return {
-    registry,
-    consoleSignIns,
-    directoryLookups,
-    directoryLatency,
-    directoryCatalogue,
-    forwardLag,
-    forwardFailures,
-    requests,
-    removed,
-    reveals,
-    governanceLatency,
-    governanceFailures,
-    upstreamLatency,
-    pathRejections,
-    reloads,
-    exportCutoffs,
-  };
+  return { consoleSignIns };
 }
-
-export type Metrics = ReturnType<typeof createMetrics>;

@@ -13,9 +13,10 @@ import type { Exchange } from '../http/exchange.js';
 import { failWith } from '../http/fail.js';
 import { authenticateAdmin } from './authenticate.js';
 import { isBodyParserError } from './body.js';
-import { auditWith, createSerialiser } from './changes.js';
+import { auditWith, createSerialiser, recordWith } from './changes.js';
 import { AdminContext, attachContext, contextOf } from './context.js';
 import type { AdminDeps, ChangeTools } from './deps.js';
+import { changeRoutes, pendingChanges } from './routes/changes.js';
 import { consoleRoutes } from './routes/console.js';
 import { directoryRoutes } from './routes/directory.js';
 import { governanceRoutes } from './routes/governance.js';
@@ -29,16 +30,30 @@ export type { AdminDeps } from './deps.js';
 /** The admin API under /api: authenticated, JSON bodies, one route module per resource. */
 function apiRouter(deps: AdminDeps): express.Router {
   // Mutations are serialised so that "check, audit, apply" is one step per instance.
-  const tools: ChangeTools = { serialised: createSerialiser(), audit: auditWith(deps.governance) };
+  const lost = (err: unknown) => {
+    deps.metrics.governanceFailures.inc();
+    deps.logger.error({ msg: 'a failed change could not be recorded as failed', error: err instanceof Error ? err.name : 'error' });
+  };
+  const tools: ChangeTools = { serialised: createSerialiser(), record: recordWith(auditWith(deps.governance), lost) };
   const api = express.Router();
   api.use(authenticateAdmin(deps));
   api.use(express.json({ limit: '16kb', type: () => true }));
-  api.use(groupRoutes(deps, tools));
-  api.use(permissionRoutes(deps, tools));
+  const pending = pendingChanges(deps, tools);
+  api.use(groupRoutes(deps, tools, pending));
+  api.use(permissionRoutes(deps, tools, pending));
+  api.use(changeRoutes(deps, tools));
   api.use(directoryRoutes(deps));
   api.use(governanceRoutes(deps));
   api.use(revealRequestRoutes(deps, tools));
   return api;
+}
+
+/** Express 5 forwards thrown errors and rejected promises here: the one mapping (`fail`) for every admin error. */
+export function adminErrorHandler(deps: Parameters<typeof failWith>[0]) {
+  const fail = failWith(deps);
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    fail(contextOf(res).ex, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err);
+  };
 }
 
 export function createAdminApp(deps: AdminDeps): ExchangeHandler {
@@ -51,11 +66,7 @@ export function createAdminApp(deps: AdminDeps): ExchangeHandler {
   app.use(() => {
     throw new GatewayError('not_found');
   });
-  const fail = failWith(deps);
-  // Express 5 forwards thrown errors and rejected promises here: the one mapping for every error.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    fail(contextOf(res).ex, isBodyParserError(err) ? new GatewayError('bad_request', 'The body must be a small JSON object.') : err);
-  });
+  app.use(adminErrorHandler(deps));
   return {
     handle(ex: Exchange) {
       const prefix = ex.rt.config.server.adminPrefix;

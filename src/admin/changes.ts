@@ -3,8 +3,8 @@
  * "check, record, apply" as one step — the governance entry is durable before the state
  * changes, and no sink means no change.
  */
-import { changeEntry, type ChangeExtra } from '../governance/entries.js';
-import { GovernanceUnavailableError, type GovernanceAction, type GovernanceSink } from '../governance/types.js';
+import { changeEntry, type ChangeExtra, type EntryActor } from '../governance/entries.js';
+import { GovernanceUnavailableError, type GovernanceAction, type GovernanceEntry, type GovernanceSink } from '../governance/types.js';
 import type { AdminContext } from './context.js';
 
 export type Serialise = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -19,13 +19,44 @@ export function createSerialiser(): Serialise {
   };
 }
 
-export type Audit = (ctx: AdminContext, action: GovernanceAction, target: string, extra?: ChangeExtra) => Promise<void>;
+export type Audit = (ctx: AdminContext, action: GovernanceAction, target: string, extra?: ChangeExtra, actor?: EntryActor) => Promise<GovernanceEntry>;
 
-/** Writes the change's entry (durably) or throws 503 `governance_unavailable`. */
+/** Writes the change's entry (durably) or throws 503 `governance_unavailable`; the actor is the admin unless named. */
 export function auditWith(governance: () => GovernanceSink | null): Audit {
-  return async (ctx, action, target, extra = {}) => {
+  return async (ctx, action, target, extra = {}, actor = ctx.actor) => {
     const sink = governance();
     if (!sink) throw new GovernanceUnavailableError('no governance sink');
-    await sink.append(changeEntry(action, ctx.actor, ctx.ex, target, extra));
+    return sink.append(changeEntry(action, actor, ctx.ex, target, extra));
+  };
+}
+
+export interface Change<T> {
+  action: GovernanceAction;
+  target: string;
+  extra?: ChangeExtra;
+  /** stores the change; runs only after its entry is durable */
+  apply: () => Promise<T>;
+  /** who the entry names, when not the admin of the request (the gateway for an expiry, a change's requester) */
+  actor?: EntryActor;
+}
+
+export type RecordChange = <T>(ctx: AdminContext, change: Change<T>) => Promise<T>;
+
+/**
+ * Record, then apply (SPEC §7 v3): the log never says a change happened when it did not.
+ * When the change cannot be stored after its entry was written, `privacy-change.failed`
+ * (target = that entry's id) follows before the error is answered. If even that entry
+ * cannot be written, the error is still answered; the log then holds an entry whose
+ * change is missing (counted and logged).
+ */
+export function recordWith(audit: Audit, onLost?: (err: unknown) => void): RecordChange {
+  return async (ctx, change) => {
+    const entry = await audit(ctx, change.action, change.target, change.extra, change.actor);
+    try {
+      return await change.apply();
+    } catch (err) {
+      await audit(ctx, 'privacy-change.failed', entry.id, {}, change.actor).catch(onLost);
+      throw err;
+    }
   };
 }

@@ -15,8 +15,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { RevealRequest } from '../privacy/approval.js';
 import type { PermissionFacts } from '../privacy/grant.js';
-import type { StateStore } from '../state/types.js';
-import type { Audit, Serialise } from './changes.js';
+import type { PrivacyChange, PrivacyChangeKind, StateStore } from '../state/types.js';
+import type { RecordChange, Serialise } from './changes.js';
+import type { AdminContext } from './context.js';
 
 export type RequestEvent = 'created' | 'approved' | 'denied';
 
@@ -34,6 +35,8 @@ export interface AdminDeps {
   /** the compiled policy's view of permissions and memberships */
   permission: (principal: string) => PermissionFacts | undefined;
   memberOfAny: (principal: string, groups: readonly string[]) => Promise<boolean | 'unknown'>;
+  /** SPEC §9 v3: whether two principals are one person (one directory entry); 'unknown' when the directory cannot tell */
+  samePerson: (a: string, b: string) => Promise<boolean | 'unknown'>;
   /** SPEC §11 notifications; never blocks */
   notify: (event: RequestEvent, request: RevealRequest) => void;
   metrics: Metrics;
@@ -48,8 +51,14 @@ export interface AdminDeps {
   proxy: ExchangeHandler;
 }
 
-/** What the API's change routes share: the serialiser and the audit of the one admin app. */
+/** What the API's change routes share: the serialiser and the record-then-apply of the one admin app. */
 export interface ChangeTools {
   serialised: Serialise;
-  audit: Audit;
+  record: RecordChange;
+}
+
+/** SPEC §11 v3: how a route asks for a change that must wait for a second person. */
+export interface PendingChanges {
+  /** Records and stores a pending change asked by the request's admin. */
+  ask(ctx: AdminContext, kind: PrivacyChangeKind, target: string, body: Record<string, unknown>): Promise<PrivacyChange>;
 }

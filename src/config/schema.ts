@@ -221,6 +221,8 @@ const revealSchema = obj({
       .min(1, { error: 'must not be an empty list (nobody could approve)' })
       .transform((list) => unique(list.map((a) => (a.startsWith('group:') ? a : a.toLowerCase())))),
     maxDurationMin: int(1, 10_080, ' (minutes)').default(240),
+    // v3: a request or change still pending after this long expires
+    pendingTtlMin: int(1, 525_600, ' (minutes)').default(1440),
     webhookUrl: httpUrl().nullable().default(null),
   })
     .nullable()
@@ -580,7 +582,7 @@ function checkBackend(kindKey: 'sink' | 'store', kind: string, url: string | nul
 // ---------- governance forwarding and checkpoints (SPEC §12) ----------
 
 export const FORWARD_TYPES = ['syslog', 'webhook'] as const;
-const SYSLOG_SCHEMES = ['tcp:', 'tls:', 'udp:'];
+const SYSLOG_SCHEMES = ['tcp:', 'tls:', 'udp:', 'relp:'];
 const TARGET_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** Why `url` is not usable for a target of `type` (undefined = fine). */
@@ -589,13 +591,13 @@ export function forwardUrlProblem(type: string, url: string): string | undefined
   try {
     u = new URL(url);
   } catch {
-    return type === 'webhook' ? 'must be an http(s) URL' : 'must be a URL like tcp://host:514, tls://host:6514 or udp://host:514';
+    return type === 'webhook' ? 'must be an http(s) URL' : 'must be a URL like tcp://host:514, tls://host:6514, udp://host:514 or relp://host:2514';
   }
   if (type === 'webhook') {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') return `unknown scheme ${u.protocol}// for a webhook: use http:// or https://`;
     return u.hostname === '' ? 'must name a host' : undefined;
   }
-  if (!SYSLOG_SCHEMES.includes(u.protocol)) return `unknown scheme ${u.protocol}// for syslog: use tcp://, tls:// or udp://`;
+  if (!SYSLOG_SCHEMES.includes(u.protocol)) return `unknown scheme ${u.protocol}// for syslog: use tcp://, tls://, udp:// or relp://`;
   if (u.hostname === '') return 'must name a host';
   if (u.port === '') return 'must name a port (e.g. tcp://siem:514, tls://siem:6514)';
   if ((u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
@@ -632,10 +634,10 @@ const forwardTargetSchema = obj({
   /** back-off after a failure: from minMs doubling up to maxMs, with full jitter */
   retry: obj({ minMs: positive('ms').default(500), maxMs: positive('ms').default(30000) }).prefault({}),
   /**
-   * syslog over tcp/tls: what was written in the last settleMs before a connection broke is
-   * sent again (the receiver may not have read it); progress is stored only once settled.
+   * syslog over tcp/tls: what was written in the last resendSec before a connection broke is
+   * sent again (the receiver may not have read it); until then it counts as not delivered.
    */
-  settleMs: int(0, 600000, ' (ms)').default(2000),
+  resendSec: int(0, 3600, ' (seconds)').default(60),
 }).superRefine(
   (t, ctx) => {
     const problem = forwardUrlProblem(t.type, t.url);

@@ -41,5 +41,7 @@ export function sessionInfo(config: GatewayConfig, session: SessionData) {
     listRoute: consoleListRoute(config),
     activities: { id: a.id, timestamp: a.timestamp, actor: a.actor },
     reveal: revealInfo(config),
+    // SPEC §10 v3: without privacy.adminGroups nothing can tell whether a grantee is an admin
+    adminMembershipChecked: config.privacy.adminGroups.length > 0,
   };
 }

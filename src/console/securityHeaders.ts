@@ -17,12 +17,29 @@ export const CONSOLE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+const HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': CONSOLE_CSP,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
 export function setSecurityHeaders(res: http.ServerResponse): void {
-  res.setHeader('content-security-policy', CONSOLE_CSP);
-  res.setHeader('x-content-type-options', 'nosniff');
-  res.setHeader('referrer-policy', 'no-referrer');
-  res.setHeader('x-frame-options', 'DENY');
-  res.setHeader('cross-origin-opener-policy', 'same-origin');
+  for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v);
+}
+
+/** A writeHead headers argument with the console's headers in place of any of the same name (an upstream's, relayed). */
+function overriding(headers: unknown): unknown {
+  if (Array.isArray(headers)) {
+    const kept: unknown[] = [];
+    for (let i = 0; i + 1 < headers.length; i += 2) if (!(String(headers[i]).toLowerCase() in HEADERS)) kept.push(headers[i], headers[i + 1]);
+    return [...kept, ...Object.entries(HEADERS).flat()];
+  }
+  if (typeof headers !== 'object' || headers === null) return headers;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(headers)) if (!(k.toLowerCase() in HEADERS)) out[k] = v;
+  return { ...out, ...HEADERS };
 }
 
 /**
@@ -33,8 +50,8 @@ export function setSecurityHeaders(res: http.ServerResponse): void {
 export function keepSecurityHeaders(res: http.ServerResponse): void {
   setSecurityHeaders(res);
   const writeHead = res.writeHead;
-  res.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
+  res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
     setSecurityHeaders(this);
-    return writeHead.apply(this, args);
-  } as typeof writeHead;
+    return writeHead.apply(this, args.map((a, i) => (i > 0 ? overriding(a) : a)) as Parameters<typeof writeHead>);
+  };
 }

@@ -48,12 +48,20 @@ export function secureCookies(settings: ConsoleConfig, req: http.IncomingMessage
 
 const secure = (deps: SignInDeps, req: http.IncomingMessage): boolean => secureCookies(deps.settings, req);
 
-/** The console's origin: console.publicUrl, else the request's Host when it is a plain host[:port]. */
+/**
+ * The console's origin: console.publicUrl; without it the address the gateway itself
+ * listens on (server.host, or the connection's local address for a wildcard bind, and the
+ * local port) — never the request's Host header, which the client chooses.
+ */
 function origin(deps: SignInDeps, req: http.IncomingMessage): string | null {
   if (deps.settings.publicUrl) return new URL(deps.settings.publicUrl).origin;
-  const host = req.headers.host;
-  if (typeof host !== 'string' || !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return null;
-  return `${secure(deps, req) ? 'https' : 'http'}://${host}`;
+  const configured = deps.config().server.host;
+  const wildcard = configured === '0.0.0.0' || configured === '::' || configured === '';
+  const host = wildcard ? req.socket.localAddress : configured;
+  const port = req.socket.localPort;
+  if (!host || !port) return null;
+  const literal = host.startsWith('::ffff:') ? host.slice(7) : host;
+  return `${secure(deps, req) ? 'https' : 'http'}://${literal.includes(':') ? `[${literal}]` : literal}:${port}`;
 }
 
 function loginCookie(deps: SignInDeps, req: http.IncomingMessage, id: string, maxAge: number): string {
@@ -64,7 +72,7 @@ function loginCookie(deps: SignInDeps, req: http.IncomingMessage, id: string, ma
 export async function login(deps: SignInDeps, req: http.IncomingMessage, res: http.ServerResponse, query: URLSearchParams): Promise<void> {
   const prefix = deps.config().server.adminPrefix;
   const base = origin(deps, req);
-  if (base === null) return consolePage(res, prefix, 400, 'Sign-in is not possible', ['The request carries no usable Host header; set console.publicUrl.']);
+  if (base === null) return consolePage(res, prefix, 400, 'Sign-in is not possible', ['The console cannot tell its own address; set console.publicUrl.']);
   const redirectUri = `${base}${prefix}/console/callback`;
   let auth;
   try {

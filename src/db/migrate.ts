@@ -20,7 +20,7 @@ export const LOCK_KEYS = {
  * 3: forwarding progress and checkpoints; 4: scoped and time-boxed permissions,
  * indexes for governance queries; 5: reveal requests (four-eyes approval)
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** state_meta key whose presence means the state tables have been seeded from config once */
 export const SEEDED_KEY = 'seeded';
@@ -101,6 +101,15 @@ const SCHEMA_V5 = [
      doc jsonb NOT NULL)`,
 ];
 
+const SCHEMA_V6 = [
+  // SPEC §11 v3: changes that weaken privacy, pending a second person; the same shape as reveal_requests
+  `CREATE TABLE IF NOT EXISTS privacy_changes (
+     id text PRIMARY KEY,
+     created_at timestamptz NOT NULL,
+     status text NOT NULL,
+     doc jsonb NOT NULL)`,
+];
+
 export interface MigrateOptions {
   /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
   then?: (client: pg.PoolClient) => Promise<void>;
@@ -113,7 +122,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4, ...SCHEMA_V5]) await client.query(stmt);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4, ...SCHEMA_V5, ...SCHEMA_V6]) await client.query(stmt);
       for (let v = 1; v <= SCHEMA_VERSION; v++) {
         await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
       }

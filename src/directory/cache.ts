@@ -55,7 +55,7 @@ export interface CachedSource {
   close(): void;
 }
 
-interface Entry {
+export interface Entry {
   answer: UserAnswer;
   /** clock time of the source's answer */
   at: number;
@@ -112,55 +112,61 @@ export function checkCacheOptions(what: string, o: CacheOptions): void {
   if (!Number.isInteger(o.maxEntries) || o.maxEntries < 1) throw new RangeError(`${what}: maxEntries must be a positive integer`);
 }
 
-export function cachedSource(source: DirectorySource, opts: CacheOptions): CachedSource {
-  checkCacheOptions(`${source.name} directory`, opts);
-  const ttlMs = opts.ttlSec * 1000;
-  const staleMs = opts.staleSec * 1000;
-  const now = opts.now ?? (() => performance.now());
-  const observer = opts.observer ?? NO_OBSERVER;
-  const slots = new Slots(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-  const closing = new AbortController();
-  setMaxListeners(0, closing.signal); // one listener per lookup in flight
-  const counts: CacheStats = { hits: 0, misses: 0, failures: 0, stale: 0 };
+/** What a source call needs: the source, its slots and deadline, the closing signal and the observer. */
+export interface CallDeps {
+  source: DirectorySource;
+  slots: Slots;
+  timeoutMs: number;
+  closing: AbortSignal;
+  observer: DirectoryObserver;
+}
 
-  /** One source call; timeoutMs covers waiting for a slot too, so a lookup never waits longer. */
-  async function lookup(principal: string): Promise<Entry> {
-    try {
-      const answer = await withDeadline(
-        opts.timeoutMs,
-        async (signal) => {
-          await slots.acquire(signal);
-          const started = performance.now();
-          // the slot is free again when the call settles or its deadline fires, whichever is first,
-          // so a source that ignored the signal could not hold slots for ever
-          let held = true;
-          const release = () => {
-            if (!held) return;
-            held = false;
-            signal.removeEventListener('abort', release);
-            slots.release();
-          };
-          signal.addEventListener('abort', release, { once: true });
-          try {
-            if (closing.signal.aborted) throw new DirectoryError('closed');
-            return await source.lookup(principal, signal);
-          } finally {
-            observer.latency(source.name, (performance.now() - started) / 1000);
-            release();
-          }
-        },
-        closing.signal,
-      );
-      return { answer, at: now() };
-    } catch (err) {
-      if (!closing.signal.aborted) observer.failed(source.name, reasonOf(err));
-      throw err;
-    }
+/**
+ * Holds one slot until `signal` aborts or the returned release is called, whichever is
+ * first, so a source that ignored the signal could not hold slots for ever.
+ */
+export function holdSlot(slots: Slots, signal: AbortSignal): () => void {
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    signal.removeEventListener('abort', release);
+    slots.release();
+  };
+  signal.addEventListener('abort', release, { once: true });
+  return release;
+}
+
+/** One source call; timeoutMs covers waiting for a slot too, so a lookup never waits longer. */
+export async function callSource(d: CallDeps, principal: string): Promise<UserAnswer> {
+  try {
+    return await withDeadline(
+      d.timeoutMs,
+      async (signal) => {
+        await d.slots.acquire(signal);
+        const started = performance.now();
+        const release = holdSlot(d.slots, signal);
+        try {
+          if (d.closing.aborted) throw new DirectoryError('closed');
+          return await d.source.lookup(principal, signal);
+        } finally {
+          d.observer.latency(d.source.name, (performance.now() - started) / 1000);
+          release();
+        }
+      },
+      d.closing,
+    );
+  } catch (err) {
+    if (!d.closing.aborted) d.observer.failed(d.source.name, reasonOf(err));
+    throw err;
   }
+}
 
-  const cache = new LRUCache<string, Entry>({
+/** The LRU of answers: ttl on the injected clock, an expired entry kept (and handed back) when its refresh fails. */
+function answerCache(opts: CacheOptions, now: () => number, fetch: (key: string) => Promise<Entry>): LRUCache<string, Entry> {
+  return new LRUCache<string, Entry>({
     max: opts.maxEntries,
-    ttl: ttlMs,
+    ttl: opts.ttlSec * 1000,
     // read the clock on every check: the default 1 ms debounce would hide an injected clock's steps
     ttlResolution: 0,
     perf: { now },
@@ -172,45 +178,85 @@ export function cachedSource(source: DirectorySource, opts: CacheOptions): Cache
     // a lookup whose placeholder was evicted (a batch larger than maxEntries) still
     // answers its caller; only the cache is not updated
     ignoreFetchAbort: true,
-    fetchMethod: (key) => lookup(key),
+    fetchMethod: (key) => fetch(key),
   });
+}
 
-  function failed(): 'failed' {
-    counts.failures++;
-    observer.lookup(source.name, 'failure');
-    return 'failed';
+export type Outcome = 'hit' | 'miss' | 'stale' | 'failure';
+
+/**
+ * Pure: what a fetch from the cache means. A fresh entry is a hit; an entry fetched now
+ * (or joined) a miss; an expired one handed back after a failed refresh is stale within
+ * staleSec, a failure past it (`drop`: remove it); no entry at all is a failure.
+ */
+export function outcomeOf(
+  fetchStatus: string | undefined,
+  entry: Entry | undefined,
+  age: number,
+  ttlMs: number,
+  staleMs: number,
+): { outcome: Outcome; drop?: true } {
+  if (entry === undefined) return { outcome: 'failure' };
+  if (fetchStatus === 'hit') return { outcome: 'hit' };
+  if (age < ttlMs) return { outcome: 'miss' };
+  if (age <= ttlMs + staleMs) return { outcome: 'stale' };
+  return { outcome: 'failure', drop: true };
+}
+
+/** Counts an outcome in the stats (hits; misses, failures and stale answers are all misses). */
+export function count(counts: CacheStats, outcome: Outcome): void {
+  if (outcome === 'hit') {
+    counts.hits++;
+    return;
   }
+  counts.misses++;
+  if (outcome === 'failure' || outcome === 'stale') counts.failures++;
+  if (outcome === 'stale') counts.stale++;
+}
+
+/** The Membership of a batch: each distinct normalised principal resolved once; others are 'unknown'. */
+export async function prefetchWith(resolve: (key: string) => Promise<UserAnswer | 'failed'>, principals: readonly string[]): Promise<Membership> {
+  const answers = new Map<string, ReadonlySet<string> | 'unknown'>();
+  const keys = new Set<string>();
+  for (const p of principals) {
+    const k = typeof p === 'string' ? normalizePrincipal(p) : undefined;
+    if (k !== undefined) keys.add(k);
+  }
+  await Promise.all(
+    [...keys].map(async (k) => {
+      const r = await resolve(k);
+      answers.set(k, r === 'failed' ? 'unknown' : r.groups);
+    }),
+  );
+  return (principal) => {
+    const k = normalizePrincipal(principal);
+    return (k !== undefined && answers.get(k)) || 'unknown';
+  };
+}
+
+export function cachedSource(source: DirectorySource, opts: CacheOptions): CachedSource {
+  checkCacheOptions(`${source.name} directory`, opts);
+  const now = opts.now ?? (() => performance.now());
+  const observer = opts.observer ?? NO_OBSERVER;
+  const slots = new Slots(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+  const closing = new AbortController();
+  setMaxListeners(0, closing.signal); // one listener per lookup in flight
+  const counts: CacheStats = { hits: 0, misses: 0, failures: 0, stale: 0 };
+  const call: CallDeps = { source, slots, timeoutMs: opts.timeoutMs, closing: closing.signal, observer };
+  const cache = answerCache(opts, now, async (key) => ({ answer: await callSource(call, key), at: now() }));
+  const ttlMs = opts.ttlSec * 1000;
+  const staleMs = opts.staleSec * 1000;
 
   async function resolveKey(key: string): Promise<UserAnswer | 'failed'> {
     const status: LRUCache.Status<string, Entry> = {};
-    let entry: Entry | undefined;
-    try {
-      entry = await cache.fetch(key, { status });
-    } catch {
-      entry = undefined; // not expected with allowStaleOnFetchRejection; a failure all the same
-    }
+    // a rejection is not expected with allowStaleOnFetchRejection; a failure all the same
+    const entry = await cache.fetch(key, { status }).catch(() => undefined);
     if (closing.signal.aborted) return 'failed';
-    if (status.fetch === 'hit' && entry !== undefined) {
-      counts.hits++;
-      observer.lookup(source.name, 'hit');
-      return entry.answer;
-    }
-    counts.misses++;
-    if (entry === undefined) return failed();
-    const age = now() - entry.at;
-    if (age < ttlMs) {
-      observer.lookup(source.name, 'miss');
-      return entry.answer; // a fresh answer (ours or one we joined)
-    }
-    // the refresh failed and lru-cache gave back the expired entry
-    if (age <= ttlMs + staleMs) {
-      counts.failures++;
-      counts.stale++;
-      observer.lookup(source.name, 'stale');
-      return entry.answer;
-    }
-    if (cache.peek(key, { allowStale: true }) === entry) cache.delete(key);
-    return failed();
+    const { outcome, drop } = outcomeOf(status.fetch, entry, entry ? now() - entry.at : 0, ttlMs, staleMs);
+    count(counts, outcome);
+    observer.lookup(source.name, outcome);
+    if (drop && cache.peek(key, { allowStale: true }) === entry) cache.delete(key);
+    return outcome === 'failure' ? 'failed' : entry!.answer;
   }
 
   const resolve = async (principal: string): Promise<UserAnswer | 'failed'> => {
@@ -222,24 +268,7 @@ export function cachedSource(source: DirectorySource, opts: CacheOptions): Cache
   return {
     source,
     resolve,
-    async prefetch(principals) {
-      const answers = new Map<string, ReadonlySet<string> | 'unknown'>();
-      const keys = new Set<string>();
-      for (const p of principals) {
-        const k = typeof p === 'string' ? normalizePrincipal(p) : undefined;
-        if (k !== undefined) keys.add(k);
-      }
-      await Promise.all(
-        [...keys].map(async (k) => {
-          const r = await resolve(k);
-          answers.set(k, r === 'failed' ? 'unknown' : r.groups);
-        }),
-      );
-      return (principal) => {
-        const k = normalizePrincipal(principal);
-        return (k !== undefined && answers.get(k)) || 'unknown';
-      };
-    },
+    prefetch: (principals) => prefetchWith(resolve, principals),
     stats: () => ({ ...counts }),
     close() {
       if (closing.signal.aborted) return;

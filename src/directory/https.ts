@@ -6,6 +6,7 @@
 import https from 'node:https';
 import tls from 'node:tls';
 import type { IncomingHttpHeaders } from 'node:http';
+import { systemClock } from '../clock.js';
 import { DirectoryError } from './types.js';
 
 export interface HttpsResponse {
@@ -70,8 +71,11 @@ export function httpsClient(opts: { ca?: string } = {}): HttpsClient {
   };
 }
 
-/** Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); undefined when absent or unreadable. */
-export function retryAfterMs(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
+/**
+ * Milliseconds to wait from a Retry-After header (delta-seconds or an HTTP date, measured
+ * from `nowMs`, wall clock); undefined when absent or unreadable.
+ */
+export function retryAfterMs(value: string | string[] | undefined, nowMs: number = systemClock.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === undefined || v.trim() === '') return undefined;
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;

@@ -9,24 +9,27 @@
  * - `catalogue`: the group catalogue.
  * The pure decision never sees this module, only the Membership it hands over.
  */
-import { readFileSync } from 'node:fs';
-import type { DirectoryConfig, GatewayConfig } from '../config/index.js';
+import type { Clock } from '../clock.js';
 import { IncompleteGroups } from '../privacy/membership.js';
 import type { Membership, MembershipSource } from '../privacy/types.js';
-import { cachedSource, type CachedSource } from './cache.js';
+import type { CachedSource } from './cache.js';
 import { Catalogue, type RemoteList } from './catalogue.js';
-import { graphSource } from './graph.js';
-import { httpSource } from './http.js';
-import { ldapSource } from './ldap.js';
-import { NO_OBSERVER, type DirectoryObserver } from './types.js';
+import { buildSources, type Warn } from './sources.js';
+import { NO_OBSERVER, type DirectoryObserver, type DirectorySettings, type UserAnswer } from './types.js';
+
+export type { DirectorySettings } from './types.js';
 
 export interface DirectoryDeps {
   observer?: DirectoryObserver;
-  warn?: (message: string, fields: Record<string, string | number>) => void;
+  warn?: Warn;
   /** privacy.groups and state names by id, for the catalogue */
   localNames?: () => ReadonlyMap<string, string>;
-  /** monotonic clock in ms (tests) */
+  /** monotonic clock in ms of the caches and the catalogue (tests) */
   now?: () => number;
+  /** wall clock of the sources (Graph token expiry, Retry-After dates); default systemClock */
+  clock?: Clock;
+  /** reads a file the settings name (CA, certificate, key); default: UTF-8 from disk */
+  readText?: (path: string) => string;
 }
 
 export interface UserLookup {
@@ -49,103 +52,63 @@ export interface Directory extends MembershipSource {
 
 const NONE: ReadonlySet<string> = new Set<string>();
 
-export function createDirectory(config: DirectoryConfig, deps: DirectoryDeps = {}): Directory {
+/** `settings` is the `directory` slice of the configuration, as data (types.ts). */
+export function createDirectory(settings: DirectorySettings, deps: DirectoryDeps = {}): Directory {
   const observer = deps.observer ?? NO_OBSERVER;
-  const sources: CachedSource[] = [];
-  const remotes: RemoteList[] = [];
-  const cacheOf = (c: { ttlSec: number; staleSec: number; maxEntries: number; timeoutMs: number }) => ({
-    ttlSec: c.ttlSec,
-    staleSec: c.staleSec,
-    maxEntries: c.maxEntries,
-    timeoutMs: c.timeoutMs,
-    observer,
-    now: deps.now,
-  });
-  const listOf = (c: { ttlSec: number; staleSec: number; timeoutMs: number }) => ({ ttlSec: c.ttlSec, staleSec: c.staleSec, timeoutMs: c.timeoutMs * 10 });
-
-  if (config.ldap) {
-    const l = config.ldap;
-    const src = ldapSource({
-      urls: l.url,
-      bindDN: l.bindDN,
-      bindPassword: l.bindPassword,
-      startTLS: l.startTLS,
-      ca: l.tls.caFile ? readFileSync(l.tls.caFile, 'utf8') : undefined,
-      rejectUnauthorized: l.tls.rejectUnauthorized,
-      userBaseDN: l.userBaseDN,
-      userFilter: l.userFilter,
-      groupBaseDN: l.groupBaseDN,
-      groupFilter: l.groupFilter,
-      groupIdAttribute: l.groupIdAttribute,
-      groupNameAttribute: l.groupNameAttribute,
-      memberAttribute: l.memberAttribute,
-      memberOfAttribute: l.memberOfAttribute,
-      nested: l.nested,
-      timeoutMs: l.timeoutMs,
-      warn: deps.warn,
-    });
-    sources.push(cachedSource(src, cacheOf(l)));
-    remotes.push({ name: 'ldap', ...listOf(l), list: (signal) => src.listGroups!(signal) });
-  }
-  if (config.graph) {
-    const g = config.graph;
-    const src = graphSource({
-      tenantId: g.tenantId,
-      clientId: g.clientId,
-      clientSecret: g.clientSecret,
-      certificate: g.certificate ? { cert: readFileSync(g.certificate.certFile, 'utf8'), key: readFileSync(g.certificate.keyFile, 'utf8') } : null,
-      authorityHost: g.authorityHost,
-      graphUrl: g.graphUrl,
-      timeoutMs: g.timeoutMs,
-      ca: g.tls.caFile ? readFileSync(g.tls.caFile, 'utf8') : undefined,
-    });
-    sources.push(cachedSource(src, cacheOf(g)));
-    remotes.push({ name: 'graph', ...listOf(g), list: (signal) => src.listGroups!(signal) });
-  }
-  if (config.http) {
-    const h = config.http;
-    const src = httpSource({ url: h.url, headers: h.headers, groupsUrl: h.groupsUrl });
-    sources.push(cachedSource(src, cacheOf(h)));
-    const list = src.listGroups;
-    if (list) remotes.push({ name: 'http', ...listOf(h), list });
-  }
-
-  const catalogue = new Catalogue({
-    staticIds: Object.keys(config.groups ?? {}),
-    known: config.knownGroups ?? [],
-    localNames: deps.localNames ?? (() => new Map()),
-    remotes,
-    now: deps.now,
-    observer,
-  });
-
+  const { sources, remotes } = buildSources(settings, { observer, warn: deps.warn, now: deps.now, clock: deps.clock, readText: deps.readText });
+  const catalogue = catalogueOf(settings, remotes, { ...deps, observer });
   return {
     sources,
     catalogue,
-    async prefetch(principals) {
-      if (sources.length === 0) return () => NONE;
-      const parts = await Promise.all(sources.map((s) => s.prefetch(principals)));
-      return unionOf(parts);
-    },
-    async user(principal) {
-      const answers = await Promise.all(sources.map((s) => s.resolve(principal)));
-      const groups = new Set<string>();
-      let failed = false;
-      let exists = false;
-      answers.forEach((a, i) => {
-        if (a === 'failed') {
-          failed = true;
-          return;
-        }
-        if (sources[i].source.knowsUsers && a.exists === true) exists = true;
-        for (const g of a.groups) groups.add(g);
-      });
-      return { failed, checkable: sources.some((s) => s.source.knowsUsers), exists, groups };
-    },
+    prefetch: (principals) => prefetchAll(sources, principals),
+    user: (principal) => lookupUser(sources, principal),
     close() {
       for (const s of sources) s.close();
     },
   };
+}
+
+function catalogueOf(settings: DirectorySettings, remotes: readonly RemoteList[], deps: DirectoryDeps & { observer: DirectoryObserver }): Catalogue {
+  return new Catalogue({
+    staticIds: Object.keys(settings.groups ?? {}),
+    known: settings.knownGroups ?? [],
+    localNames: deps.localNames ?? (() => new Map()),
+    remotes,
+    now: deps.now,
+    observer: deps.observer,
+  });
+}
+
+/** The union of every source's groups for these principals (no source: nobody has remote groups). */
+export async function prefetchAll(sources: readonly CachedSource[], principals: readonly string[]): Promise<Membership> {
+  if (sources.length === 0) return () => NONE;
+  const parts = await Promise.all(sources.map((s) => s.prefetch(principals)));
+  return unionOf(parts);
+}
+
+/** Asks every source about one principal (admin checks, SPEC §10). */
+export async function lookupUser(sources: readonly CachedSource[], principal: string): Promise<UserLookup> {
+  const answers = await Promise.all(sources.map((s) => s.resolve(principal)));
+  return combineAnswers(
+    sources.map((s) => s.source.knowsUsers),
+    answers,
+  );
+}
+
+/** Pure: one UserLookup from the sources' answers; `knowsUsers[i]` says whether source i can tell that a user exists. */
+export function combineAnswers(knowsUsers: readonly boolean[], answers: ReadonlyArray<UserAnswer | 'failed'>): UserLookup {
+  const groups = new Set<string>();
+  let failed = false;
+  let exists = false;
+  answers.forEach((a, i) => {
+    if (a === 'failed') {
+      failed = true;
+      return;
+    }
+    if (knowsUsers[i] && a.exists === true) exists = true;
+    for (const g of a.groups) groups.add(g);
+  });
+  return { failed, checkable: knowsUsers.some(Boolean), exists, groups };
 }
 
 /** Union of the sources' answers; a failed source makes the answer incomplete (or 'unknown' when all failed). */
@@ -164,8 +127,13 @@ export function unionOf(parts: readonly Membership[]): Membership {
   };
 }
 
+/** The part of the configuration localGroupNames reads: `privacy.groups`. */
+export interface LocalNamesSettings {
+  privacy: { groups: ReadonlyArray<{ id: string; name?: string }> };
+}
+
 /** privacy.groups names, overridden by the state's latest name per id. */
-export function localGroupNames(config: GatewayConfig, stateGroups: ReadonlyArray<{ id: string; name?: string }>): Map<string, string> {
+export function localGroupNames(config: LocalNamesSettings, stateGroups: ReadonlyArray<{ id: string; name?: string }>): Map<string, string> {
   const m = new Map<string, string>();
   for (const g of config.privacy.groups) if (g.name) m.set(g.id, g.name);
   for (const g of stateGroups) if (g.name && g.name !== g.id) m.set(g.id, g.name);

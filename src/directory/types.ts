@@ -55,3 +55,61 @@ export const NO_OBSERVER: DirectoryObserver = { lookup() {}, latency() {}, catal
 export function reasonOf(err: unknown): string {
   return err instanceof DirectoryError ? err.message : 'failed';
 }
+
+/**
+ * The directory's slice of the configuration, as data (SPEC §9 `directory`). Structural:
+ * the validated config (src/config) fits these shapes, but the directory never imports it,
+ * so the layer below config knows only what it reads.
+ */
+export interface CacheSettings {
+  ttlSec: number;
+  staleSec: number;
+  maxEntries: number;
+  timeoutMs: number;
+}
+
+/** `directory.ldap` */
+export interface LdapSettings extends CacheSettings {
+  /** tried in order */
+  url: readonly string[];
+  bindDN: string | null;
+  bindPassword: string | null;
+  startTLS: boolean;
+  tls: { caFile: string | null; rejectUnauthorized: boolean };
+  userBaseDN: string;
+  userFilter: string;
+  groupBaseDN: string;
+  groupFilter: string;
+  groupIdAttribute: string;
+  groupNameAttribute: string;
+  memberAttribute: string;
+  memberOfAttribute: string | null;
+  nested: boolean;
+}
+
+/** `directory.graph` */
+export interface GraphSettings extends CacheSettings {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string | null;
+  certificate: { certFile: string; keyFile: string } | null;
+  authorityHost: string;
+  graphUrl: string;
+  tls: { caFile: string | null };
+}
+
+/** `directory.http` */
+export interface HttpSettings extends CacheSettings {
+  url: string;
+  headers?: Record<string, string>;
+  groupsUrl?: string | null;
+}
+
+/** `directory`: static membership, known groups and the remote sources (null = not configured). */
+export interface DirectorySettings {
+  groups?: Readonly<Record<string, readonly string[]>>;
+  knownGroups?: ReadonlyArray<{ id: string; name?: string }>;
+  ldap?: LdapSettings | null;
+  graph?: GraphSettings | null;
+  http?: HttpSettings | null;
+}

@@ -19,6 +19,12 @@ export async function checkCheckpoints(config: GatewayConfig, checkpointsFile: s
       ? (await import('./postgresVerify.js')).postgresChainHeads(config.governance.postgresUrl!)
       : fileChainHeads(config.governance.file);
   const r = await verifyCheckpoints(text.split('\n'), key, chain);
+  if (r.found === 0) {
+    // nothing to check against is not a pass: a wrong or empty file must not read as OK
+    for (const p of r.problems) process.stdout.write(`line ${p.line}: ${p.message}\n`);
+    process.stdout.write(`no checkpoints: ${checkpointsFile} holds no signed checkpoint (one compact JWS a line)\n`);
+    return 1;
+  }
   for (const p of r.problems) {
     process.stdout.write(`checkpoint seq ${p.seq ?? '?'} (line ${p.line}): ${p.kind}: ${p.message}\n`);
   }

@@ -9,7 +9,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { compactVerify } from 'jose';
 import { CHECKPOINT_TYPE } from './checkpoint.js';
 
-export type CheckpointProblemKind = 'bad-signature' | 'malformed' | 'truncated' | 'rewritten';
+export type CheckpointProblemKind = 'bad-signature' | 'malformed' | 'truncated' | 'rewritten' | 'removed';
 
 export interface CheckpointProblem {
   /** 1-based line in the checkpoints file */
@@ -21,13 +21,18 @@ export interface CheckpointProblem {
 }
 
 export interface CheckpointReport {
+  /** lines that were not blank (a line with no JWS counts, as malformed) */
   checked: number;
+  /** lines where a JWS was found; 0: the file holds no checkpoint */
+  found: number;
   problems: CheckpointProblem[];
   /** the newest seq the chain reaches */
   chainEnd: number;
 }
 
 const JWS_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** a compact JWS inside a longer text (not part of a longer dotted name) */
+const JWS_IN_TEXT = /(?<![A-Za-z0-9_.-])[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?![A-Za-z0-9_.-])/g;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export function loadPublicKey(pem: string): KeyObject {
@@ -42,23 +47,52 @@ export function loadPublicKey(pem: string): KeyObject {
   return key;
 }
 
+/** Three base64url parts whose first is a JOSE header (a JSON object with `alg`): a host name is not. */
+function looksLikeJws(s: string): boolean {
+  if (!JWS_RE.test(s)) return false;
+  try {
+    const h = JSON.parse(Buffer.from(s.slice(0, s.indexOf('.')), 'base64url').toString('utf8')) as { alg?: unknown } | null;
+    return h !== null && typeof h === 'object' && typeof h.alg === 'string';
+  } catch {
+    return false;
+  }
+}
+
+function stringsIn(v: unknown, out: string[]): string[] {
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) for (const x of v) stringsIn(x, out);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stringsIn(x, out);
+  return out;
+}
+
 /**
- * The JWS on a line of the checkpoints file: a bare compact JWS, the webhook body
- * {"checkpoint":"<jws>"}, or a syslog line whose message is the JWS. Blank lines: null.
+ * The JWS on a line of a checkpoints file, whatever the line's format: a bare compact
+ * JWS, the webhook body {"checkpoint":"<jws>"}, the gateway's own file beside the log
+ * ({"seq":…,"jws":"<jws>"}), a syslog line whose message is the JWS, a table export.
+ * A JSON line: the first string value that is a JWS; otherwise the first JWS in the
+ * text. Blank lines: null; a line with no JWS: undefined.
  */
 export function extractJws(line: string): string | null | undefined {
   const t = line.trim();
   if (t === '') return null;
-  if (t.startsWith('{')) {
+  // the known shapes by their shape alone (a forgery there is reported as a bad signature)
+  if (JWS_RE.test(t)) return t;
+  if (t.startsWith('{') || t.startsWith('[')) {
     try {
-      const v = JSON.parse(t) as { checkpoint?: unknown };
-      return typeof v.checkpoint === 'string' ? v.checkpoint : undefined;
+      const v: unknown = JSON.parse(t);
+      const o = v as { checkpoint?: unknown; jws?: unknown } | null;
+      for (const k of [o?.checkpoint, o?.jws]) if (typeof k === 'string' && JWS_RE.test(k.trim())) return k.trim();
+      const found = stringsIn(v, []).find((s) => looksLikeJws(s.trim()));
+      if (found !== undefined) return found.trim();
     } catch {
-      return undefined;
+      /* not JSON after all: look in the text */
     }
   }
   const last = t.slice(t.lastIndexOf(' ') + 1);
-  return JWS_RE.test(last) ? last : undefined;
+  if (JWS_RE.test(last)) return last; // a syslog line: the message is the JWS
+  // anything else: the first JWS in the text whose first part is a JOSE header
+  for (const m of t.matchAll(JWS_IN_TEXT)) if (looksLikeJws(m[0])) return m[0];
+  return undefined;
 }
 
 function unverifiedSeq(jws: string): number | null {
@@ -88,6 +122,7 @@ export async function verifyCheckpoints(
   const problems: CheckpointProblem[] = [];
   const bySeq = new Map<number, Good[]>();
   let checked = 0;
+  let found = 0;
   let n = 0;
   for (const raw of lines) {
     n++;
@@ -95,15 +130,16 @@ export async function verifyCheckpoints(
     if (jws === null) continue;
     checked++;
     if (jws === undefined) {
-      problems.push({ line: n, seq: null, kind: 'malformed', message: 'not a checkpoint (expected a compact JWS)' });
+      problems.push({ line: n, seq: null, kind: 'malformed', message: 'no compact JWS on this line' });
       continue;
     }
+    found++;
     let payload: { type?: unknown; seq?: unknown; hash?: unknown };
     try {
       const r = await compactVerify(jws, publicKey, { algorithms: ['EdDSA'] });
       payload = JSON.parse(new TextDecoder().decode(r.payload)) as typeof payload;
     } catch {
-      problems.push({ line: n, seq: unverifiedSeq(jws), kind: 'bad-signature', message: 'bad signature (not made with this key, or altered)' });
+      problems.push({ line: n, seq: unverifiedSeq(jws), kind: 'bad-signature', message: 'not made with this key, or altered' });
       continue;
     }
     if (
@@ -133,7 +169,7 @@ export async function verifyCheckpoints(
     if (!list) continue;
     for (const g of list) {
       if (g.hash !== e.hash) {
-        problems.push({ line: g.line, seq: g.seq, kind: 'rewritten', message: `the chain has a different hash at seq ${g.seq} (rewritten)` });
+        problems.push({ line: g.line, seq: g.seq, kind: 'rewritten', message: 'the hash at this seq differs from the signed one' });
       }
     }
     bySeq.delete(e.seq);
@@ -142,11 +178,11 @@ export async function verifyCheckpoints(
     for (const g of list) {
       problems.push(
         g.seq > chainEnd
-          ? { line: g.line, seq: g.seq, kind: 'truncated', message: `seq ${g.seq} is beyond the end of the chain (${chainEnd}): truncated` }
-          : { line: g.line, seq: g.seq, kind: 'rewritten', message: `the chain has no entry with seq ${g.seq} (removed)` },
+          ? { line: g.line, seq: g.seq, kind: 'truncated', message: `the chain ends at seq ${chainEnd}` }
+          : { line: g.line, seq: g.seq, kind: 'removed', message: 'no entry with this seq' },
       );
     }
   }
   problems.sort((a, b) => a.line - b.line);
-  return { checked, problems, chainEnd };
+  return { checked, found, problems, chainEnd };
 }

@@ -9,7 +9,8 @@ import type { GovernanceAction, GovernanceEntryInput, GovernanceRequestInfo } fr
 /** Who acted, and through which door. */
 export interface EntryActor {
   principal: string;
-  via: NonNullable<GovernanceEntryInput['via']>;
+  /** absent for what the gateway does by itself (an expiry noticed during a request) */
+  via?: NonNullable<GovernanceEntryInput['via']>;
   /** the verified token's issuer and id (reveals only) */
   token?: { iss?: string; jti?: string };
 }
@@ -49,8 +50,14 @@ export function requestInfo(seen: RequestSeen): GovernanceRequestInfo {
 }
 
 function base(action: GovernanceAction, actor: EntryActor, seen: RequestSeen): GovernanceEntryInput {
-  return { action, principal: actor.principal, via: actor.via, request: requestInfo(seen) };
+  const input: GovernanceEntryInput = { action, principal: actor.principal };
+  if (actor.via !== undefined) input.via = actor.via;
+  input.request = requestInfo(seen);
+  return input;
 }
+
+/** The gateway itself, as the actor of what happens by time (expiry). */
+export const GATEWAY_ACTOR: EntryActor = { principal: 'apg' };
 
 function withReveal(input: GovernanceEntryInput, facts: RevealFacts): GovernanceEntryInput {
   if (facts.reason !== undefined) input.reason = facts.reason;

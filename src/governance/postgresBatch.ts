@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { LOCK_KEYS } from '../db/migrate.js';
 import { GENESIS } from './chain.js';
+import { searchableCopy } from './searchable.js';
 import type { GovernanceEntry } from './types.js';
 
 /** server-side timeouts fire this much before the client-side deadline */
@@ -68,19 +69,20 @@ export class BatchTransaction {
     return last ? { nextSeq: Number(last.seq) + 1, prevHash: last.hash } : { nextSeq: 1, prevHash: GENESIS };
   }
 
-  /** All entries of the batch in one statement. */
+  /** All entries of the batch in one statement: the chained text, and its searchable jsonb copy. */
   async insert(entries: GovernanceEntry[]): Promise<void> {
     await this.bounded(
       this.conn!.query(
         `INSERT INTO governance_log (seq, id, time, action, entry, line, prev_hash, hash)
-         SELECT s, i, t, a, l::jsonb, l, p, h
-           FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
-             AS u(s, i, t, a, l, p, h)`,
+         SELECT s, i, t, a, j::jsonb, l, p, h
+           FROM unnest($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+             AS u(s, i, t, a, j, l, p, h)`,
         [
           entries.map((e) => e.seq),
           entries.map((e) => e.id),
           entries.map((e) => e.time),
           entries.map((e) => e.action),
+          entries.map((e) => JSON.stringify(searchableCopy(e))),
           entries.map((e) => JSON.stringify(e)),
           entries.map((e) => e.prevHash),
           entries.map((e) => e.hash),

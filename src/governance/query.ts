@@ -4,6 +4,7 @@
  * matches() line by line; the PostgreSQL sink puts the same conditions in SQL
  * (sqlFilter) — tests run both against the same log.
  */
+import { searchableString } from './searchable.js';
 import type { GovernanceAction, GovernanceEntry, QueryFilter } from './types.js';
 
 export interface CompiledFilter {
@@ -58,7 +59,7 @@ export function sqlFilter(c: CompiledFilter, first: number): { sql: string; para
     return `$${first + params.length - 1}`;
   };
   if (c.actions) parts.push(`action = ANY(${next([...c.actions])}::text[])`);
-  if (c.principal !== undefined) parts.push(`lower(entry->>'principal') = ${next(c.principal)}::text`);
+  if (c.principal !== undefined) parts.push(`lower(entry->>'principal') = ${next(searchableString(c.principal))}::text`);
   if (c.since !== undefined) parts.push(`time >= ${next(new Date(c.since).toISOString())}::timestamptz`);
   if (c.until !== undefined) parts.push(`time < ${next(new Date(c.until).toISOString())}::timestamptz`);
   return { sql: parts.map((p) => ` AND ${p}`).join(''), params };

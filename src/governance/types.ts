@@ -4,18 +4,7 @@
  */
 import { ERRORS, GatewayError } from '../errors.js';
 
-export type GovernanceAction =
-  | 'private-activities.viewed'
-  | 'privacy-group.added'
-  | 'privacy-group.removed'
-  | 'reveal-permission.granted'
-  | 'reveal-permission.revoked'
-  | 'private-activities.denied'
-  | 'reveal-request.created'
-  | 'reveal-request.approved'
-  | 'reveal-request.denied';
-
-export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
+export const GOVERNANCE_ACTIONS = [
   'private-activities.viewed',
   'privacy-group.added',
   'privacy-group.removed',
@@ -25,7 +14,16 @@ export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = [
   'reveal-request.created',
   'reveal-request.approved',
   'reveal-request.denied',
-];
+  'reveal-request.revoked',
+  'reveal-request.expired',
+  'privacy-change.requested',
+  'privacy-change.approved',
+  'privacy-change.denied',
+  'privacy-change.expired',
+  'privacy-change.failed',
+] as const;
+
+export type GovernanceAction = (typeof GOVERNANCE_ACTIONS)[number];
 
 /** At most this many activity ids are recorded per entry (SPEC §6). */
 export const MAX_IDS = 1000;

@@ -22,7 +22,7 @@ export interface Line {
 
 const CHUNK = 64 * 1024;
 
-/** The most trailing unreadable lines treated as a torn tail (a crash mid-batch); more is damage. */
+/** The most trailing unreadable lines the sink cuts on open (a crash mid-batch); more, and it refuses to start. */
 export const MAX_TORN_LINES = 64;
 
 /** Streams the lines in [start, end) with bounded memory (one chunk plus the longest line). */
@@ -71,31 +71,37 @@ export function parseLine(bytes: Buffer): unknown {
   }
 }
 
-export type FileVerifyResult = { ok: true; count: number; tornTail?: true } | { ok: false; count: number; brokenAtSeq: number; tornTail?: true };
+/** Bytes after the last complete entry that are not an entry: what a crash mid-write leaves, or garbage appended. */
+export interface TornTail {
+  bytes: number;
+  /** the seq of the last complete entry before them (0: none) */
+  afterSeq: number;
+}
+
+export type FileVerifyResult = { ok: true; count: number; tornTail?: TornTail } | { ok: false; count: number; brokenAtSeq: number; tornTail?: TornTail };
 
 /**
  * Recomputes the chain over [0, end): seq 1..n contiguous, prevHash links,
- * hash matches. A torn final line (no newline, or not a JSON entry) is what a crash
- * mid-write leaves and what the sink cuts on open, so it is reported as
- * `tornTail` and not counted rather than as tampering.
+ * hash matches. Unreadable lines (no newline, or not a JSON entry) after the last
+ * complete entry are what a crash mid-write leaves and what the sink cuts on open,
+ * so they are reported as `tornTail` (their size) and not counted rather than as
+ * tampering; an unreadable line with an entry after it is a break.
  */
 export async function verifyRange(handle: ReadableHandle, end: number): Promise<FileVerifyResult> {
   const checker = new ChainChecker();
-  let pendingBad = 0; // consecutive unreadable lines, judged once we know whether anything good follows
+  let tornFrom = -1; // offset of the first of the unreadable lines in a row, judged once we know whether anything good follows
   for await (const line of scanLines(handle, 0, end)) {
     const parsed = line.terminated ? parseLine(line.bytes) : undefined;
     if (isTornTail(line, parsed)) {
-      pendingBad++;
+      if (tornFrom < 0) tornFrom = line.offset;
       continue;
     }
     // an unreadable line followed by a good one is damage, not a torn tail
-    checker.feed(pendingBad > 0 ? undefined : parsed);
+    checker.feed(tornFrom >= 0 ? undefined : parsed);
     if (checker.brokenAtSeq !== undefined) return checker.result();
   }
-  if (pendingBad === 0) return checker.result();
-  if (pendingBad <= MAX_TORN_LINES) return { ...checker.result(), tornTail: true };
-  checker.feed(undefined);
-  return checker.result();
+  if (tornFrom < 0) return checker.result();
+  return { ...checker.result(), tornTail: { bytes: end - tornFrom, afterSeq: checker.count } };
 }
 
 /** Verifies a governance file without opening it for writing (CLI `apg governance verify`). */

@@ -26,6 +26,8 @@ export function respondFiltered(ex: Exchange, upstream: http.IncomingMessage, re
     ]);
     res.setHeader('x-private-activities', 'shown');
     res.setHeader('x-governance-entry', entry.id);
+    // lets a client read the entry back (GET api/governance?afterSeq=<seq - 1>&limit=1): the console marks exactly its ids
+    res.setHeader('x-governance-entry-seq', String(entry.seq));
   }
   res.end(ex.headOnly ? undefined : rewritten.body);
 }

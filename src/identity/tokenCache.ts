@@ -12,16 +12,20 @@
  * that dropped or replaced the key sends the token through full verification
  * again (verifier.ts, stillKeyed).
  *
- * Time is injected (`now`, epoch ms); entries are checked against it on every
- * read, so an expired token is never answered from the cache.
+ * Time is injected (`clock`, or the older `now`: epoch ms; default systemClock);
+ * entries are checked against it on every read, so an expired token is never answered from the cache.
  */
 import { LRUCache } from 'lru-cache';
+import { clockOf, type Clock } from '../clock.js';
 
 export interface TokenCacheOptions {
   /** most tokens held; default 10,000 */
   maxEntries?: number;
   /** most token bytes held (keys are the tokens); default 8 MiB */
   maxBytes?: number;
+  /** wall clock of token expiry; default systemClock */
+  clock?: Clock;
+  /** the older shape of `clock` */
   now?: () => number;
 }
 
@@ -33,10 +37,10 @@ interface Entry<T> {
 
 export class TokenCache<T extends object> {
   private readonly lru: LRUCache<string, Entry<T>>;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(o: TokenCacheOptions = {}) {
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? clockOf(o.now);
     this.lru = new LRUCache<string, Entry<T>>({
       max: o.maxEntries ?? 10_000,
       maxSize: o.maxBytes ?? 8 * 1024 * 1024,
@@ -48,7 +52,7 @@ export class TokenCache<T extends object> {
   get(token: string): T | undefined {
     const e = this.lru.get(token);
     if (e === undefined) return undefined;
-    if (this.now() >= e.expMs) {
+    if (this.clock.now() >= e.expMs) {
       this.lru.delete(token);
       return undefined;
     }
@@ -59,7 +63,7 @@ export class TokenCache<T extends object> {
   set(token: string, value: T, expSec: unknown): void {
     if (typeof expSec !== 'number' || !Number.isFinite(expSec)) return;
     const expMs = expSec * 1000;
-    if (expMs <= this.now()) return;
+    if (expMs <= this.clock.now()) return;
     this.lru.set(token, { value: Object.freeze(value), expMs });
   }
 

@@ -26,8 +26,10 @@ import {
   type CompactJWSHeaderParameters,
   type JWTPayload,
   type JWTVerifyGetKey,
+  type JWTVerifyOptions,
   type JWTVerifyResult,
 } from 'jose';
+import { clockOf, type Clock } from '../clock.js';
 import { isAdminRole, principalOf, rolesOf } from './claims.js';
 import { TokenCache } from './tokenCache.js';
 
@@ -49,7 +51,9 @@ export interface IdentityOptions {
   cooldownMs?: number;
   /** verified tokens remembered until their exp (tokenCache.ts); default 10,000, 0 = no cache */
   tokenCacheEntries?: number;
-  /** clock for the token cache (epoch ms); default Date.now */
+  /** wall clock of the token cache and the iat check; default systemClock */
+  clock?: Clock;
+  /** the older shape of `clock` (epoch ms) */
   now?: () => number;
 }
 
@@ -169,41 +173,78 @@ function validate(opts: IdentityOptions): void {
   if (opts.principalClaims.length === 0) throw new Error('identity.principalClaims: must not be empty');
 }
 
+/** What verify() needs: the header to read, how to verify, the cache and the clock. */
+interface VerifierParts {
+  opts: IdentityOptions;
+  headerName: string;
+  keys: KeySet;
+  /** keys.source, guarded (guardedKeys) */
+  getKey: JWTVerifyGetKey;
+  verifyOptions: JWTVerifyOptions;
+  cache: TokenCache<Cached> | null;
+  clock: Clock;
+}
+
+/** The key set: a local file, or a remote JWKS (one per verifier: jose caches keys, dedupes fetches, refetches on an unknown kid at most once per cooldown). */
+export interface KeySet {
+  source: JWTVerifyGetKey;
+  remote?: ReturnType<typeof createRemoteJWKSet>;
+}
+
 export async function createIdentityVerifier(opts: IdentityOptions): Promise<IdentityVerifier> {
   validate(opts);
-  const headerName = opts.header.toLowerCase();
-  const tolerance = opts.clockToleranceSec;
-  const verifyOptions = {
+  const keys = keySetOf(opts);
+  const cacheEntries = opts.tokenCacheEntries ?? 10_000;
+  const clock = opts.clock ?? clockOf(opts.now);
+  const parts: VerifierParts = {
+    opts,
+    headerName: opts.header.toLowerCase(),
+    keys,
+    getKey: guardedKeys(keys.source),
+    verifyOptions: verifyOptionsOf(opts),
+    cache: cacheEntries > 0 ? new TokenCache<Cached>({ maxEntries: cacheEntries, clock }) : null,
+    clock,
+  };
+  let closed = false;
+  return {
+    verify: (headers) => verifyHeaders(parts, headers, closed),
+    ready: async () => !closed && (await keysReady(keys)),
+    close() {
+      closed = true;
+    },
+  };
+}
+
+export function verifyOptionsOf(opts: Pick<IdentityOptions, 'issuer' | 'audience' | 'algorithms' | 'clockToleranceSec'>): JWTVerifyOptions {
+  return {
     issuer: opts.issuer,
     audience: opts.audience,
     algorithms: opts.algorithms,
-    clockTolerance: tolerance,
+    clockTolerance: opts.clockToleranceSec,
     requiredClaims: ['exp'],
   };
+}
 
-  let source: JWTVerifyGetKey;
-  let remote: ReturnType<typeof createRemoteJWKSet> | undefined;
-  if (opts.jwksFile != null) {
-    source = loadJwksFile(opts.jwksFile);
-  } else {
-    let url: URL;
-    try {
-      url = new URL(opts.jwksUrl as string);
-    } catch {
-      throw new Error('identity.jwksUrl: not a valid URL');
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('identity.jwksUrl: must be http(s)');
-    // One remote set per verifier: jose caches keys, dedupes concurrent fetches and
-    // refetches on an unknown kid at most once per cooldown.
-    remote = createRemoteJWKSet(url, {
-      timeoutDuration: opts.fetchTimeoutMs ?? 2000,
-      cooldownDuration: opts.cooldownMs ?? 30_000,
-    });
-    source = remote;
+/** The key set of the options (validated: exactly one of jwksFile / jwksUrl). */
+export function keySetOf(opts: Pick<IdentityOptions, 'jwksFile' | 'jwksUrl' | 'fetchTimeoutMs' | 'cooldownMs'>): KeySet {
+  if (opts.jwksFile != null) return { source: loadJwksFile(opts.jwksFile) };
+  let url: URL;
+  try {
+    url = new URL(opts.jwksUrl as string);
+  } catch {
+    throw new Error('identity.jwksUrl: not a valid URL');
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('identity.jwksUrl: must be http(s)');
+  const remote = createRemoteJWKSet(url, {
+    timeoutDuration: opts.fetchTimeoutMs ?? 2000,
+    cooldownDuration: opts.cooldownMs ?? 30_000,
+  });
+  return { source: remote, remote };
+}
 
-  // Wraps key resolution so a failing key source is told apart from a bad token.
-  const getKey: JWTVerifyGetKey = async (header, token) => {
+/** Key resolution that tells a failing key source apart from a bad token. */
+export function guardedKeys(source: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
     try {
       return await source(header, token);
     } catch (err) {
@@ -211,98 +252,97 @@ export async function createIdentityVerifier(opts: IdentityOptions): Promise<Ide
       throw new KeySourceUnavailable();
     }
   };
+}
 
-  async function verifyToken(token: string): Promise<JWTVerifyResult & { key?: unknown }> {
-    try {
-      return await jwtVerify(token, getKey, verifyOptions);
-    } catch (err) {
-      if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
-      // Several keys match (e.g. no kid): try each, as jose documents.
-      for await (const key of err as unknown as AsyncIterable<CryptoKey>) {
-        try {
-          return { ...(await jwtVerify(token, key, verifyOptions)), key };
-        } catch (inner) {
-          if (inner instanceof errors.JWSSignatureVerificationFailed) continue;
-          throw inner;
-        }
+async function verifyToken(token: string, getKey: JWTVerifyGetKey, verifyOptions: JWTVerifyOptions): Promise<JWTVerifyResult & { key?: unknown }> {
+  try {
+    return await jwtVerify(token, getKey, verifyOptions);
+  } catch (err) {
+    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+    // Several keys match (e.g. no kid): try each, as jose documents.
+    for await (const key of err as unknown as AsyncIterable<CryptoKey>) {
+      try {
+        return { ...(await jwtVerify(token, key, verifyOptions)), key };
+      } catch (inner) {
+        if (inner instanceof errors.JWSSignatureVerificationFailed) continue;
+        throw inner;
       }
-      throw new errors.JWSSignatureVerificationFailed();
     }
+    throw new errors.JWSSignatureVerificationFailed();
   }
+}
 
-  function toResult(payload: JWTPayload): IdentityResult {
-    // jose leaves a future iat alone unless maxTokenAge is set; a token "issued" later
-    // than now (beyond tolerance) is forged or from a broken clock: refuse it.
-    if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + tolerance) {
-      return { kind: 'invalid', reason: 'claim_iat' };
-    }
-    const principal = principalOf(payload, opts);
-    if (principal === undefined) return { kind: 'invalid', reason: 'no_principal' };
-    const roles = rolesOf(payload, opts);
-    return {
-      kind: 'verified',
-      principal,
-      roles,
-      isAdmin: isAdminRole(roles, opts),
-      revealFlag: payload[opts.revealClaim] === true,
-      iss: payload.iss as string,
-      ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
-      claims: payload,
-    };
+/**
+ * Pure: the result of a verified payload at `nowMs`. jose leaves a future iat alone unless
+ * maxTokenAge is set; a token "issued" later than now (beyond tolerance) is forged or from
+ * a broken clock: refuse it.
+ */
+export function toResult(
+  payload: JWTPayload,
+  opts: Pick<IdentityOptions, 'principalClaims' | 'rolesClaim' | 'adminRoles' | 'revealClaim' | 'clockToleranceSec'>,
+  nowMs: number,
+): IdentityResult {
+  if (typeof payload.iat === 'number' && payload.iat > nowMs / 1000 + opts.clockToleranceSec) {
+    return { kind: 'invalid', reason: 'claim_iat' };
   }
-
-  let closed = false;
-  const cacheEntries = opts.tokenCacheEntries ?? 10_000;
-  const cache = cacheEntries > 0 ? new TokenCache<Cached>({ maxEntries: cacheEntries, now: opts.now }) : null;
-
-  /**
-   * A cached token still holds only while the key that verified it is the key
-   * the current key set gives for its header: a JWKS refetch that dropped or
-   * replaced the key (new key objects) sends the token through full
-   * verification again. Resolving the key is a lookup, not a signature check.
-   */
-  async function stillKeyed(c: Cached, token: string): Promise<boolean> {
-    try {
-      const [protectedHeader, payload, signature] = token.split('.');
-      return (await source(c.header, { protected: protectedHeader, payload, signature })) === c.key;
-    } catch {
-      return false;
-    }
-  }
-
+  const principal = principalOf(payload, opts);
+  if (principal === undefined) return { kind: 'invalid', reason: 'no_principal' };
+  const roles = rolesOf(payload, opts);
   return {
-    async verify(headers) {
-      const found = extractBearer(headers[headerName]);
-      if (found.kind !== 'token') return found;
-      if (closed) return { kind: 'unavailable' };
-      const hit = cache?.get(found.token);
-      if (hit !== undefined && (await stillKeyed(hit, found.token))) return hit.result;
-      try {
-        const { payload, protectedHeader, key } = await verifyToken(found.token);
-        const result = toResult(payload);
-        if (result.kind === 'verified' && cache !== null && key !== undefined) {
-          Object.freeze(result.roles);
-          cache.set(found.token, { result: Object.freeze(result), key, header: protectedHeader }, payload.exp);
-        }
-        return result;
-      } catch (err) {
-        if (err instanceof KeySourceUnavailable) return { kind: 'unavailable' };
-        return { kind: 'invalid', reason: reasonOf(err) };
-      }
-    },
-    async ready() {
-      if (closed) return false;
-      if (!remote) return true;
-      if (remote.fresh) return true;
-      try {
-        await remote.reload();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    close() {
-      closed = true;
-    },
+    kind: 'verified',
+    principal,
+    roles,
+    isAdmin: isAdminRole(roles, opts),
+    revealFlag: payload[opts.revealClaim] === true,
+    iss: payload.iss as string,
+    ...(typeof payload.jti === 'string' ? { jti: payload.jti } : {}),
+    claims: payload,
   };
+}
+
+/**
+ * A cached token still holds only while the key that verified it is the key
+ * the current key set gives for its header: a JWKS refetch that dropped or
+ * replaced the key (new key objects) sends the token through full
+ * verification again. Resolving the key is a lookup, not a signature check.
+ */
+async function stillKeyed(source: JWTVerifyGetKey, c: Cached, token: string): Promise<boolean> {
+  try {
+    const [protectedHeader, payload, signature] = token.split('.');
+    return (await source(c.header, { protected: protectedHeader, payload, signature })) === c.key;
+  } catch {
+    return false;
+  }
+}
+
+/** Never throws; a closed verifier answers a token with 'unavailable'. */
+async function verifyHeaders(p: VerifierParts, headers: IncomingHttpHeaders, closed: boolean): Promise<IdentityResult> {
+  const found = extractBearer(headers[p.headerName]);
+  if (found.kind !== 'token') return found;
+  if (closed) return { kind: 'unavailable' };
+  const hit = p.cache?.get(found.token);
+  if (hit !== undefined && (await stillKeyed(p.keys.source, hit, found.token))) return hit.result;
+  try {
+    const { payload, protectedHeader, key } = await verifyToken(found.token, p.getKey, p.verifyOptions);
+    const result = toResult(payload, p.opts, p.clock.now());
+    if (result.kind === 'verified' && p.cache !== null && key !== undefined) {
+      Object.freeze(result.roles);
+      p.cache.set(found.token, { result: Object.freeze(result), key, header: protectedHeader }, payload.exp);
+    }
+    return result;
+  } catch (err) {
+    if (err instanceof KeySourceUnavailable) return { kind: 'unavailable' };
+    return { kind: 'invalid', reason: reasonOf(err) };
+  }
+}
+
+/** A local key set is always ready; a remote one once its keys are fresh or reload. */
+async function keysReady(keys: KeySet): Promise<boolean> {
+  if (!keys.remote || keys.remote.fresh) return true;
+  try {
+    await keys.remote.reload();
+    return true;
+  } catch {
+    return false;
+  }
 }

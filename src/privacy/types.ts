@@ -92,7 +92,7 @@ export interface RevealScope {
   actors: readonly string[];
 }
 
-export type RevealRequestStatus = 'pending' | 'approved' | 'denied';
+export type RevealRequestStatus = 'pending' | 'approved' | 'denied' | 'revoked' | 'expired';
 
 /** SPEC §11: a reveal request and its decision. */
 export interface RevealRequest {
@@ -115,6 +115,11 @@ export interface RevealRequest {
   /** when it was approved or denied */
   decidedAt?: string;
   comment?: string;
+  /** revoked: who ended the approved window early, and when */
+  revokedBy?: string;
+  revokedAt?: string;
+  /** expired: when it was found still pending after its time to live */
+  expiredAt?: string;
 }
 
 export interface PrivacyStateView {

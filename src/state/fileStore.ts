@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { systemClock } from '../clock.js';
 import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
 import {
@@ -11,15 +13,17 @@ import {
   withPermissionRevoked,
   withRevealRequestCreated,
   withRevealRequestDecided,
+  withChangeCreated,
+  withChangeDecided,
   type StateSeed,
 } from './mutations.js';
-import { StateUnavailableError, type PermissionRecord, type PrivacyState, type StateStore } from './types.js';
+import { StateUnavailableError, type PermissionRecord, type PrivacyChange, type PrivacyState, type StateStore } from './types.js';
 
 /** Writes `data` so that a crash leaves either the old or the new file, never a mix. */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fh = await fs.open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(data);
@@ -44,7 +48,8 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
  * persisted before they are visible, so a restart never forgets a change that
  * was acknowledged.
  */
-export async function openFileStateStore(file: string, seed: StateSeed, now = Date.now()): Promise<StateStore> {
+/** `now`: when the seed's groups became private if they name no time (the gateway passes its clock's time). */
+export async function openFileStateStore(file: string, seed: StateSeed, now: number = systemClock.now()): Promise<StateStore> {
   let state: PrivacyState;
   let text: string | undefined;
   try {
@@ -89,6 +94,8 @@ export async function openFileStateStore(file: string, seed: StateSeed, now = Da
     revoke: (p) => mutate<PermissionRecord>((s) => withPermissionRevoked(s, p)),
     createRevealRequest: (r) => mutate<RevealRequest>((s) => withRevealRequestCreated(s, r)),
     decideRevealRequest: (id, d) => mutate<RevealRequest>((s) => withRevealRequestDecided(s, id, d)),
+    createChange: (c) => mutate<PrivacyChange>((s) => withChangeCreated(s, c)),
+    decideChange: (id, d) => mutate<PrivacyChange>((s) => withChangeDecided(s, id, d)),
     onChange(l) {
       listeners.add(l);
       return () => listeners.delete(l);

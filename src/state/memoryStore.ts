@@ -7,8 +7,10 @@ import {
   withPermissionRevoked,
   withRevealRequestCreated,
   withRevealRequestDecided,
+  withChangeCreated,
+  withChangeDecided,
 } from './mutations.js';
-import type { PermissionRecord, PrivacyState, StateStore } from './types.js';
+import type { PermissionRecord, PrivacyChange, PrivacyState, StateStore } from './types.js';
 
 /** A state store held in memory only: for tests and for embedding; nothing survives a restart. */
 export function createMemoryStateStore(initial: PrivacyState = { groups: [], permissions: [] }): StateStore & { set(state: PrivacyState): void } {
@@ -30,6 +32,8 @@ export function createMemoryStateStore(initial: PrivacyState = { groups: [], per
     revoke: async (p) => apply<PermissionRecord>(withPermissionRevoked(state, p)),
     createRevealRequest: async (r) => apply<RevealRequest>(withRevealRequestCreated(state, r)),
     decideRevealRequest: async (id, d) => apply<RevealRequest>(withRevealRequestDecided(state, id, d)),
+    createChange: async (c) => apply<PrivacyChange>(withChangeCreated(state, c)),
+    decideChange: async (id, d) => apply<PrivacyChange>(withChangeDecided(state, id, d)),
     onChange(l) {
       listeners.add(l);
       return () => listeners.delete(l);

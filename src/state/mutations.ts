@@ -6,6 +6,8 @@ import {
   StateNotFoundError,
   type PermissionLimits,
   type PermissionRecord,
+  type ChangeDecision,
+  type PrivacyChange,
   type PrivacyState,
   type RevealRequestDecision,
 } from './types.js';
@@ -74,33 +76,73 @@ export function withRevealRequestCreated(state: PrivacyState, request: RevealReq
   return [{ ...state, revealRequests: [...requests, request] }, request];
 }
 
-/** pending → approved (window [at, at + durationMin)) or denied; anything else is a conflict: one decision wins. */
+/** Which status a request must have for a decision: revoking ends an approved window, the rest decide a pending one. */
+export function requiredStatus(d: RevealRequestDecision | ChangeDecision): 'pending' | 'approved' {
+  return d.status === 'revoked' ? 'approved' : 'pending';
+}
+
+function decided(current: RevealRequest, d: RevealRequestDecision): RevealRequest {
+  const at = new Date(d.at).toISOString();
+  const by = d.by ?? '';
+  switch (d.status) {
+    case 'approved':
+      return {
+        ...current,
+        status: 'approved',
+        approvedBy: by,
+        validFrom: at,
+        validUntil: new Date(d.at + current.durationMin * 60_000).toISOString(),
+        decidedAt: at,
+      };
+    case 'denied':
+      return { ...current, status: 'denied', deniedBy: by, decidedAt: at };
+    case 'revoked':
+      return { ...current, status: 'revoked', revokedBy: by, revokedAt: at };
+    case 'expired':
+      return { ...current, status: 'expired', expiredAt: at };
+  }
+}
+
+/**
+ * pending → approved (window [at, at + durationMin)), denied or expired; approved → revoked.
+ * Anything else is a conflict: exactly one decision wins.
+ */
 export function withRevealRequestDecided(state: PrivacyState, id: string, d: RevealRequestDecision): [PrivacyState, RevealRequest] {
   const requests = state.revealRequests ?? [];
   const current = requests.find((r) => r.id === id);
   if (!current) throw new StateNotFoundError(`reveal request ${id} does not exist`);
-  if (current.status !== 'pending') throw new StateConflictError(`reveal request ${id} is already ${current.status}`);
-  const decidedAt = new Date(d.at).toISOString();
-  const next: RevealRequest =
-    d.status === 'approved'
-      ? {
-          ...current,
-          status: 'approved',
-          approvedBy: d.by,
-          validFrom: decidedAt,
-          validUntil: new Date(d.at + current.durationMin * 60_000).toISOString(),
-          decidedAt,
-        }
-      : { ...current, status: 'denied', deniedBy: d.by, decidedAt };
+  if (current.status !== requiredStatus(d)) throw new StateConflictError(`reveal request ${id} is already ${current.status}`);
+  const next = decided(current, d);
   if (d.comment !== undefined) next.comment = d.comment;
   return [{ ...state, revealRequests: requests.map((r) => (r === current ? next : r)) }, next];
+}
+
+export function withChangeCreated(state: PrivacyState, change: PrivacyChange): [PrivacyState, PrivacyChange] {
+  const changes = state.changes ?? [];
+  if (changes.some((c) => c.id === change.id)) throw new StateConflictError(`privacy change ${change.id} exists`);
+  return [{ ...state, changes: [...changes, change] }, change];
+}
+
+/** pending → approved, denied or expired; anything else is a conflict. */
+export function withChangeDecided(state: PrivacyState, id: string, d: ChangeDecision): [PrivacyState, PrivacyChange] {
+  const changes = state.changes ?? [];
+  const current = changes.find((c) => c.id === id);
+  if (!current) throw new StateNotFoundError(`privacy change ${id} does not exist`);
+  if (current.status !== 'pending') throw new StateConflictError(`privacy change ${id} is already ${current.status}`);
+  const next: PrivacyChange = { ...current, status: d.status, decidedAt: new Date(d.at).toISOString() };
+  if (d.by !== undefined) next.decidedBy = d.by;
+  if (d.comment !== undefined) next.comment = d.comment;
+  return [{ ...state, changes: changes.map((c) => (c === current ? next : c)) }, next];
 }
 
 /* Type guards for a stored document (JSON from disk or the database): no casts on unknown. */
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isList = (v: unknown): v is unknown[] => Array.isArray(v);
 const isStringList = (v: unknown): v is string[] => isList(v) && v.every((x) => typeof x === 'string');
-const isStatus = (v: unknown): v is RevealRequestStatus => v === 'pending' || v === 'approved' || v === 'denied';
+const REQUEST_STATUSES: readonly string[] = ['pending', 'approved', 'denied', 'revoked', 'expired'];
+const isStatus = (v: unknown): v is RevealRequestStatus => typeof v === 'string' && REQUEST_STATUSES.includes(v);
+const CHANGE_STATUSES: readonly string[] = ['pending', 'approved', 'denied', 'expired'];
+const CHANGE_KINDS: readonly string[] = ['privacy-group.remove', 'reveal-permission.grant'];
 
 function fail(why: string): never {
   throw new Error(`invalid state document: ${why}`);
@@ -129,8 +171,23 @@ function parseRevealRequest(r: unknown): RevealRequest {
     fail('bad reveal request window');
   const out: RevealRequest = { id, status, requester: normalizePrincipal(requester) ?? '', reason, durationMin, createdAt };
   if (scoped) out.scope = scoped;
-  for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment'] as const) {
+  for (const k of ['approvedBy', 'validFrom', 'validUntil', 'deniedBy', 'decidedAt', 'comment', 'revokedBy', 'revokedAt', 'expiredAt'] as const) {
     const v = r[k];
+    if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+function parseChange(c: unknown): PrivacyChange {
+  if (!isRecord(c)) return fail('bad privacy change');
+  const { id, status, kind, target, requester, createdAt, body } = c;
+  if (typeof id !== 'string' || typeof status !== 'string' || !CHANGE_STATUSES.includes(status)) return fail('bad privacy change');
+  if (typeof kind !== 'string' || !CHANGE_KINDS.includes(kind) || typeof target !== 'string' || typeof requester !== 'string')
+    return fail('bad privacy change');
+  if (typeof createdAt !== 'string' || !isRecord(body)) return fail('bad privacy change');
+  const out = { id, status, kind, target, requester: normalizePrincipal(requester) ?? '', createdAt, body } as PrivacyChange;
+  for (const k of ['decidedBy', 'decidedAt', 'comment'] as const) {
+    const v = c[k];
     if (typeof v === 'string') out[k] = v;
   }
   return out;
@@ -146,6 +203,7 @@ export function seedState(seed: StateSeed, now: number): PrivacyState {
     groups: seed.groups.map((g) => ({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
     permissions: seed.permissions.map((p) => ({ principal: normalizePrincipal(p) ?? p, grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
     revealRequests: [],
+    changes: [],
   };
 }
 
@@ -157,7 +215,7 @@ function text(v: unknown): string {
 /** Validates a state document read from disk or a database; throws on anything unexpected. */
 export function parseState(doc: unknown): PrivacyState {
   if (!isRecord(doc)) return fail('not an object');
-  const { groups: groupDocs, permissions: permissionDocs, revealRequests: requestDocs } = doc;
+  const { groups: groupDocs, permissions: permissionDocs, revealRequests: requestDocs, changes: changeDocs } = doc;
   if (!isList(groupDocs) || !isList(permissionDocs)) return fail('groups/permissions missing');
   const groups = groupDocs.map((g): GroupInterval => {
     if (!isRecord(g)) return fail('bad group');
@@ -184,5 +242,7 @@ export function parseState(doc: unknown): PrivacyState {
   });
   if (requestDocs !== undefined && requestDocs !== null && !isList(requestDocs)) return fail('revealRequests is not a list');
   const revealRequests = isList(requestDocs) ? requestDocs.map(parseRevealRequest) : [];
-  return { groups, permissions, revealRequests };
+  if (changeDocs !== undefined && changeDocs !== null && !isList(changeDocs)) return fail('changes is not a list');
+  const changes = isList(changeDocs) ? changeDocs.map(parseChange) : [];
+  return { groups, permissions, revealRequests, changes };
 }

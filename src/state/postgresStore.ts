@@ -7,6 +7,7 @@
  * a safety net, and keeps serving the last known state while the database is
  * away — filtering never waits for the database.
  */
+import { systemClock } from '../clock.js';
 import pg from 'pg';
 import type { RevealRequest } from '../privacy/approval.js';
 import type { GroupInterval } from '../privacy/types.js';
@@ -21,6 +22,9 @@ import {
   withPermissionRevoked,
   withRevealRequestCreated,
   withRevealRequestDecided,
+  withChangeCreated,
+  withChangeDecided,
+  requiredStatus,
   type StateSeed,
 } from './mutations.js';
 import {
@@ -31,6 +35,8 @@ import {
   type PermissionRecord,
   type PrivacyState,
   type RevealRequestDecision,
+  type ChangeDecision,
+  type PrivacyChange,
   type StateStore,
 } from './types.js';
 
@@ -71,7 +77,8 @@ const LOAD_STATE = `
                  'groups', groups,
                  'expiresAt', to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY granted_at, principal), '[]'::json)
                FROM privacy_permissions),
-    'revealRequests', (SELECT coalesce(json_agg(doc ORDER BY created_at, id), '[]'::json) FROM reveal_requests)) AS doc`;
+    'revealRequests', (SELECT coalesce(json_agg(doc ORDER BY created_at, id), '[]'::json) FROM reveal_requests),
+    'changes', (SELECT coalesce(json_agg(doc ORDER BY created_at, id), '[]'::json) FROM privacy_changes)) AS doc`;
 
 async function loadState(exec: Exec): Promise<PrivacyState> {
   const { rows } = await exec(LOAD_STATE);
@@ -114,8 +121,8 @@ export async function openPostgresStateStore(opts: PostgresStateOptions): Promis
       then: async (client) => {
         const { rows } = await client.query('SELECT 1 FROM state_meta WHERE key = $1', [SEEDED_KEY]);
         if (rows.length > 0) return;
-        await writeState(client, seedState(opts.seed, opts.now ?? Date.now()));
-        await client.query('INSERT INTO state_meta (key, value) VALUES ($1, $2)', [SEEDED_KEY, new Date().toISOString()]);
+        await writeState(client, seedState(opts.seed, opts.now ?? systemClock.now()));
+        await client.query('INSERT INTO state_meta (key, value) VALUES ($1, $2)', [SEEDED_KEY, new Date(opts.now ?? systemClock.now()).toISOString()]);
       },
     });
     const initial = await loadState((t, v) => boundedQuery(pool, t, v));
@@ -244,12 +251,41 @@ class PostgresStateStore implements StateStore {
     return this.mutate(
       (s) => withRevealRequestDecided(s, id, decision),
       async (exec, r) => {
-        const res = await exec("UPDATE reveal_requests SET status = $2, doc = $3::jsonb WHERE id = $1 AND status = 'pending'", [
+        const res = await exec('UPDATE reveal_requests SET status = $2, doc = $3::jsonb WHERE id = $1 AND status = $4', [
           r.id,
           r.status,
           JSON.stringify(r),
+          requiredStatus(decision),
         ]);
-        if (res.rowCount !== 1) throw new StateConflictError(`reveal request ${id} is no longer pending`);
+        if (res.rowCount !== 1) throw new StateConflictError(`reveal request ${id} is no longer ${requiredStatus(decision)}`);
+      },
+    );
+  }
+
+  createChange(change: PrivacyChange): Promise<PrivacyChange> {
+    return this.mutate(
+      (s) => withChangeCreated(s, change),
+      async (exec, c) => {
+        await exec('INSERT INTO privacy_changes (id, created_at, status, doc) VALUES ($1, $2, $3, $4::jsonb)', [
+          c.id,
+          c.createdAt,
+          c.status,
+          JSON.stringify(c),
+        ]);
+      },
+    );
+  }
+
+  decideChange(id: string, decision: ChangeDecision): Promise<PrivacyChange> {
+    return this.mutate(
+      (s) => withChangeDecided(s, id, decision),
+      async (exec, c) => {
+        const res = await exec("UPDATE privacy_changes SET status = $2, doc = $3::jsonb WHERE id = $1 AND status = 'pending'", [
+          c.id,
+          c.status,
+          JSON.stringify(c),
+        ]);
+        if (res.rowCount !== 1) throw new StateConflictError(`privacy change ${id} is no longer pending`);
       },
     );
   }

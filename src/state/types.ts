@@ -25,12 +25,46 @@ export interface PrivacyState {
   permissions: PermissionRecord[];
   /** SPEC §11 reveal requests, oldest first (absent = none) */
   revealRequests?: RevealRequest[];
+  /** SPEC §11 v3 changes that weaken privacy, waiting for a second person, oldest first (absent = none) */
+  changes?: PrivacyChange[];
 }
 
-/** SPEC §11: the decision on a pending reveal request. */
+export type PrivacyChangeKind = 'privacy-group.remove' | 'reveal-permission.grant';
+export type PrivacyChangeStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+/** A change that lets more people see more, asked while approval is on (SPEC §11 v3). */
+export interface PrivacyChange {
+  id: string;
+  status: PrivacyChangeStatus;
+  kind: PrivacyChangeKind;
+  /** the group id or the grantee */
+  target: string;
+  /** lower-cased principal */
+  requester: string;
+  /** ISO-8601 */
+  createdAt: string;
+  /** the body of the call, as validated */
+  body: Record<string, unknown>;
+  decidedBy?: string;
+  decidedAt?: string;
+  comment?: string;
+}
+
+/** SPEC §11 v3: the decision on a pending change (approved, denied, or expired by time). */
+export interface ChangeDecision {
+  status: 'approved' | 'denied' | 'expired';
+  /** absent for expiry */
+  by?: string;
+  /** epoch ms */
+  at: number;
+  comment?: string;
+}
+
+/** SPEC §11: the decision on a reveal request: approved / denied / expired while pending, revoked while approved. */
 export interface RevealRequestDecision {
-  status: 'approved' | 'denied';
-  by: string;
+  status: 'approved' | 'denied' | 'revoked' | 'expired';
+  /** absent for expiry */
+  by?: string;
   /** epoch ms */
   at: number;
   comment?: string;
@@ -71,8 +105,12 @@ export interface StateStore {
   revoke(principal: string): Promise<PermissionRecord>;
   /** SPEC §11: conflict when the id exists */
   createRevealRequest(request: RevealRequest): Promise<RevealRequest>;
-  /** SPEC §11: not found when unknown, conflict when no longer pending (exactly one decision wins) */
+  /** SPEC §11: not found when unknown, conflict when the transition is not allowed now (exactly one decision wins) */
   decideRevealRequest(id: string, decision: RevealRequestDecision): Promise<RevealRequest>;
+  /** SPEC §11 v3: conflict when the id exists */
+  createChange(change: PrivacyChange): Promise<PrivacyChange>;
+  /** SPEC §11 v3: not found when unknown, conflict when no longer pending */
+  decideChange(id: string, decision: ChangeDecision): Promise<PrivacyChange>;
   /** subscribe to changes (from this instance or, for shared stores, from others) */
   onChange(listener: (state: PrivacyState) => void): () => void;
   healthy(): boolean;

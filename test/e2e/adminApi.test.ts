@@ -235,7 +235,8 @@ describe('admin API over real sockets', () => {
 
     const p = await call('POST', 'privacy/permissions', { token: admin, body: { principal: 'Grace@Contoso.COM' } });
     expect(p.status).toBe(201);
-    expect(p.json()).toEqual({ principal: 'grace@contoso.com', grantedAt: expect.any(String), grantedBy: 'alice@contoso.com' });
+    // no privacy.adminGroups here: nothing can tell whether grace is an admin, and the answer says so (v3)
+    expect(p.json()).toEqual({ principal: 'grace@contoso.com', grantedAt: expect.any(String), grantedBy: 'alice@contoso.com', adminChecked: false });
     expect(Number.isNaN(Date.parse(p.json().grantedAt))).toBe(false);
     expect(lastEntry()).toMatchObject({ action: 'reveal-permission.granted', principal: 'alice@contoso.com', via: 'admin-api', target: 'grace@contoso.com' });
 
@@ -505,8 +506,19 @@ describe('a state store that cannot take the change', () => {
         expect(r.headers.get('content-type')).toMatch(/^application\/json/);
         expect(r.json().error).toEqual({ code: 'state_unavailable', message: expect.any(String), requestId: 'state-away-1' });
       }
+      // v3: the log never says a change happened when it did not — alice's revoke fails too
+      const revoke = await get(`${base}/privacy/permissions/alice%40contoso.com`, { method: 'DELETE', headers: h });
+      expect(revoke.status).toBe(503);
       expect((await get(`${base}/privacy/groups`, { headers: h })).json()).toEqual(before);
       expect((await get(`${base}/privacy/permissions`, { headers: h })).json().permissions.map((p: any) => p.principal)).toEqual(['alice@contoso.com']);
+      const entries = (await get(`${base}/governance?limit=100`, { headers: h })).json().entries as any[];
+      const changes = entries.filter((e) => e.action !== 'privacy-change.failed');
+      expect(changes.map((e) => e.action)).toEqual(['privacy-group.added', 'privacy-group.removed', 'reveal-permission.granted', 'reveal-permission.revoked']);
+      for (const change of changes) {
+        const failed = entries.find((e) => e.action === 'privacy-change.failed' && e.target === change.id);
+        expect(failed, change.action).toMatchObject({ principal: 'alice@contoso.com', via: 'admin-api', request: { id: 'state-away-1' } });
+        expect(failed.seq).toBe(change.seq + 1);
+      }
     } finally {
       await gw.close(1000);
       await idp.close();

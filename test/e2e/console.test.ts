@@ -300,6 +300,8 @@ describe('console settings', () => {
       const alice = await signIn(s, 'alice');
       const info = await (await fetch(`${s.gw.url}${PREFIX}/console/session`, { headers: { cookie: alice.cookie } })).json();
       expect(info.reveal).toMatchObject({ requireReason: true, minReasonLength: 10, reasonHeader: 'x-reveal-reason', approval: false });
+      // no privacy.adminGroups: the console must not claim that only admins can be given the permission (v3)
+      expect(info.adminMembershipChecked).toBe(false);
       const url = `${s.gw.url}${PREFIX}/console/activities?limit=5`;
       const headers = { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'x-show-private-activities': 'confirm' };
       const without = await fetch(url, { headers });
@@ -325,6 +327,25 @@ describe('console settings', () => {
       expect(r.status).toBe(503);
       SECURITY_HEADERS(r.headers);
       expect(await r.text()).toContain('identity provider cannot be reached');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("attacker: a forged Host header never becomes the redirect URI (v3: the gateway's own address without publicUrl)", async () => {
+    const s = await startConsoleStack();
+    try {
+      const { port } = new URL(s.gw.url);
+      const location = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: `${PREFIX}/console/login`, headers: { host: 'evil.example:443' } }, (res) => {
+          res.resume();
+          resolve(String(res.headers.location ?? ''));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(new URL(location).searchParams.get('redirect_uri')).toBe(`http://127.0.0.1:${port}${PREFIX}/console/callback`);
+      expect(location).not.toContain('evil.example');
     } finally {
       await s.close();
     }

@@ -90,8 +90,8 @@ describe.skipIf(!haveRsyslog)('governance forwarding to a real rsyslogd', () => 
     const { keyFile, publicKeyFile } = writeEd25519Key(dir);
     rig = await startRig(dir, {
       forward: [
-        { name: 'tcp', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}` },
-        { name: 'tls', type: 'syslog', url: `tls://127.0.0.1:${rs.tlsPort}`, caFile: rs.pki.caFile },
+        { name: 'tcp', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, resendSec: 1 },
+        { name: 'tls', type: 'syslog', url: `tls://127.0.0.1:${rs.tlsPort}`, caFile: rs.pki.caFile, resendSec: 1 },
         { name: 'udp', type: 'syslog', url: `udp://127.0.0.1:${rs.udpPort}` },
       ],
       checkpoint: { keyFile, everyEntries: 100, everySec: 3600 },
@@ -145,7 +145,7 @@ describe.skipIf(!haveRsyslog)('governance forwarding to a real rsyslogd', () => 
 
   it('rsyslog stopped for a while, then restarted: every entry arrives, none skipped', async () => {
     rig = await startRig(dir, {
-      forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, retry: { minMs: 20, maxMs: 200 }, settleMs: 1000 }],
+      forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, retry: { minMs: 20, maxMs: 200 }, resendSec: 1 }],
     });
     // delivering continuously while the receiver goes away
     const writer = (async () => {

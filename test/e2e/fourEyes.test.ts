@@ -290,6 +290,100 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
     expect((await entries()).filter((e) => e.action === 'reveal-request.denied').at(-1)).toMatchObject({ principal: 'dpo@contoso.com', target: a.id });
   });
 
+  it('revoke ends an approved window early (requester or approver, nobody else); a pending request expires after pendingTtlMin', async () => {
+    clock = T('2026-12-02T09:00:00Z');
+    const req = (await call('alice@contoso.com', 'POST', 'reveal-requests', { reason: 'Case 4712 – review', durationMin: 60 })).json();
+    expect((await call('dpo@contoso.com', 'POST', `reveal-requests/${req.id}/revoke`, {})).status).toBe(409); // not approved yet
+    expect((await call('dpo@contoso.com', 'POST', `reveal-requests/${req.id}/approve`, {})).status).toBe(200);
+    expect((await reveal('alice@contoso.com', { 'x-reveal-request': req.id })).status).toBe(200);
+    const stranger = await call('dave@contoso.com', 'POST', `reveal-requests/${req.id}/revoke`, {});
+    expect(stranger.status).toBe(403);
+    const revoked = await call('alice@contoso.com', 'POST', `reveal-requests/${req.id}/revoke`, { comment: 'case closed' });
+    expect(revoked.status).toBe(200);
+    expect(revoked.json()).toMatchObject({ status: 'revoked', revokedBy: 'alice@contoso.com', comment: 'case closed' });
+    const after = await reveal('alice@contoso.com', { 'x-reveal-request': req.id });
+    expect(after.status).toBe(403);
+    expect(after.json().error.code).toBe('approval_required');
+    expect((await entries()).filter((e) => e.action === 'reveal-request.revoked').at(-1)).toMatchObject({ principal: 'alice@contoso.com', target: req.id });
+
+    const stale = (await call('alice@contoso.com', 'POST', 'reveal-requests', { reason: 'Case 4713 – forgotten', durationMin: 5 })).json();
+    clock += 1440 * 60_000; // the default pendingTtlMin
+    const late = await call('dpo@contoso.com', 'POST', `reveal-requests/${stale.id}/approve`, {});
+    expect(late.status).toBe(409);
+    const listed = (await call('dave@contoso.com', 'GET', 'reveal-requests?status=expired')).json().requests;
+    expect(listed.map((r: any) => r.id)).toContain(stale.id);
+    const expired = (await entries()).filter((e) => e.action === 'reveal-request.expired' && e.target === stale.id);
+    expect(expired).toHaveLength(1);
+    expect(expired[0]).toMatchObject({ principal: 'apg' });
+    expect(expired[0]).not.toHaveProperty('via');
+  });
+
+  it("attacker: with approval on, one admin cannot end a group's privacy or grant the permission alone", async () => {
+    clock = T('2026-12-03T09:00:00Z');
+    const anonymous = async () => ids(await get(`${gw.url}${LIST}`));
+    const exported = async () => (await get(`${gw.url}/api/v1/activities/export/ndjson/`)).body.toString();
+    expect(await anonymous()).not.toContain('h1');
+    // dave holds no permission; he asks to end HR's privacy: nothing happens yet
+    const asked = await call('dave@contoso.com', 'DELETE', 'privacy/groups/hr');
+    expect(asked.status).toBe(202);
+    const change = asked.json().change;
+    expect(change).toMatchObject({ status: 'pending', kind: 'privacy-group.remove', target: 'hr', requester: 'dave@contoso.com', body: {} });
+    clock += 4_000;
+    expect(await anonymous()).not.toContain('h1');
+    expect(await exported()).not.toContain('"h1"');
+    expect((await call('dave@contoso.com', 'GET', 'privacy/groups')).json().groups.find((g: any) => g.id === 'hr').privateUntil).toBeNull();
+    expect((await entries()).at(-1)).toMatchObject({ action: 'privacy-change.requested', principal: 'dave@contoso.com', target: change.id });
+    // nor may he approve it himself, under any spelling; a non-approver may not either
+    expect((await call('dave@contoso.com', 'POST', `privacy/changes/${change.id}/approve`, {})).json().error.code).toBe('self_approval');
+    expect((await call('DAVE@contoso.com', 'POST', `privacy/changes/${change.id}/approve`, {})).json().error.code).toBe('self_approval');
+    expect((await call('carl@contoso.com', 'POST', `privacy/changes/${change.id}/approve`, {})).json().error.code).toBe('forbidden');
+    // granting himself through another admin is a change too
+    const grant = await call('dave@contoso.com', 'POST', 'privacy/permissions', { principal: 'erin@contoso.com' });
+    expect(grant.status).toBe(202);
+    expect((await call('dave@contoso.com', 'GET', 'privacy/permissions')).json().permissions.map((p: any) => p.principal)).not.toContain('erin@contoso.com');
+    expect((await call('dave@contoso.com', 'GET', 'privacy/changes?status=pending')).json().changes.map((c: any) => c.id)).toEqual([
+      grant.json().change.id,
+      change.id,
+    ]);
+    // a second person denies the grant and approves the removal: it applies exactly as the direct call would
+    const deny = await call('dpo@contoso.com', 'POST', `privacy/changes/${grant.json().change.id}/deny`, { comment: 'no' });
+    expect(deny.json().change).toMatchObject({ status: 'denied', decidedBy: 'dpo@contoso.com' });
+    const approved = await call('olga@contoso.com', 'POST', `privacy/changes/${change.id}/approve`, {});
+    expect(approved.status).toBe(200);
+    expect(approved.json().change).toMatchObject({ status: 'approved', decidedBy: 'olga@contoso.com' });
+    expect((await call('dpo@contoso.com', 'POST', `privacy/changes/${change.id}/approve`, {})).status).toBe(409);
+    const tail = (await entries()).slice(-3).map((e) => [e.action, e.principal, e.target]);
+    expect(tail).toEqual([
+      ['privacy-change.denied', 'dpo@contoso.com', grant.json().change.id],
+      ['privacy-change.approved', 'olga@contoso.com', change.id],
+      ['privacy-group.removed', 'dave@contoso.com', 'hr'],
+    ]);
+    // making private again protects more: applies at once
+    expect((await call('dave@contoso.com', 'POST', 'privacy/groups', { id: 'hr' })).status).toBe(201);
+  });
+
+  it('a change whose checks fail at approval stays pending; a pending change expires and approving it then is 409', async () => {
+    clock = T('2026-12-04T09:00:00Z');
+    const ask = async () => (await call('dave@contoso.com', 'POST', 'privacy/permissions', { principal: 'frank@contoso.com' })).json().change;
+    const first = await ask();
+    const second = await ask();
+    expect((await call('dave@contoso.com', 'POST', 'privacy/permissions', { principal: 'carl@contoso.com' })).status).toBe(409); // checked when asked, too
+    const applied = await call('dpo@contoso.com', 'POST', `privacy/changes/${first.id}/approve`, {});
+    expect(applied.json().result).toMatchObject({ principal: 'frank@contoso.com', grantedBy: 'dave@contoso.com' });
+    // the second asks for what now exists: the approve call answers the check's error, nothing is written
+    const before = (await entries()).length;
+    const again = await call('dpo@contoso.com', 'POST', `privacy/changes/${second.id}/approve`, {});
+    expect(again.status).toBe(409);
+    expect((await entries()).length).toBe(before);
+    expect((await call('dpo@contoso.com', 'GET', 'privacy/changes?status=pending')).json().changes.map((c: any) => c.id)).toContain(second.id);
+    clock += 1440 * 60_000;
+    expect((await call('dpo@contoso.com', 'POST', `privacy/changes/${second.id}/approve`, {})).status).toBe(409);
+    const now = (await call('dpo@contoso.com', 'GET', 'privacy/changes')).json().changes;
+    expect(now.find((c: any) => c.id === second.id).status).toBe('expired');
+    expect((await entries()).filter((e) => e.action === 'privacy-change.expired').map((e) => e.target)).toContain(second.id);
+    expect((await call('dpo@contoso.com', 'DELETE', 'privacy/permissions/frank%40contoso.com')).status).toBe(204);
+  });
+
   it('webhook: created / approved delivered as {"event","request"}, a failing receiver retried (3 tries)', async () => {
     await expect.poll(() => hook.events.filter((e) => e.event === 'created').length, { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(3);
     const created = hook.events.find((e) => e.event === 'created')!;

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { startOidcProvider, type DemoOidcProvider } from '../../src/demo/oidcProvider.js';
+import type { SampleApiOptions } from '../../src/demo/sampleApi.js';
 import { ROOT, withBuildLock } from './build.js';
 import { startDemoStack, type DemoStack } from './gateway.js';
 
@@ -21,7 +22,11 @@ export interface ConsoleStack extends DemoStack {
   clock: { now: number };
 }
 
-export async function startConsoleStack(extra: Record<string, unknown> = {}, consoleExtra: Record<string, unknown> = {}): Promise<ConsoleStack> {
+export async function startConsoleStack(
+  extra: Record<string, unknown> = {},
+  consoleExtra: Record<string, unknown> = {},
+  apiOpts: SampleApiOptions = {},
+): Promise<ConsoleStack> {
   const uiDir = await ensureUiBuilt();
   const idp = await startOidcProvider();
   const clock = { now: Date.now() };
@@ -31,6 +36,7 @@ export async function startConsoleStack(extra: Record<string, unknown> = {}, con
       ...extra,
     },
     { now: () => clock.now, uiDir },
+    apiOpts,
   );
   await idp.register({ clientId: CLIENT_ID, redirectUris: [`${stack.gw.url}${PREFIX}/console/callback`] });
   return {

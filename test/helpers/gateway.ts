@@ -86,9 +86,13 @@ export interface DemoStack {
   close(): Promise<void>;
 }
 
-export async function startDemoStack(extra: Record<string, unknown> = {}, opts: GatewayOptions = {}): Promise<DemoStack> {
+export async function startDemoStack(
+  extra: Record<string, unknown> = {},
+  opts: GatewayOptions = {},
+  apiOpts: import('../../src/demo/sampleApi.js').SampleApiOptions = {},
+): Promise<DemoStack> {
   const { createSampleApi } = await import('../../src/demo/sampleApi.js');
-  const api = createSampleApi();
+  const api = createSampleApi(apiOpts);
   const upstream = await api.listen(0, '127.0.0.1');
   const t = await tempDir();
   const gw = await startTestGateway(demoLikeConfig(upstream, t.dir, extra), opts);

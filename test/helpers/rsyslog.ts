@@ -2,7 +2,7 @@
  * A real syslog receiver for the forwarding tests: Debian's rsyslogd in the
  * foreground with its own config on free loopback ports — imtcp (octet-counted
  * framing is detected per frame), imtcp over TLS (gtls, a test CA made with
- * openssl) and imudp — each writing the raw messages it receives, one a line,
+ * openssl), imudp and, when rsyslog-relp is installed, imrelp — each writing the raw messages it receives, one a line,
  * to its own file. Missing rsyslogd (or its gtls driver): a loud warning and
  * the caller skips.
  */
@@ -16,15 +16,35 @@ import { freePort } from './postgres.js';
 
 export const RSYSLOGD = '/usr/sbin/rsyslogd';
 
-/** rsyslog's GnuTLS network stream driver (Debian package rsyslog-gnutls), wherever the multiarch path puts it. */
-function haveGtlsDriver(): boolean {
+/** An rsyslog module (lmnsd_gtls.so: Debian package rsyslog-gnutls; imrelp.so: rsyslog-relp), wherever the multiarch path puts it. */
+function haveModule(file: string): boolean {
   const candidates = ['/usr/lib/rsyslog'];
   try {
     for (const d of readdirSync('/usr/lib')) candidates.push(path.join('/usr/lib', d, 'rsyslog'));
   } catch {
     /* no /usr/lib */
   }
-  return candidates.some((d) => existsSync(path.join(d, 'lmnsd_gtls.so')));
+  return candidates.some((d) => existsSync(path.join(d, file)));
+}
+const haveGtlsDriver = () => haveModule('lmnsd_gtls.so');
+
+/** rsyslogd with imrelp (Debian package rsyslog-relp); a loud warning when missing. */
+export function relpAvailable(): boolean {
+  const ok = rsyslogAvailable() && haveModule('imrelp.so');
+  if (!ok) {
+    console.warn(
+      [
+        '',
+        '#################################################################',
+        '#  rsyslog-relp (imrelp) not installed: the governance          #',
+        '#  forwarding tests over RELP are SKIPPED.                       #',
+        '#  apt-get install rsyslog-relp                                  #',
+        '#################################################################',
+        '',
+      ].join('\n'),
+    );
+  }
+  return ok;
 }
 
 export function rsyslogAvailable(): boolean {
@@ -80,16 +100,20 @@ export function makeTestPki(dir: string): TestPki {
   };
 }
 
+export type RsyslogInput = 'tcp' | 'tls' | 'udp' | 'relp';
+
 export interface Rsyslog {
   dir: string;
   tcpPort: number;
   tlsPort: number;
   udpPort: number;
+  /** imrelp's port; 0 when rsyslog-relp is not installed */
+  relpPort: number;
   pki: TestPki;
   /** raw messages received so far on each input, one per element */
-  messages(input: 'tcp' | 'tls' | 'udp'): string[];
+  messages(input: RsyslogInput): string[];
   /** a cheap running count of the messages on an input (reads only what was appended since the last call) */
-  counter(input: 'tcp' | 'tls' | 'udp'): () => number;
+  counter(input: RsyslogInput): () => number;
   /** SIGTERM and wait for the exit (rsyslog flushes what it has read) */
   stop(): Promise<void>;
   /** start again on the same ports */
@@ -113,6 +137,12 @@ export async function startRsyslog(): Promise<Rsyslog> {
   const pki = makeTestPki(dir);
   const [tcpPort, tlsPort, udpPort] = [await freePort(), await freePort(), await freePort()];
   const file = (n: string) => path.join(dir, `${n}.log`);
+  const relpPort = haveModule('imrelp.so') ? await freePort() : 0;
+  const relp = relpPort
+    ? `module(load="imrelp")
+ruleset(name="relp") { action(type="omfile" file="${file('relp')}" template="raw") }
+input(type="imrelp" port="${relpPort}" address="127.0.0.1" ruleset="relp" maxDataSize="256k")`
+    : '';
   const conf = path.join(dir, 'rsyslog.conf');
   writeFileSync(
     conf,
@@ -129,6 +159,7 @@ input(type="imtcp" port="${tlsPort}" address="127.0.0.1" ruleset="tls"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
       streamDriver.CAFile="${pki.caFile}" streamDriver.CertFile="${pki.certFile}" streamDriver.KeyFile="${pki.keyFile}")
 input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSize="16m")
+${relp}
 `,
   );
   let child: ChildProcess | undefined;
@@ -147,7 +178,7 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSiz
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       if (c.exitCode !== null) throw new Error(`rsyslogd exited with ${c.exitCode}: ${stderr}`);
-      if ((await canConnect(tcpPort)) && (await canConnect(tlsPort))) return;
+      if ((await canConnect(tcpPort)) && (await canConnect(tlsPort)) && (relpPort === 0 || (await canConnect(relpPort)))) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     c.kill('SIGKILL');
@@ -169,6 +200,7 @@ input(type="imudp" port="${udpPort}" address="127.0.0.1" ruleset="udp" rcvBufSiz
     tcpPort,
     tlsPort,
     udpPort,
+    relpPort,
     pki,
     messages(input) {
       let text: string;

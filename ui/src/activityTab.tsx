@@ -47,7 +47,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
   const itemRef = useRef<HTMLButtonElement>(null);
   const route = session.listRoute;
 
-  const fetchPage = async (at: number, headers?: Record<string, string>): Promise<{ page: Page; entryId: string | null }> => {
+  const fetchPage = async (at: number, headers?: Record<string, string>): Promise<{ page: Page; entryId: string | null; entrySeq: number | null }> => {
     const res = await request(`activities?skip=${at}&limit=${PAGE}`, headers ? { headers, csrf: true } : {});
     const body = (await res.json()) as unknown;
     const items = readPath(body, route?.items ?? 'data');
@@ -61,6 +61,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
         hasNext: typeof hasNext === 'boolean' ? hasNext : typeof total === 'number' ? at + PAGE < total : list.length === PAGE,
       },
       entryId: res.headers.get('x-governance-entry'),
+      entrySeq: Number(res.headers.get('x-governance-entry-seq') ?? NaN) || null,
     };
   };
 
@@ -76,17 +77,20 @@ export function ActivityTab(props: { session: SessionInfo }) {
     }
   };
 
-  /** One audited load with private activities; rows not in the ordinary answer are marked. */
+  /**
+   * One audited load with private activities. The rows marked "Private" are exactly the ids the
+   * reveal's governance entry lists (read back by its seq), never a guess from comparing loads.
+   */
   const reveal = async (reason: string, requestId: string | null): Promise<void> => {
-    const ordinary = await fetchPage(skip);
     const headers: Record<string, string> = { [session.reveal.header]: session.reveal.value };
     if (requestId) headers['x-reveal-request'] = requestId;
     else if (reason.trim()) headers[session.reveal.reasonHeader] = encodeReason(reason.trim());
     const shown = await fetchPage(skip, headers);
-    const ordinaryIds = new Set(ordinary.page.rows.map((r) => r.id));
-    const rows = shown.page.rows.map((r) => ({ ...r, private: !ordinaryIds.has(r.id) }));
+    const entry = shown.entrySeq === null ? undefined : await entryAt(shown.entrySeq);
+    const listed = new Set(entry?.privateActivities?.ids ?? []);
+    const rows = shown.page.rows.map((r) => ({ ...r, private: listed.has(r.id) }));
     setPage({ ...shown.page, rows });
-    setRevealed({ entryId: shown.entryId ?? '(none)', count: rows.filter((r) => r.private).length });
+    setRevealed({ entryId: shown.entryId ?? '(none)', count: entry?.privateActivities?.count ?? 0 });
   };
 
   useEffect(() => {
@@ -333,4 +337,15 @@ function ShowPrivateDialog(props: { session: SessionInfo; onClose: () => void; o
       </form>
     </Dialog>
   );
+}
+
+interface ViewedEntry {
+  id: string;
+  privateActivities?: { count: number; ids: string[]; idsTruncated: boolean };
+}
+
+/** The governance entry with this seq (the reveal's own). */
+async function entryAt(seq: number): Promise<ViewedEntry | undefined> {
+  const page = await getJson<{ entries: ViewedEntry[] }>(adminApi(`governance?afterSeq=${seq - 1}&limit=1`));
+  return page.entries[0];
 }

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { adminApi, errorText, send } from './api';
+import { adminApi, errorText, send, type SessionInfo } from './api';
 import { formatTime, localToIso } from './format';
 import { Confirm, Dialog, ErrorMessage, useAdminList } from './components';
 
@@ -12,7 +12,7 @@ interface Permission {
 }
 
 /** Tab "Admin access": who may view private activities; "Add admin permission" (SPEC §13). */
-export function AdminTab() {
+export function AdminTab(props: { session: SessionInfo }) {
   const { items: perms, error, reload: load } = useAdminList<Permission>('privacy/permissions', 'permissions');
   const [adding, setAdding] = useState(false);
   const [removing, setRemoving] = useState<Permission | null>(null);
@@ -68,7 +68,7 @@ export function AdminTab() {
           </table>
         </div>
       )}
-      {adding && <AddPermissionDialog onClose={() => setAdding(false)} onAdded={load} />}
+      {adding && <AddPermissionDialog checked={props.session.adminMembershipChecked} onClose={() => setAdding(false)} onAdded={load} />}
       {removing && (
         <Confirm
           title="Remove permission"
@@ -85,7 +85,7 @@ export function AdminTab() {
   );
 }
 
-function AddPermissionDialog(props: { onClose: () => void; onAdded: () => Promise<void> }) {
+function AddPermissionDialog(props: { checked: boolean; onClose: () => void; onAdded: () => Promise<void> }) {
   const [principal, setPrincipal] = useState('');
   const [groups, setGroups] = useState('');
   const [expires, setExpires] = useState('');
@@ -120,7 +120,14 @@ function AddPermissionDialog(props: { onClose: () => void; onAdded: () => Promis
   return (
     <Dialog title="Add admin permission" onClose={props.onClose}>
       <form onSubmit={submit}>
-        <p>Only admins can be given the permission to view private activities.</p>
+        {props.checked ? (
+          <p>Only admins can be given the permission to view private activities.</p>
+        ) : (
+          <p>
+            Admin membership is not checked: no admin groups are configured (privacy.adminGroups), so the gateway cannot tell whether this person is an admin.
+            Give the permission only to admins.
+          </p>
+        )}
         <label>
           UPN or email
           <input type="text" value={principal} onInput={(e) => setPrincipal(e.currentTarget.value)} autoComplete="off" required />

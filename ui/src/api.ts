@@ -12,6 +12,8 @@ export interface SessionInfo {
   listRoute: { path: string; items: string; total: string | null } | null;
   activities: { id: string; timestamp: string; actor: string[] };
   reveal: { header: string; value: string; reasonHeader: string; requireReason: boolean; minReasonLength: number; approval: boolean };
+  /** false: no privacy.adminGroups, so a grantee's admin membership is not checked */
+  adminMembershipChecked: boolean;
 }
 
 export class ApiError extends Error {

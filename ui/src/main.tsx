@@ -75,7 +75,7 @@ function Console(props: { session: SessionInfo; onSignedOut: (message: string) =
       <main>
         <Tabs tabs={tabs} selected={tab} onSelect={select}>
           {tab === 'privacy' && <PrivacyTab />}
-          {tab === 'admins' && <AdminTab />}
+          {tab === 'admins' && <AdminTab session={session} />}
           {tab === 'activity' && <ActivityTab session={session} />}
           {tab === 'governance' && <GovernanceTab />}
           {tab === 'requests' && <RequestsTab session={session} />}

@@ -16,6 +16,22 @@ interface RevealRequest {
   validUntil?: string;
 }
 
+/** A change that weakens privacy, waiting for a second person (SPEC §11 v3). */
+interface PrivacyChange {
+  id: string;
+  status: string;
+  kind: string;
+  target: string;
+  requester: string;
+  createdAt: string;
+  decidedBy?: string;
+}
+
+const CHANGE_NAMES: Record<string, string> = {
+  'privacy-group.remove': 'End privacy of group',
+  'reveal-permission.grant': 'Grant the permission to',
+};
+
 const list = (s: string) =>
   s
     .split(',')
@@ -25,6 +41,7 @@ const list = (s: string) =>
 /** Tab "Reveal requests" (four-eyes approval, SPEC §11): create, approve, deny. */
 export function RequestsTab(props: { session: SessionInfo }) {
   const [requests, setRequests] = useState<RevealRequest[] | null>(null);
+  const [changes, setChanges] = useState<PrivacyChange[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [reason, setReason] = useState('');
   const [duration, setDuration] = useState('60');
@@ -34,6 +51,7 @@ export function RequestsTab(props: { session: SessionInfo }) {
   const load = async () => {
     try {
       setRequests((await getJson<{ requests: RevealRequest[] }>(adminApi('reveal-requests'))).requests);
+      setChanges((await getJson<{ changes: PrivacyChange[] }>(adminApi('privacy/changes?status=pending'))).changes);
       setError(null);
     } catch (err) {
       setError(errorText(err));
@@ -62,9 +80,9 @@ export function RequestsTab(props: { session: SessionInfo }) {
     }
   };
 
-  const decide = async (id: string, what: 'approve' | 'deny') => {
+  const decide = async (id: string, what: 'approve' | 'deny' | 'revoke', kind: 'reveal-requests' | 'privacy/changes' = 'reveal-requests') => {
     try {
-      await send('POST', adminApi(`reveal-requests/${encodeURIComponent(id)}/${what}`), {});
+      await send('POST', adminApi(`${kind}/${encodeURIComponent(id)}/${what}`), {});
       await load();
     } catch (err) {
       setError(errorText(err));
@@ -138,6 +156,11 @@ export function RequestsTab(props: { session: SessionInfo }) {
                     {q.validUntil ? `, until ${formatTime(q.validUntil)}` : ''}
                   </td>
                   <td>
+                    {q.status === 'approved' && (
+                      <button type="button" onClick={() => decide(q.id, 'revoke')}>
+                        Revoke
+                      </button>
+                    )}
                     {q.status === 'pending' && q.requester !== props.session.principal && (
                       <span class="buttons">
                         <button type="button" onClick={() => decide(q.id, 'approve')}>
@@ -155,6 +178,50 @@ export function RequestsTab(props: { session: SessionInfo }) {
           </table>
         </div>
       )}
+      <h3 id="changes-heading">Pending privacy changes</h3>
+      <p class="hint">Ending a group's privacy and granting the permission wait here until another approver approves them.</p>
+      <div class="table-wrap">
+        <table aria-labelledby="changes-heading">
+          <thead>
+            <tr>
+              <th scope="col">Asked</th>
+              <th scope="col">By</th>
+              <th scope="col">Change</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {changes.length === 0 && (
+              <tr>
+                <td colSpan={4}>No pending privacy changes.</td>
+              </tr>
+            )}
+            {changes.map((c) => (
+              <tr key={c.id}>
+                <td>{formatTime(c.createdAt)}</td>
+                <td>{c.requester}</td>
+                <td>
+                  {CHANGE_NAMES[c.kind] ?? c.kind} {c.target}
+                </td>
+                <td>
+                  {c.requester !== props.session.principal && (
+                    <span class="buttons">
+                      <button type="button" onClick={() => decide(c.id, 'approve', 'privacy/changes')}>
+                        Approve
+                      </button>
+                      <button type="button" onClick={() => decide(c.id, 'deny', 'privacy/changes')}>
+                        Deny
+                      </button>
+                    </span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </section>
   );
 }

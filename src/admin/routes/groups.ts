@@ -7,7 +7,8 @@ import type { GroupInterval } from '../../privacy/types.js';
 import { parseBody, PLAIN } from '../body.js';
 import { checkGroupChoice, refuse } from '../checks.js';
 import { contextOf } from '../context.js';
-import type { AdminDeps, ChangeTools } from '../deps.js';
+import type { Change } from '../changes.js';
+import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
 
 const groupBody = z
   .object({
@@ -37,34 +38,45 @@ export function groupView(g: GroupInterval): { id: string; name: string; private
   };
 }
 
-export function groupRoutes(deps: Pick<AdminDeps, 'state' | 'directory' | 'clock'>, tools: ChangeTools): express.Router {
+type Deps = Pick<AdminDeps, 'state' | 'directory' | 'clock' | 'config'>;
+
+const isPrivate = (deps: Deps, id: string) =>
+  deps
+    .state()
+    .current()
+    .groups.some((g) => g.id === id && g.privateUntil === null);
+
+/** Ending a group's privacy, checked (404 when it is not private) and ready to record. */
+export function prepareRemoval(deps: Deps, id: string): Change<GroupInterval> {
+  if (!isPrivate(deps, id)) throw new GatewayError('not_found', `Group ${id} is not private.`);
+  return { action: 'privacy-group.removed', target: id, apply: () => deps.state().removeGroup(id, deps.clock.now()) };
+}
+
+export function groupRoutes(deps: Deps, tools: ChangeTools, pending: PendingChanges): express.Router {
   const r = express.Router();
-  const isPrivate = (id: string) =>
-    deps
-      .state()
-      .current()
-      .groups.some((g) => g.id === id && g.privateUntil === null);
 
   r.get('/privacy/groups', (_req, res) => sendJson(res, 200, { groups: deps.state().current().groups.map(groupView) }));
 
+  // making a group private protects more: it applies at once, with or without approval
   r.post('/privacy/groups', async (req, res) => {
     const { id, name } = parseBody(groupBody, req.body, '{"id": string, "name"?: string}');
     const choice = await checkGroupChoice(deps.directory().catalogue, id);
     refuse(choice);
     await tools.serialised(async () => {
-      if (isPrivate(id)) throw new GatewayError('conflict', `Group ${id} is already private.`);
-      await tools.audit(contextOf(res), 'privacy-group.added', id);
-      const g = await deps.state().addGroup(id, name ?? (choice.ok ? choice.name : undefined), deps.clock.now());
-      sendJson(res, 201, groupView(g));
+      if (isPrivate(deps, id)) throw new GatewayError('conflict', `Group ${id} is already private.`);
+      const apply = () => deps.state().addGroup(id, name ?? (choice.ok ? choice.name : undefined), deps.clock.now());
+      sendJson(res, 201, groupView(await tools.record(contextOf(res), { action: 'privacy-group.added', target: id, apply })));
     });
   });
 
+  // ending privacy lets more people see more: with approval on it waits for a second person (SPEC §11 v3)
   r.delete('/privacy/groups/:id', async (req, res) => {
     const id = String(req.params.id);
+    const ctx = contextOf(res);
     await tools.serialised(async () => {
-      if (!isPrivate(id)) throw new GatewayError('not_found', `Group ${id} is not private.`);
-      await tools.audit(contextOf(res), 'privacy-group.removed', id);
-      await deps.state().removeGroup(id, deps.clock.now());
+      const change = prepareRemoval(deps, id);
+      if (deps.config().reveal.approval) return sendJson(res, 202, { change: await pending.ask(ctx, 'privacy-group.remove', id, {}) });
+      await tools.record(ctx, change);
       sendEmpty(res, 204);
     });
   });

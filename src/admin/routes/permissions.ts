@@ -6,11 +6,12 @@ import { sendEmpty, sendJson } from '../../http/responder.js';
 import { isPrincipal, normalizePrincipal, parsePrincipal } from '../../principal.js';
 import { parseIsoTimestamp } from '../../privacy/time.js';
 import { activePermissions, isExpired } from '../../state/mutations.js';
-import type { PermissionLimits } from '../../state/types.js';
+import type { PermissionLimits, PermissionRecord } from '../../state/types.js';
 import { parseBody, PLAIN } from '../body.js';
 import { checkGrant, refuse } from '../checks.js';
 import { contextOf } from '../context.js';
-import type { AdminDeps, ChangeTools } from '../deps.js';
+import type { Change } from '../changes.js';
+import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
 
 const permissionBody = z
   .object({
@@ -59,40 +60,60 @@ function recorded(limits: PermissionLimits): { permission?: { groups?: string[];
   return Object.keys(permission).length > 0 ? { permission } : {};
 }
 
-export function permissionRoutes(deps: Deps, tools: ChangeTools): express.Router {
+/**
+ * A grant, checked exactly as SPEC §10 says (limits, self-grant, known principal, admin
+ * membership, catalogue groups, 409 for an active permission) and ready to record; `granter`
+ * is who asked for it.
+ */
+export async function prepareGrant(deps: Deps, granter: string, rawBody: unknown): Promise<Change<PermissionRecord> & { adminChecked: boolean }> {
+  const body = parseBody(permissionBody, rawBody, EXPECTED);
+  const { principal } = body;
+  const limits = limitsOf(body, deps.clock.now());
+  const { privacy, directory } = deps.config();
+  const by = normalizePrincipal(granter) ?? granter;
+  refuse(
+    await checkGrant({
+      granter: by,
+      principal,
+      groups: limits.groups,
+      directory: deps.directory(),
+      adminGroups: privacy.adminGroups,
+      staticGroups: directory.groups ?? {},
+    }),
+  );
+  const t = deps.clock.now();
+  const existing = deps
+    .state()
+    .current()
+    .permissions.find((p) => p.principal === principal);
+  if (existing && !isExpired(existing, t)) throw new GatewayError('conflict', `${principal} already has the permission.`);
+  const apply = () => deps.state().grant(principal, granter, t, limits);
+  return { action: 'reveal-permission.granted', target: principal, extra: recorded(limits), apply, adminChecked: privacy.adminGroups.length > 0 };
+}
+
+/** The 201 body of a grant: the record, and `adminChecked: false` when nothing could tell whether the grantee is an admin. */
+export function grantView(rec: PermissionRecord, adminChecked: boolean): PermissionRecord & { adminChecked?: false } {
+  return adminChecked ? rec : { ...rec, adminChecked: false };
+}
+
+export function permissionRoutes(deps: Deps, tools: ChangeTools, pending: PendingChanges): express.Router {
   const r = express.Router();
   // expired permissions are not listed (SPEC §10); the record stays until granted again or revoked
   r.get('/privacy/permissions', (_req, res) => sendJson(res, 200, { permissions: activePermissions(deps.state().current(), deps.clock.now()) }));
 
+  // granting lets more people see more: with approval on it waits for a second person (SPEC §11 v3)
   r.post('/privacy/permissions', async (req, res) => {
-    const body = parseBody(permissionBody, req.body, EXPECTED);
-    const { principal } = body;
-    const limits = limitsOf(body, deps.clock.now());
     const ctx = contextOf(res);
-    const { privacy, directory } = deps.config();
-    const granter = normalizePrincipal(ctx.admin.principal) ?? ctx.admin.principal;
-    refuse(
-      await checkGrant({
-        granter,
-        principal,
-        groups: limits.groups,
-        directory: deps.directory(),
-        adminGroups: privacy.adminGroups,
-        staticGroups: directory.groups ?? {},
-      }),
-    );
+    const grant = await prepareGrant(deps, ctx.admin.principal, req.body);
     await tools.serialised(async () => {
-      const t = deps.clock.now();
-      const existing = deps
-        .state()
-        .current()
-        .permissions.find((p) => p.principal === principal);
-      if (existing && !isExpired(existing, t)) throw new GatewayError('conflict', `${principal} already has the permission.`);
-      await tools.audit(ctx, 'reveal-permission.granted', principal, recorded(limits));
-      sendJson(res, 201, await deps.state().grant(principal, ctx.admin.principal, t, limits));
+      if (deps.config().reveal.approval)
+        return sendJson(res, 202, { change: await pending.ask(ctx, 'reveal-permission.grant', grant.target, req.body as Record<string, unknown>) });
+      const fresh = await prepareGrant(deps, ctx.admin.principal, req.body);
+      sendJson(res, 201, grantView(await tools.record(ctx, fresh), fresh.adminChecked));
     });
   });
 
+  // revoking protects more: it applies at once, with or without approval
   r.delete('/privacy/permissions/:principal', async (req, res) => {
     const principal = normalizePrincipal(String(req.params.principal)) ?? '';
     await tools.serialised(async () => {
@@ -102,8 +123,7 @@ export function permissionRoutes(deps: Deps, tools: ChangeTools): express.Router
         .current()
         .permissions.find((p) => p.principal === principal);
       if (!rec || isExpired(rec, deps.clock.now())) throw new GatewayError('not_found', `${principal} has no permission.`);
-      await tools.audit(contextOf(res), 'reveal-permission.revoked', principal);
-      await deps.state().revoke(principal);
+      await tools.record(contextOf(res), { action: 'reveal-permission.revoked', target: principal, apply: () => deps.state().revoke(principal) });
       sendEmpty(res, 204);
     });
   });

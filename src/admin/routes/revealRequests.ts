@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { GatewayConfig } from '../../config/index.js';
 import { unknownGroups } from '../../directory/knownGroups.js';
 import { GatewayError } from '../../errors.js';
 import type { RevealRequest } from '../../privacy/approval.js';
@@ -21,8 +20,11 @@ import { hasControlOrBidi } from '../../text.js';
 import { parseBody } from '../body.js';
 import { contextOf } from '../context.js';
 import type { AdminDeps, ChangeTools } from '../deps.js';
+import { approvalOf, isSamePerson, isStale, requireApprover, requireOtherApprover } from '../approvers.js';
+import type { AdminContext } from '../context.js';
+import { GATEWAY_ACTOR } from '../../governance/entries.js';
 
-type Deps = Pick<AdminDeps, 'state' | 'config' | 'permission' | 'memberOfAny' | 'knownGroups' | 'clock' | 'notify'>;
+type Deps = Pick<AdminDeps, 'state' | 'config' | 'permission' | 'memberOfAny' | 'samePerson' | 'knownGroups' | 'clock' | 'notify'>;
 
 const createBody = z
   .object({
@@ -39,15 +41,7 @@ const createBody = z
   .strict();
 const CREATE_EXPECTED = '{"reason": string, "durationMin": integer, "scope"?: {"groups"?: [ids], "actors"?: [principals]}}';
 const decideBody = z.object({ comment: z.string().max(1000).optional() }).strict();
-const STATUSES = new Set(['pending', 'approved', 'denied']);
-type Approval = NonNullable<GatewayConfig['reveal']['approval']>;
-
-function approvalOf(deps: Deps): Approval {
-  const a = deps.config().reveal.approval;
-  if (!a) throw new GatewayError('not_found', 'Four-eyes approval is not configured (reveal.approval).');
-  return a;
-}
-
+const STATUSES = new Set(['pending', 'approved', 'denied', 'revoked', 'expired']);
 function reasonOf(raw: string, minReasonLength: number): string {
   try {
     return parseReason(undefined, raw, { requireReason: true, minReasonLength })!;
@@ -93,18 +87,6 @@ async function newRequest(deps: Deps, me: string, rawBody: unknown): Promise<Rev
   return request;
 }
 
-/** Only a configured approver other than the requester decides (SPEC §11). */
-async function checkApprover(deps: Deps, approval: Approval, request: RevealRequest, me: string): Promise<void> {
-  if (request.requester === me.toLowerCase())
-    throw new GatewayError('self_approval', 'The requester cannot approve or deny their own reveal request; another approver must.');
-  const direct = approval.approvers.filter((a) => !a.startsWith('group:'));
-  const groups = approval.approvers.filter((a) => a.startsWith('group:')).map((a) => a.slice('group:'.length));
-  if (direct.includes(me.toLowerCase())) return;
-  const member = await deps.memberOfAny(me, groups);
-  if (member === 'unknown') throw new GatewayError('directory_unavailable', 'The directory cannot say whether this principal is an approver; try again later.');
-  if (!member) throw new GatewayError('forbidden', 'Only the configured approvers may approve or deny reveal requests.');
-}
-
 function listed(deps: Deps, query: string): RevealRequest[] {
   let status: string | undefined;
   for (const [k, v] of new URLSearchParams(query)) {
@@ -119,6 +101,67 @@ function listed(deps: Deps, query: string): RevealRequest[] {
 
 const find = (deps: Deps, id: string) => (deps.state().current().revealRequests ?? []).find((x) => x.id === id);
 
+/** Every pending request past `pendingTtlMin` becomes `expired`, on the record, before anything reads or decides it. */
+async function expireStale(deps: Deps, tools: ChangeTools, ctx: AdminContext): Promise<void> {
+  const approval = deps.config().reveal.approval;
+  if (!approval) return;
+  const now = deps.clock.now();
+  for (const r of deps.state().current().revealRequests ?? []) {
+    if (r.status !== 'pending' || !isStale(r.createdAt, approval, now)) continue;
+    const apply = () => deps.state().decideRevealRequest(r.id, { status: 'expired', at: now });
+    await tools.record(ctx, { action: 'reveal-request.expired', target: r.id, actor: GATEWAY_ACTOR, apply }).catch((err: unknown) => {
+      // another replica expired or decided it meanwhile: its transition stands
+      if (!(err instanceof StateConflictError)) throw err;
+    });
+  }
+}
+
+type Transition = 'approved' | 'denied' | 'revoked';
+const ACTION: Record<Transition, 'reveal-request.approved' | 'reveal-request.denied' | 'reveal-request.revoked'> = {
+  approved: 'reveal-request.approved',
+  denied: 'reveal-request.denied',
+  revoked: 'reveal-request.revoked',
+};
+
+/** Who may do it: approve/deny — an approver other than the requester; revoke — the requester or an approver. */
+async function mayDecide(deps: Deps, current: RevealRequest, me: string, status: Transition): Promise<void> {
+  const approval = approvalOf(deps);
+  if (status !== 'revoked') return requireOtherApprover(deps, approval, current.requester, me, 'reveal request');
+  if (!(await isSamePerson(deps, current.requester, me))) await requireApprover(deps, approval, me);
+}
+
+function decideHandler(deps: Deps, tools: ChangeTools, status: Transition) {
+  return async (req: Request, res: Response) => {
+    approvalOf(deps);
+    const id = String(req.params.id);
+    const ctx = contextOf(res);
+    const me = ctx.admin.principal;
+    const current = find(deps, id);
+    if (!current) throw new GatewayError('not_found', 'No such reveal request.');
+    await mayDecide(deps, current, me, status);
+    const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
+    if (comment !== undefined && hasControlOrBidi(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
+    await tools.serialised(async () => {
+      await expireStale(deps, tools, ctx);
+      const fresh = find(deps, id);
+      const from = status === 'revoked' ? 'approved' : 'pending';
+      if (fresh?.status !== from) throw new GatewayError('conflict', `The reveal request is ${fresh?.status}, not ${from}.`);
+      const apply = () =>
+        deps
+          .state()
+          .decideRevealRequest(id, { status, by: me, at: deps.clock.now(), ...(comment !== undefined ? { comment } : {}) })
+          .catch((err: unknown) => {
+            // another replica decided it between our check and our write: its decision stands
+            if (err instanceof StateConflictError) throw new GatewayError('conflict', 'The reveal request was decided by someone else meanwhile.');
+            throw err;
+          });
+      const decided = await tools.record(ctx, { action: ACTION[status], target: id, apply });
+      sendJson(res, 200, { ...decided });
+      if (status !== 'revoked') deps.notify(status, decided);
+    });
+  };
+}
+
 export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Router {
   const r = express.Router();
 
@@ -126,47 +169,22 @@ export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Rou
     const ctx = contextOf(res);
     const request = await newRequest(deps, ctx.admin.principal, req.body);
     await tools.serialised(async () => {
-      await tools.audit(
-        ctx,
-        'reveal-request.created',
-        request.id,
-        request.scope ? { reason: request.reason, scope: request.scope } : { reason: request.reason },
-      );
-      const stored = await deps.state().createRevealRequest(request);
+      const extra = request.scope ? { reason: request.reason, scope: request.scope } : { reason: request.reason };
+      const apply = () => deps.state().createRevealRequest(request);
+      const stored = await tools.record(ctx, { action: 'reveal-request.created', target: request.id, extra, apply });
       sendJson(res, 201, { ...stored });
       deps.notify('created', stored);
     });
   });
 
-  r.get('/reveal-requests', (_req, res) => sendJson(res, 200, { requests: listed(deps, contextOf(res).ex.query).map((x) => ({ ...x })) }));
-
-  const decide = (status: 'approved' | 'denied') => async (req: Request, res: Response) => {
-    const approval = approvalOf(deps);
-    const id = String(req.params.id);
+  r.get('/reveal-requests', async (_req, res) => {
     const ctx = contextOf(res);
-    const me = ctx.admin.principal;
-    const current = find(deps, id);
-    if (!current) throw new GatewayError('not_found', 'No such reveal request.');
-    await checkApprover(deps, approval, current, me);
-    const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
-    if (comment !== undefined && hasControlOrBidi(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
-    await tools.serialised(async () => {
-      const fresh = find(deps, id);
-      if (fresh?.status !== 'pending') throw new GatewayError('conflict', `The reveal request is already ${fresh?.status}.`);
-      await tools.audit(ctx, status === 'approved' ? 'reveal-request.approved' : 'reveal-request.denied', id);
-      const decided = await deps
-        .state()
-        .decideRevealRequest(id, { status, by: me, at: deps.clock.now(), ...(comment !== undefined ? { comment } : {}) })
-        .catch((err: unknown) => {
-          // another replica decided it between our check and our write: its decision stands
-          if (err instanceof StateConflictError) throw new GatewayError('conflict', 'The reveal request was decided by someone else meanwhile.');
-          throw err;
-        });
-      sendJson(res, 200, { ...decided });
-      deps.notify(status, decided);
-    });
-  };
-  r.post('/reveal-requests/:id/approve', decide('approved'));
-  r.post('/reveal-requests/:id/deny', decide('denied'));
+    await tools.serialised(() => expireStale(deps, tools, ctx));
+    sendJson(res, 200, { requests: listed(deps, ctx.ex.query).map((x) => ({ ...x })) });
+  });
+
+  r.post('/reveal-requests/:id/approve', decideHandler(deps, tools, 'approved'));
+  r.post('/reveal-requests/:id/deny', decideHandler(deps, tools, 'denied'));
+  r.post('/reveal-requests/:id/revoke', decideHandler(deps, tools, 'revoked'));
   return r;
 }

@@ -2,7 +2,10 @@
  * Delivery of the governance chain to one target (SPEC §12): entries in seq
  * order, each followed by the checkpoints that cover it, at least once. Pending
  * entries are read back from the sink a batch at a time; only the position is
- * kept. Progress is stored (beside the sink) once delivery is settled, so a
+ * kept. Delivered means received: acknowledged (RELP, webhook), or for tcp:// and
+ * tls:// written resendMs ago on a connection that has not broken since (what was
+ * written later is sent again after a break, and counts in the lag meanwhile).
+ * Progress is stored (beside the sink) once delivery is settled, so a
  * restart or an outage of the target resumes where it stopped; a repeat carries
  * the same seq and id. Failures back off with jitter and never reach a request.
  */
@@ -33,7 +36,7 @@ export interface ForwarderOptions {
   pollMs?: number;
   /** progress is written at most this often (default 200 ms) and when idle */
   saveEveryMs?: number;
-  /** the time of settle marks and progress saves (default: the system clock) */
+  /** the time of resend marks and progress saves (default: the system clock) */
   clock?: Clock;
   /** the older shape of `clock`; used when no clock is given */
   now?: () => number;
@@ -49,7 +52,7 @@ interface Mark extends ForwardPosition {
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
-/** unsettled batches kept at most; beyond it sending waits for settling */
+/** unsettled batches kept apart at most; beyond it the newest mark takes the next batch in (resent a little more, never less) */
 const MAX_MARKS = 1000;
 
 export class Forwarder {
@@ -90,7 +93,7 @@ export class Forwarder {
   wake(committedSeq?: number): void {
     if (committedSeq !== undefined && committedSeq > this.head) {
       this.head = committedSeq;
-      if (this.leading) this.opts.onLag(Math.max(0, this.head - this.sent.seq));
+      if (this.leading) this.reportLag();
     }
     this.signal.wake();
   }
@@ -113,7 +116,7 @@ export class Forwarder {
 
   /** Forget what is not settled: it is sent again. */
   private rewind(): void {
-    this.settle(); // written longer than settleMs before the break: read by the receiver
+    this.settle(); // written longer than resendMs before the break: read by the receiver
     this.marks = [];
     this.sent = { ...this.confirmed };
   }
@@ -141,9 +144,10 @@ export class Forwarder {
         const sentSomething = await this.round();
         this.failures = 0;
         this.settle();
+        this.reportLag();
         await this.save(!sentSomething);
         if (sentSomething) continue;
-        if (this.marks.length > 0) waitMs = Math.min(waitMs, this.marks[0].at + this.opts.transport.settleMs - this.clock.now() + 1);
+        if (this.marks.length > 0) waitMs = Math.min(waitMs, this.marks[0].at + this.opts.transport.resendMs - this.clock.now() + 1);
       } catch (err) {
         if (this.stopped) break;
         this.failures++;
@@ -184,8 +188,7 @@ export class Forwarder {
       this.confirmed = { seq: 0, checkpointSeq: 0 };
       this.marks = [];
     }
-    this.opts.onLag(Math.max(0, head.seq - this.sent.seq));
-    if (this.marks.length >= MAX_MARKS) return false;
+    this.reportLag();
     const entries = this.sent.seq < head.seq ? await this.opts.source.readRange(this.sent.seq, this.opts.batchSize) : [];
     const upTo = entries.length ? entries[entries.length - 1].seq : this.sent.seq;
     const cps = this.opts.checkpoints
@@ -204,12 +207,12 @@ export class Forwarder {
       await this.opts.transport.send(messages, (i) => {
         last = positions[i];
         this.sent = positions[i];
-        if (this.opts.transport.settleMs <= 0) this.confirmed = positions[i];
+        if (this.opts.transport.resendMs <= 0) this.confirmed = positions[i];
       });
     } finally {
-      if (last && this.opts.transport.settleMs > 0) this.marks.push({ ...last, at: this.clock.now() });
+      if (last && this.opts.transport.resendMs > 0) this.mark(last);
     }
-    this.opts.onLag(Math.max(0, this.head - this.sent.seq));
+    this.reportLag();
     return true;
   }
 
@@ -241,9 +244,21 @@ export class Forwarder {
     return out;
   }
 
-  /** Marks older than settleMs on a connection that has not broken are settled. */
+  /** Entries committed but not yet delivered (written within resendMs counts as not yet). */
+  private reportLag(): void {
+    this.opts.onLag(Math.max(0, this.head - this.confirmed.seq));
+  }
+
+  /** Remembers when a batch was written; a full list folds it into the newest mark (later, so never too early). */
+  private mark(pos: ForwardPosition): void {
+    const m = { seq: pos.seq, checkpointSeq: pos.checkpointSeq, at: this.clock.now() };
+    if (this.marks.length >= MAX_MARKS) this.marks[this.marks.length - 1] = m;
+    else this.marks.push(m);
+  }
+
+  /** Marks older than resendMs on a connection that has not broken are settled. */
   private settle(): void {
-    const cutoff = this.clock.now() - this.opts.transport.settleMs;
+    const cutoff = this.clock.now() - this.opts.transport.resendMs;
     while (this.marks.length > 0 && this.marks[0].at <= cutoff) {
       const m = this.marks.shift()!;
       this.confirmed = { seq: m.seq, checkpointSeq: m.checkpointSeq };

@@ -19,6 +19,7 @@ import { Checkpointer } from './checkpointer.js';
 import { Forwarder, type ForwarderSource } from './forwarder.js';
 import { PgLease, soleLease, type Lease } from './lease.js';
 import { openFileForwardStore, postgresForwardStore, type ForwardStore } from './store.js';
+import { RelpTransport } from './relpTransport.js';
 import { StreamTransport } from './streamTransport.js';
 import type { SyslogOrigin } from './syslog.js';
 import { DeliveryError, type Transport } from './types.js';
@@ -31,7 +32,7 @@ export interface ForwardingOptions {
   instance: string;
   logger: Logger;
   metrics: Metrics;
-  /** the time of checkpoints, settle marks and progress saves (default: the system clock) */
+  /** the time of checkpoints, resend marks and progress saves (default: the system clock) */
   clock?: Clock;
   /** the older shape of `clock` (the gateway's `forwarding.now`); used when no clock is given */
   now?: () => number;
@@ -68,6 +69,9 @@ export function createTransport(t: ForwardTargetConfig, origin: SyslogOrigin, on
   const u = new URL(t.url);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const port = Number(u.port);
+  if (u.protocol === 'relp:') {
+    return new RelpTransport({ host, port, connectTimeoutMs: t.connectTimeoutMs, timeoutMs: t.timeoutMs, origin });
+  }
   if (u.protocol === 'udp:') {
     return new UdpTransport({ host, port, timeoutMs: t.timeoutMs, origin, onOversize: (m, bytes) => onOversize(m.seq, bytes) });
   }
@@ -77,7 +81,7 @@ export function createTransport(t: ForwardTargetConfig, origin: SyslogOrigin, on
     tls: u.protocol === 'tls:' ? tlsFiles : null,
     connectTimeoutMs: t.connectTimeoutMs,
     timeoutMs: t.timeoutMs,
-    settleMs: t.settleMs,
+    resendMs: t.resendSec * 1000,
     origin,
   });
 }

@@ -17,7 +17,8 @@ export interface StreamTransportOptions {
   connectTimeoutMs: number;
   /** a batch not written within this fails */
   timeoutMs: number;
-  settleMs: number;
+  /** what was written this long before a connection broke is sent again */
+  resendMs: number;
   origin: SyslogOrigin;
 }
 
@@ -28,14 +29,14 @@ function errCode(err: unknown): string {
 
 export class StreamTransport implements Transport {
   onBroken: (() => void) | undefined;
-  readonly settleMs: number;
+  readonly resendMs: number;
   private socket: net.Socket | undefined;
   /** the connection being made: close() must not wait out its connect timeout */
   private connecting: net.Socket | undefined;
   private closed = false;
 
   constructor(private readonly opts: StreamTransportOptions) {
-    this.settleMs = opts.settleMs;
+    this.resendMs = opts.resendMs;
   }
 
   async send(messages: readonly ForwardMessage[], delivered: (index: number) => void): Promise<void> {

@@ -16,15 +16,17 @@ export interface ForwardMessage {
 export interface Transport {
   /**
    * Hands the messages over in order. Calls `delivered(i)` for each message the
-   * transport considers delivered (2xx, written to the socket, datagram sent), in
-   * order; rejects with a DeliveryError on the first failure.
+   * transport has handed over (2xx, RELP `rsp 200`, written to the socket, datagram
+   * sent), in order; rejects with a DeliveryError on the first failure.
    */
   send(messages: readonly ForwardMessage[], delivered: (index: number) => void): Promise<void>;
   /**
-   * > 0 for stream transports: what was written in the last settleMs before the
-   * connection broke may not have been read, so it is sent again.
+   * > 0 for tcp:// and tls://: a write says nothing about what the receiver read, so
+   * what was written in the last resendMs before the connection broke is sent again,
+   * and counts as delivered only once resendMs has passed on a live connection.
+   * 0: handed over is delivered (acknowledged, or nothing better can be known).
    */
-  readonly settleMs: number;
+  readonly resendMs: number;
   /** told when an idle connection breaks (the peer closed it, an error) */
   onBroken: (() => void) | undefined;
   close(): void;

@@ -18,7 +18,7 @@ export interface UdpTransportOptions {
 
 export class UdpTransport implements Transport {
   onBroken: (() => void) | undefined;
-  readonly settleMs = 0;
+  readonly resendMs = 0;
   private socket: dgram.Socket | undefined;
   private connecting: Promise<dgram.Socket> | undefined;
 

@@ -17,7 +17,7 @@ export interface WebhookOptions {
 
 export class WebhookTransport implements Transport {
   onBroken: (() => void) | undefined;
-  readonly settleMs = 0;
+  readonly resendMs = 0;
   private readonly url: URL;
   private readonly agent: http.Agent;
 

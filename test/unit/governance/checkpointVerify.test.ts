@@ -23,7 +23,7 @@ describe('verifyCheckpoints', () => {
       '',
       await signer.sign({ seq: 10, hash: h(10) }, at),
     ];
-    expect(await verifyCheckpoints(lines, pub, chain(10))).toEqual({ checked: 3, problems: [], chainEnd: 10 });
+    expect(await verifyCheckpoints(lines, pub, chain(10))).toEqual({ checked: 3, found: 3, problems: [], chainEnd: 10 });
   });
 
   it('truncated, rewritten, removed, forged and foreign, each with its seq and line', async () => {
@@ -51,7 +51,7 @@ describe('verifyCheckpoints', () => {
     expect(r.problems.map((p) => [p.line, p.seq, p.kind])).toEqual([
       [1, 12, 'truncated'],
       [2, 4, 'rewritten'],
-      [3, 6, 'rewritten'],
+      [3, 6, 'removed'],
       [4, 8, 'bad-signature'],
       [5, 3, 'bad-signature'],
       [6, null, 'malformed'],

@@ -1,7 +1,7 @@
 /**
- * The settle window of stream targets, with an injected clock and a real TCP
+ * The resend window of stream targets, with an injected clock and a real TCP
  * receiver that parses the octet-counted frames: what was written less than
- * settleMs before the connection broke is sent again, what had settled is not,
+ * resendSec before the connection broke is sent again, what had settled is not,
  * and only settled progress is stored.
  */
 import { readFileSync } from 'node:fs';
@@ -11,12 +11,22 @@ import { appendAndWake, startRig, type ForwardRig } from '../../helpers/forwardi
 import { tempDir } from '../../helpers/gateway.js';
 import { waitFor } from '../../helpers/rsyslog.js';
 
-/** Collects the seq of every octet-counted syslog frame received, across connections. */
+/**
+ * Collects the seq (and id) of every octet-counted syslog frame received, across connections.
+ * While `deaf`, a connection is accepted and never read (a receiver that is stuck, then dies).
+ */
 async function frameReceiver() {
   const seqs: number[] = [];
+  const ids: string[] = [];
   const sockets: net.Socket[] = [];
+  const state = { deaf: false };
   const server = net.createServer((s) => {
     sockets.push(s);
+    s.on('error', () => {});
+    if (state.deaf) {
+      s.pause();
+      return;
+    }
     let buf = Buffer.alloc(0);
     s.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
@@ -27,16 +37,19 @@ async function frameReceiver() {
         if (buf.length < sp + 1 + len) break;
         const msg = buf.subarray(sp + 1, sp + 1 + len).toString('utf8');
         buf = buf.subarray(sp + 1 + len);
-        seqs.push((JSON.parse(msg.slice(msg.indexOf(' - ') + 3)) as { seq: number }).seq);
+        const e = JSON.parse(msg.slice(msg.indexOf(' - ') + 3)) as { seq: number; id: string };
+        seqs.push(e.seq);
+        ids.push(e.id);
       }
     });
-    s.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {
     port: (server.address() as net.AddressInfo).port,
     seqs,
+    ids,
     sockets,
+    state,
     close: () =>
       new Promise<void>((r) => {
         for (const s of sockets) s.destroy();
@@ -45,7 +58,7 @@ async function frameReceiver() {
   };
 }
 
-describe('Forwarder settle window (injected clock)', () => {
+describe('Forwarder resend window (injected clock)', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let rig: ForwardRig | undefined;
@@ -62,11 +75,11 @@ describe('Forwarder settle window (injected clock)', () => {
     await cleanup();
   });
 
-  it('re-sends only what was written within settleMs of the break; stores only settled progress', async () => {
+  it('re-sends only what was written within resendSec of the break; stores only settled progress', async () => {
     let clock = 1_000_000;
     rig = await startRig(
       dir,
-      { forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rx.port}`, settleMs: 2000, retry: { minMs: 10, maxMs: 20 } }] },
+      { forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rx.port}`, resendSec: 2, retry: { minMs: 10, maxMs: 20 } }] },
       { now: () => clock },
     );
     const progress = () => {
@@ -97,5 +110,55 @@ describe('Forwarder settle window (injected clock)', () => {
     await waitFor(() => progress() === 20, 5000, 'progress 20');
     await new Promise((r) => setTimeout(r, 200));
     expect(rx.seqs.length).toBe(30);
+  }, 30_000);
+});
+
+describe('Forwarder over TCP: written is not received (issue 21.4)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let rig: ForwardRig | undefined;
+  let rx: Awaited<ReturnType<typeof frameReceiver>>;
+
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir('apg-resend-'));
+    rx = await frameReceiver();
+  });
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+    await rx.close();
+    await cleanup();
+  });
+
+  it('60 entries a receiver accepted but never read are sent again after it dies (same seq and id); they count in the lag until resendSec', async () => {
+    let clock = 1_000_000;
+    // resendSec left at its default (60)
+    rig = await startRig(
+      dir,
+      { forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rx.port}`, retry: { minMs: 10, maxMs: 20 } }] },
+      { now: () => clock },
+    );
+    rx.state.deaf = true;
+    await appendAndWake(rig, 60, 1);
+    await waitFor(() => rig!.forwarding.positions().siem === 60, 5000, 'all 60 written to the socket');
+    // written, not received: still lagging
+    expect(await rig.lag('siem')).toBe(60);
+    // the receiver sits on them for 3 s (longer than the old 2 s settle window), then dies unread
+    clock += 3000;
+    rig.forwarding.wake();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await rig.lag('siem')).toBe(60);
+    expect(rx.seqs).toEqual([]);
+    rx.state.deaf = false;
+    for (const s of rx.sockets) s.destroy();
+    await waitFor(() => rx.seqs.length >= 60, 5000, 'the 60 sent again after the reconnect');
+    expect(rx.seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const stored = (await rig.sink.read({ limit: 100 })).entries;
+    expect(rx.ids).toEqual(stored.map((e) => e.id));
+    // on a live connection, still in the lag until resendSec has passed
+    expect(await rig.lag('siem')).toBe(60);
+    clock += 61_000;
+    rig.forwarding.wake();
+    await waitFor(async () => (await rig!.lag('siem')) === 0, 5000, 'lag 0 once resendSec has passed');
   }, 30_000);
 });

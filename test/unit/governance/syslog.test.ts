@@ -44,5 +44,13 @@ describe('RFC 5424 message and RFC 6587 framing', () => {
     expect(extractJws('')).toBeNull();
     expect(extractJws('hello world')).toBeUndefined();
     expect(extractJws('{"seq":1}')).toBeUndefined();
+    // the gateway's own file beside the log, and other line formats: the JWS is found on the line
+    expect(extractJws('{"seq":100,"jws":"aa.bb.cc"}')).toBe('aa.bb.cc');
+    const header = Buffer.from('{"alg":"EdDSA","kid":"k"}').toString('base64url');
+    const jws = `${header}.cGF5bG9hZA.c2ln`;
+    expect(extractJws(`{"row":{"seq":"100","value":"${jws}"}}`)).toBe(jws);
+    expect(extractJws(`100|${jws}|2026-01-01 00:00:00+00`)).toBe(jws);
+    expect(extractJws(`Jan  1 00:00:00 siem.contoso.com apg[1]: ${jws} (relayed via relay.contoso.com)`)).toBe(jws);
+    expect(extractJws('forwarded by siem.contoso.com today')).toBeUndefined();
   });
 });

@@ -303,14 +303,14 @@ describe.skipIf(!db)("PostgreSQL state store: the seed is applied once in the da
     const first = await openOn(url, onlyPermission, 'first');
     expect(first.current().permissions.map((p) => p.principal)).toEqual(['alice@contoso.com']);
     await first.revoke('alice@contoso.com');
-    expect(first.current()).toEqual({ groups: [], permissions: [], revealRequests: [] });
+    expect(first.current()).toEqual({ groups: [], permissions: [], revealRequests: [], changes: [] });
     await first.close();
 
     // both tables are empty now; the restart (same seed, and a different one) must not re-seed
     const again = await openOn(url, onlyPermission, 'again');
-    expect(again.current()).toEqual({ groups: [], permissions: [], revealRequests: [] });
+    expect(again.current()).toEqual({ groups: [], permissions: [], revealRequests: [], changes: [] });
     const otherSeed = await openOn(url, { groups: [{ id: 'hr', privateSince: T0 }], permissions: ['bob@contoso.com'] }, 'other');
-    expect(otherSeed.current()).toEqual({ groups: [], permissions: [], revealRequests: [] });
+    expect(otherSeed.current()).toEqual({ groups: [], permissions: [], revealRequests: [], changes: [] });
     expect(await sql(url, 'SELECT count(*)::int AS n FROM privacy_permissions')).toEqual([{ n: 0 }]);
     expect(await sql(url, `SELECT key FROM state_meta`)).toEqual([{ key: 'seeded' }]);
   });
@@ -344,6 +344,7 @@ describe.skipIf(!db)("PostgreSQL state store: the seed is applied once in the da
       { version: 3 },
       { version: 4 },
       { version: 5 },
+      { version: 6 },
     ]);
 
     // and from then on an emptied state stays empty
@@ -375,6 +376,7 @@ describe.skipIf(!db)("PostgreSQL state store: the seed is applied once in the da
       { version: 3 },
       { version: 4 },
       { version: 5 },
+      { version: 6 },
     ]);
     const rec = await upgraded.grant('erin@contoso.com', 'admin@contoso.com', T0 + 2, { groups: ['hr'], expiresAt: T0 + 3_600_000 });
     expect(upgraded.current().permissions.at(-1)).toEqual(rec);

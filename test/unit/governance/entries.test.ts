@@ -1,0 +1,99 @@
+import http from 'node:http';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { changeEntry, deniedEntry, requestInfo, viewedEntry, type RequestSeen } from '../../../src/governance/entries.js';
+
+function seen(headers: http.IncomingHttpHeaders = {}): RequestSeen {
+  const req = new http.IncomingMessage(new net.Socket());
+  Object.assign(req.headers, headers);
+  return { req, id: 'rid-1', method: 'GET', path: '/api/v1/activities', query: 'page=2' };
+}
+
+const ACTOR = { principal: 'alice@contoso.com', via: 'header' as const, token: { iss: 'https://idp', jti: 'j-1' } };
+
+describe('requestInfo', () => {
+  it('the request as seen: id, method, normalised path, raw query, client and user agent', () => {
+    expect(requestInfo(seen({ 'user-agent': 'curl/8' }))).toEqual({
+      id: 'rid-1',
+      method: 'GET',
+      path: '/api/v1/activities',
+      query: 'page=2',
+      clientIp: '',
+      userAgent: 'curl/8',
+    });
+  });
+
+  it('no user agent is the empty string', () => {
+    expect(requestInfo(seen()).userAgent).toBe('');
+  });
+});
+
+describe('viewedEntry', () => {
+  it('with every fact: reason, scope (copied), request, token with jti, the shown tally', () => {
+    const scope = { groups: ['hr'], actors: ['bob@contoso.com'] };
+    const e = viewedEntry(ACTOR, seen(), { reason: 'Incident 4711', scope, revealRequest: 'req-9' }, { count: 2, ids: ['a', 'b'] });
+    expect(e).toEqual({
+      action: 'private-activities.viewed',
+      principal: 'alice@contoso.com',
+      via: 'header',
+      request: requestInfo(seen()),
+      privateActivities: { count: 2, ids: ['a', 'b'] },
+      reason: 'Incident 4711',
+      scope: { groups: ['hr'], actors: ['bob@contoso.com'] },
+      revealRequest: 'req-9',
+      token: { iss: 'https://idp', jti: 'j-1' },
+    });
+    // copies: a later change to the caller's arrays does not reach the entry
+    expect(e.scope!.groups).not.toBe(scope.groups);
+    scope.groups.push('legal');
+    expect(e.scope!.groups).toEqual(['hr']);
+  });
+
+  it('absent facts are absent keys, never undefined or empty values', () => {
+    const e = viewedEntry({ principal: 'alice@contoso.com', via: 'console' }, seen(), {}, { count: 0, ids: [] });
+    for (const k of ['reason', 'scope', 'revealRequest', 'token', 'denial', 'target', 'permission']) expect(k in e, k).toBe(false);
+    expect(e.privateActivities).toEqual({ count: 0, ids: [] });
+  });
+
+  it('a token without jti records its issuer only', () => {
+    const e = viewedEntry({ principal: 'alice@contoso.com', via: 'token', token: { iss: 'https://idp' } }, seen(), {}, { count: 0, ids: [] });
+    expect(e.token).toEqual({ iss: 'https://idp' });
+    expect('jti' in e.token!).toBe(false);
+  });
+});
+
+describe('deniedEntry', () => {
+  it('records the denial and the facts present, no private activities', () => {
+    const e = deniedEntry(ACTOR, seen(), { code: 'reveal_forbidden', message: 'No permission.' }, { reason: 'Incident 4711' });
+    expect(e).toMatchObject({
+      action: 'private-activities.denied',
+      denial: { code: 'reveal_forbidden', message: 'No permission.' },
+      reason: 'Incident 4711',
+      token: ACTOR.token,
+    });
+    for (const k of ['privateActivities', 'scope', 'revealRequest', 'target']) expect(k in e, k).toBe(false);
+  });
+});
+
+describe('changeEntry', () => {
+  it('an admin change: actor, request, target and only the extra given', () => {
+    const e = changeEntry('reveal-permission.granted', { principal: 'alice@contoso.com', via: 'admin-api' }, seen(), 'dave@contoso.com', {
+      permission: { expiresAt: '2026-12-01T00:00:00.000Z' },
+    });
+    expect(e).toEqual({
+      action: 'reveal-permission.granted',
+      principal: 'alice@contoso.com',
+      via: 'admin-api',
+      request: requestInfo(seen()),
+      target: 'dave@contoso.com',
+      permission: { expiresAt: '2026-12-01T00:00:00.000Z' },
+    });
+    const bare = changeEntry('privacy-group.removed', { principal: 'alice@contoso.com', via: 'console' }, seen(), 'hr');
+    expect(Object.keys(bare).sort()).toEqual(['action', 'principal', 'request', 'target', 'via']);
+  });
+
+  it('never carries a token, even when the actor has one', () => {
+    const e = changeEntry('privacy-group.added', ACTOR, seen(), 'hr');
+    expect('token' in e).toBe(false);
+  });
+});
