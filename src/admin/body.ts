@@ -1,6 +1,13 @@
 /** Request bodies and query strings of the admin API: validated by zod schemas, refused with one wording. */
 import type { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { hasControlOrBidi } from '../text.js';
+
+/**
+ * SPEC §10 "Input rules (v3)": typed text of the admin API (principals, group ids and names,
+ * reasons, comments) holds no control or bidirectional character. For zod: `.refine(...PLAIN)`.
+ */
+export const PLAIN = [(s: string): boolean => !hasControlOrBidi(s), { error: 'must not contain control or bidirectional characters' }] as const;
 
 /**
  * 400 `bad_request` for a body that does not fit its schema; the message names the

@@ -6,6 +6,7 @@
  */
 import { GOVERNANCE_ACTIONS, type GovernanceAction, type QueryFilter } from '../governance/types.js';
 import { parseTimestamp } from '../privacy/time.js';
+import { hasControlOrBidi } from '../text.js';
 
 export type GovernanceFormat = 'json' | 'ndjson' | 'csv';
 
@@ -75,7 +76,8 @@ export function parseGovernanceQuery(rawQuery: string): ParsedQuery {
   const principal = one('principal');
   if (principal !== undefined) {
     const p = principal!.trim().toLowerCase();
-    if (p === '' || p.length > 320) return { ok: false, message: 'Query parameter "principal" must be a principal (UPN or e-mail address).' };
+    if (p === '' || p.length > 320 || hasControlOrBidi(p))
+      return { ok: false, message: 'Query parameter "principal" must be a principal (UPN or e-mail address).' };
     filter.principal = p;
   }
   for (const k of ['since', 'until'] as const) {

@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { filterProblem } from '../directory/ldapFilter.js';
 import { isPrincipal, normalizePrincipal } from '../principal.js';
+import { hasControlOrBidi } from '../text.js';
 import { BUILTIN_APPLICATION, BUILTIN_EXTERNAL, type ActivitiesSpec } from '../privacy/types.js';
 import { parseIsoTimestamp } from '../privacy/time.js';
 
@@ -212,8 +213,8 @@ const revealSchema = obj({
   approval: obj({
     approvers: z
       .array(
-        nonEmpty().refine((a) => (a.startsWith('group:') ? a.length > 'group:'.length : isPrincipal(a)), {
-          error: 'must be a principal like dpo@contoso.com or group:<catalogue id>',
+        nonEmpty().refine((a) => (a.startsWith('group:') ? a.length > 'group:'.length && !hasControlOrBidi(a) : isPrincipal(a)), {
+          error: 'must be a principal like dpo@contoso.com or group:<catalogue id> (no control or bidirectional characters)',
         }),
         { error: 'expected a list of approvers' },
       )
@@ -452,7 +453,11 @@ interface ExportBase extends RouteBase {
 }
 /** An export route: which fields it has follows from its format (SPEC §3). */
 export type ExportRoute =
-  | (ExportBase & { format: 'json'; /** dot path of the activity array (default "data") */ items: string })
+  | (ExportBase & {
+      format: 'json';
+      /** dot path of the activity array (default "data") */ items: string;
+      /** dot path of the count (optional, v3) */ total?: string;
+    })
   | (ExportBase & { format: 'csv'; /** absent = derive header names from the activities paths */ columns?: ExportColumns })
   | (ExportBase & { format: 'ndjson' | 'cef' });
 export interface PassthroughRoute extends RouteBase {
@@ -520,7 +525,7 @@ const routeSchema = obj({
       if (r.kind !== 'export' && r.format !== undefined) notFor('format', 'export routes');
       const itemsOk = r.kind === 'list' || (r.kind === 'export' && r.format === 'json');
       if (!itemsOk && r.items !== undefined) notFor('items', 'list routes and json exports');
-      if (r.kind !== 'list' && r.total !== undefined && r.total !== null) notFor('total', 'list routes');
+      if (!itemsOk && r.total !== undefined && r.total !== null) notFor('total', 'list routes and json exports');
       const columnsOk = r.kind === 'export' && r.format === 'csv';
       if (!columnsOk && r.columns !== undefined && r.columns !== null) notFor('columns', 'csv exports');
     },
@@ -537,7 +542,7 @@ const routeSchema = obj({
       }
       case 'export': {
         const format = r.format as ExportFormat;
-        if (format === 'json') return { ...base, kind: 'export', format, items: r.items ?? 'data' };
+        if (format === 'json') return { ...base, kind: 'export', format, items: r.items ?? 'data', ...(r.total != null ? { total: r.total } : {}) };
         if (format === 'csv') return r.columns != null ? { ...base, kind: 'export', format, columns: r.columns } : { ...base, kind: 'export', format };
         return { ...base, kind: 'export', format };
       }

@@ -57,6 +57,7 @@ export async function streamExport(ex: Exchange, route: ExportRoute, upstream: h
   const filter = createExportFilter({
     format: route.format,
     items: route.format === 'json' ? route.items : undefined,
+    total: route.format === 'json' ? route.total : undefined,
     extract: rt.extract,
     read: rt.read,
     fromFields: rt.fromFields,

@@ -19,6 +19,7 @@ import type { Metrics } from '../metrics.js';
 import type { PrivacyEngine } from '../privacy/engine.js';
 import { hideForReveal } from '../privacy/revealFilter.js';
 import type { CompiledRoute } from '../routes/table.js';
+import { createAbsentItems, type AbsentItems } from './absentItem.js';
 import { authorizeReveal } from './accountableReveal.js';
 import { underAdminPrefix, type ExchangeHandler } from './dispatch.js';
 import { GatewayError } from './errors.js';
@@ -54,11 +55,18 @@ interface Stages {
   deps: PipelineDeps;
   upstream: Upstream;
   fail: Fail;
+  /** what a private item answers: the upstream's answer for an absent one (SPEC §4 item, v3) */
+  absent: AbsentItems;
 }
 
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const fail = failWith(deps);
-  const stages: Stages = { deps, fail, upstream: createUpstream({ metrics: deps.metrics, logger: deps.logger, fail }) };
+  const stages: Stages = {
+    deps,
+    fail,
+    upstream: createUpstream({ metrics: deps.metrics, logger: deps.logger, fail }),
+    absent: createAbsentItems({ clock: deps.clock, logger: deps.logger }),
+  };
   return {
     handle: (ex) => void journey(stages, ex).catch((err: unknown) => fail(ex, err)),
     close: () => stages.upstream.close(),
@@ -83,7 +91,7 @@ async function journey(s: Stages, ex: Exchange): Promise<void> {
 
   // 6. rewrite (exports stream to the end here)
   if (route.kind === 'export') return await streamExport(ex, route, answer, s.deps.engine.hideBatch());
-  if (route.kind === 'list' || route.kind === 'item') await filterStage(s.deps, ex, route, answer);
+  if (route.kind === 'list' || route.kind === 'item') await filterStage(s, ex, route, answer);
 }
 
 /** 2. route: first match wins; no route or a deny route is 403 `route_denied`. */
@@ -128,7 +136,8 @@ async function vouchForService(ex: Exchange): Promise<void> {
 }
 
 /** 6–8 for list and item routes: filter the body, record a granted reveal, answer. */
-async function filterStage(deps: PipelineDeps, ex: Exchange, route: ListRoute | ItemRoute, answer: http.IncomingMessage): Promise<void> {
+async function filterStage(s: Stages, ex: Exchange, route: CompiledRoute & (ListRoute | ItemRoute), answer: http.IncomingMessage): Promise<void> {
+  const { deps } = s;
   const body = await readBody(ex, answer);
   if (ex.answered) return;
   // a granted reveal shows what its scope and permission allow, and withholds the rest as for anyone else
@@ -138,8 +147,9 @@ async function filterStage(deps: PipelineDeps, ex: Exchange, route: ListRoute | 
   // 7. governance
   const entry = narrowed ? await recordReveal(ex, narrowed.shown, { sink: deps.governance(), metrics: deps.metrics }) : undefined;
   if (ex.answered) return;
-  // an item outside the reveal's limits: answered like a missing one, after the entry that records the attempt
-  if (rewritten.withheldItem) throw new GatewayError('not_found');
+  // a withheld item (private, or outside the reveal's limits: after the entry that records the attempt)
+  // answers exactly as the upstream answers a missing one
+  if (rewritten.withheldItem) return s.absent.answer(ex, route);
 
   // 8. respond
   respondFiltered(ex, answer, rewritten, entry);

@@ -3,9 +3,9 @@
  * read (bounded, decoded), validated and filtered. `hide` says what must be
  * removed: the private activities for an ordinary consumer; for a granted
  * reveal only those outside its scope and permission (SPEC §10), the shown
- * ones being tallied by the caller. An item that must be removed is 404
- * `not_found`, exactly like a missing one — for a granted reveal only after
- * its governance entry (the pipeline throws it then).
+ * ones being tallied by the caller. An item that must be removed is answered
+ * exactly like a missing one (absentItem.ts) — for a granted reveal only after
+ * its governance entry (the pipeline answers it then).
  */
 import type http from 'node:http';
 import type { ItemRoute, ListRoute } from '../config/schema.js';
@@ -18,7 +18,7 @@ import { collectBody, isJsonContentType } from './upstreamBody.js';
 
 export interface Rewritten {
   body: Buffer;
-  /** an item route whose activity is withheld from this (granted, narrowed) reveal: answered 404 after the entry */
+  /** an item route whose activity is withheld: answered like a missing one (after the entry of a granted reveal) */
   withheldItem: boolean;
 }
 
@@ -43,6 +43,5 @@ export async function rewriteBody(ex: Exchange, route: ListRoute | ItemRoute, bo
   const r = await classifyItem(body, rt.extract, hide, rt.read);
   if (!r.hidden) return { body, withheldItem: false };
   ex.removed = 1;
-  if (!ex.reveal.granted) throw new GatewayError('not_found');
   return { body, withheldItem: true };
 }

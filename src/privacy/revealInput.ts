@@ -10,12 +10,15 @@
  *   that is not a string is `bad_reason`;
  * - control characters (Unicode Cc, including NUL, tab, CR and LF), the line and
  *   paragraph separators and the bidirectional overrides (which can make an
- *   audit line read differently from what it says) are `bad_reason`;
+ *   audit line read differently from what it says) are `bad_reason` (the one
+ *   rule of src/text.ts);
  * - the reason is stored trimmed; more than 500 characters (code points) after
  *   trimming is `bad_reason`;
  * - with requireReason, a missing reason or one shorter than minReasonLength
- *   characters after trimming is `reason_required`. Without it, a blank reason
- *   is no reason.
+ *   characters is `reason_required`; only characters that are neither white
+ *   space nor format characters (Cf: zero-width joiners, …) count, so twelve
+ *   zero-width joiners are no reason (SPEC §10, v3). Without it, a reason with
+ *   no such character is no reason.
  *
  * Scope rules: comma-separated `group:<id>` and `actor:<principal>` items (the
  * kind is case-insensitive, the value is trimmed and percent-decoded like a
@@ -26,6 +29,7 @@
  */
 import { GatewayError } from '../errors.js';
 import { normalizePrincipal } from '../principal.js';
+import { hasControlOrBidi, visibleLength } from '../text.js';
 import type { RevealScope } from './revealFilter.js';
 
 export type RevealInputCode = 'reason_required' | 'bad_reason' | 'bad_scope';
@@ -45,9 +49,6 @@ export interface ReasonRules {
   requireReason: boolean;
   minReasonLength: number;
 }
-
-// Cc, U+2028/U+2029, and the bidi embeddings/overrides/isolates
-const FORBIDDEN = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
 /** Percent-decodes a header value as UTF-8; undefined when the bytes are not UTF-8. */
 export function percentDecode(value: string): string | undefined {
@@ -99,16 +100,19 @@ export function parseReason(header: string | readonly string[] | undefined, clai
     text = claim;
   }
   if (text !== undefined) {
-    if (FORBIDDEN.test(text)) throw new RevealInputError('bad_reason', 'The reveal reason must not contain control characters (line breaks, NUL, tabs).');
+    if (hasControlOrBidi(text)) throw new RevealInputError('bad_reason', 'The reveal reason must not contain control characters (line breaks, NUL, tabs).');
     text = text.trim();
     if (codePoints(text) > MAX_REASON_LENGTH) throw new RevealInputError('bad_reason', `The reveal reason is longer than ${MAX_REASON_LENGTH} characters.`);
-    if (text === '') text = undefined;
+    if (visibleLength(text) === 0) text = undefined;
   }
   if (rules.requireReason) {
     if (text === undefined)
       throw new RevealInputError('reason_required', 'A reveal needs a reason: send it in the reason header (percent-encoded UTF-8) or the reason claim.');
-    if (codePoints(text) < rules.minReasonLength) {
-      throw new RevealInputError('reason_required', `The reveal reason must be at least ${rules.minReasonLength} characters long.`);
+    if (visibleLength(text) < rules.minReasonLength) {
+      throw new RevealInputError(
+        'reason_required',
+        `The reveal reason must be at least ${rules.minReasonLength} characters long (white space and invisible characters do not count).`,
+      );
     }
   }
   return text;
@@ -139,7 +143,7 @@ export function parseScope(header: string | readonly string[] | undefined): Reve
     if (value === undefined) bad('an item is not valid percent-encoded UTF-8');
     const v = value!.trim();
     if (v === '') bad('an item has an empty value');
-    if (FORBIDDEN.test(v)) bad('an item contains control characters');
+    if (hasControlOrBidi(v)) bad('an item contains control characters');
     if (kind === 'group') {
       if (!groups.includes(v)) groups.push(v);
     } else if (kind === 'actor') {

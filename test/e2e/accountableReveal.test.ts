@@ -221,8 +221,11 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     expect((await entryOf(inScope))!.privateActivities).toEqual({ count: 1, ids: ['h1'], idsTruncated: false });
     const before = (await entries()).length;
     const outside = await get(`${gw.url}/api/v1/activities/l1/`, { headers: h });
-    expect(outside.status).toBe(404);
-    expect(outside.json().error.code).toBe('not_found');
+    // issue 21 item 7: byte for byte what a missing activity answers (status, type, body)
+    const missing = await get(`${gw.url}/api/v1/activities/no-such-activity/`, { headers: h });
+    expect(missing.status).toBe(404);
+    expect([outside.status, outside.headers.get('content-type'), outside.text]).toEqual([missing.status, missing.headers.get('content-type'), missing.text]);
+    expect(outside.text).toBe('{"detail":"Not found."}');
     const after = await entries();
     expect(after.length).toBe(before + 1);
     expect(after.at(-1)).toMatchObject({

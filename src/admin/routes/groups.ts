@@ -4,13 +4,29 @@ import { z } from 'zod';
 import { GatewayError } from '../../errors.js';
 import { sendEmpty, sendJson } from '../../http/responder.js';
 import type { GroupInterval } from '../../privacy/types.js';
-import { parseBody } from '../body.js';
+import { parseBody, PLAIN } from '../body.js';
 import { checkGroupChoice, refuse } from '../checks.js';
 import { contextOf } from '../context.js';
 import type { Change } from '../changes.js';
 import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
 
-const groupBody = z.object({ id: z.string().trim().min(1).max(200), name: z.string().trim().min(1).max(200).optional() }).strict();
+const groupBody = z
+  .object({
+    id: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine(...PLAIN),
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine(...PLAIN)
+      .optional(),
+  })
+  .strict();
 
 /** A group as the API shows it. */
 export function groupView(g: GroupInterval): { id: string; name: string; privateSince: string; privateUntil: string | null } {

@@ -7,7 +7,7 @@ import { isPrincipal, normalizePrincipal, parsePrincipal } from '../../principal
 import { parseIsoTimestamp } from '../../privacy/time.js';
 import { activePermissions, isExpired } from '../../state/mutations.js';
 import type { PermissionLimits, PermissionRecord } from '../../state/types.js';
-import { parseBody } from '../body.js';
+import { parseBody, PLAIN } from '../body.js';
 import { checkGrant, refuse } from '../checks.js';
 import { contextOf } from '../context.js';
 import type { Change } from '../changes.js';
@@ -21,7 +21,14 @@ const permissionBody = z
       .transform((p) => parsePrincipal(p) ?? p),
     // validated here (SPEC §10: catalogue ids, checked by checkGrant); what a scoped permission does is the reveal stage's
     groups: z
-      .array(z.string().trim().min(1, 'must not be empty').max(200))
+      .array(
+        z
+          .string()
+          .trim()
+          .min(1, 'must not be empty')
+          .max(200)
+          .refine(...PLAIN),
+      )
       .min(1, 'must name at least one group (omit it for every group)')
       .max(100)
       .optional(),

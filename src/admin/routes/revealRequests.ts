@@ -16,6 +16,7 @@ import { permissionExpired } from '../../privacy/grant.js';
 import { parseReason, RevealInputError, MAX_SCOPE_ITEMS } from '../../privacy/revealInput.js';
 import { StateConflictError } from '../../state/types.js';
 import { sendJson } from '../../http/responder.js';
+import { hasControlOrBidi } from '../../text.js';
 import { parseBody } from '../body.js';
 import { contextOf } from '../context.js';
 import type { AdminDeps, ChangeTools } from '../deps.js';
@@ -41,7 +42,6 @@ const createBody = z
 const CREATE_EXPECTED = '{"reason": string, "durationMin": integer, "scope"?: {"groups"?: [ids], "actors"?: [principals]}}';
 const decideBody = z.object({ comment: z.string().max(1000).optional() }).strict();
 const STATUSES = new Set(['pending', 'approved', 'denied', 'revoked', 'expired']);
-const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 function reasonOf(raw: string, minReasonLength: number): string {
   try {
     return parseReason(undefined, raw, { requireReason: true, minReasonLength })!;
@@ -57,7 +57,7 @@ async function scopeOf(deps: Deps, raw: z.output<typeof createBody>['scope']): P
   const actors = [...new Set((raw.actors ?? []).map((a) => normalizePrincipal(a)!))];
   if (groups.length + actors.length === 0) throw new GatewayError('bad_request', '"scope" must name at least one group or actor (omit it for no scope).');
   if (groups.length + actors.length > MAX_SCOPE_ITEMS) throw new GatewayError('bad_request', `"scope" may name at most ${MAX_SCOPE_ITEMS} groups and actors.`);
-  if ([...groups, ...actors].some((v) => CONTROL.test(v))) throw new GatewayError('bad_request', '"scope" must not contain control characters.');
+  if ([...groups, ...actors].some(hasControlOrBidi)) throw new GatewayError('bad_request', '"scope" must not contain control characters.');
   const unknown = await unknownGroups(deps.knownGroups, groups);
   if (unknown.length > 0) throw new GatewayError('bad_request', `"scope.groups": not in the group catalogue: ${unknown.join(', ')}.`);
   return { groups, actors };
@@ -140,7 +140,7 @@ function decideHandler(deps: Deps, tools: ChangeTools, status: Transition) {
     if (!current) throw new GatewayError('not_found', 'No such reveal request.');
     await mayDecide(deps, current, me, status);
     const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
-    if (comment !== undefined && CONTROL.test(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
+    if (comment !== undefined && hasControlOrBidi(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
     await tools.serialised(async () => {
       await expireStale(deps, tools, ctx);
       const fresh = find(deps, id);

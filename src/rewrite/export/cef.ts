@@ -10,7 +10,9 @@
  * key `actorType` or a `csN` labelled `actorType`. Nothing else is guessed. A line that is not a readable CEF event is
  * withheld, and so is a line that gives a decision key twice or a decision value
  * with an unescaped `=` (readCefEvent). Times: epoch ms, ISO-8601 with an offset, or
- * the CEF date forms `MMM dd yyyy HH:mm:ss[.SSS][ zone]` (no zone = UTC).
+ * the CEF date forms `MMM dd yyyy HH:mm:ss[.SSS][ zone]` (no zone = UTC). A time that
+ * reads as before 2000-01-01 (an epoch in seconds read as milliseconds lands in 1970,
+ * before any `privateSince`) is no time: the event is undecidable (SPEC §4, v3).
  */
 import { isUtf8 } from 'node:buffer';
 import { parseCefDate } from '../../privacy/time.js';
@@ -257,6 +259,15 @@ export function cefParser(o: { fromFields: (f: ExportFields) => ActivityFacts; m
   };
 }
 
+/** The earliest time a CEF event is believed to carry; anything before it is a misread unit. */
+export const PLAUSIBLE_CEF_TIME_MS = Date.UTC(2000, 0, 1);
+
+/** An implausible time is no time: the decision finds the event undecidable. */
+function plausible(facts: ActivityFacts | null): ActivityFacts | null {
+  const t = facts?.timestamp;
+  return facts && typeof t === 'number' && !(t >= PLAUSIBLE_CEF_TIME_MS) ? { ...facts, timestamp: undefined } : facts;
+}
+
 function readLine(line: Buffer, fromFields: (f: ExportFields) => ActivityFacts): ActivityFacts | null {
   if (!isUtf8(line)) return null;
   // without its `\n` / `\r\n` terminator
@@ -266,5 +277,5 @@ function readLine(line: Buffer, fromFields: (f: ExportFields) => ActivityFacts):
     if (line[end - 1] === 0x0d) end--;
   }
   const fields = readCefEvent(line.toString('utf8', 0, end));
-  return fields ? safely(fromFields, fields) : null;
+  return fields ? plausible(safely(fromFields, fields)) : null;
 }

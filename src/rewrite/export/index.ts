@@ -22,6 +22,8 @@ export interface ExportFilterOptions {
   format: ExportFormat;
   /** json: dot path of the array ('' = top-level array); default 'data' */
   items?: string;
+  /** json: dot path of a count in the envelope: reduced after the array, `null` before it (SPEC §4, v3) */
+  total?: string;
   /** json / ndjson records */
   extract: (record: unknown) => ActivityFacts;
   /** ndjson / json: optional byte-level reader equal to extract(JSON.parse(record)) (fieldReader.ts), after validation */
@@ -51,7 +53,7 @@ function makeParser(opts: ExportFilterOptions): RecordParser {
     case 'ndjson':
       return ndjsonParser({ extract: opts.extract, read: opts.read, maxRecordBytes });
     case 'json':
-      return jsonArrayParser({ extract: opts.extract, read: opts.read, items: opts.items ?? 'data', maxRecordBytes });
+      return jsonArrayParser({ extract: opts.extract, read: opts.read, items: opts.items ?? 'data', total: opts.total, maxRecordBytes });
     case 'csv':
       return csvParser({ fromFields: opts.fromFields, columns: opts.csvColumns, maxRecordBytes });
     case 'cef':
@@ -64,6 +66,9 @@ function makeParser(opts: ExportFilterOptions): RecordParser {
 class ExportFilter extends Transform {
   /** json: a kept element has already been written in the current array */
   private needComma = false;
+  /** records kept and removed so far (a json export's `total` is corrected by them) */
+  private kept = 0;
+  private removed = 0;
 
   constructor(
     private readonly opts: ExportFilterOptions,
@@ -150,6 +155,7 @@ class ExportFilter extends Transform {
     for (const op of ops) {
       if (op.kind === 'raw') add(op.bytes);
       else if (op.kind === 'list') this.needComma = false;
+      else if (op.kind === 'total') add(reducedTotal(op.bytes, this.kept, this.removed + removed));
       else {
         // fail closed: only an explicit `false` keeps a record
         const hidden = op.facts === null || verdicts[vi++] !== false;
@@ -161,13 +167,22 @@ class ExportFilter extends Transform {
           if (this.needComma) add(COMMA);
           this.needComma = true;
         }
+        this.kept++;
         add(op.bytes);
       }
     }
+    this.removed += removed;
     if (removed > 0) this.opts.onRemoved?.(removed);
     if (parts.length === 1) this.push(parts[0]);
     else if (parts.length > 1) this.push(Buffer.concat(parts));
   }
+}
+
+/** SPEC §4 (the list rule): max(kept, old - removed); a count that is not a non-negative safe integer stays. */
+function reducedTotal(bytes: Buffer, kept: number, removed: number): Buffer {
+  const old = Number(bytes.toString('latin1'));
+  if (!Number.isSafeInteger(old) || old < 0) return bytes;
+  return Buffer.from(String(Math.max(kept, old - removed)), 'latin1');
 }
 
 function structural(err: unknown): Error {

@@ -11,6 +11,11 @@
  * The envelope before the first target array is held back (up to
  * maxRecordBytes): if the path is missing — say upstream renamed the key —
  * the export is cut off before any of its activities could leak.
+ *
+ * A number at the optional `total` path (SPEC §4 export `json`, v3) must not tell how many
+ * private activities exist: one before the first target array (its correction cannot be
+ * known yet) is replaced by `null`; one after it becomes a `total` op the filter reduces by
+ * the number removed so far. Its bytes are collected like a key, so memory stays constant.
  */
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
@@ -54,6 +59,8 @@ const N_EXP = 7; // *
 /** bytes a scalar element (number, true, false, null) may hold; JSON.parse checks the rest */
 const isScalarByte = (c: number): boolean => isDigit(c) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2b || c === 0x2d || c === 0x2e;
 
+const NULL = Buffer.from('null');
+
 function fail(what: string): never {
   throw new SyntaxError(`malformed JSON export: ${what}`);
 }
@@ -63,12 +70,16 @@ export function jsonArrayParser(o: {
   /** optional byte-level reader equal to extract(JSON.parse(element)): the engine validates and locates in one scan */
   read?: ByteReader;
   items: string;
+  /** dot path of a count in the envelope (optional) */
+  total?: string;
   maxRecordBytes: number;
   maxDepth?: number;
   /** false: elements are framed by the byte loop alone (the reference the engine's framer is tested against) */
   engineFraming?: boolean;
 }): RecordParser {
-  return new JsonArrayParser(o.extract, o.items, o.maxRecordBytes, o.maxDepth ?? DEFAULT_MAX_DEPTH, o.read, o.engineFraming ?? true);
+  const parser = new JsonArrayParser(o.extract, o.items, o.maxRecordBytes, o.maxDepth ?? DEFAULT_MAX_DEPTH, o.read, o.engineFraming ?? true);
+  if (o.total) parser.countAt(o.total);
+  return parser;
 }
 
 class JsonArrayParser implements RecordParser {
@@ -80,6 +91,13 @@ class JsonArrayParser implements RecordParser {
   private readonly match: number[] = [];
   /** path position of the value about to start, -1 when off the path */
   private pending = 0;
+  /** the `total` path (empty: none), per container its match as for `match`, and its pending position */
+  private totalPath: string[] = [];
+  private readonly tmatch: number[] = [];
+  private tpending = -1;
+  /** where the number at `total` began in the current chunk (-1: not inside it), and its bytes so far */
+  private totalStart = -1;
+  private readonly totalBytes = new Carry();
   private found = false;
   /** envelope before the first target array: held back, so a missing path leaks nothing */
   private readonly held = new Carry();
@@ -128,6 +146,11 @@ class JsonArrayParser implements RecordParser {
     this.path = items === '' ? [] : items.split('.');
   }
 
+  countAt(total: string): void {
+    this.totalPath = total.split('.');
+    this.tpending = 0;
+  }
+
   push(chunk: Buffer, out: Op[]): void {
     this.chunk = chunk;
     this.searched = null; // a new chunk: nothing searched yet
@@ -137,7 +160,9 @@ class JsonArrayParser implements RecordParser {
     this.chunkUtf8 = this.read !== undefined && isUtf8(chunk);
     this.out = out;
     const inTarget = this.st >= T_FIRST;
-    this.rawStart = inTarget ? -1 : 0;
+    const inTotal = this.totalStart >= 0;
+    this.rawStart = inTarget || inTotal ? -1 : 0;
+    if (inTotal) this.totalStart = 0;
     this.unitStart = inTarget ? 0 : -1;
     this.keyStart = this.st === STR && this.strIsKey && this.keyOnPath ? 0 : -1;
     this.scan(chunk);
@@ -150,6 +175,10 @@ class JsonArrayParser implements RecordParser {
     if (this.keyStart >= 0) {
       this.key.push(chunk.subarray(this.keyStart));
       if (this.key.length > this.maxRecordBytes) fail('a key is too long');
+    }
+    if (this.totalStart >= 0) {
+      this.totalBytes.push(chunk.subarray(this.totalStart));
+      if (this.totalBytes.length > this.maxRecordBytes) fail('a number is too long');
     }
     this.out = [];
   }
@@ -174,6 +203,7 @@ class JsonArrayParser implements RecordParser {
           if (c === 0x5d) this.pop();
           else if (!isWs(c)) {
             this.pending = -1;
+            this.tpending = -1;
             this.startValue(c, p);
           }
           p++;
@@ -191,18 +221,7 @@ class JsonArrayParser implements RecordParser {
           p++;
           break;
         case AFTER:
-          if (isWs(c)) p++;
-          else if (this.isObj.length === 0)
-            this.st = END; // reread c
-          else {
-            const obj = this.isObj[this.isObj.length - 1];
-            if (c === 0x2c) {
-              this.st = obj ? KEY : VALUE;
-              this.pending = -1;
-            } else if (c === (obj ? 0x7d : 0x5d)) this.pop();
-            else fail(`unexpected '${String.fromCharCode(c)}'`);
-            p++;
-          }
+          p = this.stepAfter(c, p);
           break;
         case END:
           if (!isWs(c)) fail('data after the JSON value');
@@ -213,6 +232,7 @@ class JsonArrayParser implements RecordParser {
           break;
         case NUM:
           if (this.stepNumber(c)) p++;
+          else if (this.totalStart >= 0) this.endTotal(p);
           break;
         case LIT:
           if (c !== this.lit.charCodeAt(this.litAt)) fail('bad literal');
@@ -246,6 +266,23 @@ class JsonArrayParser implements RecordParser {
     }
   }
 
+  /** After an envelope value: a separator, the container's end, or (at the top) the end of the document. */
+  private stepAfter(c: number, p: number): number {
+    if (isWs(c)) return p + 1;
+    if (this.isObj.length === 0) {
+      this.st = END;
+      return p; // reread c
+    }
+    const obj = this.isObj[this.isObj.length - 1];
+    if (c === 0x2c) {
+      this.st = obj ? KEY : VALUE;
+      this.pending = -1;
+      this.tpending = -1;
+    } else if (c === (obj ? 0x7d : 0x5d)) this.pop();
+    else fail(`unexpected '${String.fromCharCode(c)}'`);
+    return p + 1;
+  }
+
   private startValue(c: number, at: number): void {
     if (this.pending === this.path.length) {
       if (c !== 0x5b) fail(`the value at "${this.items}" is not an array`);
@@ -258,6 +295,7 @@ class JsonArrayParser implements RecordParser {
       this.st = T_FIRST;
       return;
     }
+    if (this.tpending === this.totalPath.length && (c === 0x2d || isDigit(c))) this.startTotal(at);
     switch (c) {
       case 0x7b:
         this.open(true, this.pending);
@@ -298,12 +336,29 @@ class JsonArrayParser implements RecordParser {
     this.checkDepth(this.isObj.length + 1);
     this.isObj.push(obj);
     this.match.push(obj ? match : -1);
+    this.tmatch.push(obj && this.tpending < this.totalPath.length ? this.tpending : -1);
   }
 
   private pop(): void {
     this.isObj.pop();
     this.match.pop();
+    this.tmatch.pop();
     this.st = AFTER;
+  }
+
+  /** A number at `total` starts at `at`: the envelope before it goes out, the number is collected. */
+  private startTotal(at: number): void {
+    this.flushRaw(at);
+    this.totalStart = at;
+  }
+
+  /** The number at `total` ended before `end`: `null` before the target array, a `total` op after it. */
+  private endTotal(end: number): void {
+    const bytes = this.totalBytes.take(this.chunk.subarray(this.totalStart, end));
+    this.totalStart = -1;
+    this.rawStart = end;
+    if (!this.found) this.held.push(NULL);
+    else this.out.push({ kind: 'total', bytes });
   }
 
   private checkDepth(d: number): void {
@@ -312,7 +367,7 @@ class JsonArrayParser implements RecordParser {
 
   private startKey(at: number): void {
     this.strIsKey = true;
-    this.keyOnPath = this.match[this.match.length - 1] >= 0;
+    this.keyOnPath = this.match[this.match.length - 1] >= 0 || this.tmatch[this.tmatch.length - 1] >= 0;
     this.keyStart = this.keyOnPath ? at : -1;
     this.esc = 0;
     this.st = STR;
@@ -350,12 +405,16 @@ class JsonArrayParser implements RecordParser {
     }
     this.st = COLON;
     this.pending = -1;
+    this.tpending = -1;
     if (!this.keyOnPath) return;
     const raw = this.key.take(this.chunk.subarray(this.keyStart, end));
     this.keyStart = -1;
     const m = this.match[this.match.length - 1];
+    const t = this.tmatch[this.tmatch.length - 1];
     // keys are compared as JSON.parse reads them: "d\u0061ta" is data
-    if (JSON.parse(raw.toString('utf8')) === this.path[m]) this.pending = m + 1;
+    const key = JSON.parse(raw.toString('utf8')) as string;
+    if (m >= 0 && key === this.path[m]) this.pending = m + 1;
+    if (t >= 0 && key === this.totalPath[t]) this.tpending = t + 1;
   }
 
   /** One byte of a number; false when the byte ends it (and must be read again). */

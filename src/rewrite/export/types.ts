@@ -29,7 +29,9 @@ export type Op =
   | { kind: 'raw'; bytes: Buffer }
   | { kind: 'record'; bytes: Buffer; facts: ActivityFacts | null; comma?: boolean }
   /** json: a filtered array begins; comma bookkeeping restarts */
-  | { kind: 'list' };
+  | { kind: 'list' }
+  /** json: the number at `total` after the array (its bytes): reduced by the number removed so far */
+  | { kind: 'total'; bytes: Buffer };
 
 /**
  * A format's framer. It throws SyntaxError when the stream is not of its

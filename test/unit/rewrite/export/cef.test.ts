@@ -189,9 +189,9 @@ describe('CEF events the decision cannot trust are withheld', () => {
 
   test('through the filter: such lines are removed, clean ones kept', async () => {
     const lines = [
-      'CEF:0|v|p|1|1|n|5|suser=alice@contoso.com rt=1\n',
-      'CEF:0|v|p|1|2|n|5|suser=alice@contoso.com suser=bob@private rt=1\n',
-      'CEF:0|v|p|1|3|n|5|suser=alice@contoso.com rt=1=2\n',
+      'CEF:0|v|p|1|1|n|5|suser=alice@contoso.com rt=1700000000000\n',
+      'CEF:0|v|p|1|2|n|5|suser=alice@contoso.com suser=bob@private rt=1700000000000\n',
+      'CEF:0|v|p|1|3|n|5|suser=alice@contoso.com rt=1700000000000=2\n',
     ];
     const r = await run(options(false), [Buffer.from(lines.join(''))]);
     expect(r.err).toBeNull();
