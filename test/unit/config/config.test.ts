@@ -332,7 +332,7 @@ const CASES: [string, string, string, RegExp][] = [
     'forward url unknown scheme',
     withMin({ governance: { forward: [{ name: 's', type: 'syslog', url: 'http://siem:514' }] } }),
     'governance.forward.0.url',
-    /unknown scheme http:.*tcp:\/\/, tls:\/\/ or udp:\/\//,
+    /unknown scheme http:.*tcp:\/\/, tls:\/\/, udp:\/\/ or relp:\/\//,
   ],
   [
     'forward webhook scheme',
