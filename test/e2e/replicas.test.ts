@@ -185,6 +185,7 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
       'governance_checkpoint',
       'governance_forward',
       'governance_log',
+      'privacy_changes',
       'privacy_groups',
       'privacy_permissions',
       'reveal_requests',
@@ -197,6 +198,7 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
       { version: 3 },
       { version: 4 },
       { version: 5 },
+      { version: 6 },
     ]);
     expect(await sql(database.url, 'SELECT key FROM state_meta')).toEqual([{ key: 'seeded' }]);
     expect(await sql(database.url, 'SELECT id FROM privacy_groups')).toEqual([{ id: 'hr' }]);

@@ -72,6 +72,7 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
       'governance_checkpoint',
       'governance_forward',
       'governance_log',
+      'privacy_changes',
       'privacy_groups',
       'privacy_permissions',
       'reveal_requests',
@@ -84,6 +85,7 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
       { version: 3 },
       { version: 4 },
       { version: 5 },
+      { version: 6 },
     ]);
     const idx = await sql<{ indexdef: string }>(url, `SELECT indexdef FROM pg_indexes WHERE indexname = 'privacy_groups_open'`);
     expect(idx[0].indexdef).toMatch(/UNIQUE.*WHERE \(private_until IS NULL\)/);
