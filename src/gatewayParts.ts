@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { Clock } from './clock.js';
-import type { GatewayConfig } from './config/index.js';
+import { readPseudonymKey, type GatewayConfig } from './config/index.js';
 import { createDirectory, localGroupNames, type Directory } from './directory/index.js';
 import type { DirectoryObserver } from './directory/types.js';
 import { openFileSink } from './governance/fileSink.js';
@@ -18,7 +18,11 @@ import type { Metrics } from './metrics.js';
 import type { EngineOptions } from './privacy/engine.js';
 import { compileExtractor, factsFromFields } from './privacy/extract.js';
 import type { RevealRequest } from './privacy/approval.js';
+import { createPseudonymiser, type Pseudonymiser } from './privacy/pseudonym.js';
+import { normalizePrincipal } from './principal.js';
 import { compileFieldReader } from './rewrite/fieldReader.js';
+import type { PseudonymTargets } from './rewrite/list.js';
+import { pseudonymTarget, type PseudonymTarget } from './rewrite/pseudonymise.js';
 import { compileRoutes } from './routes/table.js';
 import { openFileStateStore } from './state/fileStore.js';
 import type { StateSeed } from './state/mutations.js';
@@ -35,7 +39,10 @@ export async function buildRuntime(config: GatewayConfig, previous?: Runtime): P
   const spec = config.activities;
   const target = new URL(config.upstream.url);
   const sameTarget = previous && previous.target.origin === target.origin;
+  const pseudonymiser = makePseudonymiser(config);
   return {
+    pseudonymiser,
+    pseudonyms: pseudonymiser ? pseudonymTargets(pseudonymiser) : undefined,
     config,
     routes: compileRoutes(config.routes),
     extract: compileExtractor(spec),
@@ -45,6 +52,28 @@ export async function buildRuntime(config: GatewayConfig, previous?: Runtime): P
     target,
     // A keep-alive agent roughly triples throughput to a local upstream; reused across reloads to the same origin.
     agent: sameTarget ? previous.agent : new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' }),
+  };
+}
+
+/** SPEC §14: the current key first, then the previous ones; null without a key file. */
+function makePseudonymiser(config: GatewayConfig): Pseudonymiser | null {
+  const p = config.pseudonyms;
+  if (p.keyFile === null) return null;
+  return createPseudonymiser([p.keyFile, ...p.previousKeyFiles].map(readPseudonymKey), p.domain);
+}
+
+/** The rewriters' compiled targets, one per actor, remembered while the runtime lives (bounded). */
+function pseudonymTargets(pz: Pseudonymiser): PseudonymTargets {
+  const cache = new Map<string, PseudonymTarget>();
+  return (actor) => {
+    let t = cache.get(actor);
+    if (t === undefined) {
+      const principal = normalizePrincipal(actor) ?? actor;
+      t = pseudonymTarget(principal, pz.pseudonym(principal));
+      if (cache.size >= 10_000) cache.clear();
+      cache.set(actor, t);
+    }
+    return t;
   };
 }
 
@@ -106,7 +135,7 @@ export function engineOptions(config: GatewayConfig, directory: Directory): Engi
 
 export function stateSeed(config: GatewayConfig): StateSeed {
   return {
-    groups: config.privacy.groups.map((g) => ({ id: g.id, name: g.name, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
+    groups: config.privacy.groups.map((g) => ({ id: g.id, name: g.name, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null, mode: g.mode })),
     permissions: config.privacy.permissions,
   };
 }

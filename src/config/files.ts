@@ -8,6 +8,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { jwksFileProblem } from '../identity/index.js';
 import { parseState } from '../state/mutations.js';
+import { parsePseudonymKey } from '../privacy/pseudonym.js';
 import type { ConfigProblem } from './schema.js';
 
 /** A file the gateway appends to or rewrites: an existing regular file it may read and write, or a place it may create one. */
@@ -112,6 +113,7 @@ export interface FileSettings {
     forward?: ReadonlyArray<{ caFile: string | null; certFile: string | null; keyFile: string | null }>;
   };
   state?: { store: string; file?: string };
+  pseudonyms?: { keyFile: string | null; previousKeyFiles: readonly string[] };
   directory?: {
     ldap?: { tls: { caFile: string | null } } | null;
     graph?: { tls: { caFile: string | null }; certificate?: { certFile: string; keyFile: string } | null } | null;
@@ -136,7 +138,39 @@ export function checkConfigFiles(config: FileSettings): ConfigProblem[] {
     if (t.certFile) add(`governance.forward.${i}.certFile`, pemFileProblem(t.certFile, certProblem));
     if (t.keyFile) add(`governance.forward.${i}.keyFile`, pemFileProblem(t.keyFile, privateKeyProblem));
   });
-  return [...problems, ...directoryFileProblems(config)];
+  return [...problems, ...directoryFileProblems(config), ...pseudonymKeyProblems(config)];
+}
+
+/** SPEC §14: every pseudonym key must be readable and hold 32 bytes (raw or base64); problems by key path. */
+export function pseudonymKeyProblems(config: Pick<FileSettings, 'pseudonyms'>): ConfigProblem[] {
+  const p = config.pseudonyms;
+  if (!p) return [];
+  const files: Array<[string, string]> = [];
+  if (p.keyFile) files.push(['pseudonyms.keyFile', p.keyFile]);
+  p.previousKeyFiles.forEach((f, i) => files.push([`pseudonyms.previousKeyFiles.${i}`, f]));
+  const out: ConfigProblem[] = [];
+  for (const [key, file] of files) {
+    try {
+      readPseudonymKey(file);
+    } catch (err) {
+      out.push({ path: key, message: (err as Error).message });
+    }
+  }
+  return out;
+}
+
+/** A pseudonym key file: 32 raw bytes, or their base64 (surrounding white space ignored). Throws with the reason. */
+export function readPseudonymKey(file: string): Uint8Array {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    const code = err instanceof Error && 'code' in err ? String(err.code) : 'unreadable';
+    throw new Error(`cannot read ${file} (${code})`, { cause: err });
+  }
+  const key = parsePseudonymKey(bytes);
+  if (key === undefined) throw new Error(`${file} does not hold a 32-byte key (raw or base64); it holds ${bytes.length} bytes`);
+  return key;
 }
 
 type PemKind = 'certificate' | 'key';

@@ -22,5 +22,6 @@ export type {
   RouteKind,
   StateConfig,
 } from './schema.js';
+export { readPseudonymKey } from './files.js';
 export { expandEnv, formatProblems, loadConfigFile, parseConfig, resolveConfigPath } from './load.js';
 export type { ConfigResult, EnvProblem } from './load.js';

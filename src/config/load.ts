@@ -4,7 +4,7 @@
  * Only loadConfigFile does I/O.
  */
 import { readFileSync } from 'node:fs';
-import { directoryFileProblems } from './files.js';
+import { directoryFileProblems, pseudonymKeyProblems } from './files.js';
 import * as z from 'zod';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { closestKey, knownKeysAt } from './keys.js';
@@ -191,7 +191,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   const r = parseConfig(text, env);
   if (!r.ok) return r;
-  const problems = directoryFileProblems(r.config);
+  const problems = [...directoryFileProblems(r.config), ...pseudonymKeyProblems(r.config)];
   return problems.length ? { ok: false, problems } : r;
 }
 

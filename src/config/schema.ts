@@ -239,6 +239,8 @@ const groupId = () =>
 const groupSchema = obj({
   id: groupId(),
   name: nonEmpty().optional(),
+  // SPEC §14: hide (absent: the default) or pseudonymise its members' activities
+  mode: enumOf(['hide', 'pseudonymise']).optional(),
   privateSince: timestamp(),
   privateUntil: z
     .unknown()
@@ -733,26 +735,45 @@ const consoleSchema = obj({
     .default(null),
 });
 
+// SPEC §14: the key of the pseudonyms (32 bytes, raw or base64) and the older keys that still resolve
+const pseudonymsSchema = obj({
+  keyFile: nonEmpty().nullable().default(null),
+  previousKeyFiles: z.array(nonEmpty(), { error: 'expected a list of file paths' }).default([]),
+  domain: str('a domain name')
+    .transform((d) => d.toLowerCase())
+    .refine((d) => DOMAIN_RE.test(d), { error: 'must be a domain name like pseudonym.invalid (no @, no leading dot)' })
+    .default('pseudonym.invalid'),
+}).prefault({});
+
 // ---------- the whole file ----------
 
-export const configSchema = z.strictObject(
-  {
-    server: serverSchema,
-    upstream: upstreamSchema,
-    // Omitted or null: no token ever verifies (no reveal, no admin API).
-    identity: identitySchema.nullable().default(null),
-    reveal: revealSchema,
-    privacy: privacySchema,
-    directory: directorySchema,
-    activities: activitiesSchema,
-    routes: routesSchema,
-    governance: governanceSchema,
-    state: stateSchema,
-    logging: loggingSchema,
-    console: consoleSchema.nullable().default(null),
-  },
-  { error: (iss) => (iss.input === undefined || iss.input === null ? 'the file is empty' : 'expected a mapping of sections') },
-);
+export const configSchema = z
+  .strictObject(
+    {
+      server: serverSchema,
+      upstream: upstreamSchema,
+      // Omitted or null: no token ever verifies (no reveal, no admin API).
+      identity: identitySchema.nullable().default(null),
+      reveal: revealSchema,
+      privacy: privacySchema,
+      directory: directorySchema,
+      activities: activitiesSchema,
+      routes: routesSchema,
+      governance: governanceSchema,
+      state: stateSchema,
+      logging: loggingSchema,
+      console: consoleSchema.nullable().default(null),
+      pseudonyms: pseudonymsSchema,
+    },
+    { error: (iss) => (iss.input === undefined || iss.input === null ? 'the file is empty' : 'expected a mapping of sections') },
+  )
+  .superRefine((c, ctx) => {
+    // SPEC §14: a group that pseudonymises needs the key
+    const i = c.privacy.groups.findIndex((g) => g.mode === 'pseudonymise');
+    if (i >= 0 && c.pseudonyms.keyFile === null) {
+      ctx.addIssue({ code: 'custom', path: ['pseudonyms', 'keyFile'], message: `required: privacy.groups.${i} pseudonymises` });
+    }
+  });
 
 export type GatewayConfig = z.output<typeof configSchema>;
 export type IdentityConfig = NonNullable<GatewayConfig['identity']>;
@@ -766,6 +787,7 @@ export type ForwardTargetConfig = GovernanceConfig['forward'][number];
 export type CheckpointConfig = NonNullable<GovernanceConfig['checkpoint']>;
 export type StateConfig = GatewayConfig['state'];
 export type ConsoleConfig = NonNullable<GatewayConfig['console']>;
+export type PseudonymsConfig = GatewayConfig['pseudonyms'];
 
 /** One validation problem: `path` is the dotted key path (`routes.2.kind`, `upstream.url`). */
 export interface ConfigProblem {

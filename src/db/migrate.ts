@@ -18,9 +18,10 @@ export const LOCK_KEYS = {
 /**
  * 1: governance log and state tables; 2: state_meta (the "seeded" marker);
  * 3: forwarding progress and checkpoints; 4: scoped and time-boxed permissions,
- * indexes for governance queries; 5: reveal requests (four-eyes approval)
+ * indexes for governance queries; 5: reveal requests (four-eyes approval);
+ * 6: pending privacy changes; 7: a private group's mode (SPEC §14)
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** state_meta key whose presence means the state tables have been seeded from config once */
 export const SEEDED_KEY = 'seeded';
@@ -110,6 +111,18 @@ const SCHEMA_V6 = [
      doc jsonb NOT NULL)`,
 ];
 
+const SCHEMA_V7 = [
+  // SPEC §14: hide or pseudonymise; existing groups hide, as they always did. Altered only when the
+  // column is missing: ALTER TABLE locks the table exclusively even when it does nothing, and a
+  // replica already reading the state (groups first) would deadlock with it
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = 'privacy_groups' AND column_name = 'mode') THEN
+       ALTER TABLE privacy_groups ADD COLUMN mode text NOT NULL DEFAULT 'hide';
+     END IF;
+   END $$`,
+];
+
 export interface MigrateOptions {
   /** runs inside the same locked transaction after the schema exists (used to seed state exactly once) */
   then?: (client: pg.PoolClient) => Promise<void>;
@@ -122,7 +135,7 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
     await client.query('BEGIN');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [LOCK_KEYS.migration]);
-      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4, ...SCHEMA_V5, ...SCHEMA_V6]) await client.query(stmt);
+      for (const stmt of [...SCHEMA_V1, ...SCHEMA_V2, ...SCHEMA_V3, ...SCHEMA_V4, ...SCHEMA_V5, ...SCHEMA_V6, ...SCHEMA_V7]) await client.query(stmt);
       for (let v = 1; v <= SCHEMA_VERSION; v++) {
         await client.query('INSERT INTO schema_version (version) VALUES ($1) ON CONFLICT DO NOTHING', [v]);
       }

@@ -76,6 +76,8 @@ export function buildEntry(
   }
   if (input.denial !== undefined) e.denial = { code: input.denial.code, message: input.denial.message };
   if (input.revealRequest !== undefined) e.revealRequest = input.revealRequest;
+  // SPEC §14: only a pseudonymising group's entry carries its mode
+  if (input.mode !== undefined) e.mode = input.mode;
   if (input.token !== undefined) {
     const t: Record<string, string> = {};
     if (input.token.iss !== undefined) t.iss = input.token.iss;

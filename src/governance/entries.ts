@@ -86,7 +86,7 @@ export function deniedEntry(actor: EntryActor, seen: RequestSeen, denial: { code
 }
 
 /** What an admin change records beside its target. */
-export type ChangeExtra = Pick<GovernanceEntryInput, 'permission' | 'reason' | 'scope'>;
+export type ChangeExtra = Pick<GovernanceEntryInput, 'permission' | 'reason' | 'scope' | 'mode' | 'revealRequest'>;
 
 /** An admin change (groups, permissions, reveal requests): written before the change is applied. */
 export function changeEntry(action: GovernanceAction, actor: EntryActor, seen: RequestSeen, target: string, extra: ChangeExtra = {}): GovernanceEntryInput {

@@ -21,6 +21,9 @@ export const GOVERNANCE_ACTIONS = [
   'privacy-change.denied',
   'privacy-change.expired',
   'privacy-change.failed',
+  // SPEC §14: re-identification
+  'pseudonym.resolved',
+  'pseudonym.looked-up',
 ] as const;
 
 export type GovernanceAction = (typeof GOVERNANCE_ACTIONS)[number];
@@ -54,6 +57,8 @@ export interface GovernanceEntryInput {
   denial?: { code: string; message: string };
   /** SPEC §11: the approved reveal request a reveal used */
   revealRequest?: string;
+  /** SPEC §14: `privacy-group.added` of a pseudonymising group */
+  mode?: 'pseudonymise';
   token?: { iss?: string; jti?: string };
 }
 

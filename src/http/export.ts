@@ -63,6 +63,7 @@ export async function streamExport(ex: Exchange, route: ExportRoute, upstream: h
     fromFields: rt.fromFields,
     csvColumns: csvColumns(ex, route),
     hide,
+    pseudonyms: rt.pseudonyms,
     onRemoved: (n) => {
       ex.removed += n;
     },

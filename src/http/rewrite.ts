@@ -36,12 +36,20 @@ export async function readBody(ex: Exchange, upstream: http.IncomingMessage): Pr
 export async function rewriteBody(ex: Exchange, route: ListRoute | ItemRoute, body: Buffer, hide: HideBatch): Promise<Rewritten> {
   const { rt } = ex;
   if (route.kind === 'list') {
-    const r = await filterList(body, { items: route.items, total: route.total, extract: rt.extract, read: rt.read, hide, remove: true });
+    const r = await filterList(body, {
+      items: route.items,
+      total: route.total,
+      extract: rt.extract,
+      read: rt.read,
+      hide,
+      remove: true,
+      pseudonyms: rt.pseudonyms,
+    });
     ex.removed = r.removed;
     return { body: r.body, withheldItem: false };
   }
-  const r = await classifyItem(body, rt.extract, hide, rt.read);
-  if (!r.hidden) return { body, withheldItem: false };
+  const r = await classifyItem(body, rt.extract, hide, rt.read, rt.pseudonyms);
+  if (!r.hidden) return { body: r.body ?? body, withheldItem: false };
   ex.removed = 1;
   return { body, withheldItem: true };
 }

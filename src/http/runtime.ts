@@ -5,6 +5,8 @@ import type { ActivityFields } from '../privacy/extract.js';
 import type { ActivityFacts } from '../privacy/types.js';
 import type { FieldReader } from '../rewrite/fieldReader.js';
 import type { RouteTable } from '../routes/table.js';
+import type { Pseudonymiser } from '../privacy/pseudonym.js';
+import type { PseudonymTargets } from '../rewrite/list.js';
 
 /**
  * Everything a request reads that a config reload may replace, swapped as one
@@ -20,6 +22,10 @@ export interface Runtime {
   /** facts straight from a record's bytes (same result as extract(JSON.parse(bytes))) */
   read: FieldReader;
   identity: IdentityVerifier | null;
+  /** SPEC §14: the pseudonyms of this configuration's keys; null without `pseudonyms.keyFile` */
+  pseudonymiser: Pseudonymiser | null;
+  /** the compiled pseudonym of an actor, for the rewriters; undefined without a key */
+  pseudonyms?: PseudonymTargets;
   target: URL;
   agent: http.Agent;
 }

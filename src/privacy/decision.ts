@@ -12,6 +12,7 @@ import {
   BUILTIN_EXTERNAL,
   type ActivityFacts,
   type GroupInterval,
+  type HideAnswer,
   type HideBatch,
   type Membership,
   type PolicySnapshot,
@@ -26,6 +27,8 @@ interface Segment {
   needsActor: boolean;
   external: boolean;
   application: boolean;
+  /** SPEC §14: the ids among them that pseudonymise (empty: every one hides) */
+  pseudo: ReadonlySet<string>;
 }
 
 export interface CompiledPolicy {
@@ -56,12 +59,18 @@ function until(iv: GroupInterval): number {
 
 function segmentAt(t: number, intervals: readonly GroupInterval[]): Segment | null {
   const ids = new Set<string>();
-  for (const iv of intervals) if (since(iv) <= t && t < until(iv)) ids.add(iv.id);
+  const hiding = new Set<string>();
+  for (const iv of intervals) {
+    if (!(since(iv) <= t && t < until(iv))) continue;
+    ids.add(iv.id);
+    if (iv.mode !== 'pseudonymise') hiding.add(iv.id);
+  }
   if (ids.size === 0) return null;
   const idList = [...ids];
   return {
     ids,
     idList,
+    pseudo: new Set(idList.filter((id) => !hiding.has(id))),
     needsActor: idList.some((id) => id !== BUILTIN_APPLICATION),
     external: ids.has(BUILTIN_EXTERNAL),
     application: ids.has(BUILTIN_APPLICATION),
@@ -167,15 +176,38 @@ export function hides(verdict: Verdict, policy: PolicySnapshot | CompiledPolicy)
   return p.undecidable !== 'show';
 }
 
+/**
+ * SPEC §14: does a private activity stay, pseudonymised? Only when every group that makes
+ * it private (at its time) pseudonymises, all of them are known (no failed or incomplete
+ * membership that might add a hiding group) and the actor can be read (it is what gets
+ * replaced). Anything else hides, as before.
+ */
+export function pseudonymises(facts: ActivityFacts, policy: PolicySnapshot | CompiledPolicy, membership: Membership): boolean {
+  const c = compiled(policy);
+  const t = facts.timestamp;
+  if (c.empty || typeof t !== 'number' || Number.isNaN(t)) return false;
+  const g = segmentFor(c, t);
+  if (g === null || g.pseudo.size === 0) return false;
+  const actor = facts.actor;
+  if (actor === undefined || actor === '') return false;
+  const k = classify(facts, c, membership);
+  if (k.verdict !== 'private') return false;
+  for (const id of k.groups) if (!g.pseudo.has(id)) return false;
+  if (!g.needsActor) return true;
+  const m = membership(actor);
+  return m !== 'unknown' && !isIncomplete(m);
+}
+
 /** Synchronous HideBatch for a fixed policy snapshot and an in-memory membership. */
 export function makeHideBatch(policy: PolicySnapshot | CompiledPolicy, membership: Membership): HideBatch {
   const c = compiled(policy);
   const show = c.snapshot.undecidable === 'show';
   return (facts) => {
-    const out = new Array<boolean>(facts.length);
+    const out = new Array<HideAnswer>(facts.length);
     for (let i = 0; i < facts.length; i++) {
       const v = decide(facts[i], c, membership);
-      out[i] = v === 'private' || (v === 'undecidable' && !show);
+      if (v === 'private' && pseudonymises(facts[i], c, membership)) out[i] = 'pseudonymise';
+      else out[i] = v === 'private' || (v === 'undecidable' && !show);
     }
     return out;
   };

@@ -13,7 +13,7 @@
  * its (readable) actor can show it, and never under a scoped permission.
  * Everything not shown is withheld exactly as for an ordinary consumer.
  */
-import { classify, compilePolicy, decide, type CompiledPolicy } from './decision.js';
+import { classify, compilePolicy, decide, pseudonymises, type CompiledPolicy } from './decision.js';
 import { normalizePrincipal } from '../principal.js';
 import type { ActivityFacts, HideBatch, Membership, PolicySnapshot, RevealScope } from './types.js';
 
@@ -26,8 +26,11 @@ export interface RevealLimits {
   permissionGroups?: readonly string[];
 }
 
-/** public: not private at all; shown: private and allowed; withheld: removed as for an ordinary consumer */
-export type RevealAnswer = 'public' | 'shown' | 'withheld';
+/**
+ * public: not private at all; shown: private and allowed; withheld: removed as for an ordinary
+ * consumer; pseudonymised: outside the reveal's limits and pseudonymised as for an ordinary consumer
+ */
+export type RevealAnswer = 'public' | 'shown' | 'withheld' | 'pseudonymised';
 
 export type RevealBatch = (facts: readonly ActivityFacts[]) => RevealAnswer[] | Promise<RevealAnswer[]>;
 
@@ -86,7 +89,8 @@ export function makeRevealBatch(policy: PolicySnapshot | CompiledPolicy, members
     for (let i = 0; i < facts.length; i++) {
       const k = classify(facts[i], c, membership);
       if (k.verdict === 'public' || (k.verdict === 'undecidable' && show)) out[i] = 'public';
-      else out[i] = allowed(l, facts[i], k.groups) ? 'shown' : 'withheld';
+      else if (allowed(l, facts[i], k.groups)) out[i] = 'shown';
+      else out[i] = k.verdict === 'private' && pseudonymises(facts[i], c, membership) ? 'pseudonymised' : 'withheld';
     }
     return out;
   };
@@ -116,7 +120,7 @@ export function hideForReveal(batch: RevealBatch): { hide: HideBatch; shown: Sho
         if (id !== undefined) shown.ids.push(id);
         return false;
       }
-      return true;
+      return a === 'pseudonymised' ? 'pseudonymise' : true;
     });
   };
   return { hide, shown };

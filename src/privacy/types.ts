@@ -11,7 +11,12 @@ export interface GroupInterval {
   privateSince: number;
   /** epoch ms, exclusive: an activity at exactly privateUntil is not; null = still private */
   privateUntil: number | null;
+  /** SPEC §14: absent = 'hide'; 'pseudonymise' keeps the activities with the actor replaced by a pseudonym */
+  mode?: GroupMode;
 }
+
+/** SPEC §14: what a private group does to its members' activities */
+export type GroupMode = 'hide' | 'pseudonymise';
 
 export interface PolicySnapshot {
   intervals: readonly GroupInterval[];
@@ -79,7 +84,14 @@ export type Verdict = 'public' | 'private' | 'undecidable';
  * `withhold`). May be async because directory look-ups over HTTP are.
  * Implementations must return an array of the same length as the input.
  */
-export type HideBatch = (facts: readonly ActivityFacts[]) => boolean[] | Promise<boolean[]>;
+export type HideBatch = (facts: readonly ActivityFacts[]) => HideAnswer[] | Promise<HideAnswer[]>;
+
+/**
+ * One activity's answer: false = keep as is, true = remove, 'pseudonymise' = keep with the
+ * actor's principal replaced by its pseudonym (SPEC §14). Anything but exactly `false`
+ * removes in a rewriter that does not know pseudonyms (fail closed).
+ */
+export type HideAnswer = boolean | 'pseudonymise';
 
 /**
  * What the privacy engine reads of the runtime state: the group intervals and the

@@ -9,6 +9,8 @@ import type { ActivityFacts, HideBatch } from '../privacy/types.js';
 import { BodyInvalidError } from '../engine/errors.js';
 import { scanJsonFast } from '../engine/wasmScan.js';
 import type { FieldReader } from './fieldReader.js';
+import { answerKind, type PseudonymTargets } from './list.js';
+import { pseudonymiseJsonRecord } from './pseudonymise.js';
 
 export async function classifyItem(
   body: Buffer,
@@ -16,7 +18,9 @@ export async function classifyItem(
   hide: HideBatch,
   /** optional byte-level reader equal to extract(JSON.parse(body)) (fieldReader.ts): fields located by the validating scan */
   read?: FieldReader,
-): Promise<{ hidden: boolean; id?: string }> {
+  /** SPEC §14: the actor's pseudonym target; absent = a pseudonymised activity is withheld */
+  pseudonyms?: PseudonymTargets,
+): Promise<{ hidden: boolean; id?: string; body?: Buffer }> {
   const scan = scanJsonFast(body, read ? { fields: read.plan } : {});
   if (scan.root !== 'object') throw new BodyInvalidError('item body is not a JSON object');
   const facts = read && scan.slots ? read.fromSlots(body, 0, body.length, scan.slots) : extract(JSON.parse(body.toString('utf8')));
@@ -24,6 +28,10 @@ export async function classifyItem(
   if (!Array.isArray(answer) || answer.length !== 1) {
     throw new Error('hide() returned a result of the wrong length');
   }
-  const hidden = answer[0] !== false;
-  return facts.id === undefined ? { hidden } : { hidden, id: facts.id };
+  const kind = answerKind(answer[0], facts, pseudonyms);
+  const hidden = kind === 'remove';
+  const out: { hidden: boolean; id?: string; body?: Buffer } = { hidden };
+  if (facts.id !== undefined) out.id = facts.id;
+  if (kind === 'pseudonymise') out.body = pseudonymiseJsonRecord(body, pseudonyms!(facts.actor!));
+  return out;
 }

@@ -19,6 +19,7 @@ import type { ActivityFacts, HideBatch } from '../privacy/types.js';
 import type { ArrayHit, ByteRange } from '../engine/types.js';
 import { scanJsonFast } from '../engine/wasmScan.js';
 import type { FieldReader } from './fieldReader.js';
+import { replaceInJson, type PseudonymTarget, type Replacement } from './pseudonymise.js';
 
 export interface ListFilterOptions {
   /** dot path of the activity array; '' = top-level array */
@@ -35,7 +36,12 @@ export interface ListFilterOptions {
   hide: HideBatch;
   /** false = reveal granted: keep everything, but still report the private ones */
   remove: boolean;
+  /** SPEC §14: the actor's pseudonym target; absent = a pseudonymised activity is removed (fail closed) */
+  pseudonyms?: PseudonymTargets;
 }
+
+/** The compiled pseudonym of an actor (principal as the facts read it). */
+export type PseudonymTargets = (actor: string) => PseudonymTarget;
 
 export interface ListFilterResult {
   /** when nothing is removed, the ORIGINAL buffer object (no copy) */
@@ -56,6 +62,13 @@ interface Edit {
   with: Buffer | null;
 }
 
+/** What one activity's answer does here: keep, remove, or keep pseudonymised (only with targets and an actor). */
+export function answerKind(answer: unknown, facts: ActivityFacts, pseudonyms: PseudonymTargets | undefined): 'keep' | 'remove' | 'pseudonymise' {
+  if (answer === false) return 'keep';
+  if (answer === 'pseudonymise' && pseudonyms !== undefined && facts.actor !== undefined && facts.actor !== '') return 'pseudonymise';
+  return 'remove';
+}
+
 export async function filterList(body: Buffer, opts: ListFilterOptions): Promise<ListFilterResult> {
   const read = opts.read;
   const scan = scanJsonFast(body, { items: opts.items, total: opts.total, fields: read?.plan });
@@ -71,7 +84,8 @@ export async function filterList(body: Buffer, opts: ListFilterOptions): Promise
   if (!Array.isArray(answer) || answer.length !== facts.length) {
     throw new Error('hide() returned a result of the wrong length');
   }
-  const hidden = answer.map((h) => h !== false);
+  const kinds = answer.map((h, i) => answerKind(h, facts[i], opts.pseudonyms));
+  const hidden = kinds.map((k) => k !== 'keep');
 
   const privateIds: string[] = [];
   let privateCount = 0;
@@ -85,20 +99,46 @@ export async function filterList(body: Buffer, opts: ListFilterOptions): Promise
   const result = { privateCount, privateIds, total: facts.length };
   if (!opts.remove || privateCount === 0) return { body, removed: 0, ...result };
 
-  const removed = privateCount;
-  const kept = facts.length - removed;
   const edits: Edit[] = [];
+  const removedFlags = kinds.map((k) => k === 'remove');
+  const removed = pseudonymiseKept(body, scan.arrays, kinds, facts, opts.pseudonyms, edits);
+  const kept = facts.length - removed;
   let offset = 0;
   for (const arr of scan.arrays) {
-    deleteHidden(arr, hidden, offset, edits);
+    deleteHidden(arr, removedFlags, offset, edits);
     offset += arr.elements.length;
   }
-  for (const t of scan.totals) {
-    const replacement = adjustedTotal(body, t, kept, removed);
-    if (replacement !== null) edits.push({ start: t.start, end: t.end, with: replacement });
+  if (removed > 0) {
+    for (const t of scan.totals) {
+      const replacement = adjustedTotal(body, t, kept, removed);
+      if (replacement !== null) edits.push({ start: t.start, end: t.end, with: replacement });
+    }
   }
   edits.sort((a, b) => a.start - b.start);
   return { body: splice(body, edits), removed, ...result };
+}
+
+/** The replacements inside the pseudonymised elements (SPEC §14); returns how many are removed. */
+function pseudonymiseKept(
+  body: Buffer,
+  arrays: readonly ArrayHit[],
+  kinds: readonly string[],
+  facts: readonly ActivityFacts[],
+  targets: PseudonymTargets | undefined,
+  edits: Edit[],
+): number {
+  let removed = 0;
+  let i = 0;
+  const reps: Replacement[] = [];
+  for (const arr of arrays) {
+    for (const el of arr.elements) {
+      if (kinds[i] === 'remove') removed++;
+      else if (kinds[i] === 'pseudonymise') replaceInJson(body, el.start, el.end, targets!(facts[i].actor!), reps);
+      i++;
+    }
+  }
+  for (const r of reps) edits.push(r);
+  return removed;
 }
 
 /**

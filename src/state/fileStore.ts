@@ -88,7 +88,7 @@ export async function openFileStateStore(file: string, seed: StateSeed, now: num
 
   return {
     current: () => state,
-    addGroup: (id, name, at) => mutate<GroupInterval>((s) => withGroupAdded(s, id, name, at)),
+    addGroup: (id, name, at, mode) => mutate<GroupInterval>((s) => withGroupAdded(s, id, name, at, mode)),
     removeGroup: (id, at) => mutate<GroupInterval>((s) => withGroupRemoved(s, id, at)),
     grant: (p, by, at, limits) => mutate<PermissionRecord>((s) => withPermissionGranted(s, p, by, at, limits)),
     revoke: (p) => mutate<PermissionRecord>((s) => withPermissionRevoked(s, p)),

@@ -26,7 +26,7 @@ export function createMemoryStateStore(initial: PrivacyState = { groups: [], per
     set(next) {
       apply([next, undefined]);
     },
-    addGroup: async (id, name, now) => apply<GroupInterval>(withGroupAdded(state, id, name, now)),
+    addGroup: async (id, name, now, mode) => apply<GroupInterval>(withGroupAdded(state, id, name, now, mode)),
     removeGroup: async (id, now) => apply<GroupInterval>(withGroupRemoved(state, id, now)),
     grant: async (p, by, now, limits) => apply<PermissionRecord>(withPermissionGranted(state, p, by, now, limits)),
     revoke: async (p) => apply<PermissionRecord>(withPermissionRevoked(state, p)),

@@ -1,6 +1,6 @@
 import type { RevealRequest } from '../privacy/approval.js';
 import { normalizePrincipal } from '../principal.js';
-import type { GroupInterval, RevealRequestStatus, RevealScope } from '../privacy/types.js';
+import type { GroupInterval, GroupMode, RevealRequestStatus, RevealScope } from '../privacy/types.js';
 import {
   StateConflictError,
   StateNotFoundError,
@@ -20,10 +20,17 @@ export function openInterval(state: PrivacyState, id: string): GroupInterval | u
   return state.groups.find((g) => g.id === id && g.privateUntil === null);
 }
 
-export function withGroupAdded(state: PrivacyState, id: string, name: string | undefined, now: number): [PrivacyState, GroupInterval] {
+export function withGroupAdded(
+  state: PrivacyState,
+  id: string,
+  name: string | undefined,
+  now: number,
+  mode: GroupMode = 'hide',
+): [PrivacyState, GroupInterval] {
   if (openInterval(state, id)) throw new StateConflictError(`group ${id} is already private`);
   const previous = [...state.groups].reverse().find((g) => g.id === id);
   const interval: GroupInterval = { id, name: name ?? previous?.name ?? id, privateSince: now, privateUntil: null };
+  if (mode === 'pseudonymise') interval.mode = mode;
   return [{ ...state, groups: [...state.groups, interval] }, interval];
 }
 
@@ -194,17 +201,22 @@ function parseChange(c: unknown): PrivacyChange {
 }
 
 export interface StateSeed {
-  groups: { id: string; name?: string; privateSince: number; privateUntil?: number | null }[];
+  groups: { id: string; name?: string; privateSince: number; privateUntil?: number | null; mode?: GroupMode }[];
   permissions: string[];
 }
 
 export function seedState(seed: StateSeed, now: number): PrivacyState {
   return {
-    groups: seed.groups.map((g) => ({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null })),
+    groups: seed.groups.map((g) => withMode({ id: g.id, name: g.name ?? g.id, privateSince: g.privateSince, privateUntil: g.privateUntil ?? null }, g.mode)),
     permissions: seed.permissions.map((p) => ({ principal: normalizePrincipal(p) ?? p, grantedAt: new Date(now).toISOString(), grantedBy: 'config' })),
     revealRequests: [],
     changes: [],
   };
+}
+
+/** SPEC §14: the interval carries `mode` only when it pseudonymises (absent = hide). */
+function withMode(g: GroupInterval, mode: unknown): GroupInterval {
+  return mode === 'pseudonymise' ? { ...g, mode } : g;
 }
 
 /** A text field of a stored document (older documents may hold numbers). */
@@ -219,10 +231,11 @@ export function parseState(doc: unknown): PrivacyState {
   if (!isList(groupDocs) || !isList(permissionDocs)) return fail('groups/permissions missing');
   const groups = groupDocs.map((g): GroupInterval => {
     if (!isRecord(g)) return fail('bad group');
-    const { id, name, privateSince, privateUntil } = g;
+    const { id, name, privateSince, privateUntil, mode } = g;
     if (typeof id !== 'string' || typeof privateSince !== 'number') return fail('bad group');
     if (privateUntil !== null && typeof privateUntil !== 'number') return fail('bad privateUntil');
-    return { id, name: typeof name === 'string' ? name : id, privateSince, privateUntil };
+    if (mode !== undefined && mode !== null && mode !== 'hide' && mode !== 'pseudonymise') return fail('bad group mode');
+    return withMode({ id, name: typeof name === 'string' ? name : id, privateSince, privateUntil }, mode);
   });
   const permissions = permissionDocs.map((p): PermissionRecord => {
     if (!isRecord(p) || typeof p.principal !== 'string') return fail('bad permission');

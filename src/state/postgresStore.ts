@@ -10,7 +10,7 @@
 import { systemClock } from '../clock.js';
 import pg from 'pg';
 import type { RevealRequest } from '../privacy/approval.js';
-import type { GroupInterval } from '../privacy/types.js';
+import type { GroupInterval, GroupMode } from '../privacy/types.js';
 import { LOCK_KEYS, migrate, SEEDED_KEY } from '../db/migrate.js';
 import { boundedQuery, createPool, CONNECT_TIMEOUT_MS } from '../db/pool.js';
 import {
@@ -68,7 +68,7 @@ type Exec = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
 const LOAD_STATE = `
   SELECT json_build_object(
     'groups', (SELECT coalesce(json_agg(json_build_object(
-                 'id', id, 'name', name, 'privateSince', private_since, 'privateUntil', private_until) ORDER BY pk), '[]'::json)
+                 'id', id, 'name', name, 'privateSince', private_since, 'privateUntil', private_until, 'mode', mode) ORDER BY pk), '[]'::json)
                FROM privacy_groups),
     'permissions', (SELECT coalesce(json_agg(json_build_object(
                  'principal', principal,
@@ -87,11 +87,12 @@ async function loadState(exec: Exec): Promise<PrivacyState> {
 
 async function writeState(client: pg.PoolClient, state: PrivacyState): Promise<void> {
   for (const g of state.groups) {
-    await client.query('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, $4)', [
+    await client.query('INSERT INTO privacy_groups (id, name, private_since, private_until, mode) VALUES ($1, $2, $3, $4, $5)', [
       g.id,
       g.name ?? g.id,
       g.privateSince,
       g.privateUntil,
+      g.mode ?? 'hide',
     ]);
   }
   for (const p of state.permissions) {
@@ -187,11 +188,16 @@ class PostgresStateStore implements StateStore {
     return () => this.listeners.delete(listener);
   }
 
-  addGroup(id: string, name: string | undefined, now: number): Promise<GroupInterval> {
+  addGroup(id: string, name: string | undefined, now: number, mode?: GroupMode): Promise<GroupInterval> {
     return this.mutate(
-      (s) => withGroupAdded(s, id, name, now),
+      (s) => withGroupAdded(s, id, name, now, mode),
       async (exec, g) => {
-        await exec('INSERT INTO privacy_groups (id, name, private_since, private_until) VALUES ($1, $2, $3, NULL)', [g.id, g.name ?? g.id, g.privateSince]);
+        await exec('INSERT INTO privacy_groups (id, name, private_since, private_until, mode) VALUES ($1, $2, $3, NULL, $4)', [
+          g.id,
+          g.name ?? g.id,
+          g.privateSince,
+          g.mode ?? 'hide',
+        ]);
       },
     );
   }

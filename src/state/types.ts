@@ -1,6 +1,6 @@
 import { ERRORS, GatewayError } from '../errors.js';
 import type { RevealRequest } from '../privacy/approval.js';
-import type { GroupInterval } from '../privacy/types.js';
+import type { GroupInterval, GroupMode } from '../privacy/types.js';
 
 export interface PermissionRecord {
   principal: string;
@@ -98,7 +98,8 @@ export class StateUnavailableError extends GatewayError {
  */
 export interface StateStore {
   current(): PrivacyState;
-  addGroup(id: string, name: string | undefined, now: number): Promise<GroupInterval>;
+  /** SPEC §14: `mode` defaults to 'hide' */
+  addGroup(id: string, name: string | undefined, now: number, mode?: GroupMode): Promise<GroupInterval>;
   removeGroup(id: string, now: number): Promise<GroupInterval>;
   /** Conflict when an active (unexpired at `now`) permission exists; an expired one is replaced. */
   grant(principal: string, by: string, now: number, limits?: PermissionLimits): Promise<PermissionRecord>;

@@ -199,6 +199,7 @@ describe.skipIf(!db)('three gateway replicas on one PostgreSQL behave as one gat
       { version: 4 },
       { version: 5 },
       { version: 6 },
+      { version: 7 },
     ]);
     expect(await sql(database.url, 'SELECT key FROM state_meta')).toEqual([{ key: 'seeded' }]);
     expect(await sql(database.url, 'SELECT id FROM privacy_groups')).toEqual([{ id: 'hr' }]);

@@ -3,7 +3,7 @@ import express from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../../errors.js';
 import { sendEmpty, sendJson } from '../../http/responder.js';
-import type { GroupInterval } from '../../privacy/types.js';
+import type { GroupInterval, GroupMode } from '../../privacy/types.js';
 import { parseBody, PLAIN } from '../body.js';
 import { checkGroupChoice, refuse } from '../checks.js';
 import { contextOf } from '../context.js';
@@ -25,16 +25,18 @@ const groupBody = z
       .max(200)
       .refine(...PLAIN)
       .optional(),
+    mode: z.enum(['hide', 'pseudonymise']).optional(),
   })
   .strict();
 
 /** A group as the API shows it. */
-export function groupView(g: GroupInterval): { id: string; name: string; privateSince: string; privateUntil: string | null } {
+export function groupView(g: GroupInterval): { id: string; name: string; privateSince: string; privateUntil: string | null; mode: GroupMode } {
   return {
     id: g.id,
     name: g.name ?? g.id,
     privateSince: new Date(g.privateSince).toISOString(),
     privateUntil: g.privateUntil === null ? null : new Date(g.privateUntil).toISOString(),
+    mode: g.mode ?? 'hide',
   };
 }
 
@@ -59,13 +61,18 @@ export function groupRoutes(deps: Deps, tools: ChangeTools, pending: PendingChan
 
   // making a group private protects more: it applies at once, with or without approval
   r.post('/privacy/groups', async (req, res) => {
-    const { id, name } = parseBody(groupBody, req.body, '{"id": string, "name"?: string}');
+    const { id, name, mode } = parseBody(groupBody, req.body, '{"id": string, "name"?: string, "mode"?: "hide" | "pseudonymise"}');
+    // SPEC §14: pseudonyms need the key
+    if (mode === 'pseudonymise' && deps.config().pseudonyms.keyFile === null) {
+      throw new GatewayError('bad_request', 'A group can pseudonymise only when pseudonyms.keyFile is configured.');
+    }
     const choice = await checkGroupChoice(deps.directory().catalogue, id);
     refuse(choice);
     await tools.serialised(async () => {
       if (isPrivate(deps, id)) throw new GatewayError('conflict', `Group ${id} is already private.`);
-      const apply = () => deps.state().addGroup(id, name ?? (choice.ok ? choice.name : undefined), deps.clock.now());
-      sendJson(res, 201, groupView(await tools.record(contextOf(res), { action: 'privacy-group.added', target: id, apply })));
+      const apply = () => deps.state().addGroup(id, name ?? (choice.ok ? choice.name : undefined), deps.clock.now(), mode);
+      const extra = mode === 'pseudonymise' ? { mode } : {};
+      sendJson(res, 201, groupView(await tools.record(contextOf(res), { action: 'privacy-group.added', target: id, apply, extra })));
     });
   });
 

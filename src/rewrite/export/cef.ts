@@ -103,6 +103,22 @@ function valueAt(s: string, from: number, to: number): string {
  * Decides exactly as the previous reader, cefFields(parseCefExtension(line)) with the
  * checks above (kept as the oracle in test/helpers/cefReference.ts).
  */
+/**
+ * SPEC §14: where a CEF line's extension starts (after the header's seven unescaped pipes),
+ * in bytes; the line's length when it has none (nothing is then pseudonymised in it).
+ */
+export function cefExtensionStart(line: Buffer): number {
+  const at = line.indexOf('CEF:');
+  if (at < 0) return line.length;
+  let pipes = 0;
+  for (let i = at + 4; i < line.length; i++) {
+    const c = line[i];
+    if (c === 0x5c) i++;
+    else if (c === 0x7c && ++pipes === 7) return i + 1;
+  }
+  return line.length;
+}
+
 export function readCefEvent(s: string): ExportFields | null {
   const at = s.indexOf('CEF:');
   if (at < 0) return null;

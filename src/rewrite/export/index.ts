@@ -10,13 +10,15 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { ExportFormat } from '../../config/schema.js';
-import type { ActivityFacts, HideBatch } from '../../privacy/types.js';
+import type { ActivityFacts, HideAnswer, HideBatch } from '../../privacy/types.js';
+import { answerKind, type PseudonymTargets } from '../list.js';
+import { pseudonymiseJsonRecord, pseudonymiseTextRecord } from '../pseudonymise.js';
 import { ExportStructureError } from '../errors.js';
 import { DEFAULT_MAX_RECORD_BYTES, type CsvColumns, type ExportFields, type Op, type RecordParser } from './types.js';
 import { ndjsonParser, type ByteReader } from './ndjson.js';
 import { jsonArrayParser } from './jsonArray.js';
 import { csvParser } from './csv.js';
-import { cefParser } from './cef.js';
+import { cefExtensionStart, cefParser } from './cef.js';
 
 export interface ExportFilterOptions {
   format: ExportFormat;
@@ -31,8 +33,10 @@ export interface ExportFilterOptions {
   /** csv / cef records */
   fromFields: (fields: ExportFields) => ActivityFacts;
   csvColumns: CsvColumns;
-  /** called once per chunk with all records completed in it; true = hide */
+  /** called once per chunk with all records completed in it; true = hide, 'pseudonymise' = keep pseudonymised */
   hide: HideBatch;
+  /** SPEC §14: the actor's pseudonym target; absent = a pseudonymised record is removed (fail closed) */
+  pseudonyms?: PseudonymTargets;
   /** default 4 MiB: a longer line / record is a structural error */
   maxRecordBytes?: number;
   onRemoved?: (n: number) => void;
@@ -120,14 +124,14 @@ class ExportFilter extends Transform {
       cb();
       return;
     }
-    let verdicts: boolean[] | Promise<boolean[]>;
+    let verdicts: HideAnswer[] | Promise<HideAnswer[]>;
     try {
       verdicts = this.opts.hide(facts);
     } catch (err) {
       cb(asError(err));
       return;
     }
-    const done = (v: boolean[]): void => {
+    const done = (v: HideAnswer[]): void => {
       if (this.destroyed) return;
       if (!Array.isArray(v) || v.length !== facts.length) {
         cb(new Error('hide returned a verdict array of the wrong length'));
@@ -140,7 +144,7 @@ class ExportFilter extends Transform {
     else Promise.resolve(verdicts).then(done, (err) => cb(asError(err)));
   }
 
-  private emit_(ops: Op[], verdicts: boolean[]): void {
+  private emit_(ops: Op[], verdicts: HideAnswer[]): void {
     const parts: Buffer[] = [];
     const add = (b: Buffer): void => {
       if (b.length === 0) return;
@@ -157,9 +161,9 @@ class ExportFilter extends Transform {
       else if (op.kind === 'list') this.needComma = false;
       else if (op.kind === 'total') add(reducedTotal(op.bytes, this.kept, this.removed + removed));
       else {
-        // fail closed: only an explicit `false` keeps a record
-        const hidden = op.facts === null || verdicts[vi++] !== false;
-        if (hidden) {
+        // fail closed: only an explicit `false` keeps a record as is
+        const kind = op.facts === null ? 'remove' : answerKind(verdicts[vi++], op.facts, this.opts.pseudonyms);
+        if (kind === 'remove') {
           removed++;
           continue;
         }
@@ -168,13 +172,26 @@ class ExportFilter extends Transform {
           this.needComma = true;
         }
         this.kept++;
-        add(op.bytes);
+        add(kind === 'keep' ? op.bytes : this.pseudonymise(op.bytes, op.facts!.actor!));
       }
     }
     this.removed += removed;
     if (removed > 0) this.opts.onRemoved?.(removed);
     if (parts.length === 1) this.push(parts[0]);
     else if (parts.length > 1) this.push(Buffer.concat(parts));
+  }
+
+  /** SPEC §14: the record with its actor's principal replaced (JSON string values, CSV cells, CEF extension values) */
+  private pseudonymise(bytes: Buffer, actor: string): Buffer {
+    const t = this.opts.pseudonyms!(actor);
+    switch (this.opts.format) {
+      case 'csv':
+        return pseudonymiseTextRecord(bytes, t);
+      case 'cef':
+        return pseudonymiseTextRecord(bytes, t, cefExtensionStart(bytes));
+      default:
+        return pseudonymiseJsonRecord(bytes, t);
+    }
   }
 }
 

@@ -86,6 +86,7 @@ describe.skipIf(!db)('PostgreSQL governance sink', () => {
       { version: 4 },
       { version: 5 },
       { version: 6 },
+      { version: 7 },
     ]);
     const idx = await sql<{ indexdef: string }>(url, `SELECT indexdef FROM pg_indexes WHERE indexname = 'privacy_groups_open'`);
     expect(idx[0].indexdef).toMatch(/UNIQUE.*WHERE \(private_until IS NULL\)/);

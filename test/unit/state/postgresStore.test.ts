@@ -345,6 +345,7 @@ describe.skipIf(!db)("PostgreSQL state store: the seed is applied once in the da
       { version: 4 },
       { version: 5 },
       { version: 6 },
+      { version: 7 },
     ]);
 
     // and from then on an emptied state stays empty
@@ -377,6 +378,7 @@ describe.skipIf(!db)("PostgreSQL state store: the seed is applied once in the da
       { version: 4 },
       { version: 5 },
       { version: 6 },
+      { version: 7 },
     ]);
     const rec = await upgraded.grant('erin@contoso.com', 'admin@contoso.com', T0 + 2, { groups: ['hr'], expiresAt: T0 + 3_600_000 });
     expect(upgraded.current().permissions.at(-1)).toEqual(rec);

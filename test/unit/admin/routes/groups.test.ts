@@ -37,8 +37,14 @@ describe('GET /privacy/groups', () => {
     expect(r.status).toBe(200);
     expect(r.headers.get('cache-control')).toBe('no-store');
     const groups = r.json().groups;
-    expect(groups).toContainEqual({ id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00.000Z', privateUntil: null });
-    expect(groups).toContainEqual({ id: 'legal', name: 'Legal', privateSince: '2026-02-01T00:00:00.000Z', privateUntil: '2026-05-01T00:00:00.000Z' });
+    expect(groups).toContainEqual({ id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00.000Z', privateUntil: null, mode: 'hide' });
+    expect(groups).toContainEqual({
+      id: 'legal',
+      name: 'Legal',
+      privateSince: '2026-02-01T00:00:00.000Z',
+      privateUntil: '2026-05-01T00:00:00.000Z',
+      mode: 'hide',
+    });
   });
 });
 
@@ -48,11 +54,12 @@ describe('POST /privacy/groups', () => {
     parts.state.onChange(() => void parts.fileSink.head().then((h) => seenAtChange.push(h.seq)));
     const r = await call(app.url, '/privacy/groups', { as: ADMIN, body: { id: 'legal' } });
     expect(r.status).toBe(201);
-    expect(r.json()).toEqual({ id: 'legal', name: 'Legal', privateSince: new Date(parts.clock.now()).toISOString(), privateUntil: null });
+    expect(r.json()).toEqual({ id: 'legal', name: 'Legal', privateSince: new Date(parts.clock.now()).toISOString(), privateUntil: null, mode: 'hide' });
     expect(openGroups()).toContain('legal');
     const log = await entries(parts);
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ action: 'privacy-group.added', target: 'legal', principal: ADMIN, via: 'admin-api' });
+    expect(log[0]).not.toHaveProperty('mode');
     expect(log[0].request).toMatchObject({ method: 'POST', path: '/privacy/groups' });
     // the state listener ran after the entry was in the log (head already at seq 1)
     expect(seenAtChange).toEqual([1]);
@@ -120,5 +127,33 @@ describe('DELETE /privacy/groups/:id', () => {
       expect(r.json().error.code).toBe('not_found');
     }
     expect(await entries(parts)).toHaveLength(0);
+  });
+});
+
+describe('POST /privacy/groups with a mode (SPEC §14)', () => {
+  it('pseudonymise needs the key: 400 without pseudonyms.keyFile, nothing written', async () => {
+    const r = await call(app.url, '/privacy/groups', { as: ADMIN, body: { id: 'legal', mode: 'pseudonymise' } });
+    expect(r.status).toBe(400);
+    expect(await entries(parts)).toHaveLength(0);
+  });
+
+  it('with a key: the group pseudonymises, the list shows it and the entry records the mode', async () => {
+    await app.close();
+    await parts.close();
+    const t = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = await t.mkdtemp(path.join(os.tmpdir(), 'apg-key-'));
+    const keyFile = path.join(dir, 'k');
+    await t.writeFile(keyFile, Buffer.alloc(32, 3).toString('base64'));
+    parts = await makeParts('http://127.0.0.1:9', { pseudonyms: { keyFile } });
+    app = await mountRoute(withPending(groupRoutes), parts);
+    const r = await call(app.url, '/privacy/groups', { as: ADMIN, body: { id: 'legal', mode: 'pseudonymise' } });
+    expect(r.status).toBe(201);
+    expect(r.json().mode).toBe('pseudonymise');
+    const list = (await call(app.url, '/privacy/groups', { as: ADMIN })).json().groups;
+    expect(list.find((g: { id: string; privateUntil: string | null }) => g.id === 'legal' && g.privateUntil === null).mode).toBe('pseudonymise');
+    const log = await entries(parts);
+    expect(log[0]).toMatchObject({ action: 'privacy-group.added', target: 'legal', mode: 'pseudonymise' });
   });
 });
