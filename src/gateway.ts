@@ -126,6 +126,7 @@ function handlers(base: Base, io: Io, live: Live, engine: PrivacyEngine, console
     logger,
     ready: readiness(io, live),
     checkpoint: () => io.forwarding.checkpoint(),
+    pseudonymiser: () => live.runtime.pseudonymiser,
     console: consoleParts,
     proxy,
   });

@@ -9,6 +9,7 @@ import type { ConsoleParts } from '../console/index.js';
 import type { Directory } from '../directory/index.js';
 import type { KnownGroups } from '../directory/knownGroups.js';
 import type { GovernanceSink } from '../governance/types.js';
+import type { Pseudonymiser } from '../privacy/pseudonym.js';
 import type { ExchangeHandler } from '../http/dispatch.js';
 import type { IdentityVerifier } from '../identity/index.js';
 import type { Logger } from '../log.js';
@@ -47,6 +48,8 @@ export interface AdminDeps {
   checkpoint: () => Promise<string> | null;
   /** the admin console (SPEC §13), when configured */
   console: ConsoleParts | null;
+  /** SPEC §14: the pseudonyms of the live configuration's keys; null without a key */
+  pseudonymiser: () => Pseudonymiser | null;
   /** the proxy journey: the console's activity log is a request to it with the session's identity */
   proxy: ExchangeHandler;
 }

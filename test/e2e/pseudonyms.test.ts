@@ -31,7 +31,7 @@ const CEF =
 function upstream(): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const u = req.url ?? '';
-    const send = (type: string, body: string) => res.writeHead(200, { 'content-type': type }).end(body);
+    const send = (type: string, body: string): void => void res.writeHead(200, { 'content-type': type }).end(body);
     if (u.startsWith('/api/v1/activities/export/ndjson/')) return send('application/x-ndjson', `${BOB}\n${HEIDI}\n${DAVE}\n`);
     if (u.startsWith('/api/v1/activities/export/json/')) return send('application/json', LIST);
     if (u.startsWith('/api/v1/activities/export/cef/')) return send('text/plain', CEF);
@@ -39,7 +39,7 @@ function upstream(): Promise<{ url: string; close: () => Promise<void> }> {
     if (u.startsWith('/api/v1/activities/a1/')) return send('application/json', BOB);
     if (u.startsWith('/api/v1/activities/a2/')) return send('application/json', HEIDI);
     if (u.startsWith('/api/v1/activities/')) return send('application/json', LIST);
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+    return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {

@@ -145,7 +145,12 @@ export interface Parts {
   governance: () => GovernanceSink | null;
   notified: Array<[RequestEvent, RevealRequest]>;
   /** AdminDeps of these parts, with the given proxy, console and checkpoint */
-  adminDeps(o?: { proxy?: ExchangeHandler; console?: ConsoleParts | null; checkpoint?: AdminDeps['checkpoint'] }): AdminDeps;
+  adminDeps(o?: {
+    proxy?: ExchangeHandler;
+    console?: ConsoleParts | null;
+    checkpoint?: AdminDeps['checkpoint'];
+    pseudonymiser?: AdminDeps['pseudonymiser'];
+  }): AdminDeps;
   close(): Promise<void>;
 }
 
@@ -195,6 +200,7 @@ export async function makeParts(upstreamUrl: string, extra: Record<string, unkno
         return { ready: Object.values(checks).every(Boolean), checks };
       },
       checkpoint: o.checkpoint ?? (() => null),
+      pseudonymiser: o.pseudonymiser ?? (() => rt.pseudonymiser),
       console: o.console ?? null,
       proxy: o.proxy ?? { handle: () => undefined },
     }),
