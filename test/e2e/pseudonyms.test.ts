@@ -4,12 +4,19 @@
  * on two instances and after a restart; a hide group still removes.
  */
 import http from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import winston from 'winston';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { createPseudonymiser } from '../../src/privacy/pseudonym.js';
+import { flatten } from '../../src/log.js';
 import { demoLikeConfig, get, startTestGateway, tempDir } from '../helpers/gateway.js';
+import { generateTestKey, signToken, startIdp, type TestIdp } from '../helpers/idp.js';
+
+const ISS = 'https://idp.example.com/';
+const AUD = 'activity-privacy-gateway';
 
 const KEY = Buffer.alloc(32, 5);
 const P_BOB = createPseudonymiser([KEY], 'pseudonym.invalid').pseudonym('bob@contoso.com');
@@ -56,19 +63,40 @@ describe('pseudonymised groups over real sockets (SPEC §14)', () => {
   let dir: { dir: string; cleanup: () => Promise<void> };
   let gws: Gateway[] = [];
   let config: Record<string, unknown>;
+  let idp: TestIdp;
+  let token: string;
+  let logText = '';
 
   beforeAll(async () => {
     up = await upstream();
     dir = await tempDir();
+    const key = await generateTestKey('ES256');
+    idp = await startIdp([key]);
+    token = await signToken(key, { iss: ISS, aud: AUD, exp: Math.floor(Date.now() / 1000) + 600, upn: 'alice@contoso.com', roles: ['SecurityAdministrator'] });
     const keyFile = path.join(dir.dir, 'pseudonym.key');
     await writeFile(keyFile, KEY.toString('base64') + '\n');
-    const base = demoLikeConfig(up.url, dir.dir) as { privacy: { groups: Array<Record<string, unknown>> } };
+    const base = demoLikeConfig(up.url, dir.dir, { identity: { issuer: ISS, audience: AUD, jwksUrl: idp.jwksUrl } }) as {
+      privacy: { groups: Array<Record<string, unknown>> };
+    };
     base.privacy.groups[0].mode = 'pseudonymise';
     config = { ...base, pseudonyms: { keyFile } };
-    gws = [await startTestGateway(config), await startTestGateway({ ...config, governance: { sink: 'file', file: path.join(dir.dir, 'g2.jsonl') } })];
+    const sink = new PassThrough();
+    sink.on('data', (d) => {
+      logText += d;
+    });
+    const logger = winston.createLogger({
+      level: 'debug',
+      format: winston.format.combine(flatten(), winston.format.json()),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
+    gws = [
+      await startTestGateway(config, { logger }),
+      await startTestGateway({ ...config, governance: { sink: 'file', file: path.join(dir.dir, 'g2.jsonl') } }),
+    ];
   });
   afterAll(async () => {
     for (const g of gws) await g.close();
+    await idp?.close();
     await up?.close();
     await dir?.cleanup();
   });
@@ -110,5 +138,39 @@ describe('pseudonymised groups over real sockets (SPEC §14)', () => {
     await gws[1].close();
     gws[1] = await startTestGateway({ ...config, governance: { sink: 'file', file: path.join(dir.dir, 'g3.jsonl') } });
     expect((await get(`${gws[1].url}/api/v1/activities/a1/`)).text).toBe(a);
+  });
+
+  it('a granted reveal shows the original bytes and counts the pseudonymised activity', async () => {
+    const r = await get(`${gws[0].url}/api/v1/activities/`, { headers: { authorization: `Bearer ${token}`, 'x-show-private-activities': 'confirm' } });
+    expect(r.status).toBe(200);
+    expect(r.text).toBe(LIST);
+    const log = (await readFile(path.join(dir.dir, 'governance.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const viewed = log.filter((e) => e.action === 'private-activities.viewed').pop();
+    expect(viewed.privateActivities).toMatchObject({ count: 2, ids: ['a1', 'a2'] });
+  });
+
+  it('resolve and lookup over the admin API; no log line or metric carries the principal behind a pseudonym', async () => {
+    const admin = (p: string, body: unknown) =>
+      get(`${gws[0].url}/_gateway/api/pseudonyms/${p}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const reason = 'incident 4711, works council informed';
+    const resolved = await admin('resolve', { pseudonym: P_BOB, reason });
+    expect(resolved.status).toBe(200);
+    expect(resolved.json()).toEqual({ pseudonym: P_BOB, principal: 'bob@contoso.com' });
+    expect((await admin('lookup', { principal: 'bob@contoso.com', reason })).json().pseudonym).toBe(P_BOB);
+    expect((await admin('resolve', { pseudonym: 'bob@contoso.com', reason })).status).toBe(400);
+    for (const p of ['', 'a1/', 'export/', 'export/cef/', 'export/ndjson/', 'export/json/']) await get(`${gws[0].url}/api/v1/activities/${p}`);
+    const metrics = (await get(`${gws[0].url}/_gateway/metrics`)).text;
+    expect(logText.length).toBeGreaterThan(0);
+    for (const text of [logText, metrics]) {
+      expect(text).not.toMatch(/(?<!x)bob(@|%40)contoso/i);
+      expect(text).not.toContain(P_BOB.slice(2, 20));
+    }
   });
 });
