@@ -9,7 +9,7 @@
  * the tables show medians over rounds.
  *
  *   node dist-bench/bench/run.js [--quick] [--json] [--no-install] [--rounds N] [--seconds S] [--export-mib N]
- *        [--only passthrough,page,list,item,reveal,export,cold] [--formats ndjson,json,csv,cef]
+ *        [--only passthrough,page,list,item,reveal,export,pseudo,cold] [--formats ndjson,json,csv,cef]
  *
  * The primary figure of every load scenario is the proxy process's CPU time
  * (utime+stime from /proc) per request, next to req/s: on a shared 2-core
@@ -59,7 +59,7 @@ const SECONDS = Number(args.seconds ?? (QUICK ? 2 : 4));
 const EXPORT_MIB = Number(args['export-mib'] ?? (QUICK ? 128 : 1024));
 const EXPORT_ROUNDS = QUICK ? 1 : 2;
 const COLD_ROUNDS = QUICK ? 2 : 5;
-const ONLY = new Set((args.only ?? 'passthrough,page,list,item,reveal,export,cold').split(','));
+const ONLY = new Set((args.only ?? 'passthrough,page,list,item,reveal,export,pseudo,cold').split(','));
 const EXPORT_FORMATS = (args.formats ?? 'ndjson,json,csv,cef').split(',') as ExportFmt[];
 type ExportFmt = 'ndjson' | 'json' | 'csv' | 'cef';
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -186,7 +186,7 @@ async function exportRounds(targets: Target2[], format: ExportFmt): Promise<Expo
       const cpu = procCpu(t.pid) - c0;
       if (r.status !== 200 || !r.complete) throw new Error(`${t.name} ${format} export: status ${r.status}, complete ${r.complete}`);
       // the proxies' output = their input; the gateway's input is what the references carried
-      if (t.name !== 'gateway') inBytes = r.bytes;
+      if (!t.name.startsWith('gateway')) inBytes = r.bytes;
       per.get(t.name)!.push({ mibps: NaN, sec: r.seconds, out: r.bytes, cpu });
       log(
         `  round ${i + 1}/${EXPORT_ROUNDS} ${format} ${t.name.padEnd(18)} ${mib(r.bytes).toFixed(0)} MiB out in ${r.seconds.toFixed(2)} s, ${cpu.toFixed(2)} s CPU`,
@@ -210,9 +210,9 @@ async function exportRounds(targets: Target2[], format: ExportFmt): Promise<Expo
   });
 }
 
-async function startGatewayChild(dir: string, name: string, upstream: string, jwksFile: string): Promise<Child> {
+async function startGatewayChild(dir: string, name: string, upstream: string, jwksFile: string, pseudonymKeyFile?: string): Promise<Child> {
   const port = await freePort();
-  const config = writeGatewayConfig(dir, name, { port, upstream, jwksFile });
+  const config = writeGatewayConfig(dir, name, { port, upstream, jwksFile, pseudonymKeyFile });
   // the access log goes to a file, as in production; a pipe to the bench would tax the bench's own loop
   const out = openSync(path.join(dir, `${name}.log`), 'a');
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', out, out], cwd: dir });
@@ -505,6 +505,12 @@ async function main(): Promise<void> {
       results.exports = rows;
     }
 
+    if (ONLY.has('pseudo')) {
+      const out = await pseudonymScenarios(gen, dir, upstream.url, upstream.pid, bare, jwksFile, check);
+      md.push(...out.md);
+      results.pseudonymise = out.results;
+    }
+
     if (ONLY.has('cold')) {
       log('scenario 5: cold start to readyz');
       const ms: number[] = [];
@@ -541,6 +547,75 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, 'latest.md'), text);
   writeFileSync(path.join(outDir, 'latest.json'), JSON.stringify(results, null, 2));
   process.stdout.write(args.json ? JSON.stringify(results, null, 2) + '\n' : text);
+}
+
+/**
+ * SPEC §14 (issue 22): the same page and the same exports through a gateway whose hr group
+ * hides and one whose hr group pseudonymises (one process each, side by side in alternating
+ * rounds); target: pseudonymising costs at most 15 % more proxy CPU than hiding.
+ */
+async function pseudonymScenarios(
+  gen: LoadGenerator,
+  dir: string,
+  upstreamUrl: string,
+  upstreamPid: number,
+  bare: Child,
+  jwksFile: string,
+  check: (scenario: string, target: string, value: number, ok: boolean, unit: string) => void,
+): Promise<{ md: string[]; results: Record<string, unknown> }> {
+  const keyFile = path.join(dir, 'pseudonym.key');
+  writeFileSync(keyFile, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64'));
+  const hide = await startGatewayChild(dir, 'gateway-hide', upstreamUrl, jwksFile);
+  const pseudo = await startGatewayChild(dir, 'gateway-pseudonymise', upstreamUrl, jwksFile, keyFile);
+  const h = await countItems(hide.url + LIST_PATH);
+  const p = await countItems(pseudo.url + LIST_PATH);
+  const md: string[] = [];
+  log(`scenario 6: list page, hide (${h.items} kept) vs pseudonymise (${p.items} kept)`);
+  const rows = await rounds(
+    gen,
+    [
+      { name: 'gateway (hide)', url: hide.url, pids: () => [hide.pid] },
+      { name: 'gateway (pseudonymise)', url: pseudo.url, pids: () => [pseudo.pid] },
+    ],
+    LIST_PATH,
+    upstreamPid,
+  );
+  const listCost = ratio(rows[1].cpuUs, rows[0].cpuUs);
+  md.push(
+    `## 6. Pseudonymise vs hide (SPEC §14): the list page (hide keeps ${h.items}, pseudonymise keeps ${p.items} of the page's activities)`,
+    '',
+    loadTable(rows, (r) => (r === rows[1] ? `CPU ${fmtRatio(listCost)} hide` : '')),
+    '',
+  );
+  check('pseudonymise, list route', '≤ 1.15× hide (CPU per request)', listCost, listCost <= 1.15, '×');
+  const exportRows: ExportRow[] = [];
+  const lines: string[][] = [];
+  for (const format of EXPORT_FORMATS) {
+    log(`scenario 6: ${format} export of ${EXPORT_MIB} MiB, hide vs pseudonymise`);
+    const rs = await exportRounds(
+      [
+        { name: 'bare http-proxy-3', url: bare.url, pid: bare.pid },
+        { name: 'gateway (hide)', url: hide.url, pid: hide.pid },
+        { name: 'gateway (pseudonymise)', url: pseudo.url, pid: pseudo.pid },
+      ],
+      format,
+    );
+    exportRows.push(...rs);
+    const cost = ratio(rs[2].cpuSecPerGiB, rs[1].cpuSecPerGiB);
+    for (const r of rs.slice(1)) {
+      lines.push([`${format} · ${r.target}`, fmt(r.mibPerSec), fmt(r.cpuSecPerGiB, 2), fmt(mib(r.outBytes)), r === rs[2] ? `CPU ${fmtRatio(cost)} hide` : '']);
+    }
+    check(`pseudonymise, ${format} export`, '≤ 1.15× hide (CPU per GiB)', cost, cost <= 1.15, '×');
+  }
+  md.push(
+    `## 6b. Pseudonymise vs hide: exports of ${fmt(EXPORT_MIB)} MiB (proxy CPU s per GiB of upstream bytes)`,
+    '',
+    table(['format · target', 'MiB/s', 'CPU s/GiB', 'MiB out', 'ratio'], lines),
+    '',
+  );
+  await hide.stop();
+  await pseudo.stop();
+  return { md, results: { list: rows, listCostVsHide: listCost, exports: exportRows } };
 }
 
 async function countSmall(url: string): Promise<number> {

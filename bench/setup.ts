@@ -40,7 +40,13 @@ export async function writeIdentity(dir: string): Promise<{ jwksFile: string; ad
 }
 
 /** Writes the gateway config (JSON is YAML) and returns its path. */
-export function writeGatewayConfig(dir: string, name: string, o: { port: number; upstream: string; jwksFile: string; logLevel?: string }): string {
+export function writeGatewayConfig(
+  dir: string,
+  name: string,
+  o: { port: number; upstream: string; jwksFile: string; logLevel?: string; pseudonymKeyFile?: string },
+): string {
+  // SPEC §14: with a key, hr pseudonymises instead of hiding (the pseudonymise scenarios)
+  const hrMode = o.pseudonymKeyFile ? { mode: 'pseudonymise' } : {};
   const config = {
     server: { host: '127.0.0.1', port: o.port, adminPrefix: '/_gateway' },
     upstream: { url: o.upstream, timeoutMs: 60_000, maxBufferedBytes: 33_554_432 },
@@ -61,7 +67,7 @@ export function writeGatewayConfig(dir: string, name: string, o: { port: number;
       managedDomains: ['contoso.com'],
       undecidable: 'withhold',
       groups: [
-        { id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00Z' },
+        { id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00Z', ...hrMode },
         { id: 'builtin:external-users', name: 'External users', privateSince: '2026-06-01T00:00:00Z' },
         { id: 'legal', name: 'Legal', privateSince: '2026-02-01T00:00:00Z', privateUntil: '2026-05-01T00:00:00Z' },
       ],
@@ -90,6 +96,7 @@ export function writeGatewayConfig(dir: string, name: string, o: { port: number;
     state: { store: 'file', file: path.join(dir, `${name}-state.json`) },
     // info: the access line per request is part of the measured cost (SPEC §8)
     logging: { level: o.logLevel ?? 'info' },
+    ...(o.pseudonymKeyFile ? { pseudonyms: { keyFile: o.pseudonymKeyFile } } : {}),
   };
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(file, JSON.stringify(config, null, 2));
