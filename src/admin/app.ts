@@ -46,7 +46,7 @@ function apiRouter(deps: AdminDeps): express.Router {
   api.use(directoryRoutes(deps));
   api.use(governanceRoutes(deps));
   api.use(revealRequestRoutes(deps, tools));
-  api.use(pseudonymRoutes(deps, tools));
+  api.use(pseudonymRoutes(deps));
   return api;
 }
 

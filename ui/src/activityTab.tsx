@@ -43,6 +43,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
   const [revealed, setRevealed] = useState<Revealed | null>(null);
   const [menuOpen, setMenuOpen] = useState(false);
   const [confirming, setConfirming] = useState(false);
+  const [resolving, setResolving] = useState<string | null>(null);
   const settingsRef = useRef<HTMLButtonElement>(null);
   const itemRef = useRef<HTMLButtonElement>(null);
   const route = session.listRoute;
@@ -200,7 +201,9 @@ export function ActivityTab(props: { session: SessionInfo }) {
                 {page.rows.map((r, i) => (
                   <tr key={`${r.id}-${i}`} class={r.private ? 'private' : undefined}>
                     <td class="time">{formatTime(readPath(r.record, session.activities.timestamp))}</td>
-                    <td>{actorOf(r.record)}</td>
+                    <td>
+                      <ActorCell actor={actorOf(r.record)} onResolve={setResolving} />
+                    </td>
                     <td>{text(readPath(r.record, 'description') ?? readPath(r.record, 'eventTypeName'))}</td>
                     <td>{text(readPath(r.record, 'appName'))}</td>
                     <td>
@@ -230,7 +233,98 @@ export function ActivityTab(props: { session: SessionInfo }) {
         </>
       )}
       {confirming && <ShowPrivateDialog session={session} onClose={() => setConfirming(false)} onConfirm={reveal} />}
+      {resolving && <ResolvePseudonymDialog session={session} pseudonym={resolving} onClose={() => setResolving(null)} />}
     </section>
+  );
+}
+
+/** SPEC §14: a pseudonym's shape (p-<token>@<domain>); the gateway decides whether it resolves. */
+const PSEUDONYM = /^p-[a-z2-7]{28,}@[a-z0-9.-]+$/;
+
+/** The user cell: a pseudonym is a link-styled button that opens "Resolve pseudonym". */
+function ActorCell(props: { actor: string; onResolve: (pseudonym: string) => void }) {
+  if (!PSEUDONYM.test(props.actor)) return <>{props.actor}</>;
+  return (
+    <button type="button" class="link pseudonym" title="Resolve pseudonym" onClick={() => props.onResolve(props.actor)}>
+      {props.actor}
+    </button>
+  );
+}
+
+/** "Resolve pseudonym": asks for the reason (and, with approval on, the approved request); shows the principal and the entry id. */
+function ResolvePseudonymDialog(props: { session: SessionInfo; pseudonym: string; onClose: () => void }) {
+  const { reveal } = props.session;
+  const [reason, setReason] = useState('');
+  const [requestId, setRequestId] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ principal: string; entryId: string } | null>(null);
+
+  const ok = async (e: Event) => {
+    e.preventDefault();
+    if (reason.trim().length < reveal.minReasonLength) {
+      setError(`Give a reason of at least ${reveal.minReasonLength} characters.`);
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const body: Record<string, string> = { pseudonym: props.pseudonym, reason: reason.trim() };
+      if (reveal.approval && requestId.trim()) body.revealRequest = requestId.trim();
+      const res = await request(adminApi('pseudonyms/resolve'), { method: 'POST', body });
+      const r = (await res.json()) as { principal: string };
+      setResult({ principal: r.principal, entryId: res.headers.get('x-governance-entry') ?? '(none)' });
+    } catch (err) {
+      setError(errorText(err));
+    }
+    setBusy(false);
+  };
+
+  return (
+    <Dialog title="Resolve pseudonym" onClose={props.onClose}>
+      {result ? (
+        <>
+          <p>
+            <code>{props.pseudonym}</code> is <strong>{result.principal}</strong>.
+          </p>
+          <p class="hint">
+            Recorded in the governance log as entry <code>{result.entryId}</code>.
+          </p>
+          <div class="buttons">
+            <button type="button" class="primary" onClick={props.onClose}>
+              Close
+            </button>
+          </div>
+        </>
+      ) : (
+        <form onSubmit={ok}>
+          <p>
+            <code>{props.pseudonym}</code> stands for a person in a pseudonymised group.
+            <strong> This action is audited:</strong> before the name is shown, the governance log records that you resolved this pseudonym, with your name and
+            your reason.
+          </p>
+          <label>
+            Reason
+            <textarea value={reason} onInput={(e) => setReason(e.currentTarget.value)} rows={3} maxLength={500} required />
+          </label>
+          {reveal.approval && (
+            <label>
+              Approved reveal request (id)
+              <input type="text" value={requestId} onInput={(e) => setRequestId(e.currentTarget.value)} autoComplete="off" required />
+            </label>
+          )}
+          <ErrorMessage text={error} />
+          <div class="buttons">
+            <button type="submit" class="primary" disabled={busy}>
+              Resolve
+            </button>
+            <button type="button" onClick={props.onClose}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+    </Dialog>
   );
 }
 

@@ -8,7 +8,10 @@ interface GroupRow {
   name: string;
   privateSince: string;
   privateUntil: string | null;
+  /** SPEC §14: hide (removed) or pseudonymise (kept, the person replaced by a pseudonym) */
+  mode?: 'hide' | 'pseudonymise';
 }
+type GroupMode = 'hide' | 'pseudonymise';
 interface CatalogueGroup {
   id: string;
   name: string;
@@ -46,6 +49,7 @@ export function PrivacyTab() {
                 <th scope="col">Id</th>
                 <th scope="col">Private since</th>
                 <th scope="col">Until</th>
+                <th scope="col">Mode</th>
                 <th scope="col">Status</th>
                 <th scope="col">
                   <span class="sr-only">Actions</span>
@@ -55,7 +59,7 @@ export function PrivacyTab() {
             <tbody>
               {groups.length === 0 && (
                 <tr>
-                  <td colSpan={6}>No private groups.</td>
+                  <td colSpan={7}>No private groups.</td>
                 </tr>
               )}
               {groups.map((g) => (
@@ -66,6 +70,7 @@ export function PrivacyTab() {
                   </td>
                   <td>{formatTime(g.privateSince)}</td>
                   <td>{g.privateUntil === null ? '—' : formatTime(g.privateUntil)}</td>
+                  <td>{g.mode === 'pseudonymise' ? 'Pseudonymise' : 'Hide'}</td>
                   <td>{g.privateUntil === null ? 'Active' : 'Ended'}</td>
                   <td>
                     {g.privateUntil === null && (
@@ -107,6 +112,7 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
   const [error, setError] = useState<string | null>(null);
   const [suggestions, setSuggestions] = useState<CatalogueGroup[]>([]);
   const [busy, setBusy] = useState(false);
+  const [mode, setMode] = useState<GroupMode>('hide');
 
   useEffect(() => {
     if (catalogue === 'unavailable') return;
@@ -141,12 +147,14 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
   };
 
   const add = async () => {
-    const wanted: { id: string; name?: string }[] =
+    const chosen: { id: string; name?: string }[] =
       catalogue === 'unavailable'
         ? freeId.trim()
           ? [{ id: freeId.trim(), ...(freeName.trim() ? { name: freeName.trim() } : {}) }]
           : []
         : [...selected.values()].map((g) => ({ id: g.id, name: g.name }));
+    // hide is the default: the body names the mode only when it pseudonymises
+    const wanted = chosen.map((g) => (mode === 'pseudonymise' ? { ...g, mode } : g));
     if (wanted.length === 0) {
       setError('Select at least one group.');
       return;
@@ -229,6 +237,17 @@ function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; o
           </fieldset>
         </>
       )}
+      <fieldset>
+        <legend>What happens to their activities</legend>
+        <label class="check">
+          <input type="radio" name="group-mode" value="hide" checked={mode === 'hide'} onChange={() => setMode('hide')} />
+          <span>Hide — removed from the activity log and every export</span>
+        </label>
+        <label class="check">
+          <input type="radio" name="group-mode" value="pseudonymise" checked={mode === 'pseudonymise'} onChange={() => setMode('pseudonymise')} />
+          <span>Pseudonymise — kept, the person replaced by a stable pseudonym that only an audited re-identification resolves</span>
+        </label>
+      </fieldset>
       <ErrorMessage text={error} />
       {suggestions.length > 0 && <p>Did you mean: {suggestions.map((s) => `${s.name} (${s.id})`).join(', ')}?</p>}
       <div class="buttons">

@@ -22,7 +22,9 @@ import { parseReason } from '../../privacy/revealInput.js';
 import { parseBody } from '../body.js';
 import type { AdminContext } from '../context.js';
 import { contextOf } from '../context.js';
-import type { AdminDeps, ChangeTools } from '../deps.js';
+import type { AdminDeps } from '../deps.js';
+import { auditWith } from '../changes.js';
+import type { GovernanceAction } from '../../governance/types.js';
 
 type Deps = Pick<AdminDeps, 'config' | 'state' | 'permission' | 'memberOfAny' | 'clock' | 'governance' | 'metrics' | 'logger' | 'pseudonymiser'>;
 
@@ -79,9 +81,15 @@ function extraOf(g: Granted): { reason: string; revealRequest?: string } {
   return g.revealRequest === undefined ? { reason: g.reason } : { reason: g.reason, revealRequest: g.revealRequest };
 }
 
-export function pseudonymRoutes(deps: Deps, tools: ChangeTools): express.Router {
+/** The entry, durably written; its id (and seq) go out as `X-Governance-Entry` headers, as a reveal's do. */
+async function recordFirst(deps: Deps, ctx: AdminContext, res: express.Response, action: GovernanceAction, target: string, g: Granted): Promise<void> {
+  const entry = await auditWith(deps.governance)(ctx, action, target, extraOf(g));
+  res.setHeader('X-Governance-Entry', entry.id);
+  res.setHeader('X-Governance-Entry-Seq', String(entry.seq));
+}
+
+export function pseudonymRoutes(deps: Deps): express.Router {
   const r = express.Router();
-  const noop = async (): Promise<void> => {};
 
   r.post('/pseudonyms/resolve', async (req, res) => {
     const body = parseBody(resolveBody, req.body, '{"pseudonym": string, "reason": string, "revealRequest"?: string}');
@@ -92,7 +100,7 @@ export function pseudonymRoutes(deps: Deps, tools: ChangeTools): express.Router 
     const found = pz ? pz.resolve(pseudonym) : { kind: 'unknown' as const };
     if (found.kind === 'malformed') throw new GatewayError('bad_request', `"pseudonym" is not shaped like a pseudonym (p-<token>@${pz?.domain ?? 'domain'}).`);
     if (found.kind === 'principal') await requireInScope(deps, ctx, granted, found.principal);
-    await tools.record(ctx, { action: 'pseudonym.resolved', target: pseudonym, extra: extraOf(granted), apply: noop });
+    await recordFirst(deps, ctx, res, 'pseudonym.resolved', pseudonym, granted);
     if (found.kind === 'unknown') throw new GatewayError('not_found', 'No current or previous pseudonym key produced this pseudonym.');
     sendJson(res, 200, { pseudonym, principal: found.principal });
   });
@@ -106,7 +114,7 @@ export function pseudonymRoutes(deps: Deps, tools: ChangeTools): express.Router 
     const pz = deps.pseudonymiser();
     if (!pz) throw new GatewayError('bad_request', 'No pseudonym key is configured (pseudonyms.keyFile).');
     await requireInScope(deps, ctx, granted, principal);
-    await tools.record(ctx, { action: 'pseudonym.looked-up', target: principal, extra: extraOf(granted), apply: noop });
+    await recordFirst(deps, ctx, res, 'pseudonym.looked-up', principal, granted);
     sendJson(res, 200, { principal, pseudonym: pz.pseudonym(principal) });
   });
   return r;

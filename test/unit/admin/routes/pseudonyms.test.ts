@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pseudonymRoutes } from '../../../../src/admin/routes/pseudonyms.js';
 import { createPseudonymiser } from '../../../../src/privacy/pseudonym.js';
-import { call, changeTools, mountRoute, type Mounted } from '../../../helpers/adminRoute.js';
+import { call, mountRoute, type Mounted } from '../../../helpers/adminRoute.js';
 import { entries, makeParts, type Parts } from '../../../helpers/units.js';
 
 const ADMIN = 'alice@contoso.com'; // on the permission list
@@ -19,7 +19,7 @@ beforeEach(async () => {
   await writeFile(path.join(dir, 'k'), KEY);
   await writeFile(path.join(dir, 'old'), OLD.toString('base64'));
   parts = await makeParts('http://127.0.0.1:9', { pseudonyms: { keyFile: path.join(dir, 'k'), previousKeyFiles: [path.join(dir, 'old')] } });
-  app = await mountRoute(pseudonymRoutes(parts.adminDeps(), changeTools(parts.governance)), parts);
+  app = await mountRoute(pseudonymRoutes(parts.adminDeps()), parts);
 });
 afterEach(async () => {
   await app.close();
@@ -38,6 +38,7 @@ describe('POST /pseudonyms/resolve (SPEC §14)', () => {
     const log = await entries(parts);
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ action: 'pseudonym.resolved', target: p, reason: REASON, principal: ADMIN });
+    expect(r.headers.get('x-governance-entry')).toBe(log[0].id);
   });
 
   it('a previous key still resolves (key rotation)', async () => {
