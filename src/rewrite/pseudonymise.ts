@@ -186,8 +186,20 @@ function isKey(b: Buffer, q: number, end: number): boolean {
 }
 
 /**
+ * Can the string inside [s, e) hold an occurrence at all? Every spelling has an `@`, a `%`
+ * (of `%40`) or a backslash (an escape); most strings of a record (ids, times, types) have none.
+ */
+function mayHold(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i];
+    if (c === AT || c === PERCENT || c === BACKSLASH) return true;
+  }
+  return false;
+}
+
+/**
  * The occurrences in the string values of one valid JSON text (a record) at [start, end).
- * Only strings at least as long as the principal's shortest spelling are tried.
+ * Only strings at least as long as the principal's shortest spelling that may hold one are tried.
  */
 export function replaceInJson(b: Buffer, start: number, end: number, t: PseudonymTarget, out: Replacement[]): void {
   const min = t.points.length;
@@ -196,7 +208,7 @@ export function replaceInJson(b: Buffer, start: number, end: number, t: Pseudony
     const open = b.indexOf(QUOTE, i);
     if (open < 0 || open >= end) return;
     const close = stringEnd(b, open + 1, end);
-    if (close - open - 1 >= min && !isKey(b, close, end)) replaceInText(b, open + 1, close, t, true, out);
+    if (close - open - 1 >= min && mayHold(b, open + 1, close) && !isKey(b, close, end)) replaceInText(b, open + 1, close, t, true, out);
     i = close + 1;
   }
 }
