@@ -91,3 +91,37 @@ describe('POST /pseudonyms/lookup (SPEC §14)', () => {
     expect((await entries(parts))[0].action).toBe('private-activities.denied');
   });
 });
+
+describe('with four-eyes approval on (SPEC §11, §14)', () => {
+  it('no approved request: 403 approval_required and a denied entry; an approved one of the caller: resolved, the entry names it', async () => {
+    await app.close();
+    await parts.close();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'apg-pz-'));
+    await writeFile(path.join(dir, 'k'), KEY);
+    parts = await makeParts('http://127.0.0.1:9', {
+      pseudonyms: { keyFile: path.join(dir, 'k') },
+      reveal: { approval: { approvers: ['dpo@contoso.com'] } },
+    });
+    app = await mountRoute(pseudonymRoutes(parts.adminDeps()), parts);
+    const p = current.pseudonym('bob@contoso.com');
+    const refused = await call(app.url, '/pseudonyms/resolve', { as: ADMIN, body: { pseudonym: p, reason: REASON } });
+    expect(refused.status).toBe(403);
+    expect(refused.json().error.code).toBe('approval_required');
+    expect((await entries(parts))[0].action).toBe('private-activities.denied');
+    const now = parts.clock.now();
+    await parts.state.createRevealRequest({
+      id: 'rr-1',
+      status: 'approved',
+      requester: ADMIN,
+      reason: REASON,
+      durationMin: 60,
+      createdAt: new Date(now).toISOString(),
+      approvedBy: 'dpo@contoso.com',
+      validFrom: new Date(now).toISOString(),
+      validUntil: new Date(now + 3_600_000).toISOString(),
+    });
+    const ok = await call(app.url, '/pseudonyms/resolve', { as: ADMIN, body: { pseudonym: p, reason: REASON, revealRequest: 'rr-1' } });
+    expect(ok.status).toBe(200);
+    expect((await entries(parts))[1]).toMatchObject({ action: 'pseudonym.resolved', target: p, revealRequest: 'rr-1' });
+  });
+});
