@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { adminApi, errorText, getJson, request, type SessionInfo } from './api';
-import { encodeReason, formatTime, readPath } from './format';
+import { encodeReason, formatTime, isPseudonym, readPath } from './format';
 import { Dialog, ErrorMessage } from './components';
 
 const PAGE = 20;
@@ -238,12 +238,9 @@ export function ActivityTab(props: { session: SessionInfo }) {
   );
 }
 
-/** SPEC §14: a pseudonym's shape (p-<token>@<domain>); the gateway decides whether it resolves. */
-const PSEUDONYM = /^p-[a-z2-7]{28,}@[a-z0-9.-]+$/;
-
 /** The user cell: a pseudonym is a link-styled button that opens "Resolve pseudonym". */
 function ActorCell(props: { actor: string; onResolve: (pseudonym: string) => void }) {
-  if (!PSEUDONYM.test(props.actor)) return <>{props.actor}</>;
+  if (!isPseudonym(props.actor)) return <>{props.actor}</>;
   return (
     <button type="button" class="link pseudonym" title="Resolve pseudonym" onClick={() => props.onResolve(props.actor)}>
       {props.actor}

@@ -69,3 +69,8 @@ export function formatTime(value: unknown): string {
     .replace('T', ' ')
     .replace(/\.\d{3}Z$/, ' UTC');
 }
+
+/** SPEC §14: shaped like a pseudonym (p-<token>@<domain>); whether a key made it, only the gateway knows. */
+export function isPseudonym(value: string): boolean {
+  return /^p-[a-z2-7]{28,}@[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/.test(value);
+}

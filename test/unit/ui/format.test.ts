@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { csvCell, encodeReason, readPath, toCsv } from '../../../ui/src/format.js';
+import { createPseudonymiser } from '../../../src/privacy/pseudonym.js';
+import { csvCell, encodeReason, isPseudonym, readPath, toCsv } from '../../../ui/src/format.js';
 
 describe('console app helpers', () => {
   test('a reason travels in a header: ASCII as it is, everything else (and %) percent-encoded, and it decodes back', () => {
@@ -50,5 +51,19 @@ describe('console app helpers', () => {
         if (/[",\r\n]/.test(inner)) expect(cell.startsWith('"') && cell.endsWith('"')).toBe(true);
       }),
     );
+  });
+});
+
+describe('pseudonyms in the activity log (SPEC §14)', () => {
+  test('pseudonyms of the gateway are clickable; addresses and near misses are not', () => {
+    const pz = createPseudonymiser([new Uint8Array(32).fill(3)], 'pseudonym.invalid');
+    fc.assert(
+      fc.property(fc.emailAddress(), (a) => {
+        expect(isPseudonym(pz.pseudonym(a))).toBe(true);
+      }),
+    );
+    expect(isPseudonym('bob@contoso.com')).toBe(false);
+    expect(isPseudonym('p-short@pseudonym.invalid')).toBe(false);
+    expect(isPseudonym(pz.pseudonym('bob@contoso.com').toUpperCase())).toBe(false);
   });
 });
