@@ -149,9 +149,9 @@ describe('admin API over real sockets', () => {
     expect(r.status).toBe(200);
     expect(r.json()).toEqual({
       groups: expect.arrayContaining([
-        { id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00.000Z', privateUntil: null },
-        { id: 'legal', name: 'Legal', privateSince: '2026-02-01T00:00:00.000Z', privateUntil: '2026-05-01T00:00:00.000Z' },
-        { id: 'builtin:external-users', name: 'External users', privateSince: '2026-06-01T00:00:00.000Z', privateUntil: null },
+        { id: 'hr', name: 'Human Resources', privateSince: '2026-03-01T00:00:00.000Z', privateUntil: null, mode: 'hide' },
+        { id: 'legal', name: 'Legal', privateSince: '2026-02-01T00:00:00.000Z', privateUntil: '2026-05-01T00:00:00.000Z', mode: 'hide' },
+        { id: 'builtin:external-users', name: 'External users', privateSince: '2026-06-01T00:00:00.000Z', privateUntil: null, mode: 'hide' },
       ]),
     });
     expect(r.json().groups).toHaveLength(3);
@@ -162,7 +162,7 @@ describe('admin API over real sockets', () => {
     const r = await call('POST', 'privacy/groups', { token: admin, body: { id: 'sales', name: 'Sales' }, headers: { 'x-request-id': 'req-add-sales' } });
     expect(r.status).toBe(201);
     const g = r.json();
-    expect(g).toEqual({ id: 'sales', name: 'Sales', privateSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), privateUntil: null });
+    expect(g).toEqual({ id: 'sales', name: 'Sales', privateSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), privateUntil: null, mode: 'hide' });
     expect(Date.parse(g.privateSince)).toBeGreaterThanOrEqual(t0 - 5);
     const c = chain();
     expect(c.ok).toBe(true);
