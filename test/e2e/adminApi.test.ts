@@ -162,7 +162,13 @@ describe('admin API over real sockets', () => {
     const r = await call('POST', 'privacy/groups', { token: admin, body: { id: 'sales', name: 'Sales' }, headers: { 'x-request-id': 'req-add-sales' } });
     expect(r.status).toBe(201);
     const g = r.json();
-    expect(g).toEqual({ id: 'sales', name: 'Sales', privateSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), privateUntil: null, mode: 'hide' });
+    expect(g).toEqual({
+      id: 'sales',
+      name: 'Sales',
+      privateSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      privateUntil: null,
+      mode: 'hide',
+    });
     expect(Date.parse(g.privateSince)).toBeGreaterThanOrEqual(t0 - 5);
     const c = chain();
     expect(c.ok).toBe(true);
