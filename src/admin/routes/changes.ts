@@ -10,10 +10,9 @@ import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../../errors.js';
-import { GATEWAY_ACTOR } from '../../governance/entries.js';
 import { sendJson } from '../../http/responder.js';
-import { StateConflictError, type PrivacyChange } from '../../state/types.js';
-import { approvalOf, isStale, requireOtherApprover } from '../approvers.js';
+import type { PrivacyChange } from '../../state/types.js';
+import { approvalOf, expireStale, requireOtherApprover } from '../approvers.js';
 import { parseBody } from '../body.js';
 import type { Change } from '../changes.js';
 import { contextOf, type AdminContext } from '../context.js';
@@ -47,18 +46,12 @@ export function pendingChanges(deps: Deps, tools: ChangeTools): PendingChanges {
 const find = (deps: Deps, id: string) => (deps.state().current().changes ?? []).find((c) => c.id === id);
 
 /** Every pending change past `pendingTtlMin` becomes `expired`, on the record. */
-async function expireStale(deps: Deps, tools: ChangeTools, ctx: AdminContext): Promise<void> {
-  const approval = deps.config().reveal.approval;
-  if (!approval) return;
-  const now = deps.clock.now();
-  for (const c of deps.state().current().changes ?? []) {
-    if (c.status !== 'pending' || !isStale(c.createdAt, approval, now)) continue;
-    const apply = () => deps.state().decideChange(c.id, { status: 'expired', at: now });
-    await tools.record(ctx, { action: 'privacy-change.expired', target: c.id, actor: GATEWAY_ACTOR, apply }).catch((err: unknown) => {
-      if (!(err instanceof StateConflictError)) throw err;
-    });
-  }
-}
+const expireChanges = (deps: Deps, tools: ChangeTools, ctx: AdminContext) =>
+  expireStale(deps, tools, ctx, {
+    items: deps.state().current().changes ?? [],
+    action: 'privacy-change.expired',
+    expire: (id, at) => deps.state().decideChange(id, { status: 'expired', at }),
+  });
 
 /** The change as the direct call would make it, checked now; the entry names the requester, who asked for it. */
 async function prepared(deps: Deps, change: PrivacyChange): Promise<{ run: Change<unknown>; answer: (result: unknown) => unknown }> {
@@ -78,7 +71,7 @@ function decideHandler(deps: Deps, tools: ChangeTools, status: 'approved' | 'den
     const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
     if (comment !== undefined && CONTROL.test(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
     await tools.serialised(async () => {
-      await expireStale(deps, tools, ctx);
+      await expireChanges(deps, tools, ctx);
       const fresh = find(deps, current.id);
       if (fresh?.status !== 'pending') throw new GatewayError('conflict', `The privacy change is ${fresh?.status}, not pending.`);
       // approving: the direct call's checks first — a failing check leaves the change pending
@@ -103,7 +96,7 @@ export function changeRoutes(deps: Deps, tools: ChangeTools): express.Router {
         throw new GatewayError('bad_request', 'Query parameter "status" must be given once: pending, approved, denied or expired.');
       status = v;
     }
-    await tools.serialised(() => expireStale(deps, tools, ctx));
+    await tools.serialised(() => expireChanges(deps, tools, ctx));
     const all = deps.state().current().changes ?? [];
     sendJson(res, 200, { changes: all.filter((c) => status === undefined || c.status === status).reverse() });
   });

@@ -20,9 +20,8 @@ import { hasControlOrBidi } from '../../text.js';
 import { parseBody } from '../body.js';
 import { contextOf } from '../context.js';
 import type { AdminDeps, ChangeTools } from '../deps.js';
-import { approvalOf, isSamePerson, isStale, requireApprover, requireOtherApprover } from '../approvers.js';
+import { approvalOf, expireStale, isSamePerson, requireApprover, requireOtherApprover } from '../approvers.js';
 import type { AdminContext } from '../context.js';
-import { GATEWAY_ACTOR } from '../../governance/entries.js';
 
 type Deps = Pick<AdminDeps, 'state' | 'config' | 'permission' | 'memberOfAny' | 'samePerson' | 'knownGroups' | 'clock' | 'notify'>;
 
@@ -102,19 +101,12 @@ function listed(deps: Deps, query: string): RevealRequest[] {
 const find = (deps: Deps, id: string) => (deps.state().current().revealRequests ?? []).find((x) => x.id === id);
 
 /** Every pending request past `pendingTtlMin` becomes `expired`, on the record, before anything reads or decides it. */
-async function expireStale(deps: Deps, tools: ChangeTools, ctx: AdminContext): Promise<void> {
-  const approval = deps.config().reveal.approval;
-  if (!approval) return;
-  const now = deps.clock.now();
-  for (const r of deps.state().current().revealRequests ?? []) {
-    if (r.status !== 'pending' || !isStale(r.createdAt, approval, now)) continue;
-    const apply = () => deps.state().decideRevealRequest(r.id, { status: 'expired', at: now });
-    await tools.record(ctx, { action: 'reveal-request.expired', target: r.id, actor: GATEWAY_ACTOR, apply }).catch((err: unknown) => {
-      // another replica expired or decided it meanwhile: its transition stands
-      if (!(err instanceof StateConflictError)) throw err;
-    });
-  }
-}
+const expireRequests = (deps: Deps, tools: ChangeTools, ctx: AdminContext) =>
+  expireStale(deps, tools, ctx, {
+    items: deps.state().current().revealRequests ?? [],
+    action: 'reveal-request.expired',
+    expire: (id, at) => deps.state().decideRevealRequest(id, { status: 'expired', at }),
+  });
 
 type Transition = 'approved' | 'denied' | 'revoked';
 const ACTION: Record<Transition, 'reveal-request.approved' | 'reveal-request.denied' | 'reveal-request.revoked'> = {
@@ -142,7 +134,7 @@ function decideHandler(deps: Deps, tools: ChangeTools, status: Transition) {
     const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
     if (comment !== undefined && hasControlOrBidi(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
     await tools.serialised(async () => {
-      await expireStale(deps, tools, ctx);
+      await expireRequests(deps, tools, ctx);
       const fresh = find(deps, id);
       const from = status === 'revoked' ? 'approved' : 'pending';
       if (fresh?.status !== from) throw new GatewayError('conflict', `The reveal request is ${fresh?.status}, not ${from}.`);
@@ -179,7 +171,7 @@ export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Rou
 
   r.get('/reveal-requests', async (_req, res) => {
     const ctx = contextOf(res);
-    await tools.serialised(() => expireStale(deps, tools, ctx));
+    await tools.serialised(() => expireRequests(deps, tools, ctx));
     sendJson(res, 200, { requests: listed(deps, ctx.ex.query).map((x) => ({ ...x })) });
   });
 
