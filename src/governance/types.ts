@@ -91,6 +91,8 @@ export interface ReadOptions {
   since?: number;
   /** epoch ms, exclusive */
   until?: number;
+  /** a cheap test of the stored line: false = the entry cannot match (an optimisation a sink may ignore; the file sink skips parsing such lines) */
+  lineHint?: (line: Buffer) => boolean;
 }
 
 /** The filters of ReadOptions without paging: what stream() takes. */

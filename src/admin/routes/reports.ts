@@ -18,6 +18,7 @@ import {
   subjectCsvHeader,
   subjectCsvRow,
   subjectItem,
+  subjectLineHint,
   subjectReport,
   summaryReport,
   type BucketKind,
@@ -93,7 +94,7 @@ export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config'>): ex
     await s.append(changeEntry('report.created', ctx.actor, ctx.ex, principal, { reason }));
 
     const o: SubjectOptions = { principal, includeViewers: viewers === 'true' };
-    const entries = s.stream({ ...filter, action: actions(SUBJECT_ACTIONS) });
+    const entries = s.stream({ ...filter, action: actions(SUBJECT_ACTIONS), lineHint: subjectLineHint(o) });
     if (format === 'json') return sendJson(res, 200, await subjectReport(entries, { ...o, since, until }));
     await streamRows(res, csvRows(entries, o), {
       contentType: 'text/csv; charset=utf-8',
