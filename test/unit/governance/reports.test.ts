@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketStart, subjectCsvRow, subjectReport, summaryReport } from '../../../src/governance/reports.js';
+import { bucketStart, subjectCsvRow, subjectLineHint, subjectReport, summaryReport } from '../../../src/governance/reports.js';
 import type { GovernanceEntry } from '../../../src/governance/types.js';
 
 const e = (seq: number, time: string, action: string, extra: Record<string, unknown> = {}) =>
@@ -68,5 +68,23 @@ describe('summary (pure)', () => {
       ['2026-12-03T00:00:00.000Z', 0, 1, 1],
     ]);
     expect(s.byViewer).toEqual([]);
+  });
+});
+
+describe('subjectLineHint: a superset of the lines a subject report reads', () => {
+  it('keeps lines naming the person or a pseudonym, lines without actors and cut lists; skips the rest', () => {
+    const hint = subjectLineHint({ principal: 'zoë@contoso.com', pseudonyms: new Set(['p-abc@pseudonym.invalid']), includeViewers: false });
+    const line = (o: unknown) => Buffer.from(JSON.stringify(o));
+    const viewed = (actors: string[], truncated = false) =>
+      line({
+        action: 'private-activities.viewed',
+        privateActivities: { count: 1, ids: [], actors: actors.map((principal) => ({ principal, count: 1 })), actorsTruncated: truncated },
+      });
+    expect(hint(viewed(['zoë@contoso.com']))).toBe(true);
+    expect(hint(viewed(['bob@contoso.com']))).toBe(false);
+    expect(hint(viewed(['bob@contoso.com'], true))).toBe(true);
+    expect(hint(line({ action: 'private-activities.viewed', privateActivities: { count: 1, ids: [] } }))).toBe(true);
+    expect(hint(line({ action: 'pseudonym.resolved', target: 'p-abc@pseudonym.invalid' }))).toBe(true);
+    expect(hint(line({ action: 'pseudonym.looked-up', target: 'zoë@contoso.com' }))).toBe(true);
   });
 });
