@@ -97,6 +97,7 @@ export function subjectItem(e: GovernanceEntry, o: SubjectOptions): SubjectItem 
   return undefined;
 }
 
+const VIEWED_KEY = Buffer.from(`"action":"${VIEWED}"`);
 const ACTORS_KEY = Buffer.from('"actors":');
 const ACTORS_CUT = Buffer.from('"actorsTruncated":true');
 
@@ -104,12 +105,11 @@ const ACTORS_CUT = Buffer.from('"actorsTruncated":true');
  * A superset test on a stored line for the subject report, so that a sink need not parse
  * the lines that cannot be about the person: a line is kept when it holds the person's
  * principal or one of their pseudonyms as JSON writes them (the writer stores actors
- * normalised), when it has no `actors` (it may be unattributable or not a reveal) or when
- * its actors were cut.
+ * normalised), or when it is a reveal without `actors` (unattributable) or with its actors cut.
  */
 export function subjectLineHint(o: SubjectOptions): (line: Buffer) => boolean {
   const needles = [o.principal, ...(o.pseudonyms ?? [])].map((s) => Buffer.from(JSON.stringify(s).slice(1, -1)));
-  return (line) => needles.some((n) => line.includes(n)) || !line.includes(ACTORS_KEY) || line.includes(ACTORS_CUT);
+  return (line) => needles.some((n) => line.includes(n)) || (line.includes(VIEWED_KEY) && (!line.includes(ACTORS_KEY) || line.includes(ACTORS_CUT)));
 }
 
 export interface SubjectReport {

@@ -114,10 +114,10 @@ describe(`reports over a ${ENTRIES}-entry file log`, () => {
     gc!();
     const rss0 = process.memoryUsage().rss;
     let peak = rss0;
+    // RSS as it is, no forced collection while the report runs: the time is the report's own
     const sampler = setInterval(() => {
-      gc!();
       peak = Math.max(peak, process.memoryUsage().rss);
-    }, 200);
+    }, 100);
     const t0 = performance.now();
     const r = await fetchText(url, auth);
     const seconds = (performance.now() - t0) / 1000;
@@ -125,7 +125,7 @@ describe(`reports over a ${ENTRIES}-entry file log`, () => {
     peak = Math.max(peak, process.memoryUsage().rss);
     const growth = (peak - rss0) / 1024 ** 2;
     console.log(
-      `[reports scale] ${name}: ${ENTRIES} entries in ${seconds.toFixed(2)} s; RSS ${(rss0 / 1024 ** 2).toFixed(0)} MB, growth ${growth.toFixed(1)} MB`,
+      `[reports scale] ${name}: ${ENTRIES} entries in ${seconds.toFixed(2)} s; RSS before ${(rss0 / 1024 ** 2).toFixed(0)} MB, peak growth ${growth.toFixed(1)} MB`,
     );
     expect(r.status).toBe(200);
     expect(growth).toBeLessThan(64);

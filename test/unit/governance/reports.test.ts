@@ -86,5 +86,6 @@ describe('subjectLineHint: a superset of the lines a subject report reads', () =
     expect(hint(line({ action: 'private-activities.viewed', privateActivities: { count: 1, ids: [] } }))).toBe(true);
     expect(hint(line({ action: 'pseudonym.resolved', target: 'p-abc@pseudonym.invalid' }))).toBe(true);
     expect(hint(line({ action: 'pseudonym.looked-up', target: 'zoë@contoso.com' }))).toBe(true);
+    expect(hint(line({ action: 'private-activities.denied', principal: 'bob@contoso.com' }))).toBe(false);
   });
 });
