@@ -23,6 +23,7 @@ import { governanceRoutes } from './routes/governance.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
 import { permissionRoutes } from './routes/permissions.js';
+import { reportRoutes } from './routes/reports.js';
 import { revealRequestRoutes } from './routes/revealRequests.js';
 
 export type { AdminDeps } from './deps.js';
@@ -45,6 +46,7 @@ function apiRouter(deps: AdminDeps): express.Router {
   api.use(directoryRoutes(deps));
   api.use(governanceRoutes(deps));
   api.use(revealRequestRoutes(deps, tools));
+  api.use(reportRoutes(deps));
   return api;
 }
 
