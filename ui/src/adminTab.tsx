@@ -30,7 +30,7 @@ export function AdminTab(props: { session: SessionInfo }) {
       {perms === null ? (
         <p>Loading…</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Permissions table">
           <table>
             <caption class="sr-only">Admins permitted to view private activities</caption>
             <thead>

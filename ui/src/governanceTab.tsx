@@ -257,7 +257,7 @@ export function GovernanceTab() {
       ) : (
         <>
           {truncated && <p class="hint">Only the first {MAX_READ} matching entries were read; narrow the filters.</p>}
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Governance log entries table">
             <table>
               <caption class="sr-only">Governance log entries, newest first</caption>
               <thead>

@@ -116,7 +116,7 @@ export function RequestsTab(props: { session: SessionInfo }) {
       {requests === null ? (
         <p>Loading…</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Reveal requests table">
           <table>
             <caption class="sr-only">Reveal requests, newest first</caption>
             <thead>
@@ -175,7 +175,7 @@ export function RequestsTab(props: { session: SessionInfo }) {
       )}
       <h3 id="changes-heading">Pending privacy changes</h3>
       <p class="hint">Ending a group's privacy and granting the permission wait here until another approver approves them.</p>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Pending privacy changes table">
         <table aria-labelledby="changes-heading">
           <thead>
             <tr>
