@@ -115,6 +115,55 @@ describe.skipIf(!HAVE_CHROMIUM)('console for investigators (issue 24)', { timeou
     await context.close();
   });
 
+  test('keyboard only: menu, dialog, OK; focus stays in the dialog and comes back; the window outlives a tab switch', async () => {
+    const { context, page } = await signIn('alice@contoso.com');
+    await page.getByRole('tab', { name: 'Activity log' }).click();
+    await page.getByRole('button', { name: 'Next page' }).waitFor();
+    const settings = page.getByRole('button', { name: 'Activity log settings' });
+    await settings.focus();
+    await page.keyboard.press('Enter');
+    // focus moves into the menu, on its first item
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('menuitem');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Activity log settings');
+    const inMenu = () => expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('menuitem');
+    await page.keyboard.press('Enter');
+    await inMenu();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Show private activities' });
+    await dialog.waitFor();
+    // focus starts in the dialog, on the Reason box, and Tab does not leave the dialog
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('TEXTAREA');
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
+    }
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Activity log settings');
+    // again, and confirm with the keyboard alone
+    await page.keyboard.press('Enter');
+    await inMenu();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.keyboard.type('Case 4711: keyboard only');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    const first = await viewedIds(page);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Activity log settings');
+    // another tab and back: the window is still open, and the load back is its own reveal
+    await page.getByRole('tab', { name: 'Governance log' }).click();
+    await page.getByRole('tab', { name: 'Activity log' }).click();
+    await page.getByRole('timer').waitFor();
+    await expect.poll(() => viewedIds(page)).not.toBe(first);
+    // Hide by keyboard: focus goes back to the settings button
+    await page.getByRole('button', { name: 'Hide private activities' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('timer').waitFor({ state: 'detached' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Activity log settings');
+    await context.close();
+  });
+
   test('an admin without the permission sees "Show private activities" disabled, saying why; the gateway still refuses and records it', async () => {
     const { context, page } = await signIn('dave@contoso.com');
     await page.getByRole('tab', { name: 'Activity log' }).click();

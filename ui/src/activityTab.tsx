@@ -46,6 +46,12 @@ interface Filters {
   until: string;
 }
 
+/**
+ * The open window outlives a switch to another tab (kept in memory only: a reload of the page
+ * ends it, nothing is kept in the browser's storage).
+ */
+let keptWindow: RevealWindow | null = null;
+
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
@@ -76,7 +82,11 @@ export function ActivityTab(props: { session: SessionInfo }) {
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [revealed, setRevealed] = useState<Revealed | null>(null);
-  const [windowState, setWindowState] = useState<RevealWindow | null>(null);
+  const [windowState, setWindowStateRaw] = useState<RevealWindow | null>(keptWindow !== null && keptWindow.until > Date.now() ? keptWindow : null);
+  const setWindowState = (w: RevealWindow | null) => {
+    keptWindow = w;
+    setWindowStateRaw(w);
+  };
   const [now, setNow] = useState(Date.now());
   const [menuOpen, setMenuOpen] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -163,6 +173,8 @@ export function ActivityTab(props: { session: SessionInfo }) {
 
   const hide = () => {
     setWindowState(null);
+    // the button that hid them goes away: keep the keyboard user's place
+    settingsRef.current?.focus();
     void safeLoad(skip, filters, null);
   };
 
@@ -176,6 +188,12 @@ export function ActivityTab(props: { session: SessionInfo }) {
   useEffect(() => {
     if (menuOpen) itemRef.current?.focus();
   }, [menuOpen]);
+  // the menu item that opened the dialog is gone with the menu: focus returns to the settings button
+  const wasConfirming = useRef(false);
+  useEffect(() => {
+    if (wasConfirming.current && !confirming) settingsRef.current?.focus();
+    wasConfirming.current = confirming;
+  }, [confirming]);
   // the countdown; at the end of the window the page is loaded again without private activities
   useEffect(() => {
     if (!windowState) return;

@@ -25,8 +25,25 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
       if (opener?.isConnected) opener.focus();
     };
   }, []);
+  // Tab and Shift+Tab go round inside the dialog (a native modal lets focus leave to the browser's own UI)
+  const trap = (e: KeyboardEvent) => {
+    if (e.key !== 'Tab' || !ref.current) return;
+    const all = [...ref.current.querySelectorAll<HTMLElement>('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')].filter(
+      (el) => !el.hasAttribute('disabled') && el.offsetParent !== null,
+    );
+    if (all.length === 0) return;
+    const first = all[0];
+    const last = all[all.length - 1];
+    if (e.shiftKey && document.activeElement === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
   return (
-    <dialog ref={ref} aria-labelledby={titleId} class={props.wide ? 'wide' : undefined}>
+    <dialog ref={ref} aria-labelledby={titleId} class={props.wide ? 'wide' : undefined} onKeyDown={trap}>
       <h2 id={titleId}>{props.title}</h2>
       {props.children}
     </dialog>

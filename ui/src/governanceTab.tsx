@@ -308,7 +308,7 @@ export function GovernanceTab() {
               Newer entries
             </button>
             <span>
-              Page {pageIndex + 1} of {pages} ({entries.length} entries)
+              Page {pageIndex + 1} of {pages} ({truncated ? `the first ${entries.length}` : entries.length} entries)
             </span>
             <button type="button" disabled={pageIndex + 1 >= pages} onClick={() => setPageIndex(pageIndex + 1)}>
               Older entries
