@@ -429,7 +429,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
       )}
       {confirming && <ShowPrivateDialog session={session} onClose={() => setConfirming(false)} onConfirm={openWindow} />}
       {detail && (
-        <Dialog title="Activity details" onClose={() => setDetail(null)} wide>
+        <Dialog title="Activity details" onClose={() => setDetail(null)} wide focusTitle>
           <p>
             {detail.private ? (
               <>

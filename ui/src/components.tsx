@@ -6,14 +6,17 @@ import { adminApi, errorText, getJson } from './api';
  * A modal dialog on the native <dialog> element: focus moves into it and stays there,
  * Escape closes it, and its accessible name is its title.
  */
-export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
+export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean; focusTitle?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const titleRef = useRef<HTMLHeadingElement>(null);
   const titleId = useId();
   useEffect(() => {
     // focus goes back where it came from when the dialog closes (keyboard users keep their place)
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const d = ref.current;
     if (d && !d.open) d.showModal();
+    // a dialog to read (details): it opens at its top, focus on its title
+    if (props.focusTitle) titleRef.current?.focus();
     const cancel = (e: Event) => {
       e.preventDefault();
       props.onClose();
@@ -44,7 +47,9 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
   };
   return (
     <dialog ref={ref} aria-labelledby={titleId} class={props.wide ? 'wide' : undefined} onKeyDown={trap}>
-      <h2 id={titleId}>{props.title}</h2>
+      <h2 id={titleId} ref={titleRef} tabIndex={props.focusTitle ? -1 : undefined}>
+        {props.title}
+      </h2>
       {props.children}
     </dialog>
   );

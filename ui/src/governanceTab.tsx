@@ -335,7 +335,7 @@ function EntryDetails(props: { entry: Entry | null; seq: number; onClose: () => 
       .catch((err: unknown) => setError(errorText(err)));
   }, [props.seq]);
   return (
-    <Dialog title="Entry details" onClose={props.onClose} wide>
+    <Dialog title="Entry details" onClose={props.onClose} wide focusTitle>
       <ErrorMessage text={error} />
       {entry === null && !error && <p>Loading…</p>}
       {entry && (
