@@ -29,6 +29,8 @@ interface RevealWindow {
 interface Revealed {
   entryId: string;
   count: number;
+  /** the entry lists only the first ids: rows beyond them cannot be marked */
+  truncated: boolean;
 }
 
 interface RevealRequest {
@@ -141,7 +143,11 @@ export function ActivityTab(props: { session: SessionInfo }) {
         const entry = shown.entrySeq === null ? undefined : await entryAt(shown.entrySeq);
         const listed = new Set(entry?.privateActivities?.ids ?? []);
         setPage({ ...shown.page, rows: shown.page.rows.map((r) => ({ ...r, private: listed.has(r.id) })) });
-        setRevealed({ entryId: shown.entryId ?? entry?.id ?? '(none)', count: entry?.privateActivities?.count ?? 0 });
+        setRevealed({
+          entryId: shown.entryId ?? entry?.id ?? '(none)',
+          count: entry?.privateActivities?.count ?? 0,
+          truncated: entry?.privateActivities?.idsTruncated === true,
+        });
       }
       setSkip(at);
     } catch (err) {
@@ -298,6 +304,8 @@ export function ActivityTab(props: { session: SessionInfo }) {
                     {session.reveal.approval
                       ? 'Needs an approved reveal request of yours; you pick it in the next step.'
                       : `Audited. Shown for ${session.reveal.windowMin ?? 10} minutes, every page load recorded.`}
+                    {perm.groups && perm.groups.length > 0 ? ` Your permission covers the groups ${perm.groups.join(', ')}.` : ''}
+                    {perm.expiresAt ? ` It ends ${formatTime(perm.expiresAt)}.` : ''}
                   </p>
                 ))}
             </div>
@@ -364,6 +372,7 @@ export function ActivityTab(props: { session: SessionInfo }) {
         <p role="status" class="notice">
           Private activities shown on this page ({revealed.count}). This page load is recorded in the governance log as entry <code>{revealed.entryId}</code>;
           every further load is recorded too.
+          {revealed.truncated && ' The entry lists only the first ids of the private activities: only the rows it lists are marked "Private".'}
         </p>
       )}
       <ErrorMessage text={error} />
