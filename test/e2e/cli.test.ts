@@ -3,6 +3,7 @@
  * key-path output, and `governance verify` on a good and a tampered log.
  */
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { exportJWK } from 'jose';
 import path from 'node:path';
@@ -42,6 +43,8 @@ describe('apg CLI', () => {
       await writeFile(path.join(work, 'config', 'jwks.json'), jwks);
       await mkdir(path.join(work, '.demo'), { recursive: true });
       await writeFile(path.join(work, '.demo', 'jwks.json'), jwks);
+      // the demo's checkpoint key (npm run demo generates it)
+      await writeFile(path.join(work, '.demo', 'checkpoint.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
       const r = apg(['check-config', '--config', file], {}, work);
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain(`${file}: OK`);
