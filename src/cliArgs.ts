@@ -104,7 +104,7 @@ ${CONFIG_NOTE}
   {
     name: 'openapi',
     options: ['config'],
-    usage: 'apg openapi [--config FILE]              print the OpenAPI 3.1 description of the admin API (JSON)',
+    usage: 'apg openapi [--config FILE]               print the OpenAPI 3.1 description of the admin API (JSON)',
     help: `apg openapi [--config FILE]
 
 Prints the OpenAPI 3.1 description of the admin API as JSON, generated from the schemas
