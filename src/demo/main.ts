@@ -8,6 +8,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { loadConfigFile, formatProblems } from '../config/index.js';
 import { startGateway } from '../gateway.js';
 import { startOidcProvider } from './oidcProvider.js';
+import { ldapAvailable, startDemoLdap } from './ldap.js';
 import { createSampleApi } from './sampleApi.js';
 import { tokensEnv } from './tokensEnv.js';
 
@@ -24,6 +25,8 @@ async function main(): Promise<void> {
       'receiver-port': { type: 'string' },
       host: { type: 'string' },
       approval: { type: 'boolean' },
+      ldap: { type: 'boolean' },
+      'ldap-port': { type: 'string' },
     },
   });
   const started = performance.now();
@@ -55,6 +58,8 @@ async function main(): Promise<void> {
     await writeFile(checkpointPub, pair.publicKey.export({ type: 'spki', format: 'pem' }));
   }
   const receiver = await startReceiver(path.join(demoDir, 'receiver'), receiverPort);
+  if (values.ldap && !ldapAvailable()) throw new Error('--ldap needs OpenLDAP: apt-get install slapd ldap-utils');
+  const ldap = values.ldap ? await startDemoLdap(path.join(demoDir, 'ldap'), Number(values['ldap-port'] ?? 8389)) : null;
 
   // the admin console signs in at a local OpenID Connect provider with the demo users
   const idp = await startOidcProvider({ port: idpPort, host: '127.0.0.1' });
@@ -67,6 +72,7 @@ async function main(): Promise<void> {
     APG_DEMO_OIDC_ISSUER: idp.issuer,
     APG_DEMO_CHECKPOINT_KEY: checkpointKey,
     APG_DEMO_RECEIVER: receiver.url,
+    APG_DEMO_LDAP: ldap ? ldap.settings : 'null',
     APG_DEMO_APPROVAL: approval ? '{approvers: [dpo@contoso.com], maxDurationMin: 60}' : 'null',
   };
   const loaded = loadConfigFile('config/demo.yaml', env);
@@ -105,6 +111,7 @@ async function main(): Promise<void> {
   };
   const tokens = { ALICE: alice, ALICE_FLAG: aliceFlag, DAVE: dave, ERIN: erin, DPO: dpo };
   process.stdout.write(header(story, tokens, (performance.now() - started) / 1000));
+  if (ldap) process.stdout.write(`  LDAP directory           ${ldap.url}   (OpenLDAP with the demo users and groups: directory.ldap, groups known by cn)\n`);
   process.stdout.write(approval ? approvalStory(story) : mainStory(story));
   process.stdout.write(consoleStory(story));
 
@@ -115,6 +122,7 @@ async function main(): Promise<void> {
     await gateway.close(2_000);
     await api.close();
     await receiver.close();
+    await ldap?.close();
     await idp.close();
     process.exit(0);
   };

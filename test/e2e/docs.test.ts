@@ -4,7 +4,8 @@
  *   cli            in the repository, against the built CLI;
  *   demo           against `npm run demo`'s stack, started here in a temporary directory
  *                  (on free ports: the documented 8080/8081/8082/8083 are replaced);
- *   demo-approval  against the same with --approval.
+ *   demo-approval  against the same with --approval;
+ *   demo-ldap      against the same with --ldap (skipped loudly without slapd).
  * The demo must be ready in under 10 seconds. curl and jq are needed (skipped loudly without).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, ensureBuilt } from '../helpers/build.js';
 import { DOC_FILES, runnableBlocks, type RunnableBlock } from '../helpers/docs.js';
+import { slapdAvailable } from '../helpers/slapd.js';
 
 const blocks: RunnableBlock[] = DOC_FILES.flatMap(runnableBlocks);
 const tools = ['curl', 'jq'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
@@ -39,13 +41,26 @@ interface Stack {
 }
 
 /** The demo in a fresh directory that sees the repository's config/, dist/ and node_modules/. */
-async function startDemo(approval: boolean): Promise<Stack> {
+async function startDemo(kind: string): Promise<Stack> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'apg-docs-'));
   for (const f of ['config', 'dist', 'node_modules', 'package.json']) await symlink(path.join(ROOT, f), path.join(dir, f));
-  const ports = { '8080': await freePort(), '8081': await freePort(), '8082': await freePort(), '8083': await freePort() };
-  const args = ['--port', ports['8080'], '--upstream-port', ports['8081'], '--idp-port', ports['8082'], '--receiver-port', ports['8083']].map(String);
+  const ports = { '8080': await freePort(), '8081': await freePort(), '8082': await freePort(), '8083': await freePort(), '8389': await freePort() };
+  const args = [
+    '--port',
+    ports['8080'],
+    '--upstream-port',
+    ports['8081'],
+    '--idp-port',
+    ports['8082'],
+    '--receiver-port',
+    ports['8083'],
+    '--ldap-port',
+    ports['8389'],
+  ].map(String);
+  if (kind === 'demo-approval') args.push('--approval');
+  if (kind === 'demo-ldap') args.push('--ldap');
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'demo', 'main.js'), ...args, ...(approval ? ['--approval'] : [])], {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'demo', 'main.js'), ...args], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -88,7 +103,7 @@ describe.skipIf(tools.length > 0)('runnable documentation blocks', () => {
   }, 300_000);
 
   it('there are blocks of every kind', () => {
-    expect(new Set(blocks.map((b) => b.kind))).toEqual(new Set(['cli', 'demo', 'demo-approval']));
+    expect(new Set(blocks.map((b) => b.kind))).toEqual(new Set(['cli', 'demo', 'demo-approval', 'demo-ldap']));
   });
 
   it.each(blocks.filter((b) => b.kind === 'cli').map((b, i) => [`${b.file} #${i + 1}`, b] as const))('cli: %s', (_name, block) => {
@@ -97,11 +112,13 @@ describe.skipIf(tools.length > 0)('runnable documentation blocks', () => {
     expect(r.code, r.out).toBe(0);
   });
 
-  for (const kind of ['demo', 'demo-approval'] as const) {
-    describe(kind, () => {
+  const ldap = slapdAvailable();
+  if (!ldap) console.warn('\n*** docs.test.ts: slapd / ldap-utils missing: the demo-ldap blocks are SKIPPED ***\n');
+  for (const kind of ['demo', 'demo-approval', 'demo-ldap'] as const) {
+    describe.skipIf(kind === 'demo-ldap' && !ldap)(kind, () => {
       let stack: Stack | undefined;
       beforeAll(async () => {
-        stack = await startDemo(kind === 'demo-approval');
+        stack = await startDemo(kind);
       }, 60_000);
       afterAll(() => stop(stack), 30_000);
 
