@@ -31,7 +31,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable, Transform, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { generateDataset, liveActivity } from './dataset.js';
+import { generateDataset, HTTP_DIRECTORY_GROUPS, liveActivity } from './dataset.js';
 import { CSV_HEADER, type ExportFormat, type Line, csvLine, cefLine, jsonLine, lineBytes } from './formats.js';
 
 export interface SampleApiOptions {
@@ -391,6 +391,19 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
       if (i === undefined) return json(res, 404, { detail: 'Not found.' }, q);
       const item = q.get('pretty') === '1' ? Buffer.from(JSON.stringify(dataset[i], null, 2)) : ser.lines('json')[i].buf;
       return send(res, 200, 'application/json', item, q, { etag: `"${id}"`, 'last-modified': LAST_MODIFIED });
+    }
+    // the demo's HTTP directory (directory.http of config/demo.yaml): the catalogue and each user's groups
+    if (path === '/directory/groups')
+      return json(
+        res,
+        200,
+        HTTP_DIRECTORY_GROUPS.map((g) => ({ id: g.id, name: g.name })),
+        q,
+      );
+    if ((m = /^\/directory\/users\/([^/]+)\/groups$/.exec(path))) {
+      const who = decodeURIComponent(m[1]).toLowerCase();
+      const groups = HTTP_DIRECTORY_GROUPS.filter((g) => g.members.includes(who)).map((g) => g.id);
+      return groups.length > 0 ? json(res, 200, groups, q) : json(res, 404, { detail: 'No such user.' }, q);
     }
     if (/^\/api\/v1\/alerts\/?$/i.test(path)) return send(res, 200, 'application/json', ALERTS, q);
     if (/^\/api\/v1\/small\/?$/i.test(path)) return send(res, 200, 'application/json', SMALL, q);

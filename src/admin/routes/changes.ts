@@ -19,10 +19,11 @@ import { contextOf, type AdminContext } from '../context.js';
 import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
 import { prepareRemoval } from './groups.js';
 import { grantView, prepareGrant } from './permissions.js';
+import { query, type ApiOperation } from '../operations.js';
 
 type Deps = Pick<AdminDeps, 'state' | 'config' | 'clock' | 'directory' | 'memberOfAny' | 'samePerson'>;
 
-const decideBody = z.object({ comment: z.string().max(1000).optional() }).strict();
+export const changeDecisionBody = z.object({ comment: z.string().max(1000).optional() }).strict();
 const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 const STATUSES = new Set(['pending', 'approved', 'denied', 'expired']);
 
@@ -68,7 +69,7 @@ function decideHandler(deps: Deps, tools: ChangeTools, status: 'approved' | 'den
     const current = find(deps, String(req.params.id));
     if (!current) throw new GatewayError('not_found', 'No such privacy change.');
     await requireOtherApprover(deps, approval, current.requester, ctx.admin.principal, 'privacy change');
-    const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
+    const { comment } = parseBody(changeDecisionBody, req.body ?? {}, '{"comment"?: string}');
     if (comment !== undefined && CONTROL.test(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
     await tools.serialised(async () => {
       await expireChanges(deps, tools, ctx);
@@ -104,3 +105,26 @@ export function changeRoutes(deps: Deps, tools: ChangeTools): express.Router {
   r.post('/privacy/changes/:id/deny', decideHandler(deps, tools, 'denied'));
   return r;
 }
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts). */
+export const changeOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/privacy/changes',
+    summary: 'Privacy changes waiting for (or decided by) a second person, newest first',
+    query: [query('status', 'only changes with this status', { schema: { enum: [...STATUSES] } })],
+    responses: { 200: '`{"changes":[...]}`', 400: 'an unknown or repeated parameter' },
+  },
+  ...(['approve', 'deny'] as const).map((verb): ApiOperation => ({
+    method: 'post',
+    path: `/privacy/changes/:id/${verb}`,
+    summary: `${verb === 'approve' ? 'Approve (and apply)' : 'Deny'} a pending privacy change`,
+    body: changeDecisionBody,
+    responses: {
+      200: '`{"change":{...},"result"?:{...}}`',
+      403: '`self_approval` or `forbidden`',
+      404: 'unknown id, or approval is off',
+      409: 'no longer pending',
+    },
+  })),
+];
