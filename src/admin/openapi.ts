@@ -17,6 +17,7 @@ import { governanceOperations } from './routes/governance.js';
 import { groupOperations } from './routes/groups.js';
 import { healthOperations } from './routes/health.js';
 import { permissionOperations } from './routes/permissions.js';
+import { reportOperations } from './routes/reports.js';
 import { revealRequestOperations } from './routes/revealRequests.js';
 
 /** This document's own route. */
@@ -36,6 +37,7 @@ export const MOUNTS: readonly { base: string; operations: readonly ApiOperation[
       ...directoryOperations,
       ...governanceOperations,
       ...revealRequestOperations,
+      ...reportOperations,
       ...openApiOperations,
     ],
   },

@@ -30,6 +30,7 @@ import { parsePrincipal } from '../../principal.js';
 import { parseReason } from '../../privacy/revealInput.js';
 import { parseTimestamp } from '../../privacy/time.js';
 import { contextOf } from '../context.js';
+import { query, type ApiOperation } from '../operations.js';
 import type { AdminDeps } from '../deps.js';
 import { streamRows } from '../governanceStream.js';
 
@@ -119,3 +120,39 @@ async function* csvRows(entries: AsyncIterable<GovernanceEntry>, o: SubjectOptio
     if (item?.kind === 'view') yield subjectCsvRow(item.view, o.includeViewers);
   }
 }
+
+const TIME = { type: 'string', format: 'date-time' };
+
+/** SPEC §15, for the OpenAPI description (src/admin/openapi.ts). */
+export const reportOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/reports/subject',
+    summary: "Who saw a person's private activities, when and why (written as `report.created` first)",
+    description: 'The reason comes from the `reveal.reasonHeader` header (required).',
+    query: [
+      query('principal', 'the person (UPN or e-mail address)', { required: true }),
+      query('since', 'ISO-8601 with an offset, inclusive', { schema: TIME }),
+      query('until', 'ISO-8601 with an offset, exclusive', { schema: TIME }),
+      query('includeViewers', 'name who saw', { schema: { enum: ['true', 'false'] } }),
+      query('format', 'stream the views as CSV', { schema: { enum: ['json', 'csv'] } }),
+    ],
+    content: ['application/json', 'text/csv'],
+    responses: {
+      200: '`{"principal","since"?,"until"?,"views":[...],"resolutions":[...],"entriesWithoutActors":n}`, or the CSV',
+      400: '`reason_required`, `bad_reason`, an unknown parameter or a bad value',
+      503: '`governance_unavailable`',
+    },
+  },
+  {
+    method: 'get',
+    path: '/reports/summary',
+    summary: 'How the power to reveal was used, per day, week or month, and by viewer',
+    query: [
+      query('since', 'ISO-8601 with an offset, inclusive', { schema: TIME }),
+      query('until', 'ISO-8601 with an offset, exclusive', { schema: TIME }),
+      query('bucket', 'UTC days, ISO weeks or calendar months (default month)', { schema: { enum: ['day', 'week', 'month'] } }),
+    ],
+    responses: { 200: '`{"buckets":[...],"byViewer":[...]}`', 400: 'an unknown parameter or a bad value', 503: '`governance_unavailable`' },
+  },
+];
