@@ -149,7 +149,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console: Reports tab', { timeout: 120_000 }, ()
     await page.getByLabel('Reason').evaluate((el) => el.removeAttribute('required'));
     await page.getByLabel('Reason').evaluate((el) => el.removeAttribute('minlength'));
     await page.getByRole('button', { name: 'Create report' }).click();
-    await page.getByText(/reason_required/).waitFor();
+    await page.getByText(/Give a reason/).waitFor();
     await context.close();
   });
 

@@ -16,7 +16,7 @@ export const ERROR_SENTENCES: Record<string, string> = {
   bad_path: 'The console asked for a path the gateway does not accept. Reload the page and try again.',
   bad_reveal_header: 'The gateway did not accept the confirmation to show private activities. Reload the page and try again.',
   bad_request: 'The gateway did not accept what was entered. Check the fields and try again.',
-  reason_required: 'Give a reason: the gateway requires one before it shows private activities.',
+  reason_required: 'Give a reason: the gateway records why before it shows private activities or reports about a person.',
   bad_reason: 'The reason cannot be used: keep it under 500 characters, without control characters.',
   bad_scope: 'The scope cannot be used: name groups from the catalogue and users by their UPN or e-mail address.',
   unauthenticated: 'Your console session has ended. Sign in again.',
