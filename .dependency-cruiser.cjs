@@ -44,7 +44,7 @@ const LAYERS = [
   // tier 9: wiring
   { name: 'gateway', tier: 9, path: '^src/(gateway|gatewayParts|live)\\.ts$' },
   // tier 10: entry points
-  { name: 'cli', tier: 10, path: '^src/cli\\.ts$' },
+  { name: 'cli', tier: 10, path: '^src/cli(Args)?\\.ts$' },
   { name: 'demo', tier: 10, path: '^src/demo/' },
 ];
 

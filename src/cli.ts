@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { formatProblems, loadConfigFile, resolveConfigPath, type GatewayConfig } from './config/index.js';
 import { checkConfigFile } from './config/check.js';
+import { readArgs, USAGE, type Invocation, type Values } from './cliArgs.js';
 import { checkDirectory, type PrivateGroup } from './directory/check.js';
 import { createDirectory, localGroupNames } from './directory/index.js';
 import { startGateway, type Gateway } from './gateway.js';
@@ -10,28 +10,6 @@ import { stateSeed } from './gatewayParts.js';
 import { verifyFile } from './governance/verify.js';
 import type { GroupInterval } from './privacy/types.js';
 import { parseState } from './state/mutations.js';
-
-const USAGE = `Activity Privacy Gateway
-
-Usage:
-  apg serve [--config FILE]                 run the gateway
-  apg check-config [--config FILE]          validate a configuration file (exit 1 on any problem)
-  apg directory check [--config FILE]       read up to 20 members of every private group from the LDAP /
-                                            Graph source that lists it and look each up as an actor:
-                                            one ok / FAIL line per group (exit 1 on any FAIL)
-  apg governance verify [--config FILE]     re-compute the governance hash chain (exit 1 if broken);
-                                            bytes after the last entry are reported as a torn tail
-        [--strict]                          a torn tail fails too (exit 1)
-        [--checkpoints FILE --public-key PEM]  also check signed checkpoints (one JWS a line, any line
-                                            format, e.g. the gateway's own <log>.checkpoints.jsonl)
-                                            against the chain: bad signature, truncation, rewrite
-                                            (exit 1; a file with no checkpoint is an error too)
-
-The chain alone shows that entries fit together, not that none were removed: whoever can
-rewrite the file can rewrite the chain. Checkpoints kept outside the gateway's reach show it.
-
-Without --config: $APG_CONFIG, else config/gateway.yaml.
-`;
 
 function load(file: string): GatewayConfig | null {
   const r = loadConfigFile(file, process.env);
@@ -138,58 +116,71 @@ async function directoryCheck(config: GatewayConfig): Promise<number> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      help: { type: 'boolean', short: 'h' },
-      checkpoints: { type: 'string' },
-      'public-key': { type: 'string' },
-      strict: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
+/** The package's version, from the package.json next to dist/. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** `apg governance verify`: the chain, then (with --checkpoints/--public-key) the checkpoints against it. */
+async function governanceVerify(config: GatewayConfig, values: Values): Promise<number> {
+  if ((values.checkpoints === undefined) !== (values['public-key'] === undefined)) {
+    process.stderr.write('apg governance verify: --checkpoints and --public-key go together\n');
+    return 2;
   }
+  let code: number;
+  if (config.governance.sink === 'postgres') {
+    const { verifyPostgres } = await import('./governance/postgresVerify.js');
+    code = report(await verifyPostgres(config.governance.postgresUrl!), values.strict === true);
+  } else {
+    code = report(await verifyFile(config.governance.file), values.strict === true);
+  }
+  if (values.checkpoints !== undefined && values['public-key'] !== undefined) {
+    const { checkCheckpoints } = await import('./governance/checkpointCli.js');
+    code = Math.max(code, await checkCheckpoints(config, values.checkpoints, values['public-key']));
+  }
+  return code;
+}
+
+/** `apg openapi`: the admin API's description, for the adminPrefix of --config when given. */
+async function openapi(values: Values): Promise<number> {
+  let prefix: string | undefined;
+  if (values.config !== undefined) {
+    const config = load(values.config);
+    if (!config) return 1;
+    prefix = config.server.adminPrefix;
+  }
+  const { openApiDocument } = await import('./admin/openapi.js');
+  process.stdout.write(`${JSON.stringify(openApiDocument({ adminPrefix: prefix, version: version() }), null, 2)}\n`);
+  return 0;
+}
+
+async function run(command: string, values: Values): Promise<number> {
   const file = resolveConfigPath(values.config, process.env);
-  const [cmd = 'serve', sub] = positionals;
-  switch (cmd) {
-    case 'serve':
-      return serve(file);
-    case 'check-config':
-      return checkConfig(file);
-    case 'directory': {
-      if (sub !== 'check') break;
-      const config = load(file);
-      return config ? directoryCheck(config) : 1;
-    }
-    case 'governance': {
-      if (sub !== 'verify') break;
-      const config = load(file);
-      if (!config) return 1;
-      if ((values.checkpoints === undefined) !== (values['public-key'] === undefined)) {
-        process.stderr.write('apg governance verify: --checkpoints and --public-key go together\n');
-        return 2;
-      }
-      let code: number;
-      if (config.governance.sink === 'postgres') {
-        const { verifyPostgres } = await import('./governance/postgresVerify.js');
-        code = report(await verifyPostgres(config.governance.postgresUrl!), values.strict === true);
-      } else {
-        code = report(await verifyFile(config.governance.file), values.strict === true);
-      }
-      if (values.checkpoints !== undefined && values['public-key'] !== undefined) {
-        const { checkCheckpoints } = await import('./governance/checkpointCli.js');
-        code = Math.max(code, await checkCheckpoints(config, values.checkpoints, values['public-key']));
-      }
-      return code;
-    }
+  if (command === 'serve') return serve(file);
+  if (command === 'check-config') return checkConfig(file);
+  if (command === 'openapi') return openapi(values);
+  const config = load(file);
+  if (!config) return 1;
+  return command === 'directory check' ? directoryCheck(config) : governanceVerify(config, values);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const what: Invocation = readArgs(argv);
+  switch (what.kind) {
+    case 'version':
+      process.stdout.write(`apg ${version()}\n`);
+      return 0;
+    case 'help':
+      process.stdout.write(what.command ? what.command.help : USAGE);
+      return 0;
+    case 'usage':
+      process.stderr.write(`apg: ${what.message}\n\n${what.command ? what.command.help : USAGE}`);
+      if (what.command) process.stderr.write('\nRun "apg help" for every command.\n');
+      return 2;
+    case 'run':
+      return run(what.command, what.values);
   }
-  process.stderr.write(USAGE);
-  return 2;
 }
 
 function report(r: { ok: boolean; count: number; brokenAtSeq?: number; tornTail?: { bytes: number; afterSeq: number } }, strict: boolean): number {

@@ -22,14 +22,17 @@ import { directoryRoutes } from './routes/directory.js';
 import { governanceRoutes } from './routes/governance.js';
 import { groupRoutes } from './routes/groups.js';
 import { healthRoutes } from './routes/health.js';
+import { openApiDocument, packageVersion } from './openapi.js';
+import { sendJson } from '../http/responder.js';
 import { permissionRoutes } from './routes/permissions.js';
 import { pseudonymRoutes } from './routes/pseudonyms.js';
+import { reportRoutes } from './routes/reports.js';
 import { revealRequestRoutes } from './routes/revealRequests.js';
 
 export type { AdminDeps } from './deps.js';
 
-/** The admin API under /api: authenticated, JSON bodies, one route module per resource. */
-function apiRouter(deps: AdminDeps): express.Router {
+/** The admin API under /api (described by src/admin/openapi.ts): authenticated, JSON bodies, one route module per resource. */
+export function apiRouter(deps: AdminDeps): express.Router {
   // Mutations are serialised so that "check, audit, apply" is one step per instance.
   const lost = (err: unknown) => {
     deps.metrics.governanceFailures.inc();
@@ -39,6 +42,7 @@ function apiRouter(deps: AdminDeps): express.Router {
   const api = express.Router();
   api.use(authenticateAdmin(deps));
   api.use(express.json({ limit: '16kb', type: () => true }));
+  api.get('/openapi.json', (_req, res) => sendJson(res, 200, openApiDocument({ adminPrefix: deps.config().server.adminPrefix, version: packageVersion() })));
   const pending = pendingChanges(deps, tools);
   api.use(groupRoutes(deps, tools, pending));
   api.use(permissionRoutes(deps, tools, pending));
@@ -47,6 +51,7 @@ function apiRouter(deps: AdminDeps): express.Router {
   api.use(governanceRoutes(deps));
   api.use(revealRequestRoutes(deps, tools));
   api.use(pseudonymRoutes(deps));
+  api.use(reportRoutes(deps));
   return api;
 }
 
@@ -58,7 +63,8 @@ export function adminErrorHandler(deps: Parameters<typeof failWith>[0]) {
   };
 }
 
-export function createAdminApp(deps: AdminDeps): ExchangeHandler {
+/** The express app of the admin endpoints, paths relative to the admin prefix (also walked by the OpenAPI test). */
+export function adminExpressApp(deps: AdminDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -69,6 +75,11 @@ export function createAdminApp(deps: AdminDeps): ExchangeHandler {
     throw new GatewayError('not_found');
   });
   app.use(adminErrorHandler(deps));
+  return app;
+}
+
+export function createAdminApp(deps: AdminDeps): ExchangeHandler {
+  const app = adminExpressApp(deps);
   return {
     handle(ex: Exchange) {
       const prefix = ex.rt.config.server.adminPrefix;

@@ -63,3 +63,41 @@ async function drainedOrClosed(res: http.ServerResponse): Promise<void> {
     ac.abort();
   }
 }
+
+/**
+ * Streams text rows (a report's CSV) the same way: chunks of about 64 KiB, waiting for
+ * the socket to drain; the first row is fetched before the headers go out.
+ */
+export async function streamRows(
+  res: http.ServerResponse,
+  rows: AsyncIterable<string>,
+  headers: { contentType: string; filename?: string; first?: string },
+): Promise<void> {
+  const iterator = rows[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  res.statusCode = 200;
+  res.setHeader('content-type', headers.contentType);
+  res.setHeader('cache-control', 'no-store');
+  if (headers.filename !== undefined) res.setHeader('content-disposition', `attachment; filename="${headers.filename}"`);
+  let closed = false;
+  res.on('close', () => {
+    closed = true;
+  });
+  let buf = headers.first ?? '';
+  try {
+    for (let r = first; !r.done && !closed; r = await iterator.next()) {
+      buf += r.value;
+      if (buf.length >= CHUNK) {
+        const ok = res.write(buf);
+        buf = '';
+        if (!ok && !closed) await drainedOrClosed(res);
+      }
+    }
+  } catch (err) {
+    res.destroy(err as Error);
+    await iterator.return?.();
+    return;
+  }
+  await iterator.return?.();
+  if (!closed) res.end(buf);
+}

@@ -733,6 +733,16 @@ const consoleSchema = obj({
     )
     .nullable()
     .default(null),
+  // SPEC §13 v3: after one confirmation the Activity log shows private activities for this long
+  // (each load its own audited reveal); with approval on, the request's window applies instead
+  revealWindowMin: int(1, 24 * 60, ' (minutes)').default(10),
+  // SPEC §13 v3: the list route's query parameters for the Activity log filters User, From, To
+  // (null: the upstream takes no such parameter and the console offers no such filter)
+  filters: obj({
+    user: nonEmpty().nullable().default(null),
+    since: nonEmpty().nullable().default(null),
+    until: nonEmpty().nullable().default(null),
+  }).prefault({}),
 });
 
 // SPEC §14: the key of the pseudonyms (32 bytes, raw or base64) and the older keys that still resolve

@@ -1,5 +1,6 @@
 /** What the console app learns about the gateway at start (SPEC §13 `console/session`). */
 import type { GatewayConfig } from '../config/index.js';
+import { decideGrant, type PermissionFacts } from '../privacy/grant.js';
 import type { SessionData } from './sessions.js';
 
 /** The first list route the console can page through with GET (no path parameters, not under the admin prefix). */
@@ -29,9 +30,24 @@ export function revealInfo(config: GatewayConfig) {
   };
 }
 
+/**
+ * SPEC §13 v3: whether this admin may reveal now, and if not why (the words of the 403 the
+ * gateway would answer): the console shows "Show private activities" disabled with it.
+ */
+export function revealPermission(permission: PermissionFacts | undefined, now: number) {
+  const d = decideGrant(true, permission, now);
+  if (!d.granted) return { canReveal: false, why: d.why, message: d.message };
+  return {
+    canReveal: true,
+    ...(permission?.groups ? { groups: [...permission.groups] } : {}),
+    ...(permission?.expiresAt ? { expiresAt: permission.expiresAt } : {}),
+  };
+}
+
 /** The body of `GET console/session`. */
-export function sessionInfo(config: GatewayConfig, session: SessionData) {
+export function sessionInfo(config: GatewayConfig, session: SessionData, permission: PermissionFacts | undefined, now: number) {
   const a = config.activities;
+  const c = config.console;
   return {
     principal: session.principal,
     roles: session.roles,
@@ -40,7 +56,10 @@ export function sessionInfo(config: GatewayConfig, session: SessionData) {
     adminPrefix: config.server.adminPrefix,
     listRoute: consoleListRoute(config),
     activities: { id: a.id, timestamp: a.timestamp, actor: a.actor },
-    reveal: revealInfo(config),
+    reveal: { ...revealInfo(config), windowMin: c?.revealWindowMin ?? 10 },
+    permission: revealPermission(permission, now),
+    // the list route's query parameters for the Activity log filters (null: not offered)
+    filters: { user: c?.filters.user ?? null, since: c?.filters.since ?? null, until: c?.filters.until ?? null },
     // SPEC §10 v3: without privacy.adminGroups nothing can tell whether a grantee is an admin
     adminMembershipChecked: config.privacy.adminGroups.length > 0,
   };

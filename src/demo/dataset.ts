@@ -39,6 +39,19 @@ export const STATIC_DIRECTORY: Readonly<Record<string, readonly string[]>> = {
   legal: [PRINCIPALS.heidi],
 };
 
+/**
+ * The demo's HTTP directory (served by the sample API, read by config/demo.yaml's
+ * directory.http): hr and legal as in the static directory, finance (not private until an
+ * admin makes it so), and the groups the demo's admin rules name.
+ */
+export const HTTP_DIRECTORY_GROUPS: readonly { id: string; name: string; members: readonly string[] }[] = [
+  { id: 'hr', name: 'Human Resources', members: [PRINCIPALS.bob, PRINCIPALS.carol] },
+  { id: 'legal', name: 'Legal', members: [PRINCIPALS.heidi] },
+  { id: 'finance', name: 'Finance', members: [PRINCIPALS.ivan, PRINCIPALS.judy] },
+  { id: 'security-admins', name: 'Security administrators', members: [PRINCIPALS.alice, PRINCIPALS.dave, 'dpo@contoso.com'] },
+  { id: 'privacy-officers', name: 'Privacy officers', members: ['dpo@contoso.com'] },
+];
+
 export interface Application {
   name: string;
   appId: number;

@@ -1,10 +1,14 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { loadConfigFile, formatProblems } from '../config/index.js';
 import { startGateway } from '../gateway.js';
 import { startOidcProvider } from './oidcProvider.js';
+import { ldapAvailable, startDemoLdap } from './ldap.js';
 import { createSampleApi } from './sampleApi.js';
 import { tokensEnv } from './tokensEnv.js';
 
@@ -14,11 +18,23 @@ import { tokensEnv } from './tokensEnv.js';
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { port: { type: 'string' }, 'upstream-port': { type: 'string' }, 'idp-port': { type: 'string' }, host: { type: 'string' } },
+    options: {
+      port: { type: 'string' },
+      'upstream-port': { type: 'string' },
+      'idp-port': { type: 'string' },
+      'receiver-port': { type: 'string' },
+      host: { type: 'string' },
+      approval: { type: 'boolean' },
+      ldap: { type: 'boolean' },
+      'ldap-port': { type: 'string' },
+    },
   });
+  const started = performance.now();
   const port = Number(values.port ?? process.env.PORT ?? 8080);
   const upstreamPort = Number(values['upstream-port'] ?? 8081);
   const idpPort = Number(values['idp-port'] ?? 8082);
+  const receiverPort = Number(values['receiver-port'] ?? 8083);
+  const approval = values.approval === true;
   const host = values.host ?? '127.0.0.1';
   const demoDir = path.resolve('.demo');
   await mkdir(demoDir, { recursive: true });
@@ -33,6 +49,18 @@ async function main(): Promise<void> {
   const jwksFile = path.join(demoDir, 'jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: [jwk] }, null, 2));
 
+  // checkpoints are signed with a demo Ed25519 key (kept across runs, so earlier checkpoints still verify)
+  const checkpointKey = path.join(demoDir, 'checkpoint.pem');
+  const checkpointPub = path.join(demoDir, 'checkpoint.pub.pem');
+  if (!existsSync(checkpointKey) || !existsSync(checkpointPub)) {
+    const pair = generateKeyPairSync('ed25519');
+    await writeFile(checkpointKey, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    await writeFile(checkpointPub, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  }
+  const receiver = await startReceiver(path.join(demoDir, 'receiver'), receiverPort);
+  if (values.ldap && !ldapAvailable()) throw new Error('--ldap needs OpenLDAP: apt-get install slapd ldap-utils');
+  const ldap = values.ldap ? await startDemoLdap(path.join(demoDir, 'ldap'), Number(values['ldap-port'] ?? 8389)) : null;
+
   // the admin console signs in at a local OpenID Connect provider with the demo users
   const idp = await startOidcProvider({ port: idpPort, host: '127.0.0.1' });
 
@@ -42,6 +70,10 @@ async function main(): Promise<void> {
     APG_DEMO_UPSTREAM: upstreamUrl,
     APG_DEMO_DATA: path.join(demoDir, 'data'),
     APG_DEMO_OIDC_ISSUER: idp.issuer,
+    APG_DEMO_CHECKPOINT_KEY: checkpointKey,
+    APG_DEMO_RECEIVER: receiver.url,
+    APG_DEMO_LDAP: ldap ? ldap.settings : 'null',
+    APG_DEMO_APPROVAL: approval ? '{approvers: [dpo@contoso.com], maxDurationMin: 60}' : 'null',
   };
   const loaded = loadConfigFile('config/demo.yaml', env);
   if (!loaded.ok) throw new Error(`config/demo.yaml:\n${formatProblems(loaded.problems)}`);
@@ -66,50 +98,162 @@ async function main(): Promise<void> {
   const aliceFlag = await token('alice@contoso.com', ['SecurityAdministrator'], { show_private_activities: true });
   const dave = await token('dave@contoso.com', ['GlobalAdministrator']);
   const erin = await token('erin@contoso.com', ['Reader']);
-  await writeFile(path.join(demoDir, 'tokens.env'), tokensEnv({ ALICE: alice, ALICE_FLAG: aliceFlag, DAVE: dave, ERIN: erin }), { mode: 0o600 });
+  const dpo = await token('dpo@contoso.com', ['GlobalAdministrator']);
+  await writeFile(path.join(demoDir, 'tokens.env'), tokensEnv({ ALICE: alice, ALICE_FLAG: aliceFlag, DAVE: dave, ERIN: erin, DPO: dpo }), { mode: 0o600 });
 
-  const g = gateway.url;
-  const p = config.server.adminPrefix;
-  process.stdout.write(`
-Activity Privacy Gateway demo
-  sample activity-log API  ${upstreamUrl}   (${api.dataset.length} synthetic activities)
-  gateway                  ${g}   (config/demo.yaml; governance log in .demo/data/)
+  const story: Story = {
+    g: gateway.url,
+    p: config.server.adminPrefix,
+    upstream: upstreamUrl,
+    receiver: receiver.url,
+    issuer: idp.issuer,
+    activities: api.dataset.length,
+  };
+  const tokens = { ALICE: alice, ALICE_FLAG: aliceFlag, DAVE: dave, ERIN: erin, DPO: dpo };
+  process.stdout.write(header(story, tokens, (performance.now() - started) / 1000));
+  if (ldap) process.stdout.write(`  LDAP directory           ${ldap.url}   (OpenLDAP with the demo users and groups: directory.ldap, groups known by cn)\n`);
+  process.stdout.write(approval ? approvalStory(story) : mainStory(story));
+  process.stdout.write(consoleStory(story));
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await gateway.close(2_000);
+    await api.close();
+    await receiver.close();
+    await ldap?.close();
+    await idp.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+interface Story {
+  g: string;
+  p: string;
+  upstream: string;
+  receiver: string;
+  issuer: string;
+  activities: number;
+}
+
+/** The governance receiver: stands in for a SIEM; keeps what the gateway forwards (webhook) in `dir`. */
+async function startReceiver(dir: string, port: number): Promise<{ url: string; close: () => Promise<void> }> {
+  await mkdir(dir, { recursive: true });
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8').replace(/\n/g, ' ');
+      const file = body.startsWith('{"checkpoint"') ? 'checkpoints.jsonl' : 'entries.jsonl';
+      appendFile(path.join(dir, file), `${body}\n`).then(
+        () => res.writeHead(204).end(),
+        () => res.writeHead(500).end(),
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${addr.port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function header(s: Story, tokens: Record<string, string>, seconds: number): string {
+  const t = (k: string, note: string) => `  export ${k}='${tokens[k]}'   # ${note}`;
+  return `
+Activity Privacy Gateway demo (ready in ${seconds.toFixed(1)} s)
+  sample activity-log API  ${s.upstream}   (${s.activities} synthetic activities, 3 new a second)
+  HTTP directory           ${s.upstream}/directory/groups   (the catalogue reads it; a user's groups: /directory/users/<upn>/groups)
+  gateway                  ${s.g}   (config/demo.yaml; governance log and state in .demo/data/)
+  governance receiver      ${s.receiver}   (every entry and signed checkpoint is forwarded here; kept in .demo/receiver/)
+  identity provider        ${s.issuer}   (the console's sign-in)
 
 Tokens (valid 12 h, signed by a key generated at start; "source .demo/tokens.env" sets them):
-  export ALICE='${alice}'   # SecurityAdministrator, permitted to reveal
-  export ALICE_FLAG='${aliceFlag}'   # same, with show_private_activities: true
-  export DAVE='${dave}'   # GlobalAdministrator, NOT permitted
-  export ERIN='${erin}'   # not an admin
+${t('ALICE', 'SecurityAdministrator, permitted to reveal')}
+${t('ALICE_FLAG', 'same, with show_private_activities: true')}
+${t('DAVE', 'GlobalAdministrator, NOT permitted')}
+${t('ERIN', 'not an admin')}
+${t('DPO', 'GlobalAdministrator, the approver with --approval')}
+`;
+}
 
-Try:
-  # the upstream directly: everything, including HR, Legal and external users' activities
-  curl -s '${upstreamUrl}/api/v1/activities/?limit=5' | head -c 600; echo
-  # through the gateway: private activities are gone, total is corrected for the page
-  curl -s '${g}/api/v1/activities/?limit=100' | node -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{const j=JSON.parse(b);console.log("shown",j.data.length,"total",j.total)})'
-  curl -s '${upstreamUrl}/api/v1/activities/?limit=100' | node -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{const j=JSON.parse(b);console.log("upstream",j.data.length,"total",j.total)})'
-  # POST list, as the Defender for Cloud Apps API allows
-  curl -s -X POST '${g}/api/v1/activities/' -H 'content-type: application/json' -d '{"skip":0,"limit":3}' | head -c 400; echo
-  # a permitted admin reveals (audited: see X-Governance-Entry)
-  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' | grep -i -E '^(HTTP|x-governance|x-private)'
-  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE_FLAG" | grep -i -E '^(HTTP|x-governance|x-private)'
-  # ... with a reason (percent-encoded UTF-8) and a scope: only hr and heidi's private activities are shown
-  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' -H 'X-Reveal-Reason: Case%204711%20%E2%80%93%20complaint%20review' -H 'X-Reveal-Scope: group:hr, actor:heidi@contoso.com' | grep -i -E '^(HTTP|x-governance|x-private)'
-  # an admin without the permission, and a non-admin: 403
+const COUNT = `node -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{const j=JSON.parse(b);console.log("shown",j.data.length,"total",j.total)})'`;
+const HEADERS = `grep -i -E '^(HTTP|x-governance|x-private)'`;
+
+function mainStory({ g, p, upstream }: Story): string {
+  return `
+Try (commands for a shell where "source .demo/tokens.env" ran):
+  # 1. the directory: the catalogue admins choose from (built-ins, the HTTP directory, the static groups)
+  curl -s '${g}${p}/api/directory/groups' -H "Authorization: Bearer $DAVE"; echo
+  # 2. the upstream directly shows everything; the gateway removes private activities and corrects total
+  curl -s '${upstream}/api/v1/activities/?limit=100' | ${COUNT}
+  curl -s '${g}/api/v1/activities/?limit=100' | ${COUNT}
+  # 3. make "finance" private (from the catalogue): ivan's and judy's new activities disappear from now on
+  curl -s -X POST '${g}${p}/api/privacy/groups' -H "Authorization: Bearer $DAVE" -H 'content-type: application/json' -d '{"id":"finance"}'; echo
+  #    a group that is not in the catalogue is refused, with suggestions
+  curl -s -X POST '${g}${p}/api/privacy/groups' -H "Authorization: Bearer $DAVE" -H 'content-type: application/json' -d '{"id":"Finanse"}'; echo
+  # 4. a permitted admin reveals (audited: see X-Governance-Entry), with a reason and a scope
+  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' | ${HEADERS}
+  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE_FLAG" | ${HEADERS}
+  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' -H 'X-Reveal-Reason: Case%204711%20%E2%80%93%20complaint%20review' -H 'X-Reveal-Scope: group:hr, actor:heidi@contoso.com' | ${HEADERS}
+  # 5. refused, and on the record: an admin without the permission, a non-admin; no token at all: 401
   curl -s '${g}/api/v1/activities/' -H "Authorization: Bearer $DAVE" -H 'X-Show-Private-Activities: confirm'; echo
   curl -s '${g}/api/v1/activities/' -H "Authorization: Bearer $ERIN" -H 'X-Show-Private-Activities: confirm'; echo
-  # no token at all: 401
   curl -s '${g}/api/v1/activities/' -H 'X-Show-Private-Activities: confirm'; echo
-  # exports never contain private activities, not even for admins
-  curl -s '${g}/api/v1/activities/export/ndjson/?count=5'
-  curl -s '${g}/api/v1/activities/export/?count=5'
-  # the governance log and the admin API
-  curl -s '${g}${p}/api/governance?limit=5' -H "Authorization: Bearer $DAVE"; echo
-  curl -s '${g}${p}/api/governance?format=csv&action=private-activities.viewed&action=private-activities.denied' -H "Authorization: Bearer $DAVE"
+  # 6. only members of privacy.adminGroups (security-admins) can be granted the permission: erin is not
+  curl -s -X POST '${g}${p}/api/privacy/permissions' -H "Authorization: Bearer $DAVE" -H 'content-type: application/json' -d '{"principal":"erin@contoso.com"}'; echo
+  # 7. exports never contain private activities, not even for admins
+  curl -s '${g}/api/v1/activities/export/ndjson/?count=3'
+  # 8. the governance log, its chain, and the signed checkpoints the receiver got (one every 5 entries)
+  curl -s '${g}${p}/api/governance?limit=3' -H "Authorization: Bearer $DAVE"; echo
   curl -s '${g}${p}/api/governance/verify' -H "Authorization: Bearer $DAVE"; echo
-  curl -s '${g}${p}/api/privacy/groups' -H "Authorization: Bearer $DAVE"; echo
-  curl -s '${g}${p}/readyz'; echo
+  wc -l .demo/receiver/entries.jsonl .demo/receiver/checkpoints.jsonl
+  node dist/cli.js governance verify --config config/demo.yaml --checkpoints .demo/receiver/checkpoints.jsonl --public-key .demo/checkpoint.pub.pem
+  # 9. the admin API's OpenAPI description
+  curl -s '${g}${p}/api/openapi.json' -H "Authorization: Bearer $DAVE" | head -c 300; echo
 
-Admin console (a browser; sign-in at the demo identity provider ${idp.issuer}):
+Four-eyes approval: stop and run "npm run demo -- --approval".
+`;
+}
+
+function approvalStory({ g, p }: Story): string {
+  const json = `-H 'content-type: application/json'`;
+  return `
+Four-eyes approval is ON (reveal.approval: approvers [dpo@contoso.com]). Try:
+  # 1. alice reveals without an approved request: refused (403 approval_required), on the record
+  curl -s '${g}/api/v1/activities/' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm'; echo
+  # 2. alice asks for a 30-minute window on hr, with a reason; the id goes into $REQ
+  REQ=$(curl -s -X POST '${g}${p}/api/reveal-requests' -H "Authorization: Bearer $ALICE" ${json} -d '{"reason":"Case 4711 - complaint review","durationMin":30,"scope":{"groups":["hr"]}}' | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).id'); echo "$REQ"
+  # 3. alice cannot approve her own request (403 self_approval); dave is no approver (403 forbidden)
+  curl -s -X POST "${g}${p}/api/reveal-requests/$REQ/approve" -H "Authorization: Bearer $ALICE" ${json} -d '{}'; echo
+  curl -s -X POST "${g}${p}/api/reveal-requests/$REQ/approve" -H "Authorization: Bearer $DAVE" ${json} -d '{}'; echo
+  # 4. the DPO approves
+  curl -s -X POST "${g}${p}/api/reveal-requests/$REQ/approve" -H "Authorization: Bearer $DPO" ${json} -d '{"comment":"ok for the case"}'; echo
+  # 5. alice reveals inside the window, naming the request: only hr's private activities are shown
+  curl -si '${g}/api/v1/activities/?limit=100' -H "Authorization: Bearer $ALICE" -H 'X-Show-Private-Activities: confirm' -H "X-Reveal-Request: $REQ" | ${HEADERS}
+  # 6. ending a group's privacy now waits for a second person too (202, pending); the DPO decides
+  CHG=$(curl -s -X DELETE '${g}${p}/api/privacy/groups/hr' -H "Authorization: Bearer $DAVE" | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).change.id'); echo "$CHG"
+  curl -s -X POST "${g}${p}/api/privacy/changes/$CHG/deny" -H "Authorization: Bearer $DPO" ${json} -d '{"comment":"hr stays private"}'; echo
+  # 7. the requests and the log
+  curl -s '${g}${p}/api/reveal-requests' -H "Authorization: Bearer $DPO"; echo
+  curl -s '${g}${p}/api/governance/verify' -H "Authorization: Bearer $DPO"; echo
+`;
+}
+
+function consoleStory({ g, p, issuer }: Story): string {
+  return `
+Admin console (a browser; sign-in at the demo identity provider ${issuer}):
   ${g}${p}/console/
   Click "Sign in", then pick the user on the provider's page:
     "Sign in as alice@contoso.com"   SecurityAdministrator, permitted to view private activities
@@ -119,19 +263,7 @@ Admin console (a browser; sign-in at the demo identity provider ${idp.issuer}):
   while; ${g}${p}/console/login?prompt=login asks again).
 
 Ctrl-C stops everything.
-`);
-
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await gateway.close(2_000);
-    await api.close();
-    await idp.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+`;
 }
 
 main().catch((err) => {

@@ -11,7 +11,9 @@
  *                                            ({"skip","limit","filters"}), and query
  *                                            parameters override the body when present.
  *                                            limit default 100, clamped to 5000;
- *                                            filters are accepted and ignored.
+ *                                            body filters are accepted and ignored; the
+ *                                            query parameters user, since, until filter
+ *                                            (the console's User, From, To).
  *   GET /api/v1/activities/export/[csv|ndjson|json|cef]/   streamed exports (default csv);
  *                                            ?count=N records and/or ?bytes=N uncompressed
  *                                            bytes (cycling with fresh ids; with both,
@@ -29,7 +31,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable, Transform, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { generateDataset, liveActivity } from './dataset.js';
+import { generateDataset, HTTP_DIRECTORY_GROUPS, liveActivity } from './dataset.js';
 import { CSV_HEADER, type ExportFormat, type Line, csvLine, cefLine, jsonLine, lineBytes } from './formats.js';
 
 export interface SampleApiOptions {
@@ -204,6 +206,38 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
   const json = (res: http.ServerResponse, status: number, value: unknown, q: Query, extra?: http.OutgoingHttpHeaders) =>
     send(res, status, 'application/json', Buffer.from(JSON.stringify(value)), q, extra);
 
+  /**
+   * The list's query filters (the console's User, From, To): `user` (the user's or the failed
+   * logon's userName, case-insensitive), `since` (inclusive) and `until` (exclusive), each an
+   * ISO-8601 time or epoch milliseconds. Null when none is given: the whole dataset.
+   */
+  function filtered(q: Query): number[] | null {
+    const user = q.get('user')?.trim().toLowerCase() || undefined;
+    const time = (name: string) => {
+      const v = q.get(name)?.trim();
+      if (!v) return undefined;
+      const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+      if (Number.isNaN(t)) throw new HttpError(400, `Invalid ${name}: expected an ISO-8601 time or epoch milliseconds.`);
+      return t;
+    };
+    const since = time('since');
+    const until = time('until');
+    if (user === undefined && since === undefined && until === undefined) return null;
+    const out: number[] = [];
+    dataset.forEach((r, i) => {
+      const rec = r as { timestamp?: unknown; user?: { userName?: unknown }; failedUserData?: { userName?: unknown } };
+      if (user !== undefined) {
+        const name = rec.user?.userName ?? rec.failedUserData?.userName;
+        if (typeof name !== 'string' || name.toLowerCase() !== user) return;
+      }
+      const t = typeof rec.timestamp === 'number' ? rec.timestamp : typeof rec.timestamp === 'string' ? Date.parse(rec.timestamp) : NaN;
+      if (since !== undefined && !(t >= since)) return;
+      if (until !== undefined && !(t < until)) return;
+      out.push(i);
+    });
+    return out;
+  }
+
   function list(method: string, q: Query, body: Buffer): Buffer {
     let b: Record<string, unknown> = {};
     if (method === 'POST' && body.length > 0) {
@@ -218,11 +252,15 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
     }
     const skip = intParam(q.get('skip'), 'skip') ?? intParam(b.skip, 'skip') ?? 0;
     const limit = Math.min(intParam(q.get('limit'), 'limit') ?? intParam(b.limit, 'limit') ?? DEFAULT_LIMIT, MAX_LIMIT);
-    const total = dataset.length;
+    const picked = filtered(q);
+    const total = picked ? picked.length : dataset.length;
     const end = Math.min(skip + limit, total);
+    const at = (i: number) => (picked ? picked[i] : i);
     const tail = `],"hasNext":${end < total},"total":${total},"max":100,"moreThanTotal":false}`;
     if (q.get('pretty') === '1') {
-      const env = { data: dataset.slice(skip, end), hasNext: end < total, total, max: 100, moreThanTotal: false };
+      const data = [];
+      for (let i = skip; i < end; i++) data.push(dataset[at(i)]);
+      const env = { data, hasNext: end < total, total, max: 100, moreThanTotal: false };
       return Buffer.from(JSON.stringify(env, null, 2));
     }
     const lines = ser.lines('json');
@@ -230,7 +268,7 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
     const comma = Buffer.from(',');
     for (let i = skip; i < end; i++) {
       if (i > skip) parts.push(comma);
-      parts.push(lines[i].buf);
+      parts.push(lines[at(i)].buf);
     }
     parts.push(Buffer.from(tail));
     return Buffer.concat(parts);
@@ -333,7 +371,8 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
     if (/^\/api\/v1\/activities\/?$/i.test(path)) {
       if (!readOnly && method !== 'POST') return notAllowed();
       const page = list(method, q, body);
-      const etag = `W/"activities-${dataset.length}-${q.get('skip') ?? ''}-${q.get('limit') ?? ''}"`;
+      const f = ['user', 'since', 'until'].map((n) => encodeURIComponent(q.get(n) ?? '')).join('-');
+      const etag = `W/"activities-${dataset.length}-${q.get('skip') ?? ''}-${q.get('limit') ?? ''}-${f}"`;
       return send(res, 200, 'application/json', page, q, { etag, 'last-modified': LAST_MODIFIED });
     }
     if ((m = /^\/api\/v1\/activities\/export(?:\/(ndjson|json|csv|cef))?\/?$/i.exec(path))) {
@@ -352,6 +391,19 @@ export function createSampleApi(opts: SampleApiOptions = {}): SampleApi {
       if (i === undefined) return json(res, 404, { detail: 'Not found.' }, q);
       const item = q.get('pretty') === '1' ? Buffer.from(JSON.stringify(dataset[i], null, 2)) : ser.lines('json')[i].buf;
       return send(res, 200, 'application/json', item, q, { etag: `"${id}"`, 'last-modified': LAST_MODIFIED });
+    }
+    // the demo's HTTP directory (directory.http of config/demo.yaml): the catalogue and each user's groups
+    if (path === '/directory/groups')
+      return json(
+        res,
+        200,
+        HTTP_DIRECTORY_GROUPS.map((g) => ({ id: g.id, name: g.name })),
+        q,
+      );
+    if ((m = /^\/directory\/users\/([^/]+)\/groups$/.exec(path))) {
+      const who = decodeURIComponent(m[1]).toLowerCase();
+      const groups = HTTP_DIRECTORY_GROUPS.filter((g) => g.members.includes(who)).map((g) => g.id);
+      return groups.length > 0 ? json(res, 200, groups, q) : json(res, 404, { detail: 'No such user.' }, q);
     }
     if (/^\/api\/v1\/alerts\/?$/i.test(path)) return send(res, 200, 'application/json', ALERTS, q);
     if (/^\/api\/v1\/small\/?$/i.test(path)) return send(res, 200, 'application/json', SMALL, q);

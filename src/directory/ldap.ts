@@ -20,19 +20,9 @@ import { ResultCodeError, NoSuchObjectError, type Client, type Entry } from 'lda
 import { groupIdFrom } from './guid.js';
 import { LdapConnection, type LdapConnectionOptions } from './ldapConnection.js';
 import { idFilterValue, memberFilter, userFilterFor } from './ldapFilter.js';
-import { DirectoryError, type CatalogueEntry, type DirectorySource, type UserAnswer } from './types.js';
+import { DirectoryError, type CatalogueEntry, type DirectorySource, type LdapSearchSettings, type UserAnswer } from './types.js';
 
-export interface LdapOptions extends LdapConnectionOptions {
-  userBaseDN: string;
-  userFilter: string;
-  groupBaseDN: string;
-  groupFilter: string;
-  groupIdAttribute: string;
-  groupNameAttribute: string;
-  memberAttribute: string;
-  /** null: the server does not maintain it; groups are searched by member */
-  memberOfAttribute: string | null;
-  nested: boolean;
+export interface LdapOptions extends LdapConnectionOptions, LdapSearchSettings {
   /** a user in more groups than this (nested included) fails the lookup (default 10000) */
   maxGroups?: number;
   /** the catalogue listing may take this long (default 10 × timeoutMs) */

@@ -79,14 +79,8 @@ export interface CacheSettings {
   timeoutMs: number;
 }
 
-/** `directory.ldap` */
-export interface LdapSettings extends CacheSettings {
-  /** tried in order */
-  url: readonly string[];
-  bindDN: string | null;
-  bindPassword: string | null;
-  startTLS: boolean;
-  tls: { caFile: string | null; rejectUnauthorized: boolean };
+/** Where users and groups are found, and how membership is read (SPEC §9): shared by the settings and the source. */
+export interface LdapSearchSettings {
   userBaseDN: string;
   userFilter: string;
   groupBaseDN: string;
@@ -94,8 +88,19 @@ export interface LdapSettings extends CacheSettings {
   groupIdAttribute: string;
   groupNameAttribute: string;
   memberAttribute: string;
+  /** null: the server does not maintain it; groups are searched by member */
   memberOfAttribute: string | null;
   nested: boolean;
+}
+
+/** `directory.ldap` */
+export interface LdapSettings extends CacheSettings, LdapSearchSettings {
+  /** tried in order */
+  url: readonly string[];
+  bindDN: string | null;
+  bindPassword: string | null;
+  startTLS: boolean;
+  tls: { caFile: string | null; rejectUnauthorized: boolean };
 }
 
 /** `directory.graph` */

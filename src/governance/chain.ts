@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { canonicalJson } from './canonical.js';
-import { GOVERNANCE_ACTIONS, MAX_IDS, type GovernanceEntry, type GovernanceEntryInput } from './types.js';
+import { GOVERNANCE_ACTIONS, MAX_ACTORS, MAX_IDS, type GovernanceEntry, type GovernanceEntryInput } from './types.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -30,6 +30,12 @@ export function validateInput(input: GovernanceEntryInput): void {
     if (!Number.isSafeInteger(pa.count) || pa.count < 0) throw new TypeError('governance entry: bad privateActivities.count');
     if (!Array.isArray(pa.ids) || pa.ids.some((id) => typeof id !== 'string')) {
       throw new TypeError('governance entry: privateActivities.ids must be strings');
+    }
+    if (
+      pa.actors !== undefined &&
+      (!Array.isArray(pa.actors) || pa.actors.some((a) => typeof a.principal !== 'string' || !Number.isSafeInteger(a.count) || a.count < 1))
+    ) {
+      throw new TypeError('governance entry: privateActivities.actors must be {principal, count} items');
     }
   }
   if (input.reason !== undefined && typeof input.reason !== 'string') throw new TypeError('governance entry: reason must be a string');
@@ -61,8 +67,14 @@ export function buildEntry(
     e.request = { id: r.id, method: r.method, path: r.path, query: r.query, clientIp: r.clientIp, userAgent: r.userAgent };
   }
   if (input.privateActivities !== undefined) {
-    const { count, ids } = input.privateActivities;
-    e.privateActivities = { count, ids: ids.slice(0, MAX_IDS), idsTruncated: ids.length > MAX_IDS };
+    const { count, ids, actors } = input.privateActivities;
+    const pa: Record<string, unknown> = { count, ids: ids.slice(0, MAX_IDS), idsTruncated: ids.length > MAX_IDS };
+    // v3: absent when not given, so entries of the previous version hash the same
+    if (actors !== undefined) {
+      pa.actors = actors.slice(0, MAX_ACTORS).map((a) => ({ principal: a.principal, count: a.count }));
+      pa.actorsTruncated = actors.length > MAX_ACTORS;
+    }
+    e.privateActivities = pa;
   }
   if (input.target !== undefined) e.target = input.target;
   // SPEC §10 fields: present only when they apply (never null), so entries of the previous version hash the same

@@ -72,9 +72,16 @@ function withToken(input: GovernanceEntryInput, actor: EntryActor): GovernanceEn
 }
 
 /** `private-activities.viewed`: a granted reveal and the private activities it showed (SPEC §6, §10). */
-export function viewedEntry(actor: EntryActor, seen: RequestSeen, facts: RevealFacts, shown: { count: number; ids: string[] }): GovernanceEntryInput {
+export function viewedEntry(
+  actor: EntryActor,
+  seen: RequestSeen,
+  facts: RevealFacts,
+  shown: { count: number; ids: string[]; actors: ReadonlyMap<string, number> },
+): GovernanceEntryInput {
   const input = base('private-activities.viewed', actor, seen);
-  input.privateActivities = { count: shown.count, ids: shown.ids };
+  // actors: one item per person whose private activities were shown (SPEC §6 v3), in order of first appearance
+  const actors = [...shown.actors].map(([principal, count]) => ({ principal, count }));
+  input.privateActivities = { count: shown.count, ids: shown.ids, actors };
   return withToken(withReveal(input, facts), actor);
 }
 

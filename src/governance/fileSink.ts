@@ -352,7 +352,9 @@ class FileSink implements FileGovernanceSink {
     const filter = compileFilter(opts);
     // Snapshot of the durable part; lines are read a chunk at a time, so memory stays flat for any log size.
     const end = this.goodOffset;
+    const hint = opts.lineHint;
     for await (const line of scanLines(this.handle, this.seekOffset(filter.afterSeq + 1), end)) {
+      if (hint && !hint(line.bytes)) continue;
       const parsed = parseLine(line.bytes);
       if (!isEntryLike(parsed)) continue;
       const entry = parsed as unknown as GovernanceEntry;

@@ -72,7 +72,7 @@ export const CSV_COLUMNS = ['seq', 'time', 'action', 'principal', 'via', 'target
  * (starting with = + - @, tab or CR) gets a leading apostrophe: reasons are free
  * text typed by people, and the CSV is meant to be opened by other people.
  */
-function cell(v: unknown, text: boolean): string {
+export function csvCell(v: unknown, text: boolean): string {
   if (v === undefined || v === null) return '';
   let s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : (JSON.stringify(v) ?? '');
   if (text && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
@@ -86,17 +86,17 @@ export function csvHeader(): string {
 export function csvRow(e: GovernanceEntry): string {
   return (
     [
-      cell(e.seq, false),
-      cell(e.time, false),
-      cell(e.action, true),
-      cell(e.principal, true),
-      cell(e.via, true),
-      cell(e.target, true),
-      cell(e.privateActivities?.count, false),
-      cell(e.reason, true),
-      cell(e.request?.id, true),
-      cell(e.instance, true),
-      cell(e.hash, false),
+      csvCell(e.seq, false),
+      csvCell(e.time, false),
+      csvCell(e.action, true),
+      csvCell(e.principal, true),
+      csvCell(e.via, true),
+      csvCell(e.target, true),
+      csvCell(e.privateActivities?.count, false),
+      csvCell(e.reason, true),
+      csvCell(e.request?.id, true),
+      csvCell(e.instance, true),
+      csvCell(e.hash, false),
     ].join(',') + '\r\n'
   );
 }

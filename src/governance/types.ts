@@ -24,12 +24,22 @@ export const GOVERNANCE_ACTIONS = [
   // SPEC §14: re-identification
   'pseudonym.resolved',
   'pseudonym.looked-up',
+  'report.created',
 ] as const;
 
 export type GovernanceAction = (typeof GOVERNANCE_ACTIONS)[number];
 
 /** At most this many activity ids are recorded per entry (SPEC §6). */
 export const MAX_IDS = 1000;
+
+/** At most this many actors are recorded per entry (SPEC §6, v3). */
+export const MAX_ACTORS = 1000;
+
+/** One person whose private activities a reveal showed, and how many (SPEC §6, §15). */
+export interface ActorCount {
+  principal: string;
+  count: number;
+}
 
 export interface GovernanceRequestInfo {
   id: string;
@@ -45,7 +55,7 @@ export interface GovernanceEntryInput {
   principal: string;
   via?: 'header' | 'token' | 'admin-api' | 'console';
   request?: GovernanceRequestInfo;
-  privateActivities?: { count: number; ids: string[] };
+  privateActivities?: { count: number; ids: string[]; actors?: ActorCount[] };
   target?: string;
   /** SPEC §10: the reveal's reason, trimmed */
   reason?: string;
@@ -69,7 +79,8 @@ export interface GovernanceEntry extends GovernanceEntryInput {
   instance: string;
   prevHash: string;
   hash: string;
-  privateActivities?: { count: number; ids: string[]; idsTruncated: boolean };
+  /** `actors` and `actorsTruncated` are absent in entries written before v3 */
+  privateActivities?: { count: number; ids: string[]; idsTruncated: boolean; actors?: ActorCount[]; actorsTruncated?: boolean };
 }
 
 export type VerifyResult = { ok: true; count: number } | { ok: false; count: number; brokenAtSeq: number };
@@ -85,6 +96,8 @@ export interface ReadOptions {
   since?: number;
   /** epoch ms, exclusive */
   until?: number;
+  /** a cheap test of the stored line: false = the entry cannot match (an optimisation a sink may ignore; the file sink skips parsing such lines) */
+  lineHint?: (line: Buffer) => boolean;
 }
 
 /** The filters of ReadOptions without paging: what stream() takes. */

@@ -100,6 +100,8 @@ export function makeRevealBatch(policy: PolicySnapshot | CompiledPolicy, members
 export interface ShownTally {
   count: number;
   ids: string[];
+  /** shown private activities per actor (normalised principal, as the facts carry it), in order of first appearance (SPEC §6 `actors`) */
+  actors: Map<string, number>;
 }
 
 /**
@@ -108,7 +110,7 @@ export interface ShownTally {
  * 'public' or 'shown' removes the activity.
  */
 export function hideForReveal(batch: RevealBatch): { hide: HideBatch; shown: ShownTally } {
-  const shown: ShownTally = { count: 0, ids: [] };
+  const shown: ShownTally = { count: 0, ids: [], actors: new Map() };
   const hide: HideBatch = async (facts) => {
     const answers = await batch(facts);
     if (!Array.isArray(answers) || answers.length !== facts.length) throw new Error('reveal batch returned a result of the wrong length');
@@ -118,6 +120,8 @@ export function hideForReveal(batch: RevealBatch): { hide: HideBatch; shown: Sho
         shown.count++;
         const id = facts[i].id;
         if (id !== undefined) shown.ids.push(id);
+        const actor = facts[i].actor === undefined ? undefined : normalizePrincipal(facts[i].actor);
+        if (actor !== undefined) shown.actors.set(actor, (shown.actors.get(actor) ?? 0) + 1);
         return false;
       }
       return a === 'pseudonymised' ? 'pseudonymise' : true;

@@ -24,7 +24,7 @@ import { CLI, ROOT, ensureBuilt } from '../helpers/build.js';
 import { verifyChainFile } from '../helpers/chainVerifier.js';
 import { demoLikeConfig, get, tempDir, validConfig } from '../helpers/gateway.js';
 import { generateTestKey, signToken, startIdp, type TestIdp, type TestKey } from '../helpers/idp.js';
-import { demoPrivateGroups, demoShown } from '../helpers/oracle.js';
+import { demoActors, demoPrivateGroups, demoShown } from '../helpers/oracle.js';
 import { freshDatabase, sql, type FreshDatabase } from '../helpers/postgres.js';
 
 const ISS = 'https://idp.example.com/';
@@ -168,6 +168,8 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
         return !p.hidden || demoShown(p, scope);
       }).map((a) => a._id),
     );
+    // actors: exactly the people whose private activities the oracle says were shown
+    const shownActors = demoActors(DATASET.filter((a) => demoShown(demoPrivateGroups(a), scope)));
     const e = await entryOf(r);
     expect(e).toMatchObject({
       action: 'private-activities.viewed',
@@ -175,7 +177,7 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
       via: 'header',
       reason: 'Fall §4711 – Prüfung',
       scope: { groups: ['legal'], actors: ['carol@contoso.com'] },
-      privateActivities: { count: 3, ids: ['h2', 'l1', 'hl'], idsTruncated: false },
+      privateActivities: { count: 3, ids: ['h2', 'l1', 'hl'], idsTruncated: false, actors: shownActors, actorsTruncated: false },
     });
     expect(e!.request!.id).toBe(`scoped-${kind}`);
     expect(e).not.toHaveProperty('denial');
@@ -218,7 +220,13 @@ describe.each(['file', 'postgres'] as const)('accountable reveal with %s sinks',
     const h = { ...(await auth('alice@contoso.com')), ...REVEAL, 'x-reveal-scope': 'group:hr' };
     const inScope = await get(`${gw.url}/api/v1/activities/h1/`, { headers: h });
     expect(inScope.status).toBe(200);
-    expect((await entryOf(inScope))!.privateActivities).toEqual({ count: 1, ids: ['h1'], idsTruncated: false });
+    expect((await entryOf(inScope))!.privateActivities).toEqual({
+      count: 1,
+      ids: ['h1'],
+      idsTruncated: false,
+      actors: demoActors(DATASET.filter((a) => a._id === 'h1')),
+      actorsTruncated: false,
+    });
     const before = (await entries()).length;
     const outside = await get(`${gw.url}/api/v1/activities/l1/`, { headers: h });
     // issue 21 item 7: byte for byte what a missing activity answers (status, type, body)

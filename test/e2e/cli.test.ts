@@ -3,6 +3,7 @@
  * key-path output, and `governance verify` on a good and a tampered log.
  */
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { exportJWK } from 'jose';
 import path from 'node:path';
@@ -42,6 +43,8 @@ describe('apg CLI', () => {
       await writeFile(path.join(work, 'config', 'jwks.json'), jwks);
       await mkdir(path.join(work, '.demo'), { recursive: true });
       await writeFile(path.join(work, '.demo', 'jwks.json'), jwks);
+      // the demo's checkpoint key (npm run demo generates it)
+      await writeFile(path.join(work, '.demo', 'checkpoint.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
       const r = apg(['check-config', '--config', file], {}, work);
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain(`${file}: OK`);
@@ -231,5 +234,64 @@ describe('apg CLI', () => {
     const r = apg(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Usage:');
+    expect(apg(['serv']).stderr).toContain('unknown command "serv", did you mean serve?');
+  });
+
+  it('no command at all prints the usage and exits 2, without trying to serve (issue 25)', () => {
+    const r = apg([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^apg: no command given\n\nActivity Privacy Gateway\n\nUsage:/);
+    expect(r.stderr).not.toMatch(/jwks|cannot start/i);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--version and -v print the package version; --help and help print the usage (exit 0)', async () => {
+    const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const args of [['--version'], ['-v'], ['serve', '--version']]) expect(apg(args)).toEqual({ code: 0, stdout: `apg ${version}\n`, stderr: '' });
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const r = apg(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Usage:');
+      expect(r.stdout).toContain('apg openapi');
+    }
+  });
+
+  it('help <command> and <command> --help print that command in detail', () => {
+    const r = apg(['help', 'governance', 'verify']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^apg governance verify \[--config FILE\] \[--strict\]/);
+    expect(r.stdout).toContain('torn tail');
+    expect(apg(['check-config', '--help']).stdout).toMatch(/^apg check-config/);
+    expect(apg(['help', 'directory', 'check']).stdout).toMatch(/^apg directory check/);
+    const bad = apg(['help', 'nope']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown command "nope"');
+  });
+
+  it.each([
+    [['--frobnicate'], 'apg: unknown option --frobnicate\n'],
+    [['--verison'], 'apg: unknown option --verison, did you mean --version?\n'],
+    [['check-config', '--config'], 'apg: --config needs a value: --config FILE\n'],
+    [['check-config', '-c'], 'apg: -c needs a value: -c FILE\n'],
+    [['governance', 'verify', '--strict=yes'], 'apg: --strict takes no value\n'],
+    [['check-config', '--strict'], 'apg: apg check-config does not take --strict\n'],
+    [['governance'], 'apg: apg governance needs a subcommand: governance verify\n'],
+    [['serve', 'now'], 'apg: unexpected argument "now" after apg serve\n'],
+  ])("%j: a clear message instead of Node's argument error (exit 2)", (args, first) => {
+    const r = apg(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.startsWith(first)).toBe(true);
+    expect(r.stderr).not.toMatch(/ERR_PARSE_ARGS|TypeError|To specify a positional/);
+  });
+
+  it('openapi prints the OpenAPI 3.1 document, with the adminPrefix of --config', async () => {
+    const r = apg(['openapi']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { openapi: string; servers: unknown };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.servers).toEqual([{ url: '/_gateway' }]);
+    const cfg = path.join(dir, 'openapi.yaml');
+    await writeFile(cfg, JSON.stringify(demoLikeConfig('http://127.0.0.1:9', dir, { server: { host: '127.0.0.1', port: 0, adminPrefix: '/admin' } })));
+    expect((JSON.parse(apg(['openapi', '--config', cfg]).stdout) as { servers: unknown }).servers).toEqual([{ url: '/admin' }]);
   });
 });

@@ -8,6 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import path from 'node:path';
 import { HAVE_CHROMIUM, launchChromium, screenshotDir, warnIfNoChromium } from '../helpers/browser.js';
 import { startConsoleStack, type ConsoleStack } from '../helpers/console.js';
+import { screen } from '../helpers/screens.js';
 
 const APPROVAL = { approvers: ['dave@contoso.com'], maxDurationMin: 240 };
 warnIfNoChromium('the console approval browser test');
@@ -25,7 +26,8 @@ describe.skipIf(!HAVE_CHROMIUM)('console: reveal requests (four-eyes approval)',
   });
 
   async function signIn(upn: string): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    // bypassCSP: axe-core is injected as a script tag for the accessibility scan
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
     const page = await context.newPage();
     await page.goto(stack.consoleUrl);
     await page.getByRole('link', { name: 'Sign in' }).click();
@@ -50,8 +52,15 @@ describe.skipIf(!HAVE_CHROMIUM)('console: reveal requests (four-eyes approval)',
     await row.getByRole('button', { name: 'Approve' }).waitFor();
     await dave.page.screenshot({ path: path.join(screenshotDir(), '12-reveal-requests.png') });
     await row.getByRole('button', { name: 'Approve' }).click();
+    // a comment goes with the decision (issue 24)
+    const decide = dave.page.getByRole('dialog', { name: 'Approve request' });
+    await decide.getByRole('textbox', { name: 'Comment' }).fill('Checked with legal, ok for 30 minutes');
+    await screen(dave.page, 'approve-request');
+    const sent = dave.page.waitForRequest((r) => r.url().endsWith('/approve'));
+    await decide.getByRole('button', { name: 'Approve' }).click();
+    expect((await sent).postDataJSON()).toEqual({ comment: 'Checked with legal, ok for 30 minutes' });
     await row.filter({ hasText: 'approved' }).waitFor();
-    await dave.context.close();
+    await screen(dave.page, 'reveal-requests');
 
     await alice.page.getByRole('tab', { name: 'Activity log' }).click();
     await alice.page.getByRole('button', { name: 'Activity log settings' }).click();
@@ -59,13 +68,32 @@ describe.skipIf(!HAVE_CHROMIUM)('console: reveal requests (four-eyes approval)',
     const dialog = alice.page.getByRole('dialog', { name: 'Show private activities' });
     await dialog.getByRole('combobox', { name: 'Approved request' }).waitFor();
     await alice.page.screenshot({ path: path.join(screenshotDir(), '13-show-private-activities-approved-request.png') });
+    await screen(alice.page, 'show-private-activities-approved-request');
     await dialog.getByRole('button', { name: 'OK' }).click();
     const status = alice.page.getByRole('status').filter({ hasText: 'governance log' });
     await status.waitFor();
+    // the window is the approved request's: the countdown runs to its end (30 minutes, not revealWindowMin)
+    expect(await alice.page.getByRole('timer').textContent()).toMatch(/for (29|30):\d\d more/);
     const entryId = (await status.locator('code').textContent())!;
     const entry = (await stack.gw.governance.read({ afterSeq: 0, limit: 1000 })).entries.find((e) => e.id === entryId) as Record<string, unknown> | undefined;
     expect(entry).toMatchObject({ action: 'private-activities.viewed', principal: 'alice@contoso.com', via: 'console' });
     expect(typeof entry!.revealRequest).toBe('string');
+
+    // dave revokes the window with a comment: alice's next load is refused, her page hides private activities again
+    const dave2 = await signIn('dave@contoso.com');
+    await dave2.page.getByRole('tab', { name: 'Reveal requests' }).click();
+    await dave2.page.getByRole('row').filter({ hasText: 'Case 4711' }).getByRole('button', { name: 'Revoke' }).click();
+    const revoke = dave2.page.getByRole('dialog', { name: 'Revoke request' });
+    await revoke.getByRole('textbox', { name: 'Comment' }).fill('Investigation closed');
+    const revoked = dave2.page.waitForRequest((r) => r.url().endsWith('/revoke'));
+    await revoke.getByRole('button', { name: 'Revoke' }).click();
+    expect((await revoked).postDataJSON()).toEqual({ comment: 'Investigation closed' });
+    await dave2.page.getByRole('row').filter({ hasText: 'revoked' }).waitFor();
+    await dave2.context.close();
+    await alice.page.getByRole('button', { name: 'Refresh' }).click();
+    await alice.page.getByRole('alert').filter({ hasText: 'hidden again' }).waitFor();
+    expect(await alice.page.getByRole('timer').count()).toBe(0);
+    expect(await alice.page.getByRole('row').filter({ hasText: 'Private' }).count()).toBe(0);
     await alice.context.close();
   });
 });

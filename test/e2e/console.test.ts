@@ -302,6 +302,13 @@ describe('console settings', () => {
       expect(info.reveal).toMatchObject({ requireReason: true, minReasonLength: 10, reasonHeader: 'x-reveal-reason', approval: false });
       // no privacy.adminGroups: the console must not claim that only admins can be given the permission (v3)
       expect(info.adminMembershipChecked).toBe(false);
+      // issue 24: the reveal window, the permission facts and the filter names (none configured here)
+      expect(info.reveal.windowMin).toBe(10);
+      expect(info.permission).toEqual({ canReveal: true });
+      expect(info.filters).toEqual({ user: null, since: null, until: null });
+      const dave = await signIn(s, 'dave');
+      const daveInfo = await (await fetch(`${s.gw.url}${PREFIX}/console/session`, { headers: { cookie: dave.cookie } })).json();
+      expect(daveInfo.permission).toMatchObject({ canReveal: false, why: 'not_permitted' });
       const url = `${s.gw.url}${PREFIX}/console/activities?limit=5`;
       const headers = { cookie: alice.cookie, 'x-csrf-token': alice.csrf!, 'x-show-private-activities': 'confirm' };
       const without = await fetch(url, { headers });

@@ -4,7 +4,7 @@ import type { Gateway } from '../../src/gateway.js';
 import { verifyChainFile } from '../helpers/chainVerifier.js';
 import { demoLikeConfig, get, startTestGateway, tempDir } from '../helpers/gateway.js';
 import { generateTestKey, signToken, startIdp, type TestIdp, type TestKey } from '../helpers/idp.js';
-import { demoHides } from '../helpers/oracle.js';
+import { demoActors, demoHides } from '../helpers/oracle.js';
 import path from 'node:path';
 
 const ISS = 'https://idp.example.com/';
@@ -51,10 +51,8 @@ describe('audited reveal over real sockets', () => {
 
   it('granted via the header: all activities shown, headers set, entry written first and checked field by field', async () => {
     const direct = await get(`${upstream}/api/v1/activities/?skip=2500&limit=100`);
-    const expectedPrivate = direct
-      .json()
-      .data.filter((a: any) => demoHides(a))
-      .map((a: any) => a._id);
+    const shownRecords = direct.json().data.filter((a: any) => demoHides(a));
+    const expectedPrivate = shownRecords.map((a: any) => a._id);
     expect(expectedPrivate.length).toBeGreaterThan(0);
     const r = await get(`${gw.url}/api/v1/activities/?skip=2500&limit=100`, {
       headers: {
@@ -88,7 +86,10 @@ describe('audited reveal over real sockets', () => {
       clientIp: expect.stringMatching(/127\.0\.0\.1/),
       userAgent: 'reveal-test/1.0',
     });
-    expect(e.privateActivities).toEqual({ count: expectedPrivate.length, ids: expectedPrivate, idsTruncated: false });
+    // actors: whose private activities were shown, with how many, against the oracle (SPEC §6 v3)
+    const actors = demoActors(shownRecords);
+    expect(actors.length).toBeGreaterThan(1);
+    expect(e.privateActivities).toEqual({ count: expectedPrivate.length, ids: expectedPrivate, idsTruncated: false, actors, actorsTruncated: false });
     expect(e.token.iss).toBe(ISS);
     expect(e.token.jti).toMatch(/^jti-/);
     expect(e.instance).toBe('test');
@@ -117,7 +118,7 @@ describe('audited reveal over real sockets', () => {
     expect(r.status).toBe(200);
     expect(r.json()._id).toBe(priv._id);
     const e = verifyChainFile(governanceFile()).entries.find((x) => x.id === r.headers.get('x-governance-entry')) as any;
-    expect(e.privateActivities).toEqual({ count: 1, ids: [priv._id], idsTruncated: false });
+    expect(e.privateActivities).toEqual({ count: 1, ids: [priv._id], idsTruncated: false, actors: demoActors([priv]), actorsTruncated: false });
   });
 
   it('exactly one entry per revealed request, even with no private activity in it', async () => {
@@ -129,7 +130,7 @@ describe('audited reveal over real sockets', () => {
     expect(r.status).toBe(200);
     const after = verifyChainFile(governanceFile());
     expect(after.count).toBe(before + 1);
-    expect((after.entries.at(-1) as any).privateActivities).toEqual({ count: 0, ids: [], idsTruncated: false });
+    expect((after.entries.at(-1) as any).privateActivities).toEqual({ count: 0, ids: [], idsTruncated: false, actors: [], actorsTruncated: false });
   });
 
   it('a non-2xx upstream answer passes unchanged and writes no entry', async () => {

@@ -121,3 +121,19 @@ export function demoShown(
     return false;
   return true;
 }
+
+/**
+ * The `actors` a viewed entry should record for these shown records (SPEC §6 v3), stated
+ * naively: one item per lower-cased readable actor, counted, in order of first appearance.
+ */
+export function demoActors(shown: readonly any[]): { principal: string; count: number }[] {
+  const out: { principal: string; count: number }[] = [];
+  for (const rec of shown) {
+    const actor = demoPrivateGroups(rec).actor;
+    if (actor === undefined) continue;
+    const item = out.find((a) => a.principal === actor);
+    if (item) item.count++;
+    else out.push({ principal: actor, count: 1 });
+  }
+  return out;
+}

@@ -1,19 +1,36 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { adminApi, errorText, getJson, request, type SessionInfo } from './api';
-import { encodeReason, formatTime, isPseudonym, readPath } from './format';
+import { adminApi, ApiError, errorText, getJson, request, type SessionInfo } from './api';
+import { encodeReason, formatTime, isPseudonym, localToIso, readPath } from './format';
 import { Dialog, ErrorMessage } from './components';
+import { countdown, pagingText } from './window';
 
 const PAGE = 20;
 
+interface Row {
+  record: unknown;
+  id: string;
+  private: boolean;
+}
+
 interface Page {
-  rows: { record: unknown; id: string; private: boolean }[];
+  rows: Row[];
   total: number | null;
   hasNext: boolean;
 }
 
+/** The reveal window (SPEC §13 v3): after one confirmation every load reveals, until `until`. */
+interface RevealWindow {
+  until: number;
+  reason: string;
+  requestId: string | null;
+}
+
+/** What the current page's own reveal wrote: its entry id and how many private activities it listed. */
 interface Revealed {
   entryId: string;
   count: number;
+  /** the entry lists only the first ids: rows beyond them cannot be marked */
+  truncated: boolean;
 }
 
 interface RevealRequest {
@@ -25,31 +42,70 @@ interface RevealRequest {
   validUntil?: string;
 }
 
+interface Filters {
+  user: string;
+  since: string;
+  until: string;
+}
+
+/**
+ * The open window outlives a switch to another tab (kept in memory only: a reload of the page
+ * ends it, nothing is kept in the browser's storage).
+ */
+let keptWindow: RevealWindow | null = null;
+
 function text(v: unknown): string {
   if (v === null || v === undefined) return '';
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 }
 
+/** The filters as the list route's query parameters, by the names console.filters gives. */
+function filterQuery(session: SessionInfo, f: Filters): string {
+  const names = session.filters;
+  const q = new URLSearchParams();
+  if (names?.user && f.user.trim()) q.set(names.user, f.user.trim());
+  const since = localToIso(f.since);
+  const until = localToIso(f.until);
+  if (names?.since && since) q.set(names.since, since);
+  if (names?.until && until) q.set(names.until, until);
+  const s = q.toString();
+  return s ? `&${s}` : '';
+}
+
 /**
- * Tab "Activity log": the gateway's list route as the signed-in admin sees it, page by page.
- * "Activity log settings" → "Show private activities" reveals one load, after an audited
- * confirmation; the next load is ordinary again (SPEC §13).
+ * Tab "Activity log": the gateway's list route as the signed-in admin sees it, page by page,
+ * with the filters User, From, To. "Activity log settings" → "Show private activities" opens a
+ * reveal window after an audited confirmation: every load inside it is its own reveal with its
+ * own governance entry, whose ids mark the rows "Private" (SPEC §13 v3).
  */
 export function ActivityTab(props: { session: SessionInfo }) {
-  const { session } = props;
+  const [session, setSession] = useState(props.session);
   const [skip, setSkip] = useState(0);
   const [page, setPage] = useState<Page | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [revealed, setRevealed] = useState<Revealed | null>(null);
+  const [windowState, setWindowStateRaw] = useState<RevealWindow | null>(keptWindow !== null && keptWindow.until > Date.now() ? keptWindow : null);
+  const setWindowState = (w: RevealWindow | null) => {
+    keptWindow = w;
+    setWindowStateRaw(w);
+  };
+  const [now, setNow] = useState(Date.now());
   const [menuOpen, setMenuOpen] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [resolving, setResolving] = useState<string | null>(null);
+  const [detail, setDetail] = useState<Row | null>(null);
+  const empty: Filters = { user: '', since: '', until: '' };
+  const [draft, setDraft] = useState<Filters>(empty);
+  const [filters, setFilters] = useState<Filters>(empty);
+  const [loading, setLoading] = useState(false);
   const settingsRef = useRef<HTMLButtonElement>(null);
   const itemRef = useRef<HTMLButtonElement>(null);
   const route = session.listRoute;
+  const perm = session.permission ?? { canReveal: true };
+  const hasFilters = !!(session.filters?.user || session.filters?.since || session.filters?.until);
 
-  const fetchPage = async (at: number, headers?: Record<string, string>): Promise<{ page: Page; entryId: string | null; entrySeq: number | null }> => {
-    const res = await request(`activities?skip=${at}&limit=${PAGE}`, headers ? { headers, csrf: true } : {});
+  const fetchPage = async (at: number, f: Filters, headers?: Record<string, string>) => {
+    const res = await request(`activities?skip=${at}&limit=${PAGE}${filterQuery(session, f)}`, headers ? { headers, csrf: true } : {});
     const body = (await res.json()) as unknown;
     const items = readPath(body, route?.items ?? 'data');
     const list = Array.isArray(items) ? items : [];
@@ -66,40 +122,98 @@ export function ActivityTab(props: { session: SessionInfo }) {
     };
   };
 
-  const load = async (at: number) => {
+  /**
+   * One load. Inside the reveal window it is an audited reveal: the rows marked "Private" are
+   * exactly the ids this load's governance entry lists (read back by its seq), never a guess.
+   */
+  const load = async (at: number, f: Filters = filters, w: RevealWindow | null = windowState, first = false) => {
     setError(null);
-    setRevealed(null);
+    setLoading(true);
+    const open = w !== null && w.until > Date.now() ? w : null;
+    if (w !== null && open === null) setWindowState(null);
     try {
-      const r = await fetchPage(at);
-      setPage(r.page);
+      if (open === null) {
+        const r = await fetchPage(at, f);
+        setRevealed(null);
+        setPage(r.page);
+      } else {
+        const headers: Record<string, string> = { [session.reveal.header]: session.reveal.value };
+        if (open.requestId) headers['x-reveal-request'] = open.requestId;
+        else if (open.reason) headers[session.reveal.reasonHeader] = encodeReason(open.reason);
+        const shown = await fetchPage(at, f, headers);
+        const entry = shown.entrySeq === null ? undefined : await entryAt(shown.entrySeq);
+        const listed = new Set(entry?.privateActivities?.ids ?? []);
+        setPage({ ...shown.page, rows: shown.page.rows.map((r) => ({ ...r, private: listed.has(r.id) })) });
+        setRevealed({
+          entryId: shown.entryId ?? entry?.id ?? '(none)',
+          count: entry?.privateActivities?.count ?? 0,
+          truncated: entry?.privateActivities?.idsTruncated === true,
+        });
+      }
       setSkip(at);
     } catch (err) {
-      setError(errorText(err));
+      if (open !== null && !first && err instanceof ApiError && err.status === 403) {
+        // the permission or the approved request ended: the window closes, the page is ordinary again
+        setWindowState(null);
+        setRevealed(null);
+        setLoading(false);
+        await load(at, f, null);
+        setError(`${errorText(err)} Private activities are hidden again.`);
+        return;
+      }
+      throw err;
+    } finally {
+      setLoading(false);
     }
   };
+  const safeLoad = (at: number, f: Filters = filters, w: RevealWindow | null = windowState) => load(at, f, w).catch((err: unknown) => setError(errorText(err)));
 
-  /**
-   * One audited load with private activities. The rows marked "Private" are exactly the ids the
-   * reveal's governance entry lists (read back by its seq), never a guess from comparing loads.
-   */
-  const reveal = async (reason: string, requestId: string | null): Promise<void> => {
-    const headers: Record<string, string> = { [session.reveal.header]: session.reveal.value };
-    if (requestId) headers['x-reveal-request'] = requestId;
-    else if (reason.trim()) headers[session.reveal.reasonHeader] = encodeReason(reason.trim());
-    const shown = await fetchPage(skip, headers);
-    const entry = shown.entrySeq === null ? undefined : await entryAt(shown.entrySeq);
-    const listed = new Set(entry?.privateActivities?.ids ?? []);
-    const rows = shown.page.rows.map((r) => ({ ...r, private: listed.has(r.id) }));
-    setPage({ ...shown.page, rows });
-    setRevealed({ entryId: shown.entryId ?? '(none)', count: entry?.privateActivities?.count ?? 0 });
+  /** OK in the dialog: the window opens and this page is loaded again as its first reveal. */
+  const openWindow = async (reason: string, requestId: string | null, validUntil: number | null): Promise<void> => {
+    const minutes = session.reveal.windowMin ?? 10;
+    const until = requestId && validUntil !== null ? validUntil : Date.now() + minutes * 60_000;
+    const w: RevealWindow = { until, reason, requestId };
+    await load(skip, filters, w, true);
+    setWindowState(w);
+    setNow(Date.now());
+  };
+
+  const hide = () => {
+    setWindowState(null);
+    // the button that hid them goes away: keep the keyboard user's place
+    settingsRef.current?.focus();
+    void safeLoad(skip, filters, null);
   };
 
   useEffect(() => {
-    void load(0);
+    void safeLoad(0);
+    // the permission may have changed since sign-in: the menu says what holds now
+    getJson<SessionInfo>('session')
+      .then((s) => setSession({ ...props.session, ...s }))
+      .catch(() => undefined);
   }, []);
   useEffect(() => {
     if (menuOpen) itemRef.current?.focus();
   }, [menuOpen]);
+  // the menu item that opened the dialog is gone with the menu: focus returns to the settings button
+  const wasConfirming = useRef(false);
+  useEffect(() => {
+    if (wasConfirming.current && !confirming) settingsRef.current?.focus();
+    wasConfirming.current = confirming;
+  }, [confirming]);
+  // the countdown; at the end of the window the page is loaded again without private activities
+  useEffect(() => {
+    if (!windowState) return;
+    const t = setInterval(() => {
+      const n = Date.now();
+      setNow(n);
+      if (n >= windowState.until) {
+        setWindowState(null);
+        void safeLoad(skip, filters, null);
+      }
+    }, 1000);
+    return () => clearInterval(t);
+  }, [windowState, skip, filters]);
 
   const actorOf = (record: unknown) => {
     for (const p of session.activities.actor) {
@@ -115,6 +229,8 @@ export function ActivityTab(props: { session: SessionInfo }) {
         The gateway has no list route the console can page through.
       </p>
     );
+
+  const disabledWhy = perm.canReveal ? null : revealRefusal(perm.why, perm.message);
 
   return (
     <section aria-labelledby="activity-heading">
@@ -151,25 +267,113 @@ export function ActivityTab(props: { session: SessionInfo }) {
                 }
               }}
             >
-              <button
-                type="button"
-                role="menuitem"
-                ref={itemRef}
-                onClick={() => {
-                  setMenuOpen(false);
-                  setConfirming(true);
-                }}
-              >
-                Show private activities
-              </button>
+              {windowState ? (
+                <button
+                  type="button"
+                  role="menuitem"
+                  ref={itemRef}
+                  onClick={() => {
+                    setMenuOpen(false);
+                    hide();
+                  }}
+                >
+                  Hide private activities
+                </button>
+              ) : (
+                <button
+                  type="button"
+                  role="menuitem"
+                  ref={itemRef}
+                  aria-disabled={disabledWhy ? 'true' : undefined}
+                  aria-describedby={disabledWhy ? 'reveal-disabled-why' : 'reveal-hint'}
+                  onClick={() => {
+                    if (disabledWhy) return;
+                    setMenuOpen(false);
+                    setConfirming(true);
+                  }}
+                >
+                  Show private activities
+                </button>
+              )}
+              {!windowState &&
+                (disabledWhy ? (
+                  <p id="reveal-disabled-why" class="menu-note">
+                    {disabledWhy}
+                  </p>
+                ) : (
+                  <p id="reveal-hint" class="menu-note">
+                    {session.reveal.approval
+                      ? 'Needs an approved reveal request of yours; you pick it in the next step.'
+                      : `Audited. Shown for ${session.reveal.windowMin ?? 10} minutes, every page load recorded.`}
+                    {perm.groups && perm.groups.length > 0 ? ` Your permission covers the groups ${perm.groups.join(', ')}.` : ''}
+                    {perm.expiresAt ? ` It ends ${formatTime(perm.expiresAt)}.` : ''}
+                  </p>
+                ))}
             </div>
           )}
         </div>
       </div>
+      {hasFilters && (
+        <form
+          class="filters"
+          aria-label="Activity filters"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const f = { ...draft };
+            setFilters(f);
+            void safeLoad(0, f);
+          }}
+        >
+          {session.filters?.user && (
+            <label>
+              User
+              <input type="text" value={draft.user} onInput={(e) => setDraft({ ...draft, user: e.currentTarget.value })} autoComplete="off" />
+            </label>
+          )}
+          {session.filters?.since && (
+            <label>
+              From
+              <input type="datetime-local" value={draft.since} onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })} />
+            </label>
+          )}
+          {session.filters?.until && (
+            <label>
+              To
+              <input type="datetime-local" value={draft.until} onInput={(e) => setDraft({ ...draft, until: e.currentTarget.value })} />
+            </label>
+          )}
+          <div class="buttons">
+            <button type="submit" class="primary">
+              Apply filters
+            </button>
+            <button
+              type="button"
+              onClick={() => {
+                setDraft(empty);
+                setFilters(empty);
+                void safeLoad(0, empty);
+              }}
+            >
+              Clear
+            </button>
+          </div>
+        </form>
+      )}
+      {windowState && (
+        <div class="notice window">
+          <p role="timer" aria-live="off" class="countdown">
+            Private activities are shown for <strong>{countdown(windowState.until - now)}</strong> more (until {formatTime(windowState.until)}).
+          </p>
+          <button type="button" onClick={hide}>
+            Hide private activities
+          </button>
+        </div>
+      )}
       {revealed && (
         <p role="status" class="notice">
-          Private activities shown on this page ({revealed.count}). This view is recorded in the governance log as entry <code>{revealed.entryId}</code>. The
-          next load hides them again.
+          Private activities shown on this page ({revealed.count}). This page load is recorded in the governance log as entry <code>{revealed.entryId}</code>;
+          every further load is recorded too.
+          {revealed.truncated && ' The entry lists only the first ids of the private activities: only the rows it lists are marked "Private".'}
         </p>
       )}
       <ErrorMessage text={error} />
@@ -177,63 +381,87 @@ export function ActivityTab(props: { session: SessionInfo }) {
         <p>Loading…</p>
       ) : (
         <>
-          <div class="table-wrap">
-            <table>
-              <caption class="sr-only">
-                Activities {skip + 1} to {skip + page.rows.length}
-              </caption>
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Activities table">
+            <table class="activities">
+              <caption class="sr-only">Activities, page {Math.floor(skip / PAGE) + 1}</caption>
               <thead>
                 <tr>
                   <th scope="col">Time</th>
+                  <th scope="col">Privacy</th>
                   <th scope="col">User</th>
                   <th scope="col">Activity</th>
                   <th scope="col">App</th>
                   <th scope="col">Id</th>
-                  <th scope="col">Privacy</th>
+                  <th scope="col">
+                    <span class="sr-only">Details</span>
+                  </th>
                 </tr>
               </thead>
-              <tbody>
+              <tbody aria-busy={loading}>
                 {page.rows.length === 0 && (
                   <tr>
-                    <td colSpan={6}>No activities on this page.</td>
+                    <td colSpan={7}>No activities on this page.</td>
                   </tr>
                 )}
                 {page.rows.map((r, i) => (
                   <tr key={`${r.id}-${i}`} class={r.private ? 'private' : undefined}>
                     <td class="time">{formatTime(readPath(r.record, session.activities.timestamp))}</td>
-                    <td>
+                    <td>{r.private ? <span class="badge private">Private</span> : ''}</td>
+                    <td class="user">
                       <ActorCell actor={actorOf(r.record)} onResolve={setResolving} />
                     </td>
-                    <td>{text(readPath(r.record, 'description') ?? readPath(r.record, 'eventTypeName'))}</td>
+                    <td class="what">{text(readPath(r.record, 'description') ?? readPath(r.record, 'eventTypeName'))}</td>
                     <td>{text(readPath(r.record, 'appName'))}</td>
                     <td>
                       <code>{r.id}</code>
                     </td>
-                    <td>{r.private ? <span class="badge private">Private</span> : ''}</td>
+                    <td>
+                      <button type="button" aria-label={`Details of activity ${r.id}`} onClick={() => setDetail(r)}>
+                        Details
+                      </button>
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
           <nav class="pager" aria-label="Activity log pages">
-            <button type="button" disabled={skip === 0} onClick={() => load(Math.max(0, skip - PAGE))}>
+            <button type="button" disabled={skip === 0 || loading} onClick={() => safeLoad(Math.max(0, skip - PAGE))}>
               Previous page
             </button>
-            <span>
-              Activities {page.rows.length === 0 ? 0 : skip + 1}–{skip + page.rows.length}
-              {page.total !== null ? ` of ${page.total}` : ''}
-            </span>
-            <button type="button" disabled={!page.hasNext} onClick={() => load(skip + PAGE)}>
+            <span>{pagingText(Math.floor(skip / PAGE) + 1, page.rows.length, page.total, page.hasNext)}</span>
+            <button type="button" disabled={!page.hasNext || loading} onClick={() => safeLoad(skip + PAGE)}>
               Next page
             </button>
-            <button type="button" onClick={() => load(skip)}>
+            <button type="button" disabled={loading} onClick={() => safeLoad(skip)}>
               Refresh
             </button>
           </nav>
         </>
       )}
-      {confirming && <ShowPrivateDialog session={session} onClose={() => setConfirming(false)} onConfirm={reveal} />}
+      {confirming && <ShowPrivateDialog session={session} onClose={() => setConfirming(false)} onConfirm={openWindow} />}
       {resolving && <ResolvePseudonymDialog session={session} pseudonym={resolving} onClose={() => setResolving(null)} />}
+      {detail && (
+        <Dialog title="Activity details" onClose={() => setDetail(null)} wide focusTitle>
+          <p>
+            {detail.private ? (
+              <>
+                <span class="badge private">Private</span> Listed as private in governance entry <code>{revealed?.entryId}</code>.
+              </>
+            ) : (
+              'Not marked private.'
+            )}
+          </p>
+          <pre class="json" tabIndex={0} aria-label="The activity record">
+            {JSON.stringify(detail.record, null, 2)}
+          </pre>
+          <div class="buttons">
+            <button type="button" onClick={() => setDetail(null)}>
+              Close
+            </button>
+          </div>
+        </Dialog>
+      )}
     </section>
   );
 }
@@ -325,7 +553,19 @@ function ResolvePseudonymDialog(props: { session: SessionInfo; pseudonym: string
   );
 }
 
-function ShowPrivateDialog(props: { session: SessionInfo; onClose: () => void; onConfirm: (reason: string, requestId: string | null) => Promise<void> }) {
+/** Why "Show private activities" is disabled, in words (the gateway's reason for a 403). */
+function revealRefusal(why: string | undefined, message: string | undefined): string {
+  if (why === 'expired') return 'Disabled: your permission to view private activities has expired. Ask an administrator to grant it again.';
+  if (why === 'no_admin_role') return 'Disabled: showing private activities needs an admin role.';
+  if (why === 'not_permitted') return 'Disabled: you are not on the permission list for viewing private activities (tab Admin access).';
+  return `Disabled: ${message ?? 'you may not view private activities.'}`;
+}
+
+function ShowPrivateDialog(props: {
+  session: SessionInfo;
+  onClose: () => void;
+  onConfirm: (reason: string, requestId: string | null, validUntil: number | null) => Promise<void>;
+}) {
   const { reveal } = props.session;
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -365,7 +605,8 @@ function ShowPrivateDialog(props: { session: SessionInfo; onClose: () => void; o
     setBusy(true);
     setError(null);
     try {
-      await props.onConfirm(trimmed, reveal.approval ? requestId : null);
+      const picked = requests?.find((q) => q.id === requestId);
+      await props.onConfirm(trimmed, reveal.approval ? requestId : null, picked?.validUntil ? Date.parse(picked.validUntil) : null);
       props.onClose();
     } catch (err) {
       setError(errorText(err));
@@ -381,11 +622,16 @@ function ShowPrivateDialog(props: { session: SessionInfo; onClose: () => void; o
           <strong> This action is audited:</strong> before anything is shown, the governance log records that you viewed private activities, with your name
           {reveal.approval ? ' and the approved request' : ' and your reason'}.
         </p>
+        <p>
+          {reveal.approval
+            ? 'They stay shown on every page until the approved request ends or you hide them; every page load is recorded.'
+            : `They stay shown on every page for ${reveal.windowMin ?? 10} minutes or until you hide them; every page load is recorded.`}
+        </p>
         {reveal.approval ? (
           requests === null ? (
             <p>Loading your approved requests…</p>
           ) : requests.length === 0 ? (
-            <p>You have no approved reveal request that is valid now. Create one in the tab Reveal requests.</p>
+            <p>You have no approved reveal request that is valid now. Create one on the tab Reveal requests; another approver has to approve it.</p>
           ) : (
             <label>
               Approved request

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { adminApi, errorText, send, type SessionInfo } from './api';
 import { formatTime, localToIso } from './format';
 import { Confirm, Dialog, ErrorMessage, useAdminList } from './components';
+import { GroupPicker } from './groupPicker';
 
 interface Permission {
   principal: string;
@@ -29,7 +30,7 @@ export function AdminTab(props: { session: SessionInfo }) {
       {perms === null ? (
         <p>Loading…</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Permissions table">
           <table>
             <caption class="sr-only">Admins permitted to view private activities</caption>
             <thead>
@@ -87,18 +88,14 @@ export function AdminTab(props: { session: SessionInfo }) {
 
 function AddPermissionDialog(props: { checked: boolean; onClose: () => void; onAdded: () => Promise<void> }) {
   const [principal, setPrincipal] = useState('');
-  const [groups, setGroups] = useState('');
+  const [groups, setGroups] = useState<string[]>([]);
   const [expires, setExpires] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
     const body: { principal: string; groups?: string[]; expiresAt?: string } = { principal: principal.trim() };
-    const ids = groups
-      .split(',')
-      .map((g) => g.trim())
-      .filter((g) => g !== '');
-    if (ids.length > 0) body.groups = ids;
+    if (groups.length > 0) body.groups = groups;
     const at = localToIso(expires);
     if (expires && !at) {
       setError('Expires is not a valid date and time.');
@@ -118,7 +115,7 @@ function AddPermissionDialog(props: { checked: boolean; onClose: () => void; onA
     }
   };
   return (
-    <Dialog title="Add admin permission" onClose={props.onClose}>
+    <Dialog title="Add admin permission" onClose={props.onClose} wide>
       <form onSubmit={submit}>
         {props.checked ? (
           <p>Only admins can be given the permission to view private activities.</p>
@@ -132,13 +129,12 @@ function AddPermissionDialog(props: { checked: boolean; onClose: () => void; onA
           UPN or email
           <input type="text" value={principal} onInput={(e) => setPrincipal(e.currentTarget.value)} autoComplete="off" required />
         </label>
-        <label>
-          Groups
-          <input type="text" value={groups} onInput={(e) => setGroups(e.currentTarget.value)} aria-describedby="perm-groups-hint" autoComplete="off" />
-        </label>
-        <p id="perm-groups-hint" class="hint">
-          Optional: group ids separated by commas; the permission then covers only those private groups.
-        </p>
+        <GroupPicker
+          legend="Groups"
+          hint="Optional: the permission then covers only the private activities of these groups. None picked: all private groups."
+          selected={groups}
+          onChange={setGroups}
+        />
         <label>
           Expires
           <input type="datetime-local" value={expires} onInput={(e) => setExpires(e.currentTarget.value)} aria-describedby="perm-expires-hint" />

@@ -3,6 +3,8 @@
  * itself (HttpOnly: the app never sees it); state-changing calls carry the session's CSRF
  * token. URLs are relative to {adminPrefix}/console/.
  */
+import { ERROR_SENTENCES, humanError } from './errors';
+
 export interface SessionInfo {
   principal: string;
   roles: string[];
@@ -11,7 +13,20 @@ export interface SessionInfo {
   adminPrefix: string;
   listRoute: { path: string; items: string; total: string | null } | null;
   activities: { id: string; timestamp: string; actor: string[] };
-  reveal: { header: string; value: string; reasonHeader: string; requireReason: boolean; minReasonLength: number; approval: boolean };
+  reveal: {
+    header: string;
+    value: string;
+    reasonHeader: string;
+    requireReason: boolean;
+    minReasonLength: number;
+    approval: boolean;
+    /** console.revealWindowMin: how long private activities stay shown after one confirmation */
+    windowMin?: number;
+  };
+  /** whether this admin may reveal now (SPEC §13 v3); absent from an older gateway */
+  permission?: { canReveal: boolean; why?: string; message?: string; groups?: string[]; expiresAt?: string };
+  /** the list route's query parameters for the filters User, From, To (null: not offered) */
+  filters?: { user: string | null; since: string | null; until: string | null };
   /** false: no privacy.adminGroups, so a grantee's admin membership is not checked */
   adminMembershipChecked: boolean;
 }
@@ -90,7 +105,9 @@ export async function send<T>(method: string, url: string, body?: unknown): Prom
 /** The admin API: {adminPrefix}/api/… relative to {adminPrefix}/console/. */
 export const adminApi = (path: string): string => `../api/${path}`;
 
+/** An error told in words for a person (ui/src/errors.ts): never the API's raw text. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiError) return `${err.message} (${err.code})`;
+  if (err instanceof ApiError) return humanError(err);
+  if (err instanceof TypeError) return ERROR_SENTENCES.network;
   return err instanceof Error ? err.message : String(err);
 }

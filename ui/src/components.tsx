@@ -6,14 +6,17 @@ import { adminApi, errorText, getJson } from './api';
  * A modal dialog on the native <dialog> element: focus moves into it and stays there,
  * Escape closes it, and its accessible name is its title.
  */
-export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
+export function Dialog(props: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean; focusTitle?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const titleRef = useRef<HTMLHeadingElement>(null);
   const titleId = useId();
   useEffect(() => {
     // focus goes back where it came from when the dialog closes (keyboard users keep their place)
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const d = ref.current;
     if (d && !d.open) d.showModal();
+    // a dialog to read (details): it opens at its top, focus on its title
+    if (props.focusTitle) titleRef.current?.focus();
     const cancel = (e: Event) => {
       e.preventDefault();
       props.onClose();
@@ -25,9 +28,28 @@ export function Dialog(props: { title: string; onClose: () => void; children: Co
       if (opener?.isConnected) opener.focus();
     };
   }, []);
+  // Tab and Shift+Tab go round inside the dialog (a native modal lets focus leave to the browser's own UI)
+  const trap = (e: KeyboardEvent) => {
+    if (e.key !== 'Tab' || !ref.current) return;
+    const all = [...ref.current.querySelectorAll<HTMLElement>('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')].filter(
+      (el) => !el.hasAttribute('disabled') && el.offsetParent !== null,
+    );
+    if (all.length === 0) return;
+    const first = all[0];
+    const last = all[all.length - 1];
+    if (e.shiftKey && document.activeElement === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
   return (
-    <dialog ref={ref} aria-labelledby={titleId} class={props.wide ? 'wide' : undefined}>
-      <h2 id={titleId}>{props.title}</h2>
+    <dialog ref={ref} aria-labelledby={titleId} class={props.wide ? 'wide' : undefined} onKeyDown={trap}>
+      <h2 id={titleId} ref={titleRef} tabIndex={props.focusTitle ? -1 : undefined}>
+        {props.title}
+      </h2>
       {props.children}
     </dialog>
   );

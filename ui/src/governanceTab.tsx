@@ -1,7 +1,8 @@
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { adminApi, errorText, getJson, request } from './api';
 import { formatTime, localToIso, toCsv } from './format';
-import { ErrorMessage } from './components';
+import { Dialog, ErrorMessage } from './components';
 
 export const ACTIONS = [
   'private-activities.viewed',
@@ -13,6 +14,12 @@ export const ACTIONS = [
   'reveal-request.created',
   'reveal-request.approved',
   'reveal-request.denied',
+  'reveal-request.revoked',
+  'reveal-request.expired',
+  'privacy-change.requested',
+  'privacy-change.approved',
+  'privacy-change.denied',
+  'privacy-change.expired',
 ] as const;
 
 interface Entry {
@@ -28,6 +35,7 @@ interface Entry {
   request?: { id?: string };
   instance?: string;
   hash?: string;
+  [field: string]: unknown;
 }
 
 interface Filters {
@@ -75,11 +83,44 @@ function download(name: string, blob: Blob): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Tab "Governance log": entries newest first, filters, "Verify chain", "Download CSV" (SPEC §13). */
+const FILTER_KEYS = ['action', 'principal', 'since', 'until'] as const;
+
+/** The filters (and the open entry) as the page's query string: a link inside the console that opens this view. */
+function fromUrl(): { filters: Filters; entry: number | null } {
+  const q = new URLSearchParams(location.search);
+  const f: Filters = { action: '', principal: '', since: '', until: '' };
+  for (const k of FILTER_KEYS) f[k] = q.get(k) ?? '';
+  const entry = Number(q.get('entry'));
+  return { filters: f, entry: Number.isSafeInteger(entry) && entry > 0 ? entry : null };
+}
+
+function toUrl(f: Filters, entry: number | null): void {
+  const q = new URLSearchParams(location.search);
+  for (const k of FILTER_KEYS) {
+    if (f[k]) q.set(k, f[k]);
+    else q.delete(k);
+  }
+  if (entry !== null) q.set('entry', String(entry));
+  else q.delete('entry');
+  const s = q.toString();
+  history.replaceState(null, '', `${location.pathname}${s ? `?${s}` : ''}${location.hash}`);
+}
+
+/** Tab "Governance log": entries newest first, filters kept in the URL, "Entry details", "Verify chain", "Download CSV" (SPEC §13). */
 export function GovernanceTab() {
   const empty: Filters = { action: '', principal: '', since: '', until: '' };
-  const [draft, setDraft] = useState<Filters>(empty);
-  const [filters, setFilters] = useState<Filters>(empty);
+  const start = fromUrl();
+  const [draft, setDraft] = useState<Filters>(start.filters);
+  const [filters, setFiltersState] = useState<Filters>(start.filters);
+  const [detailSeq, setDetailSeqState] = useState<number | null>(start.entry);
+  const setFilters = (f: Filters) => {
+    setFiltersState(f);
+    toUrl(f, detailSeq);
+  };
+  const setDetailSeq = (seq: number | null) => {
+    setDetailSeqState(seq);
+    toUrl(filters, seq);
+  };
   const [entries, setEntries] = useState<Entry[] | null>(null);
   const [truncated, setTruncated] = useState(false);
   const [pageIndex, setPageIndex] = useState(0);
@@ -216,7 +257,7 @@ export function GovernanceTab() {
       ) : (
         <>
           {truncated && <p class="hint">Only the first {MAX_READ} matching entries were read; narrow the filters.</p>}
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Governance log entries table">
             <table>
               <caption class="sr-only">Governance log entries, newest first</caption>
               <thead>
@@ -229,12 +270,15 @@ export function GovernanceTab() {
                   <th scope="col">Target or count</th>
                   <th scope="col">Reason</th>
                   <th scope="col">Entry id</th>
+                  <th scope="col">
+                    <span class="sr-only">Details</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
                 {shown.length === 0 && (
                   <tr>
-                    <td colSpan={8}>No entries.</td>
+                    <td colSpan={9}>No entries.</td>
                   </tr>
                 )}
                 {shown.map((e) => (
@@ -249,6 +293,11 @@ export function GovernanceTab() {
                     <td>
                       <code>{e.id}</code>
                     </td>
+                    <td>
+                      <button type="button" aria-label={`Entry details of entry ${e.seq}`} onClick={() => setDetailSeq(e.seq)}>
+                        Details
+                      </button>
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -259,7 +308,7 @@ export function GovernanceTab() {
               Newer entries
             </button>
             <span>
-              Page {pageIndex + 1} of {pages} ({entries.length} entries)
+              Page {pageIndex + 1} of {pages} ({truncated ? `the first ${entries.length}` : entries.length} entries)
             </span>
             <button type="button" disabled={pageIndex + 1 >= pages} onClick={() => setPageIndex(pageIndex + 1)}>
               Older entries
@@ -267,6 +316,45 @@ export function GovernanceTab() {
           </nav>
         </>
       )}
+      {detailSeq !== null && entries !== null && (
+        <EntryDetails entry={entries.find((e) => e.seq === detailSeq) ?? null} seq={detailSeq} onClose={() => setDetailSeq(null)} />
+      )}
     </section>
+  );
+}
+
+/** Every field of one entry, in the entry's own order; objects and lists pretty-printed. */
+function EntryDetails(props: { entry: Entry | null; seq: number; onClose: () => void }) {
+  const [entry, setEntry] = useState<Entry | null>(props.entry);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    // an entry outside the current filters (a shared link): read it by its seq
+    if (props.entry) return;
+    getJson<{ entries: Entry[] }>(adminApi(`governance?afterSeq=${props.seq - 1}&limit=1`))
+      .then((r) => (r.entries[0]?.seq === props.seq ? setEntry(r.entries[0]) : setError(`There is no entry ${props.seq}.`)))
+      .catch((err: unknown) => setError(errorText(err)));
+  }, [props.seq]);
+  return (
+    <Dialog title="Entry details" onClose={props.onClose} wide focusTitle>
+      <ErrorMessage text={error} />
+      {entry === null && !error && <p>Loading…</p>}
+      {entry && (
+        <dl class="fields">
+          {Object.entries(entry).map(([k, v]) => (
+            <Fragment key={k}>
+              <dt>{k}</dt>
+              <dd>
+                {v !== null && typeof v === 'object' ? <pre>{JSON.stringify(v, null, 2)}</pre> : k === 'time' ? `${String(v)} (${formatTime(v)})` : String(v)}
+              </dd>
+            </Fragment>
+          ))}
+        </dl>
+      )}
+      <div class="buttons">
+        <button type="button" onClick={props.onClose}>
+          Close
+        </button>
+      </div>
+    </Dialog>
   );
 }

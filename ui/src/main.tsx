@@ -6,6 +6,7 @@ import { ApiError, errorText, getJson, request, setCsrfToken, whenSignedOut, typ
 import { Tabs, type TabSpec } from './components';
 import { GovernanceTab } from './governanceTab';
 import { PrivacyTab } from './privacyTab';
+import { ReportsTab } from './reportsTab';
 import { RequestsTab } from './requestsTab';
 
 type State =
@@ -41,6 +42,7 @@ function Console(props: { session: SessionInfo; onSignedOut: (message: string) =
     { id: 'privacy', label: 'Activity privacy' },
     { id: 'admins', label: 'Admin access' },
     { id: 'activity', label: 'Activity log' },
+    { id: 'reports', label: 'Reports' },
     { id: 'governance', label: 'Governance log' },
     ...(session.reveal.approval ? [{ id: 'requests', label: 'Reveal requests' }] : []),
   ];
@@ -77,6 +79,7 @@ function Console(props: { session: SessionInfo; onSignedOut: (message: string) =
           {tab === 'privacy' && <PrivacyTab />}
           {tab === 'admins' && <AdminTab session={session} />}
           {tab === 'activity' && <ActivityTab session={session} />}
+          {tab === 'reports' && <ReportsTab session={session} />}
           {tab === 'governance' && <GovernanceTab />}
           {tab === 'requests' && <RequestsTab session={session} />}
         </Tabs>

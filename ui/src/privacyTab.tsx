@@ -40,7 +40,7 @@ export function PrivacyTab() {
       {groups === null ? (
         <p>Loading…</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Private user groups table">
           <table>
             <caption class="sr-only">Private user groups, current and past</caption>
             <thead>

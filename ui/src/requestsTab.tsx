@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { adminApi, errorText, getJson, send, type SessionInfo } from './api';
 import { formatTime } from './format';
-import { ErrorMessage } from './components';
+import { Dialog, ErrorMessage } from './components';
 
 interface RevealRequest {
   id: string;
@@ -80,14 +80,9 @@ export function RequestsTab(props: { session: SessionInfo }) {
     }
   };
 
-  const decide = async (id: string, what: 'approve' | 'deny' | 'revoke', kind: 'reveal-requests' | 'privacy/changes' = 'reveal-requests') => {
-    try {
-      await send('POST', adminApi(`${kind}/${encodeURIComponent(id)}/${what}`), {});
-      await load();
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
+  const [deciding, setDeciding] = useState<Decision | null>(null);
+  const decide = (id: string, what: 'approve' | 'deny' | 'revoke', kind: 'reveal-requests' | 'privacy/changes' = 'reveal-requests', about = '') =>
+    setDeciding({ id, what, kind, about });
 
   return (
     <section aria-labelledby="requests-heading">
@@ -121,7 +116,7 @@ export function RequestsTab(props: { session: SessionInfo }) {
       {requests === null ? (
         <p>Loading…</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Reveal requests table">
           <table>
             <caption class="sr-only">Reveal requests, newest first</caption>
             <thead>
@@ -157,16 +152,16 @@ export function RequestsTab(props: { session: SessionInfo }) {
                   </td>
                   <td>
                     {q.status === 'approved' && (
-                      <button type="button" onClick={() => decide(q.id, 'revoke')}>
+                      <button type="button" onClick={() => decide(q.id, 'revoke', 'reveal-requests', `${q.requester}: ${q.reason}`)}>
                         Revoke
                       </button>
                     )}
                     {q.status === 'pending' && q.requester !== props.session.principal && (
                       <span class="buttons">
-                        <button type="button" onClick={() => decide(q.id, 'approve')}>
+                        <button type="button" onClick={() => decide(q.id, 'approve', 'reveal-requests', `${q.requester}: ${q.reason}`)}>
                           Approve
                         </button>
-                        <button type="button" onClick={() => decide(q.id, 'deny')}>
+                        <button type="button" onClick={() => decide(q.id, 'deny', 'reveal-requests', `${q.requester}: ${q.reason}`)}>
                           Deny
                         </button>
                       </span>
@@ -180,7 +175,7 @@ export function RequestsTab(props: { session: SessionInfo }) {
       )}
       <h3 id="changes-heading">Pending privacy changes</h3>
       <p class="hint">Ending a group's privacy and granting the permission wait here until another approver approves them.</p>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Pending privacy changes table">
         <table aria-labelledby="changes-heading">
           <thead>
             <tr>
@@ -208,10 +203,16 @@ export function RequestsTab(props: { session: SessionInfo }) {
                 <td>
                   {c.requester !== props.session.principal && (
                     <span class="buttons">
-                      <button type="button" onClick={() => decide(c.id, 'approve', 'privacy/changes')}>
+                      <button
+                        type="button"
+                        onClick={() => decide(c.id, 'approve', 'privacy/changes', `${c.requester}: ${CHANGE_NAMES[c.kind] ?? c.kind} ${c.target}`)}
+                      >
                         Approve
                       </button>
-                      <button type="button" onClick={() => decide(c.id, 'deny', 'privacy/changes')}>
+                      <button
+                        type="button"
+                        onClick={() => decide(c.id, 'deny', 'privacy/changes', `${c.requester}: ${CHANGE_NAMES[c.kind] ?? c.kind} ${c.target}`)}
+                      >
                         Deny
                       </button>
                     </span>
@@ -222,6 +223,74 @@ export function RequestsTab(props: { session: SessionInfo }) {
           </tbody>
         </table>
       </div>
+      {deciding && <DecideDialog decision={deciding} onClose={() => setDeciding(null)} onDone={load} />}
     </section>
+  );
+}
+
+interface Decision {
+  id: string;
+  what: 'approve' | 'deny' | 'revoke';
+  kind: 'reveal-requests' | 'privacy/changes';
+  about: string;
+}
+
+const VERBS = { approve: 'Approve', deny: 'Deny', revoke: 'Revoke' } as const;
+
+/** Approve, deny or revoke with an optional comment (SPEC §11 `{"comment"?}`); a refusal is shown in the dialog. */
+function DecideDialog(props: { decision: Decision; onClose: () => void; onDone: () => Promise<void> }) {
+  const { decision } = props;
+  const [comment, setComment] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const noun = decision.kind === 'reveal-requests' ? 'request' : 'change';
+  const verb = VERBS[decision.what];
+  const effect =
+    decision.what === 'revoke'
+      ? 'The approved window ends now: private activities can no longer be shown under this request.'
+      : decision.what === 'approve'
+        ? decision.kind === 'reveal-requests'
+          ? 'The requester may show private activities within the request, from now on for its duration.'
+          : 'The change takes effect now, with its own entry in the governance log.'
+        : `The ${noun} is refused; nothing changes.`;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const text = comment.trim();
+      await send('POST', adminApi(`${decision.kind}/${encodeURIComponent(decision.id)}/${decision.what}`), text ? { comment: text } : {});
+      await props.onDone();
+      props.onClose();
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title={`${verb} ${noun}`} onClose={props.onClose}>
+      <form onSubmit={submit}>
+        <p>
+          <strong>{decision.about}</strong>
+        </p>
+        <p>{effect} It is recorded in the governance log.</p>
+        <label>
+          Comment
+          <textarea value={comment} onInput={(e) => setComment(e.currentTarget.value)} rows={3} maxLength={500} aria-describedby="decide-hint" />
+        </label>
+        <p id="decide-hint" class="hint">
+          Optional, recorded with the decision.
+        </p>
+        <ErrorMessage text={error} />
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>
+            {verb}
+          </button>
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
   );
 }

@@ -10,20 +10,20 @@ import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../../errors.js';
-import { GATEWAY_ACTOR } from '../../governance/entries.js';
 import { sendJson } from '../../http/responder.js';
-import { StateConflictError, type PrivacyChange } from '../../state/types.js';
-import { approvalOf, isStale, requireOtherApprover } from '../approvers.js';
+import type { PrivacyChange } from '../../state/types.js';
+import { approvalOf, expireStale, requireOtherApprover } from '../approvers.js';
 import { parseBody } from '../body.js';
 import type { Change } from '../changes.js';
 import { contextOf, type AdminContext } from '../context.js';
 import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
 import { prepareRemoval } from './groups.js';
 import { grantView, prepareGrant } from './permissions.js';
+import { query, type ApiOperation } from '../operations.js';
 
 type Deps = Pick<AdminDeps, 'state' | 'config' | 'clock' | 'directory' | 'memberOfAny' | 'samePerson'>;
 
-const decideBody = z.object({ comment: z.string().max(1000).optional() }).strict();
+export const changeDecisionBody = z.object({ comment: z.string().max(1000).optional() }).strict();
 const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 const STATUSES = new Set(['pending', 'approved', 'denied', 'expired']);
 
@@ -47,18 +47,12 @@ export function pendingChanges(deps: Deps, tools: ChangeTools): PendingChanges {
 const find = (deps: Deps, id: string) => (deps.state().current().changes ?? []).find((c) => c.id === id);
 
 /** Every pending change past `pendingTtlMin` becomes `expired`, on the record. */
-async function expireStale(deps: Deps, tools: ChangeTools, ctx: AdminContext): Promise<void> {
-  const approval = deps.config().reveal.approval;
-  if (!approval) return;
-  const now = deps.clock.now();
-  for (const c of deps.state().current().changes ?? []) {
-    if (c.status !== 'pending' || !isStale(c.createdAt, approval, now)) continue;
-    const apply = () => deps.state().decideChange(c.id, { status: 'expired', at: now });
-    await tools.record(ctx, { action: 'privacy-change.expired', target: c.id, actor: GATEWAY_ACTOR, apply }).catch((err: unknown) => {
-      if (!(err instanceof StateConflictError)) throw err;
-    });
-  }
-}
+const expireChanges = (deps: Deps, tools: ChangeTools, ctx: AdminContext) =>
+  expireStale(deps, tools, ctx, {
+    items: deps.state().current().changes ?? [],
+    action: 'privacy-change.expired',
+    expire: (id, at) => deps.state().decideChange(id, { status: 'expired', at }),
+  });
 
 /** The change as the direct call would make it, checked now; the entry names the requester, who asked for it. */
 async function prepared(deps: Deps, change: PrivacyChange): Promise<{ run: Change<unknown>; answer: (result: unknown) => unknown }> {
@@ -75,10 +69,10 @@ function decideHandler(deps: Deps, tools: ChangeTools, status: 'approved' | 'den
     const current = find(deps, String(req.params.id));
     if (!current) throw new GatewayError('not_found', 'No such privacy change.');
     await requireOtherApprover(deps, approval, current.requester, ctx.admin.principal, 'privacy change');
-    const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
+    const { comment } = parseBody(changeDecisionBody, req.body ?? {}, '{"comment"?: string}');
     if (comment !== undefined && CONTROL.test(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
     await tools.serialised(async () => {
-      await expireStale(deps, tools, ctx);
+      await expireChanges(deps, tools, ctx);
       const fresh = find(deps, current.id);
       if (fresh?.status !== 'pending') throw new GatewayError('conflict', `The privacy change is ${fresh?.status}, not pending.`);
       // approving: the direct call's checks first — a failing check leaves the change pending
@@ -103,7 +97,7 @@ export function changeRoutes(deps: Deps, tools: ChangeTools): express.Router {
         throw new GatewayError('bad_request', 'Query parameter "status" must be given once: pending, approved, denied or expired.');
       status = v;
     }
-    await tools.serialised(() => expireStale(deps, tools, ctx));
+    await tools.serialised(() => expireChanges(deps, tools, ctx));
     const all = deps.state().current().changes ?? [];
     sendJson(res, 200, { changes: all.filter((c) => status === undefined || c.status === status).reverse() });
   });
@@ -111,3 +105,26 @@ export function changeRoutes(deps: Deps, tools: ChangeTools): express.Router {
   r.post('/privacy/changes/:id/deny', decideHandler(deps, tools, 'denied'));
   return r;
 }
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts). */
+export const changeOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/privacy/changes',
+    summary: 'Privacy changes waiting for (or decided by) a second person, newest first',
+    query: [query('status', 'only changes with this status', { schema: { enum: [...STATUSES] } })],
+    responses: { 200: '`{"changes":[...]}`', 400: 'an unknown or repeated parameter' },
+  },
+  ...(['approve', 'deny'] as const).map((verb): ApiOperation => ({
+    method: 'post',
+    path: `/privacy/changes/:id/${verb}`,
+    summary: `${verb === 'approve' ? 'Approve (and apply)' : 'Deny'} a pending privacy change`,
+    body: changeDecisionBody,
+    responses: {
+      200: '`{"change":{...},"result"?:{...}}`',
+      403: '`self_approval` or `forbidden`',
+      404: 'unknown id, or approval is off',
+      409: 'no longer pending',
+    },
+  })),
+];

@@ -22,7 +22,7 @@ const PAGE_CSS = `body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI"
 main{max-width:38rem;margin:4rem auto;padding:0 1rem}h1{font-size:1.3rem}a{color:#0b5cad}
 `;
 
-type Deps = Pick<AdminDeps, 'config' | 'clock' | 'logger' | 'metrics' | 'proxy'>;
+type Deps = Pick<AdminDeps, 'config' | 'clock' | 'logger' | 'metrics' | 'proxy' | 'permission'>;
 type Handler = (req: Request, res: Response) => unknown;
 
 /** `handler` for exactly these methods; any other is 405 with Allow. */
@@ -78,7 +78,10 @@ export function consoleRoutes(deps: Deps, parts: ConsoleParts): express.Router {
   );
   r.all(
     '/console/session',
-    only(read, async (req, res) => sendJson(res, 200, sessionInfo(deps.config(), signedIn(await authenticateSession(req, { csrf: false }, session)).session))),
+    only(read, async (req, res) => {
+      const s = signedIn(await authenticateSession(req, { csrf: false }, session)).session;
+      sendJson(res, 200, sessionInfo(deps.config(), s, deps.permission(s.principal), deps.clock.now()));
+    }),
   );
   r.all(
     '/console/logout',

@@ -4,6 +4,7 @@ import { GatewayError } from '../../errors.js';
 import { sendJson } from '../../http/responder.js';
 import { intParam } from '../body.js';
 import type { AdminDeps } from '../deps.js';
+import { query, type ApiOperation } from '../operations.js';
 
 export function directoryRoutes(deps: Pick<AdminDeps, 'directory'>): express.Router {
   const r = express.Router();
@@ -25,3 +26,17 @@ export function directoryRoutes(deps: Pick<AdminDeps, 'directory'>): express.Rou
   });
   return r;
 }
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts). */
+export const directoryOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/directory/groups',
+    summary: 'The group catalogue admins choose private groups from',
+    query: [
+      query('search', 'matches id or name, case-insensitively (at most 200 characters)'),
+      query('limit', 'at most this many groups (default 100)', { schema: { type: 'integer', minimum: 1, maximum: 1000 } }),
+    ],
+    responses: { 200: '`{"groups":[{"id","name","source"}]}`', 400: 'an unknown parameter or a bad value', 503: '`directory_unavailable`' },
+  },
+];

@@ -7,6 +7,7 @@ import { contextOf } from '../context.js';
 import type { AdminDeps } from '../deps.js';
 import { parseGovernanceQuery } from '../governanceQuery.js';
 import { streamEntries } from '../governanceStream.js';
+import { query, type ApiOperation } from '../operations.js';
 
 export function governanceRoutes(deps: Pick<AdminDeps, 'governance' | 'checkpoint'>): express.Router {
   const r = express.Router();
@@ -39,3 +40,41 @@ export function governanceRoutes(deps: Pick<AdminDeps, 'governance' | 'checkpoin
   });
   return r;
 }
+
+const TIME = { type: 'string', format: 'date-time' };
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts). */
+export const governanceOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/governance',
+    summary: 'Governance entries: a page, or with `format` a stream of every matching entry',
+    query: [
+      query('afterSeq', 'entries with a larger seq (default 0)', { schema: { type: 'integer', minimum: 0 } }),
+      query('limit', 'page size (default 100); with `format`, an optional cap', { schema: { type: 'integer', minimum: 1, maximum: 1000 } }),
+      query('action', 'any of the given actions', { repeats: true }),
+      query('principal', 'who acted (case-insensitive)'),
+      query('since', 'ISO-8601 with an offset, inclusive', { schema: TIME }),
+      query('until', 'ISO-8601 with an offset, exclusive', { schema: TIME }),
+      query('format', 'stream instead of a page', { schema: { enum: ['ndjson', 'csv'] } }),
+    ],
+    content: ['application/json', 'application/x-ndjson', 'text/csv'],
+    responses: {
+      200: '`{"entries":[...],"nextAfterSeq":n}`, or the stream',
+      400: 'an unknown or repeated parameter, a bad value',
+      503: '`governance_unavailable`',
+    },
+  },
+  {
+    method: 'get',
+    path: '/governance/verify',
+    summary: 'Re-compute the hash chain',
+    responses: { 200: '`{"ok":true,"count":n}` or `{"ok":false,"brokenAtSeq":n,"count":n}`', 503: '`governance_unavailable`' },
+  },
+  {
+    method: 'get',
+    path: '/governance/checkpoint',
+    summary: 'A freshly signed checkpoint of the chain head',
+    responses: { 200: '`{"checkpoint":"<compact JWS>"}`', 404: 'no checkpoint key configured', 503: '`governance_unavailable`' },
+  },
+];

@@ -9,8 +9,9 @@ import { checkGroupChoice, refuse } from '../checks.js';
 import { contextOf } from '../context.js';
 import type { Change } from '../changes.js';
 import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
+import type { ApiOperation } from '../operations.js';
 
-const groupBody = z
+export const groupBody = z
   .object({
     id: z
       .string()
@@ -89,3 +90,32 @@ export function groupRoutes(deps: Deps, tools: ChangeTools, pending: PendingChan
   });
   return r;
 }
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts). */
+export const groupOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/privacy/groups',
+    summary: 'Every private-group interval, history included',
+    responses: { 200: '`{"groups":[{"id","name","privateSince","privateUntil"}]}`' },
+  },
+  {
+    method: 'post',
+    path: '/privacy/groups',
+    summary: 'Make a group of the catalogue private from now on',
+    body: groupBody,
+    responses: {
+      201: 'the group interval',
+      409: 'already private',
+      422: '`unknown_group`: not in the group catalogue (`details.suggestions`)',
+      503: '`directory_unavailable`, `governance_unavailable` or `state_unavailable`',
+    },
+  },
+  {
+    method: 'delete',
+    path: '/privacy/groups/:id',
+    summary: "End a group's privacy now",
+    description: 'With four-eyes approval on (`reveal.approval`) the change waits for a second person: 202 with the pending change.',
+    responses: { 202: '`{"change":{...}}`: pending approval', 204: 'privacy ended', 404: 'the group is not private' },
+  },
+];

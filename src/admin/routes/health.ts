@@ -2,6 +2,7 @@
 import express from 'express';
 import { sendJson, sendText } from '../../http/responder.js';
 import type { AdminDeps } from '../deps.js';
+import type { ApiOperation } from '../operations.js';
 
 export function healthRoutes(deps: Pick<AdminDeps, 'ready' | 'metrics'>): express.Router {
   const r = express.Router();
@@ -13,3 +14,16 @@ export function healthRoutes(deps: Pick<AdminDeps, 'ready' | 'metrics'>): expres
   r.get('/metrics', async (_req, res) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()));
   return r;
 }
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts): no authentication. */
+export const healthOperations: ApiOperation[] = [
+  { method: 'get', path: '/healthz', summary: 'Liveness: the process answers', public: true, responses: { 200: '`{"status":"ok"}`' } },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: configuration, state store, governance sink and JWKS all usable',
+    public: true,
+    responses: { 200: '`{"status":"ready","checks":{...}}`', 503: '`{"status":"not_ready","checks":{...}}`: `checks` names the part that is not usable' },
+  },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', public: true, content: ['text/plain'], responses: { 200: 'the Prometheus text format' } },
+];

@@ -12,8 +12,9 @@ import { checkGrant, refuse } from '../checks.js';
 import { contextOf } from '../context.js';
 import type { Change } from '../changes.js';
 import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
+import type { ApiOperation } from '../operations.js';
 
-const permissionBody = z
+export const permissionBody = z
   .object({
     principal: z
       .string()
@@ -129,3 +130,35 @@ export function permissionRoutes(deps: Deps, tools: ChangeTools, pending: Pendin
   });
   return r;
 }
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts). */
+export const permissionOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: '/privacy/permissions',
+    summary: 'Who may reveal private activities (expired permissions are not listed)',
+    responses: { 200: '`{"permissions":[{"principal","grantedAt","grantedBy","groups"?,"expiresAt"?}]}`' },
+  },
+  {
+    method: 'post',
+    path: '/privacy/permissions',
+    summary: 'Grant the reveal permission, optionally for some groups and until a time',
+    description: 'With four-eyes approval on the grant waits for a second person: 202 with the pending change.',
+    body: permissionBody,
+    responses: {
+      201: 'the permission (`adminChecked: false` when nothing could tell whether the grantee is an admin)',
+      202: '`{"change":{...}}`: pending approval',
+      400: 'not a UPN / e-mail address, a bad `expiresAt`, an unknown key',
+      403: '`self_grant`',
+      409: 'an active permission exists',
+      422: '`unknown_principal`, `not_an_admin` or `unknown_group`',
+      503: '`directory_unavailable`',
+    },
+  },
+  {
+    method: 'delete',
+    path: '/privacy/permissions/:principal',
+    summary: 'Revoke a permission (applies at once, with or without approval)',
+    responses: { 204: 'revoked', 404: 'no (unexpired) permission' },
+  },
+];

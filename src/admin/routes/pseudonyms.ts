@@ -10,6 +10,7 @@
  * `private-activities.denied` entry. A scoped permission resolves only its groups' members.
  * No message, log line or metric here carries a principal that a pseudonym stands for.
  */
+import type { ApiOperation } from '../operations.js';
 import express from 'express';
 import { z } from 'zod';
 import { GatewayError } from '../../errors.js';
@@ -28,8 +29,10 @@ import type { GovernanceAction } from '../../governance/types.js';
 
 type Deps = Pick<AdminDeps, 'config' | 'state' | 'permission' | 'memberOfAny' | 'clock' | 'governance' | 'metrics' | 'logger' | 'pseudonymiser'>;
 
-const resolveBody = z.object({ pseudonym: z.string().max(1000), reason: z.unknown().optional(), revealRequest: z.string().max(200).optional() }).strict();
-const lookupBody = z.object({ principal: z.string().max(1000), reason: z.unknown().optional(), revealRequest: z.string().max(200).optional() }).strict();
+export const resolveBody = z
+  .object({ pseudonym: z.string().max(1000), reason: z.unknown().optional(), revealRequest: z.string().max(200).optional() })
+  .strict();
+export const lookupBody = z.object({ principal: z.string().max(1000), reason: z.unknown().optional(), revealRequest: z.string().max(200).optional() }).strict();
 
 /** What a granted re-identification carries into its entry. */
 interface Granted {
@@ -119,3 +122,32 @@ export function pseudonymRoutes(deps: Deps): express.Router {
   });
   return r;
 }
+
+/** SPEC §14 re-identification, for the OpenAPI description (src/admin/openapi.ts). */
+export const pseudonymOperations: ApiOperation[] = [
+  {
+    method: 'post',
+    path: '/pseudonyms/resolve',
+    summary: 'Turn a pseudonym back into the person (written as `pseudonym.resolved` first)',
+    body: resolveBody,
+    responses: {
+      200: '`{"pseudonym","principal"}`',
+      400: 'a malformed pseudonym, `reason_required`, `bad_reason`',
+      403: '`reveal_forbidden` (recorded as `private-activities.denied`), `approval_required`',
+      404: 'no current or previous key produced it (the attempt is recorded)',
+      503: '`governance_unavailable`',
+    },
+  },
+  {
+    method: 'post',
+    path: '/pseudonyms/lookup',
+    summary: "A person's pseudonym, to search a SIEM (written as `pseudonym.looked-up` first)",
+    body: lookupBody,
+    responses: {
+      200: '`{"principal","pseudonym"}`',
+      400: 'not a principal, `reason_required`, `bad_reason`',
+      403: '`reveal_forbidden` (recorded as `private-activities.denied`), `approval_required`',
+      503: '`governance_unavailable`',
+    },
+  },
+];

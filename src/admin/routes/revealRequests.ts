@@ -20,13 +20,13 @@ import { hasControlOrBidi } from '../../text.js';
 import { parseBody } from '../body.js';
 import { contextOf } from '../context.js';
 import type { AdminDeps, ChangeTools } from '../deps.js';
-import { approvalOf, isSamePerson, isStale, requireApprover, requireOtherApprover } from '../approvers.js';
+import { approvalOf, expireStale, isSamePerson, requireApprover, requireOtherApprover } from '../approvers.js';
 import type { AdminContext } from '../context.js';
-import { GATEWAY_ACTOR } from '../../governance/entries.js';
+import { query, type ApiOperation } from '../operations.js';
 
 type Deps = Pick<AdminDeps, 'state' | 'config' | 'permission' | 'memberOfAny' | 'samePerson' | 'knownGroups' | 'clock' | 'notify'>;
 
-const createBody = z
+export const revealRequestBody = z
   .object({
     reason: z.string().max(4000),
     durationMin: z.number(),
@@ -40,7 +40,7 @@ const createBody = z
   })
   .strict();
 const CREATE_EXPECTED = '{"reason": string, "durationMin": integer, "scope"?: {"groups"?: [ids], "actors"?: [principals]}}';
-const decideBody = z.object({ comment: z.string().max(1000).optional() }).strict();
+export const revealDecisionBody = z.object({ comment: z.string().max(1000).optional() }).strict();
 const STATUSES = new Set(['pending', 'approved', 'denied', 'revoked', 'expired']);
 function reasonOf(raw: string, minReasonLength: number): string {
   try {
@@ -51,7 +51,7 @@ function reasonOf(raw: string, minReasonLength: number): string {
   }
 }
 
-async function scopeOf(deps: Deps, raw: z.output<typeof createBody>['scope']): Promise<RevealRequest['scope']> {
+async function scopeOf(deps: Deps, raw: z.output<typeof revealRequestBody>['scope']): Promise<RevealRequest['scope']> {
   if (raw === undefined) return undefined;
   const groups = [...new Set(raw.groups ?? [])];
   const actors = [...new Set((raw.actors ?? []).map((a) => normalizePrincipal(a)!))];
@@ -69,7 +69,7 @@ async function newRequest(deps: Deps, me: string, rawBody: unknown): Promise<Rev
   const perm = deps.permission(me);
   if (!perm || permissionExpired(perm, deps.clock.now()))
     throw new GatewayError('forbidden', 'Only admins on the permission list (not expired) may ask for a reveal.');
-  const body = parseBody(createBody, rawBody, CREATE_EXPECTED);
+  const body = parseBody(revealRequestBody, rawBody, CREATE_EXPECTED);
   const reason = reasonOf(body.reason, deps.config().reveal.minReasonLength);
   const d = body.durationMin;
   if (!Number.isInteger(d) || d < 1 || d > approval.maxDurationMin)
@@ -102,19 +102,12 @@ function listed(deps: Deps, query: string): RevealRequest[] {
 const find = (deps: Deps, id: string) => (deps.state().current().revealRequests ?? []).find((x) => x.id === id);
 
 /** Every pending request past `pendingTtlMin` becomes `expired`, on the record, before anything reads or decides it. */
-async function expireStale(deps: Deps, tools: ChangeTools, ctx: AdminContext): Promise<void> {
-  const approval = deps.config().reveal.approval;
-  if (!approval) return;
-  const now = deps.clock.now();
-  for (const r of deps.state().current().revealRequests ?? []) {
-    if (r.status !== 'pending' || !isStale(r.createdAt, approval, now)) continue;
-    const apply = () => deps.state().decideRevealRequest(r.id, { status: 'expired', at: now });
-    await tools.record(ctx, { action: 'reveal-request.expired', target: r.id, actor: GATEWAY_ACTOR, apply }).catch((err: unknown) => {
-      // another replica expired or decided it meanwhile: its transition stands
-      if (!(err instanceof StateConflictError)) throw err;
-    });
-  }
-}
+const expireRequests = (deps: Deps, tools: ChangeTools, ctx: AdminContext) =>
+  expireStale(deps, tools, ctx, {
+    items: deps.state().current().revealRequests ?? [],
+    action: 'reveal-request.expired',
+    expire: (id, at) => deps.state().decideRevealRequest(id, { status: 'expired', at }),
+  });
 
 type Transition = 'approved' | 'denied' | 'revoked';
 const ACTION: Record<Transition, 'reveal-request.approved' | 'reveal-request.denied' | 'reveal-request.revoked'> = {
@@ -139,10 +132,10 @@ function decideHandler(deps: Deps, tools: ChangeTools, status: Transition) {
     const current = find(deps, id);
     if (!current) throw new GatewayError('not_found', 'No such reveal request.');
     await mayDecide(deps, current, me, status);
-    const { comment } = parseBody(decideBody, req.body ?? {}, '{"comment"?: string}');
+    const { comment } = parseBody(revealDecisionBody, req.body ?? {}, '{"comment"?: string}');
     if (comment !== undefined && hasControlOrBidi(comment)) throw new GatewayError('bad_request', '"comment" must not contain control characters.');
     await tools.serialised(async () => {
-      await expireStale(deps, tools, ctx);
+      await expireRequests(deps, tools, ctx);
       const fresh = find(deps, id);
       const from = status === 'revoked' ? 'approved' : 'pending';
       if (fresh?.status !== from) throw new GatewayError('conflict', `The reveal request is ${fresh?.status}, not ${from}.`);
@@ -179,7 +172,7 @@ export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Rou
 
   r.get('/reveal-requests', async (_req, res) => {
     const ctx = contextOf(res);
-    await tools.serialised(() => expireStale(deps, tools, ctx));
+    await tools.serialised(() => expireRequests(deps, tools, ctx));
     sendJson(res, 200, { requests: listed(deps, ctx.ex.query).map((x) => ({ ...x })) });
   });
 
@@ -188,3 +181,34 @@ export function revealRequestRoutes(deps: Deps, tools: ChangeTools): express.Rou
   r.post('/reveal-requests/:id/revoke', decideHandler(deps, tools, 'revoked'));
   return r;
 }
+
+/** The OpenAPI description of these routes (src/admin/openapi.ts). */
+export const revealRequestOperations: ApiOperation[] = [
+  {
+    method: 'post',
+    path: '/reveal-requests',
+    summary: 'Ask for a reveal window (four-eyes approval)',
+    body: revealRequestBody,
+    responses: { 201: 'the pending request', 400: '`bad_request` naming the key', 403: 'not on the permission list', 404: 'approval is off' },
+  },
+  {
+    method: 'get',
+    path: '/reveal-requests',
+    summary: 'Reveal requests, newest first',
+    query: [query('status', 'only requests with this status', { schema: { enum: [...STATUSES] } })],
+    responses: { 200: '`{"requests":[...]}`', 400: 'an unknown or repeated parameter' },
+  },
+  ...(['approve', 'deny', 'revoke'] as const).map((verb): ApiOperation => ({
+    method: 'post',
+    path: `/reveal-requests/:id/${verb}`,
+    summary: `${verb[0].toUpperCase()}${verb.slice(1)} a reveal request`,
+    description: verb === 'revoke' ? 'By the requester or an approver: ends an approved window at once.' : 'By an approver other than the requester.',
+    body: revealDecisionBody,
+    responses: {
+      200: 'the request',
+      403: '`self_approval` or `forbidden`',
+      404: 'unknown id, or approval is off',
+      409: verb === 'revoke' ? 'not approved' : 'no longer pending',
+    },
+  })),
+];

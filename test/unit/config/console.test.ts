@@ -17,6 +17,8 @@ describe('config: console (SPEC §13)', () => {
       oidc: { issuer: 'https://login.example.com/tenant/v2.0', clientId: 'apg-console', clientSecret: null, scopes: ['openid', 'profile', 'email'] },
       sessionTtlMin: 480,
       publicUrl: null,
+      revealWindowMin: 10,
+      filters: { user: null, since: null, until: null },
     });
   });
 

@@ -31,13 +31,18 @@ describe('requestInfo', () => {
 describe('viewedEntry', () => {
   it('with every fact: reason, scope (copied), request, token with jti, the shown tally', () => {
     const scope = { groups: ['hr'], actors: ['bob@contoso.com'] };
-    const e = viewedEntry(ACTOR, seen(), { reason: 'Incident 4711', scope, revealRequest: 'req-9' }, { count: 2, ids: ['a', 'b'] });
+    const e = viewedEntry(
+      ACTOR,
+      seen(),
+      { reason: 'Incident 4711', scope, revealRequest: 'req-9' },
+      { count: 2, ids: ['a', 'b'], actors: new Map([['bob@contoso.com', 2]]) },
+    );
     expect(e).toEqual({
       action: 'private-activities.viewed',
       principal: 'alice@contoso.com',
       via: 'header',
       request: requestInfo(seen()),
-      privateActivities: { count: 2, ids: ['a', 'b'] },
+      privateActivities: { count: 2, ids: ['a', 'b'], actors: [{ principal: 'bob@contoso.com', count: 2 }] },
       reason: 'Incident 4711',
       scope: { groups: ['hr'], actors: ['bob@contoso.com'] },
       revealRequest: 'req-9',
@@ -50,13 +55,18 @@ describe('viewedEntry', () => {
   });
 
   it('absent facts are absent keys, never undefined or empty values', () => {
-    const e = viewedEntry({ principal: 'alice@contoso.com', via: 'console' }, seen(), {}, { count: 0, ids: [] });
+    const e = viewedEntry({ principal: 'alice@contoso.com', via: 'console' }, seen(), {}, { count: 0, ids: [], actors: new Map() });
     for (const k of ['reason', 'scope', 'revealRequest', 'token', 'denial', 'target', 'permission']) expect(k in e, k).toBe(false);
-    expect(e.privateActivities).toEqual({ count: 0, ids: [] });
+    expect(e.privateActivities).toEqual({ count: 0, ids: [], actors: [] });
   });
 
   it('a token without jti records its issuer only', () => {
-    const e = viewedEntry({ principal: 'alice@contoso.com', via: 'token', token: { iss: 'https://idp' } }, seen(), {}, { count: 0, ids: [] });
+    const e = viewedEntry(
+      { principal: 'alice@contoso.com', via: 'token', token: { iss: 'https://idp' } },
+      seen(),
+      {},
+      { count: 0, ids: [], actors: new Map() },
+    );
     expect(e.token).toEqual({ iss: 'https://idp' });
     expect('jti' in e.token!).toBe(false);
   });
@@ -95,5 +105,34 @@ describe('changeEntry', () => {
   it('never carries a token, even when the actor has one', () => {
     const e = changeEntry('privacy-group.added', ACTOR, seen(), 'hr');
     expect('token' in e).toBe(false);
+  });
+});
+
+describe('actors in the chained entry (SPEC §6 v3)', () => {
+  it('at most 1000 actors, actorsTruncated says whether more were shown; absent when not given', async () => {
+    const { buildEntry, GENESIS } = await import('../../../src/governance/chain.js');
+    const actors = Array.from({ length: 1001 }, (_, i) => ({ principal: `p${i}@contoso.com`, count: 1 }));
+    const e = buildEntry(
+      { action: 'private-activities.viewed', principal: 'a@contoso.com', privateActivities: { count: 1001, ids: [], actors } },
+      { seq: 1, prevHash: GENESIS, instance: 't' },
+    );
+    expect(e.privateActivities!.actors).toHaveLength(1000);
+    expect(e.privateActivities!.actorsTruncated).toBe(true);
+    const two = buildEntry(
+      { action: 'private-activities.viewed', principal: 'a@contoso.com', privateActivities: { count: 1, ids: ['x'], actors: actors.slice(0, 1) } },
+      { seq: 1, prevHash: GENESIS, instance: 't' },
+    );
+    expect(two.privateActivities).toEqual({
+      count: 1,
+      ids: ['x'],
+      idsTruncated: false,
+      actors: [{ principal: 'p0@contoso.com', count: 1 }],
+      actorsTruncated: false,
+    });
+    const old = buildEntry(
+      { action: 'private-activities.viewed', principal: 'a@contoso.com', privateActivities: { count: 0, ids: [] } },
+      { seq: 1, prevHash: GENESIS, instance: 't' },
+    );
+    expect(old.privateActivities).toEqual({ count: 0, ids: [], idsTruncated: false });
   });
 });

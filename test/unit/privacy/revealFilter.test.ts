@@ -115,7 +115,27 @@ describe('reveal limits (examples)', () => {
   it('hideForReveal removes only withheld activities and tallies the shown ones', async () => {
     const { hide, shown } = hideForReveal(makeRevealBatch(p, directory, { scope: { groups: ['hr'], actors: [] } }));
     expect(await hide(acts)).toEqual([false, false, false, true, true, true]);
-    expect(shown).toEqual({ count: 2, ids: ['bob', 'carol'] });
+    expect(shown).toEqual({
+      count: 2,
+      ids: ['bob', 'carol'],
+      actors: new Map([
+        ['bob@contoso.com', 1],
+        ['carol@contoso.com', 1],
+      ]),
+    });
+  });
+  it('hideForReveal counts the shown activities per actor, normalised, across batches; actor-less ones count in no actor', async () => {
+    const { hide, shown } = hideForReveal(makeRevealBatch(p, directory, {}));
+    await hide(acts);
+    await hide([f({ id: 'bob2', actor: ' BOB@contoso.com ', timestamp: t }), f({ id: 'noactor', timestamp: t, groups: ['hr'] }), acts[0]]);
+    expect(shown.count).toBe(7);
+    expect([...shown.actors]).toEqual([
+      ['bob@contoso.com', 2],
+      ['carol@contoso.com', 1],
+      ['heidi@contoso.com', 1],
+      ['mallory@fabrikam.com', 1],
+      ['judy@contoso.com', 1],
+    ]);
   });
   it('hideForReveal fails closed on a wrong-length or unknown answer', async () => {
     await expect(hideForReveal(() => ['public']).hide(acts)).rejects.toThrow(/wrong length/);
@@ -189,19 +209,20 @@ describe('properties', () => {
     );
   });
 
-  it('a reveal shows exactly the hidden activities both limits allow (oracle: single-group decisions)', () => {
+  it('a reveal shows exactly the hidden activities both limits allow, and tallies their actors (oracle: single-group decisions)', async () => {
     let shownSome = 0;
     let withheldSome = 0;
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.array(intervalArb, { maxLength: 6 }),
         fc.array(factsArb, { maxLength: 8 }),
         membershipArb,
         limitsArb,
         fc.constantFrom('withhold' as const, 'show' as const),
-        (ivs, acts, m, limits, und) => {
+        async (ivs, acts, m, limits, und) => {
           const p = policy(ivs, und);
           const out = makeRevealBatch(p, m, limits)(acts) as string[];
+          const expectedActors = new Map<string, number>();
           acts.forEach((facts, i) => {
             const hidden = hides(decide(facts, p, m), p);
             if (!hidden) return expect(out[i]).toBe('public');
@@ -213,9 +234,15 @@ describe('properties', () => {
               through.some((x) => limits.scope!.groups.includes(x)) ||
               (actor !== undefined && limits.scope.actors.some((a) => a.toLowerCase() === actor));
             expect(out[i]).toBe(permOk && scopeOk ? 'shown' : 'withheld');
-            if (permOk && scopeOk) shownSome++;
-            else withheldSome++;
+            if (permOk && scopeOk) {
+              shownSome++;
+              if (actor !== undefined && actor !== '') expectedActors.set(actor, (expectedActors.get(actor) ?? 0) + 1);
+            } else withheldSome++;
           });
+          // the tally's actors: the oracle's shown activities, counted per lower-cased actor
+          const tally = hideForReveal(makeRevealBatch(p, m, limits));
+          await tally.hide(acts);
+          expect(new Map([...tally.shown.actors].sort())).toEqual(new Map([...expectedActors].sort()));
         },
       ),
       { numRuns: 3000 },
