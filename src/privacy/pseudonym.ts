@@ -71,6 +71,8 @@ export interface Pseudonymiser {
   readonly domain: string;
   /** the pseudonym of a principal (normalised first) */
   pseudonym(principal: string): string;
+  /** the principal's pseudonyms under every key, current first (a report finds resolutions made before a rotation) */
+  every(principal: string): string[];
   resolve(pseudonym: string): Resolution;
 }
 
@@ -93,6 +95,10 @@ export function createPseudonymiser(keys: readonly Uint8Array[], domain: string)
         cache.set(p, out);
       }
       return out;
+    },
+    every(principal) {
+      const p = encoder.encode(normalizePrincipal(principal) ?? '');
+      return keys.map((k) => `p-${base32(aessiv(k, AAD).encrypt(p))}@${dom}`);
     },
     resolve(pseudonym) {
       const m = TOKEN_RE.exec(pseudonym.trim().toLowerCase());

@@ -165,6 +165,12 @@ describe('pseudonymised groups over real sockets (SPEC §14)', () => {
     expect(resolved.json()).toEqual({ pseudonym: P_BOB, principal: 'bob@contoso.com' });
     expect((await admin('lookup', { principal: 'bob@contoso.com', reason })).json().pseudonym).toBe(P_BOB);
     expect((await admin('resolve', { pseudonym: 'bob@contoso.com', reason })).status).toBe(400);
+    // the person asking who saw them learns of the resolution and the lookup (SPEC §15)
+    const report = await get(`${gws[0].url}/_gateway/api/reports/subject?principal=bob%40contoso.com`, {
+      headers: { authorization: `Bearer ${token}`, 'x-reveal-reason': 'data-subject request 17' },
+    });
+    expect(report.status).toBe(200);
+    expect(report.json().resolutions.map((r: { action: string }) => r.action)).toEqual(['pseudonym.resolved', 'pseudonym.looked-up']);
     for (const p of ['', 'a1/', 'export/', 'export/cef/', 'export/ndjson/', 'export/json/']) await get(`${gws[0].url}/api/v1/activities/${p}`);
     const metrics = (await get(`${gws[0].url}/_gateway/metrics`)).text;
     expect(logText.length).toBeGreaterThan(0);

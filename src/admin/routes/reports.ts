@@ -68,7 +68,7 @@ function range(p: Params): { filter: QueryFilter; since?: string; until?: string
 /** The actions a report reads, as the sinks' filter takes them (the pseudonym actions may be unknown to this version). */
 const actions = (names: readonly string[]): GovernanceAction[] => names as GovernanceAction[];
 
-export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config'>): express.Router {
+export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config' | 'pseudonymiser'>): express.Router {
   const r = express.Router();
   const sink = (): GovernanceSink => {
     const s = deps.governance();
@@ -94,7 +94,9 @@ export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config'>): ex
     // on the record before a byte of the report is read (a failure here is 503 governance_unavailable)
     await s.append(changeEntry('report.created', ctx.actor, ctx.ex, principal, { reason }));
 
-    const o: SubjectOptions = { principal, includeViewers: viewers === 'true' };
+    // resolutions name the person's pseudonym: under every key, so one made before a rotation is found too
+    const known = deps.pseudonymiser()?.every(principal) ?? [];
+    const o: SubjectOptions = { principal, includeViewers: viewers === 'true', ...(known.length > 0 ? { pseudonyms: new Set(known) } : {}) };
     const entries = s.stream({ ...filter, action: actions(SUBJECT_ACTIONS), lineHint: subjectLineHint(o) });
     if (format === 'json') return sendJson(res, 200, await subjectReport(entries, { ...o, since, until }));
     await streamRows(res, csvRows(entries, o), {

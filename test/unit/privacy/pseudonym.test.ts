@@ -40,6 +40,8 @@ describe('pseudonyms (SPEC §14)', () => {
     // a flipped character of a well-shaped token: no key made it
     const flipped = p.slice(0, 5) + (p[5] === 'a' ? 'b' : 'a') + p.slice(6);
     expect(['unknown', 'malformed']).toContain(rotated.resolve(flipped).kind);
+    // every key's pseudonym of one person, current first: what a subject report looks for
+    expect(rotated.every(' Henry@Contoso.com ')).toEqual([rotated.pseudonym('henry@contoso.com'), p]);
   });
 
   it('keys: 32 raw bytes or base64 of them', () => {
