@@ -36,7 +36,7 @@ describe('pseudonymising groups in the decision (SPEC §14)', () => {
   it('a reveal shows them as sent and counts them; outside its scope they stay pseudonymised', async () => {
     const all = hideForReveal(makeRevealBatch(policy, members, {}));
     expect(await all.hide([facts('bob@contoso.com'), facts('dave@contoso.com')])).toEqual([false, false]);
-    expect(all.shown).toEqual({ count: 1, ids: ['bob@contoso.com'] });
+    expect(all.shown).toEqual({ count: 1, ids: ['bob@contoso.com'], actors: new Map([['bob@contoso.com', 1]]) });
     const scoped = hideForReveal(makeRevealBatch(policy, members, { scope: { groups: ['council'], actors: [] } }));
     expect(await scoped.hide([facts('bob@contoso.com'), facts('carol@contoso.com')])).toEqual(['pseudonymise', false]);
     expect(scoped.shown.count).toBe(1);
