@@ -75,7 +75,7 @@ export function graphSource(opts: GraphOptions, client: HttpsClient = httpsClien
   return {
     name: 'graph',
     knowsUsers: true,
-    lookup: (principal, signal) => lookupUser(collectFrom, graphUrl, principal, signal, performance.now() + opts.timeoutMs),
+    lookup: (principal, signal) => lookupUser({ collectFrom, get }, graphUrl, principal, signal, performance.now() + opts.timeoutMs),
     person: (principal, signal) => personOf(get, graphUrl, principal, signal, performance.now() + opts.timeoutMs),
     members: (groupId, limit, signal) => groupMembers({ get, graphUrl, graphOrigin }, groupId, limit, signal, listDeadline()),
     listGroups: (signal) => listGroups(collectFrom, graphUrl, signal, listDeadline()),
@@ -171,13 +171,30 @@ export function userUrl(graphUrl: string, principal: string): string {
   return `${graphUrl}/users('${quoted}')`;
 }
 
-/** A principal without `@` is not a Graph user name: no groups, not asked. 404: the user does not exist. */
-async function lookupUser(collectFrom: Collect, graphUrl: string, principal: string, signal: AbortSignal, deadline: number): Promise<UserAnswer> {
-  if (!principal.includes('@')) return { exists: false, groups: new Set() };
-  const url = `${userUrl(graphUrl, principal)}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName`;
-  const r = await collectFrom(url, signal, deadline);
-  if (r === 'not_found') return { exists: false, groups: new Set() };
-  return { exists: true, groups: new Set(r.map((g) => g.id)) };
+/**
+ * A principal without `@` is not a Graph user name: no groups, not asked. A 404 on the
+ * principal as a user name is not yet "no such user": an actor logged by a mail or proxy
+ * address that is not the UPN is found by address (as `personOf` finds it) and its groups are
+ * read by object id; only when no user has the address is it "does not exist" (no groups).
+ */
+async function lookupUser(
+  g: { collectFrom: Collect; get: Get },
+  graphUrl: string,
+  principal: string,
+  signal: AbortSignal,
+  deadline: number,
+): Promise<UserAnswer> {
+  const none: UserAnswer = { exists: false, groups: new Set() };
+  if (!principal.includes('@')) return none;
+  const groupsOf = (user: string) => g.collectFrom(`${user}/transitiveMemberOf/microsoft.graph.group?$select=id,displayName`, signal, deadline);
+  let r = await groupsOf(userUrl(graphUrl, principal));
+  if (r === 'not_found') {
+    const id = await personOf(g.get, graphUrl, principal, signal, deadline);
+    if (id === null) return none;
+    r = await groupsOf(`${graphUrl}/users/${encodeURIComponent(id)}`);
+    if (r === 'not_found') return none;
+  }
+  return { exists: true, groups: new Set(r.map((x) => x.id)) };
 }
 
 async function listGroups(collectFrom: Collect, graphUrl: string, signal: AbortSignal, deadline: number): Promise<CatalogueEntry[]> {

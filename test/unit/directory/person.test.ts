@@ -118,6 +118,18 @@ describe.skipIf(!graphEnabled)('personOf / samePerson with a Graph source (local
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('attacker: an actor logged by a mail that is not the UPN has the UPN user\'s groups, never "no groups"', async () => {
+    g.users.set('adele@contoso.onmicrosoft.com', ['g-hr']);
+    for (const address of ['adele.vance@contoso.com', 'AV@contoso.com']) {
+      const u = await d.user(address);
+      expect(u.failed, address).toBe(false);
+      expect(u.exists, address).toBe(true);
+      expect([...u.groups], address).toEqual(['g-hr']);
+    }
+    // an address no user has is still a user that does not exist: no groups
+    expect((await d.user('nobody.else@contoso.com')).exists).toBe(false);
+  });
+
   it('a UPN, a mail and a proxy address of one user are one person (its object id)', async () => {
     const adele = 'graph:aaaaaaaa-0000-0000-0000-000000000001';
     expect(await d.personOf('adele@contoso.onmicrosoft.com')).toBe(adele);
