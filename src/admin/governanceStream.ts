@@ -12,42 +12,22 @@ import type { GovernanceEntry } from '../governance/types.js';
 
 const CHUNK = 64 * 1024;
 
-export async function streamEntries(
-  res: http.ServerResponse,
-  entries: AsyncIterable<GovernanceEntry>,
-  format: 'ndjson' | 'csv',
-  limit?: number,
-): Promise<void> {
-  const iterator = entries[Symbol.asyncIterator]();
-  // the first entry is fetched before the headers go out, so a sink that fails at once still answers with a JSON error
-  const first = await iterator.next();
-  res.statusCode = 200;
-  res.setHeader('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  if (format === 'csv') res.setHeader('content-disposition', 'attachment; filename="governance.csv"');
-  let closed = false;
-  res.on('close', () => {
-    closed = true;
-  });
-  let buf = format === 'csv' ? csvHeader() : '';
+export function streamEntries(res: http.ServerResponse, entries: AsyncIterable<GovernanceEntry>, format: 'ndjson' | 'csv', limit?: number): Promise<void> {
+  const headers =
+    format === 'csv'
+      ? { contentType: 'text/csv; charset=utf-8', filename: 'governance.csv', first: csvHeader() }
+      : { contentType: 'application/x-ndjson; charset=utf-8' };
+  return streamRows(res, rowsOf(entries, format, limit), headers);
+}
+
+/** One text row per entry, at most `limit`; stopping early ends the sink's stream too. */
+async function* rowsOf(entries: AsyncIterable<GovernanceEntry>, format: 'ndjson' | 'csv', limit?: number): AsyncGenerator<string> {
   let n = 0;
-  try {
-    for (let r = first; !r.done && !closed && (limit === undefined || n < limit); r = await iterator.next()) {
-      buf += format === 'csv' ? csvRow(r.value) : JSON.stringify(r.value) + '\n';
-      n++;
-      if (buf.length >= CHUNK) {
-        const ok = res.write(buf);
-        buf = '';
-        if (!ok && !closed) await drainedOrClosed(res);
-      }
-    }
-  } catch (err) {
-    res.destroy(err as Error);
-    await iterator.return?.();
-    return;
+  for await (const e of entries) {
+    if (limit !== undefined && n >= limit) return;
+    yield format === 'csv' ? csvRow(e) : JSON.stringify(e) + '\n';
+    n++;
   }
-  await iterator.return?.();
-  if (!closed) res.end(buf);
 }
 
 /**
@@ -65,8 +45,9 @@ async function drainedOrClosed(res: http.ServerResponse): Promise<void> {
 }
 
 /**
- * Streams text rows (a report's CSV) the same way: chunks of about 64 KiB, waiting for
- * the socket to drain; the first row is fetched before the headers go out.
+ * Streams text rows (governance entries, a report's CSV): chunks of about 64 KiB, waiting
+ * for the socket to drain; the first row is fetched before the headers go out, so a source
+ * that fails at once still answers with a JSON error.
  */
 export async function streamRows(
   res: http.ServerResponse,
