@@ -8,17 +8,15 @@ export interface CatalogueGroup {
   source?: string;
 }
 
-/**
- * Groups picked from the catalogue (GET api/directory/groups, SPEC §9), as in "Add user groups":
- * a search box and checkboxes in a fieldset named by `legend`. Without a catalogue endpoint
- * (404) a text box of comma-separated ids stands in.
- */
-export function GroupPicker(props: { legend: string; hint: string; selected: string[]; onChange: (ids: string[]) => void }) {
-  const [search, setSearch] = useState('');
-  const [catalogue, setCatalogue] = useState<CatalogueGroup[] | 'unavailable' | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [free, setFree] = useState('');
+/** What the catalogue search shows: not loaded yet, no catalogue endpoint (404: free-text ids), or the groups found. */
+export type CatalogueState = CatalogueGroup[] | 'unavailable' | null;
 
+/**
+ * The group catalogue (GET api/directory/groups, SPEC §9) searched as `search` changes (250 ms
+ * after typing stops); errors other than a missing endpoint go to `onError`.
+ */
+export function useCatalogue(search: string, onError: (message: string) => void): CatalogueState {
+  const [catalogue, setCatalogue] = useState<CatalogueState>(null);
   useEffect(() => {
     if (catalogue === 'unavailable') return;
     let stale = false;
@@ -32,7 +30,7 @@ export function GroupPicker(props: { legend: string; hint: string; selected: str
           if (err instanceof ApiError && err.status === 404) setCatalogue('unavailable');
           else {
             setCatalogue([]);
-            setError(errorText(err));
+            onError(errorText(err));
           }
         }
       },
@@ -43,6 +41,19 @@ export function GroupPicker(props: { legend: string; hint: string; selected: str
       clearTimeout(t);
     };
   }, [search]);
+  return catalogue;
+}
+
+/**
+ * Groups picked from the catalogue (GET api/directory/groups, SPEC §9), as in "Add user groups":
+ * a search box and checkboxes in a fieldset named by `legend`. Without a catalogue endpoint
+ * (404) a text box of comma-separated ids stands in.
+ */
+export function GroupPicker(props: { legend: string; hint: string; selected: string[]; onChange: (ids: string[]) => void }) {
+  const [search, setSearch] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const catalogue = useCatalogue(search, setError);
+  const [free, setFree] = useState('');
 
   if (catalogue === 'unavailable')
     return (

@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
-import { adminApi, ApiError, errorText, getJson, send } from './api';
+import { useState } from 'preact/hooks';
+import { adminApi, ApiError, errorText, send } from './api';
+import { useCatalogue, type CatalogueGroup } from './groupPicker';
 import { formatTime } from './format';
 import { Confirm, Dialog, ErrorMessage, useAdminList } from './components';
 
@@ -12,11 +13,6 @@ interface GroupRow {
   mode?: 'hide' | 'pseudonymise';
 }
 type GroupMode = 'hide' | 'pseudonymise';
-interface CatalogueGroup {
-  id: string;
-  name: string;
-  source?: string;
-}
 
 /** Tab "Activity privacy": the private groups, "Add user groups" and "Remove" (SPEC §13). */
 export function PrivacyTab() {
@@ -104,40 +100,15 @@ export function PrivacyTab() {
 
 function AddGroupsDialog(props: { activeIds: Set<string>; onClose: () => void; onAdded: () => Promise<void> }) {
   const [search, setSearch] = useState('');
-  // null: not loaded yet; 'unavailable': the gateway has no catalogue endpoint (free-text id)
-  const [catalogue, setCatalogue] = useState<CatalogueGroup[] | 'unavailable' | null>(null);
   const [selected, setSelected] = useState<Map<string, CatalogueGroup>>(new Map());
   const [freeId, setFreeId] = useState('');
   const [freeName, setFreeName] = useState('');
   const [error, setError] = useState<string | null>(null);
+  // null: not loaded yet; 'unavailable': the gateway has no catalogue endpoint (free-text id)
+  const catalogue = useCatalogue(search, setError);
   const [suggestions, setSuggestions] = useState<CatalogueGroup[]>([]);
   const [busy, setBusy] = useState(false);
   const [mode, setMode] = useState<GroupMode>('hide');
-
-  useEffect(() => {
-    if (catalogue === 'unavailable') return;
-    let stale = false;
-    const t = setTimeout(
-      async () => {
-        try {
-          const r = await getJson<{ groups: CatalogueGroup[] }>(adminApi(`directory/groups?search=${encodeURIComponent(search)}&limit=100`));
-          if (!stale) setCatalogue(r.groups);
-        } catch (err) {
-          if (stale) return;
-          if (err instanceof ApiError && err.status === 404) setCatalogue('unavailable');
-          else {
-            setCatalogue([]);
-            setError(errorText(err));
-          }
-        }
-      },
-      catalogue === null ? 0 : 250,
-    );
-    return () => {
-      stale = true;
-      clearTimeout(t);
-    };
-  }, [search]);
 
   const toggle = (g: CatalogueGroup, on: boolean) => {
     const next = new Map(selected);
