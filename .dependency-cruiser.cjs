@@ -43,9 +43,11 @@ const LAYERS = [
   { name: 'admin', tier: 8, path: '^src/admin/' },
   // tier 9: wiring
   { name: 'gateway', tier: 9, path: '^src/(gateway|gatewayParts|live)\\.ts$' },
-  // tier 10: entry points
-  { name: 'cli', tier: 10, path: '^src/cli(Args)?\\.ts$' },
-  { name: 'demo', tier: 10, path: '^src/demo/' },
+  // tier 10: the processes of server.workers (a primary owning the stores, workers running the gateway)
+  { name: 'cluster', tier: 10, path: '^src/cluster/' },
+  // tier 11: entry points
+  { name: 'cli', tier: 11, path: '^src/cli(Args)?\\.ts$' },
+  { name: 'demo', tier: 11, path: '^src/demo/' },
 ];
 
 for (const l of LAYERS)

@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { reloadOnHangup, untilStopped } from './cluster/lifecycle.js';
+import { runPrimary, workerCount } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 import { formatProblems, loadConfigFile, resolveConfigPath, type GatewayConfig } from './config/index.js';
 import { checkConfigFile } from './config/check.js';
 import { readArgs, USAGE, type Invocation, type Values } from './cliArgs.js';
@@ -21,43 +25,23 @@ function load(file: string): GatewayConfig | null {
 async function serve(file: string): Promise<number> {
   const config = load(file);
   if (!config) return 1;
+  // SPEC §8 v3: server.workers > 1 runs a primary (the stores' owner) and its workers (the journey)
+  if (cluster.isWorker) return runWorker(config, file);
+  const workers = workerCount(config.server.workers);
+  if (workers > 1) return runPrimary(config, workers).catch(cannotStart);
   let gateway: Gateway;
   try {
     gateway = await startGateway(config);
   } catch (err) {
-    process.stderr.write(`apg: cannot start: ${(err as Error).message}\n`);
-    return 1;
+    return cannotStart(err);
   }
-  const log = gateway.logger;
-  process.on('SIGHUP', () => {
-    const r = loadConfigFile(file, process.env);
-    if (!r.ok) {
-      gateway.metrics.reloads.inc({ result: 'rejected' });
-      log.error({ msg: 'config reload rejected; keeping the running config', problems: r.problems });
-      return;
-    }
-    gateway.reload(r.config).catch((err) => {
-      gateway.metrics.reloads.inc({ result: 'rejected' });
-      log.error({ msg: 'config reload failed; keeping the running config', error: (err as Error).message });
-    });
-  });
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ msg: 'shutting down', signal });
-      gateway.close(10_000).then(
-        () => resolve(0),
-        (err) => {
-          log.error({ msg: 'shutdown error', error: (err as Error).message });
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+  reloadOnHangup(gateway, file);
+  return untilStopped(gateway);
+}
+
+function cannotStart(err: unknown): number {
+  process.stderr.write(`apg: cannot start: ${(err as Error).message}\n`);
+  return 1;
 }
 
 /** `apg check-config`: schema and file problems in one run (exit 1 on any), then warnings (which do not fail). */

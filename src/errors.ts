@@ -50,6 +50,11 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** Whether a string is a code of the table (codes that cross a process boundary). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
 /** The row of a code, typed as a row (so optional fields read uniformly). */
 export function errorRow(code: ErrorCode): ErrorRow {
   return ERRORS[code];

@@ -12,6 +12,8 @@ import { clockOf, type Clock } from './clock.js';
 import type { GatewayConfig } from './config/index.js';
 import { openConsole, type ConsoleParts } from './console/index.js';
 import type { KnownGroups } from './directory/knownGroups.js';
+import type { Serialise } from './admin/changes.js';
+import type { SessionStore } from './console/sessions.js';
 import { loadEngine } from './engine/wasmScan.js';
 import { approvalNotifier, buildRuntime, engineOptions, makeDirectory, notifyOnAppend, openStores, type Stores } from './gatewayParts.js';
 import { startForwarding, type Forwarding } from './governance/forward/index.js';
@@ -25,6 +27,18 @@ import { PrivacyEngine } from './privacy/engine.js';
 import type { StateStore } from './state/types.js';
 
 export { openStores, stateSeed } from './gatewayParts.js';
+
+/** What a worker of `server.workers` uses instead of its own (the primary's, over IPC: src/cluster/). */
+export interface SharedParts {
+  stores: Stores;
+  forwarding: Forwarding;
+  /** the console's sessions, when they are not in PostgreSQL */
+  sessions?: SessionStore;
+  /** the Prometheus text of every process, summed */
+  scrape: () => Promise<string>;
+  /** one admin change at a time across the processes */
+  serialise: Serialise;
+}
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -43,6 +57,8 @@ export interface GatewayOptions {
   uiDir?: string;
   /** forwarding knobs for tests: clock, poll and lease intervals */
   forwarding?: { now?: () => number; pollMs?: number; leaseRetryMs?: number };
+  /** a worker's parts owned by the primary (stores, forwarding, sessions, metrics sum, admin lock) */
+  shared?: SharedParts;
 }
 
 export interface Gateway {
@@ -79,6 +95,7 @@ interface Io {
 }
 
 async function openIo(initial: GatewayConfig, opts: GatewayOptions, base: Base): Promise<Io> {
+  if (opts.shared) return { ...opts.shared.stores, forwarding: opts.shared.forwarding };
   const stores = opts.stores ?? (await openStores(initial, base.instance, base.logger, base.clock));
   let forwarding: Forwarding;
   try {
@@ -103,7 +120,7 @@ function readiness(io: Io, live: Live) {
 }
 
 /** The proxy pipeline and the admin application, and the one dispatcher in front of them. */
-function handlers(base: Base, io: Io, live: Live, engine: PrivacyEngine, consoleParts: ConsoleParts | null) {
+function handlers(base: Base, io: Io, live: Live, engine: PrivacyEngine, consoleParts: ConsoleParts | null, shared?: SharedParts) {
   const { logger, metrics, clock } = base;
   // SPEC §10: reveal scopes and scoped permissions name catalogue groups (the directory of the current configuration)
   const knownGroups: KnownGroups = { isKnownGroup: (id) => live.directory.catalogue.isKnownGroup(id) };
@@ -129,6 +146,8 @@ function handlers(base: Base, io: Io, live: Live, engine: PrivacyEngine, console
     pseudonymiser: () => live.runtime.pseudonymiser,
     console: consoleParts,
     proxy,
+    scrape: shared?.scrape,
+    serialise: shared?.serialise,
   });
   return { proxy, dispatch: createDispatcher({ runtime: () => live.runtime, admin, proxy, metrics, logger }) };
 }
@@ -154,9 +173,15 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const live: Live = new Live(await buildRuntime(initial), makeDirectory(initial, directoryParts), (c) => makeDirectory(c, directoryParts));
   const engine = new PrivacyEngine(engineOptions(initial, live.directory), io.state, base.clock);
   const consoleParts = initial.console
-    ? await openConsole(initial.console, initial, instance, { clock: base.clock, logger, metrics: base.metrics, uiDir: opts.uiDir })
+    ? await openConsole(initial.console, initial, instance, {
+        clock: base.clock,
+        logger,
+        metrics: base.metrics,
+        uiDir: opts.uiDir,
+        sessions: opts.shared?.sessions,
+      })
     : null;
-  const { proxy, dispatch } = handlers(base, io, live, engine, consoleParts);
+  const { proxy, dispatch } = handlers(base, io, live, engine, consoleParts, opts.shared);
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, dispatch);
   const addr = await listen(server, opts.port ?? initial.server.port, opts.host ?? initial.server.host).catch(async (err: unknown) => {
     await io.forwarding.close(); // its loops and timers would keep a failed start alive

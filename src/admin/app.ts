@@ -38,7 +38,7 @@ export function apiRouter(deps: AdminDeps): express.Router {
     deps.metrics.governanceFailures.inc();
     deps.logger.error({ msg: 'a failed change could not be recorded as failed', error: err instanceof Error ? err.name : 'error' });
   };
-  const tools: ChangeTools = { serialised: createSerialiser(), record: recordWith(auditWith(deps.governance), lost) };
+  const tools: ChangeTools = { serialised: deps.serialise ?? createSerialiser(), record: recordWith(auditWith(deps.governance), lost) };
   const api = express.Router();
   api.use(authenticateAdmin(deps));
   api.use(express.json({ limit: '16kb', type: () => true }));

@@ -52,6 +52,10 @@ export interface AdminDeps {
   pseudonymiser: () => Pseudonymiser | null;
   /** the proxy journey: the console's activity log is a request to it with the session's identity */
   proxy: ExchangeHandler;
+  /** the metrics exposition when it is not this process's registry alone (server.workers: the sum) */
+  scrape?: () => Promise<string>;
+  /** one change at a time when several processes change state (server.workers); default: this process's */
+  serialise?: Serialise;
 }
 
 /** What the API's change routes share: the serialiser and the record-then-apply of the one admin app. */

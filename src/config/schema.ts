@@ -135,6 +135,8 @@ const timestamp = () =>
 const serverSchema = obj({
   host: nonEmpty().default('0.0.0.0'),
   port: int(0, 65535).default(8080),
+  // SPEC §8 v3: processes sharing the port; auto = one per core
+  workers: z.union([int(1, 256), z.literal('auto')]).default(1),
   adminPrefix: str()
     .default('/_gateway')
     .refine((p) => p.startsWith('/') && p.length > 1 && !p.endsWith('/'), {

@@ -25,6 +25,8 @@ export interface OpenConsoleOptions {
   logger?: Logger;
   metrics?: Pick<Metrics, 'consoleSignIns'>;
   uiDir?: string;
+  /** sessions kept elsewhere (a worker of server.workers: the primary's); closed by their owner */
+  sessions?: SessionStore;
 }
 
 /**
@@ -34,14 +36,15 @@ export interface OpenConsoleOptions {
  */
 export async function openConsole(settings: ConsoleConfig, config: GatewayConfig, instance: string, o: OpenConsoleOptions): Promise<ConsoleParts> {
   const sessions =
-    config.state.store === 'postgres'
+    o.sessions ??
+    (config.state.store === 'postgres'
       ? await openPostgresSessionStore({
           url: config.state.postgresUrl!,
           instance,
           clock: o.clock,
           onError: (err) => o.logger?.warn({ msg: 'console sessions database error', code: (err as { code?: string })?.code }),
         })
-      : createMemorySessionStore();
+      : createMemorySessionStore());
   const files = loadStaticFiles(o.uiDir);
   if (!files.available) o.logger?.warn({ msg: 'the admin console was not built (npm run build): its pages answer 404' });
   return { settings, sessions, oidc: createOidcClient(settings.oidc), files, close: () => sessions.close() };

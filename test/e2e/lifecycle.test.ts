@@ -3,116 +3,20 @@
  * SIGHUP with a good and a bad config, SIGTERM draining an in-flight request,
  * and a restart keeping admin changes and the governance chain.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateDataset } from '../../src/demo/dataset.js';
 import { createSampleApi, type SampleApi } from '../../src/demo/sampleApi.js';
-import { CLI, ROOT, ensureBuilt } from '../helpers/build.js';
+import { ensureBuilt } from '../helpers/build.js';
+import { children, spawnGateway, tryConnect } from '../helpers/cliProcess.js';
 import { verifyChainFile } from '../helpers/chainVerifier.js';
 import { demoLikeConfig, get, tempDir } from '../helpers/gateway.js';
 import { generateTestKey, signToken, startIdp, type TestIdp, type TestKey } from '../helpers/idp.js';
 
 const ISS = 'https://idp.example.com/';
 const AUD = 'activity-privacy-gateway';
-
-interface GatewayProcess {
-  proc: ChildProcess;
-  url: string;
-  /** every stdout line parsed as JSON (a non-JSON line fails the test that reads it) */
-  logs: unknown[];
-  rawLines: string[];
-  stderr: () => string;
-  waitForLog(pred: (l: any) => boolean, timeoutMs?: number): Promise<any>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
-
-/** winston's logger.info(object) nests the fields under "message"; read them from either place */
-function flatten(l: any): any {
-  return l && typeof l.message === 'object' && l.message !== null ? { ...l, ...l.message } : l;
-}
-
-async function spawnGateway(configFile: string): Promise<GatewayProcess> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, APG_INSTANCE: 'lifecycle' },
-  });
-  children.add(proc);
-  const logs: unknown[] = [];
-  const rawLines: string[] = [];
-  let err = '';
-  let buf = '';
-  const waiters = new Set<() => void>();
-  proc.stdout.on('data', (d: Buffer) => {
-    buf += d.toString('utf8');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!line.trim()) continue;
-      rawLines.push(line);
-      try {
-        logs.push(flatten(JSON.parse(line)));
-      } catch {
-        logs.push({ notJson: line });
-      }
-    }
-    for (const w of waiters) w();
-  });
-  proc.stderr.on('data', (d: Buffer) => {
-    err += d.toString('utf8');
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => {
-      children.delete(proc);
-      resolve({ code, signal });
-      for (const w of waiters) w();
-    }),
-  );
-  const waitForLog = (pred: (l: any) => boolean, timeoutMs = 15_000) =>
-    new Promise<any>((resolve, reject) => {
-      const check = () => {
-        const hit = logs.find(pred);
-        if (hit) {
-          cleanup();
-          resolve(hit);
-        } else if (proc.exitCode !== null) {
-          cleanup();
-          reject(new Error(`gateway exited (${proc.exitCode}) before the log line; stderr: ${err}`));
-        }
-      };
-      const t = setTimeout(() => {
-        cleanup();
-        reject(new Error(`no such log line within ${timeoutMs} ms; stdout: ${rawLines.join('\n')}; stderr: ${err}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(t);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
-  const listening = await waitForLog((l) => l.msg === 'listening');
-  return { proc, url: `http://127.0.0.1:${listening.port}`, logs, rawLines, stderr: () => err, waitForLog, exited };
-}
-
-/** Resolves with the error code of a fresh TCP connection attempt ('connected' if it was accepted). */
-function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve('connected');
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-  });
-}
 
 describe('the CLI process: reload, shutdown, restart', () => {
   let api: SampleApi;

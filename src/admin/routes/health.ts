@@ -4,14 +4,15 @@ import { sendJson, sendText } from '../../http/responder.js';
 import type { AdminDeps } from '../deps.js';
 import type { ApiOperation } from '../operations.js';
 
-export function healthRoutes(deps: Pick<AdminDeps, 'ready' | 'metrics'>): express.Router {
+export function healthRoutes(deps: Pick<AdminDeps, 'ready' | 'metrics' | 'scrape'>): express.Router {
+  const scrape = deps.scrape ?? (() => deps.metrics.registry.metrics());
   const r = express.Router();
   r.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   r.get('/readyz', async (_req, res) => {
     const ready = await deps.ready();
     sendJson(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not_ready', checks: ready.checks });
   });
-  r.get('/metrics', async (_req, res) => sendText(res, 200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()));
+  r.get('/metrics', async (_req, res) => sendText(res, 200, deps.metrics.registry.contentType, await scrape()));
   return r;
 }
 
