@@ -25,16 +25,17 @@ export function reloadOnHangup(gateway: Gateway, file: string): void {
   });
 }
 
-/** Resolves with the exit code once the gateway stopped: on SIGTERM / SIGINT, or when `stopper` is called. */
-export function untilStopped(gateway: Gateway, onStopper?: (stop: (why: string, code: number, drainMs: number) => void) => void): Promise<number> {
+/** Resolves with the exit code once the gateway stopped on SIGTERM / SIGINT; `onStop` is told first. */
+export function untilStopped(gateway: Gateway, onStop?: () => void): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (why: string, code = 0, drainMs = DRAIN_MS) => {
+    const stop = (why: string) => {
       if (stopping) return;
       stopping = true;
+      onStop?.();
       gateway.logger.info({ msg: 'shutting down', signal: why });
-      gateway.close(drainMs).then(
-        () => resolve(code),
+      gateway.close(DRAIN_MS).then(
+        () => resolve(0),
         (err) => {
           gateway.logger.error({ msg: 'shutdown error', error: (err as Error).message });
           resolve(1);
@@ -43,6 +44,5 @@ export function untilStopped(gateway: Gateway, onStopper?: (stop: (why: string, 
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    onStopper?.(stop);
   });
 }

@@ -1,8 +1,9 @@
 /**
  * A worker of `server.workers` (SPEC §8 v3): the whole gateway journey, with the primary's
- * stores, forwarding, console sessions and admin lock reached over IPC (remote.ts). When the
- * primary is gone, every pending and later governance or state call fails closed, and the
- * worker stops (its in-flight requests get up to 2 s).
+ * stores, forwarding, console sessions and admin lock reached over IPC (remote.ts). A call
+ * the primary cannot answer fails closed (503 `governance_unavailable` / `state_unavailable`);
+ * when the primary is gone, node:cluster ends the worker at once: no reveal is answered
+ * without its durable entry.
  */
 import cluster from 'node:cluster';
 import os from 'node:os';
@@ -13,8 +14,6 @@ import { StateUnavailableError } from '../state/types.js';
 import { reloadOnHangup, untilStopped } from './lifecycle.js';
 import { remoteForwarding, remoteGovernance, remoteSerialiser, remoteSessions, remoteState, type Health, type Hello, type RemoteState } from './remote.js';
 import { createPeer, type Channel, type Peer } from './rpc.js';
-
-const ORPHAN_DRAIN_MS = 2_000;
 
 function processChannel(): Channel {
   return { send: (m) => process.send?.(m), onMessage: (l) => process.on('message', l), connected: () => process.connected };
@@ -57,13 +56,11 @@ export async function runWorker(config: GatewayConfig, file: string): Promise<nu
   const gateway = await startGateway(config, { instance, shared: sharedParts(config, peer, hello, view) });
   view.gateway = gateway;
   reloadOnHangup(gateway, file);
-  return untilStopped(gateway, (stop) => {
-    const orphaned = () => {
-      peer.fail();
-      gateway.logger.error({ msg: 'the primary process is gone: reveals fail closed; stopping this worker' });
-      stop('primary gone', 1, ORPHAN_DRAIN_MS);
-    };
-    if (!process.connected) orphaned();
-    else process.on('disconnect', orphaned);
+  let stopping = false;
+  // node:cluster ends a worker at once when its primary is gone (in-flight requests are cut,
+  // pending appends never answered): say so on the way out
+  process.once('exit', () => {
+    if (!stopping) gateway.logger.error({ msg: 'the primary process is gone: this worker stops with it' });
   });
+  return untilStopped(gateway, () => (stopping = true));
 }
