@@ -136,7 +136,7 @@ const serverSchema = obj({
   host: nonEmpty().default('0.0.0.0'),
   port: int(0, 65535).default(8080),
   // SPEC §8 v3: processes sharing the port; auto = one per core
-  workers: z.union([int(1, 256), z.literal('auto')]).default(1),
+  workers: z.union([int(1, 256), z.literal('auto')], { error: 'must be a whole number from 1 to 256, or "auto" (one per core)' }).default(1),
   adminPrefix: str()
     .default('/_gateway')
     .refine((p) => p.startsWith('/') && p.length > 1 && !p.endsWith('/'), {

@@ -39,7 +39,9 @@ describe('defaults', () => {
   const c = ok(MIN);
 
   it('server, upstream, reveal, logging', () => {
-    expect(c.server).toEqual({ host: '0.0.0.0', port: 8080, adminPrefix: '/_gateway' });
+    expect(c.server).toEqual({ host: '0.0.0.0', port: 8080, workers: 1, adminPrefix: '/_gateway' });
+    expect(ok(withMin({ server: { workers: 'auto' } })).server.workers).toBe('auto');
+    expect(ok(withMin({ server: { workers: 4 } })).server.workers).toBe(4);
     expect(c.upstream).toEqual({
       url: 'http://127.0.0.1:8081',
       timeoutMs: 30000,
@@ -228,6 +230,8 @@ const CASES: [string, string, string, RegExp][] = [
   ['upstream.timeoutMs string', withMin({ upstream: { url: 'http://x', timeoutMs: '30s' } }), 'upstream.timeoutMs', /integer/],
   ['server.port too large', withMin({ server: { port: 65536 } }), 'server.port', /65535/],
   ['server.port negative', withMin({ server: { port: -1 } }), 'server.port', />= 0/],
+  ['server.workers 0', withMin({ server: { workers: 0 } }), 'server.workers', /./],
+  ['server.workers a word', withMin({ server: { workers: 'many' } }), 'server.workers', /./],
   ['adminPrefix no leading slash', withMin({ server: { adminPrefix: '_gw' } }), 'server.adminPrefix', /start with \//],
   ['adminPrefix trailing slash', withMin({ server: { adminPrefix: '/_gw/' } }), 'server.adminPrefix', /not end with \//],
   ['identity without jwks', withMin({ identity: { issuer: 'x' } }), 'identity.jwksUrl', /one of jwksUrl \/ jwksFile/],

@@ -1,0 +1,169 @@
+/**
+ * The worker's stores over the primary's (src/cluster/rpc.ts, remote.ts, host.ts) on a real
+ * message channel (worker_threads' MessageChannel: structured clone, like IPC), with a real
+ * file governance sink and the memory state store behind it.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AdminLock, Streams, workerHandlers, type Owned } from '../../../src/cluster/host.js';
+import { remoteGovernance, remoteSerialiser, remoteState } from '../../../src/cluster/remote.js';
+import { createPeer, type Channel, type Peer } from '../../../src/cluster/rpc.js';
+import { openFileSink } from '../../../src/governance/fileSink.js';
+import { GovernanceUnavailableError, type GovernanceSink } from '../../../src/governance/types.js';
+import { createMemoryStateStore } from '../../../src/state/memoryStore.js';
+import { StateConflictError, StateUnavailableError } from '../../../src/state/types.js';
+import { tempDir } from '../../helpers/gateway.js';
+
+function portChannel(port: MessagePort): Channel & { close(): void } {
+  let open = true;
+  return {
+    send: (m) => port.postMessage(m),
+    onMessage: (l) => port.on('message', l),
+    connected: () => open,
+    close: () => {
+      open = false;
+      port.close();
+    },
+  };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+const lost = (message: string, method: string) => (method.startsWith('state.') ? new StateUnavailableError(message) : new GovernanceUnavailableError(message));
+
+/** A primary owning a file sink and a memory state, and one worker peer talking to it. */
+async function pair(): Promise<{ worker: Peer; sink: GovernanceSink; owned: Owned; file: string; cut(): void; pushes: unknown[] }> {
+  const { dir, cleanup } = await tempDir('apg-cluster-');
+  const file = path.join(dir, 'governance.jsonl');
+  const sink = await openFileSink({ file, instance: 'primary' });
+  const state = createMemoryStateStore();
+  const owned: Owned = { governance: sink, state, sessions: null, forwarding: null as never, checkpoints: false, scrape: async () => 'm 1\n' };
+  const { port1, port2 } = new MessageChannel();
+  const a = portChannel(port1);
+  const b = portChannel(port2);
+  const primary = createPeer({ channel: a, handlers: workerHandlers(owned, new AdminLock(), 1, new Streams()), lost });
+  const pushes: unknown[] = [];
+  const worker = createPeer({ channel: b, handlers: {}, lost, onPush: (_t, v) => pushes.push(v) });
+  state.onChange((s) => primary.push('state', s));
+  cleanups.push(async () => {
+    a.close();
+    b.close();
+    await sink.close();
+    await cleanup();
+  });
+  return { worker, sink, owned, file, pushes, cut: () => (a.close(), b.close(), worker.fail()) };
+}
+
+describe('a worker’s governance sink is the primary’s', () => {
+  it('an append resolves with the entry the primary made durable; reads, stream pages and verify are the sink’s', async () => {
+    const { worker, sink, file } = await pair();
+    const remote = remoteGovernance(worker, () => true);
+    const entries = [];
+    for (let i = 0; i < 300; i++) entries.push(await remote.append({ action: 'private-activities.viewed', principal: `u${i}@contoso.com`, via: 'token' }));
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    const onDisk = readFileSync(file, 'utf8').trim().split('\n');
+    expect(onDisk).toHaveLength(300);
+    expect(JSON.parse(onDisk[299]).hash).toBe(entries[299].hash);
+
+    const streamed = [];
+    for await (const e of remote.stream({ afterSeq: 10, principal: 'u20@contoso.com' })) streamed.push(e.seq);
+    expect(streamed).toEqual([21]);
+    const all = [];
+    for await (const e of remote.stream({})) all.push(e.seq);
+    expect(all).toHaveLength(300); // more than one page of the primary's stream
+    expect(await remote.verify()).toEqual(await sink.verify());
+    expect(await remote.head()).toEqual(await sink.head());
+    expect((await remote.read({ afterSeq: 295, limit: 2 })).entries.map((e) => e.seq)).toEqual([296, 297]);
+  });
+
+  it('fails closed: a sink that cannot write is GovernanceUnavailableError in the worker; so is a primary that is gone', async () => {
+    const { worker, sink, cut } = await pair();
+    const remote = remoteGovernance(worker, () => true);
+    await sink.close();
+    const err = await remote.append({ action: 'private-activities.viewed', principal: 'a@contoso.com' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GovernanceUnavailableError);
+    expect((err as GovernanceUnavailableError).status).toBe(503);
+
+    const pending = remote.head();
+    cut();
+    await expect(pending).rejects.toBeInstanceOf(GovernanceUnavailableError);
+    await expect(remote.append({ action: 'private-activities.viewed', principal: 'a@contoso.com' })).rejects.toBeInstanceOf(GovernanceUnavailableError);
+  });
+});
+
+describe('a worker’s state is the primary’s', () => {
+  it('a change is pushed before it is answered: the worker reads its own write; conflicts keep their type', async () => {
+    const { worker } = await pair();
+    const remote = remoteState(worker, { groups: [], permissions: [] }, () => true);
+    const added = await remote.addGroup('hr', 'HR', 1_000);
+    expect(added.id).toBe('hr');
+    const err = await remote.addGroup('hr', 'HR', 2_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StateConflictError);
+    expect((err as StateConflictError).status).toBe(409);
+  });
+
+  it('the state pushed by the primary precedes the answer of the change that made it', async () => {
+    const { worker, pushes } = await pair();
+    const remote = remoteState(worker, { groups: [], permissions: [] }, () => true);
+    await remote.grant('judy@contoso.com', 'alice@contoso.com', 1_000);
+    expect(pushes).toHaveLength(1);
+    expect((pushes[0] as { permissions: { principal: string }[] }).permissions.map((p) => p.principal)).toEqual(['judy@contoso.com']);
+  });
+
+  it('a primary that is gone: changes are StateUnavailableError', async () => {
+    const { worker, cut } = await pair();
+    const remote = remoteState(worker, { groups: [], permissions: [] }, () => false);
+    cut();
+    await expect(remote.revoke('judy@contoso.com')).rejects.toBeInstanceOf(StateUnavailableError);
+    expect(remote.healthy()).toBe(false);
+  });
+});
+
+describe('one admin change at a time across the workers', () => {
+  it('the lock is granted in order, and a dead worker’s hold and wait are dropped', async () => {
+    const lock = new AdminLock();
+    const order: string[] = [];
+    const t1 = await lock.acquire(1);
+    const second = lock.acquire(2).then((t) => (order.push('w2'), t));
+    const third = lock.acquire(3).then((t) => (order.push('w3'), t));
+    lock.acquire(1).then(() => order.push('w1-again'));
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    lock.release(1, t1);
+    const t2 = await second;
+    expect(order).toEqual(['w2']);
+    lock.release(2); // worker 2 died holding it
+    await third;
+    expect(order).toEqual(['w2', 'w3']);
+    expect(t2).toBeGreaterThan(t1);
+  });
+
+  it('remoteSerialiser runs changes of two workers one after another', async () => {
+    const { worker } = await pair();
+    const serialise = remoteSerialiser(worker);
+    const log: string[] = [];
+    let release!: () => void;
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const first = serialise(async () => {
+      log.push('a-start');
+      started();
+      await new Promise<void>((r) => (release = r));
+      log.push('a-end');
+    });
+    await running;
+    const second = serialise(async () => log.push('b'));
+    // two round trips to the primary: the second's acquire has arrived and waits
+    await worker.call('hello');
+    await worker.call('hello');
+    expect(log).toEqual(['a-start']);
+    release();
+    await Promise.all([first, second]);
+    expect(log).toEqual(['a-start', 'a-end', 'b']);
+  });
+});
