@@ -43,12 +43,12 @@ export async function writeIdentity(dir: string): Promise<{ jwksFile: string; ad
 export function writeGatewayConfig(
   dir: string,
   name: string,
-  o: { port: number; upstream: string; jwksFile: string; logLevel?: string; pseudonymKeyFile?: string },
+  o: { port: number; upstream: string; jwksFile: string; logLevel?: string; pseudonymKeyFile?: string; workers?: number },
 ): string {
   // SPEC §14: with a key, hr pseudonymises instead of hiding (the pseudonymise scenarios)
   const hrMode = o.pseudonymKeyFile ? { mode: 'pseudonymise' } : {};
   const config = {
-    server: { host: '127.0.0.1', port: o.port, adminPrefix: '/_gateway' },
+    server: { host: '127.0.0.1', port: o.port, adminPrefix: '/_gateway', workers: o.workers ?? 1 },
     upstream: { url: o.upstream, timeoutMs: 60_000, maxBufferedBytes: 33_554_432 },
     identity: {
       header: 'authorization',
