@@ -8,7 +8,8 @@ import path from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminLock, Streams, workerHandlers, type Owned } from '../../../src/cluster/host.js';
-import { remoteGovernance, remoteSerialiser, remoteState } from '../../../src/cluster/remote.js';
+import { remoteGovernance, remoteSerialiser, remoteSessions, remoteState } from '../../../src/cluster/remote.js';
+import { createMemorySessionStore, newId } from '../../../src/console/sessions.js';
 import { createPeer, type Channel, type Peer } from '../../../src/cluster/rpc.js';
 import { openFileSink } from '../../../src/governance/fileSink.js';
 import { GovernanceUnavailableError, type GovernanceSink } from '../../../src/governance/types.js';
@@ -37,16 +38,33 @@ afterEach(async () => {
 const lost = (message: string, method: string) => (method.startsWith('state.') ? new StateUnavailableError(message) : new GovernanceUnavailableError(message));
 
 /** A primary owning a file sink and a memory state, and one worker peer talking to it. */
-async function pair(): Promise<{ worker: Peer; sink: GovernanceSink; owned: Owned; file: string; cut(): void; pushes: unknown[] }> {
+async function pair(): Promise<{ worker: Peer; sink: GovernanceSink; owned: Owned; file: string; cut(): void; pushes: unknown[]; another(): Peer }> {
   const { dir, cleanup } = await tempDir('apg-cluster-');
   const file = path.join(dir, 'governance.jsonl');
   const sink = await openFileSink({ file, instance: 'primary' });
   const state = createMemoryStateStore();
-  const owned: Owned = { governance: sink, state, sessions: null, forwarding: null as never, checkpoints: false, scrape: async () => 'm 1\n' };
+  const owned: Owned = {
+    governance: sink,
+    state,
+    sessions: createMemorySessionStore(),
+    forwarding: null as never,
+    checkpoints: false,
+    scrape: async () => 'm 1\n',
+  };
+  const lock = new AdminLock();
   const { port1, port2 } = new MessageChannel();
   const a = portChannel(port1);
   const b = portChannel(port2);
-  const primary = createPeer({ channel: a, handlers: workerHandlers(owned, new AdminLock(), 1, new Streams()), lost });
+  const primary = createPeer({ channel: a, handlers: workerHandlers(owned, lock, 1, new Streams()), lost });
+  /** a second worker of the same primary */
+  const another = () => {
+    const { port1: p1, port2: p2 } = new MessageChannel();
+    const c1 = portChannel(p1);
+    const c2 = portChannel(p2);
+    createPeer({ channel: c1, handlers: workerHandlers(owned, lock, 2, new Streams()), lost });
+    cleanups.push(() => (c1.close(), c2.close()));
+    return createPeer({ channel: c2, handlers: {}, lost });
+  };
   const pushes: unknown[] = [];
   const worker = createPeer({ channel: b, handlers: {}, lost, onPush: (_t, v) => pushes.push(v) });
   state.onChange((s) => primary.push('state', s));
@@ -56,7 +74,7 @@ async function pair(): Promise<{ worker: Peer; sink: GovernanceSink; owned: Owne
     await sink.close();
     await cleanup();
   });
-  return { worker, sink, owned, file, pushes, cut: () => (a.close(), b.close(), worker.fail()) };
+  return { worker, sink, owned, file, pushes, another, cut: () => (a.close(), b.close(), worker.fail()) };
 }
 
 describe('a worker’s governance sink is the primary’s', () => {
@@ -121,6 +139,25 @@ describe('a worker’s state is the primary’s', () => {
     cut();
     await expect(remote.revoke('judy@contoso.com')).rejects.toBeInstanceOf(StateUnavailableError);
     expect(remote.healthy()).toBe(false);
+  });
+});
+
+describe('the console’s sessions are the primary’s', () => {
+  it('a sign-in started on one worker is finished on another, once; the session is known to both', async () => {
+    const { worker, another } = await pair();
+    const one = remoteSessions(worker);
+    const two = remoteSessions(another());
+    const login = newId();
+    await one.put('login', login, { state: 's', nonce: 'n', codeVerifier: 'v', redirectUri: 'https://gw/cb', expiresAt: 5_000 }, 5_000);
+    expect((await two.take('login', login, 1_000))?.state).toBe('s');
+    expect(await one.take('login', login, 1_000)).toBeUndefined(); // used at most once, across workers
+    const id = newId();
+    const session = { principal: 'alice@contoso.com', roles: ['SecurityAdministrator'], csrf: 'c', iss: 'https://idp', createdAt: 0, expiresAt: 9_000 };
+    await two.put('session', id, session, 9_000);
+    expect(await one.get('session', id, 1_000)).toEqual(session);
+    expect(await one.get('session', id, 9_001)).toBeUndefined();
+    await one.delete('session', id);
+    expect(await two.get('session', id, 1_000)).toBeUndefined();
   });
 });
 
