@@ -185,7 +185,7 @@ describe('one admin change at a time across the workers', () => {
     const t1 = await lock.acquire(1);
     const second = lock.acquire(2).then((t) => (order.push('w2'), t));
     const third = lock.acquire(3).then((t) => (order.push('w3'), t));
-    lock.acquire(1).then(() => order.push('w1-again'));
+    void lock.acquire(1).then(() => order.push('w1-again'));
     await Promise.resolve();
     expect(order).toEqual([]);
     lock.release(1, t1);
