@@ -54,6 +54,9 @@ interface Exports {
   frameEsc: WebAssembly.Global;
   frameStop: WebAssembly.Global;
   frame(p: number, end: number, depth: number, inStr: number, esc: number, limit: number): number;
+  // stage 1's byte classification of the 64 bytes at p, as masks (for the tests)
+  classify(p: number): void;
+  frameClassify(p: number): void;
 }
 
 export type EngineExports = Exports;
