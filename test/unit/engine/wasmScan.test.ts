@@ -13,7 +13,7 @@ import { BodyInvalidError } from '../../../src/engine/errors.js';
 import { MAX_DEPTH } from '../../../src/engine/jsonBytes.js';
 import { scanJson } from '../../../src/engine/jsonScan.js';
 import type { FastScanResult, ScanOptions } from '../../../src/engine/types.js';
-import { RETAIN_BYTES, engineInstance, engineStats, scanJsonFast } from '../../../src/engine/wasmScan.js';
+import { RETAIN_BYTES, engineInstance, engineStats, scanJsonFast, scanSlotsFast, type SlotsView } from '../../../src/engine/wasmScan.js';
 import { compileFieldPlan } from '../../../src/rewrite/fieldReader.js';
 import { MUTATION_BYTES, jsonish, prng, styled, trickyString, write, ws } from '../../helpers/jsonStyle.js';
 
@@ -66,9 +66,25 @@ function agree(buf: Buffer, sets: readonly ScanOptions[] = OPTION_SETS): void {
     compared++;
     expect(got.ok).toBe(ref.ok);
     if (got.ok && ref.ok) expect(plain(got.value)).toEqual(plain(ref.value));
+    if (opts.fields && opts.items === undefined && opts.total === undefined) slotsAgree(buf, opts, ref);
   }
   // and both agree with JSON.parse about the bare document
   expect(run(scanJsonFast, buf, {}).ok).toBe(referenceAccepts(buf));
+}
+
+const view: SlotsView = { slots: [], at: 0 };
+
+/** scanSlotsFast (a record's slots, no result built) answers what the JavaScript scanner does. */
+function slotsAgree(buf: Buffer, opts: ScanOptions, ref: Outcome): void {
+  let got: number[] | null;
+  try {
+    const v = scanSlotsFast(buf, opts, false, view);
+    got = Array.from({ length: 2 * opts.fields!.size }, (_, i) => v.slots[v.at + i]);
+  } catch (e) {
+    if (!(e instanceof BodyInvalidError)) throw e;
+    got = null;
+  }
+  expect(got).toEqual(ref.ok ? Array.from(ref.value.slots!) : null);
 }
 
 function mutate(src: Buffer, op: string, at: number, b: number, rb: number): Buffer {
