@@ -4,7 +4,8 @@
  * continues at FRAME[p] end? The same rules as the JavaScript framer it
  * stands in for — strings and nesting only, a backslash escapes the next byte
  * inside a string; the element is validated separately once it is complete —
- * over 64-byte blocks with i8x16 compares instead of one byte at a time:
+ * over 64-byte blocks (bytes classified by two nibble table lookups, simd.ts)
+ * instead of one byte at a time:
  *
  *   quotes and backslashes → escaped bytes (backslash runs, carried across
  *   blocks) → the in-string mask (prefix XOR of the unescaped quotes) →
@@ -19,7 +20,7 @@
  * JS copies (a window of) the chunk to FRAME; bytes past `end` are ignored.
  */
 
-import { eqMask, prefixXor } from './simd';
+import { mask64, nibbleClass, prefixXor, shl1 } from './simd';
 
 export const FRAME: u32 = 278528;
 /** the window JS may copy to FRAME; the 64 bytes after it are the last block's over-read */
@@ -33,13 +34,36 @@ export let frameEsc: i32 = 0;
 export let frameStop: i32 = 0;
 
 
-/** `{` or `[` (`| 0x20` would also fold other bytes, so both are compared) */
-@inline function openMask(v0: v128, v1: v128, v2: v128, v3: v128): u64 {
-  return eqMask(v0, v1, v2, v3, 0x7b) | eqMask(v0, v1, v2, v3, 0x5b);
+// framer byte classes (nibbleClass in simd.ts), each read as the top bit after shifting:
+// bit 7 quote, bit 6 backslash, bit 5 '[' '{', bit 4 ']' '}'
+/** by low nibble: 2 '"', b '[' '{', c '\\', d ']' '}' */
+@inline function loTable(): v128 {
+  return i8x16(0, 0, <i8>0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0x40, 0x10, 0, 0);
+}
+/** by high nibble: 2 '"', 5 '[' '\\' ']', 7 '{' '}' */
+@inline function hiTable(): v128 {
+  return i8x16(0, 0, <i8>0x80, 0, 0, 0x70, 0, 0x30, 0, 0, 0, 0, 0, 0, 0, 0);
 }
 
-@inline function closeMask(v0: v128, v1: v128, v2: v128, v3: v128): u64 {
-  return eqMask(v0, v1, v2, v3, 0x7d) | eqMask(v0, v1, v2, v3, 0x5d);
+/**
+ * The block's class masks at FRAME + FRAME_BYTES + 64 (u64 each: quote,
+ * backslash, opening and closing brackets), for the tests: the classification
+ * frame() uses, compared there with a byte-by-byte definition.
+ */
+export function frameClassify(p: u32): void {
+  const lt = loTable();
+  const ht = hiTable();
+  const c0 = nibbleClass(v128.load(p), lt, ht);
+  const c1 = nibbleClass(v128.load(p, 16), lt, ht);
+  const c2 = nibbleClass(v128.load(p, 32), lt, ht);
+  const c3 = nibbleClass(v128.load(p, 48), lt, ht);
+  const out = FRAME + FRAME_BYTES + 64;
+  const b0 = shl1(c0), b1 = shl1(c1), b2 = shl1(c2), b3 = shl1(c3);
+  const o0 = shl1(b0), o1 = shl1(b1), o2 = shl1(b2), o3 = shl1(b3);
+  store<u64>(out, mask64(c0, c1, c2, c3));
+  store<u64>(out, mask64(b0, b1, b2, b3), 8);
+  store<u64>(out, mask64(o0, o1, o2, o3), 16);
+  store<u64>(out, mask64(shl1(o0), shl1(o1), shl1(o2), shl1(o3)), 24);
 }
 
 /**
@@ -54,6 +78,8 @@ export function frame(p: u32, end: u32, depth: i32, inStr: i32, esc: i32, limit:
   let prevIn: u64 = inStr != 0 ? ~(<u64>0) : 0;
   let prevEsc: u64 = esc != 0 ? 1 : 0;
   let q = p;
+  const lt = loTable();
+  const ht = hiTable();
   while (q < end) {
     const at = FRAME + q;
     const v0 = v128.load(at);
@@ -64,8 +90,13 @@ export function frame(p: u32, end: u32, depth: i32, inStr: i32, esc: i32, limit:
     const valid: u64 = n >= 64 ? ~(<u64>0) : ((<u64>1) << n) - 1;
     const lim: u32 = n >= 64 ? 64 : n;
 
-    const quoteRaw = eqMask(v0, v1, v2, v3, 0x22) & valid;
-    const bs = eqMask(v0, v1, v2, v3, 0x5c) & valid;
+    const c0 = nibbleClass(v0, lt, ht);
+    const c1 = nibbleClass(v1, lt, ht);
+    const c2 = nibbleClass(v2, lt, ht);
+    const c3 = nibbleClass(v3, lt, ht);
+    const b0 = shl1(c0), b1 = shl1(c1), b2 = shl1(c2), b3 = shl1(c3);
+    const quoteRaw = mask64(c0, c1, c2, c3) & valid;
+    const bs = mask64(b0, b1, b2, b3) & valid;
     let escaped: u64 = 0;
     let carry: u64 = 0;
     if ((bs | prevEsc) != 0) {
@@ -101,8 +132,9 @@ export function frame(p: u32, end: u32, depth: i32, inStr: i32, esc: i32, limit:
       // a string element: its first unescaped quote closes it
       if (quote != 0) return <i32>(q + <u32>ctz<u64>(quote) + 1);
     } else {
-      const opens = openMask(v0, v1, v2, v3) & ~inString & valid;
-      const closes = closeMask(v0, v1, v2, v3) & ~inString & valid;
+      const o0 = shl1(b0), o1 = shl1(b1), o2 = shl1(b2), o3 = shl1(b3);
+      const opens = mask64(o0, o1, o2, o3) & ~inString & valid;
+      const closes = mask64(shl1(o0), shl1(o1), shl1(o2), shl1(o3)) & ~inString & valid;
       const no = <i32>popcnt<u64>(opens);
       const nc = <i32>popcnt<u64>(closes);
       if (nc < d && d + no <= limit) d += no - nc;

@@ -1,9 +1,11 @@
 /**
  * The scanning engine (AssemblyScript → WebAssembly SIMD), see src/engine/wasmScan.ts.
  *
- * Stage 1 (simdjson-style structural indexing) runs over 64-byte blocks with
- * i8x16 compares: bitmasks of quotes, backslashes, whitespace, operators and
- * control bytes; escaped characters from the backslash runs; the in-string
+ * Stage 1 (simdjson-style structural indexing) runs over 64-byte blocks: each
+ * byte classified by two i8x16.swizzle table lookups (low and high nibble,
+ * ANDed; simd.ts nibbleClass), then one i8x16.bitmask per class — quotes,
+ * backslashes, operators, the bytes that end a scalar — and control bytes by a
+ * saturating add; escaped characters from the backslash runs; the in-string
  * mask as the prefix XOR of the unescaped quotes; control bytes inside strings
  * and invalid escapes rejected per block. It writes the positions of every
  * operator, every unescaped quote (opening and closing) and every scalar start
@@ -29,9 +31,9 @@
  * the output regions and scans again).
  */
 
-import { eqMask, mask64, prefixXor } from './simd';
+import { eqMask, mask64, nibbleClass, noneMask, prefixXor, shl1 } from './simd';
 
-export { frame, frameDepth, frameInStr, frameEsc, frameStop, FRAME, FRAME_BYTES } from './frame';
+export { frame, frameClassify, frameDepth, frameInStr, frameEsc, frameStop, FRAME, FRAME_BYTES } from './frame';
 
 export const CFG: u32 = 65536;
 const STK_KIND: u32 = 131072; // u8[MAX_DEPTH]
@@ -95,19 +97,47 @@ let failed: bool = false;
 }
 
 
-@inline function opVec(v: v128, c20: v128): v128 {
-  const f = v128.or(v, c20);
-  return v128.or(
-    v128.or(i8x16.eq(f, i8x16.splat(0x7b)), i8x16.eq(f, i8x16.splat(0x7d))),
-    v128.or(i8x16.eq(v, i8x16.splat(0x3a)), i8x16.eq(v, i8x16.splat(0x2c))),
-  );
+// stage 1 byte classes (nibbleClass in simd.ts): bit 0 ',' · bit 1 ':' · bit 2 '[' ']' '{' '}'
+// (the operators, bits 0–2) · bit 3 ' ' · bit 4 TAB LF CR (whitespace, bits 3–4) · bit 6
+// backslash · bit 7 quote (then mask64 reads it as is)
+const OPS: i8 = 0x07;
+const SEPS: i8 = <i8>0x9f; // operators, whitespace, quote: what ends a scalar
+/** by low nibble: 0 ' ', 2 '"', 9 TAB, a ':' LF, b '[' '{', c ',' '\\', d ']' '}' CR */
+@inline function loTable(): v128 {
+  return i8x16(0x08, 0, <i8>0x80, 0, 0, 0, 0, 0, 0, 0x10, 0x12, 0x04, 0x41, 0x14, 0, 0);
+}
+/** by high nibble: 0 TAB LF CR, 2 ' ' '"' ',', 3 ':', 5 '[' ']' '\\', 7 '{' '}' */
+@inline function hiTable(): v128 {
+  return i8x16(0x10, 0, <i8>0x89, 0x02, 0, 0x44, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0);
 }
 
-@inline function wsVec(v: v128, c20: v128): v128 {
-  return v128.or(
-    v128.or(i8x16.eq(v, c20), i8x16.eq(v, i8x16.splat(0x0a))),
-    v128.or(i8x16.eq(v, i8x16.splat(0x0d)), i8x16.eq(v, i8x16.splat(0x09))),
-  );
+/**
+ * The block's class masks at STATUS + 32 (u64 each: quoteRaw, backslash,
+ * control, operator, scalar-ending), for the tests: the classification
+ * block() uses, compared there with a byte-by-byte definition.
+ */
+export function classify(p: u32): void {
+  const v0 = v128.load(p);
+  const v1 = v128.load(p, 16);
+  const v2 = v128.load(p, 32);
+  const v3 = v128.load(p, 48);
+  const lt = loTable();
+  const ht = hiTable();
+  const c0 = nibbleClass(v0, lt, ht);
+  const c1 = nibbleClass(v1, lt, ht);
+  const c2 = nibbleClass(v2, lt, ht);
+  const c3 = nibbleClass(v3, lt, ht);
+  store<u64>(STATUS, mask64(c0, c1, c2, c3), 32);
+  store<u64>(STATUS, mask64(shl1(c0), shl1(c1), shl1(c2), shl1(c3)), 40);
+  store<u64>(STATUS, ctrlMask(v0, v1, v2, v3), 48);
+  store<u64>(STATUS, ~noneMask(c0, c1, c2, c3, OPS), 56);
+  store<u64>(STATUS, ~noneMask(c0, c1, c2, c3, SEPS), 64);
+}
+
+/** Bytes below 0x20: the only ones a saturating + 0x60 leaves below 0x80. */
+@inline function ctrlMask(v0: v128, v1: v128, v2: v128, v3: v128): u64 {
+  const k = i8x16.splat(0x60);
+  return ~mask64(i8x16.add_sat_u(v0, k), i8x16.add_sat_u(v1, k), i8x16.add_sat_u(v2, k), i8x16.add_sat_u(v3, k));
 }
 
 @inline function isHex(c: u32): bool {
@@ -122,8 +152,14 @@ function block(b: u32): bool {
   const v2 = v128.load(p, 32);
   const v3 = v128.load(p, 48);
 
-  const quoteRaw = eqMask(v0, v1, v2, v3, 0x22);
-  const bs = eqMask(v0, v1, v2, v3, 0x5c);
+  const lt = loTable();
+  const ht = hiTable();
+  const c0 = nibbleClass(v0, lt, ht);
+  const c1 = nibbleClass(v1, lt, ht);
+  const c2 = nibbleClass(v2, lt, ht);
+  const c3 = nibbleClass(v3, lt, ht);
+  const quoteRaw = mask64(c0, c1, c2, c3);
+  const bs = mask64(shl1(c0), shl1(c1), shl1(c2), shl1(c3));
 
   // escaped characters: the byte after each backslash that is not itself escaped
   let escaped: u64 = 0;
@@ -151,9 +187,7 @@ function block(b: u32): bool {
   const inString = prefixXor(quote) ^ prevInString;
   prevInString = <u64>(<i64>inString >> 63);
 
-  const c20 = i8x16.splat(0x20);
-  const ctrl = mask64(i8x16.lt_u(v0, c20), i8x16.lt_u(v1, c20), i8x16.lt_u(v2, c20), i8x16.lt_u(v3, c20));
-  const bad = ctrl & inString;
+  const bad = ctrlMask(v0, v1, v2, v3) & inString;
   if (bad != 0) {
     fail(E_CONTROL, b + <u32>ctz<u64>(bad));
     return false;
@@ -187,11 +221,12 @@ function block(b: u32): bool {
     }
   }
 
-  // operators { } [ ] : , (the | 0x20 folds [ ] onto { }) and whitespace, one bitmask per vector
-  const op = mask64(opVec(v0, c20), opVec(v1, c20), opVec(v2, c20), opVec(v3, c20));
-  const ws = mask64(wsVec(v0, c20), wsVec(v1, c20), wsVec(v2, c20), wsVec(v3, c20));
+  // operators { } [ ] : , and the bytes that end a scalar (operators, whitespace and
+  // unescaped quotes: an escaped one continues it), one bitmask per vector each
+  const op = ~noneMask(c0, c1, c2, c3, OPS);
+  const notSep = noneMask(c0, c1, c2, c3, SEPS) | (quoteRaw & escaped);
 
-  const scalar = ~(op | ws | quote) & ~inString;
+  const scalar = notSep & ~inString;
   const scalarStart = scalar & ~((scalar << 1) | prevScalar);
   prevScalar = scalar >> 63;
 

@@ -29,3 +29,35 @@
   x ^= x << 32;
   return x;
 }
+
+/**
+ * simdjson-style byte classification: the byte's low nibble and high nibble
+ * each look up a 16-entry table (i8x16.swizzle); the two lookups ANDed give
+ * the byte's class bits. A class is a bit set in the low-nibble table at every
+ * low nibble of its bytes and in the high-nibble table at every high nibble,
+ * so that only its own bytes have both (a class whose bytes are not such a
+ * rectangle is split over several bits). Bytes 0x80–0xff have no class (the
+ * high-nibble tables are zero there).
+ */
+@inline export function nibbleClass(v: v128, loTable: v128, hiTable: v128): v128 {
+  const lo = v128.and(v, i8x16.splat(0x0f));
+  const hi = v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f));
+  return v128.and(i8x16.swizzle(loTable, lo), i8x16.swizzle(hiTable, hi));
+}
+
+/** Bit i set when byte i has none of the class bits in `bits`. */
+@inline export function noneMask(c0: v128, c1: v128, c2: v128, c3: v128, bits: i8): u64 {
+  const m = i8x16.splat(bits);
+  const z = i8x16.splat(0);
+  return mask64(
+    i8x16.eq(v128.and(c0, m), z),
+    i8x16.eq(v128.and(c1, m), z),
+    i8x16.eq(v128.and(c2, m), z),
+    i8x16.eq(v128.and(c3, m), z),
+  );
+}
+
+/** Each byte shifted left by one (bit 6 to bit 7). */
+@inline export function shl1(c: v128): v128 {
+  return i8x16.add(c, c);
+}

@@ -54,6 +54,9 @@ interface Exports {
   frameEsc: WebAssembly.Global;
   frameStop: WebAssembly.Global;
   frame(p: number, end: number, depth: number, inStr: number, esc: number, limit: number): number;
+  // stage 1's byte classification of the 64 bytes at p, as masks (for the tests)
+  classify(p: number): void;
+  frameClassify(p: number): void;
 }
 
 export type EngineExports = Exports;
@@ -252,7 +255,52 @@ function wordsOf(e: Exports): Int32Array {
  * and field slots: exactly scanJson(buf, opts), faster.
  */
 export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}, utf8Checked = false): FastScanResult {
-  if (buf.length > MAX_ENGINE_BYTES) return fallback(buf, opts);
+  const e = runEngine(buf, opts, utf8Checked);
+  if (e === null) return fallback(buf, opts);
+  const result = collect(e, lastOut, lastSlots, lastS > 0, opts.items !== undefined);
+  release(e);
+  return result;
+}
+
+/** Where the engine's last successful scan left its record table and slots, and the slots per element. */
+let lastOut = 0;
+let lastSlots = 0;
+let lastS = 0;
+
+/** The field slots of one record, where scanSlotsFast put them. */
+export interface SlotsView {
+  /** the slots are slots[at], slots[at + 1], … (as FieldReader.fromSlots reads them) */
+  slots: ArrayLike<number>;
+  at: number;
+}
+
+/**
+ * The field slots of one record (an NDJSON line, a JSON export element):
+ * scanJsonFast(buf, opts, utf8Checked).slots — same validation, same errors —
+ * without building its result. `out` gets a view of the engine's memory and
+ * the slots' index in it, valid until the next scan: no result object, arrays
+ * or slot table allocated per record. opts: fields, no items or total.
+ */
+export function scanSlotsFast(buf: Buffer, opts: ScanOptions, utf8Checked: boolean, out: SlotsView): SlotsView {
+  const e = runEngine(buf, opts, utf8Checked);
+  if (e === null) {
+    out.slots = fallback(buf, opts).slots ?? [];
+    out.at = 0;
+    return out;
+  }
+  out.slots = wordsOf(e);
+  out.at = lastSlots >> 2;
+  release(e);
+  return out;
+}
+
+/**
+ * Scans buf in the engine: its instance, with the tables at lastOut and
+ * lastSlots (the caller reads them, then calls release), or null when the
+ * JavaScript scanner must answer instead. Throws BodyInvalidError.
+ */
+function runEngine(buf: Buffer, opts: ScanOptions, utf8Checked: boolean): Exports | null {
+  if (buf.length > MAX_ENGINE_BYTES) return null;
   // utf8Checked: the caller validated a span that holds all of buf (an NDJSON chunk's complete lines)
   if (!utf8Checked && !isUtf8(buf)) throw new BodyInvalidError('invalid UTF-8');
   const e = instance();
@@ -263,7 +311,7 @@ export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}, utf8Checked = 
     cfg = encode(opts.items, opts.total, opts.fields);
     memo = { items: opts.items, total: opts.total, fields: opts.fields, cfg };
   }
-  if (!cfg.wellFormed) return fallback(buf, opts);
+  if (!cfg.wellFormed) return null;
   if (cfg !== lastConfig) {
     new Int32Array(e.memory.buffer, CFG, cfg.words.length).set(cfg.words);
     lastConfig = cfg;
@@ -283,9 +331,10 @@ export function scanJsonFast(buf: Buffer, opts: ScanOptions = {}, utf8Checked = 
     mem.fill(0x20, INPUT + len, INPUT + padded);
     const status = e.scan(len, outBase, slotBase, slotBase, slotBase + slotCap);
     if (status === 0) {
-      const result = collect(e, outBase, slotBase, S > 0, opts.items !== undefined);
-      release(e);
-      return result;
+      lastOut = outBase;
+      lastSlots = slotBase;
+      lastS = S;
+      return e;
     }
     e.reset();
     if (status === 1) {

@@ -175,6 +175,8 @@ export interface FieldReader {
  * extractor's facts logic; a record whose root is not an object (or a spec that
  * reads the root itself) is JSON.parse'd whole.
  */
+const NO_SLOTS: ArrayLike<number> = [];
+
 export function compileFieldReader(spec: ActivitiesSpec): FieldReader {
   const paths = specPaths(spec);
   const plan = compileFieldPlan(paths);
@@ -195,7 +197,7 @@ export function compileFieldReader(spec: ActivitiesSpec): FieldReader {
         return facts(cur);
       } finally {
         cur.buf = undefined;
-        cur.slots = [];
+        cur.slots = NO_SLOTS;
       }
     },
   };

@@ -6,6 +6,7 @@
 import type { ActivityFacts } from '../../privacy/types.js';
 
 const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
 const CR = 0x0d;
 
 /** Bytes of a record that spans chunks. Holds views, copies once when the record completes. */
@@ -21,9 +22,10 @@ export class Carry {
 
   /** Everything carried plus `tail` as one buffer; the carry is emptied. */
   take(tail?: Buffer): Buffer {
+    if (this.length === 0) return tail ?? EMPTY; // nothing carried (most records): no copy, no allocation
     if (tail) this.push(tail);
     const out = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.length);
-    this.parts = [];
+    this.parts.length = 0;
     this.length = 0;
     return out;
   }

@@ -86,10 +86,10 @@ class ExportFilter extends Transform {
     try {
       this.parser.push(chunk, ops);
     } catch (err) {
-      this.failAfter(ops, structural(err), cb);
+      this.failAfter(ops, structural(err), cb, chunk);
       return;
     }
-    this.settle(ops, cb);
+    this.settle(ops, cb, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
@@ -107,20 +107,20 @@ class ExportFilter extends Transform {
    * The stream broke: the records framed before the fault are still decided and
    * passed on (a consumer already streaming keeps them), then the error ends the stream.
    */
-  private failAfter(ops: Op[], err: Error, cb: TransformCallback): void {
+  private failAfter(ops: Op[], err: Error, cb: TransformCallback, chunk?: Buffer): void {
     if (ops.length === 0) {
       cb(err);
       return;
     }
-    this.settle(ops, (settleErr) => cb(settleErr ?? err));
+    this.settle(ops, (settleErr) => cb(settleErr ?? err), chunk);
   }
 
   /** Decides the chunk's records in one batch, then pushes what is kept. */
-  private settle(ops: Op[], cb: TransformCallback): void {
+  private settle(ops: Op[], cb: TransformCallback, chunk?: Buffer): void {
     const facts: ActivityFacts[] = [];
     for (const op of ops) if (op.kind === 'record' && op.facts) facts.push(op.facts);
     if (facts.length === 0) {
-      this.emit_(ops, []);
+      this.emit_(ops, [], chunk);
       cb();
       return;
     }
@@ -137,22 +137,33 @@ class ExportFilter extends Transform {
         cb(new Error('hide returned a verdict array of the wrong length'));
         return;
       }
-      this.emit_(ops, v);
+      this.emit_(ops, v, chunk);
       cb();
     };
     if (Array.isArray(verdicts)) done(verdicts);
     else Promise.resolve(verdicts).then(done, (err) => cb(asError(err)));
   }
 
-  private emit_(ops: Op[], verdicts: HideAnswer[]): void {
+  /** `chunk`: the input chunk the ops were framed from (a run of its bytes is cut from it) */
+  private emit_(ops: Op[], verdicts: HideAnswer[], chunk?: Buffer): void {
     const parts: Buffer[] = [];
+    // adjacent views of the same memory merge into one view, made when the run ends (not one per
+    // record): the common all-kept case pushes the input chunk as is
+    let run: Buffer | null = null;
+    let runEnd = 0;
+    const endRun = (): void => {
+      if (run === null) return;
+      parts.push(runEnd === run.byteOffset + run.length ? run : joined(run, runEnd, chunk));
+      run = null;
+    };
     const add = (b: Buffer): void => {
       if (b.length === 0) return;
-      const last = parts[parts.length - 1];
-      // adjacent views of the same memory merge: the common all-kept case pushes the input chunk as is
-      if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
-        parts[parts.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
-      } else parts.push(b);
+      if (run !== null && run.buffer === b.buffer && runEnd === b.byteOffset) runEnd += b.length;
+      else {
+        endRun();
+        run = b;
+        runEnd = b.byteOffset + b.length;
+      }
     };
     let vi = 0;
     let removed = 0;
@@ -175,6 +186,7 @@ class ExportFilter extends Transform {
         add(kind === 'keep' ? op.bytes : this.pseudonymise(op.bytes, op.facts!.actor!));
       }
     }
+    endRun();
     this.removed += removed;
     if (removed > 0) this.opts.onRemoved?.(removed);
     if (parts.length === 1) this.push(parts[0]);
@@ -193,6 +205,15 @@ class ExportFilter extends Transform {
         return pseudonymiseJsonRecord(bytes, t);
     }
   }
+}
+
+/** The bytes from run's start to runEnd (same memory): the input chunk itself, or a view of it, when they lie in it. */
+function joined(run: Buffer, runEnd: number, chunk: Buffer | undefined): Buffer {
+  if (chunk !== undefined && run.buffer === chunk.buffer && run.byteOffset >= chunk.byteOffset && runEnd <= chunk.byteOffset + chunk.length) {
+    if (run.byteOffset === chunk.byteOffset && runEnd === chunk.byteOffset + chunk.length) return chunk;
+    return chunk.subarray(run.byteOffset - chunk.byteOffset, runEnd - chunk.byteOffset);
+  }
+  return Buffer.from(run.buffer, run.byteOffset, runEnd - run.byteOffset);
 }
 
 /** SPEC §4 (the list rule): max(kept, old - removed); a count that is not a non-negative safe integer stays. */

@@ -22,7 +22,8 @@ import type { ActivityFacts } from '../../privacy/types.js';
 import { isDigit, isHex, isWs, MAX_DEPTH } from '../../engine/jsonBytes.js';
 import { Carry, safely } from './framing.js';
 import type { ByteReader } from './ndjson.js';
-import { scanJsonFast } from '../../engine/wasmScan.js';
+import { scanSlotsFast, type SlotsView } from '../../engine/wasmScan.js';
+import type { ScanOptions } from '../../engine/types.js';
 import { FRAME_TOO_DEEP, forgetFrame, frameElement, type FrameResult, type FrameState } from '../../engine/wasmFrame.js';
 import { BodyInvalidError } from '../../engine/errors.js';
 import type { Op, RecordParser } from './types.js';
@@ -127,6 +128,9 @@ class JsonArrayParser implements RecordParser {
   private readonly fr: FrameResult = { at: 0, resume: false };
   /** the current chunk is valid UTF-8 as a whole */
   private chunkUtf8 = false;
+  /** decide's scan options and slots view, made once (nothing allocated per element for the scan) */
+  private readonly scanOpts: ScanOptions;
+  private readonly view: SlotsView = { slots: [], at: 0 };
 
   // per push
   private chunk: Buffer = Buffer.alloc(0);
@@ -144,6 +148,7 @@ class JsonArrayParser implements RecordParser {
     private readonly engineFraming: boolean,
   ) {
     this.path = items === '' ? [] : items.split('.');
+    this.scanOpts = { fields: read?.plan };
   }
 
   countAt(total: string): void {
@@ -524,10 +529,11 @@ class JsonArrayParser implements RecordParser {
     const bytes = this.unit.take(this.chunk.subarray(this.unitStart, at));
     this.unitStart = -1;
     if (bytes.length > this.maxRecordBytes) fail(`an element is longer than ${this.maxRecordBytes} bytes`);
-    const elem = bytes.subarray(0, this.elemLen);
-    const facts = this.decide(elem);
+    // the unit is the element between whitespace (T_AFTER let only whitespace follow it):
+    // decided as it is, so an element needs a view of its own only when the unit ends the array
+    const facts = this.decide(bytes);
     if (last) {
-      this.out.push({ kind: 'record', bytes: elem, facts, comma: true });
+      this.out.push({ kind: 'record', bytes: bytes.subarray(0, this.elemLen), facts, comma: true });
       this.out.push({ kind: 'raw', bytes: bytes.subarray(this.elemLen) });
     } else this.out.push({ kind: 'record', bytes, facts, comma: true });
   }
@@ -538,19 +544,25 @@ class JsonArrayParser implements RecordParser {
     return elem.buffer === c.buffer && elem.byteOffset >= c.byteOffset && elem.byteOffset + elem.length <= c.byteOffset + c.length;
   }
 
-  /** Facts of one element (null = unreadable, withheld); a malformed element is a structural error. */
+  /**
+   * Facts of one element (null = unreadable, withheld), from its unit (the element
+   * between whitespace); a malformed element is a structural error.
+   */
   private decide(elem: Buffer): ActivityFacts | null {
     const read = this.read;
     if (read) {
-      let slots: ArrayLike<number> | undefined;
+      let v: SlotsView;
       try {
-        slots = scanJsonFast(elem, { fields: read.plan }, this.chunkUtf8 && this.inChunk(elem)).slots;
+        v = scanSlotsFast(elem, this.scanOpts, this.chunkUtf8 && this.inChunk(elem), this.view);
       } catch (err) {
         if (err instanceof BodyInvalidError) fail(`an element is not valid JSON (${err.reason})`);
         throw err;
       }
-      const s = slots!;
-      return safely((b: Buffer) => read.fromSlots(b, 0, b.length, s), elem);
+      try {
+        return read.fromSlots(elem, 0, elem.length, v.slots, v.at);
+      } catch {
+        return null; // never guess (framing.ts safely)
+      }
     }
     if (!isUtf8(elem)) fail('an element is not UTF-8');
     const value: unknown = JSON.parse(elem.toString('utf8')); // a SyntaxError is a structural error

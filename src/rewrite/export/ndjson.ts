@@ -2,12 +2,15 @@
 import { isUtf8 } from 'node:buffer';
 import type { ActivityFacts } from '../../privacy/types.js';
 import type { FieldReader } from '../fieldReader.js';
-import { scanJsonFast } from '../../engine/wasmScan.js';
+import { scanSlotsFast, type SlotsView } from '../../engine/wasmScan.js';
+import type { ScanOptions } from '../../engine/types.js';
 import { LineFramer, isBlank, safely } from './framing.js';
 import type { Op, RecordParser } from './types.js';
 
 export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; read?: ByteReader; maxRecordBytes: number }): RecordParser {
   const framer = new LineFramer(o.maxRecordBytes);
+  // made once: nothing is allocated per line for the scan (its options, its slots)
+  const line_: LineReading = { extract: o.extract, read: o.read, opts: { fields: o.read?.plan }, view: { slots: [], at: 0 } };
   let first = true;
   let spanOk = false;
   let spanBuf: ArrayBufferLike | null = null;
@@ -19,7 +22,7 @@ export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; r
     const bom = first && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf;
     first = false;
     if (isBlank(line)) return { kind: 'raw', bytes: line };
-    return { kind: 'record', bytes: line, facts: readLine(bom ? line.subarray(3) : line, o.extract, o.read, inCheckedSpan(line)) };
+    return { kind: 'record', bytes: line, facts: readLine(bom ? line.subarray(3) : line, line_, inCheckedSpan(line)) };
   };
   return {
     push(chunk, out) {
@@ -48,18 +51,29 @@ export function ndjsonParser(o: { extract: (record: unknown) => ActivityFacts; r
  */
 export type ByteReader = FieldReader;
 
+interface LineReading {
+  extract: (record: unknown) => ActivityFacts;
+  read: ByteReader | undefined;
+  opts: ScanOptions;
+  view: SlotsView;
+}
+
 /** A line that is not UTF-8 JSON is withheld (null), not a structural error. */
-function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, read: ByteReader | undefined, utf8Checked: boolean): ActivityFacts | null {
+function readLine(line: Buffer, r: LineReading, utf8Checked: boolean): ActivityFacts | null {
+  const read = r.read;
   if (read) {
     // validate (UTF-8 too, unless the chunk's span was) and locate the fields in the same pass
-    let slots: ArrayLike<number> | undefined;
+    let v: SlotsView;
     try {
-      slots = scanJsonFast(line, { fields: read.plan }, utf8Checked).slots;
+      v = scanSlotsFast(line, r.opts, utf8Checked, r.view);
     } catch {
       return null;
     }
-    const s = slots!;
-    return safely((l: Buffer) => read.fromSlots(l, 0, l.length, s), line);
+    try {
+      return read.fromSlots(line, 0, line.length, v.slots, v.at);
+    } catch {
+      return null; // never guess (framing.ts safely)
+    }
   }
   if (!isUtf8(line)) return null;
   let record: unknown;
@@ -68,5 +82,5 @@ function readLine(line: Buffer, extract: (record: unknown) => ActivityFacts, rea
   } catch {
     return null;
   }
-  return safely(extract, record);
+  return safely(r.extract, record);
 }

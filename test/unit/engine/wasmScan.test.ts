@@ -13,7 +13,7 @@ import { BodyInvalidError } from '../../../src/engine/errors.js';
 import { MAX_DEPTH } from '../../../src/engine/jsonBytes.js';
 import { scanJson } from '../../../src/engine/jsonScan.js';
 import type { FastScanResult, ScanOptions } from '../../../src/engine/types.js';
-import { RETAIN_BYTES, engineStats, scanJsonFast } from '../../../src/engine/wasmScan.js';
+import { RETAIN_BYTES, engineInstance, engineStats, scanJsonFast, scanSlotsFast, type SlotsView } from '../../../src/engine/wasmScan.js';
 import { compileFieldPlan } from '../../../src/rewrite/fieldReader.js';
 import { MUTATION_BYTES, jsonish, prng, styled, trickyString, write, ws } from '../../helpers/jsonStyle.js';
 
@@ -66,9 +66,25 @@ function agree(buf: Buffer, sets: readonly ScanOptions[] = OPTION_SETS): void {
     compared++;
     expect(got.ok).toBe(ref.ok);
     if (got.ok && ref.ok) expect(plain(got.value)).toEqual(plain(ref.value));
+    if (opts.fields && opts.items === undefined && opts.total === undefined) slotsAgree(buf, opts, ref);
   }
   // and both agree with JSON.parse about the bare document
   expect(run(scanJsonFast, buf, {}).ok).toBe(referenceAccepts(buf));
+}
+
+const view: SlotsView = { slots: [], at: 0 };
+
+/** scanSlotsFast (a record's slots, no result built) answers what the JavaScript scanner does. */
+function slotsAgree(buf: Buffer, opts: ScanOptions, ref: Outcome): void {
+  let got: number[] | null;
+  try {
+    const v = scanSlotsFast(buf, opts, false, view);
+    got = Array.from({ length: 2 * opts.fields!.size }, (_, i) => v.slots[v.at + i]);
+  } catch (e) {
+    if (!(e instanceof BodyInvalidError)) throw e;
+    got = null;
+  }
+  expect(got).toEqual(ref.ok ? Array.from(ref.value.slots!) : null);
 }
 
 function mutate(src: Buffer, op: string, at: number, b: number, rb: number): Buffer {
@@ -332,3 +348,97 @@ describe('engine adversarial corpus', () => {
 
 // keep `ws` referenced for generators that style their own envelopes
 void ws;
+
+/** Bit i of the u64 at `at` (little-endian) as a boolean per byte. */
+function bits(mem: Buffer, at: number): boolean[] {
+  const m = mem.readBigUInt64LE(at);
+  return Array.from({ length: 64 }, (_, i) => ((m >> BigInt(i)) & 1n) === 1n);
+}
+
+const OPERATOR = new Set([0x2c, 0x3a, 0x5b, 0x5d, 0x7b, 0x7d]);
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * The engine's stage 1 classification of one 64-byte block (nibble table
+ * lookups) against the byte-by-byte definitions the compare chains it
+ * replaced implemented: the scanner's quote, backslash, control byte,
+ * operator and scalar-ending masks, and the framer's quote, backslash,
+ * opening and closing bracket masks.
+ */
+function classifiesLikeTheDefinitions(block: Buffer): void {
+  const e = engineInstance();
+  const mem = Buffer.from(e.memory.buffer);
+  const at = e.INPUT.value as number;
+  block.copy(mem, at);
+  e.classify(at);
+  const st = e.STATUS.value as number;
+  const scan = [0, 8, 16, 24, 32].map((o) => bits(mem, st + 32 + o));
+  e.frameClassify(at);
+  const fr = (e.FRAME.value as number) + (e.FRAME_BYTES.value as number) + 64;
+  const frame = [0, 8, 16, 24].map((o) => bits(mem, fr + o));
+  const got = (i: number) => [...scan.map((m) => m[i]), ...frame.map((m) => m[i])];
+  for (let i = 0; i < 64; i++) {
+    const c = block[i];
+    const op = OPERATOR.has(c);
+    const want = [
+      c === 0x22,
+      c === 0x5c,
+      c < 0x20,
+      op,
+      op || WHITESPACE.has(c) || c === 0x22,
+      c === 0x22,
+      c === 0x5c,
+      c === 0x5b || c === 0x7b,
+      c === 0x5d || c === 0x7d,
+    ];
+    if (got(i).join() !== want.join()) expect({ byte: c, at: i, got: got(i) }).toEqual({ byte: c, at: i, got: want });
+  }
+}
+
+describe('stage 1 classification (two nibble lookups) ≡ the byte-by-byte definitions', () => {
+  it('every byte value at every position of a 64-byte block', () => {
+    // block k holds (k + 7i) mod 256 at i: over the 256 blocks, every value at every position once
+    for (let k = 0; k < 256; k++) classifiesLikeTheDefinitions(Buffer.from(Array.from({ length: 64 }, (_, i) => (k + 7 * i) & 0xff)));
+    for (let c = 0; c < 256; c++) classifiesLikeTheDefinitions(Buffer.alloc(64, c));
+  });
+
+  it('random blocks of all 256 byte values and of JSON bytes (property)', () => {
+    const byte = fc.oneof(fc.nat(255), fc.constantFrom(...MUTATION_BYTES));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.array(byte, { minLength: 64, maxLength: 64 }), (a, j) => {
+        classifiesLikeTheDefinitions(Buffer.from(a));
+        classifiesLikeTheDefinitions(Buffer.from(j));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('engine ≡ JavaScript scanner on byte strings with any byte at any block position (property)', () => {
+  it('a valid document with one byte (any of 256) replaced or inserted at every offset of a block, across block boundaries', () => {
+    fc.assert(
+      fc.property(envelope, fc.nat(191), fc.nat(255), fc.boolean(), (text, at, c, insert) => {
+        const src = b(text);
+        if (src.length === 0) return;
+        for (let i = at % 64; i < src.length; i += 61) {
+          const buf = insert ? Buffer.concat([src.subarray(0, i), Buffer.of(c), src.subarray(i)]) : Buffer.from(src);
+          if (!insert) buf[i] = c;
+          agree(buf, [{}, { items: 'data', total: 'total', fields: planNoRoot }]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('random byte strings over JSON bytes and all 256 values, 1 to 200 bytes', () => {
+    const byte = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...MUTATION_BYTES) }, { weight: 1, arbitrary: fc.nat(255) });
+    fc.assert(
+      fc.property(fc.array(byte, { minLength: 1, maxLength: 200 }), fc.nat(64), (bytes, pad) => {
+        const body = Buffer.from(bytes);
+        agree(body, [{}, { items: '' }]);
+        agree(Buffer.concat([b('['), Buffer.alloc(pad, 0x20), b('"'), body, b('"]')]), [{}, { items: '' }]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -62,6 +62,25 @@ describe('export filter as a stream', () => {
     expect(r.out).toBe(want);
   });
 
+  test('kept bytes leave as the input chunk itself, or one view of it per run of kept records (no copy per record)', async () => {
+    const filter = createExportFilter(options('ndjson', false));
+    const out: Buffer[] = [];
+    filter.on('data', (c: Buffer) => out.push(c));
+    const write = (b: Buffer) => new Promise<void>((res, rej) => filter.write(b, (e) => (e ? rej(e) : res())));
+    const whole = Buffer.from('{"id":"1","u":"al"}\n{"id":"3","u":"x"}\n{"id":"4","u":"y"}\n');
+    await write(whole);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toBe(whole); // all kept, whole lines: the chunk itself
+    const mixed = Buffer.from('{"id":"5","u":"al"}\n{"id":"6","u":"x"}\n{"id":"7","u":"bob"}\n{"id":"8","u":"z"}\n{"id":"9","u":"z"}\n{"id":"1');
+    await write(mixed);
+    expect(out).toHaveLength(2);
+    expect(out[1].toString()).toBe('{"id":"5","u":"al"}\n{"id":"6","u":"x"}\n{"id":"8","u":"z"}\n{"id":"9","u":"z"}\n');
+    await write(Buffer.from('0","u":"al"}\n{"id":"11","u":"al"}\n'));
+    filter.end();
+    await new Promise((res) => filter.on('end', res));
+    expect(Buffer.concat(out.slice(2)).toString()).toBe('{"id":"10","u":"al"}\n{"id":"11","u":"al"}\n');
+  });
+
   test('a truncated gzip body cuts the export off without unfiltered bytes', async () => {
     const gz = gzipSync(Buffer.from('{"id":"1","u":"al"}\n{"id":"2","u":"bob"}\n'.repeat(200)));
     const filter = createExportFilter(options('ndjson', false));
