@@ -85,6 +85,16 @@ async function main(): Promise<void> {
       console.log(`| ${d} | ${n} | ${fmt(median(xs))} | ${xs.map((x) => fmt(x)).join(' / ')} |`);
     }
   }
+  if (DISTS.length === 2) {
+    // each round's second build against its first, measured back to back: the least noisy comparison
+    console.log(`\n| in flight | ${DISTS[1]} ÷ ${DISTS[0]}, median of the rounds | min – max |`);
+    console.log('| ---: | ---: | ---: |');
+    for (const n of INFLIGHT) {
+      const a = per.get(`${DISTS[0]} @${n}`)!;
+      const rs = per.get(`${DISTS[1]} @${n}`)!.map((x, i) => x / a[i]);
+      console.log(`| ${n} | ${median(rs).toFixed(2)} | ${Math.min(...rs).toFixed(2)} – ${Math.max(...rs).toFixed(2)} |`);
+    }
+  }
 }
 
 await main();
