@@ -10,7 +10,7 @@
  * the figure is the proxy process's CPU time (utime+stime) per request.
  * A patch that no longer applies (the code moved) is reported, not guessed.
  *
- *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b] [--base other/dist]
+ *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b] [--base other/dist,…]
  *
  * `reveal` also measures the same gateway on the plain list request (no reveal
  * headers) in the same alternating rounds, as the row "gateway, list".
@@ -168,8 +168,10 @@ async function startGateway(dir: string, v: Variant, cli: string, upstream: stri
 async function main(): Promise<void> {
   const only = args.only ? new Set(args.only.split(',')) : null;
   const variants = VARIANTS.filter((v) => !only || only.has(v.name) || v.name === 'gateway');
-  // --base <dir>: another build (e.g. main's dist/) measured as its own variant in the same rounds
-  if (args.base) variants.push({ name: 'base', what: `the build in ${args.base}`, patches: [], from: path.resolve(args.base) });
+  // --base <dir>[,<dir>…]: other builds (e.g. main's dist/) measured as variants of their own in the same rounds
+  for (const dir of args.base?.split(',') ?? []) {
+    variants.push({ name: `base-${path.basename(dir)}`, what: `the build in ${dir}`, patches: [], from: path.resolve(dir) });
+  }
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'apg-ablate-'));
   const root = path.join(REPO, 'dist-ablate'); // inside the repo, so node_modules resolves
   mkdirSync(root, { recursive: true });
