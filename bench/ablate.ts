@@ -10,7 +10,7 @@
  * the figure is the proxy process's CPU time (utime+stime) per request.
  * A patch that no longer applies (the code moved) is reported, not guessed.
  *
- *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b]
+ *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b] [--base other/dist,…]
  *
  * `reveal` also measures the same gateway on the plain list request (no reveal
  * headers) in the same alternating rounds, as the row "gateway, list".
@@ -31,7 +31,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } },
+  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, base: { type: 'string' } },
 });
 const SCENARIO = positionals[0] ?? 'list';
 const ROUNDS = Number(args.rounds ?? 4);
@@ -57,6 +57,8 @@ interface Variant {
   nodeArgs?: string[];
   /** extra environment for the gateway process */
   env?: Record<string, string>;
+  /** the build to copy (default: dist/) */
+  from?: string;
 }
 
 const NO_LOG: Patch = { file: 'http/accessLog.js', from: '        write(line);', to: '        ;' };
@@ -71,11 +73,15 @@ const NO_FILTER: Patch = {
   to: 'const r = await (async (b) => ({ body: b, removed: 0, privateIds: [], privateCount: 0 }))(body, {',
 };
 const NO_DECIDE: Patch = { file: 'rewrite/list.js', from: 'const answer = await opts.hide(facts);', to: 'const answer = facts.map(() => false);' };
-const NO_FSYNC: Patch = {
-  file: 'governance/fileSink.js',
-  from: 'await writeAll(this.handle, buf, this.goodOffset);\n            await this.handle.datasync();',
-  to: 'await writeAll(this.handle, buf, this.goodOffset);',
-};
+/** the log opened without O_DSYNC and no fdatasync after the batch's write */
+const NO_FSYNC: Patch[] = [
+  { file: 'governance/fileSink.js', from: 'const O_DSYNC = constants.O_DSYNC ?? 0;', to: 'const O_DSYNC = 0;' },
+  {
+    file: 'governance/fileSink.js',
+    from: "if (this.mode === 'datasync')\n                await this.handle.datasync();",
+    to: ';',
+  },
+];
 const NO_CASE: Patch = { file: 'http/upstream.js', from: 'preserveHeaderKeyCase: true', to: 'preserveHeaderKeyCase: false' };
 const NO_WATCH: Patch = {
   file: 'http/relay.js',
@@ -128,13 +134,13 @@ const VARIANTS: Variant[] = [
   { name: 'commit-delay-2ms', what: 'reveal: a governance batch starts 2 ms after its first entry (group commit window)', patches: [COMMIT_DELAY] },
   { name: 'write-64k', what: 'list: the filtered body written in 64 KiB pieces instead of one res.end(buf)', patches: [WRITE_64K] },
   { name: 'no-splice', what: 'list: hide() decides, but nothing is cut out (the body is sent as received; diagnostic only)', patches: [NO_SPLICE] },
-  { name: 'no-fsync', what: 'reveal: the governance batch is written but not fdatasync’d (diagnostic only)', patches: [NO_FSYNC] },
+  { name: 'no-fsync', what: 'reveal: the governance batch is written, neither O_DSYNC nor fdatasync’d (diagnostic only)', patches: NO_FSYNC },
   { name: 'semi-space-64', what: 'as built, node --max-semi-space-size=64', patches: [], nodeArgs: ['--max-semi-space-size=64'] },
 ];
 
 function buildVariant(root: string, v: Variant): string | null {
   const dir = path.join(root, v.name);
-  cpSync(path.join(REPO, 'dist'), dir, { recursive: true });
+  cpSync(v.from ?? path.join(REPO, 'dist'), dir, { recursive: true });
   for (const p of v.patches) {
     const f = path.join(dir, p.file);
     const src = readFileSync(f, 'utf8');
@@ -162,6 +168,10 @@ async function startGateway(dir: string, v: Variant, cli: string, upstream: stri
 async function main(): Promise<void> {
   const only = args.only ? new Set(args.only.split(',')) : null;
   const variants = VARIANTS.filter((v) => !only || only.has(v.name) || v.name === 'gateway');
+  // --base <dir>[,<dir>…]: other builds (e.g. main's dist/) measured as variants of their own in the same rounds
+  for (const dir of args.base?.split(',') ?? []) {
+    variants.push({ name: `base-${path.basename(dir)}`, what: `the build in ${dir}`, patches: [], from: path.resolve(dir) });
+  }
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'apg-ablate-'));
   const root = path.join(REPO, 'dist-ablate'); // inside the repo, so node_modules resolves
   mkdirSync(root, { recursive: true });

@@ -21,7 +21,7 @@ import type { GovernanceSink } from './governance/types.js';
 import { createDispatcher } from './http/dispatch.js';
 import { createPipeline } from './http/pipeline.js';
 import { Live } from './live.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, flushLines, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { PrivacyEngine } from './privacy/engine.js';
 import type { StateStore } from './state/types.js';
@@ -197,6 +197,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     await io.forwarding.close();
     await io.governance.close();
     await io.state.close();
+    flushLines(); // the access lines of the last requests
   });
   return {
     server,

@@ -158,7 +158,12 @@ export async function openStores(config: GatewayConfig, instance: string, logger
     const governance =
       config.governance.sink === 'postgres'
         ? await openPostgresSink({ url: config.governance.postgresUrl!, instance, onError: onError('governance'), ...(clock ? { clock } : {}) })
-        : await openFileSink({ file: config.governance.file, instance, ...(clock ? { clock } : {}) });
+        : await openFileSink({
+            file: config.governance.file,
+            instance,
+            ...(logger ? { onNotice: (msg: string) => logger.warn({ msg }) } : {}),
+            ...(clock ? { clock } : {}),
+          });
     return { state, governance };
   } catch (err) {
     await state.close();

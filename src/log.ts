@@ -9,20 +9,70 @@ export function createLogger(level: string, instance: string): winston.Logger {
   const logger = winston.createLogger({
     level,
     defaultMeta: { instance },
-    format: winston.format.combine(flatten(), winston.format.timestamp(), winston.format.json()),
+    // flushLines first: the access lines batched so far go out before this line (same order as written)
+    format: winston.format.combine(flushFirst(), flatten(), winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Console({ stderrLevels: [] })],
   });
   const fast: FastInfo = (fields) => {
     if (!plain(fields)) logger.info(fields);
-    else if (logger.isInfoEnabled()) process.stdout.write(infoLine(fields, instance));
+    else if (logger.isInfoEnabled()) batchLine(infoLine(fields, instance));
   };
   (logger as Tagged)[FAST_INFO] = fast;
+  const end = logger.end.bind(logger);
+  logger.end = ((...args: Parameters<typeof end>) => {
+    flushLines();
+    return end(...args);
+  }) as typeof logger.end;
   return logger;
 }
 
+/**
+ * The fast lines of one event-loop turn, written to stdout as one chunk on
+ * the next setImmediate (or once they reach MAX_PENDING_CHARS): one write
+ * instead of one per request. The bytes and their order are those of a write
+ * per line; every winston line, the logger's end, the gateway's close and the
+ * process's exit write the pending lines first. A process killed outright
+ * (SIGKILL, an abort) loses at most the lines of its current turn.
+ */
+let pending = '';
+let scheduled = false;
+let exitHook = false;
+const MAX_PENDING_CHARS = 64 * 1024;
+
+function batchLine(line: string): void {
+  pending += line;
+  if (pending.length >= MAX_PENDING_CHARS) flushLines();
+  else if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushScheduled);
+  }
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', flushLines);
+  }
+}
+
+function flushScheduled(): void {
+  scheduled = false;
+  flushLines();
+}
+
+/** Writes the batched access lines now (a no-op when there are none). */
+export function flushLines(): void {
+  if (pending.length === 0) return;
+  const out = pending;
+  pending = '';
+  process.stdout.write(out);
+}
+
+const flushFirst = winston.format((info) => {
+  flushLines();
+  return info;
+});
+
 export type Logger = winston.Logger;
 
-/** Writes one flat info line, byte for byte what logger.info(fields) writes. */
+/** Writes one flat info line, byte for byte what logger.info(fields) writes (batched per event-loop turn). */
 export type FastInfo = (fields: Record<string, unknown>) => void;
 
 const FAST_INFO = Symbol('apg.fastInfo');

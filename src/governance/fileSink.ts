@@ -1,7 +1,10 @@
 /**
  * File sink of the governance log (SPEC §6): one JSON line per entry, a single
- * writer with group commit (one write + one fdatasync per batch), a hard
- * deadline on every append, and torn-tail recovery on open.
+ * writer with group commit, a hard deadline on every append, and torn-tail
+ * recovery on open. The file is opened with O_DSYNC, so the one write of a
+ * batch is durable when it returns (one thread-pool trip per batch); where the
+ * filesystem refuses O_DSYNC, each batch is a write + fdatasync, and a notice
+ * says so.
  *
  * Invariant: `goodOffset` is the end of the last durable batch; the file never
  * keeps bytes beyond it that a later batch relies on. A failed batch consumes
@@ -64,6 +67,8 @@ export interface FileSinkOptions {
   onError?: (err: unknown) => void;
   /** the time of entries and deadlines (default: the system clock) */
   clock?: Clock;
+  /** told when the sink falls back from O_DSYNC to write + fdatasync (default: a process warning) */
+  onNotice?: (msg: string) => void;
 }
 
 export interface FileGovernanceSink extends GovernanceSink {
@@ -77,28 +82,62 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** every INDEX_EVERY-th entry's offset is kept, so read() can seek without holding the file */
 const INDEX_EVERY = 1024;
 
+/**
+ * How a batch becomes durable: 'dsync', the file is open with O_DSYNC and the
+ * write itself is; 'datasync', a write and then an fdatasync.
+ */
+export type SyncMode = 'dsync' | 'datasync';
+
+/** 0 where the platform has no O_DSYNC (then every batch is write + fdatasync) */
+const O_DSYNC: number = constants.O_DSYNC ?? 0;
+
 export async function openFileSink(opts: FileSinkOptions): Promise<FileGovernanceSink> {
   const fs = opts.fs ?? nodeFs;
-  const { handle, created } = await openOrCreate(fs, opts.file);
+  const notice = opts.onNotice ?? ((msg: string) => process.emitWarning(msg, 'GovernanceLogWarning'));
+  const { handle, created, mode } = await openLog(fs, opts.file, notice);
   try {
     const state = await recover(handle);
     if (created) await syncDir(fs, dirname(opts.file));
-    return new FileSink(opts, fs, handle, state);
+    return new FileSink(opts, fs, handle, state, mode);
   } catch (err) {
     await handle.close().catch(() => {});
     throw err;
   }
 }
 
-async function openOrCreate(fs: SinkFs, file: string): Promise<{ handle: SinkFileHandle; created: boolean }> {
+/** Opens the log with O_DSYNC; where that flag is refused, without it (and says so: durability then takes an fdatasync). */
+async function openLog(fs: SinkFs, file: string, notice: (msg: string) => void): Promise<Opened & { mode: SyncMode }> {
+  if (O_DSYNC !== 0) {
+    try {
+      return { ...(await openOrCreate(fs, file, O_DSYNC)), mode: 'dsync' };
+    } catch (err) {
+      if (!refusesDsync(err)) throw err;
+      notice(`governance log: the filesystem refused O_DSYNC (${(err as NodeJS.ErrnoException).code}); each batch is written and then fdatasync'd`);
+    }
+  } else notice("governance log: no O_DSYNC on this platform; each batch is written and then fdatasync'd");
+  return { ...(await openOrCreate(fs, file, 0)), mode: 'datasync' };
+}
+
+/** The errors open(2) gives for a flag the filesystem does not support. */
+function refusesDsync(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP';
+}
+
+interface Opened {
+  handle: SinkFileHandle;
+  created: boolean;
+}
+
+async function openOrCreate(fs: SinkFs, file: string, extra: number): Promise<Opened> {
   try {
-    return { handle: await fs.open(file, constants.O_RDWR), created: false };
+    return { handle: await fs.open(file, constants.O_RDWR | extra), created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await fs.mkdir(dirname(file), { recursive: true });
   // 0600: the log holds private activity ids
-  return { handle: await fs.open(file, constants.O_RDWR | constants.O_CREAT, 0o600), created: true };
+  return { handle: await fs.open(file, constants.O_RDWR | constants.O_CREAT | extra, 0o600), created: true };
 }
 
 /** Makes a new file's directory entry durable too (best effort: not every fs allows it). */
@@ -177,6 +216,7 @@ class FileSink implements FileGovernanceSink {
     private readonly fs: SinkFs,
     private readonly handle: SinkFileHandle,
     state: RecoveredState,
+    private readonly mode: SyncMode,
   ) {
     this.probeIntervalMs = opts.probeIntervalMs ?? 1000;
     // the writer (or a probe, through queue.exclusive) owns the file tail
@@ -202,7 +242,10 @@ class FileSink implements FileGovernanceSink {
     return this.queue.add(input);
   }
 
-  /** One write + one fdatasync for the batch (up to MAX_BATCH_BYTES; the rest goes back, in order). */
+  /**
+   * One write for the batch (up to MAX_BATCH_BYTES; the rest goes back, in
+   * order), durable when it returns (O_DSYNC), else followed by one fdatasync.
+   */
   private async writeBatch(batch: Pending[]): Promise<void> {
     const chunk = this.chainChunk(batch);
     const taken = batch.slice(0, chunk.entries.length);
@@ -210,7 +253,7 @@ class FileSink implements FileGovernanceSink {
     try {
       await this.cutFailedTail();
       await writeAll(this.handle, Buffer.concat(chunk.lines), this.goodOffset);
-      await this.handle.datasync();
+      if (this.mode === 'datasync') await this.handle.datasync();
     } catch (err) {
       await this.batchFailed(err);
       const failure = new GovernanceUnavailableError('governance log write failed', { cause: err });
@@ -242,20 +285,24 @@ class FileSink implements FileGovernanceSink {
     return { entries, lines };
   }
 
-  /** Cuts what an earlier failed batch may have left past goodOffset. */
+  /**
+   * Cuts what an earlier failed batch may have left past goodOffset, durably:
+   * with O_DSYNC that batch's bytes may be on disk, and a later write only
+   * makes its own bytes durable, not the shorter size.
+   */
   private async cutFailedTail(): Promise<void> {
     if (!this.needsTruncate) return;
     await this.handle.truncate(this.goodOffset);
+    await this.handle.datasync();
     this.needsTruncate = false;
   }
 
   private async batchFailed(err: unknown): Promise<void> {
     this.needsTruncate = true;
     // Cut a partial write now, so the space it took is free again; if this
-    // fails too, the next batch retries it before writing.
+    // fails too, the next batch (or probe) retries it before writing.
     try {
-      await this.handle.truncate(this.goodOffset);
-      this.needsTruncate = false;
+      await this.cutFailedTail();
     } catch {
       /* retried before the next write */
     }
@@ -303,15 +350,16 @@ class FileSink implements FileGovernanceSink {
     return (await this.queue.exclusive(() => this.probeDisk())) ?? this.healthy();
   }
 
-  /** Writes and syncs a small file beside the log (with the file tail held). */
+  /** Writes a small file beside the log as durably as the log's batches (with the file tail held). */
   private async probeDisk(): Promise<boolean> {
     const probeFile = this.opts.file + '.probe';
+    const dsync = this.mode === 'dsync' ? O_DSYNC : 0;
     try {
       await this.cutFailedTail();
-      const h = await this.fs.open(probeFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+      const h = await this.fs.open(probeFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | dsync, 0o600);
       try {
         await writeAll(h, Buffer.alloc(4096), 0);
-        await h.datasync();
+        if (this.mode === 'datasync') await h.datasync();
       } finally {
         await h.close();
       }

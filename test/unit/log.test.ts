@@ -2,12 +2,22 @@
  * The access line's fast writer (src/log.ts fastInfo/infoLine) writes exactly
  * the bytes winston writes for logger.info(fields) on a createLogger logger.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import fc from 'fast-check';
-import { createLogger, fastInfo, infoLine } from '../../src/log.js';
+import { createLogger, fastInfo, flushLines, infoLine } from '../../src/log.js';
+import { ensureBuilt, ROOT } from '../helpers/build.js';
 
 /** Everything written to process.stdout while fn runs (winston's Console transport writes there too). */
 async function stdoutOf(fn: () => void): Promise<string> {
+  return (await writesOf(fn)).join('');
+}
+
+/** Each write to process.stdout while fn runs and until the turn after it; `during`: the writes made before fn returned. */
+async function writesOf(fn: () => void, during?: string[]): Promise<string[]> {
   const out: string[] = [];
   const capture = (chunk: string | Uint8Array): boolean => {
     out.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
@@ -19,11 +29,12 @@ async function stdoutOf(fn: () => void): Promise<string> {
   if (consoleStdout && consoleStdout !== process.stdout) spies.push(vi.spyOn(consoleStdout, 'write').mockImplementation(capture));
   try {
     fn();
+    during?.push(...out);
     await new Promise((r) => setImmediate(r)); // winston's stream pipeline may deliver on a later tick
   } finally {
     for (const s of spies) s.mockRestore();
   }
-  return out.join('');
+  return out;
 }
 
 const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('"', '\\', '\u2028', '\ud800', 'é', '\u0000', ''));
@@ -92,4 +103,102 @@ describe('fast access line', () => {
     expect(fastInfo(createLogger('info', 'x'))).toBeDefined();
     expect(fastInfo({} as never)).toBeUndefined();
   });
+});
+
+describe('access lines batched per event-loop turn', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] }); // the expected lines carry the same timestamp
+    vi.setSystemTime(new Date('2026-12-07T21:40:00.000Z'));
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const fieldsOf = (i: number) => ({
+    msg: 'access',
+    requestId: `r${i}`,
+    method: 'GET',
+    path: '/api/v1/small/',
+    kind: 'passthrough',
+    status: 200,
+    ms: i / 10,
+    removed: 0,
+    reveal: 'none',
+  });
+
+  test('the lines of one turn are one write, after the turn: the same bytes in the same order', async () => {
+    const fast = fastInfo(createLogger('info', 'gw-1'))!;
+    const during: string[] = [];
+    const lines: string[] = [];
+    const writes = await writesOf(() => {
+      for (let i = 0; i < 50; i++) {
+        lines.push(infoLine(fieldsOf(i), 'gw-1'));
+        fast(fieldsOf(i));
+      }
+    }, during);
+    expect(during).toEqual([]);
+    expect(writes).toEqual([lines.join('')]);
+  });
+
+  test('a turn with more than 64 KiB of lines writes them in whole lines as they pass the bound', async () => {
+    const fast = fastInfo(createLogger('info', 'gw-1'))!;
+    const during: string[] = [];
+    const lines: string[] = [];
+    const writes = await writesOf(() => {
+      for (let i = 0; i < 1000; i++) {
+        lines.push(infoLine(fieldsOf(i), 'gw-1'));
+        fast(fieldsOf(i));
+      }
+    }, during);
+    expect(writes.join('')).toBe(lines.join(''));
+    expect(during.length).toBeGreaterThanOrEqual(2);
+    expect(writes.length).toBe(during.length + 1);
+    for (const w of writes) {
+      expect(w.length).toBeLessThan(64 * 1024 + 1024);
+      expect(w.endsWith('\n')).toBe(true);
+    }
+  });
+
+  test("winston's own lines, flushLines() and the logger's end write the pending lines first", async () => {
+    const logger = createLogger('info', 'gw-1');
+    const fast = fastInfo(logger)!;
+    const during: string[] = [];
+    const out = await stdoutOf(() => {
+      fast(fieldsOf(1));
+      logger.warn({ msg: 'between' });
+      fast(fieldsOf(2));
+    });
+    const order = out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l).requestId ?? JSON.parse(l).msg);
+    expect(order).toEqual(['r1', 'between', 'r2']);
+
+    await writesOf(() => {
+      fast(fieldsOf(3));
+      flushLines();
+    }, during);
+    expect(during).toEqual([infoLine(fieldsOf(3), 'gw-1')]);
+    during.length = 0;
+    await writesOf(() => {
+      fast(fieldsOf(4));
+      logger.end();
+    }, during);
+    expect(during[0]).toBe(infoLine(fieldsOf(4), 'gw-1'));
+  });
+
+  test('the lines of the last turn are written when the process exits in it', async () => {
+    await ensureBuilt();
+    const log = pathToFileURL(join(ROOT, 'dist', 'log.js')).href;
+    const script = `import { createLogger, fastInfo } from ${JSON.stringify(log)};
+const fast = fastInfo(createLogger('info', 'child'));
+for (let i = 0; i < 3; i++) fast({ msg: 'access', requestId: 'r' + i });
+process.exit(0);`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+    expect(
+      stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).requestId),
+    ).toEqual(['r0', 'r1', 'r2']);
+  }, 300_000);
 });

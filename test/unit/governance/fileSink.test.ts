@@ -1,9 +1,12 @@
+import { constants } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nodeFs, openFileSink, type SinkFileHandle, type SinkFs } from '../../../src/governance/fileSink.js';
-import { GovernanceUnavailableError, type GovernanceEntryInput } from '../../../src/governance/types.js';
+import { mulberry32 } from '../../../src/demo/dataset.js';
+import { GENESIS } from '../../../src/governance/chain.js';
+import { GovernanceUnavailableError, type GovernanceEntry, type GovernanceEntryInput } from '../../../src/governance/types.js';
 import { verifyFile } from '../../../src/governance/verify.js';
 import { entryHash, verifyChainFile } from '../../helpers/chainVerifier.js';
 
@@ -17,15 +20,33 @@ const viewed = (n: number): GovernanceEntryInput => ({
 });
 const added = (g: string): GovernanceEntryInput => ({ action: 'privacy-group.added', principal: 'admin@contoso.com', via: 'admin-api', target: g });
 
-/** Wraps the real fs to count syncs and inject faults into the log file's handle. */
+/** What one call of the log file's write does under a fault. */
+type WriteFault =
+  | Error // fails before writing anything
+  | 'short' // writes the first half and reports just that (the sink must write the rest)
+  | 'zero' // reports 0 bytes written
+  | 'partial' // writes the first half, then fails (EIO)
+  | 'half' // writes the first half and reports it; the next call fails (ENOSPC)
+  | Promise<void>; // waits, then writes
+
+/** Wraps the real fs to count calls and inject faults into the log file's handle (and opens). */
 interface Faults {
   datasyncs: number;
   writes: number;
-  /** called before each write; return an error to fail it, 'half' to write half and then fail the next call */
-  onWrite?: (n: number) => Error | 'half' | undefined;
+  truncates: number;
+  /** flags of every open of the log file */
+  logOpens: number[];
+  onLogOpen?: (flags: number) => Error | undefined;
+  /** called before each write of the log file */
+  onWrite?: (n: number) => WriteFault | undefined;
   onDatasync?: (n: number) => Error | Promise<void> | undefined;
+  onTruncate?: (n: number) => Error | undefined;
+  onClose?: () => Error | undefined;
   onProbeOpen?: () => Error | undefined;
 }
+const newFaults = (): Faults => ({ datasyncs: 0, writes: 0, truncates: 0, logOpens: [] });
+const errno = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
+
 function faultyFs(f: Faults): SinkFs {
   return {
     ...nodeFs,
@@ -34,40 +55,75 @@ function faultyFs(f: Faults): SinkFs {
         const e = f.onProbeOpen?.();
         if (e) throw e;
       }
+      if (path.endsWith('.log')) {
+        f.logOpens.push(Number(flags));
+        const e = f.onLogOpen?.(Number(flags));
+        if (e) throw e;
+      }
       const h = await nodeFs.open(path, flags, mode);
-      if (!path.endsWith('.log')) return h;
-      let failNext = false;
-      const wrapped: SinkFileHandle = {
-        read: (b, o, l, p) => h.read(b, o, l, p),
-        stat: () => h.stat(),
-        truncate: (l) => h.truncate(l),
-        sync: () => h.sync(),
-        close: () => h.close(),
-        async write(b, o, l, p) {
-          const n = ++f.writes;
-          if (failNext) {
-            failNext = false;
-            throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-          }
-          const fault = f.onWrite?.(n);
-          if (fault === 'half') {
-            failNext = true;
-            return h.write(b, o, Math.max(1, l >> 1), p);
-          }
-          if (fault) throw fault;
-          return h.write(b, o, l, p);
-        },
-        async datasync() {
-          const n = ++f.datasyncs;
-          const fault = f.onDatasync?.(n);
-          if (fault instanceof Promise) await fault;
-          else if (fault) throw fault;
-          return h.datasync();
-        },
-      };
-      return wrapped;
+      return path.endsWith('.log') ? faultyHandle(f, h) : h;
     },
   };
+}
+
+function faultyHandle(f: Faults, h: SinkFileHandle): SinkFileHandle {
+  let failNext = false;
+  return {
+    read: (b, o, l, p) => h.read(b, o, l, p),
+    stat: () => h.stat(),
+    sync: () => h.sync(),
+    async truncate(l) {
+      const e = f.onTruncate?.(++f.truncates);
+      if (e) throw e;
+      return h.truncate(l);
+    },
+    async close() {
+      await h.close();
+      const e = f.onClose?.();
+      if (e) throw e;
+    },
+    async write(b, o, l, p) {
+      const n = ++f.writes;
+      if (failNext) {
+        failNext = false;
+        throw errno('ENOSPC');
+      }
+      const fault = f.onWrite?.(n);
+      if (fault instanceof Promise) await fault;
+      else if (fault instanceof Error) throw fault;
+      else if (fault === 'zero') return { bytesWritten: 0 };
+      else if (fault !== undefined) {
+        const { bytesWritten } = await h.write(b, o, Math.max(1, l >> 1), p);
+        if (fault === 'partial') throw errno('EIO');
+        if (fault === 'half') failNext = true;
+        return { bytesWritten };
+      }
+      return h.write(b, o, l, p);
+    },
+    async datasync() {
+      const n = ++f.datasyncs;
+      const fault = f.onDatasync?.(n);
+      if (fault instanceof Promise) await fault;
+      else if (fault) throw fault;
+      return h.datasync();
+    },
+  };
+}
+
+/** The filesystem refuses O_DSYNC (as some FUSE and network filesystems do): the sink falls back to write + fdatasync. */
+const refuseDsync = (f: Faults): Faults => {
+  f.onLogOpen = (flags) => (flags & constants.O_DSYNC ? errno('EINVAL') : undefined);
+  return f;
+};
+
+/** The file holds exactly the acknowledged entries, in seq order from 1, as a valid chain. */
+function expectExactly(acked: GovernanceEntry[]): void {
+  const report = verifyChainFile(file);
+  expect(report.reason).toBeUndefined();
+  expect(report.ok).toBe(true);
+  const want = [...acked].sort((a, b) => a.seq - b.seq).map((e) => JSON.parse(JSON.stringify(e)));
+  expect(report.entries).toEqual(want);
+  expect(want.map((e) => e.seq)).toEqual(want.map((_, i) => i + 1));
 }
 
 let dir: string;
@@ -82,16 +138,18 @@ afterEach(async () => {
 });
 
 describe('file sink: appends and group commit', () => {
-  it('200 concurrent appends get seq 1..200, a valid chain, and fewer syncs than entries', async () => {
-    const f: Faults = { datasyncs: 0, writes: 0 };
-    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f) });
-    const syncsAfterOpen = f.datasyncs;
+  it('200 concurrent appends get seq 1..200, a valid chain, and fewer writes than entries, each durable by O_DSYNC', async () => {
+    const f = newFaults();
+    const notices: string[] = [];
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), onNotice: (m) => notices.push(m) });
+    expect(f.logOpens.every((flags) => (flags & constants.O_DSYNC) !== 0)).toBe(true);
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => sink.append(viewed(i))));
     expect(results.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-    const batches = f.datasyncs - syncsAfterOpen;
+    const batches = f.writes; // one write per batch, durable when it returns
     expect(batches).toBeGreaterThanOrEqual(1);
     expect(batches).toBeLessThan(200);
-    expect(f.writes).toBe(batches); // one write per batch
+    expect(f.datasyncs).toBe(0);
+    expect(notices).toEqual([]);
     expect(sink.healthy()).toBe(true);
     expect(await sink.verify()).toEqual({ ok: true, count: 200 });
     await sink.close();
@@ -104,6 +162,30 @@ describe('file sink: appends and group commit', () => {
     for (const r of results) expect(bySeq.get(r.seq)).toEqual(JSON.parse(JSON.stringify(r)));
     expect(report.entries[0].prevHash).toBe('0'.repeat(64));
     expect(await verifyFile(file)).toEqual({ ok: true, count: 200 });
+  });
+
+  it('where the filesystem refuses O_DSYNC: says so, and fdatasyncs each batch after its one write', async () => {
+    const f = refuseDsync(newFaults());
+    const notices: string[] = [];
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), onNotice: (m) => notices.push(m) });
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/refused O_DSYNC \(EINVAL\).*fdatasync/);
+    expect(f.logOpens.at(-1)! & constants.O_DSYNC).toBe(0);
+    const syncsAfterOpen = f.datasyncs;
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => sink.append(viewed(i))));
+    expect(f.writes).toBeLessThan(100);
+    expect(f.datasyncs - syncsAfterOpen).toBe(f.writes);
+    await sink.close();
+    expectExactly(results);
+  });
+
+  it("any other error opening the log is the caller's (no fallback hides it)", async () => {
+    const f = newFaults();
+    f.onLogOpen = () => errno('EACCES');
+    const notices: string[] = [];
+    await expect(openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), onNotice: (m) => notices.push(m) })).rejects.toMatchObject({ code: 'EACCES' });
+    expect(notices).toEqual([]);
+    expect(f.logOpens).toHaveLength(1);
   });
 
   it('creates parent directories and a file only the owner can read', async () => {
@@ -233,50 +315,152 @@ describe('file sink: read', () => {
   });
 });
 
-describe('file sink: failures', () => {
-  it('a partial write (ENOSPC) is cut back, consumes no seq, and the next append continues the chain', async () => {
-    const f: Faults = { datasyncs: 0, writes: 0 };
-    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0 });
-    await sink.append(viewed(1));
-    await sink.append(viewed(2));
+const MODES = [
+  { mode: 'O_DSYNC', setup: (f: Faults) => f },
+  { mode: 'fdatasync fallback', setup: refuseDsync },
+];
+
+/** A fault held on every call of one step until it is cleared, and what the failed appends carry as cause. */
+interface FaultCase {
+  name: string;
+  inject: (f: Faults) => void;
+  /** the cause's code, or its message when it has none (alternatives split by |); undefined: the appends succeed */
+  cause?: string;
+}
+const FAULTS: FaultCase[] = [
+  { name: 'write fails before writing anything', inject: (f) => (f.onWrite = () => errno('EIO')), cause: 'EIO' },
+  { name: 'write fails after writing part of the batch', inject: (f) => (f.onWrite = () => 'partial'), cause: 'EIO' },
+  { name: 'a short write, then the disk is full', inject: (f) => (f.onWrite = () => 'half'), cause: 'ENOSPC' },
+  { name: 'write reports zero bytes', inject: (f) => (f.onWrite = () => 'zero'), cause: 'short write' },
+  { name: 'short writes (completed by further writes)', inject: (f) => (f.onWrite = () => 'short') },
+  {
+    name: 'a partial write whose cut fails too (truncate)',
+    inject: (f) => {
+      f.onWrite = () => 'partial';
+      f.onTruncate = () => errno('EROFS');
+    },
+    cause: 'EIO|EROFS', // a later batch fails on the cut it has to make first
+  },
+  {
+    name: 'a partial write whose cut is not made durable (fdatasync)',
+    inject: (f) => {
+      f.onWrite = () => 'partial';
+      f.onDatasync = () => errno('EIO');
+    },
+    cause: 'EIO',
+  },
+];
+const clearFaults = (f: Faults) => {
+  f.onWrite = f.onTruncate = f.onDatasync = f.onClose = undefined;
+};
+const causeOf = (e: unknown) => {
+  const c = (e as { cause?: { code?: string; message?: string } }).cause;
+  return c?.code ?? c?.message;
+};
+
+describe.each(MODES)('file sink: failures ($mode)', ({ mode, setup }) => {
+  it.each(FAULTS)('$name: nothing unacknowledged is served or kept, nothing acknowledged is lost', async (c) => {
+    const f = setup(newFaults());
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0, onNotice: () => {} });
+    const acked = [await sink.append(viewed(1)), await sink.append(viewed(2))];
     const size = (await stat(file)).size;
-    f.onWrite = () => 'half';
-    const err = await sink.append(viewed(3)).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(GovernanceUnavailableError);
-    expect((err as Error & { cause?: { code?: string } }).cause?.code).toBe('ENOSPC');
-    expect(sink.healthy()).toBe(false);
-    expect((await stat(file)).size).toBe(size);
-    f.onWrite = undefined;
-    const next = await sink.append(viewed(4));
-    expect(next.seq).toBe(3);
+    c.inject(f);
+    const outcomes = await Promise.allSettled([3, 4, 5].map((n) => sink.append(viewed(n))));
+    if (c.cause === undefined) {
+      for (const o of outcomes) acked.push((o as PromiseFulfilledResult<GovernanceEntry>).value);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      expect(sink.healthy()).toBe(true);
+    } else {
+      for (const o of outcomes) {
+        expect(o.status).toBe('rejected');
+        expect((o as PromiseRejectedResult).reason).toBeInstanceOf(GovernanceUnavailableError);
+        expect(c.cause.split('|')).toContain(causeOf((o as PromiseRejectedResult).reason));
+      }
+      expect(sink.healthy()).toBe(false);
+      expect(await sink.head()).toEqual({ seq: 2, hash: acked[1].hash });
+      expect((await sink.readRange(0, 100)).map((r) => r.seq)).toEqual([1, 2]);
+      expect((await sink.read({})).entries.map((e) => e.seq)).toEqual([1, 2]);
+    }
+    clearFaults(f);
+    const next = await sink.append(added('g'));
+    expect(next.seq).toBe(acked.length + 1);
+    acked.push(next);
     expect(sink.healthy()).toBe(true);
-    expect(await sink.verify()).toEqual({ ok: true, count: 3 });
+    if (c.cause !== undefined) expect((await stat(file)).size).toBeGreaterThan(size);
+    expect(await sink.verify()).toEqual({ ok: true, count: acked.length });
     await sink.close();
-    expect(verifyChainFile(file)).toMatchObject({ ok: true, count: 3 });
+    expectExactly(acked);
   });
 
-  it('a failed fdatasync rejects the whole batch and removes its bytes', async () => {
-    const f: Faults = { datasyncs: 0, writes: 0 };
-    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0 });
-    await sink.append(viewed(1));
-    const size = (await stat(file)).size;
-    f.onDatasync = () => Object.assign(new Error('EIO'), { code: 'EIO' });
-    const outcomes = await Promise.allSettled([sink.append(viewed(2)), sink.append(viewed(3)), sink.append(viewed(4))]);
-    expect(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof GovernanceUnavailableError)).toBe(true);
-    expect((await stat(file)).size).toBe(size);
-    f.onDatasync = undefined;
-    expect((await sink.append(viewed(5))).seq).toBe(2);
-    await sink.close();
-    expect(verifyChainFile(file)).toMatchObject({ ok: true, count: 2 });
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])(
+    'random faults at every step (seed %i): the sink serves and keeps exactly what it acknowledged; a crash image keeps it too',
+    async (seed) => {
+      const r = mulberry32(seed * 7919);
+      const f = setup(newFaults());
+      const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0, onNotice: () => {} });
+      f.onWrite = () => {
+        const x = r();
+        return x < 0.12 ? errno('EIO') : x < 0.24 ? 'partial' : x < 0.32 ? 'short' : x < 0.36 ? 'zero' : x < 0.4 ? 'half' : undefined;
+      };
+      f.onTruncate = () => (r() < 0.25 ? errno('EIO') : undefined);
+      f.onDatasync = () => (r() < 0.2 ? errno('EIO') : undefined);
+      const acked: GovernanceEntry[] = [];
+      let rejected = 0;
+      for (let wave = 0; wave < 16; wave++) {
+        const k = 1 + Math.floor(r() * 4);
+        const outs = await Promise.allSettled(Array.from({ length: k }, (_, i) => sink.append(viewed(wave * 10 + i))));
+        for (const o of outs) {
+          if (o.status === 'fulfilled') acked.push(o.value);
+          else {
+            expect(o.reason).toBeInstanceOf(GovernanceUnavailableError);
+            rejected++;
+          }
+        }
+        expect(acked.map((e) => e.seq)).toEqual(acked.map((_, i) => i + 1));
+        expect(await sink.head()).toEqual({ seq: acked.length, hash: acked.at(-1)?.hash ?? GENESIS });
+        expect((await sink.readRange(0, 1000)).map((x) => x.seq)).toEqual(acked.map((e) => e.seq));
+      }
+      expect(rejected).toBeGreaterThan(0);
+      // A crash now leaves the file as it is: reopening keeps every acknowledged entry and a valid chain
+      // (a rejected batch whose cut failed may be kept too: a refused access on record, never the reverse).
+      const image = join(dir, 'crash-image.log');
+      await writeFile(image, await readFile(file));
+      const after = await openFileSink({ file: image, instance: 'gw-2', onNotice: () => {} });
+      const kept = await after.readRange(0, 1000);
+      expect(kept.slice(0, acked.length).map((x) => JSON.parse(x.line))).toEqual(JSON.parse(JSON.stringify(acked)));
+      expect(await after.verify()).toEqual({ ok: true, count: kept.length });
+      await after.close();
+
+      clearFaults(f);
+      acked.push(await sink.append(added('last')));
+      expect(acked.at(-1)!.seq).toBe(acked.length);
+      await sink.close();
+      expectExactly(acked);
+      expect(await verifyFile(file)).toEqual({ ok: true, count: acked.length });
+    },
+  );
+
+  it('a failing close loses nothing acknowledged', async () => {
+    const f = setup(newFaults());
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0, onNotice: () => {} });
+    const acked = await Promise.all([1, 2, 3].map((n) => sink.append(viewed(n))));
+    f.onClose = () => errno('EIO');
+    await expect(sink.close()).rejects.toMatchObject({ code: 'EIO' });
+    expectExactly(acked);
+    const again = await openFileSink({ file, instance: 'gw-1', onNotice: () => {} });
+    expect((await again.append(added('g'))).seq).toBe(4);
+    await again.close();
   });
 
-  it('a stalled fdatasync rejects after the deadline and makes the sink unhealthy', async () => {
+  it(`a stalled ${mode === 'O_DSYNC' ? 'write' : 'fdatasync'} rejects after the deadline and makes the sink unhealthy`, async () => {
     // the deadline runs on a fake clock (file I/O stays real): exact, and immune to load
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const f: Faults = { datasyncs: 0, writes: 0 };
-    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), deadlineMs: 150, probeIntervalMs: 0 });
+    const f = setup(newFaults());
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), deadlineMs: 150, probeIntervalMs: 0, onNotice: () => {} });
     await sink.append(viewed(1));
-    f.onDatasync = () => new Promise<void>(() => {}); // never resolves
+    const stall = new Promise<void>(() => {}); // never resolves
+    if (mode === 'O_DSYNC') f.onWrite = () => stall;
+    else f.onDatasync = () => stall;
     let settled = 0;
     const a = sink
       .append(viewed(2))
@@ -305,11 +489,12 @@ describe('file sink: failures', () => {
     // the deadline runs on a fake clock: the test says when it passes, so load cannot make
     // the later, healthy append miss it (file I/O and setImmediate stay real)
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const f: Faults = { datasyncs: 0, writes: 0 };
-    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), deadlineMs: 100, probeIntervalMs: 0 });
+    const f = setup(newFaults());
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), deadlineMs: 100, probeIntervalMs: 0, onNotice: () => {} });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    f.onDatasync = () => gate;
+    if (mode === 'O_DSYNC') f.onWrite = () => gate;
+    else f.onDatasync = () => gate;
     const inFlight = sink.append(viewed(1)).catch((e: unknown) => e);
     await new Promise((r) => setImmediate(r)); // let the first batch start
     const queued = sink.append(viewed(2)).catch((e: unknown) => e);
@@ -319,7 +504,7 @@ describe('file sink: failures', () => {
     vi.advanceTimersByTime(1);
     expect(await inFlight).toBeInstanceOf(GovernanceUnavailableError);
     expect(await queued).toBeInstanceOf(GovernanceUnavailableError);
-    f.onDatasync = undefined;
+    clearFaults(f);
     release();
     // The in-flight batch still lands (a refused access is recorded, never the reverse);
     // the queued entry was never written, so the next one takes seq 2.
@@ -333,31 +518,44 @@ describe('file sink: failures', () => {
   });
 
   it('probe() restores health once the disk takes writes again', async () => {
-    const f: Faults = { datasyncs: 0, writes: 0 };
-    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0 });
-    f.onWrite = () => Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+    const f = setup(newFaults());
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0, onNotice: () => {} });
+    f.onWrite = () => errno('ENOSPC');
     await expect(sink.append(viewed(1))).rejects.toBeInstanceOf(GovernanceUnavailableError);
     expect(sink.healthy()).toBe(false);
-    f.onProbeOpen = () => Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+    f.onProbeOpen = () => errno('ENOSPC');
     expect(await sink.probe()).toBe(false);
     expect(sink.healthy()).toBe(false);
     f.onProbeOpen = undefined;
-    f.onWrite = undefined;
+    clearFaults(f);
     expect(await sink.probe()).toBe(true);
     expect(sink.healthy()).toBe(true);
     await sink.close();
   });
 
   it('probes on its own while unhealthy', async () => {
-    const f: Faults = { datasyncs: 0, writes: 0 };
-    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 20 });
-    f.onWrite = () => Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+    const f = setup(newFaults());
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 20, onNotice: () => {} });
+    f.onWrite = () => errno('ENOSPC');
     await expect(sink.append(viewed(1))).rejects.toBeInstanceOf(GovernanceUnavailableError);
     expect(sink.healthy()).toBe(false);
-    f.onWrite = undefined;
+    clearFaults(f);
     for (let i = 0; i < 100 && !sink.healthy(); i++) await new Promise((r) => setTimeout(r, 20));
     expect(sink.healthy()).toBe(true);
     await sink.close();
+  });
+});
+
+describe('file sink: O_DSYNC batches', () => {
+  it('never fdatasync a batch: a failing fdatasync does not touch the write path', async () => {
+    const f = newFaults();
+    const sink = await openFileSink({ file, instance: 'gw-1', fs: faultyFs(f), probeIntervalMs: 0 });
+    f.onDatasync = () => errno('EIO');
+    const acked = await Promise.all([1, 2, 3, 4].map((n) => sink.append(viewed(n))));
+    expect(f.datasyncs).toBe(0);
+    expect(sink.healthy()).toBe(true);
+    await sink.close();
+    expectExactly(acked);
   });
 });
 
