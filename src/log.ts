@@ -28,21 +28,26 @@ export function createLogger(level: string, instance: string): winston.Logger {
 
 /**
  * The fast lines of one event-loop turn, written to stdout as one chunk on
- * the next setImmediate (or once they reach MAX_PENDING_CHARS): one write
- * instead of one per request. The bytes and their order are those of a write
- * per line; every winston line, the logger's end, the gateway's close and the
- * process's exit write the pending lines first. A process killed outright
- * (SIGKILL, an abort) loses at most the lines of its current turn.
+ * the next setImmediate: one write instead of one per request. The bytes and
+ * their order are those of a write per line; every winston line, the logger's
+ * end, the gateway's close and the process's exit write the pending lines
+ * first. A process killed outright (SIGKILL, an abort) loses at most the lines
+ * of its current turn. A chunk never exceeds PIPE_BUF (4096 bytes) unless one
+ * line does: the workers of server.workers share stdout, and a pipe keeps a
+ * write of at most PIPE_BUF bytes in one piece, so their lines never interleave.
  */
 let pending = '';
+let pendingBytes = 0;
 let scheduled = false;
 let exitHook = false;
-const MAX_PENDING_CHARS = 64 * 1024;
+export const PIPE_BUF = 4096;
 
 function batchLine(line: string): void {
+  const bytes = Buffer.byteLength(line);
+  if (pendingBytes + bytes > PIPE_BUF) flushLines();
   pending += line;
-  if (pending.length >= MAX_PENDING_CHARS) flushLines();
-  else if (!scheduled) {
+  pendingBytes += bytes;
+  if (!scheduled) {
     scheduled = true;
     setImmediate(flushScheduled);
   }
@@ -62,6 +67,7 @@ export function flushLines(): void {
   if (pending.length === 0) return;
   const out = pending;
   pending = '';
+  pendingBytes = 0;
   process.stdout.write(out);
 }
 

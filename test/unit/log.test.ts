@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import fc from 'fast-check';
-import { createLogger, fastInfo, flushLines, infoLine } from '../../src/log.js';
+import { PIPE_BUF, createLogger, fastInfo, flushLines, infoLine } from '../../src/log.js';
 import { ensureBuilt, ROOT } from '../helpers/build.js';
 
 /** Everything written to process.stdout while fn runs (winston's Console transport writes there too). */
@@ -130,7 +130,7 @@ describe('access lines batched per event-loop turn', () => {
     const during: string[] = [];
     const lines: string[] = [];
     const writes = await writesOf(() => {
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < 12; i++) {
         lines.push(infoLine(fieldsOf(i), 'gw-1'));
         fast(fieldsOf(i));
       }
@@ -139,23 +139,40 @@ describe('access lines batched per event-loop turn', () => {
     expect(writes).toEqual([lines.join('')]);
   });
 
-  test('a turn with more than 64 KiB of lines writes them in whole lines as they pass the bound', async () => {
+  test('a write holds whole lines and at most PIPE_BUF bytes (workers share stdout: a pipe keeps such a write in one piece)', async () => {
     const fast = fastInfo(createLogger('info', 'gw-1'))!;
     const during: string[] = [];
     const lines: string[] = [];
+    // multi-byte principals: the bound counts bytes, not characters
+    const fields = (i: number) => ({ ...fieldsOf(i), principal: `${'ü'.repeat(i % 40)}@contoso.com` });
     const writes = await writesOf(() => {
       for (let i = 0; i < 1000; i++) {
-        lines.push(infoLine(fieldsOf(i), 'gw-1'));
-        fast(fieldsOf(i));
+        lines.push(infoLine(fields(i), 'gw-1'));
+        fast(fields(i));
       }
     }, during);
     expect(writes.join('')).toBe(lines.join(''));
     expect(during.length).toBeGreaterThanOrEqual(2);
     expect(writes.length).toBe(during.length + 1);
     for (const w of writes) {
-      expect(w.length).toBeLessThan(64 * 1024 + 1024);
+      expect(Buffer.byteLength(w)).toBeLessThanOrEqual(PIPE_BUF);
       expect(w.endsWith('\n')).toBe(true);
     }
+    // each write is full: it ends only when the next line would not fit
+    const longest = Math.max(...lines.map((l) => Buffer.byteLength(l)));
+    const total = Buffer.byteLength(lines.join(''));
+    expect(writes.length).toBeLessThanOrEqual(Math.ceil(total / (PIPE_BUF - longest)) + 1);
+  });
+
+  test('a line longer than PIPE_BUF is written alone, after what was pending', async () => {
+    const fast = fastInfo(createLogger('info', 'gw-1'))!;
+    const long = { ...fieldsOf(1), path: `/${'a'.repeat(PIPE_BUF)}` };
+    const writes = await writesOf(() => {
+      fast(fieldsOf(0));
+      fast(long);
+      fast(fieldsOf(2));
+    }, []);
+    expect(writes).toEqual([infoLine(fieldsOf(0), 'gw-1'), infoLine(long, 'gw-1'), infoLine(fieldsOf(2), 'gw-1')]);
   });
 
   test("winston's own lines, flushLines() and the logger's end write the pending lines first", async () => {
