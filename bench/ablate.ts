@@ -10,7 +10,12 @@
  * the figure is the proxy process's CPU time (utime+stime) per request.
  * A patch that no longer applies (the code moved) is reported, not guessed.
  *
- *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b]
+ *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b] [--before DIR]
+ *
+ * `--before DIR[,DIR…]` adds one variant per directory (named by its base name): another
+ * build of dist/ (e.g. the previous commit's, copied aside inside the repository),
+ * measured in the same alternating rounds as the current build, for before/after
+ * comparisons of a change.
  *
  * `reveal` also measures the same gateway on the plain list request (no reveal
  * headers) in the same alternating rounds, as the row "gateway, list".
@@ -31,7 +36,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' } },
+  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, before: { type: 'string' } },
 });
 const SCENARIO = positionals[0] ?? 'list';
 const ROUNDS = Number(args.rounds ?? 4);
@@ -57,6 +62,8 @@ interface Variant {
   nodeArgs?: string[];
   /** extra environment for the gateway process */
   env?: Record<string, string>;
+  /** build to copy instead of dist/ */
+  from?: string;
 }
 
 const NO_LOG: Patch = { file: 'http/accessLog.js', from: '        write(line);', to: '        ;' };
@@ -134,7 +141,7 @@ const VARIANTS: Variant[] = [
 
 function buildVariant(root: string, v: Variant): string | null {
   const dir = path.join(root, v.name);
-  cpSync(path.join(REPO, 'dist'), dir, { recursive: true });
+  cpSync(v.from ?? path.join(REPO, 'dist'), dir, { recursive: true });
   for (const p of v.patches) {
     const f = path.join(dir, p.file);
     const src = readFileSync(f, 'utf8');
@@ -162,6 +169,8 @@ async function startGateway(dir: string, v: Variant, cli: string, upstream: stri
 async function main(): Promise<void> {
   const only = args.only ? new Set(args.only.split(',')) : null;
   const variants = VARIANTS.filter((v) => !only || only.has(v.name) || v.name === 'gateway');
+  for (const dir of args.before ? args.before.split(',') : [])
+    variants.push({ name: path.basename(dir), what: `the build in ${dir}`, patches: [], from: path.resolve(dir) });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'apg-ablate-'));
   const root = path.join(REPO, 'dist-ablate'); // inside the repo, so node_modules resolves
   mkdirSync(root, { recursive: true });
