@@ -15,7 +15,8 @@
  * `--before DIR[,DIR…]` adds one variant per directory (named by its base name): another
  * build of dist/ (e.g. the previous commit's, copied aside inside the repository),
  * measured in the same alternating rounds as the current build, for before/after
- * comparisons of a change.
+ * comparisons of a change. `--undici` adds the prototype bare proxy whose upstream leg is
+ * an undici Pool (bench/children/undiciProxy.ts).
  *
  * `reveal` also measures the same gateway on the plain list request (no reveal
  * headers) in the same alternating rounds, as the row "gateway, list".
@@ -36,7 +37,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, before: { type: 'string' } },
+  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, before: { type: 'string' }, undici: { type: 'boolean' } },
 });
 const SCENARIO = positionals[0] ?? 'list';
 const ROUNDS = Number(args.rounds ?? 4);
@@ -184,6 +185,10 @@ async function main(): Promise<void> {
     const targets: { name: string; what: string; url: string; pid: number; headers?: Record<string, string> }[] = [
       { name: 'bare http-proxy-3', what: 'reference', url: bare.url, pid: bare.pid },
     ];
+    if (args.undici) {
+      const u = await startChild('bare undici', process.execPath, [path.join(HERE, 'children', 'undiciProxy.js'), upstream.url]);
+      targets.push({ name: 'bare undici', what: 'prototype: the bare proxy with an undici Pool upstream', url: u.url, pid: u.pid });
+    }
     const skipped: string[] = [];
     for (const v of variants) {
       const err = buildVariant(root, v);
