@@ -48,6 +48,8 @@ export class Exchange {
   upstreamRequest?: http.ClientRequest;
   /** the upstream's answer, once its headers arrived */
   upstreamResponse?: http.IncomingMessage;
+  /** aborts the upstream exchange of a passthrough through the pool (passUpstream.ts) */
+  upstreamAbort?: () => void;
   private deadline?: Deadline;
   private isEnded = false;
 
@@ -89,6 +91,7 @@ export class Exchange {
   abortUpstream(): void {
     this.upstreamRequest?.destroy();
     this.upstreamResponse?.destroy();
+    this.upstreamAbort?.();
   }
 
   /** Ends a response whose headers already left by resetting it: never completed with unchecked bytes. */
