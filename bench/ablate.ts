@@ -71,8 +71,9 @@ const NO_LOG: Patch = { file: 'http/accessLog.js', from: '        write(line);',
 const NO_METRICS: Patch[] = [
   { file: 'http/upstream.js', from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
   { file: 'http/accessLog.js', from: 'deps.metrics.requests.inc(', to: 'void (' },
+  { file: 'http/passUpstream.js', from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
 ];
-const NO_TIMER: Patch = { file: 'http/exchange.js', from: 'this.deadline = setTimeout(', to: 'this.deadline = void (' };
+const NO_TIMER: Patch = { file: 'http/exchange.js', from: 'this.deadline = this.deadlines.set(', to: 'this.deadline = void (' };
 const NO_FILTER: Patch = {
   file: 'http/rewrite.js',
   from: 'const r = await filterList(body, {',
