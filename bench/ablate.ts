@@ -10,7 +10,13 @@
  * the figure is the proxy process's CPU time (utime+stime) per request.
  * A patch that no longer applies (the code moved) is reported, not guessed.
  *
- *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b] [--base other/dist,…]
+ *   node dist-bench/bench/ablate.js [list|page|small|reveal] [--rounds N] [--seconds S] [--only a,b] [--before DIR] (alias --base)
+ *
+ * `--before DIR[,DIR…]` adds one variant per directory (named by its base name): another
+ * build of dist/ (e.g. the previous commit's, copied aside inside the repository),
+ * measured in the same alternating rounds as the current build, for before/after
+ * comparisons of a change. `--undici` adds the prototype bare proxy whose upstream leg is
+ * an undici Pool (bench/children/undiciProxy.ts).
  *
  * `reveal` also measures the same gateway on the plain list request (no reveal
  * headers) in the same alternating rounds, as the row "gateway, list".
@@ -31,7 +37,14 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string' }, seconds: { type: 'string' }, only: { type: 'string' }, base: { type: 'string' } },
+  options: {
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    only: { type: 'string' },
+    before: { type: 'string' },
+    base: { type: 'string' },
+    undici: { type: 'boolean' },
+  },
 });
 const SCENARIO = positionals[0] ?? 'list';
 const ROUNDS = Number(args.rounds ?? 4);
@@ -57,7 +70,7 @@ interface Variant {
   nodeArgs?: string[];
   /** extra environment for the gateway process */
   env?: Record<string, string>;
-  /** the build to copy (default: dist/) */
+  /** build to copy instead of dist/ */
   from?: string;
 }
 
@@ -65,8 +78,9 @@ const NO_LOG: Patch = { file: 'http/accessLog.js', from: '        write(line);',
 const NO_METRICS: Patch[] = [
   { file: 'http/upstream.js', from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
   { file: 'http/accessLog.js', from: 'deps.metrics.requests.inc(', to: 'void (' },
+  { file: 'http/passUpstream.js', from: 'deps.metrics.upstreamLatency.observe(', to: 'void (' },
 ];
-const NO_TIMER: Patch = { file: 'http/exchange.js', from: 'this.deadline = setTimeout(', to: 'this.deadline = void (' };
+const NO_TIMER: Patch = { file: 'http/exchange.js', from: 'this.deadline = this.deadlines.set(', to: 'this.deadline = void (' };
 const NO_FILTER: Patch = {
   file: 'http/rewrite.js',
   from: 'const r = await filterList(body, {',
@@ -168,10 +182,9 @@ async function startGateway(dir: string, v: Variant, cli: string, upstream: stri
 async function main(): Promise<void> {
   const only = args.only ? new Set(args.only.split(',')) : null;
   const variants = VARIANTS.filter((v) => !only || only.has(v.name) || v.name === 'gateway');
-  // --base <dir>[,<dir>…]: other builds (e.g. main's dist/) measured as variants of their own in the same rounds
-  for (const dir of args.base?.split(',') ?? []) {
-    variants.push({ name: `base-${path.basename(dir)}`, what: `the build in ${dir}`, patches: [], from: path.resolve(dir) });
-  }
+  const before = args.before ?? args.base;
+  for (const dir of before ? before.split(',') : [])
+    variants.push({ name: path.basename(dir), what: `the build in ${dir}`, patches: [], from: path.resolve(dir) });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'apg-ablate-'));
   const root = path.join(REPO, 'dist-ablate'); // inside the repo, so node_modules resolves
   mkdirSync(root, { recursive: true });
@@ -185,6 +198,10 @@ async function main(): Promise<void> {
     const targets: { name: string; what: string; url: string; pid: number; headers?: Record<string, string> }[] = [
       { name: 'bare http-proxy-3', what: 'reference', url: bare.url, pid: bare.pid },
     ];
+    if (args.undici) {
+      const u = await startChild('bare undici', process.execPath, [path.join(HERE, 'children', 'undiciProxy.js'), upstream.url]);
+      targets.push({ name: 'bare undici', what: 'prototype: the bare proxy with an undici Pool upstream', url: u.url, pid: u.pid });
+    }
     const skipped: string[] = [];
     for (const v of variants) {
       const err = buildVariant(root, v);

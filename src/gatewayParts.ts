@@ -4,6 +4,7 @@
  * engine's options, the webhook of SPEC §11.
  */
 import http from 'node:http';
+import { Pool } from 'undici';
 import type { Clock } from './clock.js';
 import { readPseudonymKey, type GatewayConfig } from './config/index.js';
 import { createDirectory, localGroupNames, type Directory } from './directory/index.js';
@@ -52,6 +53,8 @@ export async function buildRuntime(config: GatewayConfig, previous?: Runtime): P
     target,
     // A keep-alive agent roughly triples throughput to a local upstream; reused across reloads to the same origin.
     agent: sameTarget ? previous.agent : new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' }),
+    // passthrough routes' upstream leg (passUpstream.ts), for a target without a path of its own
+    pool: target.pathname !== '/' ? undefined : sameTarget && previous.pool ? previous.pool : new Pool(target.origin, { connections: 512, pipelining: 1 }),
   };
 }
 

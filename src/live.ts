@@ -43,6 +43,8 @@ export class Live {
     engine.reconfigure(engineOptions(config, directory));
     if (old.identity && old.identity !== next.identity) old.identity.close();
     if (old.agent !== next.agent) setTimeout(() => old.agent.destroy(), GRACE_MS).unref();
+    const oldPool = old.pool;
+    if (oldPool && oldPool !== next.pool) setTimeout(() => void oldPool.destroy(), GRACE_MS).unref();
     return old;
   }
 
@@ -60,6 +62,7 @@ export class Live {
 
   close(): void {
     this.runtime.agent.destroy();
+    void this.runtime.pool?.destroy();
     this.runtime.identity?.close();
     this.directory.close();
     for (const d of this.retired) d.close();

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { SlotCounter, SlotHistogram } from './metricSlots.js';
 
 /**
  * One registry per gateway instance (tests run several in one process).
@@ -24,13 +25,14 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Requests, removed activities and reveals (SPEC §4). */
 export function requestMetrics(registry: client.Registry) {
-  const requests = new client.Counter({
+  // counted per request: plain slots, added to the counters at scrape time (metricSlots.ts)
+  const requests = new SlotCounter({
     name: 'apg_requests_total',
     help: 'Requests by route kind and status',
     labelNames: ['kind', 'status'] as const,
     registers: [registry],
   });
-  const removed = new client.Counter({
+  const removed = new SlotCounter({
     name: 'apg_activities_removed_total',
     help: 'Private activities removed, by route kind',
     labelNames: ['kind'] as const,
@@ -63,7 +65,8 @@ export function governanceWriteMetrics(registry: client.Registry) {
 
 /** The upstream, path normalisation, reloads and exports. */
 export function edgeMetrics(registry: client.Registry) {
-  const upstreamLatency = new client.Histogram({
+  // observed per request: plain slots, added to the histogram at scrape time (metricSlots.ts)
+  const upstreamLatency = new SlotHistogram({
     name: 'apg_upstream_response_seconds',
     help: 'Time to upstream response headers, by route kind',
     labelNames: ['kind'] as const,

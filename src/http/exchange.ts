@@ -11,11 +11,15 @@
  */
 import type http from 'node:http';
 import type { CompiledRoute, RouteKind } from '../routes/table.js';
+import { Deadlines, type Deadline } from './deadlines.js';
 import { NO_REVEAL, type RevealDecision } from './reveal.js';
 import type { Runtime } from './runtime.js';
 import type { VouchedIdentity } from './vouchedIdentity.js';
 
 export type ExchangeKind = RouteKind | 'none' | 'admin';
+
+/** The deadlines of every exchange that is not given its own (one timer per duration, not one per request). */
+const SHARED_DEADLINES = new Deadlines();
 
 export class Exchange {
   readonly started = performance.now();
@@ -44,7 +48,9 @@ export class Exchange {
   upstreamRequest?: http.ClientRequest;
   /** the upstream's answer, once its headers arrived */
   upstreamResponse?: http.IncomingMessage;
-  private deadline?: NodeJS.Timeout;
+  /** aborts the upstream exchange of a passthrough through the pool (passUpstream.ts) */
+  upstreamAbort?: () => void;
+  private deadline?: Deadline;
   private isEnded = false;
 
   constructor(
@@ -52,6 +58,7 @@ export class Exchange {
     readonly req: http.IncomingMessage,
     readonly res: http.ServerResponse,
     readonly rt: Runtime,
+    private readonly deadlines: Deadlines = SHARED_DEADLINES,
   ) {
     this.method = req.method ?? 'GET';
   }
@@ -69,13 +76,14 @@ export class Exchange {
   /** Runs `onExpire` unless the exchange ends (or the deadline is cleared) within `ms`. */
   setDeadline(ms: number, onExpire: () => void): void {
     this.clearDeadline();
-    this.deadline = setTimeout(() => {
+    this.deadline = this.deadlines.set(ms, () => {
       if (!this.isEnded) onExpire();
-    }, ms);
+    });
   }
 
   clearDeadline(): void {
-    clearTimeout(this.deadline);
+    if (!this.deadline) return;
+    this.deadlines.clear(this.deadline);
     this.deadline = undefined;
   }
 
@@ -83,6 +91,7 @@ export class Exchange {
   abortUpstream(): void {
     this.upstreamRequest?.destroy();
     this.upstreamResponse?.destroy();
+    this.upstreamAbort?.();
   }
 
   /** Ends a response whose headers already left by resetting it: never completed with unchecked bytes. */

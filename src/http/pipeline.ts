@@ -32,6 +32,7 @@ import { passThrough, relayUnchanged } from './relay.js';
 import { respondFiltered } from './respond.js';
 import { decideReveal, identify } from './reveal.js';
 import { readBody, rewriteBody } from './rewrite.js';
+import { passThroughPool } from './passUpstream.js';
 import { createUpstream, prepareUpstreamRequest, type Upstream } from './upstream.js';
 
 export type { Runtime } from './runtime.js';
@@ -83,6 +84,7 @@ async function journey(s: Stages, ex: Exchange): Promise<void> {
   ex.headOnly = ex.method === 'HEAD' && (route.kind === 'list' || route.kind === 'item');
   prepareUpstreamRequest(ex, filtered);
   ex.setDeadline(ex.rt.config.upstream.timeoutMs, () => s.fail(ex, new GatewayError('upstream_timeout')));
+  if (!filtered && ex.rt.pool) return await passThroughPool(s.deps, ex, ex.rt.pool);
   const answer = await s.upstream.forward(ex, filtered);
   if (ex.answered) return void answer.destroy();
   if (route.kind === 'passthrough') return passThrough(ex, answer);

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { GatewayConfig } from '../config/index.js';
 import type { IdentityVerifier } from '../identity/index.js';
 import type { ActivityFields } from '../privacy/extract.js';
@@ -28,4 +29,6 @@ export interface Runtime {
   pseudonyms?: PseudonymTargets;
   target: URL;
   agent: http.Agent;
+  /** passthrough routes' upstream leg (passUpstream.ts); without it (a target with a path) they go through http-proxy-3 */
+  pool?: Dispatcher;
 }
