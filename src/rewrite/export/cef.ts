@@ -105,19 +105,19 @@ export function cefExtensionStart(line: Buffer): number {
  * checks above (kept as the oracle in test/helpers/cefReference.ts).
  */
 export function readCefEvent(s: string, from = 0, to = s.length, t: CefText = new CefText(s)): ExportFields | null {
-  const at = t.find(CEF, from);
+  const at = t.cef.in(s, from);
   if (at + 4 > to) return null;
   t.line(from);
   // seven unescaped pipes end the header (`\|` and `\\` are escapes there)
   let i = at + 4;
   let pipes = 0;
-  let bs = t.find(BS, i);
+  let bs = t.bs.in(s, i);
   for (;;) {
-    const p = t.find(PIPE, i);
+    const p = t.pipe.in(s, i);
     if (p >= to) return null;
     if (bs < p) {
       i = bs + 2;
-      bs = t.find(BS, i);
+      bs = t.bs.in(s, i);
       continue;
     }
     i = p + 1;
@@ -139,7 +139,7 @@ export function readCefEvent(s: string, from = 0, to = s.length, t: CefText = ne
   // escaped by a backslash (BARE_EQUALS; the backslashes are counted back to the value's start).
   let first = -1; // where the first key's match starts
   let bare = false;
-  for (let e = t.find(EQ, ext); e < to; e = t.find(EQ, e + 1)) {
+  for (let e = t.eq.in(s, ext); e < to; e = t.eq.in(s, e + 1)) {
     let j = e;
     // s[ext - 1] is the seventh pipe: the walk stops there at the latest
     for (; j > ext; j--) {
@@ -192,11 +192,27 @@ export function readCefEvent(s: string, from = 0, to = s.length, t: CefText = ne
   };
 }
 
-const NEEDLE = ['\\', '|', '=', 'CEF:'] as const;
-const BS = 0;
-const PIPE = 1;
-const EQ = 2;
-const CEF = 3;
+/**
+ * The first occurrence of a needle at or after a position, remembered: the last search
+ * started at `from` and found `at` (the text's length: none), so a later search from
+ * anywhere in [from, at] is answered without scanning again.
+ */
+class Next {
+  private from = Infinity;
+  private at = 0;
+
+  constructor(private readonly needle: string) {}
+
+  in(s: string, q: number): number {
+    if (this.from <= q && q <= this.at) return this.at;
+    let a = s.indexOf(this.needle, q);
+    if (a < 0) a = s.length;
+    this.from = q;
+    this.at = a;
+    return a;
+  }
+}
+
 /** a latin1 char that is a byte of a multi-byte UTF-8 character */
 const HIGH = /[\u0080-\u00ff]/g;
 
@@ -205,13 +221,14 @@ const HIGH = /[\u0080-\u00ff]/g;
  * once as latin1 (string offsets are byte offsets; every delimiter is ASCII, and UTF-8
  * never uses an ASCII byte inside a character), where the values the decision reads are
  * decoded from the bytes as UTF-8 when they hold a non-ASCII byte. The next occurrence of
- * each delimiter is cached, so a chunk of lines costs one search per occurrence, never a
+ * each delimiter is remembered (Next), so a chunk of lines costs one search per occurrence, never a
  * search per line across the rest of the chunk.
  */
 export class CefText {
-  /** per needle: the last search started at from[k] and found at[k] (s.length: none) */
-  private readonly from = new Float64Array(NEEDLE.length).fill(Infinity);
-  private readonly at = new Float64Array(NEEDLE.length);
+  readonly bs = new Next('\\');
+  readonly pipe = new Next('|');
+  readonly eq = new Next('=');
+  readonly cef = new Next('CEF:');
   /** the last search for a non-ASCII byte started at highFrom and found highAt (s.length: none) */
   private highFrom = Infinity;
   private highAt = 0;
@@ -225,16 +242,6 @@ export class CefText {
     /** the bytes are all ASCII: every latin1 slice is the UTF-8 text */
     private readonly ascii = true,
   ) {}
-
-  /** The first needle k at or after q (s.length: none). */
-  find(k: number, q: number): number {
-    if (this.from[k] <= q && q <= this.at[k]) return this.at[k];
-    let a = this.s.indexOf(NEEDLE[k], q);
-    if (a < 0) a = this.s.length;
-    this.from[k] = q;
-    this.at[k] = a;
-    return a;
-  }
 
   /** The text of s[from, to) (UTF-8 decoded from the bytes where s is their latin1 view). */
   text(from: number, to: number): string {
