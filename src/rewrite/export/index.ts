@@ -145,21 +145,13 @@ class ExportFilter extends Transform {
   }
 
   private emit_(ops: Op[], verdicts: HideAnswer[]): void {
-    const parts: Buffer[] = [];
-    const add = (b: Buffer): void => {
-      if (b.length === 0) return;
-      const last = parts[parts.length - 1];
-      // adjacent views of the same memory merge: the common all-kept case pushes the input chunk as is
-      if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
-        parts[parts.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + b.length);
-      } else parts.push(b);
-    };
+    const out = new Parts();
     let vi = 0;
     let removed = 0;
     for (const op of ops) {
-      if (op.kind === 'raw') add(op.bytes);
+      if (op.kind === 'raw') out.add(op.bytes);
       else if (op.kind === 'list') this.needComma = false;
-      else if (op.kind === 'total') add(reducedTotal(op.bytes, this.kept, this.removed + removed));
+      else if (op.kind === 'total') out.add(reducedTotal(op.bytes, this.kept, this.removed + removed));
       else {
         // fail closed: only an explicit `false` keeps a record as is
         const kind = op.facts === null ? 'remove' : answerKind(verdicts[vi++], op.facts, this.opts.pseudonyms);
@@ -168,17 +160,17 @@ class ExportFilter extends Transform {
           continue;
         }
         if (op.comma) {
-          if (this.needComma) add(COMMA);
+          if (this.needComma) out.add(COMMA);
           this.needComma = true;
         }
         this.kept++;
-        add(kind === 'keep' ? op.bytes : this.pseudonymise(op.bytes, op.facts!.actor!));
+        out.add(kind === 'keep' ? op.bytes : this.pseudonymise(op.bytes, op.facts!.actor!));
       }
     }
     this.removed += removed;
     if (removed > 0) this.opts.onRemoved?.(removed);
-    if (parts.length === 1) this.push(parts[0]);
-    else if (parts.length > 1) this.push(Buffer.concat(parts));
+    const b = out.take();
+    if (b) this.push(b);
   }
 
   /** SPEC §14: the record with its actor's principal replaced (JSON string values, CSV cells, CEF extension values) */
@@ -192,6 +184,43 @@ class ExportFilter extends Transform {
       default:
         return pseudonymiseJsonRecord(bytes, t);
     }
+  }
+}
+
+/**
+ * The bytes a chunk writes, in order. Adjacent views of the same memory merge into one
+ * run (the common all-kept case writes the input chunk as is); a run becomes a Buffer
+ * only when a piece from elsewhere follows it, not once per record.
+ */
+class Parts {
+  private readonly done: Buffer[] = [];
+  private run: Buffer | null = null;
+  private runEnd = 0;
+
+  add(b: Buffer): void {
+    if (b.length === 0) return;
+    const run = this.run;
+    if (run !== null && run.buffer === b.buffer && run.byteOffset + this.runEnd === b.byteOffset) {
+      this.runEnd += b.length;
+      return;
+    }
+    this.close();
+    this.run = b;
+    this.runEnd = b.length;
+  }
+
+  /** Everything added, as one Buffer (null: nothing). */
+  take(): Buffer | null {
+    this.close();
+    const d = this.done;
+    return d.length === 0 ? null : d.length === 1 ? d[0] : Buffer.concat(d);
+  }
+
+  private close(): void {
+    const run = this.run;
+    if (run === null) return;
+    this.done.push(this.runEnd === run.length ? run : Buffer.from(run.buffer, run.byteOffset, this.runEnd));
+    this.run = null;
   }
 }
 
