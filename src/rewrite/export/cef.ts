@@ -185,7 +185,7 @@ export function readCefEvent(s: string, from = 0, to = s.length, t: CefText = ne
   }
   return {
     id: trimmedAt(t, Key.ExternalId),
-    actor: trimmedAt(t, Key.Suser),
+    actor: own(trimmedAt(t, Key.Suser)),
     timestamp: cefTime(trimmedAt(t, Key.Rt) ?? trimmedAt(t, Key.Start)),
     groups,
     application: application?.trim() || undefined,
@@ -368,6 +368,16 @@ function trimmedAt(t: CefText, key: Key): string | undefined {
   if (FROM[key] < 0) return undefined;
   const v = t.value(FROM[key], TO[key]).trim();
   return v ? v : undefined;
+}
+
+/**
+ * The actor as a string of its own: it may outlive the chunk (directory and pseudonym
+ * caches are keyed by principal), and V8 makes a slice of 13 or more characters a view of
+ * its parent, here the whole chunk's text. Flattening `' ' + v` copies it. (Ids, times,
+ * groups and the actor type are read while the chunk is decided, then dropped.)
+ */
+function own<T extends string | undefined>(v: T): T {
+  return v === undefined || v.length < 13 ? v : ((' ' + v).slice(1) as T);
 }
 
 /** Adds the `;`-separated ids of a value (trimmed, empty ones skipped) to groups. */
