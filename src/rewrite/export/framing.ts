@@ -1,7 +1,8 @@
 /**
  * Framing shared by the export formats: bytes of a record that spans chunks
- * (Carry), lines with or without quoted newlines (LineFramer: NDJSON and CEF
- * plain, CSV quote-aware), blank lines, and the fail-closed read of a record.
+ * (Carry), lines with or without quoted newlines (LineFramer: NDJSON plain, CSV
+ * quote-aware; CEF frames a chunk at a time in cef.ts), blank lines, and the
+ * fail-closed read of a record.
  */
 import type { ActivityFacts } from '../../privacy/types.js';
 

@@ -146,31 +146,13 @@ class ExportFilter extends Transform {
 
   /** `chunk`: the input chunk the ops were framed from (a run of its bytes is cut from it) */
   private emit_(ops: Op[], verdicts: HideAnswer[], chunk?: Buffer): void {
-    const parts: Buffer[] = [];
-    // adjacent views of the same memory merge into one view, made when the run ends (not one per
-    // record): the common all-kept case pushes the input chunk as is
-    let run: Buffer | null = null;
-    let runEnd = 0;
-    const endRun = (): void => {
-      if (run === null) return;
-      parts.push(runEnd === run.byteOffset + run.length ? run : joined(run, runEnd, chunk));
-      run = null;
-    };
-    const add = (b: Buffer): void => {
-      if (b.length === 0) return;
-      if (run !== null && run.buffer === b.buffer && runEnd === b.byteOffset) runEnd += b.length;
-      else {
-        endRun();
-        run = b;
-        runEnd = b.byteOffset + b.length;
-      }
-    };
+    const out = new Parts(chunk);
     let vi = 0;
     let removed = 0;
     for (const op of ops) {
-      if (op.kind === 'raw') add(op.bytes);
+      if (op.kind === 'raw') out.add(op.bytes);
       else if (op.kind === 'list') this.needComma = false;
-      else if (op.kind === 'total') add(reducedTotal(op.bytes, this.kept, this.removed + removed));
+      else if (op.kind === 'total') out.add(reducedTotal(op.bytes, this.kept, this.removed + removed));
       else {
         // fail closed: only an explicit `false` keeps a record as is
         const kind = op.facts === null ? 'remove' : answerKind(verdicts[vi++], op.facts, this.opts.pseudonyms);
@@ -179,18 +161,17 @@ class ExportFilter extends Transform {
           continue;
         }
         if (op.comma) {
-          if (this.needComma) add(COMMA);
+          if (this.needComma) out.add(COMMA);
           this.needComma = true;
         }
         this.kept++;
-        add(kind === 'keep' ? op.bytes : this.pseudonymise(op.bytes, op.facts!.actor!));
+        out.add(kind === 'keep' ? op.bytes : this.pseudonymise(op.bytes, op.facts!.actor!));
       }
     }
-    endRun();
     this.removed += removed;
     if (removed > 0) this.opts.onRemoved?.(removed);
-    if (parts.length === 1) this.push(parts[0]);
-    else if (parts.length > 1) this.push(Buffer.concat(parts));
+    const b = out.take();
+    if (b) this.push(b);
   }
 
   /** SPEC §14: the record with its actor's principal replaced (JSON string values, CSV cells, CEF extension values) */
@@ -207,13 +188,55 @@ class ExportFilter extends Transform {
   }
 }
 
-/** The bytes from run's start to runEnd (same memory): the input chunk itself, or a view of it, when they lie in it. */
-function joined(run: Buffer, runEnd: number, chunk: Buffer | undefined): Buffer {
-  if (chunk !== undefined && run.buffer === chunk.buffer && run.byteOffset >= chunk.byteOffset && runEnd <= chunk.byteOffset + chunk.length) {
-    if (run.byteOffset === chunk.byteOffset && runEnd === chunk.byteOffset + chunk.length) return chunk;
-    return chunk.subarray(run.byteOffset - chunk.byteOffset, runEnd - chunk.byteOffset);
+/**
+ * The bytes a chunk writes, in order. Adjacent views of the same memory merge into one
+ * run (the common all-kept case writes the input chunk as is); a run becomes a Buffer
+ * only when a piece from elsewhere follows it, not once per record.
+ */
+class Parts {
+  /** `chunk`: the input chunk, handed on as is when one run is all of it */
+  constructor(private readonly chunk?: Buffer) {}
+
+  private readonly done: Buffer[] = [];
+  private run: Buffer | null = null;
+  private runEnd = 0;
+
+  add(b: Buffer): void {
+    if (b.length === 0) return;
+    const run = this.run;
+    if (run !== null && run.buffer === b.buffer && run.byteOffset + this.runEnd === b.byteOffset) {
+      this.runEnd += b.length;
+      return;
+    }
+    this.close();
+    this.run = b;
+    this.runEnd = b.length;
   }
-  return Buffer.from(run.buffer, run.byteOffset, runEnd - run.byteOffset);
+
+  /** Everything added, as one Buffer (null: nothing). */
+  take(): Buffer | null {
+    this.close();
+    const d = this.done;
+    return d.length === 0 ? null : d.length === 1 ? d[0] : Buffer.concat(d);
+  }
+
+  private close(): void {
+    const run = this.run;
+    if (run === null) return;
+    this.done.push(this.runEnd === run.length ? run : this.joined(run));
+    this.run = null;
+  }
+
+  /** The run's bytes (same memory): the input chunk itself, or a view of it, when they lie in it. */
+  private joined(run: Buffer): Buffer {
+    const c = this.chunk;
+    const start = run.byteOffset;
+    const end = start + this.runEnd;
+    if (c !== undefined && run.buffer === c.buffer && start >= c.byteOffset && end <= c.byteOffset + c.length) {
+      return start === c.byteOffset && end === c.byteOffset + c.length ? c : c.subarray(start - c.byteOffset, end - c.byteOffset);
+    }
+    return Buffer.from(run.buffer, start, this.runEnd);
+  }
 }
 
 /** SPEC §4 (the list rule): max(kept, old - removed); a count that is not a non-negative safe integer stays. */
