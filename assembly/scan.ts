@@ -342,7 +342,8 @@ function scanLiteral(p: u32, c: u32): u32 {
 // [2] plan node count (0 = no plan)      [3] word offset of the items segments
 // [4] word offset of the total segments  [5] word offset of the plan nodes
 // segment: byteOffset (from CFG), byteLength
-// plan node (5 words): whole, keyCount, firstKey (word offset), last, unused
+// plan node (5 words): whole, keyCount, firstKey (word offset), last, lengths (bit k: a key of k
+//   bytes, k < 31; bit 31: one of 31 bytes or more)
 // plan key (3 words): byteOffset, byteLength, child node id
 
 @inline function cfg(i: u32): i32 {
@@ -446,6 +447,8 @@ function keyNode(q0: u32, q1: u32, node: i32, esc: bool): i32 {
   const count = <u32>cfg(nb + 1);
   const first = <u32>cfg(nb + 2);
   const rawLen = q1 - q0 - 2;
+  // an unescaped key of a length no key of the node has: no compare at all
+  if (!esc && ((<u32>cfg(nb + 4) >>> min<u32>(rawLen, 31)) & 1) == 0) return -1;
   for (let j: u32 = 0; j < count; j++) {
     const k = first + j * 3;
     // an unescaped key of another length cannot be equal: skip the call

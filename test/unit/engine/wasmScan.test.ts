@@ -324,7 +324,9 @@ describe('engine adversarial corpus', () => {
     // the engine looks for a key's backslashes 16 bytes at a time: keys around 16 and 32 bytes,
     // escapes in every lane, and keys ending just before the end of the input
     const p = compileFieldPlan(Array.from({ length: 40 }, (_, i) => `x.${'a'.repeat(i + 1)}`));
-    const sets: ScanOptions[] = [{ items: 'data', fields: p }, { fields: p }, { items: 'data', total: 'a'.repeat(17) }];
+    // and a node with keys of a few lengths only (a key of another length is passed over unless escaped)
+    const sparse = compileFieldPlan(['x.aaaaa', `x.${'a'.repeat(16)}`, `x.${'a'.repeat(33)}`, 'a'.repeat(31)]);
+    const sets: ScanOptions[] = [{ items: 'data', fields: p }, { fields: p }, { fields: sparse }, { items: 'data', total: 'a'.repeat(17) }];
     for (let n = 0; n <= 40; n++) {
       for (let e = -1; e < n; e++) {
         for (const esc of ['\\u0061', '\\n', '\\"']) {
