@@ -342,7 +342,8 @@ function scanLiteral(p: u32, c: u32): u32 {
 // [2] plan node count (0 = no plan)      [3] word offset of the items segments
 // [4] word offset of the total segments  [5] word offset of the plan nodes
 // segment: byteOffset (from CFG), byteLength
-// plan node (5 words): whole, keyCount, firstKey (word offset), last, unused
+// plan node (5 words): whole, keyCount, firstKey (word offset), last, lengths (bit k: a key of k
+//   bytes, k < 31; bit 31: one of 31 bytes or more)
 // plan key (3 words): byteOffset, byteLength, child node id
 
 @inline function cfg(i: u32): i32 {
@@ -363,9 +364,23 @@ function keyEq(q0: u32, q1: u32, segOff: u32, segLen: u32, esc: bool): i32 {
   return 1;
 }
 
-/** Whether the key [q0, q1) holds a backslash (then it is decoded before comparing). */
+/**
+ * Whether the key [q0, q1) holds a backslash (then it is decoded before
+ * comparing): 16 bytes at a time. A load may read up to 15 bytes past the
+ * key's closing quote: the input is padded by at least 64 bytes, and only the
+ * lanes before the closing quote count.
+ */
 function hasEscape(q0: u32, q1: u32): bool {
-  for (let p = q0 + 1; p < q1 - 1; p++) if (byteAt(p) == 0x5c) return true;
+  const bs = i8x16.splat(0x5c);
+  let p = INPUT + q0 + 1;
+  const e = INPUT + q1 - 1;
+  while (p < e) {
+    let m = <u32>i8x16.bitmask(i8x16.eq(v128.load(p), bs));
+    const rest = e - p;
+    if (rest < 16) m &= (<u32>1 << rest) - 1;
+    if (m != 0) return true;
+    p += 16;
+  }
   return false;
 }
 
@@ -432,6 +447,8 @@ function keyNode(q0: u32, q1: u32, node: i32, esc: bool): i32 {
   const count = <u32>cfg(nb + 1);
   const first = <u32>cfg(nb + 2);
   const rawLen = q1 - q0 - 2;
+  // an unescaped key of a length no key of the node has: no compare at all
+  if (!esc && ((<u32>cfg(nb + 4) >>> min<u32>(rawLen, 31)) & 1) == 0) return -1;
   for (let j: u32 = 0; j < count; j++) {
     const k = first + j * 3;
     // an unescaped key of another length cannot be equal: skip the call
@@ -705,6 +722,8 @@ function skipInside(d0: i32, first: u32, key: bool): u32 {
   let D = d0;
   let pos = first;
   let expectKey = key;
+  // the kind of the innermost open container (STK_KIND[D - 1]), kept in a local
+  let ctx: u8 = key ? OBJ : ARR;
   for (;;) {
     if (expectKey) {
       if (pos >= len || byteAt(pos) != 0x22) { fail(E_KEY, pos); return len; }
@@ -722,13 +741,14 @@ function skipInside(d0: i32, first: u32, key: bool): u32 {
       pos = qc + 1;
     } else if (c == 0x7b || c == 0x5b) {
       if (D == MAX_DEPTH) { fail(E_DEPTH, pos); return len; }
-      store<u8>(STK_KIND + <u32>D, c == 0x7b ? OBJ : ARR);
-      D++;
+      const k: u8 = c == 0x7b ? OBJ : ARR;
       const nx = next();
       if (nx < len && byteAt(nx) == c + 2) {
         pos = nx + 1;
-        D--;
       } else {
+        store<u8>(STK_KIND + <u32>D, k);
+        D++;
+        ctx = k;
         expectKey = c == 0x7b;
         pos = nx;
         continue;
@@ -745,13 +765,12 @@ function skipInside(d0: i32, first: u32, key: bool): u32 {
       fail(E_BYTE, pos);
       return len;
     }
-    if (failed) return len;
-    // a value ended at pos: a comma, or close as many containers as the input says
+    // a value ended at pos (every stage 1 failure surfaced above as a position >= len):
+    // a comma, or close as many containers as the input says
     for (;;) {
       const sp = next();
       if (sp >= len) { fail(E_END, sp); return len; }
       const s = byteAt(sp);
-      const ctx = load<u8>(STK_KIND + <u32>(D - 1));
       if (s == 0x2c) {
         pos = next();
         expectKey = ctx == OBJ;
@@ -761,6 +780,7 @@ function skipInside(d0: i32, first: u32, key: bool): u32 {
         pos = sp + 1;
         D--;
         if (D < d0) return pos;
+        ctx = load<u8>(STK_KIND + <u32>(D - 1));
         continue;
       }
       fail(E_COMMA, sp);

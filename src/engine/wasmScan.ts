@@ -213,6 +213,8 @@ function build(items: string | undefined, total: string | undefined, plan: Field
       words[at + 1] = n.keys.length;
       words[at + 2] = words.length;
       words[at + 3] = n.last;
+      // the byte lengths of its keys (bit 31: 31 bytes or more), so a key of another length is passed over
+      words[at + 4] = n.keys.reduce((m, k) => m | (1 << Math.min(k.bytes.length, 31)), 0);
       for (const k of n.keys) {
         text(k.text);
         deferred.push([words.length, k.bytes]);

@@ -129,6 +129,15 @@ export function compileSlotReader(plan: FieldPlan, path: string): (buf: Buffer, 
 }
 
 /**
+ * Buffer's own decoder behind toString('utf8', start, end), without that call's
+ * argument and encoding handling (a Buffer method since Node's first
+ * releases, not in its typings); start and end must lie inside the buffer.
+ */
+interface Utf8Slicing {
+  utf8Slice(start: number, end: number): string;
+}
+
+/**
  * JSON.parse of one validated value buf[s, e) (no surrounding whitespace).
  * Literals, integers of up to 15 digits (exact in a double), empty arrays and
  * strings without a backslash (valid UTF-8, no control characters: the scan
@@ -140,7 +149,7 @@ export function parseValue(buf: Buffer, s: number, e: number): unknown {
     let i = s + 1;
     const q = e - 1;
     while (i < q && buf[i] !== 0x5c) i++;
-    if (i === q) return buf.toString('utf8', s + 1, q);
+    if (i === q) return (buf as unknown as Utf8Slicing).utf8Slice(s + 1, q);
   } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
     let i = c === 0x2d ? s + 1 : s;
     if (e - i <= 15) {

@@ -320,6 +320,25 @@ describe('engine adversarial corpus', () => {
     expect(engineStats.fallbacks).toBe(before + 1);
   });
 
+  it('keys of 0 to 40 bytes with one escape at every position (or none), at block offsets: matched as JSON.parse does', () => {
+    // the engine looks for a key's backslashes 16 bytes at a time: keys around 16 and 32 bytes,
+    // escapes in every lane, and keys ending just before the end of the input
+    const p = compileFieldPlan(Array.from({ length: 40 }, (_, i) => `x.${'a'.repeat(i + 1)}`));
+    // and a node with keys of a few lengths only (a key of another length is passed over unless escaped)
+    const sparse = compileFieldPlan(['x.aaaaa', `x.${'a'.repeat(16)}`, `x.${'a'.repeat(33)}`, 'a'.repeat(31)]);
+    const sets: ScanOptions[] = [{ items: 'data', fields: p }, { fields: p }, { fields: sparse }, { items: 'data', total: 'a'.repeat(17) }];
+    for (let n = 0; n <= 40; n++) {
+      for (let e = -1; e < n; e++) {
+        for (const esc of ['\\u0061', '\\n', '\\"']) {
+          const key = e < 0 ? 'a'.repeat(n) : `${'a'.repeat(e)}${esc}${'a'.repeat(n - e - 1)}`;
+          const pad = ' '.repeat((n * 7 + e + 1) % 17);
+          agree(b(`{"data":[{"x":{${pad}"${key}":1}}],${pad}"${key}":2}`), sets);
+          agree(b(`{"x":{"${key}":[3]}}`), sets);
+        }
+      }
+    }
+  });
+
   it('a body that grows the instance past RETAIN_BYTES is scanned, then the instance is dropped and the next scan gets a fresh one', () => {
     const big = b(JSON.stringify({ total: 1, data: Array.from({ length: 4_000 }, (_, i) => ({ _id: `r${i}`, pad: 'x'.repeat(4_500) })) }));
     expect(big.length).toBeGreaterThan(RETAIN_BYTES);

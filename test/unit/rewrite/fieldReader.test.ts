@@ -578,6 +578,20 @@ describe('fieldReader: direct reader against JSON.parse + compileExtractor and t
     expect(Object.is(parseValue(Buffer.from('-0'), 0, 2), -0)).toBe(true);
   });
 
+  it('reads strings of any text, in a view at any offset of a larger buffer, as JSON.parse does (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.nat(70), fc.nat(70), (text, before, after) => {
+        const json = JSON.stringify(text);
+        const whole = Buffer.from(`${'x'.repeat(before)}${json}${'y'.repeat(after)}`);
+        // a view that starts inside its ArrayBuffer: offsets are the view's own
+        const view = whole.subarray(before > 0 ? before - 1 : 0);
+        const s = before > 0 ? 1 : 0;
+        expect(parseValue(view, s, s + Buffer.byteLength(json))).toStrictEqual(JSON.parse(json));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('a path that is a prefix of another: both read, the longer one from the parsed value', () => {
     const { direct, extract } = readers[1];
     for (const text of [
