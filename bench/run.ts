@@ -449,7 +449,7 @@ async function main(): Promise<void> {
     }
 
     if (ONLY.has('workers')) {
-      const out = await workersScenario(gen, dir, upstream, gwT, jwksFile, adminToken, check);
+      const out = await workersScenario(gen, dir, upstream, jwksFile, adminToken, check);
       md.push(...out.md);
       results.workers = out.results;
     }
@@ -564,14 +564,15 @@ async function workersScenario(
   gen: LoadGenerator,
   dir: string,
   upstream: Child,
-  one: Target,
   jwksFile: string,
   adminToken: string,
   check: (scenario: string, target: string, value: number, ok: boolean, unit: string) => void,
 ): Promise<{ md: string[]; results: Record<string, unknown> }> {
+  // both fresh, started side by side: neither carries the heap of the scenarios before
+  const w1 = await startGatewayChild(dir, 'gateway-one', upstream.url, jwksFile, undefined, 1);
   const w2 = await startGatewayChild(dir, 'gateway-workers', upstream.url, jwksFile, undefined, 2);
   const two: Target = { name: 'gateway, 2 workers', url: w2.url, pids: () => withDescendants(w2.pid) };
-  const first: Target = { ...one, name: 'gateway, 1 process' };
+  const first: Target = { name: 'gateway, 1 process', url: w1.url, pids: () => [w1.pid] };
   const md: string[] = [];
   const results: Record<string, unknown> = {};
   const reveal = { authorization: `Bearer ${adminToken}`, 'x-show-private-activities': 'confirm' };
@@ -603,6 +604,7 @@ async function workersScenario(
   );
   results.split = split;
   await w2.stop();
+  await w1.stop();
   return { md, results };
 }
 
