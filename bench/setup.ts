@@ -48,7 +48,8 @@ export function writeGatewayConfig(
   // SPEC §14: with a key, hr pseudonymises instead of hiding (the pseudonymise scenarios)
   const hrMode = o.pseudonymKeyFile ? { mode: 'pseudonymise' } : {};
   const config = {
-    server: { host: '127.0.0.1', port: o.port, adminPrefix: '/_gateway', workers: o.workers ?? 1 },
+    // workers only when asked: a build from before server.workers (ablate --before) refuses the key
+    server: { host: '127.0.0.1', port: o.port, adminPrefix: '/_gateway', ...(o.workers === undefined ? {} : { workers: o.workers }) },
     upstream: { url: o.upstream, timeoutMs: 60_000, maxBufferedBytes: 33_554_432 },
     identity: {
       header: 'authorization',
