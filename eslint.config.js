@@ -8,7 +8,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bench/**', 'coverage/**', 'node_modules/**', '.demo/**', 'assembly/**', 'scripts/**'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'dist-ablate/**', 'dist-old/**', 'coverage/**', 'node_modules/**', '.demo/**', 'assembly/**', 'scripts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
