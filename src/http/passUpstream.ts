@@ -21,6 +21,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { GatewayError } from './errors.js';
 import type { Exchange } from './exchange.js';
+import { HOP_BY_HOP } from './headers.js';
 
 export interface PassDeps {
   metrics: Pick<Metrics, 'upstreamLatency'>;
@@ -29,18 +30,8 @@ export interface PassDeps {
 
 /** Request headers a proxy never forwards, plus those undici sets itself (it refuses them). */
 const REQUEST_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'host']);
-/** Response headers of the upstream connection only (headers.ts HOP_BY_HOP, RFC 9110 §7.6.1). */
-const RESPONSE_DROP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-]);
+/** Response headers of the upstream connection only (RFC 9110 §7.6.1): the one hop-by-hop list. */
+const RESPONSE_DROP = HOP_BY_HOP;
 
 /** The headers the upstream gets: the prepared request's, without hop-by-hop ones, Host the target's. */
 export function passRequestHeaders(headers: NodeJS.Dict<string | string[]>, host: string): Record<string, string | string[]> {
