@@ -38,9 +38,16 @@ export class AdminLock {
     });
   }
 
-  release(worker: number, token?: number): void {
-    if (this.holder?.worker === worker && (token === undefined || this.holder.token === token)) this.holder = null;
-    this.waiting = this.waiting.filter((w) => w.worker !== worker || token !== undefined);
+  /** the holder's release: `token` is the one it was granted */
+  release(worker: number, token: number): void {
+    if (this.holder?.worker === worker && this.holder.token === token) this.holder = null;
+    this.pass();
+  }
+
+  /** a dead worker: its hold and its waiting end */
+  drop(worker: number): void {
+    if (this.holder?.worker === worker) this.holder = null;
+    this.waiting = this.waiting.filter((w) => w.worker !== worker);
     this.pass();
   }
 

@@ -94,7 +94,7 @@ class Fleet {
   private exited(w: Worker, started: number, code: number | null, signal: string | null): void {
     this.peers.get(w.id)?.fail();
     this.peers.delete(w.id);
-    this.lock.release(w.id);
+    this.lock.drop(w.id);
     void this.streams.get(w.id)?.close();
     this.streams.delete(w.id);
     if (this.stopping || !this.replacing) return;

@@ -191,7 +191,7 @@ describe('one admin change at a time across the workers', () => {
     lock.release(1, t1);
     const t2 = await second;
     expect(order).toEqual(['w2']);
-    lock.release(2); // worker 2 died holding it
+    lock.drop(2); // worker 2 died holding it
     await third;
     expect(order).toEqual(['w2', 'w3']);
     expect(t2).toBeGreaterThan(t1);
