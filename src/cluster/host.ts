@@ -9,8 +9,7 @@ import type { Forwarding } from '../governance/forward/index.js';
 import type { GovernanceEntry, GovernanceEntryInput, GovernanceSink, QueryFilter, ReadOptions } from '../governance/types.js';
 import type { StateStore } from '../state/types.js';
 import { StateUnavailableError } from '../state/types.js';
-import { subjectLineHint } from '../governance/reports.js';
-import type { Hello, PortableFilter } from './remote.js';
+import type { Hello } from './remote.js';
 import type { Handlers } from './rpc.js';
 
 /** What the primary owns and shares. */
@@ -96,20 +95,14 @@ export class Streams {
   }
 }
 
-/** A filter that crossed, with its line hint made again from its recipe. */
-function local<T extends QueryFilter>(filter: PortableFilter<T>): T {
-  const { subjectHint, ...rest } = filter;
-  return (subjectHint ? { ...rest, lineHint: subjectLineHint({ principal: subjectHint.principal, pseudonyms: new Set(subjectHint.pseudonyms) }) } : rest) as T;
-}
-
 function governanceHandlers(sink: GovernanceSink, streams: Streams) {
   return {
     'governance.append': (input: GovernanceEntryInput) => sink.append(input),
-    'governance.read': (opts: PortableFilter<ReadOptions>) => sink.read(local(opts)),
+    'governance.read': (opts: ReadOptions) => sink.read(opts),
     'governance.verify': () => sink.verify(),
     'governance.readRange': (a: { afterSeq: number; limit: number }) => sink.readRange(a.afterSeq, a.limit),
     'governance.head': () => sink.head(),
-    'governance.streamOpen': (filter: PortableFilter<QueryFilter>) => streams.start(sink, local(filter)),
+    'governance.streamOpen': (filter: QueryFilter) => streams.start(sink, filter),
     'governance.streamNext': (id: number) => streams.page(id),
     'governance.streamClose': (id: number) => streams.close(id),
   };

@@ -8,8 +8,7 @@
 import type { Serialise } from '../admin/changes.js';
 import type { SessionStore } from '../console/sessions.js';
 import type { Forwarding } from '../governance/forward/index.js';
-import type { SubjectLineHint } from '../governance/reports.js';
-import type { GovernanceEntry, GovernanceSink, QueryFilter, ReadOptions } from '../governance/types.js';
+import type { GovernanceEntry, GovernanceSink, QueryFilter } from '../governance/types.js';
 import type { PrivacyState, StateStore } from '../state/types.js';
 import type { Peer } from './rpc.js';
 
@@ -27,20 +26,11 @@ export interface Hello {
   checkpoints: boolean;
 }
 
-/** A filter as it can cross: a line hint goes as its recipe (the subject report's), else not at all (a sink may ignore it). */
-export type PortableFilter<T> = Omit<T, 'lineHint'> & { subjectHint?: SubjectLineHint['subject'] };
-
-function portable<T extends QueryFilter | ReadOptions>(filter: T): PortableFilter<T> {
-  const { lineHint, ...rest } = filter;
-  const recipe = (lineHint as Partial<SubjectLineHint> | undefined)?.subject;
-  return recipe ? { ...rest, subjectHint: recipe } : rest;
-}
-
 export function remoteGovernance(peer: Peer, healthy: () => boolean): GovernanceSink {
   return {
     append: (input) => peer.call('governance.append', input),
-    read: (opts) => peer.call('governance.read', portable(opts)),
-    stream: (filter) => remoteStream(peer, portable(filter)),
+    read: (opts) => peer.call('governance.read', opts),
+    stream: (filter) => remoteStream(peer, filter),
     verify: () => peer.call('governance.verify'),
     readRange: (afterSeq, limit) => peer.call('governance.readRange', { afterSeq, limit }),
     head: () => peer.call('governance.head'),
@@ -50,7 +40,7 @@ export function remoteGovernance(peer: Peer, healthy: () => boolean): Governance
 }
 
 /** The primary's stream of the sink, pulled a page at a time (constant memory on both sides). */
-async function* remoteStream(peer: Peer, filter: PortableFilter<QueryFilter>): AsyncGenerator<GovernanceEntry> {
+async function* remoteStream(peer: Peer, filter: QueryFilter): AsyncGenerator<GovernanceEntry> {
   const id = await peer.call<number>('governance.streamOpen', filter);
   let done = false;
   try {

@@ -31,6 +31,7 @@ import {
 } from './types.js';
 import type { Pending } from './pending.js';
 import { clampLimit, compileFilter, matches } from './query.js';
+import { subjectLineHint } from './reports.js';
 import { isTornTail, MAX_TORN_LINES, parseLine, scanLines, verifyRange, type Line, type ReadableHandle } from './verify.js';
 
 /** The file operations the sink uses; node's fs/promises fits, tests inject faults. */
@@ -400,7 +401,7 @@ class FileSink implements FileGovernanceSink {
     const filter = compileFilter(opts);
     // Snapshot of the durable part; lines are read a chunk at a time, so memory stays flat for any log size.
     const end = this.goodOffset;
-    const hint = opts.lineHint;
+    const hint = opts.subject ? subjectLineHint(opts.subject) : undefined;
     for await (const line of scanLines(this.handle, this.seekOffset(filter.afterSeq + 1), end)) {
       if (hint && !hint(line.bytes)) continue;
       const parsed = parseLine(line.bytes);

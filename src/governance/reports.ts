@@ -107,16 +107,10 @@ const ACTORS_CUT = Buffer.from('"actorsTruncated":true');
  * principal or one of their pseudonyms as JSON writes them (the writer stores actors
  * normalised), or when it is a reveal without `actors` (unattributable) or with its actors cut.
  */
-export function subjectLineHint(o: Pick<SubjectOptions, 'principal' | 'pseudonyms'> & Partial<SubjectOptions>): SubjectLineHint {
+export function subjectLineHint(o: { principal: string; pseudonyms?: Iterable<string>; includeViewers?: boolean }): (line: Buffer) => boolean {
   const needles = [o.principal, ...(o.pseudonyms ?? [])].map((s) => Buffer.from(JSON.stringify(s).slice(1, -1)));
-  const hint = (line: Buffer) =>
-    needles.some((n) => line.includes(n)) || (line.includes(VIEWED_KEY) && (!line.includes(ACTORS_KEY) || line.includes(ACTORS_CUT)));
-  // its recipe, as data: a hint that crosses to another process (server.workers) is made again there
-  return Object.assign(hint, { subject: { principal: o.principal, pseudonyms: [...(o.pseudonyms ?? [])] } });
+  return (line) => needles.some((n) => line.includes(n)) || (line.includes(VIEWED_KEY) && (!line.includes(ACTORS_KEY) || line.includes(ACTORS_CUT)));
 }
-
-/** The subject report's line hint, with the data it was made from. */
-export type SubjectLineHint = ((line: Buffer) => boolean) & { subject: { principal: string; pseudonyms: string[] } };
 
 export interface SubjectReport {
   principal: string;

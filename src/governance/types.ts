@@ -96,8 +96,12 @@ export interface ReadOptions {
   since?: number;
   /** epoch ms, exclusive */
   until?: number;
-  /** a cheap test of the stored line: false = the entry cannot match (an optimisation a sink may ignore; the file sink skips parsing such lines) */
-  lineHint?: (line: Buffer) => boolean;
+  /**
+   * The subject report's person (SPEC §15): a sink may skip stored lines that cannot be about
+   * them without parsing (the file sink does; an optimisation a sink may ignore). Data, not a
+   * function, so that it crosses to the primary of server.workers as it is.
+   */
+  subject?: { principal: string; pseudonyms: readonly string[] };
 }
 
 /** The filters of ReadOptions without paging: what stream() takes. */

@@ -18,7 +18,6 @@ import {
   subjectCsvHeader,
   subjectCsvRow,
   subjectItem,
-  subjectLineHint,
   subjectReport,
   summaryReport,
   type BucketKind,
@@ -97,7 +96,7 @@ export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config' | 'ps
     // resolutions name the person's pseudonym: under every key, so one made before a rotation is found too
     const known = deps.pseudonymiser()?.every(principal) ?? [];
     const o: SubjectOptions = { principal, includeViewers: viewers === 'true', ...(known.length > 0 ? { pseudonyms: new Set(known) } : {}) };
-    const entries = s.stream({ ...filter, action: actions(SUBJECT_ACTIONS), lineHint: subjectLineHint(o) });
+    const entries = s.stream({ ...filter, action: actions(SUBJECT_ACTIONS), subject: { principal: o.principal, pseudonyms: [...(o.pseudonyms ?? [])] } });
     if (format === 'json') return sendJson(res, 200, await subjectReport(entries, { ...o, since, until }));
     await streamRows(res, csvRows(entries, o), {
       contentType: 'text/csv; charset=utf-8',

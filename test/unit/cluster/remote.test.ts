@@ -12,7 +12,6 @@ import { remoteGovernance, remoteSerialiser, remoteSessions, remoteState } from 
 import { createMemorySessionStore, newId } from '../../../src/console/sessions.js';
 import { createPeer, type Channel, type Peer } from '../../../src/cluster/rpc.js';
 import { openFileSink } from '../../../src/governance/fileSink.js';
-import { subjectLineHint } from '../../../src/governance/reports.js';
 import { GovernanceUnavailableError, type GovernanceSink } from '../../../src/governance/types.js';
 import { createMemoryStateStore } from '../../../src/state/memoryStore.js';
 import { StateConflictError, StateUnavailableError } from '../../../src/state/types.js';
@@ -100,20 +99,20 @@ describe('a worker’s governance sink is the primary’s', () => {
     expect((await remote.read({ afterSeq: 295, limit: 2 })).entries.map((e) => e.seq)).toEqual([296, 297]);
   });
 
-  it('the subject report’s line hint crosses as its recipe and is made again beside the sink', async () => {
+  it('the subject report’s person crosses as data and the sink beside it skips the other lines', async () => {
     const { worker, sink } = await pair();
     const seen: string[] = [];
     const stream = sink.stream.bind(sink);
-    sink.stream = (f) => (seen.push(typeof f.lineHint), stream(f));
+    sink.stream = (f) => (seen.push(f.subject?.principal ?? 'none'), stream(f));
     for (let i = 0; i < 20; i++) await sink.append({ action: 'privacy-group.added', principal: `u${i % 4}@contoso.com`, target: 'hr' });
-    const filter = { lineHint: subjectLineHint({ principal: 'u1@contoso.com' }) };
+    const filter = { subject: { principal: 'u1@contoso.com', pseudonyms: [] } };
     const direct: number[] = [];
     for await (const e of stream(filter)) direct.push(e.seq);
     const remote: number[] = [];
     for await (const e of remoteGovernance(worker, () => true).stream(filter)) remote.push(e.seq);
     expect(remote).toEqual(direct);
     expect(direct).toEqual([2, 6, 10, 14, 18]);
-    expect(seen).toEqual(['function']);
+    expect(seen).toEqual(['u1@contoso.com']);
   });
 
   it('fails closed: a sink that cannot write is GovernanceUnavailableError in the worker; so is a primary that is gone', async () => {
