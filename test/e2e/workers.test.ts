@@ -149,18 +149,27 @@ describe('server.workers: one gateway on every core (SPEC §8 v3)', () => {
         for (const actor of PRIVATE_ACTORS) expect(a!.text).not.toContain(actor);
       }
       await gw.waitForLog(() => gw.logs.filter((l: any) => l.msg === 'access' && l.kind === 'list').length === 40);
-      const byWorker = new Map<string, number>();
-      for (const l of gw.logs as any[]) if (l.msg === 'access' && l.kind === 'list') byWorker.set(l.instance, (byWorker.get(l.instance) ?? 0) + 1);
-      expect([...byWorker.keys()].sort()).toEqual(['wk/1', 'wk/2']);
-      // node:cluster hands a connection to the next worker that took its last one: roughly even, never all to one
-      for (const n of byWorker.values()) expect(n).toBeGreaterThanOrEqual(8);
+      const served = () => {
+        const byWorker = new Map<string, number>();
+        for (const l of gw.logs as any[]) if (l.msg === 'access' && l.kind === 'list') byWorker.set(l.instance, (byWorker.get(l.instance) ?? 0) + 1);
+        return byWorker;
+      };
+      // 40 at once: a busy machine may hand most of them to whichever worker is free first, but both serve
+      const burst = served();
+      expect([...burst.keys()].sort()).toEqual(['wk/1', 'wk/2']);
+      // one fresh connection after another: node:cluster's round robin hands each to the next free worker in
+      // turn, so the split is even (a worker that has not yet taken its last connection is passed over once)
+      for (let i = 0; i < 30; i++) expect((await once(`${gw.url}/api/v1/activities/?limit=100`))?.status).toBe(200);
+      await gw.waitForLog(() => gw.logs.filter((l: any) => l.msg === 'access' && l.kind === 'list').length === 70);
+      const total = served();
+      for (const w of ['wk/1', 'wk/2']) expect(total.get(w)! - burst.get(w)!).toBeGreaterThanOrEqual(12);
       // both workers write to one stdout: every line is still one whole JSON object
       expect(gw.logs.filter((l: any) => 'notJson' in l)).toEqual([]);
 
       // whichever worker serves the scrape answers the sum over both
       for (let i = 0; i < 4; i++) {
         const m = await once(`${gw.url}/_gateway/metrics`);
-        expect(m!.text).toMatch(/^apg_requests_total\{kind="list",status="200"\} 40$/m);
+        expect(m!.text).toMatch(/^apg_requests_total\{kind="list",status="200"\} 70$/m);
       }
 
       // an admin change made through one worker is what both workers answer (SPEC §7: within 2 s)
