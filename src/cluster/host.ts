@@ -20,6 +20,11 @@ export interface Owned {
   sessions: SessionStore | null;
   forwarding: Forwarding;
   checkpoints: boolean;
+}
+
+/** What every worker's calls share: the one admin lock and the sum of all processes' metrics. */
+export interface Shared {
+  lock: AdminLock;
   /** the Prometheus text of every process, summed */
   scrape(): Promise<string>;
 }
@@ -131,7 +136,8 @@ function sessionHandlers(sessions: SessionStore | null): Handlers {
 }
 
 /** The table of one worker's calls. */
-export function workerHandlers(owned: Owned, lock: AdminLock, worker: number, streams: Streams): Handlers {
+export function workerHandlers(owned: Owned, shared: Shared, worker: number, streams: Streams): Handlers {
+  const { lock } = shared;
   return {
     hello: (): Hello => ({
       state: owned.state.current(),
@@ -145,6 +151,6 @@ export function workerHandlers(owned: Owned, lock: AdminLock, worker: number, st
     'forwarding.tickCheckpoints': () => owned.forwarding.tickCheckpoints(),
     'lock.acquire': () => lock.acquire(worker),
     'lock.release': (token: number) => lock.release(worker, token),
-    'metrics.scrape': () => owned.scrape(),
+    'metrics.scrape': () => shared.scrape(),
   };
 }

@@ -16,7 +16,7 @@ import { notifyOnAppend, openStores } from '../gatewayParts.js';
 import { startForwarding } from '../governance/forward/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { AdminLock, Streams, workerHandlers, type Owned } from './host.js';
+import { AdminLock, Streams, workerHandlers, type Owned, type Shared } from './host.js';
 import type { Health } from './remote.js';
 import { createPeer, type Channel, type Peer } from './rpc.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
@@ -45,7 +45,6 @@ async function openOwned(config: GatewayConfig, instance: string, logger: Logger
     sessions,
     forwarding,
     checkpoints: config.governance.checkpoint !== null,
-    scrape: async () => '',
     close: async () => {
       await forwarding.close();
       await stores.governance.close();
@@ -63,7 +62,7 @@ function workerChannel(w: Worker): Channel {
 /** The workers: forked, greeted, replaced when they die (unless stopping), told of state and health. */
 class Fleet {
   readonly peers = new Map<number, Peer>();
-  private readonly lock = new AdminLock();
+  private readonly shared: Shared;
   private readonly streams = new Map<number, Streams>();
   private crashes: number[] = [];
   stopping = false;
@@ -73,9 +72,11 @@ class Fleet {
 
   constructor(
     private readonly owned: Owned,
+    metrics: Metrics,
     private readonly logger: Logger,
     private readonly onCrashLoop: () => void,
   ) {
+    this.shared = { lock: new AdminLock(), scrape: scraper(this.peers, metrics) };
     this.health = this.readHealth();
     owned.state.onChange((s) => this.pushAll('state', s));
   }
@@ -85,7 +86,7 @@ class Fleet {
     const streams = new Streams();
     this.streams.set(w.id, streams);
     const lost = (msg: string) => new GovernanceUnavailableError(msg);
-    this.peers.set(w.id, createPeer({ channel: workerChannel(w), handlers: workerHandlers(this.owned, this.lock, w.id, streams), lost }));
+    this.peers.set(w.id, createPeer({ channel: workerChannel(w), handlers: workerHandlers(this.owned, this.shared, w.id, streams), lost }));
     const started = systemClock.now();
     w.on('exit', (code, signal) => this.exited(w, started, code, signal));
     return w;
@@ -94,7 +95,7 @@ class Fleet {
   private exited(w: Worker, started: number, code: number | null, signal: string | null): void {
     this.peers.get(w.id)?.fail();
     this.peers.delete(w.id);
-    this.lock.drop(w.id);
+    this.shared.lock.drop(w.id);
     void this.streams.get(w.id)?.close();
     this.streams.delete(w.id);
     if (this.stopping || !this.replacing) return;
@@ -127,9 +128,9 @@ class Fleet {
 }
 
 /** Every process's metrics summed (SPEC §8 v3): the primary's own and each worker's that answers within 2 s. */
-function scraper(fleet: Fleet, metrics: Metrics): () => Promise<string> {
+function scraper(peers: ReadonlyMap<number, Peer>, metrics: Metrics): () => Promise<string> {
   return async () => {
-    const ask = [...fleet.peers.values()].map((p) =>
+    const ask = [...peers.values()].map((p) =>
       Promise.race([p.call<object[]>('metrics.json'), new Promise<null>((r) => setTimeout(() => r(null), 2_000).unref())]).catch(() => null),
     );
     const parts = [await metrics.registry.getMetricsAsJSON(), ...(await Promise.all(ask)).filter((x): x is object[] => x !== null)];
@@ -188,11 +189,10 @@ export async function runPrimary(config: GatewayConfig, count: number): Promise<
         resolve(code);
       })();
     };
-    const fleet = new Fleet(owned, logger, () => {
+    const fleet = new Fleet(owned, metrics, logger, () => {
       logger.error({ msg: 'workers keep dying right after their start; stopping' });
       stop(1, 'crash loop');
     });
-    owned.scrape = scraper(fleet, metrics);
     const healthTimer = setInterval(() => fleet.watchHealth(), 500);
     process.on('SIGHUP', () => fleet.signalAll('SIGHUP'));
     process.on('SIGTERM', () => stop(0, 'SIGTERM'));

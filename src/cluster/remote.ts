@@ -105,8 +105,6 @@ export function remoteForwarding(peer: Peer, checkpoints: boolean): Forwarding {
   return {
     wake: () => undefined,
     checkpoint: () => (checkpoints ? peer.call<string>('forwarding.checkpoint') : null),
-    isLeader: () => false,
-    positions: () => ({}),
     tickCheckpoints: () => peer.call<number>('forwarding.tickCheckpoints'),
     close: async () => undefined,
   };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { openFileSink } from '../../src/governance/fileSink.js';
-import { startForwarding, type Forwarding, type ForwardingOptions } from '../../src/governance/forward/index.js';
+import { startForwarding, type LocalForwarding, type ForwardingOptions } from '../../src/governance/forward/index.js';
 import type { GovernanceEntryInput, GovernanceSink } from '../../src/governance/types.js';
 import { flatten } from '../../src/log.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
@@ -65,7 +65,7 @@ export async function appendMany(sink: GovernanceSink, n: number, from = 1, para
 
 export interface ForwardRig {
   sink: GovernanceSink;
-  forwarding: Forwarding;
+  forwarding: LocalForwarding;
   metrics: Metrics;
   log: CapturedLog;
   file: string;

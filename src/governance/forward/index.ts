@@ -47,12 +47,17 @@ export interface Forwarding {
   wake(committedSeq?: number): void;
   /** a fresh signed checkpoint of the chain head; null when checkpoints are not configured */
   checkpoint(): Promise<string> | null;
-  isLeader(): boolean;
-  /** delivered (handed over) position per target */
-  positions(): Record<string, number>;
   /** makes due checkpoints now (tests with an injected clock) */
   tickCheckpoints(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Forwarding in the process that runs it, with what its tests and diagnostics read. */
+export interface LocalForwarding extends Forwarding {
+  /** this process holds the forwarding lease (always, with the file sink) */
+  isLeader(): boolean;
+  /** delivered (handed over) position per target */
+  positions(): Record<string, number>;
 }
 
 const DEFAULT_POLL_MS = 1000;
@@ -86,7 +91,7 @@ export function createTransport(t: ForwardTargetConfig, origin: SyslogOrigin, on
   });
 }
 
-export async function startForwarding(opts: ForwardingOptions): Promise<Forwarding> {
+export async function startForwarding(opts: ForwardingOptions): Promise<LocalForwarding> {
   const clock = opts.clock ?? clockOf(opts.now);
   const { config } = opts;
   const signer = config.checkpoint ? await loadCheckpointSigner(config.checkpoint.keyFile, opts.instance) : null;
@@ -122,7 +127,7 @@ function signedHead(sink: GovernanceSink, signer: CheckpointSigner | null, clock
 }
 
 /** No targets: nothing is forwarded, but checkpoints can still be asked for. */
-function idleForwarding(checkpoint: Forwarding['checkpoint']): Forwarding {
+function idleForwarding(checkpoint: Forwarding['checkpoint']): LocalForwarding {
   return {
     wake: () => {},
     checkpoint,

@@ -49,19 +49,18 @@ async function pair(): Promise<{ worker: Peer; sink: GovernanceSink; owned: Owne
     sessions: createMemorySessionStore(),
     forwarding: null as never,
     checkpoints: false,
-    scrape: async () => 'm 1\n',
   };
-  const lock = new AdminLock();
+  const shared = { lock: new AdminLock(), scrape: async () => 'm 1\n' };
   const { port1, port2 } = new MessageChannel();
   const a = portChannel(port1);
   const b = portChannel(port2);
-  const primary = createPeer({ channel: a, handlers: workerHandlers(owned, lock, 1, new Streams()), lost });
+  const primary = createPeer({ channel: a, handlers: workerHandlers(owned, shared, 1, new Streams()), lost });
   /** a second worker of the same primary */
   const another = () => {
     const { port1: p1, port2: p2 } = new MessageChannel();
     const c1 = portChannel(p1);
     const c2 = portChannel(p2);
-    createPeer({ channel: c1, handlers: workerHandlers(owned, lock, 2, new Streams()), lost });
+    createPeer({ channel: c1, handlers: workerHandlers(owned, shared, 2, new Streams()), lost });
     cleanups.push(() => (c1.close(), c2.close()));
     return createPeer({ channel: c2, handlers: {}, lost });
   };
