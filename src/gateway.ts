@@ -13,6 +13,7 @@ import type { GatewayConfig } from './config/index.js';
 import { openConsole, type ConsoleParts } from './console/index.js';
 import type { KnownGroups } from './directory/knownGroups.js';
 import type { Serialise } from './admin/changes.js';
+import type { Summarise } from './admin/deps.js';
 import type { SessionStore } from './console/sessions.js';
 import { loadEngine } from './engine/wasmScan.js';
 import { approvalNotifier, buildRuntime, engineOptions, makeDirectory, notifyOnAppend, openStores, type Stores } from './gatewayParts.js';
@@ -38,6 +39,8 @@ export interface SharedParts {
   scrape: () => Promise<string>;
   /** one admin change at a time across the processes */
   serialise: Serialise;
+  /** the summary report, counted beside the sink */
+  summarise: Summarise;
 }
 
 export interface GatewayOptions {
@@ -148,6 +151,7 @@ function handlers(base: Base, io: Io, live: Live, engine: PrivacyEngine, console
     proxy,
     scrape: shared?.scrape,
     serialise: shared?.serialise,
+    summarise: shared?.summarise,
   });
   return { proxy, dispatch: createDispatcher({ runtime: () => live.runtime, admin, proxy, metrics, logger }) };
 }

@@ -8,7 +8,8 @@ import type { GatewayConfig } from '../config/index.js';
 import type { ConsoleParts } from '../console/index.js';
 import type { Directory } from '../directory/index.js';
 import type { KnownGroups } from '../directory/knownGroups.js';
-import type { GovernanceSink } from '../governance/types.js';
+import type { BucketKind, Summary } from '../governance/reports.js';
+import type { GovernanceSink, QueryFilter } from '../governance/types.js';
 import type { Pseudonymiser } from '../privacy/pseudonym.js';
 import type { ExchangeHandler } from '../http/dispatch.js';
 import type { IdentityVerifier } from '../identity/index.js';
@@ -56,7 +57,12 @@ export interface AdminDeps {
   scrape?: () => Promise<string>;
   /** one change at a time when several processes change state (server.workers); default: this process's */
   serialise?: Serialise;
+  /** the summary report counted beside the sink (server.workers: in the primary); default: in this process */
+  summarise?: Summarise;
 }
+
+/** The summary report of the entries a filter matches (SPEC §15). */
+export type Summarise = (filter: QueryFilter, kind: BucketKind) => Promise<Summary>;
 
 /** What the API's change routes share: the serialiser and the record-then-apply of the one admin app. */
 export interface ChangeTools {

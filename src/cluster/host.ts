@@ -6,6 +6,7 @@
  */
 import type { SessionStore } from '../console/sessions.js';
 import type { Forwarding } from '../governance/forward/index.js';
+import { summaryReport, type BucketKind } from '../governance/reports.js';
 import type { GovernanceEntry, GovernanceEntryInput, GovernanceSink, QueryFilter, ReadOptions } from '../governance/types.js';
 import type { StateStore } from '../state/types.js';
 import { StateUnavailableError } from '../state/types.js';
@@ -110,6 +111,7 @@ function governanceHandlers(sink: GovernanceSink, streams: Streams) {
     'governance.streamOpen': (filter: QueryFilter) => streams.start(sink, filter),
     'governance.streamNext': (id: number) => streams.page(id),
     'governance.streamClose': (id: number) => streams.close(id),
+    'reports.summary': ([filter, kind]: [QueryFilter, BucketKind]) => summaryReport(sink.stream(filter), kind),
   };
 }
 

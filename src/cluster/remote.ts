@@ -6,8 +6,10 @@
  * fails every call closed (503 `governance_unavailable` / `state_unavailable`).
  */
 import type { Serialise } from '../admin/changes.js';
+import type { Summarise } from '../admin/deps.js';
 import type { SessionStore } from '../console/sessions.js';
 import type { Forwarding } from '../governance/forward/index.js';
+import type { Summary } from '../governance/reports.js';
 import type { GovernanceEntry, GovernanceSink, QueryFilter } from '../governance/types.js';
 import type { PrivacyState, StateStore } from '../state/types.js';
 import type { Peer } from './rpc.js';
@@ -120,4 +122,9 @@ export function remoteSerialiser(peer: Peer): Serialise {
       await peer.call('lock.release', token).catch(() => undefined);
     }
   };
+}
+
+/** SPEC §15's summary, counted beside the primary's sink: the buckets cross, not every entry. */
+export function remoteSummarise(peer: Peer): Summarise {
+  return (filter, kind) => peer.call<Summary>('reports.summary', [filter, kind]);
 }

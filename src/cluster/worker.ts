@@ -12,7 +12,17 @@ import { startGateway, type Gateway, type SharedParts } from '../gateway.js';
 import { GovernanceUnavailableError } from '../governance/types.js';
 import { StateUnavailableError } from '../state/types.js';
 import { reloadOnHangup, untilStopped } from './lifecycle.js';
-import { remoteForwarding, remoteGovernance, remoteSerialiser, remoteSessions, remoteState, type Health, type Hello, type RemoteState } from './remote.js';
+import {
+  remoteForwarding,
+  remoteGovernance,
+  remoteSerialiser,
+  remoteSessions,
+  remoteState,
+  remoteSummarise,
+  type Health,
+  type Hello,
+  type RemoteState,
+} from './remote.js';
 import { createPeer, type Channel, type Peer } from './rpc.js';
 
 function processChannel(): Channel {
@@ -42,6 +52,8 @@ function sharedParts(config: GatewayConfig, peer: Peer, hello: Hello, view: { st
     sessions: config.console && config.state.store !== 'postgres' ? remoteSessions(peer) : undefined,
     scrape: () => peer.call<string>('metrics.scrape'),
     serialise: remoteSerialiser(peer),
+    // counted beside the sink: only the buckets cross, not every entry
+    summarise: remoteSummarise(peer),
   };
 }
 

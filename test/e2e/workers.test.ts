@@ -192,6 +192,12 @@ describe('server.workers: one gateway on every core (SPEC §8 v3)', () => {
       const seqs = first.map((a) => Number(a?.headers['x-governance-entry-seq']));
       expect(first.every((a) => a?.status === 200)).toBe(true);
       expect(new Set(seqs).size).toBe(30);
+      // the works council's summary, counted beside the primary's sink, whichever worker answers it
+      for (let i = 0; i < 2; i++) {
+        const summary = await once(`${gw.url}/_gateway/api/reports/summary?bucket=day`, { headers: admin });
+        expect(summary?.status).toBe(200);
+        expect(JSON.parse(summary!.text).byViewer).toEqual([{ principal: 'alice@contoso.com', reveals: 30, activitiesShown: expect.any(Number) }]);
+      }
 
       const [victim, survivor] = childPids(gw.proc.pid!);
       const during = reveals(gw.url, 40);

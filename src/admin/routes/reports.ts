@@ -67,13 +67,15 @@ function range(p: Params): { filter: QueryFilter; since?: string; until?: string
 /** The actions a report reads, as the sinks' filter takes them (the pseudonym actions may be unknown to this version). */
 const actions = (names: readonly string[]): GovernanceAction[] => names as GovernanceAction[];
 
-export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config' | 'pseudonymiser'>): express.Router {
+export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config' | 'pseudonymiser' | 'summarise'>): express.Router {
   const r = express.Router();
   const sink = (): GovernanceSink => {
     const s = deps.governance();
     if (!s) throw new GatewayError('governance_unavailable');
     return s;
   };
+  // counted where the entries are: in this process, or beside the primary's sink (server.workers)
+  const summarise = deps.summarise ?? ((filter: QueryFilter, kind: BucketKind) => summaryReport(sink().stream(filter), kind));
 
   r.get('/reports/subject', async (req, res) => {
     const ctx = contextOf(res);
@@ -110,7 +112,7 @@ export function reportRoutes(deps: Pick<AdminDeps, 'governance' | 'config' | 'ps
     const { filter } = range(p);
     const bucket = (p.get('bucket') ?? 'month') as BucketKind;
     if (!BUCKETS.includes(bucket)) throw new GatewayError('bad_request', 'Query parameter "bucket" must be day, week or month.');
-    sendJson(res, 200, await summaryReport(sink().stream({ ...filter, action: actions(SUMMARY_ACTIONS) }), bucket));
+    sendJson(res, 200, await summarise({ ...filter, action: actions(SUMMARY_ACTIONS) }, bucket));
   });
   return r;
 }

@@ -8,10 +8,11 @@ import path from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminLock, Streams, workerHandlers, type Owned } from '../../../src/cluster/host.js';
-import { remoteGovernance, remoteSerialiser, remoteSessions, remoteState } from '../../../src/cluster/remote.js';
+import { remoteGovernance, remoteSerialiser, remoteSessions, remoteState, remoteSummarise } from '../../../src/cluster/remote.js';
 import { createMemorySessionStore, newId } from '../../../src/console/sessions.js';
 import { createPeer, type Channel, type Peer } from '../../../src/cluster/rpc.js';
 import { openFileSink } from '../../../src/governance/fileSink.js';
+import { summaryReport } from '../../../src/governance/reports.js';
 import { GovernanceUnavailableError, type GovernanceSink } from '../../../src/governance/types.js';
 import { createMemoryStateStore } from '../../../src/state/memoryStore.js';
 import { StateConflictError, StateUnavailableError } from '../../../src/state/types.js';
@@ -112,6 +113,26 @@ describe('a worker’s governance sink is the primary’s', () => {
     expect(remote).toEqual(direct);
     expect(direct).toEqual([2, 6, 10, 14, 18]);
     expect(seen).toEqual(['u1@contoso.com']);
+  });
+
+  it('the summary report is counted beside the sink: the worker gets the primary’s buckets, no entry crosses', async () => {
+    const { worker, sink } = await pair();
+    for (let i = 0; i < 30; i++) {
+      const viewer = `v${i % 3}@contoso.com`;
+      if (i % 5 === 4) await sink.append({ action: 'private-activities.denied', principal: viewer, denial: { code: 'forbidden', message: 'no' } });
+      else await sink.append({ action: 'private-activities.viewed', principal: viewer, privateActivities: { count: i, ids: [] } });
+    }
+    const opened: unknown[] = [];
+    const stream = sink.stream.bind(sink);
+    const filter = { action: ['private-activities.viewed' as const, 'private-activities.denied' as const] };
+    const direct = await summaryReport(stream(filter), 'day');
+    sink.stream = (f) => (opened.push(f), stream(f));
+    const remote = await remoteSummarise(worker)(filter, 'day');
+    expect(remote).toEqual(direct);
+    expect(direct.buckets[0]).toMatchObject({ reveals: 24, revealsDenied: 6 });
+    expect(direct.byViewer.map((v) => v.reveals)).toEqual([8, 8, 8]);
+    // one stream in the primary; nothing was paged over the channel
+    expect(opened).toEqual([filter]);
   });
 
   it('fails closed: a sink that cannot write is GovernanceUnavailableError in the worker; so is a primary that is gone', async () => {
