@@ -8,6 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp } from './admin/app.js';
+import { SWEEP_EVERY_MS } from './admin/expiry.js';
 import { clockOf, type Clock } from './clock.js';
 import type { GatewayConfig } from './config/index.js';
 import { openConsole, type ConsoleParts } from './console/index.js';
@@ -62,6 +63,8 @@ export interface GatewayOptions {
   forwarding?: { now?: () => number; pollMs?: number; leaseRetryMs?: number };
   /** a worker's parts owned by the primary (stores, forwarding, sessions, metrics sum, admin lock) */
   shared?: SharedParts;
+  /** how often pending reveal requests and changes are checked for expiry; default 60 s (tests shorten it) */
+  expirySweepMs?: number;
 }
 
 export interface Gateway {
@@ -80,6 +83,8 @@ export interface Gateway {
   reload(config: GatewayConfig): Promise<void>;
   /** stop accepting, let in-flight requests finish (up to drainMs), flush stores */
   close(drainMs?: number): Promise<void>;
+  /** SPEC §11 v3: records the expiry of every pending request and change past its time to live (also run on a timer) */
+  sweepExpired(): Promise<void>;
 }
 
 /** What every part is built with. */
@@ -153,7 +158,7 @@ function handlers(base: Base, io: Io, live: Live, engine: PrivacyEngine, console
     serialise: shared?.serialise,
     summarise: shared?.summarise,
   });
-  return { proxy, dispatch: createDispatcher({ runtime: () => live.runtime, admin, proxy, metrics, logger }) };
+  return { proxy, admin, dispatch: createDispatcher({ runtime: () => live.runtime, admin, proxy, metrics, logger }) };
 }
 
 async function listen(server: http.Server, port: number, host: string): Promise<AddressInfo> {
@@ -185,7 +190,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
         sessions: opts.shared?.sessions,
       })
     : null;
-  const { proxy, dispatch } = handlers(base, io, live, engine, consoleParts, opts.shared);
+  const { proxy, admin, dispatch } = handlers(base, io, live, engine, consoleParts, opts.shared);
   const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, dispatch);
   const addr = await listen(server, opts.port ?? initial.server.port, opts.host ?? initial.server.host).catch(async (err: unknown) => {
     await io.forwarding.close(); // its loops and timers would keep a failed start alive
@@ -193,7 +198,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   });
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
   logger.info({ msg: 'listening', port: addr.port, upstream: new URL(initial.upstream.url).origin });
+  const sweep = expirySweep(admin.sweepExpired, opts.expirySweepMs ?? SWEEP_EVERY_MS, logger);
   const close = closer(server, async () => {
+    clearInterval(sweep);
     proxy.close();
     live.close();
     engine.close();
@@ -213,7 +220,17 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     config: () => live.config,
     reload: reloader(base, live, engine),
     close,
+    sweepExpired: admin.sweepExpired,
   };
+}
+
+/** SPEC §11 v3: pending requests and changes expire on the record even when nobody lists them. */
+function expirySweep(sweepExpired: () => Promise<void>, everyMs: number, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    sweepExpired().catch((err: unknown) => logger.warn({ msg: 'expiry sweep failed; retried on the next', error: err instanceof Error ? err.name : 'error' }));
+  }, everyMs);
+  timer.unref();
+  return timer;
 }
 
 function reloader(base: Base, live: Live, engine: PrivacyEngine): (config: GatewayConfig) => Promise<void> {

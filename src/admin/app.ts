@@ -16,6 +16,7 @@ import { isBodyParserError } from './body.js';
 import { auditWith, createSerialiser, recordWith } from './changes.js';
 import { AdminContext, attachContext, contextOf } from './context.js';
 import type { AdminDeps, ChangeTools } from './deps.js';
+import { sweepExpired } from './expiry.js';
 import { changeRoutes, pendingChanges } from './routes/changes.js';
 import { consoleRoutes } from './routes/console.js';
 import { directoryRoutes } from './routes/directory.js';
@@ -31,14 +32,20 @@ import { revealRequestRoutes } from './routes/revealRequests.js';
 
 export type { AdminDeps } from './deps.js';
 
-/** The admin API under /api (described by src/admin/openapi.ts): authenticated, JSON bodies, one route module per resource. */
-export function apiRouter(deps: AdminDeps): express.Router {
-  // Mutations are serialised so that "check, audit, apply" is one step per instance.
+/**
+ * How one gateway process changes state: one serialiser for the API's changes and the expiry
+ * sweep, so that "check, audit, apply" is one step per instance (across workers: the primary's lock).
+ */
+export function adminTools(deps: AdminDeps): ChangeTools {
   const lost = (err: unknown) => {
     deps.metrics.governanceFailures.inc();
     deps.logger.error({ msg: 'a failed change could not be recorded as failed', error: err instanceof Error ? err.name : 'error' });
   };
-  const tools: ChangeTools = { serialised: deps.serialise ?? createSerialiser(), record: recordWith(auditWith(deps.governance), lost) };
+  return { serialised: deps.serialise ?? createSerialiser(), record: recordWith(auditWith(deps.governance), lost) };
+}
+
+/** The admin API under /api (described by src/admin/openapi.ts): authenticated, JSON bodies, one route module per resource. */
+export function apiRouter(deps: AdminDeps, tools: ChangeTools = adminTools(deps)): express.Router {
   const api = express.Router();
   api.use(authenticateAdmin(deps));
   api.use(express.json({ limit: '16kb', type: () => true }));
@@ -64,13 +71,13 @@ export function adminErrorHandler(deps: Parameters<typeof failWith>[0]) {
 }
 
 /** The express app of the admin endpoints, paths relative to the admin prefix (also walked by the OpenAPI test). */
-export function adminExpressApp(deps: AdminDeps): express.Express {
+export function adminExpressApp(deps: AdminDeps, tools: ChangeTools = adminTools(deps)): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(healthRoutes(deps));
   if (deps.console) app.use(consoleRoutes(deps, deps.console));
-  app.use('/api', apiRouter(deps));
+  app.use('/api', apiRouter(deps, tools));
   app.use(() => {
     throw new GatewayError('not_found');
   });
@@ -78,9 +85,16 @@ export function adminExpressApp(deps: AdminDeps): express.Express {
   return app;
 }
 
-export function createAdminApp(deps: AdminDeps): ExchangeHandler {
-  const app = adminExpressApp(deps);
+export interface AdminApp extends ExchangeHandler {
+  /** SPEC §11 v3: records what expired since the last look (the gateway runs it once a minute) */
+  sweepExpired(): Promise<void>;
+}
+
+export function createAdminApp(deps: AdminDeps): AdminApp {
+  const tools = adminTools(deps);
+  const app = adminExpressApp(deps, tools);
   return {
+    sweepExpired: () => sweepExpired(deps, tools),
     handle(ex: Exchange) {
       const prefix = ex.rt.config.server.adminPrefix;
       ex.req.url = (ex.path.slice(prefix.length) || '/') + (ex.query ? `?${ex.query}` : '');

@@ -5,10 +5,7 @@
  */
 import type { GatewayConfig } from '../config/index.js';
 import { GatewayError } from '../errors.js';
-import { GATEWAY_ACTOR } from '../governance/entries.js';
-import { StateConflictError } from '../state/types.js';
-import type { AdminContext } from './context.js';
-import type { AdminDeps, ChangeTools } from './deps.js';
+import type { AdminDeps } from './deps.js';
 
 export type Approval = NonNullable<GatewayConfig['reveal']['approval']>;
 type Deps = Pick<AdminDeps, 'config' | 'memberOfAny' | 'samePerson'>;
@@ -42,33 +39,4 @@ export async function requireOtherApprover(deps: Deps, approval: Approval, reque
   if (await isSamePerson(deps, requester, me))
     throw new GatewayError('self_approval', `The requester cannot approve or deny their own ${what}; another approver must.`);
   await requireApprover(deps, approval, me);
-}
-
-/** Whether a pending record asked at `createdAt` (ISO-8601) has outlived `pendingTtlMin` at `now`. */
-export function isStale(createdAt: string, approval: Approval, now: number): boolean {
-  return Date.parse(createdAt) + approval.pendingTtlMin * 60_000 <= now;
-}
-
-export interface Expiry {
-  items: ReadonlyArray<{ id: string; status: string; createdAt: string }>;
-  action: 'reveal-request.expired' | 'privacy-change.expired';
-  /** stores the expiry of one item */
-  expire: (id: string, now: number) => Promise<unknown>;
-}
-
-/**
- * Every pending item past `pendingTtlMin` becomes `expired`, on the record (the gateway is
- * the actor), before anything reads or decides it. Another replica's transition of the same
- * item meanwhile stands.
- */
-export async function expireStale(deps: Pick<AdminDeps, 'config' | 'clock'>, tools: ChangeTools, ctx: AdminContext, e: Expiry): Promise<void> {
-  const approval = deps.config().reveal.approval;
-  if (!approval) return;
-  const now = deps.clock.now();
-  for (const item of e.items) {
-    if (item.status !== 'pending' || !isStale(item.createdAt, approval, now)) continue;
-    await tools.record(ctx, { action: e.action, target: item.id, actor: GATEWAY_ACTOR, apply: () => e.expire(item.id, now) }).catch((err: unknown) => {
-      if (!(err instanceof StateConflictError)) throw err;
-    });
-  }
 }

@@ -3,9 +3,8 @@
  * "check, record, apply" as one step — the governance entry is durable before the state
  * changes, and no sink means no change.
  */
-import { changeEntry, type ChangeExtra, type EntryActor } from '../governance/entries.js';
+import { changeEntry, GATEWAY_ACTOR, type ChangeExtra, type EntryActor, type RequestSeen } from '../governance/entries.js';
 import { GovernanceUnavailableError, type GovernanceAction, type GovernanceEntry, type GovernanceSink } from '../governance/types.js';
-import type { AdminContext } from './context.js';
 
 export type Serialise = <T>(fn: () => Promise<T>) => Promise<T>;
 
@@ -19,7 +18,19 @@ export function createSerialiser(): Serialise {
   };
 }
 
-export type Audit = (ctx: AdminContext, action: GovernanceAction, target: string, extra?: ChangeExtra, actor?: EntryActor) => Promise<GovernanceEntry>;
+/**
+ * Who changes and through which request: an admin request's AdminContext, or the gateway
+ * itself for what happens by time (no request: `ex` null).
+ */
+export interface AuditContext {
+  readonly ex: RequestSeen | null;
+  readonly actor: EntryActor;
+}
+
+/** The context of a change the gateway makes by itself, on time (the expiry sweep). */
+export const BY_TIME: AuditContext = Object.freeze({ ex: null, actor: GATEWAY_ACTOR });
+
+export type Audit = (ctx: AuditContext, action: GovernanceAction, target: string, extra?: ChangeExtra, actor?: EntryActor) => Promise<GovernanceEntry>;
 
 /** Writes the change's entry (durably) or throws 503 `governance_unavailable`; the actor is the admin unless named. */
 export function auditWith(governance: () => GovernanceSink | null): Audit {
@@ -40,7 +51,7 @@ export interface Change<T> {
   actor?: EntryActor;
 }
 
-export type RecordChange = <T>(ctx: AdminContext, change: Change<T>) => Promise<T>;
+export type RecordChange = <T>(ctx: AuditContext, change: Change<T>) => Promise<T>;
 
 /**
  * Record, then apply (SPEC §7 v3): the log never says a change happened when it did not.

@@ -49,10 +49,11 @@ export function requestInfo(seen: RequestSeen): GovernanceRequestInfo {
   };
 }
 
-function base(action: GovernanceAction, actor: EntryActor, seen: RequestSeen): GovernanceEntryInput {
+/** `seen` null: what happens by time (the expiry sweep) answers no request, so the entry has none. */
+function base(action: GovernanceAction, actor: EntryActor, seen: RequestSeen | null): GovernanceEntryInput {
   const input: GovernanceEntryInput = { action, principal: actor.principal };
   if (actor.via !== undefined) input.via = actor.via;
-  input.request = requestInfo(seen);
+  if (seen) input.request = requestInfo(seen);
   return input;
 }
 
@@ -96,6 +97,12 @@ export function deniedEntry(actor: EntryActor, seen: RequestSeen, denial: { code
 export type ChangeExtra = Pick<GovernanceEntryInput, 'permission' | 'reason' | 'scope' | 'mode' | 'revealRequest'>;
 
 /** An admin change (groups, permissions, reveal requests): written before the change is applied. */
-export function changeEntry(action: GovernanceAction, actor: EntryActor, seen: RequestSeen, target: string, extra: ChangeExtra = {}): GovernanceEntryInput {
+export function changeEntry(
+  action: GovernanceAction,
+  actor: EntryActor,
+  seen: RequestSeen | null,
+  target: string,
+  extra: ChangeExtra = {},
+): GovernanceEntryInput {
   return { ...base(action, actor, seen), target, ...extra };
 }

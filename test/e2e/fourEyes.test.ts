@@ -318,6 +318,77 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
     expect(expired[0]).not.toHaveProperty('via');
   });
 
+  it('nobody looks: the gateway itself records what expired (no request; expiredAt = the instant the time to live ran out)', async () => {
+    clock = T('2026-12-02T12:00:00Z');
+    const asked = (await call('alice@contoso.com', 'POST', 'reveal-requests', { reason: 'Case 4714 – never looked at', durationMin: 5 })).json();
+    const change = (await call('dave@contoso.com', 'DELETE', 'privacy/groups/builtin:external-users')).json().change;
+    const createdAt = Date.parse(asked.createdAt);
+    const since = (await entries()).length;
+    clock = createdAt + 1440 * 60_000 - 1;
+    await gw.sweepExpired();
+    expect((await entries()).length).toBe(since); // one millisecond early: nothing
+
+    clock = createdAt + 1440 * 60_000 + 30_000;
+    await gw.sweepExpired();
+    await gw.sweepExpired(); // twice: still one entry each
+    const fresh = (await entries()).slice(since);
+    expect(fresh.map((e) => [e.action, e.target])).toEqual([
+      ['reveal-request.expired', asked.id],
+      ['privacy-change.expired', change.id],
+    ]);
+    for (const e of fresh) {
+      expect(e).toMatchObject({ principal: 'apg' });
+      expect(e).not.toHaveProperty('request');
+      expect(e).not.toHaveProperty('via');
+    }
+    const stored = gw.state.current().revealRequests!.find((r) => r.id === asked.id)!;
+    expect(stored).toMatchObject({ status: 'expired', expiredAt: new Date(createdAt + 1440 * 60_000).toISOString() });
+    expect(gw.state.current().changes!.find((c) => c.id === change.id)).toMatchObject({ status: 'expired' });
+    expect((await call('dpo@contoso.com', 'POST', `reveal-requests/${asked.id}/approve`, {})).status).toBe(409);
+    expect((await entries()).length).toBe(since + 2); // the late approve wrote nothing more
+  });
+
+  it('the sweep runs on its own timer: a request that outlived its time to live is on the record without any call', async () => {
+    const t = await tempDir();
+    let own = T('2026-12-02T15:00:00Z');
+    const cfg = demoLikeConfig(`http://127.0.0.1:1`, t.dir, { reveal: { approval: APPROVAL(null) } });
+    const quick = await startGateway(validConfig(cfg), {
+      port: 0,
+      host: '127.0.0.1',
+      logger: winston.createLogger({ silent: true }),
+      now: () => own,
+      expirySweepMs: 20,
+    });
+    try {
+      const createdAt = new Date(own).toISOString();
+      await quick.state.createRevealRequest({
+        id: 'r-timer',
+        status: 'pending',
+        requester: 'alice@contoso.com',
+        reason: 'Case 4715 – timer',
+        durationMin: 5,
+        createdAt,
+      });
+      const expiredEntries = async () => {
+        const out: GovernanceEntry[] = [];
+        for await (const e of quick.governance.stream({ action: ['reveal-request.expired'] })) out.push(e);
+        return out;
+      };
+      await new Promise((r) => setTimeout(r, 100)); // several sweeps before the time to live: nothing
+      expect(await expiredEntries()).toEqual([]);
+      own += 1440 * 60_000;
+      const deadline = Date.now() + 5_000;
+      const expired = () => quick.state.current().revealRequests![0].status === 'expired';
+      while (!expired() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(quick.state.current().revealRequests![0]).toMatchObject({ status: 'expired' });
+      // recorded before it was stored, and once, however many sweeps ran
+      expect((await expiredEntries()).map((e) => e.target)).toEqual(['r-timer']);
+    } finally {
+      await quick.close(100);
+      await t.cleanup();
+    }
+  });
+
   it("attacker: with approval on, one admin cannot end a group's privacy or grant the permission alone", async () => {
     clock = T('2026-12-03T09:00:00Z');
     const anonymous = async () => ids(await get(`${gw.url}${LIST}`));

@@ -12,10 +12,11 @@ import { z } from 'zod';
 import { GatewayError } from '../../errors.js';
 import { sendJson } from '../../http/responder.js';
 import type { PrivacyChange } from '../../state/types.js';
-import { approvalOf, expireStale, requireOtherApprover } from '../approvers.js';
+import { approvalOf, requireOtherApprover } from '../approvers.js';
+import { expireChanges } from '../expiry.js';
 import { parseBody } from '../body.js';
 import type { Change } from '../changes.js';
-import { contextOf, type AdminContext } from '../context.js';
+import { contextOf } from '../context.js';
 import type { AdminDeps, ChangeTools, PendingChanges } from '../deps.js';
 import { prepareRemoval } from './groups.js';
 import { grantView, prepareGrant } from './permissions.js';
@@ -45,14 +46,6 @@ export function pendingChanges(deps: Deps, tools: ChangeTools): PendingChanges {
 }
 
 const find = (deps: Deps, id: string) => (deps.state().current().changes ?? []).find((c) => c.id === id);
-
-/** Every pending change past `pendingTtlMin` becomes `expired`, on the record. */
-const expireChanges = (deps: Deps, tools: ChangeTools, ctx: AdminContext) =>
-  expireStale(deps, tools, ctx, {
-    items: deps.state().current().changes ?? [],
-    action: 'privacy-change.expired',
-    expire: (id, at) => deps.state().decideChange(id, { status: 'expired', at }),
-  });
 
 /** The change as the direct call would make it, checked now; the entry names the requester, who asked for it. */
 async function prepared(deps: Deps, change: PrivacyChange): Promise<{ run: Change<unknown>; answer: (result: unknown) => unknown }> {

@@ -20,8 +20,8 @@ import { hasControlOrBidi } from '../../text.js';
 import { parseBody } from '../body.js';
 import { contextOf } from '../context.js';
 import type { AdminDeps, ChangeTools } from '../deps.js';
-import { approvalOf, expireStale, isSamePerson, requireApprover, requireOtherApprover } from '../approvers.js';
-import type { AdminContext } from '../context.js';
+import { approvalOf, isSamePerson, requireApprover, requireOtherApprover } from '../approvers.js';
+import { expireRequests } from '../expiry.js';
 import { query, type ApiOperation } from '../operations.js';
 
 type Deps = Pick<AdminDeps, 'state' | 'config' | 'permission' | 'memberOfAny' | 'samePerson' | 'knownGroups' | 'clock' | 'notify'>;
@@ -100,14 +100,6 @@ function listed(deps: Deps, query: string): RevealRequest[] {
 }
 
 const find = (deps: Deps, id: string) => (deps.state().current().revealRequests ?? []).find((x) => x.id === id);
-
-/** Every pending request past `pendingTtlMin` becomes `expired`, on the record, before anything reads or decides it. */
-const expireRequests = (deps: Deps, tools: ChangeTools, ctx: AdminContext) =>
-  expireStale(deps, tools, ctx, {
-    items: deps.state().current().revealRequests ?? [],
-    action: 'reveal-request.expired',
-    expire: (id, at) => deps.state().decideRevealRequest(id, { status: 'expired', at }),
-  });
 
 type Transition = 'approved' | 'denied' | 'revoked';
 const ACTION: Record<Transition, 'reveal-request.approved' | 'reveal-request.denied' | 'reveal-request.revoked'> = {
