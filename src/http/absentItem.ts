@@ -7,9 +7,12 @@
  * UUID-like id in the route's `:id` position, the same method, query and headers as the
  * request went upstream, reveal headers already removed), and cached per route (and
  * Accept-Encoding, so a compressed answer never reaches a client that did not ask for it)
- * for up to five minutes. 2xx answers, failures, time-outs and bodies above 64 KiB teach
- * nothing: then the gateway answers its own 404 `not_found`. A 5xx answer is used for the
- * request that asked but not cached (it may be passing).
+ * for five minutes. An answer older than that is still given for five more minutes while a
+ * fresh one is learned beside the request, so only the first private item per route and
+ * encoding waits for a probe (its time would tell it from an absent one; docs/security.md).
+ * 2xx answers, failures, time-outs and bodies above 64 KiB teach nothing: then the gateway
+ * answers its own 404 `not_found`. A 5xx answer is used for the request that asked but not
+ * cached (it may be passing).
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -21,7 +24,7 @@ import { GatewayError } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { passthroughResponseHeaders } from './headers.js';
 
-/** How long a learned answer is trusted. */
+/** How long a learned answer is trusted; for as long again it is given while a fresh one is learned. */
 export const ABSENT_ANSWER_TTL_MS = 5 * 60_000;
 /** A not-found answer larger than this teaches nothing. */
 const MAX_ABSENT_BODY = 64 * 1024;
@@ -57,7 +60,17 @@ export function createAbsentItems(deps: { clock: Clock; logger: Logger }): Absen
     const perRoute = cache.get(route) ?? new Map<string, Cached>();
     cache.set(route, perRoute);
     const hit = perRoute.get(key);
-    if (hit && hit.until > deps.clock.now()) return hit.answer;
+    const now = deps.clock.now();
+    if (hit && hit.until > now) return hit.answer;
+    if (hit && now - hit.until < ABSENT_ANSWER_TTL_MS) {
+      void refresh(ex, route, perRoute, key);
+      return hit.answer;
+    }
+    return refresh(ex, route, perRoute, key);
+  }
+
+  /** Probes once per route and key at a time; a usable answer is cached. Never rejects. */
+  function refresh(ex: Exchange, route: CompiledRoute, perRoute: Map<string, Cached>, key: string): Promise<AbsentAnswer | null> {
     const pending = inFlight.get(route) ?? new Map<string, Promise<AbsentAnswer | null>>();
     inFlight.set(route, pending);
     const running = pending.get(key);

@@ -115,6 +115,77 @@ describe('existence oracle: when nothing can be learned the gateway answers its 
   });
 });
 
+describe('existence oracle: a learned answer that aged is given while a fresh one is learned', () => {
+  it('after the first probe no request waits for one; an answer aged past twice its time to live is learned again first', async () => {
+    const { createSampleApi } = await import('../../src/demo/sampleApi.js');
+    const { ABSENT_ANSWER_TTL_MS } = await import('../../src/http/absentItem.js');
+    const privateRec = createSampleApi().dataset.find((a: any) => demoHides(a)) as any;
+    const body = Buffer.from(JSON.stringify(privateRec));
+    const held: Array<() => void> = [];
+    let hold = false;
+    let probes = 0;
+    let notFound = '{"detail":"Not found."}';
+    const up = http.createServer((req, res) => {
+      if (!req.url!.includes('apg-absent-')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+        return void res.end(body);
+      }
+      probes++;
+      const text = notFound;
+      const answer = () => res.writeHead(404, { 'content-type': 'application/json' }).end(text);
+      if (hold) held.push(answer);
+      else answer();
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const t = await tempDir();
+    let clock = Date.parse('2026-12-08T10:00:00Z');
+    const gw = await startTestGateway(demoLikeConfig(`http://127.0.0.1:${(up.address() as AddressInfo).port}`, t.dir), { now: () => clock });
+    const item = () => get(`${gw.url}/api/v1/activities/${privateRec._id}/`);
+    const until = async (ok: () => boolean) => {
+      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+      return ok();
+    };
+    try {
+      expect((await item()).text).toBe('{"detail":"Not found."}'); // the first one waits for the probe
+      expect(probes).toBe(1);
+
+      // aged: the old answer at once, a fresh one learned beside it (held by the upstream meanwhile)
+      clock += ABSENT_ANSWER_TTL_MS + 1_000;
+      hold = true;
+      notFound = '{"detail":"No such activity."}';
+      const aged = await item();
+      expect(aged.status).toBe(404);
+      expect(aged.text).toBe('{"detail":"Not found."}');
+      expect(await until(() => held.length === 1)).toBe(true);
+      expect((await item()).text).toBe('{"detail":"Not found."}'); // one probe at a time
+      expect(probes).toBe(2);
+      held.splice(0).forEach((answer) => answer());
+      let text = '';
+      for (let i = 0; i < 100 && text !== '{"detail":"No such activity."}'; i++) text = (await item()).text;
+      expect(text).toBe('{"detail":"No such activity."}'); // the fresh answer, learned beside a request
+      expect(probes).toBe(2); // and trusted again: no further probe
+
+      // aged past twice the time to live: nothing is given before the probe answers
+      clock += 2 * ABSENT_ANSWER_TTL_MS + 1_000;
+      notFound = '{"detail":"Gone."}';
+      let settled = false;
+      const late = item().then((r) => ((settled = true), r));
+      expect(await until(() => held.length === 1)).toBe(true);
+      expect(settled).toBe(false);
+      held.splice(0).forEach((answer) => answer());
+      expect((await late).text).toBe('{"detail":"Gone."}');
+      expect(probes).toBe(3);
+    } finally {
+      hold = false;
+      held.splice(0).forEach((answer) => answer());
+      await gw.close(1000);
+      up.closeAllConnections();
+      await new Promise<void>((r) => up.close(() => r()));
+      await t.cleanup();
+    }
+  });
+});
+
 describe('existence oracle: a json export’s total does not count private activities', () => {
   it('the upstream total after the array is reduced by the number removed', async () => {
     const t = await tempDir();
