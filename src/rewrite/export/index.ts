@@ -161,7 +161,7 @@ class ExportFilter extends Transform {
           continue;
         }
         if (op.comma) {
-          if (this.needComma) out.add(COMMA);
+          if (this.needComma) out.comma(op.bytes);
           this.needComma = true;
         }
         this.kept++;
@@ -211,6 +211,23 @@ class Parts {
     this.close();
     this.run = b;
     this.runEnd = b.length;
+  }
+
+  /**
+   * A comma before `next`: the input's own when it lies between the run and `next` in the
+   * input chunk (kept neighbours stay one run, as received), else a comma of our own.
+   */
+  comma(next: Buffer): void {
+    const run = this.run;
+    const c = this.chunk;
+    if (run !== null && c !== undefined && run.buffer === c.buffer && next.buffer === c.buffer) {
+      const at = run.byteOffset + this.runEnd - c.byteOffset;
+      if (at + 1 === next.byteOffset - c.byteOffset && at >= 0 && at < c.length && c[at] === 0x2c) {
+        this.runEnd++;
+        return;
+      }
+    }
+    this.add(COMMA);
   }
 
   /** Everything added, as one Buffer (null: nothing). */

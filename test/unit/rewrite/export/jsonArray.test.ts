@@ -86,6 +86,26 @@ const buildArgs = fc.tuple(
 );
 
 describe('json export filter', () => {
+  test('kept neighbours keep their own comma: an all-kept chunk leaves as the input chunk itself, a cut one as few runs', async () => {
+    const { createExportFilter } = await import('../../../../src/rewrite/export/index.js');
+    const body = (marks: string[]) => Buffer.from(`{"data": [ ${marks.map((m, i) => `{"id":"${i}","m":"${m}"}`).join(' ,\n ')} ]}`);
+    const emitted = async (input: Buffer): Promise<Buffer[]> => {
+      const f = createExportFilter(options('data'));
+      const out: Buffer[] = [];
+      f.on('data', (b: Buffer) => out.push(b));
+      const done = new Promise((r) => f.on('end', r));
+      f.end(input);
+      await done;
+      return out;
+    };
+    const all = body(['a', 'b', 'c', 'd']);
+    const [whole] = await emitted(all);
+    expect(whole).toBe(all); // not a copy: the bytes as received
+    const cut = body(['a', 'b', 'PRIVATE', 'd', 'e']);
+    const [kept] = await emitted(cut);
+    expect(kept.toString()).toBe('{"data": [ {"id":"0","m":"a"} ,\n {"id":"1","m":"b"} ,\n {"id":"3","m":"d"} ,\n {"id":"4","m":"e"} ]}');
+  });
+
   test('property: output = source with hidden elements deleted, commas fixed, any chunking', async () => {
     await fc.assert(
       fc.asyncProperty(
