@@ -61,7 +61,9 @@ describe('forwarding and checkpoints through the gateway', () => {
       try {
         const sub = path.join(dir, 'crash');
         const file = path.join(sub, 'governance.jsonl');
-        // a backlog the gateway has to deliver after it starts
+        // a backlog the gateway has to deliver after it starts, in batches of 5: slow enough that the
+        // progress (stored only after resendSec) exists long before the last entry arrives, even on
+        // a fast machine (with batches of 50, Node 24 once delivered all 60,000 within that second)
         const N = 60_000;
         const sink = await openFileSink({ file, instance: 'prefill' });
         await appendMany(sink, N, 1, 512);
@@ -76,7 +78,7 @@ describe('forwarding and checkpoints through the gateway', () => {
               governance: {
                 sink: 'file',
                 file,
-                forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, batchSize: 50, resendSec: 1 }],
+                forward: [{ name: 'siem', type: 'syslog', url: `tcp://127.0.0.1:${rs.tcpPort}`, batchSize: 5, resendSec: 1 }],
               },
             }),
           ),
