@@ -11,6 +11,7 @@ import type { SampleApi } from '../../src/demo/sampleApi.js';
 import type { Gateway } from '../../src/gateway.js';
 import { demoLikeConfig, get, startDemoStack, startTestGateway, tempDir, type DemoStack, type Fetched } from '../helpers/gateway.js';
 import { demoHides } from '../helpers/oracle.js';
+import { waitFor } from '../helpers/rsyslog.js';
 
 /** What an observer compares: everything but the per-request headers. */
 function observable(r: Fetched): { status: number; contentType: string | null; body: string; headerNames: string[] } {
@@ -141,10 +142,6 @@ describe('existence oracle: a learned answer that aged is given while a fresh on
     let clock = Date.parse('2026-12-08T10:00:00Z');
     const gw = await startTestGateway(demoLikeConfig(`http://127.0.0.1:${(up.address() as AddressInfo).port}`, t.dir), { now: () => clock });
     const item = () => get(`${gw.url}/api/v1/activities/${privateRec._id}/`);
-    const until = async (ok: () => boolean) => {
-      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
-      return ok();
-    };
     try {
       expect((await item()).text).toBe('{"detail":"Not found."}'); // the first one waits for the probe
       expect(probes).toBe(1);
@@ -156,7 +153,7 @@ describe('existence oracle: a learned answer that aged is given while a fresh on
       const aged = await item();
       expect(aged.status).toBe(404);
       expect(aged.text).toBe('{"detail":"Not found."}');
-      expect(await until(() => held.length === 1)).toBe(true);
+      await waitFor(() => held.length === 1, 5_000, 'the upstream holding one probe');
       expect((await item()).text).toBe('{"detail":"Not found."}'); // one probe at a time
       expect(probes).toBe(2);
       held.splice(0).forEach((answer) => answer());
@@ -170,7 +167,7 @@ describe('existence oracle: a learned answer that aged is given while a fresh on
       notFound = '{"detail":"Gone."}';
       let settled = false;
       const late = item().then((r) => ((settled = true), r));
-      expect(await until(() => held.length === 1)).toBe(true);
+      await waitFor(() => held.length === 1, 5_000, 'the upstream holding one probe');
       expect(settled).toBe(false);
       held.splice(0).forEach((answer) => answer());
       expect((await late).text).toBe('{"detail":"Gone."}');

@@ -15,6 +15,7 @@ import type { GovernanceEntry } from '../../src/governance/types.js';
 import { demoLikeConfig, get, tempDir, validConfig } from '../helpers/gateway.js';
 import { generateTestKey, signToken, startIdp, type TestIdp, type TestKey } from '../helpers/idp.js';
 import { freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/rsyslog.js';
 
 const ISS = 'https://idp.example.com/';
 const AUD = 'activity-privacy-gateway';
@@ -377,9 +378,7 @@ describe('four-eyes approval (one gateway, file stores, injected clock)', () => 
       await new Promise((r) => setTimeout(r, 100)); // several sweeps before the time to live: nothing
       expect(await expiredEntries()).toEqual([]);
       own += 1440 * 60_000;
-      const deadline = Date.now() + 5_000;
-      const expired = () => quick.state.current().revealRequests![0].status === 'expired';
-      while (!expired() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => quick.state.current().revealRequests![0].status === 'expired', 5_000, 'the sweep to expire r-timer');
       expect(quick.state.current().revealRequests![0]).toMatchObject({ status: 'expired' });
       // recorded before it was stored, and once, however many sweeps ran
       expect((await expiredEntries()).map((e) => e.target)).toEqual(['r-timer']);
